@@ -1,0 +1,525 @@
+"""Benchmark ``scitrera_app_framework`` against the original release and the stdlib floor.
+
+Usage::
+
+    python bench/run.py [--quick] [--only NAME[,NAME...]] [--no-original] [--rounds R]
+
+Runs every workload of ``bench/workloads.py`` in this interpreter (ours) and in a separate venv holding
+the original release (``bench/.venv-orig``, created on first use), alternating between the two, ``R``
+rounds each. Within a process each figure is the best of several repetitions; across rounds the median
+is reported. Prints one table and writes ``bench/results/latest.json`` (the rows),
+``bench/results/latest-raw.json`` (every raw result) and ``bench/results/latest.png`` (a chart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+WORKLOADS_PY = BENCH_DIR / 'workloads.py'
+RESULTS_DIR = BENCH_DIR / 'results'
+ORIG_VENV = BENCH_DIR / '.venv-orig'
+ORIG_SPEC = 'scitrera-app-framework==0.0.60'
+ORIG_STAMP = ORIG_VENV / '.bench-installed'
+TENANT_CACHE_SIZE = 1000
+
+#: environment variables that would change what a workload measures; never passed to workload processes
+_ENV_PREFIXES = ('SAF_', 'LOGGING_', 'BENCH_', 'PYROSCOPE', 'STATEFUL_', 'RUN_', 'BUILD_', 'MULTITENANT')
+_ENV_NAMES = ('APP_NAME', 'DATA_WORKING_PATH', 'REGION', 'PYTHONPATH', 'K', 'PYTHONSTARTUP')
+
+
+@dataclass
+class Spec:
+    """One invocation of a workload: its arguments in full and quick mode, and extra environment."""
+
+    key: str  # key of the raw results
+    workload: str  # name in workloads.py
+    full: list[str]
+    quick: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    rounds: Optional[int] = None  # None: --rounds
+    original: bool = True  # run in the original's venv too
+    timeout: float = 600.0
+
+
+_MICRO_FULL = ['--n', '1000', '--min-time', '0.05', '--repeat', '5']
+_MICRO_QUICK = ['--n', '200', '--repeat', '1']
+
+SPECS = [
+    Spec('import', 'import', ['--n', '20'], ['--n', '3']),
+    Spec('init', 'init', ['--n', '20'], ['--n', '3']),
+    Spec('variables', 'variables', _MICRO_FULL, _MICRO_QUICK),
+    Spec('environ', 'environ', _MICRO_FULL, _MICRO_QUICK),
+    Spec('get_extension', 'get_extension', _MICRO_FULL, _MICRO_QUICK),
+    Spec('log_json', 'log_json', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
+    Spec('log_plain', 'log_plain', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
+    Spec('submit', 'submit', ['--n', '10000', '--repeat', '5'], ['--n', '200']),
+    # 100,000 tenants is slow on the original (a logger per tenant; logging's cache clearing is O(loggers)),
+    # so one round only; the original ignores SAF_MULTITENANT_CACHE_SIZE, so it runs the unbounded case only.
+    Spec('tenants', 'tenants', ['--n', '100000'], ['--n', '5000'], rounds=1, timeout=1800),
+    Spec(
+        'tenants_bounded',
+        'tenants',
+        ['--n', '100000'],
+        ['--n', '5000'],
+        env={'SAF_MULTITENANT_CACHE_SIZE': str(TENANT_CACHE_SIZE)},
+        rounds=1,
+        original=False,
+    ),
+]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# the original's venv
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ('Scripts/python.exe' if os.name == 'nt' else 'bin/python')
+
+
+def _probe_version(python: Path) -> Optional[str]:
+    code = "import importlib.metadata as m, scitrera_app_framework; print(m.version('scitrera-app-framework'))"
+    try:
+        out = subprocess.run(
+            [str(python), '-c', code],
+            cwd=tempfile.gettempdir(),
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def ensure_original_venv() -> Optional[Path]:
+    """Create ``bench/.venv-orig`` holding the original release (once); returns its python or None."""
+    python = _venv_python(ORIG_VENV)
+    wanted = ORIG_SPEC.split('==')[1]
+    if python.exists() and ORIG_STAMP.exists() and ORIG_STAMP.read_text().strip() == ORIG_SPEC:
+        if _probe_version(python) == wanted:
+            return python
+    print(f'creating {ORIG_VENV.relative_to(ROOT)} with {ORIG_SPEC} ...', flush=True)
+    base = getattr(sys, '_base_executable', None) or sys.executable
+    try:
+        subprocess.run([base, '-m', 'venv', '--clear', str(ORIG_VENV)], check=True)
+        subprocess.run(
+            [str(python), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', ORIG_SPEC],
+            check=True,
+            cwd=tempfile.gettempdir(),
+        )
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f'WARNING: could not build the original venv ({e}); original columns stay empty', file=sys.stderr)
+        return None
+    version = _probe_version(python)
+    if version != wanted:
+        print(f'WARNING: original venv imports version {version!r}, expected {wanted}', file=sys.stderr)
+        return None
+    ORIG_STAMP.write_text(ORIG_SPEC + '\n')
+    return python
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# running workloads
+
+
+def _clean_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_ENV_PREFIXES) and k not in _ENV_NAMES and not k.startswith('PYTHON')
+    }
+    env.update(extra or {})
+    return env
+
+
+def run_one(python: str, spec: Spec, quick: bool, cwd: str) -> dict[str, Any]:
+    """Run one workload process; returns its JSON result (or an error result)."""
+    cmd = [python, str(WORKLOADS_PY), spec.workload, *(spec.quick if quick else spec.full)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=_clean_env(spec.env), capture_output=True, text=True, timeout=spec.timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {'workload': spec.workload, 'available': False, 'metrics': None, 'note': f'timeout {spec.timeout}s'}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or '').strip().splitlines()[-5:]
+        return {
+            'workload': spec.workload,
+            'available': False,
+            'metrics': None,
+            'note': f'exit {proc.returncode}: ' + ' | '.join(tail),
+        }
+    result = json.loads(lines[-1])
+    result['wall_s'] = round(time.perf_counter() - t0, 3)
+    if not result.get('available'):
+        tail = (proc.stderr or '').strip().splitlines()[-3:]
+        if tail and 'error' in str(result.get('note')):
+            result['note'] = f"{result.get('note')} | {' | '.join(tail)}"
+    return result
+
+
+def _median_metrics(results: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    ok = [r['metrics'] for r in results if r.get('available') and r.get('metrics')]
+    if not ok:
+        return None
+    merged: dict[str, Any] = {}
+    for key in ok[0]:
+        values = [m.get(key) for m in ok]
+        nums = [x for x in values if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        merged[key] = statistics.median(nums) if len(nums) == len(values) else values[-1]
+    return merged
+
+
+def _note(results: list[dict[str, Any]]) -> Optional[str]:
+    notes = [r.get('note') for r in results if r.get('note')]
+    return notes[-1] if notes else None
+
+
+def run_all(args: argparse.Namespace, orig_python: Optional[Path]) -> dict[str, Any]:
+    """Run the selected specs, alternating interpreters; returns raw results keyed by spec and side."""
+    raw: dict[str, Any] = {}
+    cwd = tempfile.mkdtemp(prefix='saf-bench-run-')
+    for spec in SPECS:
+        if args.only and spec.workload not in args.only and spec.key not in args.only:
+            continue
+        rounds = 1 if args.quick else (spec.rounds or args.rounds)
+        sides = [('ours', sys.executable)]
+        if orig_python is not None and spec.original:
+            sides.append(('original', str(orig_python)))
+        per_side: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in sides}
+        t0 = time.perf_counter()
+        for r in range(rounds):
+            order = sides if r % 2 == 0 else list(reversed(sides))
+            for name, python in order:
+                per_side[name].append(run_one(python, spec, args.quick, cwd))
+        raw[spec.key] = {
+            side: {'metrics': _median_metrics(res), 'note': _note(res), 'runs': res} for side, res in per_side.items()
+        }
+        print(f'  {spec.key:<16} {rounds} round(s), {time.perf_counter() - t0:6.1f}s', flush=True)
+    return raw
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# rows
+
+
+@dataclass
+class Row:
+    workload: str
+    ours: Optional[float]
+    original: Optional[float]
+    floor: Optional[float]
+    ratio: Optional[float]
+    target: Optional[str]
+    met: Optional[bool]
+    unit: str = ''
+    ratio_kind: str = ''
+    note: Optional[str] = None
+
+
+def _get(raw: dict[str, Any], key: str, side: str, metric: str) -> Optional[float]:
+    m = raw.get(key, {}).get(side, {}).get('metrics')
+    return None if not m else m.get(metric)
+
+
+def _side_note(raw: dict[str, Any], key: str) -> Optional[str]:
+    notes = []
+    for side in ('ours', 'original'):
+        n = raw.get(key, {}).get(side, {}).get('note')
+        if n:
+            notes.append(f'{side}: {n}')
+    return '; '.join(notes) or None
+
+
+def _div(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    if a is None or b is None or b == 0:
+        return None
+    return round(a / b, 3)
+
+
+def _cmp(ratio: Optional[float], op: str, bound: float) -> Optional[bool]:
+    if ratio is None:
+        return None
+    return ratio >= bound if op == '>=' else ratio <= bound
+
+
+def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
+    rows: list[Row] = []
+
+    def speed_row(
+        label: str, key: str, metric: str, floor_metric: Optional[str], unit: str, bound: Optional[float]
+    ) -> None:
+        """Row where lower is better; ratio = original / ours (speed-up), target: ratio >= bound."""
+        if key not in raw:
+            return
+        ours, orig = _get(raw, key, 'ours', metric), _get(raw, key, 'original', metric)
+        ratio = _div(orig, ours)
+        rows.append(
+            Row(
+                label,
+                ours,
+                orig,
+                _get(raw, key, 'ours', floor_metric) if floor_metric else None,
+                ratio,
+                f'>= {bound:g}x faster than original' if bound else None,
+                _cmp(ratio, '>=', bound) if bound else None,
+                unit,
+                'original/ours',
+                _side_note(raw, key),
+            )
+        )
+
+    def floor_row(label: str, key: str, metric: str, floor_metric: str, unit: str, bound: float, what: str) -> None:
+        """Row compared to the stdlib floor; ratio = ours / floor, target: ratio <= bound."""
+        if key not in raw:
+            return
+        ours, floor = _get(raw, key, 'ours', metric), _get(raw, key, 'ours', floor_metric)
+        ratio = _div(ours, floor)
+        orig = _get(raw, key, 'original', metric)
+        orig_floor = _get(raw, key, 'original', floor_metric)
+        note = _side_note(raw, key)
+        if orig is not None and orig_floor:
+            extra = f'original/its floor = {orig / orig_floor:.2f}x'
+            note = f'{note}; {extra}' if note else extra
+        rows.append(
+            Row(label, ours, orig, floor, ratio, f'<= {bound:g}x {what}', _cmp(ratio, '<=', bound), unit, 'ours/floor', note)
+        )
+
+    floor_row('import scitrera_app_framework', 'import', 'min_ms', 'floor_min_ms', 'ms', 1.5, '`python -c pass`')
+    speed_row('init_framework + first log line', 'init', 'min_ms', 'floor_min_ms', 'ms', None)
+    speed_row('Variables.get local key', 'variables', 'local_ns', 'floor_local_ns', 'ns/op', 10)
+    speed_row('Variables.get environment key', 'variables', 'env_ns', 'floor_env_ns', 'ns/op', 2)
+    speed_row('Variables.get registered default', 'variables', 'default_ns', 'floor_default_ns', 'ns/op', None)
+    speed_row('environ(key, default, type_fn)', 'environ', 'environ_ns', 'floor_ns', 'ns/op', 5)
+    speed_row('get_extension (initialized)', 'get_extension', 'get_extension_ns', 'floor_ns', 'ns/op', 3)
+
+    for label, key, bound in (('JSON log records', 'log_json', 1.8), ('plain log records', 'log_plain', None)):
+        if key not in raw:
+            continue
+        ours, orig = _get(raw, key, 'ours', 'records_per_s'), _get(raw, key, 'original', 'records_per_s')
+        ratio = _div(ours, orig)
+        note = _side_note(raw, key)
+        orig_floor = _get(raw, key, 'original', 'floor_records_per_s')
+        if orig_floor and orig:
+            extra = f'do-nothing formatter on the original = {orig_floor / orig:.2f}x the original'
+            note = f'{note}; {extra}' if note else extra
+        rows.append(
+            Row(
+                label,
+                ours,
+                orig,
+                _get(raw, key, 'ours', 'floor_records_per_s'),
+                ratio,
+                f'>= {bound:g}x original' if bound else None,
+                _cmp(ratio, '>=', bound) if bound else None,
+                'records/s',
+                'ours/original',
+                note,
+            )
+        )
+
+    floor_row('background submit', 'submit', 'submit_ns', 'floor_ns', 'ns/op', 1.3, 'raw ThreadPoolExecutor.submit')
+
+    if 'tenants' in raw:
+        speed_row(f'{tenants_n:,} tenants: time', 'tenants', 'seconds', None, 's', None)
+        speed_row(f'{tenants_n:,} tenants: memory, no bound', 'tenants', 'traced_mib', None, 'MiB', None)
+    if 'tenants_bounded' in raw:
+        ours = _get(raw, 'tenants_bounded', 'ours', 'traced_mib')
+        at_cp = _get(raw, 'tenants_bounded', 'ours', 'traced_mib_at_checkpoint')
+        bounded = (raw['tenants_bounded'].get('ours', {}).get('metrics') or {}).get('bounded')
+        orig = _get(raw, 'tenants', 'original', 'traced_mib')
+        note = _side_note(raw, 'tenants_bounded')
+        detail = (
+            f'ours: {at_cp} MiB after the first {TENANT_CACHE_SIZE} tenants, {ours} MiB after {tenants_n:,}; '
+            'original ignores the bound (its unbounded run shown)'
+        )
+        rows.append(
+            Row(
+                f'{tenants_n:,} tenants: memory, cache={TENANT_CACHE_SIZE}',
+                ours,
+                orig,
+                None,
+                _div(orig, ours),
+                'bounded by cache size',
+                bounded,
+                'MiB',
+                'original/ours',
+                f'{note}; {detail}' if note else detail,
+            )
+        )
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# output
+
+
+def _fmt(x: Optional[float]) -> str:
+    if x is None:
+        return '-'
+    if abs(x) >= 1000:
+        return f'{x:,.0f}'
+    if abs(x) >= 100:
+        return f'{x:.1f}'
+    if abs(x) >= 1:
+        return f'{x:.2f}'
+    return f'{x:.3f}'
+
+
+def format_table(rows: list[Row]) -> str:
+    header = ['workload', 'unit', 'ours', 'original', 'floor', 'ratio', 'target', 'met']
+    body = []
+    for r in rows:
+        ratio = '-' if r.ratio is None else f'{r.ratio:.2f}x ({r.ratio_kind})'
+        met = '-' if r.met is None else ('yes' if r.met else 'NO')
+        body.append([r.workload, r.unit, _fmt(r.ours), _fmt(r.original), _fmt(r.floor), ratio, r.target or '-', met])
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+    right = {2, 3, 4}
+
+    def line(cells: list[str]) -> str:
+        return '  '.join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [line(header), '  '.join('-' * w for w in widths)] + [line(b) for b in body]
+    notes = [f'  * {r.workload}: {r.note}' for r in rows if r.note]
+    if notes:
+        out += ['', 'notes:', *notes]
+    return '\n'.join(out)
+
+
+def write_chart(rows: list[Row], path: Path) -> Optional[str]:
+    """Bar chart: left, ours and floor relative to the original (time, lower is better); right, target margin."""
+    try:
+        import matplotlib
+
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        return f'matplotlib unavailable: {e}'
+
+    def as_cost(r: Row, x: Optional[float]) -> Optional[float]:
+        if x is None:
+            return None
+        return 1.0 / x if r.unit == 'records/s' and x else x
+
+    labels = [r.workload for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 0.55 * len(rows) + 2.2), sharey=True)
+    ys = list(range(len(rows)))
+    h = 0.38
+    for i, r in enumerate(rows):
+        ref = as_cost(r, r.original)
+        ours, floor = as_cost(r, r.ours), as_cost(r, r.floor)
+        if ref:
+            ax1.barh(i - h / 2, 1.0, h, color='#bbbbbb', label='original' if i == 0 else None)
+            if ours is not None:
+                ax1.barh(i + h / 2, ours / ref, h, color='#3b7dd8', label='ours' if i == 0 else None)
+            if floor is not None:
+                ax1.plot([floor / ref], [i + h / 2], 'k|', markersize=14, label='floor' if i == 0 else None)
+        elif ours is not None and floor:
+            ax1.barh(i + h / 2, ours / floor, h, color='#3b7dd8')
+            ax1.plot([1.0], [i + h / 2], 'k|', markersize=14)
+    ax1.set_xscale('log')
+    ax1.axvline(1.0, color='#888888', lw=0.8)
+    ax1.set_title('cost relative to the original (or to the floor when no original); lower is better')
+    ax1.set_yticks(ys)
+    ax1.set_yticklabels(labels)
+    ax1.invert_yaxis()
+    handles, names = ax1.get_legend_handles_labels()
+    if handles:
+        ax1.legend(loc='lower right', fontsize=8)
+
+    for i, r in enumerate(rows):
+        if r.target is None or r.met is None:
+            continue
+        bound = None
+        for tok in r.target.split():
+            if tok.endswith('x'):
+                try:
+                    bound = float(tok[:-1])
+                except ValueError:
+                    pass
+                break
+        if bound is not None and r.ratio:
+            margin = r.ratio / bound if r.target.startswith('>=') else bound / r.ratio
+        else:
+            margin = 1.0 if r.met else 0.5
+        ax2.barh(i, margin, 0.6, color='#2e9e4f' if r.met else '#d0453a')
+        ax2.text(margin, i, f'  {r.ratio:.2f}x' if r.ratio else '', va='center', fontsize=8)
+    ax2.axvline(1.0, color='black', lw=1)
+    ax2.set_xscale('log')
+    ax2.set_title('achieved / target (>= 1 means met)')
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or '').split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true', help='tiny sizes, one round (a smoke run)')
+    parser.add_argument('--only', default='', help='comma-separated workload names (e.g. variables,tenants)')
+    parser.add_argument('--no-original', action='store_true', help='skip the original release')
+    parser.add_argument('--rounds', type=int, default=5, help='process rounds per interpreter (median is kept)')
+    args = parser.parse_args(argv)
+    args.only = {x.strip() for x in args.only.split(',') if x.strip()}
+    known = {s.workload for s in SPECS} | {s.key for s in SPECS}
+    unknown = args.only - known
+    if unknown:
+        parser.error(f'unknown workload(s) {sorted(unknown)}; choose from {sorted(known)}')
+
+    orig_python = None if args.no_original else ensure_original_venv()
+    ours_version = _probe_version(Path(sys.executable))
+    print(f'ours:     {sys.executable} (scitrera-app-framework {ours_version})')
+    print(f'original: {orig_python or "skipped"}' + (f' ({ORIG_SPEC})' if orig_python else ''))
+    mode = 'quick: tiny sizes, 1 round' if args.quick else f'{args.rounds} rounds (tenants: 1)'
+    print(f'running workloads ({mode}; best of in-process repeats, median across rounds) ...', flush=True)
+
+    t0 = time.perf_counter()
+    raw = run_all(args, orig_python)
+    tenants_spec = next(s for s in SPECS if s.key == 'tenants')
+    tenants_n = int((tenants_spec.quick if args.quick else tenants_spec.full)[1])
+    rows = build_rows(raw, tenants_n)
+
+    print()
+    print(format_table(rows))
+    print(f'\ntotal {time.perf_counter() - t0:.0f}s')
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / 'latest.json').write_text(json.dumps([asdict(r) for r in rows], indent=2) + '\n')
+    meta = {
+        'ours': {'python': sys.executable, 'version': ours_version},
+        'original': {'python': str(orig_python) if orig_python else None, 'spec': ORIG_SPEC if orig_python else None},
+        'quick': args.quick,
+        'rounds': 1 if args.quick else args.rounds,
+        'aggregation': 'best of in-process repeats, median across process rounds',
+        'time': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+        'results': raw,
+    }
+    (RESULTS_DIR / 'latest-raw.json').write_text(json.dumps(meta, indent=2) + '\n')
+    err = write_chart(rows, RESULTS_DIR / 'latest.png')
+    written = ['bench/results/latest.json', 'bench/results/latest-raw.json']
+    if err:
+        print(f'chart skipped: {err}', file=sys.stderr)
+    else:
+        written.append('bench/results/latest.png')
+    print('wrote ' + ', '.join(written))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,520 @@
+"""Benchmark workloads, runnable by any interpreter that has ``scitrera_app_framework`` installed.
+
+Usage::
+
+    python bench/workloads.py WORKLOAD [--n N] [--min-time SECONDS] [--repeat R]
+
+Prints exactly one JSON object on stdout (the last line), for example::
+
+    {"workload": "variables", "available": true, "package": "0.1.0", "metrics": {...}, "note": null, ...}
+
+The same file is run by our interpreter and by the one holding the original release, so the numbers
+compare the two packages through the same code. Only public API is used; where the original release
+differs, the difference is handled here and described in the result's ``note``.
+
+Timing conventions: in-process micro benchmarks use compiled ``timeit`` loops; each is run ``--repeat``
+times and the best (smallest time) is kept. ``--n`` is the starting iteration count; with
+``--min-time`` > 0 the count is scaled up until one run lasts at least that long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+import traceback
+from typing import Any, Callable
+
+WORKLOADS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
+
+#: environment keys used by the workloads; must not be inherited from the caller's environment
+ENV_KEY = 'BENCH_ENV_KEY'
+TYPED_KEY = 'BENCH_TYPED'
+DEFAULT_KEY = 'bench_default_key'
+EXT_NAME = 'bench-ext'
+
+
+class Unavailable(Exception):
+    """Raised by a workload when the package lacks the feature it measures."""
+
+
+def workload(name: str) -> Callable[[Callable[[argparse.Namespace], dict[str, Any]]], Any]:
+    def deco(fn: Callable[[argparse.Namespace], dict[str, Any]]) -> Any:
+        WORKLOADS[name] = fn
+        return fn
+
+    return deco
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _package_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version('scitrera-app-framework')
+    except Exception:  # pragma: no cover - metadata missing
+        return None
+
+
+def _package_file() -> str | None:
+    try:
+        import scitrera_app_framework
+
+        return getattr(scitrera_app_framework, '__file__', None)
+    except Exception:
+        return None
+
+
+def _accepts_kw(name: str) -> bool:
+    """True when ``init_framework`` (package-level or core) declares the keyword ``name``."""
+    import inspect
+
+    import scitrera_app_framework
+
+    fns = [scitrera_app_framework.init_framework]
+    try:
+        from scitrera_app_framework import core
+
+        fns.append(core.init_framework)
+    except Exception:
+        pass
+    for fn in fns:
+        try:
+            if name in inspect.signature(fn).parameters:
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+def _init(**kw: Any) -> Any:
+    """``init_framework('bench-app', stateful=False, shutdown_hooks=False, **kw)`` on either release.
+
+    ``multitenant`` is only passed when the signature declares it (the original treats unknown keywords as
+    app parameters); the multi-tenant plugin is additionally enabled through ``SAF_MULTITENANT_ENABLED``,
+    which both releases honour.
+    """
+    from scitrera_app_framework import init_framework
+
+    if 'multitenant' in kw and not _accepts_kw('multitenant'):
+        kw.pop('multitenant')
+    return init_framework('bench-app', stateful=False, shutdown_hooks=False, **kw)
+
+
+def _timeit(stmt: str, setup: str, ns: dict[str, Any], args: argparse.Namespace) -> float:
+    """Best time per iteration (seconds) of ``stmt`` over ``args.repeat`` runs."""
+    timer = timeit.Timer(stmt, setup, globals=ns)
+    number = max(1, args.n)
+    if args.min_time > 0:
+        while True:
+            t = timer.timeit(number)
+            if t >= args.min_time or number >= 1 << 30:
+                break
+            number = number * 10 if t < args.min_time / 10 else number * 2
+    best = min(timer.repeat(repeat=max(1, args.repeat), number=number))
+    return best / number
+
+
+def _ns(seconds: float) -> float:
+    return round(seconds * 1e9, 2)
+
+
+def _spawn_times(cmd: list[str], n: int, env: dict[str, str], cwd: str) -> list[float]:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        times.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise RuntimeError(f'{cmd!r} failed ({proc.returncode}): {proc.stderr.decode(errors="replace")[-2000:]}')
+    return times
+
+
+def _process_workload(code: str, floor_code: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Wall time of fresh processes running ``code`` vs ``floor_code``, interleaved; min and median in ms."""
+    import statistics
+
+    env = dict(os.environ)
+    env.pop('PYTHONPATH', None)
+    cwd = tempfile.mkdtemp(prefix='saf-bench-')  # never import a package from the caller's cwd
+    target = [sys.executable, '-c', code]
+    floor = [sys.executable, '-c', floor_code]
+    _spawn_times(target, 1, env, cwd)  # warm-up: writes .pyc files, warms the page cache
+    _spawn_times(floor, 1, env, cwd)
+    t_target: list[float] = []
+    t_floor: list[float] = []
+    for _ in range(max(1, args.n)):
+        t_floor += _spawn_times(floor, 1, env, cwd)
+        t_target += _spawn_times(target, 1, env, cwd)
+    return {
+        'min_ms': round(min(t_target) * 1e3, 3),
+        'median_ms': round(statistics.median(t_target) * 1e3, 3),
+        'floor_min_ms': round(min(t_floor) * 1e3, 3),
+        'floor_median_ms': round(statistics.median(t_floor) * 1e3, 3),
+        'runs': len(t_target),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# workloads
+
+
+@workload('import')
+def wl_import(args: argparse.Namespace) -> dict[str, Any]:
+    """Cold ``import scitrera_app_framework`` in a fresh process vs ``python -c pass``."""
+    return _process_workload('import scitrera_app_framework', 'pass', args)
+
+
+_INIT_CODE = """
+from scitrera_app_framework import init_framework, get_logger
+v = init_framework('bench-app', stateful=False, shutdown_hooks=False)
+get_logger(v).info('first line')
+"""
+
+_INIT_FLOOR = """
+import logging
+logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(threadName)s %(name)s %(funcName)s() > %(message)s')
+logging.getLogger('bench-app').info('first line')
+"""
+
+
+@workload('init')
+def wl_init(args: argparse.Namespace) -> dict[str, Any]:
+    """Fresh process: import, ``init_framework(...)`` and one log line; floor is stdlib ``basicConfig`` + a line."""
+    return _process_workload(_INIT_CODE, _INIT_FLOOR, args)
+
+
+@workload('variables')
+def wl_variables(args: argparse.Namespace) -> dict[str, Any]:
+    """``Variables.get`` of a local key, an environment key and a registered default."""
+    from scitrera_app_framework import Variables
+
+    os.environ[ENV_KEY] = '1'
+    os.environ.pop('K', None)
+    os.environ.pop(DEFAULT_KEY.upper(), None)
+    v = Variables()
+    v.set('k', 'x')
+    v.environ(DEFAULT_KEY, default='d')
+    assert v.get('k') == 'x', v.get('k')
+    assert v.get(ENV_KEY) == '1', v.get(ENV_KEY)
+    assert v.get(DEFAULT_KEY) == 'd', v.get(DEFAULT_KEY)
+    d = {'k': 'x', DEFAULT_KEY: 'd'}
+    ns = {'v': v, 'd': d, 'environ': os.environ, 'ENV_KEY': ENV_KEY, 'DEFAULT_KEY': DEFAULT_KEY}
+    return {
+        'local_ns': _ns(_timeit("v.get('k')", '', ns, args)),
+        'env_ns': _ns(_timeit('v.get(ENV_KEY)', '', ns, args)),
+        'default_ns': _ns(_timeit('v.get(DEFAULT_KEY)', '', ns, args)),
+        'floor_local_ns': _ns(_timeit("d.get('k')", '', ns, args)),
+        'floor_env_ns': _ns(_timeit('environ.get(ENV_KEY)', '', ns, args)),
+        'floor_default_ns': _ns(_timeit('d.get(DEFAULT_KEY)', '', ns, args)),
+    }
+
+
+@workload('environ')
+def wl_environ(args: argparse.Namespace) -> dict[str, Any]:
+    """Repeated ``v.environ('BENCH_TYPED', default=5, type_fn=int)`` (key not in the environment)."""
+    from scitrera_app_framework import Variables
+
+    os.environ.pop(TYPED_KEY, None)
+    v = Variables()
+    value = v.environ(TYPED_KEY, default=5, type_fn=int)
+    assert value == 5, value
+    ns = {'v': v, 'environ': os.environ, 'KEY': TYPED_KEY}
+    return {
+        'environ_ns': _ns(_timeit('v.environ(KEY, default=5, type_fn=int)', '', ns, args)),
+        'floor_ns': _ns(_timeit('int(environ.get(KEY, 5))', '', ns, args)),
+    }
+
+
+@workload('get_extension')
+def wl_get_extension(args: argparse.Namespace) -> dict[str, Any]:
+    """``get_extension('bench-ext', v)`` of an eagerly initialized point; floor is a dict lookup."""
+    from scitrera_app_framework import get_extension, register_plugin
+    from scitrera_app_framework.api import Plugin
+
+    value = object()
+
+    class BenchPlugin(Plugin):
+        def extension_point_name(self, v: Any) -> str:
+            return EXT_NAME
+
+        def initialize(self, v: Any, logger: Any) -> object:
+            return value
+
+    v = _init()
+    register_plugin(BenchPlugin, v=v, init=True)
+    assert get_extension(EXT_NAME, v) is value
+    ns = {'get_extension': get_extension, 'v': v, 'd': {EXT_NAME: value}, 'NAME': EXT_NAME}
+    return {
+        'get_extension_ns': _ns(_timeit('get_extension(NAME, v)', '', ns, args)),
+        'floor_ns': _ns(_timeit('d.get(NAME)', '', ns, args)),
+    }
+
+
+class _NullFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return ''
+
+
+def _log_rate(fmt: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    if fmt is None:
+        os.environ.pop('LOGGING_FORMAT', None)
+    else:
+        os.environ['LOGGING_FORMAT'] = fmt
+    os.environ.pop('LOGGING_LEVEL', None)
+    from scitrera_app_framework import get_logger
+
+    v = _init(region='eu')
+    buf = io.StringIO()
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    if not handlers:
+        raise Unavailable('no StreamHandler on the root logger after init_framework')
+    for h in handlers:
+        h.setStream(buf)
+    logger = get_logger(v)
+    logger.info('message %d', 0, extra={'k': 0})
+    first = buf.getvalue().splitlines()[-1] if buf.getvalue() else ''
+    fields = sorted(json.loads(first)) if fmt == 'json' else None
+
+    n = max(1, args.n)
+    if args.min_time > 0:  # scale n so that one run of the loop lasts at least min_time
+        while True:
+            buf.seek(0)
+            buf.truncate()
+            t0 = time.perf_counter()
+            for i in range(n):
+                logger.info('message %d', i, extra={'k': i})
+            if time.perf_counter() - t0 >= args.min_time or n >= 1 << 24:
+                break
+            n *= 2
+
+    def run() -> float:
+        best = float('inf')
+        for _ in range(max(1, args.repeat)):
+            buf.seek(0)
+            buf.truncate()
+            gc.collect()
+            t0 = time.perf_counter()
+            for i in range(n):
+                logger.info('message %d', i, extra={'k': i})
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    t = run()
+    written = buf.getvalue().count('\n')
+    assert written == n, (written, n)
+    saved = [h.formatter for h in handlers]
+    for h in handlers:
+        h.setFormatter(_NullFormatter())
+    t_null = run()
+    for h, f in zip(handlers, saved):
+        h.setFormatter(f)
+    return {
+        'records_per_s': round(n / t, 1),
+        'floor_records_per_s': round(n / t_null, 1),
+        'records': n,
+        'handlers': len(handlers),
+        'sample': first[:400],
+        'fields': fields,
+    }
+
+
+@workload('log_json')
+def wl_log_json(args: argparse.Namespace) -> dict[str, Any]:
+    """JSON log records/s to an in-memory stream; floor: same handler with a do-nothing formatter."""
+    return _log_rate('json', args)
+
+
+@workload('log_plain')
+def wl_log_plain(args: argparse.Namespace) -> dict[str, Any]:
+    """Plain (default format) log records/s to an in-memory stream; floor: do-nothing formatter."""
+    return _log_rate(None, args)
+
+
+@workload('submit')
+def wl_submit(args: argparse.Namespace) -> dict[str, Any]:
+    """``get_extension('__bg_exec').submit_job(fn)`` vs raw ``ThreadPoolExecutor(4).submit(fn)``.
+
+    Only the submitting loop is timed; completion of the batch is awaited outside the timed section.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scitrera_app_framework import get_extension
+
+    v = _init(base_plugins=True)
+    ex = get_extension('__bg_exec', v)
+    if not hasattr(ex, 'submit_job'):
+        raise Unavailable(f'{type(ex).__name__} has no submit_job')
+    pool = ThreadPoolExecutor(4)
+    sink: list[Any] = []
+    n = max(1, args.n)
+    if args.min_time > 0:
+        n = max(n, 2000)
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 120
+        while len(sink) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'only {len(sink)} of {count} jobs completed')
+            time.sleep(0.0005)
+
+    def batch(submit: Callable[..., Any]) -> float:
+        sink.clear()
+        gc.collect()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            submit(sink.append, None)
+        t = time.perf_counter() - t0
+        wait_for(n)
+        return t
+
+    batch(ex.submit_job)  # warm-up: starts the worker threads
+    batch(pool.submit)
+    best_saf = best_raw = float('inf')
+    rounds = max(1, args.repeat)
+    deadline = time.perf_counter() + max(args.min_time, 0) * 2 * rounds
+    r = 0
+    while r < rounds or time.perf_counter() < deadline:  # interleave so both see the same machine state
+        best_raw = min(best_raw, batch(pool.submit))
+        best_saf = min(best_saf, batch(ex.submit_job))
+        r += 1
+    pool.shutdown(wait=True)
+    return {
+        'submit_ns': _ns(best_saf / n),
+        'floor_ns': _ns(best_raw / n),
+        'jobs': n,
+        'batches': r,
+        'executor': f'{type(ex).__module__}.{type(ex).__name__}',
+    }
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+@workload('tenants')
+def wl_tenants(args: argparse.Namespace) -> dict[str, Any]:
+    """``get_tenant_variables(f't{i}', v=v)`` for N distinct tenants: time and memory (tracemalloc, RSS).
+
+    Memory counts only allocations made during the loop (tracemalloc started after init). ``bounded`` is
+    true when the traced memory at the end is within 1.5x (+0.25 MiB) of the traced memory after the first
+    ``cache_size`` tenants, i.e. memory stopped growing once the cache was full (None when N < 3x that).
+    """
+    import tracemalloc
+
+    try:
+        from scitrera_app_framework.ext_plugins.muti_tenant import get_tenant_variables
+    except ImportError as e:
+        raise Unavailable(f'multi-tenant module not importable: {e}') from e
+
+    os.environ['SAF_MULTITENANT_ENABLED'] = 'true'
+    cache_env = os.environ.get('SAF_MULTITENANT_CACHE_SIZE')
+    cache_size = int(cache_env) if cache_env else None
+    checkpoint = cache_size if cache_size else 1000
+    v = _init(multitenant=True)
+    get_tenant_variables('warm-up', v=v)
+    n = max(1, args.n)
+    gc.collect()
+    rss0 = _rss_bytes()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    mem_at_checkpoint = None
+    t0 = time.perf_counter()
+    for i in range(n):
+        get_tenant_variables(f't{i}', v=v)
+        if i + 1 == checkpoint:
+            mem_at_checkpoint = tracemalloc.get_traced_memory()[0] - base
+    elapsed = time.perf_counter() - t0
+    gc.collect()
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss1 = _rss_bytes()
+    current -= base
+    peak -= base
+    mib = 1024 * 1024
+    bounded = None
+    if mem_at_checkpoint is not None and n >= 3 * checkpoint:
+        bounded = current <= 1.5 * mem_at_checkpoint + mib / 4
+    return {
+        'tenants': n,
+        'cache_size': cache_size,
+        'seconds': round(elapsed, 4),
+        'us_per_tenant': round(elapsed / n * 1e6, 3),
+        'traced_mib': round(current / mib, 3),
+        'traced_peak_mib': round(peak / mib, 3),
+        'traced_mib_at_checkpoint': None if mem_at_checkpoint is None else round(mem_at_checkpoint / mib, 3),
+        'checkpoint': checkpoint,
+        'rss_growth_mib': None if rss0 is None or rss1 is None else round((rss1 - rss0) / mib, 3),
+        'bounded': bounded,
+        'loggers': len(logging.Logger.manager.loggerDict),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# entry point
+
+
+def run_workload(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        'workload': name,
+        'available': False,
+        'package': _package_version(),
+        'package_file': None,
+        'python': sys.version.split()[0],
+        'executable': sys.executable,
+        'n': args.n,
+        'metrics': None,
+        'note': None,
+    }
+    # the framework may log to stderr; keep stdout for the one result line
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        result['metrics'] = WORKLOADS[name](args)
+        result['available'] = True
+    except Unavailable as e:
+        result['note'] = f'unavailable: {e}'
+    except ImportError as e:
+        result['note'] = f'unavailable: import failed: {e!r}'
+        traceback.print_exc(file=sys.stderr)
+    except Exception as e:
+        result['note'] = f'error: {type(e).__name__}: {e}'
+        traceback.print_exc(file=sys.stderr)
+    finally:
+        sys.stdout = real_stdout
+    result['package_file'] = _package_file()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('workload', choices=sorted(WORKLOADS))
+    parser.add_argument('--n', type=int, default=1000, help='iterations (processes for import/init, tenants)')
+    parser.add_argument('--min-time', type=float, default=0.0, help='scale iterations until a run lasts this long')
+    parser.add_argument('--repeat', type=int, default=1, help='in-process repetitions; the best is kept')
+    args = parser.parse_args(argv)
+    result = run_workload(args.workload, args)
+    sys.stdout.write(json.dumps(result) + '\n')
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # skip interpreter teardown (framework exit hooks, idle worker threads): the result is already out
+    os._exit(0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

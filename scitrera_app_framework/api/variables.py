@@ -1,0 +1,366 @@
+"""Layered configuration: :class:`Variables`.
+
+Lookups walk the layers in order and return the first hit. With the default
+``EnvPlacement.TOP`` the order is: process environment (key upper-cased), local values, extra sources in
+the order added, registered defaults. The environment is read live on every lookup.
+"""
+
+from __future__ import annotations
+
+import os as _os
+from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Optional
+
+from ..util.misc import mask_value
+from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
+
+TypeFn = Callable[[Any], Any]
+
+_L_ENV, _L_LOCAL, _L_SOURCES, _L_DEFAULTS = 0, 1, 2, 3
+_ORDERS = {
+    EnvPlacement.TOP: (_L_ENV, _L_LOCAL, _L_SOURCES, _L_DEFAULTS),
+    EnvPlacement.BOTTOM: (_L_LOCAL, _L_SOURCES, _L_DEFAULTS, _L_ENV),
+    EnvPlacement.BOTTOM2: (_L_LOCAL, _L_SOURCES, _L_ENV, _L_DEFAULTS),
+    EnvPlacement.IGNORED: (_L_LOCAL, _L_SOURCES, _L_DEFAULTS),
+}
+# results of these types are safe to cache and hand out again
+_IMMUTABLE = frozenset((int, float, bool, str, bytes, type(None), tuple, frozenset, complex, type))
+
+# --- live environment access -------------------------------------------------------------------------------
+# os.environ is a mapping over an internal dict of encoded keys/values; reading that dict directly (with the
+# encoded key cached per name) is several times cheaper than os.environ.get and still sees every change made
+# through os.environ. If os.environ has been replaced by something else, we fall back to its plain .get.
+_ENV = _os.environ
+_ENV_DATA: Optional[dict] = getattr(_ENV, '_data', None)
+_ENV_ENCODE: Optional[Callable[[str], Any]] = getattr(_ENV, 'encodekey', None)
+_ENV_DECODE: Optional[Callable[[Any], str]] = getattr(_ENV, 'decodevalue', None)
+_EKEYS: dict = {}  # name -> encoded upper-case key
+_EVALS: dict = {}  # encoded key -> (raw object, decoded str)
+_EKEYS_MAX = 8192
+
+
+def _env_get(key: str) -> Optional[str]:
+    """Return the environment value of ``key.upper()`` or None."""
+    env = _os.environ
+    if env is _ENV and _ENV_DATA is not None and _ENV_ENCODE is not None and _ENV_DECODE is not None:
+        ekey = _EKEYS.get(key)
+        if ekey is None:
+            if len(_EKEYS) > _EKEYS_MAX:
+                _EKEYS.clear()
+                _EVALS.clear()
+            ekey = _EKEYS[key] = _ENV_ENCODE(key.upper())
+        raw = _ENV_DATA.get(ekey)
+        if raw is None:
+            return None
+        cached = _EVALS.get(ekey)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        val = _ENV_DECODE(raw)
+        _EVALS[ekey] = (raw, val)
+        return val
+    return env.get(key.upper())
+
+
+class VariableTypeError(ValueError):
+    """A registered type function failed on a value; names the key, the layer and the (masked) raw value."""
+
+    def __init__(self, key: str, layer: str, raw: Any, error: BaseException) -> None:
+        self.key, self.layer, self.raw = key, layer, raw
+        shown = mask_value(key, raw)
+        where = f'environment variable {key.upper()}' if layer == 'environment' else f'{layer} value'
+        super().__init__(
+            f'variable {key!r}: cannot convert {where} {shown!r}: {type(error).__name__}: {error}; '
+            f'fix the value or the type function registered for {key!r}'
+        )
+
+
+class Variables:
+    """Layered configuration with typed access.
+
+    Args:
+        sources: extra read-only sources (mappings, or anything with ``get(key, default)``), consulted in order.
+        env_placement: where the process environment sits (see :class:`EnvPlacement`).
+        local_provider: factory for the local value store (default ``dict``).
+    """
+
+    __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_order', '_env_top',
+                 '_conv', '_ext', '__weakref__')
+
+    def __init__(self, sources: Iterable[Any] = (), env_placement: EnvPlacement = EnvPlacement.TOP,
+                 local_provider: Callable[[], MutableMapping[str, Any]] = dict) -> None:
+        if not isinstance(env_placement, EnvPlacement):
+            raise TypeError(f'env_placement must be an EnvPlacement, got {env_placement!r}')
+        self._local: MutableMapping[str, Any] = local_provider()
+        self._sources: list[Any] = []
+        self._defaults: dict[str, Any] = {}
+        self._type_fns: dict[str, TypeFn] = {}
+        self._known: dict[str, None] = {}
+        self._placement = env_placement
+        self._order = _ORDERS[env_placement]
+        self._env_top = env_placement is EnvPlacement.TOP
+        self._conv: dict[str, tuple] = {}
+        self._ext: dict[str, Any] = {}  # framework state hanging off this instance (registry, logger, ...)
+        for s in sources:
+            self.add_source(s)
+
+    # --- layers ------------------------------------------------------------------------------------------
+    @property
+    def env_placement(self) -> EnvPlacement:
+        """The placement of the process environment among the layers."""
+        return self._placement
+
+    def add_source(self, source: Any) -> Variables:
+        """Append an extra source (below local values, above defaults); returns self.
+
+        Raises:
+            TypeError: when ``source`` has no ``get`` method.
+        """
+        if not callable(getattr(source, 'get', None)):
+            raise TypeError(f'a Variables source needs a get(key, default) method; got {type(source).__name__}')
+        self._sources.append(source)
+        self._conv.clear()
+        return self
+
+    @property
+    def sources(self) -> tuple:
+        """The extra sources, in lookup order."""
+        return tuple(self._sources)
+
+    def _find(self, key: str) -> tuple[Any, str]:
+        """Return ``(raw value, layer name)`` or ``(NO_MATCH, '')``."""
+        for layer in self._order:
+            if layer == _L_ENV:
+                if key.__class__ is str and not is_epp(key):
+                    val = _env_get(key)
+                    if val is not None:
+                        return val, 'environment'
+            elif layer == _L_LOCAL:
+                val = self._local.get(key, NO_MATCH)
+                if val is not NO_MATCH:
+                    return val, 'local'
+            elif layer == _L_SOURCES:
+                for i, src in enumerate(self._sources):
+                    val = src.get(key, NO_MATCH)
+                    if val is not NO_MATCH:
+                        return val, f'source[{i}] ({type(src).__name__})'
+            else:
+                val = self._defaults.get(key, NO_MATCH)
+                if val is not NO_MATCH:
+                    return val, 'default'
+        return NO_MATCH, ''
+
+    def _convert(self, key: str, fn: TypeFn, raw: Any, layer: str) -> Any:
+        if raw is None:
+            return None
+        cached = self._conv.get(key)
+        if cached is not None and cached[0] is fn and cached[1] is raw:
+            return cached[2]
+        try:
+            result = fn(raw)
+        except Exception as e:
+            raise VariableTypeError(key, layer, raw, e) from e
+        if type(result) in _IMMUTABLE:
+            self._conv[key] = (fn, raw, result)
+        return result
+
+    # --- reading -----------------------------------------------------------------------------------------
+    def get(self, key: str, default: Any = None, local: bool = False) -> Any:
+        """Return the value of ``key`` from the first layer that has it, else ``default``.
+
+        With ``local=True`` only local values are read. A type function registered for the key is applied to
+        the value found (not to ``default``).
+
+        Raises:
+            VariableTypeError: when the registered type function fails on the value found.
+        """
+        if local:
+            return self._local.get(key, default)
+        # fast path for the default placement: environment, then local
+        if self._env_top and key.__class__ is str and key[:2] != '=|':
+            raw: Any = _env_get(key)
+            layer = 'environment'
+            if raw is None:
+                raw = self._local.get(key, NO_MATCH)
+                layer = 'local'
+                if raw is NO_MATCH:
+                    raw, layer = self._find_below_local(key)
+        else:
+            raw, layer = self._find(key)
+        if raw is NO_MATCH:
+            return default
+        fn = self._type_fns.get(key)
+        if fn is None:
+            return raw
+        return self._convert(key, fn, raw, layer)
+
+    def _find_below_local(self, key: str) -> tuple[Any, str]:
+        for i, src in enumerate(self._sources):
+            val = src.get(key, NO_MATCH)
+            if val is not NO_MATCH:
+                return val, f'source[{i}] ({type(src).__name__})'
+        val = self._defaults.get(key, NO_MATCH)
+        if val is not NO_MATCH:
+            return val, 'default'
+        return NO_MATCH, ''
+
+    def find(self, key: str) -> tuple[Any, Optional[str]]:
+        """Return ``(raw value, layer name)`` for ``key`` without type conversion; ``(NO_MATCH, None)`` if absent."""
+        raw, layer = self._find(key)
+        return raw, (layer or None)
+
+    def environ(self, key: str, default: Any = NOT_SET, type_fn: Optional[TypeFn] = None) -> Any:
+        """Register ``default`` and ``type_fn`` for ``key`` (they persist) and return its current value.
+
+        Returns None when no layer has the key and no default is registered.
+
+        Raises:
+            VariableTypeError: when the type function fails on the value found.
+        """
+        if default is not NOT_SET and self._defaults.get(key, NO_MATCH) is not default:
+            self._defaults[key] = default
+            self._known[key] = None
+        elif key not in self._known:
+            self._known[key] = None
+        if type_fn is not None and self._type_fns.get(key) is not type_fn:
+            self._type_fns[key] = type_fn
+        return self.get(key)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.get(key)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith('_'):
+            raise AttributeError(name)
+        return self.get(name)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if key in self._local or key in self._defaults or key in self._known:
+            return True
+        if self._placement is not EnvPlacement.IGNORED and not is_epp(key) and _env_get(key) is not None:
+            return True
+        return any(src.get(key, NO_MATCH) is not NO_MATCH for src in self._sources)
+
+    # --- writing -----------------------------------------------------------------------------------------
+    def set(self, key: str, value: Any) -> Any:
+        """Set a local value (overrides sources and defaults; the environment still wins with TOP); returns it."""
+        self._local[key] = value
+        if key not in self._known:
+            self._known[key] = None
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._local[key]
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        """Remove a local value and return it (or ``default``)."""
+        return self._local.pop(key, default)
+
+    def update(self, values: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
+        """Set several local values at once."""
+        for src in (values or {}), kwargs:
+            for k, val in src.items():
+                self.set(k, val)
+
+    def set_default_value(self, key: str, value: Any) -> None:
+        """Register the default (lowest layer) for ``key``."""
+        self._defaults[key] = value
+        self._known[key] = None
+
+    def set_type_fn(self, key: str, type_fn: Optional[TypeFn]) -> None:
+        """Register (or, with None, remove) the type function applied to every value read for ``key``."""
+        if type_fn is None:
+            self._type_fns.pop(key, None)
+        else:
+            self._type_fns[key] = type_fn
+        self._conv.pop(key, None)
+        self._known[key] = None
+
+    def set_type_default(self, key: str, type_fn: Optional[TypeFn], default: Any = NOT_SET) -> None:
+        """Register the type function and (unless NOT_SET) the default for ``key`` together."""
+        self.set_type_fn(key, type_fn)
+        if default is not NOT_SET:
+            self.set_default_value(key, default)
+
+    def get_or_set(self, key: str, default: Any = None) -> Any:
+        """Return the local value of ``key``, first setting it to ``default`` if it has none."""
+        val = self._local.get(key, NO_MATCH)
+        if val is NO_MATCH:
+            return self.set(key, default)
+        return val
+
+    def get_or_set_default(self, key: str, default: Any = None) -> Any:
+        """Register ``default`` for ``key`` unless it already has one; return the key's value."""
+        if key not in self._defaults:
+            self.set_default_value(key, default)
+        return self.get(key)
+
+    # --- enumeration -------------------------------------------------------------------------------------
+    def keys(self) -> list[str]:
+        """Every key seen: set locally, registered via ``environ``/defaults, or present in a source with keys()."""
+        out: dict[str, None] = dict(self._known)
+        for k in self._local.keys():
+            out.setdefault(k, None)
+        for src in self._sources:
+            ks = getattr(src, 'keys', None)
+            if callable(ks):
+                for k in ks():
+                    out.setdefault(k, None)
+        return list(out)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def export_all_variables(self, exclude_epp: bool = True) -> dict[str, Any]:
+        """Return ``{key: value}`` for every key in :meth:`keys`; internal ``=|NAME|`` keys left out by default."""
+        return {k: self.get(k) for k in self.keys() if not (exclude_epp and is_epp(k))}
+
+    def _env_names(self) -> list[str]:
+        return [] if self._placement is EnvPlacement.IGNORED else list(_os.environ.keys())
+
+    def get_by_prefix(self, prefix: str, drop_prefix: bool = False, include_env: bool = True) -> dict[str, Any]:
+        """Return ``{key: value}`` for known keys (and environment names, upper-case) starting with ``prefix``."""
+        names: dict[str, None] = {k: None for k in self.keys() if isinstance(k, str) and not is_epp(k)}
+        if include_env:
+            for n in self._env_names():
+                names.setdefault(n, None)
+        out: dict[str, Any] = {}
+        for k in names:
+            if k.startswith(prefix) or (k.upper().startswith(prefix.upper()) and k.upper() == k):
+                out[k[len(prefix):] if drop_prefix else k] = self.get(k)
+        return out
+
+    def _import_by_prefix(self, items: Iterable[tuple[str, Any]], prefix: str, sep: str, drop_prefix: bool,
+                          prefix_lower: bool, key_lower: bool) -> dict[str, Any]:
+        full = (prefix + sep).lower()
+        imported: dict[str, Any] = {}
+        for name, value in items:
+            if not isinstance(name, str) or not name.lower().startswith(full) or len(name) == len(full):
+                continue
+            rest = name[len(full):]
+            if key_lower:
+                rest = rest.lower()
+            key = rest if drop_prefix else (prefix.lower() if prefix_lower else prefix) + sep + rest
+            imported[key] = value
+            self.set(key, value)
+        return imported
+
+    def import_from_env_by_prefix(self, prefix: str, sep: str = '_', drop_prefix: bool = True,
+                                  prefix_lower: bool = False, key_lower: bool = True) -> dict[str, Any]:
+        """Copy environment variables named ``<prefix><sep>*`` into local values; return what was imported.
+
+        ``PREFIX_FOO_BAR=1`` becomes ``foo_bar`` (``drop_prefix``/``key_lower``) or ``PREFIX_foo_bar``.
+        """
+        return self._import_by_prefix(list(_os.environ.items()), prefix, sep, drop_prefix, prefix_lower, key_lower)
+
+    def import_from_dict_by_prefix(self, d: Mapping[str, Any], prefix: str, sep: str = '_', drop_prefix: bool = True,
+                                   prefix_lower: bool = False, key_lower: bool = True) -> dict[str, Any]:
+        """Like :meth:`import_from_env_by_prefix` but reading the mapping ``d``."""
+        return self._import_by_prefix(list(d.items()), prefix, sep, drop_prefix, prefix_lower, key_lower)
+
+    def __repr__(self) -> str:
+        return (f'<Variables placement={self._placement.name} local={len(self._local)} '
+                f'sources={len(self._sources)} defaults={len(self._defaults)}>')

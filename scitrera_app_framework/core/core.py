@@ -1,0 +1,277 @@
+"""``init_framework`` and its variants: configuration, logging, stateful directory, shutdown hooks, plugins."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable, Iterable, Optional, Union
+
+from ..api.constants import NOT_SET
+from ..api.variables import Variables
+from ..util.imports import ext_get_python, get_python_type_by_name
+from ..util.misc import mask_value, now_ms
+from ..util.parsing import ext_parse_bool
+from .defaults import get_variables, set_default_variables
+from .logs import configure_logging, get_logger, parse_level, set_app_logger
+from .plugins import init_all_plugins, register_plugin, shutdown_all_plugins
+from .shutdown import get_shutdown_manager, register_shutdown_function
+
+_STATEFUL_KEY = 'stateful_path'
+_PARAMS_KEY = 'app_params'
+_HOOKED_KEY = 'plugin_shutdown_hooked'
+_original_cwd: Optional[str] = None  # the cwd before the framework first changed it (see testing.reset_framework)
+
+_log = logging.getLogger('saf')
+
+
+class StatefulDirError(OSError):
+    """The stateful directory cannot be created; names the path and the variables that chose it."""
+
+
+def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, None] = None,
+                   log_format: Optional[str] = None, log_level: Union[str, int] = 'INFO', shutdown_hooks: bool = True,
+                   shutdown_hooks_via_atexit: bool = True, stateful: bool = True, stateful_chdir: bool = True,
+                   default_stateful_root: str = './scratch', default_run_id: Optional[str] = None,
+                   default_serial_strategy: Union[str, Callable[[], Any], None] = None, fault_handler: bool = True,
+                   sep: str = '-', unnamed_params: Iterable[str] = (), v: Optional[Variables] = None,
+                   base_plugins: bool = False, pyroscope: bool = False, multitenant: bool = False,
+                   entry_points: bool = False, **params: Any) -> Variables:
+    """Initialize the framework for an app and return its :class:`Variables` (also made the default).
+
+    ``params`` are app parameters: each may be overridden by the environment variable of its upper-cased
+    name; unless listed in ``unnamed_params`` their values are appended to the app name with ``sep``; they
+    are static fields of JSON log lines and Pyroscope tags. ``APP_NAME`` overrides the computed name.
+    Every keyword has an environment variable that overrides it (see the README's table).
+
+    Raises:
+        VariableTypeError: an environment value cannot be parsed (names the variable).
+        StatefulDirError: the stateful directory cannot be created.
+    """
+    v = get_variables(v)
+    set_default_variables(v)
+    v.set('SAF_BASE_APP_NAME', base_app_name)
+    unnamed = set(unnamed_params)
+    resolved: dict[str, Any] = {}
+    for key, default in params.items():
+        resolved[key] = v.environ(key, default=default)
+    name_parts = [str(base_app_name)] + [str(val) for key, val in resolved.items()
+                                         if key not in unnamed and val not in (None, '')]
+    app_name = str(v.environ('APP_NAME', default=sep.join(name_parts)))
+    v._ext[_PARAMS_KEY] = resolved
+    image = v.environ('BUILD_IMAGE_NAME', default=base_app_name)
+    version = v.environ('BUILD_CONTAINER_VERSION', default='DEV')
+
+    # --- logging
+    bad_level = None
+    if fixed_logger is not None:
+        logger = fixed_logger if isinstance(fixed_logger, logging.Logger) else logging.getLogger(str(fixed_logger))
+    else:
+        level_raw = v.environ('LOGGING_LEVEL', default=log_level)
+        level = parse_level(level_raw)
+        if level is None:
+            bad_level = level_raw
+            level = parse_level(log_level)
+            if level is None:
+                level = logging.INFO
+        static = {'app': app_name, 'image': image, 'version': version}
+        static.update({k: val for k, val in resolved.items() if k not in static})
+        configure_logging(level, v.environ('LOGGING_FORMAT', default=log_format),
+                          v.environ('LOGGING_DATE_FORMAT', default=None), static)
+        logger = logging.getLogger(app_name)
+    set_app_logger(v, logger)
+    logger.info('starting app=%s image=%s version=%s', app_name, image, version)
+    if bad_level is not None:
+        logger.warning('LOGGING_LEVEL=%r is not a logging level (use DEBUG, INFO, WARNING, ERROR or CRITICAL); '
+                       'using %s', bad_level, logging.getLevelName(logging.getLogger().level))
+
+    # --- fault handler
+    if v.environ('SAF_ENABLE_PYTHON_FAULT_HANDLER', default=fault_handler, type_fn=ext_parse_bool):
+        _enable_fault_handler(logger)
+
+    # --- stateful directory
+    if v.environ('SAF_SETUP_STATEFUL', default=stateful, type_fn=ext_parse_bool):
+        _setup_stateful(v, app_name, default_stateful_root, default_run_id, default_serial_strategy,
+                        stateful_chdir, logger)
+
+    # --- shutdown hooks
+    if v.environ('SAF_INSTALL_SHUTDOWN_HOOKS', default=shutdown_hooks, type_fn=ext_parse_bool):
+        via_atexit = v.environ('SAF_SHUTDOWN_HOOK_VIA_ATEXIT', default=shutdown_hooks_via_atexit,
+                               type_fn=ext_parse_bool)
+        get_shutdown_manager().install(via_atexit=bool(via_atexit))
+    if not v._ext.get(_HOOKED_KEY):
+        v._ext[_HOOKED_KEY] = True
+        register_shutdown_function(shutdown_all_plugins, v)
+
+    # --- plugins
+    if v.environ('SAF_BASE_PLUGINS', default=base_plugins, type_fn=ext_parse_bool):
+        from ..base_plugins import register_package_plugins
+        from .. import base_plugins as _bp
+        register_package_plugins(_bp, v)
+    if v.environ('PYROSCOPE_ENABLED', default=pyroscope, type_fn=ext_parse_bool):
+        from ..ext_plugins.pyroscope_plugin import PyroscopePlugin
+        register_plugin(PyroscopePlugin, v)
+    if v.environ('SAF_MULTITENANT_ENABLED', default=multitenant, type_fn=ext_parse_bool):
+        from ..ext_plugins.multi_tenant import MultiTenantPlugin
+        register_plugin(MultiTenantPlugin, v)
+    if v.environ('SAF_ENTRY_POINT_PLUGINS', default=entry_points, type_fn=ext_parse_bool):
+        from .plugins import register_entry_point_plugins
+        register_entry_point_plugins(v)
+    init_all_plugins(v)
+    if logger.isEnabledFor(logging.DEBUG):
+        log_framework_variables(v, logger)
+    return v
+
+
+def _enable_fault_handler(logger: logging.Logger) -> None:
+    import faulthandler
+    import sys
+    try:
+        faulthandler.enable(file=sys.__stderr__ or sys.stderr)
+    except (AttributeError, ValueError, OSError, RuntimeError) as e:  # no usable file descriptor
+        logger.debug('fault handler not enabled: %s', e)
+
+
+def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_id: Optional[str],
+                    default_strategy: Union[str, Callable[[], Any], None], chdir_default: bool,
+                    logger: logging.Logger) -> None:
+    global _original_cwd
+    root = v.environ('STATEFUL_ROOT', default=default_root)
+    if not root:
+        return
+    root = os.path.expanduser(str(root))
+    if not os.path.isabs(root):
+        root = os.path.join(_original_cwd or os.getcwd(), root)
+    if not os.path.isdir(root):
+        logger.debug('stateful root %s does not exist: no stateful directory', root)
+        return
+    run_id = v.environ('RUN_ID', default=default_run_id)
+    strategy = v.environ('SAF_STATEFUL_SERIAL_STRATEGY', default=default_strategy)
+    serial_default: Any = None
+    if callable(strategy):
+        serial_default = strategy()
+    elif strategy not in (None, ''):
+        if str(strategy).strip().lower() != 'ms':
+            raise ValueError(f'SAF_STATEFUL_SERIAL_STRATEGY={strategy!r} is not a known strategy; use "ms" '
+                             f'(current time in milliseconds) or leave it unset')
+        serial_default = now_ms()
+    serial = v.environ('RUN_SERIAL', default=serial_default) if serial_default is not None else v.get('RUN_SERIAL')
+    parts = [str(p) for p in (run_id, serial, app_name) if p not in (None, '')]
+    path = os.path.join(root, *parts)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise StatefulDirError(
+            f'cannot create the stateful directory {path!r} (STATEFUL_ROOT={root!r}, RUN_ID={run_id!r}, '
+            f'RUN_SERIAL={serial!r}, APP_NAME={app_name!r}): {e}; make STATEFUL_ROOT writable, point it elsewhere, '
+            f'or set SAF_SETUP_STATEFUL=false') from e
+    v._ext[_STATEFUL_KEY] = path
+    if v.environ('SAF_STATEFUL_CHDIR', default=chdir_default, type_fn=ext_parse_bool):
+        if _original_cwd is None:
+            _original_cwd = os.getcwd()
+        os.chdir(path)
+        logger.debug('working directory is now %s', path)
+
+
+def is_stateful_ready(v: Optional[Variables] = None) -> bool:
+    """Return True when ``init_framework`` set up a stateful directory for ``v``."""
+    return get_variables(v)._ext.get(_STATEFUL_KEY) is not None
+
+
+def get_stateful_path(v: Optional[Variables] = None) -> Optional[str]:
+    """Return the stateful directory set up for ``v``, or None."""
+    return get_variables(v)._ext.get(_STATEFUL_KEY)
+
+
+def get_working_path(v: Optional[Variables] = None, default: str = '.', env_key: str = 'DATA_WORKING_PATH') -> str:
+    """Return ``env_key``'s value if set, else the stateful directory, else ``default``."""
+    v = get_variables(v)
+    val = v.get(env_key)
+    if val not in (None, ''):
+        return str(val)
+    return v._ext.get(_STATEFUL_KEY) or default
+
+
+def get_app_params(v: Optional[Variables] = None) -> dict[str, Any]:
+    """Return the resolved app parameters given to ``init_framework`` (after environment overrides)."""
+    return dict(get_variables(v)._ext.get(_PARAMS_KEY) or {})
+
+
+def log_framework_variables(v: Optional[Variables] = None, logger: Optional[logging.Logger] = None,
+                            level: int = logging.DEBUG) -> dict[str, Any]:
+    """Log every known variable (secrets masked) in one record and return the masked mapping."""
+    v = get_variables(v)
+    logger = logger or get_logger(v)
+    values = {k: mask_value(k, val) for k, val in sorted(_safe_export(v).items())}
+    logger.log(level, 'framework variables: %s', ', '.join(f'{k}={val!r}' for k, val in values.items()))
+    return values
+
+
+def _safe_export(v: Variables) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in v.keys():
+        if isinstance(k, str) and not k.startswith('=|'):
+            try:
+                out[k] = v.get(k)
+            except ValueError as e:
+                out[k] = f'<invalid: {e}>'
+    return out
+
+
+def load_strategy(v: Optional[Variables], key: str, default: Any = NOT_SET,
+                  parent_type: Optional[type] = None) -> Any:
+    """Resolve the Python object named by variable ``key`` (a dotted path), or its ``default``.
+
+    A value that is not a string (e.g. a class given as default) is returned as is (checked against
+    ``parent_type``).
+
+    Raises:
+        ValueError: the variable is unset and has no default, or names nothing importable / of the wrong type
+            (the message names the variable and its value).
+    """
+    v = get_variables(v)
+    value = v.environ(key, default=default) if default is not NOT_SET else v.get(key)
+    if value in (None, ''):
+        raise ValueError(f'{key} is not set: set it to a dotted Python path like "package.module.Name"')
+    try:
+        if parent_type is not None:
+            return get_python_type_by_name(value, parent_type)
+        return ext_get_python(value) if isinstance(value, str) else value
+    except (ImportError, AttributeError, TypeError, ValueError) as e:
+        raise ValueError(f'{key}={value!r} is not usable: {e}') from e
+
+
+def _variant(overrides: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    for k, val in overrides.items():
+        kwargs.setdefault(k, val)
+    return kwargs
+
+
+def init_framework_desktop(base_app_name: str, **kwargs: Any) -> Variables:
+    """``init_framework`` for desktop apps: state in ``~/.config/<APP_NAME>`` (created), no chdir, atexit
+    hooks, base plugins on. Keywords override these defaults."""
+    kwargs = _variant({'stateful_chdir': False, 'shutdown_hooks_via_atexit': True, 'base_plugins': True,
+                       'default_stateful_root': os.path.join('~', '.config')}, kwargs)
+    root = os.path.expanduser(str(kwargs['default_stateful_root']))
+    if not os.environ.get('STATEFUL_ROOT'):
+        try:
+            os.makedirs(root, exist_ok=True)
+        except OSError as e:
+            raise StatefulDirError(f'cannot create the desktop state root {root!r}: {e}; set STATEFUL_ROOT to a '
+                                   f'writable directory') from e
+    kwargs['default_stateful_root'] = root
+    return init_framework(base_app_name, **kwargs)
+
+
+def init_framework_test_harness(base_app_name: str = 'test-harness', **kwargs: Any) -> Variables:
+    """``init_framework`` for tests: DEBUG, no fault handler, no shutdown hooks, no stateful dir, no pyroscope."""
+    kwargs = _variant({'log_level': 'DEBUG', 'fault_handler': False, 'shutdown_hooks': False, 'stateful': False},
+                      kwargs)
+    kwargs['pyroscope'] = False
+    return init_framework(base_app_name, **kwargs)
+
+
+def init_framework_embedded(base_app_name: str, **kwargs: Any) -> Variables:
+    """``init_framework`` inside a host app: like the test harness but INFO and the fixed logger ``SAF``, so
+    the host's logging configuration is left untouched."""
+    kwargs = _variant({'log_level': 'INFO', 'fixed_logger': logging.getLogger('SAF')}, kwargs)
+    return init_framework_test_harness(base_app_name, **kwargs)

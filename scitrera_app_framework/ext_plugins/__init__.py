@@ -1,0 +1,1 @@
+"""Optional extension plugins: Pyroscope profiling and multi-tenant configuration."""

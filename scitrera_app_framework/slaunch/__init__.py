@@ -1,0 +1,1 @@
+"""slaunch: build Python environments from manifests and launch versioned apps (not implemented yet)."""

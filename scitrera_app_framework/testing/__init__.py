@@ -1,0 +1,33 @@
+"""Test support: :func:`reset_framework` and a pytest plugin (fixture ``saf``) registered via ``pytest11``.
+
+``reset_framework()`` returns the process to its pre-init state: it shuts down the default ``Variables``'
+plugins, forgets the default ``Variables``, removes the framework's log handler from the root logger,
+forgets every shutdown hook, restores the signal handlers it replaced, unregisters its atexit hook and
+changes back to the working directory the framework left.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..core import core as _core
+from ..core.defaults import peek_default_variables, set_default_variables
+from ..core.logs import remove_framework_handler
+from ..core.plugins import shutdown_all_plugins
+from ..core.shutdown import get_shutdown_manager
+
+
+def reset_framework(shutdown_plugins: bool = True) -> None:
+    """Undo everything ``init_framework`` did to the process (see the module docstring)."""
+    v = peek_default_variables()
+    if v is not None and shutdown_plugins:
+        shutdown_all_plugins(v)
+    set_default_variables(None)
+    remove_framework_handler()
+    get_shutdown_manager().reset()
+    if _core._original_cwd is not None:
+        os.chdir(_core._original_cwd)
+        _core._original_cwd = None
+
+
+__all__ = ['reset_framework']

@@ -1,0 +1,77 @@
+"""Strict parsers for configuration values (booleans and comma-separated lists)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Union
+
+_TRUE = frozenset(('1', 'true', 't', 'yes', 'y', 'on'))
+_FALSE = frozenset(('0', 'false', 'f', 'no', 'n', 'off', ''))
+
+
+def ext_parse_bool(value: Any) -> bool:
+    """Parse a configuration value as a boolean.
+
+    Returns ``value`` unchanged when it is a bool; ``None`` is False. Strings are compared case- and
+    space-insensitively: ``1/true/t/yes/y/on`` are True and ``0/false/f/no/n/off`` and the empty string are
+    False. Integers 0 and 1 are accepted.
+
+    Raises:
+        ValueError: for anything else, naming the value.
+    """
+    if value is True or value is False:
+        return value
+    if value is None:
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode('utf-8', 'replace')
+    if isinstance(value, str):
+        s = value.strip().lower()
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+    raise ValueError(
+        f'cannot parse {value!r} as a boolean; use one of 1/true/t/yes/y/on or 0/false/f/no/n/off'
+    )
+
+
+def ext_parse_csv(value: Union[str, Iterable[Any], None]) -> list[str]:
+    """Split a comma-separated string into a list of stripped, non-empty items.
+
+    Lists, tuples and other iterables pass through with each item stripped (empties dropped);
+    ``None`` gives an empty list.
+
+    Raises:
+        TypeError: when ``value`` is neither a string nor an iterable.
+    """
+    if value is None:
+        return []
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode('utf-8', 'replace')
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(',') if p.strip()]
+    try:
+        items = iter(value)
+    except TypeError:
+        raise TypeError(f'cannot parse {value!r} as a comma-separated list: expected a string or a list') from None
+    return [s for s in (str(x).strip() for x in items) if s]
+
+
+def ext_parse_csv_set(value: Union[str, Iterable[Any], None]) -> set[str]:
+    """Like :func:`ext_parse_csv` but returns a set."""
+    return set(ext_parse_csv(value))
+
+
+def ext_parse_int(value: Any, name: Optional[str] = None) -> int:
+    """Parse an integer, raising a ValueError that names the variable (when given) and the value."""
+    if isinstance(value, bool):
+        raise ValueError(f'{name or "value"}: expected an integer, got boolean {value!r}')
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        where = f'{name}: ' if name else ''
+        raise ValueError(f'{where}cannot parse {value!r} as an integer') from None
