@@ -26,38 +26,53 @@ _ORDERS = {
 _IMMUTABLE = frozenset((int, float, bool, str, bytes, type(None), tuple, frozenset, complex, type))
 
 # --- live environment access -------------------------------------------------------------------------------
-# os.environ is a mapping over an internal dict of encoded keys/values; reading that dict directly (with the
-# encoded key cached per name) is several times cheaper than os.environ.get and still sees every change made
-# through os.environ. If os.environ has been replaced by something else, we fall back to its plain .get.
+# os.environ is a mapping over an internal dict of encoded keys and values; reading that dict directly, with the
+# encoded upper-case key cached per name and the decoded value cached per raw value, is several times cheaper
+# than os.environ.get and still sees every change made through os.environ (os.environ[k] = x, pop, update,
+# monkeypatch.setenv, mock.patch.dict). Replacing the os.environ object itself is not supported (nor seen by
+# the standard library's own os.getenv users); where os.environ has no such internals we use its plain get().
 _ENV = _os.environ
 _ENV_DATA: Optional[dict] = getattr(_ENV, '_data', None)
 _ENV_ENCODE: Optional[Callable[[str], Any]] = getattr(_ENV, 'encodekey', None)
 _ENV_DECODE: Optional[Callable[[Any], str]] = getattr(_ENV, 'decodevalue', None)
+_FAST_ENV = isinstance(_ENV_DATA, dict) and _ENV_ENCODE is not None and _ENV_DECODE is not None
+_ENV_GET: Callable[[Any], Any] = _ENV_DATA.get if _FAST_ENV else (lambda k: _os.environ.get(k))  # type: ignore
+_NO_ENV_KEY = ('saf: not an environment name',)  # hashable, never present in the environment
 _EKEYS: dict = {}  # name -> encoded upper-case key
-_EVALS: dict = {}  # encoded key -> (raw object, decoded str)
-_EKEYS_MAX = 8192
+_EVALS: dict = {}  # raw environment value -> decoded str
+_CACHE_MAX = 8192
+
+
+def _ekey(key: Any) -> Any:
+    """Return (and cache) the key under which ``key.upper()`` is stored in the environment."""
+    if len(_EKEYS) > _CACHE_MAX:
+        _EKEYS.clear()
+    if key.__class__ is not str or not key or key[:2] == '=|':
+        ek: Any = _NO_ENV_KEY
+    else:
+        try:
+            ek = _ENV_ENCODE(key.upper()) if _FAST_ENV else key.upper()  # type: ignore[misc]
+        except (UnicodeError, ValueError):
+            ek = _NO_ENV_KEY
+    _EKEYS[key] = ek
+    return ek
+
+
+def _decode(raw: Any) -> str:
+    if raw.__class__ is str:
+        return raw
+    if len(_EVALS) > _CACHE_MAX:
+        _EVALS.clear()
+    val = _EVALS[raw] = _ENV_DECODE(raw)  # type: ignore[misc]
+    return val
 
 
 def _env_get(key: str) -> Optional[str]:
     """Return the environment value of ``key.upper()`` or None."""
-    env = _os.environ
-    if env is _ENV and _ENV_DATA is not None and _ENV_ENCODE is not None and _ENV_DECODE is not None:
-        ekey = _EKEYS.get(key)
-        if ekey is None:
-            if len(_EKEYS) > _EKEYS_MAX:
-                _EKEYS.clear()
-                _EVALS.clear()
-            ekey = _EKEYS[key] = _ENV_ENCODE(key.upper())
-        raw = _ENV_DATA.get(ekey)
-        if raw is None:
-            return None
-        cached = _EVALS.get(ekey)
-        if cached is not None and cached[0] is raw:
-            return cached[1]
-        val = _ENV_DECODE(raw)
-        _EVALS[ekey] = (raw, val)
-        return val
-    return env.get(key.upper())
+    raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))
+    if raw is None:
+        return None
+    return _EVALS.get(raw) or _decode(raw)
 
 
 class VariableTypeError(ValueError):
@@ -83,7 +98,7 @@ class Variables:
     """
 
     __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_order', '_env_top',
-                 '_conv', '_ext', '__weakref__')
+                 '_conv', '_ext', '_ready', '__weakref__')
 
     def __init__(self, sources: Iterable[Any] = (), env_placement: EnvPlacement = EnvPlacement.TOP,
                  local_provider: Callable[[], MutableMapping[str, Any]] = dict) -> None:
@@ -99,6 +114,7 @@ class Variables:
         self._env_top = env_placement is EnvPlacement.TOP
         self._conv: dict[str, tuple] = {}
         self._ext: dict[str, Any] = {}  # framework state hanging off this instance (registry, logger, ...)
+        self._ready: dict[str, Any] = {}  # values of initialized single extension points (registry fast path)
         for s in sources:
             self.add_source(s)
 
@@ -129,26 +145,24 @@ class Variables:
         """Return ``(raw value, layer name)`` or ``(NO_MATCH, '')``."""
         for layer in self._order:
             if layer == _L_ENV:
-                if key.__class__ is str and not is_epp(key):
-                    val = _env_get(key)
-                    if val is not None:
-                        return val, 'environment'
+                val = _env_get(key)
+                if val is not None:
+                    return val, 'environment'
             elif layer == _L_LOCAL:
                 val = self._local.get(key, NO_MATCH)
                 if val is not NO_MATCH:
                     return val, 'local'
             elif layer == _L_SOURCES:
-                for i, src in enumerate(self._sources):
-                    val = src.get(key, NO_MATCH)
-                    if val is not NO_MATCH:
-                        return val, f'source[{i}] ({type(src).__name__})'
+                val, where = self._find_in_sources(key)
+                if val is not NO_MATCH:
+                    return val, where
             else:
                 val = self._defaults.get(key, NO_MATCH)
                 if val is not NO_MATCH:
                     return val, 'default'
         return NO_MATCH, ''
 
-    def _convert(self, key: str, fn: TypeFn, raw: Any, layer: str) -> Any:
+    def _convert(self, key: str, fn: TypeFn, raw: Any) -> Any:
         if raw is None:
             return None
         cached = self._conv.get(key)
@@ -157,7 +171,8 @@ class Variables:
         try:
             result = fn(raw)
         except Exception as e:
-            raise VariableTypeError(key, layer, raw, e) from e
+            found, layer = self._find(key)
+            raise VariableTypeError(key, layer if found is raw or found == raw else 'unknown layer', raw, e) from e
         if type(result) in _IMMUTABLE:
             self._conv[key] = (fn, raw, result)
         return result
@@ -174,32 +189,33 @@ class Variables:
         """
         if local:
             return self._local.get(key, default)
-        # fast path for the default placement: environment, then local
-        if self._env_top and key.__class__ is str and key[:2] != '=|':
-            raw: Any = _env_get(key)
-            layer = 'environment'
+        if self._env_top:  # the default placement, inlined: environment, local, sources, defaults
+            raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))
             if raw is None:
-                raw = self._local.get(key, NO_MATCH)
-                layer = 'local'
-                if raw is NO_MATCH:
-                    raw, layer = self._find_below_local(key)
+                val = self._local.get(key, NO_MATCH)
+                if val is NO_MATCH:
+                    if self._sources:
+                        val = self._find_in_sources(key)[0]
+                    if val is NO_MATCH:
+                        val = self._defaults.get(key, NO_MATCH)
+                        if val is NO_MATCH:
+                            return default
+            else:
+                val = _EVALS.get(raw) or _decode(raw)
         else:
-            raw, layer = self._find(key)
-        if raw is NO_MATCH:
-            return default
+            val = self._find(key)[0]
+            if val is NO_MATCH:
+                return default
         fn = self._type_fns.get(key)
         if fn is None:
-            return raw
-        return self._convert(key, fn, raw, layer)
+            return val
+        return self._convert(key, fn, val)
 
-    def _find_below_local(self, key: str) -> tuple[Any, str]:
+    def _find_in_sources(self, key: str) -> tuple[Any, str]:
         for i, src in enumerate(self._sources):
             val = src.get(key, NO_MATCH)
             if val is not NO_MATCH:
                 return val, f'source[{i}] ({type(src).__name__})'
-        val = self._defaults.get(key, NO_MATCH)
-        if val is not NO_MATCH:
-            return val, 'default'
         return NO_MATCH, ''
 
     def find(self, key: str) -> tuple[Any, Optional[str]]:
@@ -237,7 +253,7 @@ class Variables:
             return False
         if key in self._local or key in self._defaults or key in self._known:
             return True
-        if self._placement is not EnvPlacement.IGNORED and not is_epp(key) and _env_get(key) is not None:
+        if self._placement is not EnvPlacement.IGNORED and _env_get(key) is not None:
             return True
         return any(src.get(key, NO_MATCH) is not NO_MATCH for src in self._sources)
 

@@ -14,10 +14,12 @@ from typing import Any, Callable, Iterable, Optional, TypeVar, overload
 
 from ..api.plugins import Plugin
 from ..api.variables import Variables
+from . import defaults as _defaults
 from .defaults import get_variables
 
 T = TypeVar('T')
 _REGISTRY_KEY = 'registry'
+_MISSING = object()
 _log = logging.getLogger('saf.plugins')
 
 REGISTERED, INITIALIZING, INITIALIZED, FAILED, SHUT_DOWN = (
@@ -82,13 +84,11 @@ class _Record:
 
 
 class _Point:
-    __slots__ = ('name', 'records', 'ready', 'value')
+    __slots__ = ('name', 'records')
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.records: list[_Record] = []
-        self.ready = False  # single value initialized and cached in .value (the get_extension fast path)
-        self.value: Any = None
 
     def singles(self) -> list[_Record]:
         return [r for r in self.records if r.enabled and not r.multi]
@@ -100,7 +100,8 @@ class _Point:
 class Registry:
     """Plugins and extension points of one :class:`Variables` instance."""
 
-    def __init__(self) -> None:
+    def __init__(self, ready: Optional[dict] = None) -> None:
+        self.ready: dict[str, Any] = ready if ready is not None else {}  # point -> value, initialized singles
         self.lock = threading.RLock()
         self.by_name: dict[str, _Record] = {}
         self.by_type: dict[type, _Record] = {}
@@ -117,7 +118,7 @@ def get_registry(v: Optional[Variables] = None) -> Registry:
     v = get_variables(v)
     reg = v._ext.get(_REGISTRY_KEY)
     if reg is None:
-        reg = v._ext.setdefault(_REGISTRY_KEY, Registry())
+        reg = v._ext.setdefault(_REGISTRY_KEY, Registry(v._ready))
     return reg
 
 
@@ -298,9 +299,7 @@ def _initialize(reg: Registry, rec: _Record, v: Variables, path: list[str]) -> A
             reg.init_order.append(rec)
             rec.state = INITIALIZED
             if not rec.multi:
-                pt = reg.points[rec.point]
-                pt.value = value
-                pt.ready = True
+                reg.ready[rec.point] = value
     return value
 
 
@@ -330,17 +329,13 @@ def get_extension(name_or_type: Any, v: Optional[Variables] = None) -> Any:
         PluginDependencyError: missing dependency or cycle.
         PluginInitError: the plugin's ``initialize`` raised (the next call retries).
     """
-    if v is None:
-        v = get_variables()
-    reg = v._ext.get(_REGISTRY_KEY)
-    if reg is not None and name_or_type.__class__ is str:
-        pt = reg.points.get(name_or_type)
-        if pt is not None and pt.ready:
-            return pt.value
+    val = (v or _defaults._default or get_variables())._ready.get(name_or_type, _MISSING)
+    if val is not _MISSING:
+        return val
     v, reg, point = _resolve_v_and_name(name_or_type, v)
-    pt = reg.points.get(point)
-    if pt is not None and pt.ready:
-        return pt.value
+    val = reg.ready.get(point, _MISSING)
+    if val is not _MISSING:
+        return val
     return _initialize(reg, _single_record(reg, point), v, [])
 
 
@@ -391,10 +386,8 @@ def shutdown_all_plugins(v: Optional[Variables] = None) -> None:
         order = list(reversed(reg.init_order))
         reg.init_order.clear()
         for rec in order:
-            pt = reg.points.get(rec.point)
-            if pt is not None and not rec.multi:
-                pt.ready = False
-                pt.value = None
+            if not rec.multi:
+                reg.ready.pop(rec.point, None)
     for rec in order:
         with rec.lock:
             if rec.state != INITIALIZED:

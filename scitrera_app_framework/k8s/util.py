@@ -385,7 +385,9 @@ def set_api_client(api_client: Any) -> Any:
 def _load_default_client() -> Any:
     kubernetes = _require_kubernetes()
     kconfig = kubernetes.config
+    # read at call time: the kubernetes package snapshots $KUBECONFIG when it is imported
     kubeconfig_env = os.environ.get('KUBECONFIG')
+    kubeconfig = kubeconfig_env or os.path.join(os.path.expanduser('~'), '.kube', 'config')
     in_cluster_first = bool(os.environ.get('KUBERNETES_SERVICE_HOST')) and not kubeconfig_env
     attempts = ('in-cluster', 'kube config') if in_cluster_first else ('kube config', 'in-cluster')
     failures: list[str] = []
@@ -393,14 +395,13 @@ def _load_default_client() -> Any:
     for attempt in attempts:
         try:
             if attempt == 'kube config':
-                return kconfig.new_client_from_config(persist_config=False)
+                return kconfig.new_client_from_config(config_file=kubeconfig, persist_config=False)
             configuration = kubernetes.client.Configuration()
             kconfig.load_incluster_config(client_configuration=configuration)
             return kubernetes.client.ApiClient(configuration=configuration)
         except Exception as exc:  # the loaders raise ConfigException, OSError, ValueError, ...
-            where = kubeconfig_env or os.path.join('~', '.kube', 'config')
-            label = f'kube config ({where})' if attempt == 'kube config' else 'in-cluster config'
-            failures.append(f'{label}: {exc}')
+            label = f'kube config ({kubeconfig})' if attempt == 'kube config' else 'in-cluster config'
+            failures.append(f'{label}: {str(exc).rstrip(".")}')
             last_exc = exc
     raise KubeConfigError(
         'could not load a Kubernetes configuration; tried ' + '; '.join(failures)
@@ -656,10 +657,11 @@ class _Deadline:
 
 
 def _poll_pod(client: Any, pod_def: Any, done: Callable[[Optional[dict[str, Any]]], bool], goal: str,
-              wait_delay: float, deadline: _Deadline) -> Optional[dict[str, Any]]:
+              wait_delay: float, deadline: _Deadline, missing_ok: bool = False) -> Optional[dict[str, Any]]:
     """Read the pod every ``wait_delay`` seconds until ``done(pod)``; returns the last pod read (None if gone).
 
-    Raises TimeoutError naming the pod and the goal when the deadline passes first.
+    Raises TimeoutError naming the pod and the goal when the deadline passes first, and LookupError when the pod
+    disappears (unless ``missing_ok``).
     """
     import urllib3
 
@@ -674,6 +676,8 @@ def _poll_pod(client: Any, pod_def: Any, done: Callable[[Optional[dict[str, Any]
             raise TimeoutError(f'pod {label} did not {goal} within {deadline.timeout}s: {exc}') from exc
         if done(pod):
             return pod
+        if pod is None and not missing_ok:
+            raise LookupError(f'pod {label} disappeared while waiting for it to {goal}')
         remaining = deadline.remaining()
         if remaining is not None and remaining <= 0:
             state = 'gone' if pod is None else f'phase {_phase(pod)!r}'
@@ -693,7 +697,8 @@ def start_pod(pod_def: Any, wait: bool = True, replace: bool = False, wait_delay
     (None: no bound). ``apiVersion``/``kind`` default to ``v1``/``Pod``.
 
     Returns the last Pod state read (the creation response when not waiting), as a dict.
-    Raises TimeoutError naming the pod when the wait exceeds ``timeout``; ValueError for a non-Pod object or a
+    Raises TimeoutError naming the pod when the wait exceeds ``timeout``; LookupError when the Pod is deleted by
+    someone else while being waited for; ValueError for a non-Pod object or a
     negative ``wait_delay``/``timeout``; ``ApiException`` for API errors, e.g. ``status == 409`` when the Pod exists
     and ``replace`` is False; ImportError and :class:`KubeConfigError` as the other API helpers.
     """
@@ -715,7 +720,8 @@ def start_pod(pod_def: Any, wait: bool = True, replace: bool = False, wait_delay
         except Exception as exc:
             if not (_is_api_exception(exc) and _status_of(exc) == 404):
                 raise
-        _poll_pod(client, body, lambda pod: pod is None, 'go away after deletion', wait_delay, deadline)
+        _poll_pod(client, body, lambda pod: pod is None, 'go away after deletion', wait_delay, deadline,
+                  missing_ok=True)
 
     namespace = quote(get_metadata_namespace(body), safe='')
     created = _request(client, 'POST', f'/api/v1/namespaces/{namespace}/pods', body=body)
