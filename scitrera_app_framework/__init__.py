@@ -10,8 +10,8 @@ Names are loaded on first use, so importing the package costs almost nothing.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported at run time: it would double the import cost of the package
 __version__ = '0.1.0'
 
 _EXPORTS = {
@@ -33,10 +33,47 @@ _EXPORTS = {
     'ext_parse_bool': 'util.parsing', 'ext_parse_csv': 'util.parsing', 'ext_get_python': 'util.imports',
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    'EXT_BACKGROUND_EXEC',
+    'EXT_PROGRESS_TRACKER',
+    'EnvPlacement',
+    'Plugin',
+    'Variables',
+    'add_env_file_source',
+    'async_plugins_ready',
+    'async_plugins_stopping',
+    'describe_plugins',
+    'ext_get_python',
+    'ext_parse_bool',
+    'ext_parse_csv',
+    'get_background_exec',
+    'get_extension',
+    'get_extensions',
+    'get_logger',
+    'get_progress_tracker',
+    'get_variables',
+    'get_working_path',
+    'init_all_plugins',
+    'init_framework',
+    'init_framework_desktop',
+    'init_framework_embedded',
+    'init_framework_test_harness',
+    'is_stateful_ready',
+    'load_strategy',
+    'log_context',
+    'log_framework_variables',
+    'plugin_graph',
+    'register_entry_point_plugins',
+    'register_package_plugins',
+    'register_plugin',
+    'register_shutdown_function',
+    'run_shutdown_hooks',
+    'set_extension',
+    'shutdown_all_plugins',
+]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     mod = _EXPORTS.get(name)
     if mod is None:
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

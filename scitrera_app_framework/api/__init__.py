@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..util.parsing import ext_parse_bool, ext_parse_csv
 from ..util.imports import ext_get_python
+from ..util.parsing import ext_parse_bool, ext_parse_csv
 from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 from .plugins import Plugin, enabled_option_pattern
 from .variables import Variables, VariableTypeError

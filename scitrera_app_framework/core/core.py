@@ -104,8 +104,8 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
 
     # --- plugins
     if v.environ('SAF_BASE_PLUGINS', default=base_plugins, type_fn=ext_parse_bool):
-        from ..base_plugins import register_package_plugins
         from .. import base_plugins as _bp
+        from ..base_plugins import register_package_plugins
         register_package_plugins(_bp, v)
     if v.environ('PYROSCOPE_ENABLED', default=pyroscope, type_fn=ext_parse_bool):
         from ..ext_plugins.pyroscope_plugin import PyroscopePlugin

@@ -6,7 +6,9 @@ import contextlib
 import contextvars
 import logging
 import sys
-from typing import Any, Iterator, Mapping, Optional, TextIO, Union
+import time
+from itertools import islice
+from typing import Any, Callable, Iterator, Mapping, Optional, TextIO, Union
 
 from ..api.variables import Variables
 from .defaults import get_variables
@@ -38,47 +40,132 @@ def current_log_context() -> Mapping[str, Any]:
     return _log_ctx.get() or {}
 
 
-class _ContextFilter(logging.Filter):
-    """Copies the current log context onto the record (as attributes, and as ``saf_context``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        ctx = _log_ctx.get()
-        if ctx:
-            for k, val in ctx.items():
-                if not hasattr(record, k):
-                    setattr(record, k, val)
-            record.saf_context = ctx
-        return True
+_DEFAULT_TIME_FMT = '%Y-%m-%d %H:%M:%S'
+_MSECS = tuple(f'.{i:03d}' for i in range(1000))  # '.000' .. '.999': faster than formatting msecs per record
 
 
 class PlainFormatter(logging.Formatter):
-    """A %-style formatter that appends context fields (``[tenant=t1]``) when a ``log_context`` is active."""
+    """A %-style formatter that appends context fields (``[tenant=t1]``) when a ``log_context`` is active.
+
+    Timestamps are formatted once per second and reused (the costly part of ``formatTime``).
+    """
+
+    def __init__(self, fmt: Optional[str] = None, datefmt: Optional[str] = None) -> None:
+        super().__init__(fmt, datefmt)
+        self._sec = -1
+        self._sec_str = ''
+
+    def formatTime(self, record: logging.LogRecord, datefmt: Optional[str] = None) -> str:  # noqa: N802
+        sec = int(record.created)
+        if sec != self._sec:
+            self._sec_str = time.strftime(datefmt or self.datefmt or _DEFAULT_TIME_FMT, self.converter(sec))
+            self._sec = sec
+        if datefmt or self.datefmt:
+            return self._sec_str
+        return self._sec_str + ',' + _MSECS[int(record.msecs)][1:]
 
     def format(self, record: logging.LogRecord) -> str:
         s = super().format(record)
-        ctx = getattr(record, 'saf_context', None)
+        ctx = _log_ctx.get()
         if ctx:
             s += ' [' + ' '.join(f'{k}={val}' for k, val in ctx.items()) + ']'
         return s
 
 
-def make_json_formatter(static_fields: Mapping[str, Any], datefmt: Optional[str] = None) -> logging.Formatter:
-    """Return python-json-logger's JSON formatter with ``static_fields`` added to every line."""
+def _json_base() -> type:
     try:
         from pythonjsonlogger.json import JsonFormatter
     except ImportError:  # python-json-logger < 3
         from pythonjsonlogger.jsonlogger import JsonFormatter  # type: ignore[no-redef]
+    return JsonFormatter
 
-    class _SafJsonFormatter(JsonFormatter):
-        def add_fields(self, log_record: dict, record: logging.LogRecord, message_dict: dict) -> None:
-            super().add_fields(log_record, record, message_dict)
-            log_record.pop('saf_context', None)
 
-    return _SafJsonFormatter(
-        list(_JSON_FIELDS), static_fields=dict(static_fields), datefmt=datefmt,
-        rename_fields={'asctime': 'time', 'levelname': 'level', 'name': 'logger', 'threadName': 'thread',
-                       'funcName': 'func'},
-    )
+def _json_dumps() -> Callable[[dict], str]:
+    """Return the fastest available ``dict -> str`` JSON encoder (orjson when installed, else the stdlib's)."""
+    try:
+        from pythonjsonlogger.json import JsonEncoder
+        fallback: Callable[[Any], Any] = JsonEncoder().default  # datetimes, exceptions, dataclasses, ...
+    except ImportError:  # pragma: no cover - python-json-logger < 3
+        fallback = str
+
+    def default(o: Any) -> Any:
+        try:
+            return fallback(o)
+        except Exception:
+            return repr(o)
+
+    try:
+        import orjson  # optional speed-up (python-json-logger's fast backend)
+
+        plain = orjson.dumps
+
+        def dumps(d: dict) -> str:
+            try:
+                return plain(d).decode()
+            except TypeError:  # a value orjson cannot encode natively (or a non-str key)
+                return plain(d, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+        return dumps
+    except ImportError:
+        import json
+        return json.JSONEncoder(default=default, ensure_ascii=False).encode
+
+
+def make_json_formatter(static_fields: Mapping[str, Any], datefmt: Optional[str] = None) -> logging.Formatter:
+    """Return a JSON formatter (a python-json-logger ``JsonFormatter``) writing one object per record.
+
+    Fields: ``time`` (ISO 8601 UTC, or ``datefmt`` local time), ``level``, ``logger``, ``thread``, ``func``,
+    ``message``, then ``static_fields`` (app, image, version, app parameters), the record's extra attributes,
+    the active ``log_context`` fields, and ``exc_info`` / ``stack_info`` when present.
+    """
+    base = _json_base()
+    dumps = _json_dumps()
+    static = dict(static_fields)
+    reserved = frozenset(_RESERVED)
+    # LogRecord.__init__ sets a fixed set of attributes first; `extra` fields and later additions follow them
+    n_init = len(logging.LogRecord('n', 0, '', 0, '', (), None).__dict__)
+
+    class SafJsonFormatter(base):  # type: ignore[valid-type, misc]
+        def __init__(self) -> None:
+            super().__init__(list(_JSON_FIELDS), static_fields=static, datefmt=datefmt)
+            self._sec = -1
+            self._sec_str = ''
+
+        def _time(self, record: logging.LogRecord) -> str:
+            sec = int(record.created)
+            if sec != self._sec:
+                if datefmt:
+                    self._sec_str = time.strftime(datefmt, time.localtime(sec))
+                else:
+                    self._sec_str = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sec))
+                self._sec = sec
+            return self._sec_str if datefmt else self._sec_str + _MSECS[int(record.msecs)] + 'Z'
+
+        def format(self, record: logging.LogRecord) -> str:
+            d = {'time': self._time(record), 'level': record.levelname, 'logger': record.name,
+                 'thread': record.threadName, 'func': record.funcName, 'message': record.getMessage()}
+            d.update(static)
+            rd = record.__dict__
+            if len(rd) > n_init:
+                for k, val in islice(rd.items(), n_init, None):
+                    if k not in reserved and k[0] != '_':
+                        d[k] = val
+            ctx = _log_ctx.get()
+            if ctx:
+                d.update(ctx)
+            if record.exc_info:
+                d['exc_info'] = self.formatException(record.exc_info)
+            elif record.exc_text:
+                d['exc_info'] = record.exc_text
+            if record.stack_info:
+                d['stack_info'] = self.formatStack(record.stack_info)
+            return dumps(d)
+
+    return SafJsonFormatter()
+
+
+_RESERVED = ('args', 'asctime', 'created', 'exc_info', 'exc_text', 'filename', 'funcName', 'levelname', 'levelno',
+             'lineno', 'module', 'msecs', 'message', 'msg', 'name', 'pathname', 'process', 'processName',
+             'relativeCreated', 'stack_info', 'thread', 'threadName', 'taskName')
 
 
 class FrameworkHandler(logging.StreamHandler):
@@ -94,7 +181,6 @@ class FrameworkHandler(logging.StreamHandler):
     def __init__(self, stream: Optional[TextIO] = None) -> None:
         self._fixed_stream: Optional[TextIO] = stream
         super().__init__(stream)
-        self.addFilter(_ContextFilter())
 
     @property  # type: ignore[override]
     def stream(self) -> TextIO:
@@ -105,19 +191,35 @@ class FrameworkHandler(logging.StreamHandler):
         self._fixed_stream = value if value is not sys.stderr else None
 
     def emit(self, record: logging.LogRecord) -> None:
-        stream = self.stream
-        if stream is None or getattr(stream, 'closed', False):
-            return
+        stream = self._fixed_stream or sys.stderr
         try:
-            msg = self.format(record)
-            stream.write(msg + self.terminator)
+            if stream.closed:
+                return
+            msg = (self.formatter or _DEFAULT_FORMATTER).format(record)
+            stream.write(msg + '\n')
             stream.flush()
         except RecursionError:
             raise
         except ValueError:  # closed underneath us (interpreter exit)
             return
+        except AttributeError:  # stream is None or has no 'closed' (pythonw, odd replacements)
+            if stream is None:
+                return
+            self._emit_slow(stream, record)
         except Exception:
             self.handleError(record)
+
+    def _emit_slow(self, stream: Any, record: logging.LogRecord) -> None:
+        try:
+            stream.write(self.format(record) + '\n')
+            flush = getattr(stream, 'flush', None)
+            if flush is not None:
+                flush()
+        except Exception:
+            self.handleError(record)
+
+
+_DEFAULT_FORMATTER = logging.Formatter()
 
 
 def find_framework_handler() -> Optional[FrameworkHandler]:
