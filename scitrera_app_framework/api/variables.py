@@ -10,7 +10,7 @@ from __future__ import annotations
 import os as _os
 from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Optional
 
-from ..util.misc import mask_value
+from ..util.misc import is_secret_key
 from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 
 TypeFn = Callable[[Any], Any]
@@ -80,10 +80,13 @@ class VariableTypeError(ValueError):
 
     def __init__(self, key: str, layer: str, raw: Any, error: BaseException) -> None:
         self.key, self.layer, self.raw = key, layer, raw
-        shown = mask_value(key, raw)
+        secret = is_secret_key(key)
+        shown = '****' if secret and raw not in (None, '') else repr(raw)
         where = f'environment variable {key.upper()}' if layer == 'environment' else f'{layer} value'
+        # the original error's text usually repeats the raw value: leave it out for secrets
+        detail = type(error).__name__ if secret else f'{type(error).__name__}: {error}'
         super().__init__(
-            f'variable {key!r}: cannot convert {where} {shown!r}: {type(error).__name__}: {error}; '
+            f'variable {key!r}: cannot convert {where} {shown}: {detail}; '
             f'fix the value or the type function registered for {key!r}'
         )
 
@@ -173,7 +176,7 @@ class Variables:
         except Exception as e:
             found, layer = self._find(key)
             raise VariableTypeError(key, layer if found is raw or found == raw else 'unknown layer', raw, e) from e
-        if type(result) in _IMMUTABLE:
+        if type(result) in _IMMUTABLE and type(raw) in _IMMUTABLE:
             self._conv[key] = (fn, raw, result)
         return result
 
@@ -188,8 +191,10 @@ class Variables:
             VariableTypeError: when the registered type function fails on the value found.
         """
         if local:
-            return self._local.get(key, default)
-        if self._env_top:  # the default placement, inlined: environment, local, sources, defaults
+            val = self._local.get(key, NO_MATCH)
+            if val is NO_MATCH:
+                return default
+        elif self._env_top:  # the default placement, inlined: environment, local, sources, defaults
             raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))
             if raw is None:
                 val = self._local.get(key, NO_MATCH)
@@ -339,14 +344,17 @@ class Variables:
 
     def get_by_prefix(self, prefix: str, drop_prefix: bool = False, include_env: bool = True) -> dict[str, Any]:
         """Return ``{key: value}`` for known keys (and environment names, upper-case) starting with ``prefix``."""
-        names: dict[str, None] = {k: None for k in self.keys() if isinstance(k, str) and not is_epp(k)}
-        if include_env:
-            for n in self._env_names():
-                names.setdefault(n, None)
+        known = [k for k in self.keys() if isinstance(k, str) and not is_epp(k)]
         out: dict[str, Any] = {}
-        for k in names:
+        for k in known:
             if k.startswith(prefix) or (k.upper().startswith(prefix.upper()) and k.upper() == k):
                 out[k[len(prefix):] if drop_prefix else k] = self.get(k)
+        if include_env:
+            env = _os.environ
+            for n in self._env_names():
+                if n not in out and (n.startswith(prefix) or n.startswith(prefix.upper())) and n not in known:
+                    # the exact name: a lower-case environment name is not what get(n) (upper-cased) would read
+                    out[n[len(prefix):] if drop_prefix else n] = env.get(n)
         return out
 
     def _import_by_prefix(self, items: Iterable[tuple[str, Any]], prefix: str, sep: str, drop_prefix: bool,

@@ -1,0 +1,91 @@
+"""Tests for the Plugin base type's defaults and helpers, and enabled_option_pattern."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from scitrera_app_framework.api import NOT_SET, EnvPlacement, Plugin, Variables, enabled_option_pattern
+
+
+class Bare(Plugin):
+    pass
+
+
+class Named(Plugin):
+    impl_id = 'named-impl'
+
+    def name(self) -> str:
+        return 'named'
+
+    def extension_point_name(self, v: Variables) -> str:
+        return 'saf-t-point'
+
+    def initialize(self, v: Variables, logger: logging.Logger) -> str:
+        return 'named-value'
+
+
+class Other(Plugin):
+    def extension_point_name(self, v: Variables) -> str:
+        return 'saf-t-other'
+
+    def initialize(self, v: Variables, logger: logging.Logger) -> str:
+        return 'other-value'
+
+
+def test_plugin_defaults() -> None:
+    p = Bare()
+    v = Variables()
+    assert p.name() == f'{__name__}.Bare'
+    assert p.extension_point_name(v) == p.name()
+    assert p.is_enabled(v) is True
+    assert p.is_multi_extension(v) is False
+    assert list(p.get_dependencies(v) or ()) == []
+    assert p.on_registration(v) is None
+    assert p.initialize(v, logging.getLogger('x')) is None
+    assert p.shutdown(v, logging.getLogger('x'), None) is None
+    assert Bare.eager is False
+    assert p.name() in repr(p)
+
+
+def test_plugin_get_logger_is_child_named_after_extension_point() -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    logger = Named().get_logger(v)
+    assert isinstance(logger, logging.Logger)
+    assert logger.name.endswith('.saf-t-point')
+    assert logger.parent is not None
+
+
+def test_plugin_extension_helpers() -> None:
+    from scitrera_app_framework.core.plugins import register_plugin
+
+    v = Variables()
+    p = register_plugin(Named, v)
+    register_plugin(Other, v)
+    assert p.get_my_extension(v) == 'named-value'
+    assert p.get_extension('saf-t-other', v) == 'other-value'
+
+
+def test_enabled_option_pattern_by_name() -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    p = Named()
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is False
+    v.set('SAF_T_IMPL', 'named')
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is True
+    v.set('SAF_T_IMPL', ' named ')
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is True
+    v.set('SAF_T_IMPL', 'someone-else')
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is False
+
+
+def test_enabled_option_pattern_default_and_self_attr(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables()
+    monkeypatch.delenv('SAF_T_IMPL2', raising=False)
+    p = Named()
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL2', default='named') is True
+    assert v.get('SAF_T_IMPL2') == 'named'  # default registered
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL2', default=NOT_SET, self_attr='impl_id') is False
+    monkeypatch.setenv('SAF_T_IMPL2', 'named-impl')
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL2', self_attr='impl_id') is True
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL2') is False

@@ -1,0 +1,581 @@
+"""Tests for scitrera_app_framework.api.Variables: layers, placements, typed access, enumeration, import."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from scitrera_app_framework.api import NO_MATCH, NOT_SET, EnvPlacement, Variables, is_epp
+from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv
+
+KEY = 'saf_t_layer_key'  # environment name: SAF_T_LAYER_KEY
+
+
+class GetOnlySource:
+    """A source with get() but no keys()."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith('SAF_T_'):
+            monkeypatch.delenv(name)
+
+
+def _build(placement: EnvPlacement, layers: set[str], monkeypatch: pytest.MonkeyPatch) -> Variables:
+    """A Variables where ``KEY`` is present in exactly the given layers, each with the layer's name as value."""
+    v = Variables(sources=[{KEY: 'sources'}] if 'sources' in layers else [], env_placement=placement)
+    if 'env' in layers:
+        monkeypatch.setenv(KEY.upper(), 'env')
+    else:
+        monkeypatch.delenv(KEY.upper(), raising=False)
+    if 'local' in layers:
+        v.set(KEY, 'local')
+    if 'defaults' in layers:
+        v.set_default_value(KEY, 'defaults')
+    return v
+
+
+ORDERS = {
+    EnvPlacement.TOP: ['env', 'local', 'sources', 'defaults'],
+    EnvPlacement.BOTTOM: ['local', 'sources', 'defaults', 'env'],
+    EnvPlacement.BOTTOM2: ['local', 'sources', 'env', 'defaults'],
+    EnvPlacement.IGNORED: ['local', 'sources', 'defaults'],
+}
+ALL_LAYERS = ['env', 'local', 'sources', 'defaults']
+
+
+# --- layer order -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('placement', list(EnvPlacement))
+def test_layer_order_pairwise(placement: EnvPlacement, monkeypatch: pytest.MonkeyPatch) -> None:
+    order = ORDERS[placement]
+    for i, hi in enumerate(order):
+        for lo in order[i + 1:]:
+            v = _build(placement, {hi, lo}, monkeypatch)
+            assert v.get(KEY) == hi, f'{placement}: {hi} should beat {lo}'
+
+
+@pytest.mark.parametrize('placement', list(EnvPlacement))
+def test_layer_order_peeling(placement: EnvPlacement, monkeypatch: pytest.MonkeyPatch) -> None:
+    order = ORDERS[placement]
+    for i in range(len(order)):
+        v = _build(placement, set(order[i:]) | ({'env'} if placement is EnvPlacement.IGNORED else set()),
+                   monkeypatch)
+        assert v.get(KEY) == order[i]
+
+
+@pytest.mark.parametrize('placement', list(EnvPlacement))
+def test_each_layer_alone(placement: EnvPlacement, monkeypatch: pytest.MonkeyPatch) -> None:
+    for layer in ALL_LAYERS:
+        v = _build(placement, {layer}, monkeypatch)
+        expected = None if (layer == 'env' and placement is EnvPlacement.IGNORED) else layer
+        assert v.get(KEY) == expected, (placement, layer)
+
+
+def test_default_placement_is_top() -> None:
+    assert Variables().env_placement is EnvPlacement.TOP
+
+
+def test_bad_placement_is_type_error() -> None:
+    with pytest.raises(TypeError):
+        Variables(env_placement='top')  # type: ignore[arg-type]
+
+
+def test_sources_in_order_added() -> None:
+    v = Variables(sources=[{'k': 'first'}])
+    v.add_source({'k': 'second', 'only2': 2})
+    assert v.get('k') == 'first'
+    assert v.get('only2') == 2
+    assert len(v.sources) == 2
+
+
+def test_add_source_requires_get() -> None:
+    with pytest.raises(TypeError):
+        Variables().add_source(42)
+
+
+def test_local_provider_is_used() -> None:
+    store: dict[str, Any] = {}
+    v = Variables(local_provider=lambda: store)
+    v.set('x', 1)
+    assert store == {'x': 1}
+
+
+# --- environment -------------------------------------------------------------------------------------------
+def test_env_key_is_upper_cased(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_LOG_DIR', '/var/log/x')
+    v = Variables()
+    assert v.get('saf_t_log_dir') == '/var/log/x'
+    assert v.get('Saf_T_Log_Dir') == '/var/log/x'
+    assert v.get('SAF_T_LOG_DIR') == '/var/log/x'
+
+
+def test_other_layers_are_case_sensitive() -> None:
+    v = Variables(sources=[{'SrcKey': 's'}], env_placement=EnvPlacement.IGNORED)
+    v.set('LocalKey', 1)
+    v.set_default_value('DefKey', 2)
+    assert v.get('localkey') is None and v.get('LocalKey') == 1
+    assert v.get('srckey') is None and v.get('SrcKey') == 's'
+    assert v.get('defkey') is None and v.get('DefKey') == 2
+
+
+def test_env_is_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables()
+    v.set_default_value('saf_t_live', 'default')
+    assert v.get('saf_t_live') == 'default'
+    monkeypatch.setenv('SAF_T_LIVE', 'one')
+    assert v.get('saf_t_live') == 'one'
+    os.environ['SAF_T_LIVE'] = 'two'
+    assert v.get('saf_t_live') == 'two'
+    assert v.get('saf_t_live') == 'two'
+    monkeypatch.delenv('SAF_T_LIVE')
+    assert v.get('saf_t_live') == 'default'
+
+
+def test_env_is_live_with_type_fn(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables()
+    monkeypatch.setenv('SAF_T_LIVE_N', '1')
+    assert v.environ('saf_t_live_n', default=0, type_fn=int) == 1
+    monkeypatch.setenv('SAF_T_LIVE_N', '2')
+    assert v.get('saf_t_live_n') == 2
+    monkeypatch.setenv('SAF_T_LIVE_N', '1')
+    assert v.get('saf_t_live_n') == 1
+    monkeypatch.delenv('SAF_T_LIVE_N')
+    assert v.get('saf_t_live_n') == 0
+
+
+def test_epp_keys_never_read_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables()
+    v.set('=|saf_t_internal|', 'local')
+    assert v.get('=|saf_t_internal|') == 'local'
+
+
+# --- environ / get ---------------------------------------------------------------------------------------------
+def test_environ_registers_default_and_type_fn(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables()
+    assert v.environ('saf_t_port', default='8080', type_fn=int) == 8080
+    # both persist for later plain gets
+    assert v.get('saf_t_port') == 8080
+    assert v['saf_t_port'] == 8080
+    assert v.saf_t_port == 8080
+    monkeypatch.setenv('SAF_T_PORT', '9090')
+    assert v.get('saf_t_port') == 9090
+    v.set('saf_t_other', '7')
+    assert v.environ('saf_t_other', type_fn=int) == 7
+    assert v.get('saf_t_other') == 7
+
+
+def test_environ_without_default_or_value_is_none_and_known() -> None:
+    v = Variables()
+    assert v.environ('saf_t_absent') is None
+    assert 'saf_t_absent' in v.keys()
+    assert 'saf_t_absent' in v
+
+
+def test_environ_none_default_is_registered() -> None:
+    v = Variables()
+    assert v.environ('saf_t_none', default=None) is None
+    v.set('saf_t_none', 'x')
+    assert v.get('saf_t_none') == 'x'
+
+
+def test_environ_type_fn_applies_to_default() -> None:
+    v = Variables()
+    assert v.environ('saf_t_flag', default='yes', type_fn=ext_parse_bool) is True
+    assert v.environ('saf_t_list', default='a, b', type_fn=ext_parse_csv) == ['a', 'b']
+
+
+def test_get_does_not_register() -> None:
+    v = Variables()
+    assert v.get('saf_t_unseen') is None
+    assert v.get('saf_t_unseen', 5) == 5
+    assert 'saf_t_unseen' not in v.keys()
+    assert 'saf_t_unseen' not in v
+
+
+def test_get_default_is_not_type_converted() -> None:
+    v = Variables()
+    v.set_type_fn('saf_t_n', int)
+    assert v.get('saf_t_n', 'not-a-number') == 'not-a-number'
+
+
+def test_get_local_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_LOC', 'env')
+    v = Variables(sources=[{'saf_t_src': 's'}])
+    v.set_default_value('saf_t_def', 'd')
+    v.set('saf_t_loc', 'local')
+    assert v.get('saf_t_loc') == 'env'
+    assert v.get('saf_t_loc', local=True) == 'local'
+    assert v.get('saf_t_src', local=True) is None
+    assert v.get('saf_t_def', 'fallback', local=True) == 'fallback'
+
+
+def test_get_local_applies_type_fn() -> None:
+    v = Variables()
+    v.set_type_fn('saf_t_typed_local', int)
+    v.set('saf_t_typed_local', '5')
+    assert v.get('saf_t_typed_local') == 5
+    assert v.get('saf_t_typed_local', local=True) == 5
+
+
+def test_item_and_attribute_access(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables()
+    v['saf_t_item'] = 'x'
+    assert v['saf_t_item'] == 'x'
+    assert v.saf_t_item == 'x'
+    assert v.saf_t_nothing_here is None
+    monkeypatch.setenv('SAF_T_ATTR', 'from-env')
+    assert v.saf_t_attr == 'from-env'
+    with pytest.raises(AttributeError):
+        v._saf_t_private  # noqa: B018
+    del v['saf_t_item']
+    assert v['saf_t_item'] is None
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+def test_set_returns_value_and_env_still_wins_with_top(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables()
+    assert v.set('saf_t_set', 1) == 1
+    assert v.get('saf_t_set') == 1
+    monkeypatch.setenv('SAF_T_SET', 'env')
+    assert v.get('saf_t_set') == 'env'
+
+
+def test_update() -> None:
+    v = Variables()
+    v.update({'saf_t_a': 1, 'saf_t_b': 2}, saf_t_c=3)
+    assert (v.get('saf_t_a'), v.get('saf_t_b'), v.get('saf_t_c')) == (1, 2, 3)
+    v.update(saf_t_a=10)
+    assert v.get('saf_t_a') == 10
+
+
+def test_get_or_set() -> None:
+    v = Variables(sources=[{'saf_t_gos_src': 'source'}])
+    assert v.get_or_set('saf_t_gos', 'first') == 'first'
+    assert v.get_or_set('saf_t_gos', 'second') == 'first'
+    assert v.get('saf_t_gos', local=True) == 'first'
+    # works on local values only: a source value does not count
+    assert v.get_or_set('saf_t_gos_src', 'local') == 'local'
+    assert v.get('saf_t_gos_src') == 'local'
+
+
+def test_get_or_set_default() -> None:
+    v = Variables()
+    assert v.get_or_set_default('saf_t_gosd', 'd1') == 'd1'
+    assert v.get_or_set_default('saf_t_gosd', 'd2') == 'd1'
+    v.set('saf_t_gosd', 'local')
+    assert v.get_or_set_default('saf_t_gosd', 'd3') == 'local'
+    del v['saf_t_gosd']
+    assert v.get('saf_t_gosd') == 'd1'
+
+
+def test_set_default_value_is_lowest_layer() -> None:
+    v = Variables(sources=[{'saf_t_sdv': 'source'}])
+    v.set_default_value('saf_t_sdv', 'default')
+    assert v.get('saf_t_sdv') == 'source'
+    v.set_default_value('saf_t_sdv2', 'default')
+    assert v.get('saf_t_sdv2') == 'default'
+    v.set_default_value('saf_t_sdv2', 'default2')
+    assert v.get('saf_t_sdv2') == 'default2'
+
+
+def test_set_type_fn_and_remove() -> None:
+    v = Variables()
+    v.set('saf_t_stf', '42')
+    v.set_type_fn('saf_t_stf', int)
+    assert v.get('saf_t_stf') == 42
+    v.set_type_fn('saf_t_stf', float)
+    assert v.get('saf_t_stf') == 42.0 and isinstance(v.get('saf_t_stf'), float)
+    v.set_type_fn('saf_t_stf', None)
+    assert v.get('saf_t_stf') == '42'
+
+
+def test_set_type_default() -> None:
+    v = Variables()
+    v.set_type_default('saf_t_std', int, '3')
+    assert v.get('saf_t_std') == 3
+    v.set_type_default('saf_t_std', str)  # default left alone
+    assert v.get('saf_t_std') == '3'
+
+
+def test_type_fn_applies_to_every_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables(sources=[{'saf_t_tfl': '2'}])
+    v.set_type_default('saf_t_tfl', int, '1')
+    assert v.get('saf_t_tfl') == 2
+    v.set('saf_t_tfl', '3')
+    assert v.get('saf_t_tfl') == 3
+    monkeypatch.setenv('SAF_T_TFL', '4')
+    assert v.get('saf_t_tfl') == 4
+
+
+def test_changing_local_value_invalidates_conversion() -> None:
+    v = Variables()
+    v.set_type_fn('saf_t_conv', int)
+    for i in range(5):
+        v.set('saf_t_conv', str(i))
+        assert v.get('saf_t_conv') == i
+
+
+# --- enumeration ---------------------------------------------------------------------------------------------
+def test_keys_lists_set_environ_and_source_keys() -> None:
+    v = Variables(sources=[{'saf_t_src_a': 1}, GetOnlySource({'saf_t_hidden': 1})])
+    v.set('saf_t_local', 1)
+    v.environ('saf_t_env_looked_up')
+    v.set_default_value('saf_t_def', 1)
+    v.add_source({'saf_t_src_b': 2})
+    keys = v.keys()
+    for k in ('saf_t_src_a', 'saf_t_local', 'saf_t_env_looked_up', 'saf_t_def', 'saf_t_src_b'):
+        assert k in keys
+    assert 'saf_t_hidden' not in keys  # a source without keys() cannot be enumerated
+    assert len(keys) == len(set(keys))
+    assert list(iter(v)) == keys
+
+
+def test_contains(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables(sources=[GetOnlySource({'saf_t_hidden': 1})])
+    v.set('saf_t_local', None)
+    v.set_default_value('saf_t_def', 1)
+    monkeypatch.setenv('SAF_T_IN_ENV', 'x')
+    assert 'saf_t_local' in v
+    assert 'saf_t_def' in v
+    assert 'saf_t_in_env' in v
+    assert 'SAF_T_IN_ENV' in v
+    assert 'saf_t_hidden' in v
+    assert 'saf_t_missing' not in v
+    assert 42 not in v
+    ignored = Variables(env_placement=EnvPlacement.IGNORED)
+    assert 'saf_t_in_env' not in ignored
+
+
+def test_export_all_variables_excludes_internal_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables(sources=[{'saf_t_src': 's'}])
+    v.set('saf_t_a', 1)
+    v.set('=|SAF_INTERNAL|', 'secret-state')
+    v.environ('saf_t_port', default='80', type_fn=int)
+    monkeypatch.setenv('SAF_T_A', 'env')
+    out = v.export_all_variables()
+    assert out == {'saf_t_src': 's', 'saf_t_a': 'env', 'saf_t_port': 80}
+    assert not any(is_epp(k) for k in out)
+    full = v.export_all_variables(exclude_epp=False)
+    assert full['=|SAF_INTERNAL|'] == 'secret-state'
+
+
+def test_is_epp() -> None:
+    assert is_epp('=|NAME|')
+    assert is_epp('=|x|')
+    for key in ('NAME', '=|NAME', '|NAME|', '=NAME|', '', '=|', None, 1):
+        assert not is_epp(key), key
+
+
+def test_get_by_prefix_known_keys() -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    v.set('db_host', 'h')
+    v.set('db_port', 5)
+    v.set('other', 1)
+    v.set('=|db_internal|', 'x')
+    assert v.get_by_prefix('db_', include_env=False) == {'db_host': 'h', 'db_port': 5}
+    assert v.get_by_prefix('db_', drop_prefix=True, include_env=False) == {'host': 'h', 'port': 5}
+
+
+def test_get_by_prefix_includes_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_PFX_A', '1')
+    monkeypatch.setenv('SAF_T_PFX_B', '2')
+    v = Variables()
+    out = v.get_by_prefix('SAF_T_PFX_')
+    assert out == {'SAF_T_PFX_A': '1', 'SAF_T_PFX_B': '2'}
+    assert v.get_by_prefix('SAF_T_PFX_', include_env=False) == {}
+    assert v.get_by_prefix('SAF_T_PFX_', drop_prefix=True) == {'A': '1', 'B': '2'}
+
+
+def test_get_by_prefix_lower_case_env_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('saf_t_lower_a', '1')
+    monkeypatch.delenv('SAF_T_LOWER_A', raising=False)
+    out = Variables().get_by_prefix('saf_t_lower_')
+    # either leave the name out or give its real value; never report a value it cannot read
+    assert out.get('saf_t_lower_a', '1') == '1'
+
+
+# --- import by prefix ------------------------------------------------------------------------------------------
+def test_import_from_env_by_prefix_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_IMP_FOO_BAR', '1')
+    monkeypatch.setenv('SAF_T_IMP_X', '2')
+    monkeypatch.setenv('SAF_T_IMPOTHER', 'no')
+    monkeypatch.setenv('SAF_T_IMP_', 'empty-rest')
+    v = Variables()
+    out = v.import_from_env_by_prefix('SAF_T_IMP')
+    assert out == {'foo_bar': '1', 'x': '2'}
+    assert v.get('foo_bar', local=True) == '1'
+    assert v.get('x', local=True) == '2'
+    assert 'foo_bar' in v.keys()
+
+
+def test_import_from_env_by_prefix_keep_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_IMK_FOO', '1')
+    v = Variables()
+    assert v.import_from_env_by_prefix('SAF_T_IMK', drop_prefix=False) == {'SAF_T_IMK_foo': '1'}
+    assert v.import_from_env_by_prefix('SAF_T_IMK', drop_prefix=False, prefix_lower=True) == {'saf_t_imk_foo': '1'}
+    assert v.import_from_env_by_prefix('SAF_T_IMK', drop_prefix=False, key_lower=False) == {'SAF_T_IMK_FOO': '1'}
+    assert v.import_from_env_by_prefix('SAF_T_IMK', key_lower=False) == {'FOO': '1'}
+    assert v.get('saf_t_imk_foo', local=True) == '1'
+
+
+def test_import_from_env_by_prefix_custom_sep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_SEP__DB__HOST', 'h')
+    monkeypatch.setenv('SAF_T_SEP_SINGLE', 'no')
+    v = Variables()
+    assert v.import_from_env_by_prefix('SAF_T_SEP', sep='__') == {'db__host': 'h'}
+
+
+def test_import_from_env_by_prefix_prefix_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_CI_VALUE', 'v')
+    assert Variables().import_from_env_by_prefix('saf_t_ci') == {'value': 'v'}
+
+
+def test_import_from_dict_by_prefix() -> None:
+    d = {'app.db.host': 'h', 'app.port': 1, 'apple': 3, 'app.': 'x', 'other.app.x': 4, 7: 'not-a-str'}
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    assert v.import_from_dict_by_prefix(d, 'app', sep='.') == {'db.host': 'h', 'port': 1}
+    assert v.get('port') == 1
+    v2 = Variables(env_placement=EnvPlacement.IGNORED)
+    assert v2.import_from_dict_by_prefix({'APP_Key': 1}, 'APP', drop_prefix=False) == {'APP_key': 1}
+    assert v2.import_from_dict_by_prefix({'APP_Key': 1}, 'APP', drop_prefix=False, prefix_lower=True,
+                                         key_lower=False) == {'app_Key': 1}
+    assert v2.get('app_Key') == 1
+
+
+# --- type function errors ------------------------------------------------------------------------------------
+def test_type_fn_failure_env_names_key_layer_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_NUM', 'abc')
+    v = Variables()
+    with pytest.raises(ValueError) as ei:
+        v.environ('saf_t_num', default=1, type_fn=int)
+    msg = str(ei.value)
+    assert 'saf_t_num' in msg
+    assert 'environment' in msg and 'SAF_T_NUM' in msg
+    assert "'abc'" in msg
+    assert isinstance(ei.value.__cause__, ValueError)
+    assert ei.value.__cause__ is not ei.value
+    # the default and type function are registered despite the failure, and fixing the env fixes the read
+    monkeypatch.setenv('SAF_T_NUM', '12')
+    assert v.get('saf_t_num') == 12
+
+
+@pytest.mark.parametrize('layer', ['local', 'source', 'default'])
+def test_type_fn_failure_other_layers(layer: str) -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    if layer == 'local':
+        v.set('saf_t_bad', 'xyz')
+    elif layer == 'source':
+        v.add_source({'saf_t_bad': 'xyz'})
+    else:
+        v.set_default_value('saf_t_bad', 'xyz')
+    v.set_type_fn('saf_t_bad', ext_parse_bool)
+    with pytest.raises(ValueError) as ei:
+        v.get('saf_t_bad')
+    msg = str(ei.value)
+    assert 'saf_t_bad' in msg and layer in msg and "'xyz'" in msg
+    assert isinstance(ei.value.__cause__, ValueError)
+
+
+def _raise_zero(value: Any) -> Any:
+    raise ZeroDivisionError('no conversion today')
+
+
+@pytest.mark.parametrize('key', ['saf_t_db_password', 'SAF_T_API_KEY', 'saf_t_auth_token', 'saf_t_client_secret'])
+def test_type_fn_failure_masks_secret_values(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(key.upper(), 'hunter2-value')
+    v = Variables()
+    with pytest.raises(ValueError) as ei:
+        v.environ(key, type_fn=_raise_zero)
+    msg = str(ei.value)
+    assert 'hunter2-value' not in msg
+    assert key in msg or key.upper() in msg
+    assert '****' in msg
+    assert isinstance(ei.value.__cause__, ZeroDivisionError)
+
+
+def test_type_fn_failure_secret_not_leaked_by_original_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # int('hunter2') fails with "invalid literal for int() with base 10: 'hunter2'", which must not be echoed
+    monkeypatch.setenv('SAF_T_DB_PASSWORD', 'hunter2')
+    v = Variables()
+    with pytest.raises(ValueError) as ei:
+        v.environ('saf_t_db_password', type_fn=int)
+    assert 'hunter2' not in str(ei.value)
+
+
+# --- conversion caching ------------------------------------------------------------------------------------------
+def test_cached_conversion_does_not_share_mutable_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_CSV', 'a,b')
+    v = Variables()
+    first = v.environ('saf_t_csv', type_fn=ext_parse_csv)
+    assert first == ['a', 'b']
+    first.append('zzz')
+    second = v.get('saf_t_csv')
+    assert second == ['a', 'b']
+    assert second is not first
+    second.clear()
+    assert v.get('saf_t_csv') == ['a', 'b']
+
+
+@pytest.mark.parametrize('layer', ['local', 'default', 'source'])
+def test_cached_conversion_does_not_share_mutable_other_layers(layer: str) -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    if layer == 'local':
+        v.set('saf_t_csv', 'x, y')
+    elif layer == 'default':
+        v.set_default_value('saf_t_csv', 'x, y')
+    else:
+        v.add_source({'saf_t_csv': 'x, y'})
+    v.set_type_fn('saf_t_csv', ext_parse_csv)
+    v.get('saf_t_csv').append('mutated')
+    assert v.get('saf_t_csv') == ['x', 'y']
+
+
+def test_list_value_with_list_type_fn_not_shared() -> None:
+    v = Variables()
+    src = ['a', 'b']
+    v.set('saf_t_lst', src)
+    v.set_type_fn('saf_t_lst', ext_parse_csv)
+    out = v.get('saf_t_lst')
+    out.append('c')
+    assert v.get('saf_t_lst') == ['a', 'b']
+    assert src == ['a', 'b']
+
+
+def test_conversion_sees_in_place_change_of_mutable_raw() -> None:
+    v = Variables()
+    hosts = ['a']
+    v.set('saf_t_hosts', hosts)
+    v.set_type_fn('saf_t_hosts', tuple)
+    assert v.get('saf_t_hosts') == ('a',)
+    hosts.append('b')
+    assert v.get('saf_t_hosts') == ('a', 'b')
+
+
+# --- sentinels ---------------------------------------------------------------------------------------------------
+def test_sentinels() -> None:
+    import pickle
+
+    assert not NOT_SET and not NO_MATCH
+    assert NOT_SET is not NO_MATCH
+    assert repr(NOT_SET) == 'NOT_SET' and repr(NO_MATCH) == 'NO_MATCH'
+    assert pickle.loads(pickle.dumps(NOT_SET)) is NOT_SET
+    assert pickle.loads(pickle.dumps(NO_MATCH)) is NO_MATCH
+
+
+def test_find_reports_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables(sources=[{'saf_t_f': 's'}])
+    assert v.find('saf_t_f') == ('s', 'source[0] (dict)')
+    v.set('saf_t_f', 'l')
+    assert v.find('saf_t_f') == ('l', 'local')
+    monkeypatch.setenv('SAF_T_F', 'e')
+    assert v.find('saf_t_f') == ('e', 'environment')
+    assert v.find('saf_t_nope')[0] is NO_MATCH

@@ -1,0 +1,106 @@
+"""Tests for add_env_file_source / read_env_file (python-dotenv backed .env sources)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from scitrera_app_framework.api import EnvPlacement, Variables
+from scitrera_app_framework.core.util import ConfigFileError, add_env_file_source, read_env_file
+
+
+@pytest.fixture
+def env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ('SAF_T_ENVF_A', 'SAF_T_ENVF_B', 'SAF_T_ENVF_QUOTED', 'SAF_T_ENVF_REF', 'SAF_T_ENVF_LOCAL'):
+        monkeypatch.delenv(name, raising=False)
+    p = tmp_path / '.env'
+    p.write_text(
+        '# a comment\n'
+        'SAF_T_ENVF_A=alpha\n'
+        'export SAF_T_ENVF_B=beta\n'
+        'SAF_T_ENVF_QUOTED="two words"\n'
+        'SAF_T_ENVF_REF=${SAF_T_ENVF_A}-ref\n'
+        'SAF_T_ENVF_LOCAL=from-file\n'
+    )
+    return p
+
+
+def test_values_added_as_source(env_file: Path) -> None:
+    v = Variables()
+    values = add_env_file_source(env_file, v=v)
+    assert values['SAF_T_ENVF_A'] == 'alpha'
+    assert v.get('SAF_T_ENVF_A') == 'alpha'
+    assert v.get('saf_t_envf_a') is None  # sources are case-sensitive
+    assert v.get('SAF_T_ENVF_B') == 'beta'
+    assert v.get('SAF_T_ENVF_QUOTED') == 'two words'
+    assert v.get('SAF_T_ENVF_REF') == 'alpha-ref'
+    assert len(v.sources) == 1
+    assert 'SAF_T_ENVF_A' in v.keys()
+
+
+def test_file_source_is_below_local_and_env(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Variables()
+    v.set('SAF_T_ENVF_LOCAL', 'local')
+    v.set_default_value('SAF_T_ENVF_A', 'default')
+    add_env_file_source(str(env_file), v=v)
+    assert v.get('SAF_T_ENVF_LOCAL') == 'local'  # local beats the file
+    assert v.get('SAF_T_ENVF_A') == 'alpha'  # the file beats defaults
+    monkeypatch.setenv('SAF_T_ENVF_A', 'process-env')
+    assert v.get('SAF_T_ENVF_A') == 'process-env'  # TOP: environment beats the file
+    bottom = Variables(env_placement=EnvPlacement.BOTTOM)
+    add_env_file_source(env_file, v=bottom)
+    assert bottom.get('SAF_T_ENVF_A') == 'alpha'
+
+
+def test_process_env_untouched(env_file: Path) -> None:
+    before = dict(os.environ)
+    add_env_file_source(env_file, v=Variables())
+    assert dict(os.environ) == before
+    assert 'SAF_T_ENVF_A' not in os.environ
+
+
+def test_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / 'nope' / 'missing.env'
+    v = Variables()
+    with pytest.raises(FileNotFoundError) as ei:
+        add_env_file_source(missing, v=v)
+    assert 'missing.env' in str(ei.value)
+    assert v.sources == ()
+    assert add_env_file_source(missing, v=v, missing_ok=True) == {}
+    assert v.sources == ()
+
+
+def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
+    p = tmp_path / 'bad.env'
+    p.write_text('GOOD=1\n# fine\nthis line is not valid\nLATER=2\n')
+    v = Variables()
+    with pytest.raises(ConfigFileError) as ei:
+        add_env_file_source(p, v=v)
+    msg = str(ei.value)
+    assert 'bad.env' in msg
+    assert ':3' in msg or 'line 3' in msg
+    assert ei.value.line == 3
+    assert isinstance(ei.value, ValueError)
+    assert v.sources == ()  # nothing half-added
+    assert v.get('GOOD') is None
+
+
+def test_read_env_file(env_file: Path) -> None:
+    values = read_env_file(env_file)
+    assert values['SAF_T_ENVF_A'] == 'alpha'
+    assert 'SAF_T_ENVF_A' not in os.environ
+
+
+def test_missing_dotenv_names_the_extra(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, 'dotenv', None)
+    monkeypatch.setitem(sys.modules, 'dotenv.parser', None)
+    v = Variables()
+    with pytest.raises(ImportError) as ei:
+        add_env_file_source(env_file, v=v)
+    msg = str(ei.value)
+    assert 'dotenv' in msg
+    assert '[dotenv]' in msg
+    assert v.sources == ()

@@ -1,0 +1,211 @@
+"""Tests for scitrera_app_framework.util.imports and util.misc."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import os.path
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from scitrera_app_framework.util import (
+    ext_get_python,
+    find_types_in_modules,
+    get_python_type_by_name,
+    import_modules,
+    no_op,
+    now_ms,
+    path_for_module,
+)
+
+PKG = 'saf_t_importpkg'
+
+
+@pytest.fixture
+def demo_pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A throwaway package on sys.path: saf_t_importpkg/{__init__, alpha, beta, sub/{__init__, gamma}}."""
+    root = tmp_path / PKG
+    (root / 'sub').mkdir(parents=True)
+    (root / '__init__.py').write_text('class Base:\n    pass\n')
+    (root / 'alpha.py').write_text(textwrap.dedent('''
+        from . import Base
+
+        class A1(Base):
+            pass
+
+        class A2(A1):
+            pass
+
+        class Unrelated:
+            pass
+    '''))
+    (root / 'beta.py').write_text(textwrap.dedent('''
+        from .alpha import A1  # re-export: must not be reported for beta
+
+        class B1(A1):
+            pass
+    '''))
+    (root / 'sub' / '__init__.py').write_text('')
+    (root / 'sub' / 'gamma.py').write_text('from .. import Base\n\nclass G1(Base):\n    pass\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield PKG
+    for name in [m for m in sys.modules if m == PKG or m.startswith(PKG + '.')]:
+        del sys.modules[name]
+
+
+# --- ext_get_python ------------------------------------------------------------------------------------------
+def test_ext_get_python_resolves_attribute_and_nested_attribute() -> None:
+    assert ext_get_python('json.dumps') is json.dumps
+    assert ext_get_python('collections.OrderedDict') is collections.OrderedDict
+    assert ext_get_python('os.path.join') is os.path.join
+    assert ext_get_python('collections.OrderedDict.fromkeys') == collections.OrderedDict.fromkeys
+
+
+def test_ext_get_python_plain_module_returns_module() -> None:
+    assert ext_get_python('json') is json
+    assert ext_get_python('os.path') is os.path
+
+
+@pytest.mark.parametrize('name', ['', '   ', 'json..dumps', '.json', 'json.', '1abc.x', 'json.du-mps', 'a b'])
+def test_ext_get_python_malformed_name(name: str) -> None:
+    with pytest.raises(ValueError) as ei:
+        ext_get_python(name)
+    msg = str(ei.value)
+    assert repr(name) in msg or repr(name.strip()) in msg  # the error names the bad value
+
+
+def test_ext_get_python_non_string_is_value_error() -> None:
+    with pytest.raises(ValueError):
+        ext_get_python(None)  # type: ignore[arg-type]
+
+
+def test_ext_get_python_missing_module_names_it() -> None:
+    with pytest.raises(ImportError) as ei:
+        ext_get_python('saf_t_no_such_module_xyz.Thing')
+    assert 'saf_t_no_such_module_xyz' in str(ei.value)
+
+
+def test_ext_get_python_missing_attribute_names_module_and_attribute() -> None:
+    with pytest.raises(AttributeError) as ei:
+        ext_get_python('json.no_such_attr_xyz')
+    msg = str(ei.value)
+    assert "'json'" in msg and 'no_such_attr_xyz' in msg
+
+
+def test_ext_get_python_missing_nested_attribute() -> None:
+    with pytest.raises(AttributeError) as ei:
+        ext_get_python('json.dumps.nope_xyz')
+    assert 'json.dumps' in str(ei.value) and 'nope_xyz' in str(ei.value)
+
+
+def test_ext_get_python_import_error_inside_module_propagates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a module that exists but itself imports something missing must not be reported as "no module <ours>"
+    (tmp_path / 'saf_t_broken_mod.py').write_text('import saf_t_really_missing_dep_xyz\nX = 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with pytest.raises(ImportError) as ei:
+            ext_get_python('saf_t_broken_mod.X')
+        assert 'saf_t_really_missing_dep_xyz' in str(ei.value)
+    finally:
+        sys.modules.pop('saf_t_broken_mod', None)
+
+
+# --- get_python_type_by_name ---------------------------------------------------------------------------------
+def test_get_python_type_by_name_ok() -> None:
+    assert get_python_type_by_name('collections.OrderedDict', dict) is collections.OrderedDict
+    assert get_python_type_by_name('collections.OrderedDict') is collections.OrderedDict
+    assert get_python_type_by_name(collections.OrderedDict, dict) is collections.OrderedDict
+
+
+def test_get_python_type_by_name_not_a_subclass() -> None:
+    with pytest.raises(TypeError) as ei:
+        get_python_type_by_name('collections.OrderedDict', list)
+    msg = str(ei.value)
+    assert 'OrderedDict' in msg and 'list' in msg and 'subclass' in msg
+
+
+def test_get_python_type_by_name_not_a_class() -> None:
+    with pytest.raises(TypeError, match='not a class'):
+        get_python_type_by_name('json.dumps', object)
+
+
+def test_get_python_type_by_name_errors_of_resolution() -> None:
+    with pytest.raises(ValueError):
+        get_python_type_by_name('bad..name', object)
+    with pytest.raises(ImportError, match='saf_t_no_such_module_xyz'):
+        get_python_type_by_name('saf_t_no_such_module_xyz.Type', object)
+    with pytest.raises(AttributeError, match='NoSuchType'):
+        get_python_type_by_name('collections.NoSuchType', object)
+
+
+# --- import_modules / find_types_in_modules / path_for_module ------------------------------------------------
+def test_import_modules_top_level(demo_pkg: str) -> None:
+    mods = import_modules(demo_pkg)
+    names = [m.__name__ for m in mods]
+    assert names[0] == PKG
+    assert set(names) == {PKG, f'{PKG}.alpha', f'{PKG}.beta', f'{PKG}.sub'}
+
+
+def test_import_modules_recursive_and_exclusions(demo_pkg: str) -> None:
+    names = {m.__name__ for m in import_modules(demo_pkg, recursive=True)}
+    assert f'{PKG}.sub.gamma' in names
+    names = {m.__name__ for m in import_modules(demo_pkg, recursive=True, exclusions=('sub', f'{PKG}.beta'))}
+    assert names == {PKG, f'{PKG}.alpha'}
+
+
+def test_import_modules_accepts_module_object_and_plain_module() -> None:
+    assert [m.__name__ for m in import_modules(json)][0] == 'json'
+    import string
+    assert import_modules(string) == [string]  # a plain module (no __path__) is returned alone
+
+
+def test_import_modules_missing_package() -> None:
+    with pytest.raises(ImportError):
+        import_modules('saf_t_no_such_pkg_xyz')
+
+
+def test_find_types_in_modules(demo_pkg: str) -> None:
+    mods = import_modules(demo_pkg, recursive=True)
+    base = sys.modules[PKG].Base
+    found = find_types_in_modules(mods, base)
+    names = [t.__qualname__ for t in found]
+    assert sorted(names) == ['A1', 'A2', 'B1', 'G1']
+    assert len(names) == len(set(names))  # re-export of A1 in beta not counted twice
+    assert names.index('A1') < names.index('A2')  # definition order within a module
+    assert 'Unrelated' not in names and 'Base' not in names
+    assert base in find_types_in_modules(mods, base, include_parent=True)
+
+
+def test_path_for_module(demo_pkg: str) -> None:
+    import_modules(demo_pkg, recursive=True)
+    pkg_dir = os.path.dirname(os.path.abspath(sys.modules[PKG].__file__))
+    assert path_for_module(PKG) == pkg_dir
+    assert path_for_module(sys.modules[PKG]) == pkg_dir
+    assert path_for_module(f'{PKG}.alpha') == pkg_dir
+    assert path_for_module(f'{PKG}.sub.gamma') == os.path.join(pkg_dir, 'sub')
+    assert path_for_module('json') == os.path.dirname(json.__file__)
+
+
+def test_path_for_module_builtin_has_no_file() -> None:
+    with pytest.raises(ValueError, match='sys'):
+        path_for_module('sys')
+
+
+# --- misc ----------------------------------------------------------------------------------------------------
+def test_now_ms() -> None:
+    before = int(time.time() * 1000)
+    value = now_ms()
+    after = int(time.time() * 1000)
+    assert isinstance(value, int)
+    assert before - 1 <= value <= after + 1
+
+
+def test_no_op_accepts_anything() -> None:
+    assert no_op() is None
+    assert no_op(1, 2, a=3, b=[4]) is None
