@@ -184,7 +184,8 @@ get_logger(v).info('first line')
 
 _INIT_FLOOR = """
 import logging
-logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(threadName)s %(name)s %(funcName)s() > %(message)s')
+fmt = '%(asctime)s %(levelname)s %(threadName)s %(name)s %(funcName)s() > %(message)s'
+logging.basicConfig(level=logging.INFO, format=fmt)
 logging.getLogger('bench-app').info('first line')
 """
 
