@@ -24,8 +24,18 @@ def is_secret_key(key: Any) -> bool:
     return isinstance(key, str) and _SECRET_RE.search(key) is not None
 
 
+_URL_PASSWORD_RE = re.compile(r'(://[^/@:\s]*:)[^/@\s]+@')
+
+
 def mask_value(key: Any, value: Any) -> Any:
-    """Return ``value``, or a mask (``'****'``) when ``key`` looks secret and the value is non-empty."""
-    if value not in (None, '') and is_secret_key(key):
+    """Return ``value``, or a mask (``'****'``) when ``key`` looks secret and the value is non-empty.
+
+    A password inside a URL (``scheme://user:password@host``) is masked whatever the key.
+    """
+    if value in (None, ''):
+        return value
+    if is_secret_key(key):
         return '****'
+    if isinstance(value, str) and '://' in value and '@' in value:
+        return _URL_PASSWORD_RE.sub(r'\1****@', value)
     return value
