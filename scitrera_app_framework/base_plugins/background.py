@@ -1,0 +1,297 @@
+"""Background job executor (a thin layer over :class:`concurrent.futures.ThreadPoolExecutor`) and its plugin.
+
+Every job runs in a copy of the submitting thread's :mod:`contextvars` context, so context variables (log
+context, tenant, ...) follow the work into the worker thread. An exception raised by a job is logged with its
+traceback and stays on the job's :class:`~concurrent.futures.Future`.
+
+Unique jobs carry a caller-chosen id; while a job with that id is queued or running (including its pre/post
+functions), submitting another one with the same id is rejected (returns False) and the collision is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
+from typing import Any, Callable, Hashable, Optional
+
+from ..api.plugins import Plugin
+from ..api.variables import Variables
+from ..util.parsing import ext_parse_bool, ext_parse_int
+from . import EXT_BACKGROUND_EXEC
+
+DEFAULT_JOB_THREADS = 4
+THREAD_NAME_PREFIX = 'saf-job'
+
+_log = logging.getLogger(__name__)
+
+
+def _fn_name(fn: Any) -> str:
+    """Return a readable name for a job function (``module.qualname`` when available)."""
+    name = getattr(fn, '__qualname__', None) or getattr(fn, '__name__', None)
+    if name is None:
+        inner = getattr(fn, 'func', None)  # functools.partial
+        return f'partial({_fn_name(inner)})' if inner is not None else repr(fn)
+    module = getattr(fn, '__module__', None)
+    return f'{module}.{name}' if module else str(name)
+
+
+class _UniqueJob:
+    """Marks one submission of a unique job id (so a stale cleanup never removes a newer job with that id)."""
+
+    __slots__ = ('job_id',)
+
+    def __init__(self, job_id: Hashable) -> None:
+        self.job_id = job_id
+
+
+class BackgroundExecutor:
+    """Thread pool for background jobs, with unique-job tracking and exception logging.
+
+    Args:
+        max_workers: number of worker threads (>= 1).
+        logger: where job failures and collisions are logged (default: this module's logger).
+        collisions_info: log a rejected duplicate unique job at INFO (True) or DEBUG (False).
+        thread_name_prefix: prefix of the worker thread names.
+
+    Raises:
+        ValueError: ``max_workers`` is not a positive integer.
+    """
+
+    def __init__(self, max_workers: int = DEFAULT_JOB_THREADS, logger: Optional[logging.Logger] = None,
+                 collisions_info: bool = False, thread_name_prefix: str = THREAD_NAME_PREFIX) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f'BackgroundExecutor: max_workers must be a positive integer, got {max_workers!r}')
+        self._max_workers = max_workers
+        self._logger = logger if logger is not None else _log
+        self._collision_level = logging.INFO if collisions_info else logging.DEBUG
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self._pool_submit = self._pool.submit
+        self._run_job = self._run  # bound once: saves a bound-method allocation per submit
+        self._lock = threading.Lock()  # guards _jobs (unique jobs only)
+        self._jobs: dict[Hashable, _UniqueJob] = {}
+        self._shut_down = False
+        self._drained = False  # shut down with cancel_pending (the work queue holds no jobs any more)
+        self._sentinels = 0  # wake-up sentinels the pool put in its work queue (one per shutdown call)
+
+    # --- properties --------------------------------------------------------------------------------------
+    @property
+    def max_workers(self) -> int:
+        """Number of worker threads."""
+        return self._max_workers
+
+    @property
+    def is_shutdown(self) -> bool:
+        """True once :meth:`shutdown` was called (new jobs are then rejected)."""
+        return self._shut_down
+
+    # --- plain jobs ----------------------------------------------------------------------------------------
+    def submit_job(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+        """Queue ``fn(*args, **kwargs)``; return True when queued, False when the executor is shut down."""
+        try:
+            self._pool_submit(copy_context().run, self._run_job, fn, args, kwargs)
+        except RuntimeError:
+            self._logger.debug('background executor is shut down; job %s not queued', _fn_name(fn))
+            return False
+        return True
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Queue ``fn(*args, **kwargs)`` and return its Future (which carries the result or the exception).
+
+        Raises:
+            RuntimeError: the executor is shut down.
+        """
+        try:
+            return self._pool_submit(copy_context().run, self._run_job, fn, args, kwargs)
+        except RuntimeError as e:
+            raise RuntimeError(f'cannot submit {_fn_name(fn)}: the background executor is shut down '
+                               f'(submit jobs before shutdown, or use submit_job which returns False)') from e
+
+    def _run(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        """Worker side of a plain job: run it, log a failure with its traceback, re-raise for the Future."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            self._logger.exception('background job %s failed', _fn_name(fn))
+            raise
+
+    # --- unique jobs ---------------------------------------------------------------------------------------
+    def submit_unique_job(self, job_id: Hashable, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+        """Queue ``fn(*args, **kwargs)`` under ``job_id``.
+
+        Returns False (and logs the collision) when a job with that id is already queued or running, or when
+        the executor is shut down; True when queued. The id is released once the job has finished.
+        """
+        return self._submit_unique(job_id, None, fn, None, args, kwargs)
+
+    def submit_unique_job_pre(self, job_id: Hashable, pre_fn: Callable[[], Any], fn: Callable[..., Any], /,
+                              *args: Any, **kwargs: Any) -> bool:
+        """Like :meth:`submit_unique_job`, but the worker first calls ``pre_fn()`` (no arguments).
+
+        If ``pre_fn`` raises, the failure is logged and ``fn`` is not run. Returns as :meth:`submit_unique_job`.
+        """
+        return self._submit_unique(job_id, pre_fn, fn, None, args, kwargs)
+
+    def submit_unique_job_post(self, job_id: Hashable, fn: Callable[..., Any], post_fn: Callable[[Any], Any], /,
+                               *args: Any, **kwargs: Any) -> bool:
+        """Like :meth:`submit_unique_job`, but after ``fn`` returns the worker calls ``post_fn(result)``.
+
+        ``post_fn`` is not called when ``fn`` raises; a failing ``post_fn`` is logged. The job id stays taken
+        until ``post_fn`` has returned. Returns as :meth:`submit_unique_job`.
+        """
+        return self._submit_unique(job_id, None, fn, post_fn, args, kwargs)
+
+    def _submit_unique(self, job_id: Hashable, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
+                       post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> bool:
+        token = _UniqueJob(job_id)
+        with self._lock:
+            if self._shut_down:
+                self._logger.debug('background executor is shut down; unique job %r (%s) not queued',
+                                   job_id, _fn_name(fn))
+                return False
+            if job_id in self._jobs:
+                self._logger.log(self._collision_level, 'unique job %r is already queued or running; '
+                                 'not queueing %s again', job_id, _fn_name(fn))
+                return False
+            self._jobs[job_id] = token
+        try:
+            future = self._pool_submit(copy_context().run, self._run_unique, token, pre_fn, fn, post_fn,
+                                       args, kwargs)
+        except RuntimeError:
+            self._release(token)
+            self._logger.debug('background executor is shut down; unique job %r (%s) not queued',
+                               job_id, _fn_name(fn))
+            return False
+        # a job cancelled before it started (shutdown with cancel_pending) never runs: release its id then
+        future.add_done_callback(lambda f: self._release(token) if f.cancelled() else None)
+        return True
+
+    def _run_unique(self, token: _UniqueJob, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
+                    post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> Any:
+        """Worker side of a unique job: pre, job, post (each failure logged), then release the id."""
+        job_id = token.job_id
+        try:
+            if pre_fn is not None:
+                try:
+                    pre_fn()
+                except Exception:
+                    self._logger.exception('pre function %s of unique job %r failed; the job (%s) was not run',
+                                           _fn_name(pre_fn), job_id, _fn_name(fn))
+                    raise
+            try:
+                result = fn(*args, **kwargs)
+            except Exception:
+                self._logger.exception('unique job %r (%s) failed', job_id, _fn_name(fn))
+                raise
+            if post_fn is not None:
+                try:
+                    post_fn(result)
+                except Exception:
+                    self._logger.exception('post function %s of unique job %r (%s) failed',
+                                           _fn_name(post_fn), job_id, _fn_name(fn))
+                    raise
+            return result
+        finally:
+            self._release(token)
+
+    def _release(self, token: _UniqueJob) -> None:
+        """Forget a unique job id, unless it has since been taken by a newer submission."""
+        with self._lock:
+            if self._jobs.get(token.job_id) is token:
+                del self._jobs[token.job_id]
+
+    # --- introspection -------------------------------------------------------------------------------------
+    def queue_length(self) -> int:
+        """Return the number of jobs waiting for a worker (queued, not yet started); O(1), takes no lock.
+
+        Reads the size of the pool's work queue, so a Future the caller cancelled still counts until a worker
+        discards it; after ``shutdown(cancel_pending=True)`` it is 0.
+        """
+        if self._drained:  # shut down with cancel_pending: nothing can be waiting any more
+            return 0
+        # after shutdown the pool's work queue also holds one wake-up sentinel per pool.shutdown call
+        n = self._pool._work_queue.qsize() - self._sentinels
+        return n if n > 0 else 0
+
+    def contains_job(self, job_id: Hashable) -> bool:
+        """Return True when a unique job with ``job_id`` is queued or running."""
+        return job_id in self._jobs
+
+    def get_jobs(self) -> list[Hashable]:
+        """Return the ids of the unique jobs currently queued or running, in submission order."""
+        with self._lock:
+            return list(self._jobs)
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+    def shutdown(self, wait: bool = False, cancel_pending: bool = True) -> None:
+        """Stop accepting jobs; with ``cancel_pending`` drop the jobs not started yet; with ``wait`` block
+        until the running (and, without ``cancel_pending``, the queued) jobs are done. Safe to call twice."""
+        with self._lock:
+            self._shut_down = True
+            if cancel_pending:
+                self._drained = True
+            else:
+                self._sentinels += 1
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_pending)
+
+    def __enter__(self) -> BackgroundExecutor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown(wait=True, cancel_pending=False)
+
+    def __repr__(self) -> str:
+        state = 'shut down' if self._shut_down else 'running'
+        return (f'<BackgroundExecutor workers={self._max_workers} queued={self.queue_length()} '
+                f'unique_jobs={len(self._jobs)} {state}>')
+
+
+def _parse_job_threads(value: Any) -> int:
+    """Parse ``SAF_JOB_THREADS``: a positive integer.
+
+    Raises:
+        ValueError: naming SAF_JOB_THREADS and the value.
+    """
+    try:
+        n = ext_parse_int(value, 'SAF_JOB_THREADS')
+    except ValueError:
+        raise ValueError(f'SAF_JOB_THREADS must be a positive integer (number of background worker threads), '
+                         f'got {value!r}; set it to e.g. 4') from None
+    if n < 1:
+        raise ValueError(f'SAF_JOB_THREADS must be a positive integer (number of background worker threads), '
+                         f'got {value!r}; set it to 1 or more')
+    return n
+
+
+class BackgroundExecPlugin(Plugin[BackgroundExecutor]):
+    """Provides the :class:`BackgroundExecutor` at ``EXT_BACKGROUND_EXEC`` (lazy).
+
+    Configuration: ``SAF_JOB_THREADS`` (worker threads, default 4), ``SAF_JOB_COLLISIONS_INFO`` (log
+    rejected duplicate unique jobs at INFO instead of DEBUG, default False) and
+    ``SAF_JOB_SHUTDOWN_CANCEL_PENDING`` (at shutdown drop queued jobs instead of running them, default False).
+    """
+
+    eager = False
+
+    def extension_point_name(self, v: Variables) -> str:
+        """Return ``EXT_BACKGROUND_EXEC``."""
+        return EXT_BACKGROUND_EXEC
+
+    def initialize(self, v: Variables, logger: logging.Logger) -> BackgroundExecutor:
+        """Create the executor from ``SAF_JOB_THREADS`` / ``SAF_JOB_COLLISIONS_INFO``.
+
+        Raises:
+            ValueError: ``SAF_JOB_THREADS`` is not a positive integer or ``SAF_JOB_COLLISIONS_INFO`` is not a
+                boolean (the registry reports it as a PluginInitError naming this plugin).
+        """
+        threads = v.environ('SAF_JOB_THREADS', default=DEFAULT_JOB_THREADS, type_fn=_parse_job_threads)
+        collisions_info = v.environ('SAF_JOB_COLLISIONS_INFO', default=False, type_fn=ext_parse_bool)
+        return BackgroundExecutor(max_workers=threads, logger=logger, collisions_info=bool(collisions_info))
+
+    def shutdown(self, v: Variables, logger: logging.Logger, value: BackgroundExecutor) -> None:
+        """Shut the executor down gracefully: queued and running jobs finish first (so a job submitted just
+        before exit still runs), unless ``SAF_JOB_SHUTDOWN_CANCEL_PENDING`` is true. ``SAF_SHUTDOWN_TIMEOUT``
+        bounds the wait when shutdown runs from a signal or at exit."""
+        cancel = v.environ('SAF_JOB_SHUTDOWN_CANCEL_PENDING', default=False, type_fn=ext_parse_bool)
+        value.shutdown(wait=True, cancel_pending=bool(cancel))
