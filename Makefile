@@ -24,7 +24,7 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(VPY) -m ruff check scitrera_app_framework tests examples bench
-	$(VPY) -m mypy scitrera_app_framework
+	$(VPY) -m mypy scitrera_app_framework tests/typing
 
 bench: $(VENV)/.installed-dev
 	$(VPY) bench/run.py
