@@ -146,15 +146,13 @@ def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_
         return
     run_id = v.environ('RUN_ID', default=default_run_id)
     strategy = v.environ('SAF_STATEFUL_SERIAL_STRATEGY', default=default_strategy)
-    serial_default: Any = None
-    if callable(strategy):
-        serial_default = strategy()
-    elif strategy not in (None, ''):
-        if str(strategy).strip().lower() != 'ms':
-            raise ValueError(f'SAF_STATEFUL_SERIAL_STRATEGY={strategy!r} is not a known strategy; use "ms" '
-                             f'(current time in milliseconds) or leave it unset')
-        serial_default = now_ms()
-    serial = v.environ('RUN_SERIAL', default=serial_default) if serial_default is not None else v.get('RUN_SERIAL')
+    if strategy not in (None, '') and not callable(strategy) and str(strategy).strip().lower() != 'ms':
+        raise ValueError(f'SAF_STATEFUL_SERIAL_STRATEGY={strategy!r} is not a known strategy; use "ms" '
+                         f'(current time in milliseconds) or leave it unset')
+    serial = v.get('RUN_SERIAL')
+    if serial in (None, '') and strategy not in (None, ''):
+        # computed once: a second init_framework on the same Variables keeps the same serial (and directory)
+        serial = v.environ('RUN_SERIAL', default=strategy() if callable(strategy) else now_ms())
     parts = [str(p) for p in (run_id, serial, app_name) if p not in (None, '')]
     path = os.path.join(root, *parts)
     try:

@@ -253,10 +253,13 @@ def configure_logging(level: int, log_format: Optional[str], datefmt: Optional[s
     ``log_format``: ``'json'`` for JSON lines, a string containing ``%`` for a logging format string,
     anything else (or None) for the default format.
     """
+    global _root_level_before
     root = logging.getLogger()
     handler = find_framework_handler()
     if handler is None:
         handler = FrameworkHandler()
+        if _root_level_before is None:
+            _root_level_before = root.level
         root.addHandler(handler)
     fmt: logging.Formatter
     if log_format is not None and str(log_format).strip().lower() == 'json':
@@ -270,12 +273,20 @@ def configure_logging(level: int, log_format: Optional[str], datefmt: Optional[s
     return handler
 
 
+_root_level_before: Optional[int] = None  # the root logger's level before the framework first configured it
+
+
 def remove_framework_handler() -> None:
-    """Remove the framework handler from the root logger (used by ``testing.reset_framework``)."""
+    """Remove the framework handler from the root logger and restore the root level it found
+    (used by ``testing.reset_framework``)."""
+    global _root_level_before
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, 'saf_handler', False):
             root.removeHandler(h)
+    if _root_level_before is not None:
+        root.setLevel(_root_level_before)
+        _root_level_before = None
 
 
 def set_app_logger(v: Variables, logger: logging.Logger) -> None:

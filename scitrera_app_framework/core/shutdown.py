@@ -85,12 +85,29 @@ class ShutdownManager:
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
-        if self._state != 'idle':
+        if self._state == 'running':
             _log.warning('received %s during shutdown; shutdown is already in progress', name)
+            return
+        if self._state == 'done':
+            # shutdown already ran (e.g. the process is stuck at exit on a non-daemon thread): act as the
+            # signal's previous handler would, so a second Ctrl-C / SIGTERM still ends the process
+            self._chain(signum, frame)
             return
         _log.info('received %s: shutting down', name)
         self.run(reason=name)
         sys.exit(self.exit_code)
+
+    def _chain(self, signum: int, frame: Any) -> None:
+        prev = self._prev_handlers.get(signum, signal.SIG_DFL)
+        if prev is None:
+            prev = signal.SIG_DFL
+        if callable(prev):
+            prev(signum, frame)
+            return
+        if prev == signal.SIG_IGN:
+            return
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     def install(self, via_atexit: bool, signals: tuple = ('SIGTERM', 'SIGINT')) -> None:
         """Install the signal handlers (main thread only) and, if ``via_atexit``, the atexit hook."""
