@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/run.py [--quick] [--only NAME[,NAME...]] [--no-original] [--rounds R]
+    python bench/run.py [--quick] [--only NAME[,NAME...]] [--no-original] [--rounds R] [--tenants N]
 
 Runs every workload of ``bench/workloads.py`` in this interpreter (ours) and in a separate venv holding
 the original release (``bench/.venv-orig``, created on first use), alternating between the two, ``R``
@@ -480,12 +480,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument('--only', default='', help='comma-separated workload names (e.g. variables,tenants)')
     parser.add_argument('--no-original', action='store_true', help='skip the original release')
     parser.add_argument('--rounds', type=int, default=5, help='process rounds per interpreter (median is kept)')
+    parser.add_argument(
+        '--tenants', type=int, default=None, help='number of tenants (default 100000; 5000 with --quick)'
+    )
     args = parser.parse_args(argv)
     args.only = {x.strip() for x in args.only.split(',') if x.strip()}
     known = {s.workload for s in SPECS} | {s.key for s in SPECS}
     unknown = args.only - known
     if unknown:
         parser.error(f'unknown workload(s) {sorted(unknown)}; choose from {sorted(known)}')
+
+    if args.tenants is None:
+        args.tenants = 5000 if args.quick else 100_000
+    for spec in SPECS:
+        if spec.workload == 'tenants':
+            spec.full = spec.quick = ['--n', str(args.tenants)]
 
     orig_python = None if args.no_original else ensure_original_venv()
     ours_version = _probe_version(Path(sys.executable))
@@ -496,9 +505,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     t0 = time.perf_counter()
     raw = run_all(args, orig_python)
-    tenants_spec = next(s for s in SPECS if s.key == 'tenants')
-    tenants_n = int((tenants_spec.quick if args.quick else tenants_spec.full)[1])
-    rows = build_rows(raw, tenants_n)
+    rows = build_rows(raw, args.tenants)
 
     print()
     print(format_table(rows))

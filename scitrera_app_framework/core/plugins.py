@@ -6,7 +6,6 @@ a tenant's) has its own set of extension points.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -450,6 +449,8 @@ async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
 # --- facades and discovery ---------------------------------------------------------------------------------
 def _call_flex(fn: Callable[..., Any], *args: Any) -> Any:
     """Call ``fn`` with as many of ``args`` as it accepts positionally."""
+    import inspect
+
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):

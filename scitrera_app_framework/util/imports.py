@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
 from types import ModuleType
 from typing import Any, Iterable, Optional, Union
 
@@ -82,6 +81,8 @@ def import_modules(package: Union[str, ModuleType], recursive: bool = False,
     Raises:
         ImportError: when the package or one of its submodules fails to import.
     """
+    import pkgutil
+
     pkg = importlib.import_module(package) if isinstance(package, str) else package
     base = pkg.__name__
     excluded = {e if e.startswith(base + '.') or e == base else f'{base}.{e}' for e in exclusions}
