@@ -403,6 +403,7 @@ def write_chart(rows: list[Row], path: Path) -> Optional[str]:
 
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter
     except ImportError as e:
         return f'matplotlib unavailable: {e}'
 
@@ -458,14 +459,19 @@ def write_chart(rows: list[Row], path: Path) -> Optional[str]:
                 break
         if bound is not None and r.ratio:
             margin = r.ratio / bound if r.target.startswith('>=') else bound / r.ratio
+            text = f'  {r.ratio:.2f}x ({r.ratio_kind}), target {r.target}'
         else:
             margin = 1.0 if r.met else 0.5
+            text = f"  {'met' if r.met else 'not met'}: {r.target}"
         ax2.barh(i, margin, 0.6, color='#2e9e4f' if r.met else '#d0453a')
-        ax2.text(margin, i, f'  {r.ratio:.2f}x' if r.ratio else '', va='center', fontsize=8)
+        ax2.text(margin, i, text, va='center', fontsize=7)
     ax2.axvline(1.0, color='black', lw=1)
     ax2.set_xscale('log')
     lo, hi = ax2.get_xlim()
-    ax2.set_xlim(min(lo, 0.5), max(hi, 2.0) * 1.6)
+    ax2.set_xlim(min(lo, 0.5), max(hi, 2.0) * 4)
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f'{x:g}'))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _pos: ''))
     ax2.set_title('achieved / target (>= 1 means met)')
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

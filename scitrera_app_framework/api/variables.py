@@ -101,7 +101,7 @@ class Variables:
     """
 
     __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_order', '_env_top',
-                 '_conv', '_ext', '_ready', '__weakref__')
+                 '_conv', '_espec', '_ext', '_ready', '__weakref__')
 
     def __init__(self, sources: Iterable[Any] = (), env_placement: EnvPlacement = EnvPlacement.TOP,
                  local_provider: Callable[[], MutableMapping[str, Any]] = dict) -> None:
@@ -116,6 +116,7 @@ class Variables:
         self._order = _ORDERS[env_placement]
         self._env_top = env_placement is EnvPlacement.TOP
         self._conv: dict[str, tuple] = {}
+        self._espec: dict[str, list] = {}  # environ() fast path, per key; dropped when defaults/types change
         self._ext: dict[str, Any] = {}  # framework state hanging off this instance (registry, logger, ...)
         self._ready: dict[str, Any] = {}  # values of initialized single extension points (registry fast path)
         for s in sources:
@@ -195,7 +196,11 @@ class Variables:
             if val is NO_MATCH:
                 return default
         elif self._env_top:  # the default placement, inlined: environment, local, sources, defaults
-            raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))
+            try:
+                ek = _EKEYS[key]
+            except KeyError:
+                ek = _ekey(key)
+            raw = _ENV_GET(ek)
             if raw is None:
                 val = self._local.get(key, NO_MATCH)
                 if val is NO_MATCH:
@@ -236,14 +241,46 @@ class Variables:
         Raises:
             VariableTypeError: when the type function fails on the value found.
         """
-        if default is not NOT_SET and self._defaults.get(key, NO_MATCH) is not default:
+        # spec: [default arg, type_fn arg, effective type fn, registered default, last raw, last converted]
+        spec = self._espec.get(key)
+        if spec is None or spec[0] is not default or spec[1] is not type_fn:
+            spec = self._environ_register(key, default, type_fn)
+        # the lookup of get(), inlined for the default placement (this call sits on hot paths)
+        if self._env_top:
+            raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))
+            if raw is None:
+                val = self._local.get(key, NO_MATCH)
+                if val is NO_MATCH:
+                    if self._sources:
+                        val = self._find_in_sources(key)[0]
+                    if val is NO_MATCH:
+                        val = spec[3]
+            else:
+                val = _EVALS.get(raw) or _decode(raw)
+        else:
+            val = self._find(key)[0]
+            if val is NO_MATCH:
+                return None
+        fn = spec[2]
+        if fn is None or val is None:
+            return val
+        if val is spec[4]:
+            return spec[5]
+        result = self._convert(key, fn, val)
+        if type(result) in _IMMUTABLE and type(val) in _IMMUTABLE:
+            spec[4] = val
+            spec[5] = result
+        return result
+
+    def _environ_register(self, key: str, default: Any, type_fn: Optional[TypeFn]) -> list:
+        if default is not NOT_SET:
             self._defaults[key] = default
-            self._known[key] = None
-        elif key not in self._known:
-            self._known[key] = None
-        if type_fn is not None and self._type_fns.get(key) is not type_fn:
+        if type_fn is not None:
             self._type_fns[key] = type_fn
-        return self.get(key)
+        self._known[key] = None
+        spec = [default, type_fn, self._type_fns.get(key), self._defaults.get(key), NO_MATCH, None]
+        self._espec[key] = spec
+        return spec
 
     def __getitem__(self, key: str) -> Any:
         return self.get(key)
@@ -290,6 +327,7 @@ class Variables:
         """Register the default (lowest layer) for ``key``."""
         self._defaults[key] = value
         self._known[key] = None
+        self._espec.pop(key, None)
 
     def set_type_fn(self, key: str, type_fn: Optional[TypeFn]) -> None:
         """Register (or, with None, remove) the type function applied to every value read for ``key``."""
@@ -298,6 +336,7 @@ class Variables:
         else:
             self._type_fns[key] = type_fn
         self._conv.pop(key, None)
+        self._espec.pop(key, None)
         self._known[key] = None
 
     def set_type_default(self, key: str, type_fn: Optional[TypeFn], default: Any = NOT_SET) -> None:

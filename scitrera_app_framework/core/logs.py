@@ -52,17 +52,19 @@ class PlainFormatter(logging.Formatter):
 
     def __init__(self, fmt: Optional[str] = None, datefmt: Optional[str] = None) -> None:
         super().__init__(fmt, datefmt)
-        self._sec = -1
-        self._sec_str = ''
+        self._second_cache: tuple[int, str] = (-1, '')  # (second, its text), replaced atomically
 
     def formatTime(self, record: logging.LogRecord, datefmt: Optional[str] = None) -> str:  # noqa: N802
         sec = int(record.created)
-        if sec != self._sec:
-            self._sec_str = time.strftime(datefmt or self.datefmt or _DEFAULT_TIME_FMT, self.converter(sec))
-            self._sec = sec
+        cached = self._second_cache
+        if cached[0] == sec:
+            text = cached[1]
+        else:
+            text = time.strftime(datefmt or self.datefmt or _DEFAULT_TIME_FMT, self.converter(sec))
+            self._second_cache = (sec, text)
         if datefmt or self.datefmt:
-            return self._sec_str
-        return self._sec_str + ',' + _MSECS[int(record.msecs)][1:]
+            return text
+        return text + ',' + _MSECS[int(record.msecs)][1:]
 
     def format(self, record: logging.LogRecord) -> str:
         s = super().format(record)
@@ -80,11 +82,13 @@ def _json_base() -> type:
     return JsonFormatter
 
 
-def _json_dumps() -> Callable[[dict], str]:
-    """Return the fastest available ``dict -> str`` JSON encoder (orjson when installed, else the stdlib's)."""
+def _json_dumps() -> tuple[Optional[Callable[[dict], bytes]], Callable[[dict], str]]:
+    """Return ``(fast, safe)`` JSON encoders: ``fast`` is orjson's (None when not installed) and may raise
+    TypeError on values it cannot encode; ``safe`` encodes anything (python-json-logger's default handling
+    of datetimes, exceptions, dataclasses, then ``repr``)."""
     try:
         from pythonjsonlogger.json import JsonEncoder
-        fallback: Callable[[Any], Any] = JsonEncoder().default  # datetimes, exceptions, dataclasses, ...
+        fallback: Callable[[Any], Any] = JsonEncoder().default
     except ImportError:  # pragma: no cover - python-json-logger < 3
         fallback = str
 
@@ -95,19 +99,14 @@ def _json_dumps() -> Callable[[dict], str]:
             return repr(o)
 
     try:
-        import orjson  # optional speed-up (python-json-logger's fast backend)
-
-        plain = orjson.dumps
-
-        def dumps(d: dict) -> str:
-            try:
-                return plain(d).decode()
-            except TypeError:  # a value orjson cannot encode natively (or a non-str key)
-                return plain(d, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
-        return dumps
+        import orjson  # optional speed-up (the `fast` extra; python-json-logger's fast backend)
     except ImportError:
         import json
-        return json.JSONEncoder(default=default, ensure_ascii=False).encode
+        return None, json.JSONEncoder(default=default, ensure_ascii=False).encode
+
+    def safe(d: dict) -> str:
+        return orjson.dumps(d, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps, safe
 
 
 def make_json_formatter(static_fields: Mapping[str, Any], datefmt: Optional[str] = None) -> logging.Formatter:
@@ -118,38 +117,39 @@ def make_json_formatter(static_fields: Mapping[str, Any], datefmt: Optional[str]
     the active ``log_context`` fields, and ``exc_info`` / ``stack_info`` when present.
     """
     base = _json_base()
-    dumps = _json_dumps()
+    fast, safe = _json_dumps()
     static = dict(static_fields)
     reserved = frozenset(_RESERVED)
     # LogRecord.__init__ sets a fixed set of attributes first; `extra` fields and later additions follow them
     n_init = len(logging.LogRecord('n', 0, '', 0, '', (), None).__dict__)
+    ctx_get = _log_ctx.get
 
     class SafJsonFormatter(base):  # type: ignore[valid-type, misc]
         def __init__(self) -> None:
             super().__init__(list(_JSON_FIELDS), static_fields=static, datefmt=datefmt)
-            self._sec = -1
-            self._sec_str = ''
+            self._second_cache: tuple[int, str] = (-1, '')  # (second, its text), replaced atomically
 
-        def _time(self, record: logging.LogRecord) -> str:
-            sec = int(record.created)
-            if sec != self._sec:
-                if datefmt:
-                    self._sec_str = time.strftime(datefmt, time.localtime(sec))
-                else:
-                    self._sec_str = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sec))
-                self._sec = sec
-            return self._sec_str if datefmt else self._sec_str + _MSECS[int(record.msecs)] + 'Z'
+        def _second(self, sec: int) -> str:
+            if datefmt:
+                text = time.strftime(datefmt, time.localtime(sec))
+            else:
+                text = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sec))
+            self._second_cache = (sec, text)
+            return text
 
         def format(self, record: logging.LogRecord) -> str:
-            d = {'time': self._time(record), 'level': record.levelname, 'logger': record.name,
-                 'thread': record.threadName, 'func': record.funcName, 'message': record.getMessage()}
-            d.update(static)
+            sec = int(record.created)
+            cached = self._second_cache
+            ts = cached[1] if cached[0] == sec else self._second(sec)
+            d = {'time': ts if datefmt else ts + _MSECS[int(record.msecs)] + 'Z', 'level': record.levelname,
+                 'logger': record.name, 'thread': record.threadName, 'func': record.funcName,
+                 'message': record.getMessage(), **static}
             rd = record.__dict__
             if len(rd) > n_init:
                 for k, val in islice(rd.items(), n_init, None):
                     if k not in reserved and k[0] != '_':
                         d[k] = val
-            ctx = _log_ctx.get()
+            ctx = ctx_get()
             if ctx:
                 d.update(ctx)
             if record.exc_info:
@@ -158,7 +158,12 @@ def make_json_formatter(static_fields: Mapping[str, Any], datefmt: Optional[str]
                 d['exc_info'] = record.exc_text
             if record.stack_info:
                 d['stack_info'] = self.formatStack(record.stack_info)
-            return dumps(d)
+            if fast is not None:
+                try:
+                    return fast(d).decode()
+                except TypeError:  # a value orjson cannot encode natively (or a non-str key)
+                    pass
+            return safe(d)
 
     return SafJsonFormatter()
 
@@ -190,14 +195,32 @@ class FrameworkHandler(logging.StreamHandler):
     def stream(self, value: Optional[TextIO]) -> None:
         self._fixed_stream = value if value is not sys.stderr else None
 
+    def handle(self, record: logging.LogRecord) -> Any:
+        """Format the record, then write it under the handler's lock (only the write needs the lock).
+
+        With filters added, falls back to the standard ``Handler.handle`` (filters, then ``emit``).
+        """
+        if self.filters:
+            return super().handle(record)
+        self._write(record, True)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
+        self._write(record, False)
+
+    def _write(self, record: logging.LogRecord, lock: bool) -> None:
         stream = self._fixed_stream or sys.stderr
         try:
             if stream.closed:
                 return
-            msg = (self.formatter or _DEFAULT_FORMATTER).format(record)
-            stream.write(msg + '\n')
-            stream.flush()
+            msg = (self.formatter or _DEFAULT_FORMATTER).format(record) + '\n'
+            if lock:
+                with self.lock:  # type: ignore[union-attr]
+                    stream.write(msg)
+                    stream.flush()
+            else:
+                stream.write(msg)
+                stream.flush()
         except RecursionError:
             raise
         except ValueError:  # closed underneath us (interpreter exit)
