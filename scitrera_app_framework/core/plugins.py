@@ -404,25 +404,29 @@ def _overrides(plugin: Plugin, attr: str) -> bool:
     return getattr(type(plugin), attr, None) is not getattr(Plugin, attr)
 
 
+async def _run_async_hooks(v: Optional[Variables], attr: str, done_flag: str, reverse: bool) -> None:
+    v = get_variables(v)
+    reg = get_registry(v)
+    with reg.lock:
+        order = list(reversed(reg.init_order) if reverse else reg.init_order)
+    for rec in order:
+        if getattr(rec, done_flag) or rec.state != INITIALIZED:
+            continue
+        setattr(rec, done_flag, True)
+        if not _overrides(rec.plugin, attr):
+            continue
+        try:
+            await getattr(rec.plugin, attr)(v, rec.plugin.get_logger(v), rec.value)
+        except Exception:
+            _log.exception('%s: %s failed', rec.label(), attr)
+
+
 async def async_plugins_ready(v: Optional[Variables] = None) -> None:
     """Await ``async_ready`` of every initialized plugin, in initialization order, at most once per plugin.
 
     A failing hook is logged with the plugin's name; the others still run.
     """
-    v = get_variables(v)
-    reg = get_registry(v)
-    with reg.lock:
-        order = list(reg.init_order)
-    for rec in order:
-        if rec.ready_done or rec.state != INITIALIZED:
-            continue
-        rec.ready_done = True
-        if not _overrides(rec.plugin, 'async_ready'):
-            continue
-        try:
-            await rec.plugin.async_ready(v, rec.plugin.get_logger(v), rec.value)
-        except Exception:
-            _log.exception('%s: async_ready failed', rec.label())
+    await _run_async_hooks(v, 'async_ready', 'ready_done', reverse=False)
 
 
 async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
@@ -430,20 +434,7 @@ async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
 
     A failing hook is logged with the plugin's name; the others still run.
     """
-    v = get_variables(v)
-    reg = get_registry(v)
-    with reg.lock:
-        order = list(reversed(reg.init_order))
-    for rec in order:
-        if rec.stopping_done or rec.state != INITIALIZED:
-            continue
-        rec.stopping_done = True
-        if not _overrides(rec.plugin, 'async_stopping'):
-            continue
-        try:
-            await rec.plugin.async_stopping(v, rec.plugin.get_logger(v), rec.value)
-        except Exception:
-            _log.exception('%s: async_stopping failed', rec.label())
+    await _run_async_hooks(v, 'async_stopping', 'stopping_done', reverse=True)
 
 
 # --- facades and discovery ---------------------------------------------------------------------------------
