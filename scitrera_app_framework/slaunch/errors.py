@@ -1,0 +1,60 @@
+"""Exception types raised by slaunch. Every message names what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = ['SlaunchError', 'ManifestError', 'ManifestFetchError', 'InvalidNameError', 'InstallError', 'StateError']
+
+
+class SlaunchError(Exception):
+    """Base class of every error slaunch raises on purpose (user errors, failed installs)."""
+
+
+class ManifestError(SlaunchError, ValueError):
+    """A manifest is malformed or does not match the schema.
+
+    The message reads ``<source>[:<line>[:<column>]]: [<key path>: ]<problem>``; the parts are also available as
+    attributes (``source``, ``line``, ``column``, ``key_path``, ``problem``).
+    """
+
+    def __init__(self, problem: str, *, source: Optional[str] = None, line: Optional[int] = None,
+                 column: Optional[int] = None, key_path: Optional[str] = None) -> None:
+        self.problem = problem
+        self.source = source
+        self.line = line
+        self.column = column
+        self.key_path = key_path
+        location = source or '<manifest>'
+        if line is not None:
+            location += f':{line}'
+            if column is not None:
+                location += f':{column}'
+        parts = [location]
+        if key_path:
+            parts.append(key_path)
+        parts.append(problem)
+        super().__init__(': '.join(parts))
+
+
+class ManifestFetchError(ManifestError):
+    """The manifest could not be read at all (missing file, network failure, HTTP error).
+
+    Unlike a manifest with invalid content, this lets :func:`launch_app` fall back to the installed version.
+    """
+
+
+class InvalidNameError(SlaunchError, ValueError):
+    """An environment, app, lib or version name is unsafe: it would escape the slaunch root or is not portable."""
+
+
+class InstallError(SlaunchError):
+    """Creating an environment or installing packages failed. ``output`` holds the tool's output, if any."""
+
+    def __init__(self, message: str, *, output: str = '') -> None:
+        self.output = output
+        super().__init__(message)
+
+
+class StateError(SlaunchError):
+    """The slaunch state file is unreadable or corrupt."""
