@@ -241,18 +241,18 @@ class Variables:
         Raises:
             VariableTypeError: when the type function fails on the value found.
         """
-        # spec: [default arg, type_fn arg, effective type fn, registered default, last raw, last converted]
+        # spec: [default arg, type_fn arg, effective type fn, registered default, last raw, last converted,
+        #        encoded environment key]
         spec = self._espec.get(key)
         if spec is None or spec[0] is not default or spec[1] is not type_fn:
             spec = self._environ_register(key, default, type_fn)
         # the lookup of get(), inlined for the default placement (this call sits on hot paths)
         if self._env_top:
-            raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))
+            raw = _ENV_GET(spec[6])
             if raw is None:
                 val = self._local.get(key, NO_MATCH)
                 if val is NO_MATCH:
-                    if self._sources:
-                        val = self._find_in_sources(key)[0]
+                    val = self._find_in_sources(key)[0] if self._sources else NO_MATCH
                     if val is NO_MATCH:
                         val = spec[3]
             else:
@@ -261,11 +261,11 @@ class Variables:
             val = self._find(key)[0]
             if val is NO_MATCH:
                 return None
+        if val is spec[4]:  # same raw value as last time: its conversion is cached
+            return spec[5]
         fn = spec[2]
         if fn is None or val is None:
             return val
-        if val is spec[4]:
-            return spec[5]
         result = self._convert(key, fn, val)
         if type(result) in _IMMUTABLE and type(val) in _IMMUTABLE:
             spec[4] = val
@@ -278,7 +278,7 @@ class Variables:
         if type_fn is not None:
             self._type_fns[key] = type_fn
         self._known[key] = None
-        spec = [default, type_fn, self._type_fns.get(key), self._defaults.get(key), NO_MATCH, None]
+        spec = [default, type_fn, self._type_fns.get(key), self._defaults.get(key), NO_MATCH, None, _ekey(key)]
         self._espec[key] = spec
         return spec
 
