@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test39 lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,4 +30,13 @@ bench: $(VENV)/.installed-dev
 	$(VPY) bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv39 build *.egg-info
+
+# The oldest supported Python, when this machine has it (CI runs it if found; PY39 overrides the search).
+PY39 ?= $(shell for p in $$(pyenv root 2>/dev/null)/versions/3.9*/bin/python3.9 $$(command -v python3.9); do \
+	"$$p" -c pass >/dev/null 2>&1 && echo "$$p" && break; done)
+
+test39:
+	@if [ -z "$(PY39)" ]; then echo "python3.9 not found: skipping the Python 3.9 run"; else \
+		[ -x .venv39/bin/python ] || $(PY39) -m venv .venv39; \
+		.venv39/bin/python -m pip install -q -e '.[dev]' && .venv39/bin/python -m pytest -q; fi

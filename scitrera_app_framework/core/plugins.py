@@ -510,13 +510,17 @@ def register_entry_point_plugins(v: Optional[Variables] = None,
     from importlib import metadata
 
     v = get_variables(v)
-    try:
-        eps = list(metadata.entry_points(group=group))  # type: ignore[call-arg]
-    except TypeError:  # Python 3.9
-        eps = list(metadata.entry_points().get(group, []))  # type: ignore[attr-defined]
+    # walk the distributions (not metadata.entry_points()) so the distribution's name is known on 3.9 too
+    eps: list[tuple[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for d in metadata.distributions():
+        dist = d.metadata['Name'] or 'unknown distribution'
+        for ep in d.entry_points:
+            if ep.group == group and (dist.lower(), ep.name) not in seen:  # first on sys.path wins
+                seen.add((dist.lower(), ep.name))
+                eps.append((dist, ep))
     registered: list[Plugin] = []
-    for ep in eps:
-        dist = getattr(getattr(ep, 'dist', None), 'name', None) or 'unknown distribution'
+    for dist, ep in eps:
         where = f'entry point {ep.name!r} ({ep.value}) of distribution {dist!r}'
         try:
             obj = ep.load()
