@@ -155,6 +155,11 @@ def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_
         serial = v.environ('RUN_SERIAL', default=strategy() if callable(strategy) else now_ms())
     parts = [str(p) for p in (run_id, serial, app_name) if p not in (None, '')]
     path = os.path.join(root, *parts)
+    real_root = os.path.realpath(root)
+    if parts and not os.path.realpath(path).startswith(real_root + os.sep):
+        raise StatefulDirError(
+            f'the stateful directory {path!r} would be outside STATEFUL_ROOT={root!r}: RUN_ID={run_id!r}, '
+            f'RUN_SERIAL={serial!r} and APP_NAME={app_name!r} must be plain names (no "..", no absolute paths)')
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:

@@ -37,7 +37,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.Monk
     work = tmp_path / 'work'
     work.mkdir()
     monkeypatch.chdir(work)
-    level0 = logging.getLogger().level  # reset_framework does not restore it (see test_testing_support)
+    level0 = logging.getLogger().level
     reset_framework()
     try:
         yield monkeypatch
@@ -332,3 +332,15 @@ def test_desktop_variant_honours_stateful_root(tmp_path: Path) -> None:
     """, tmp_path, HOME=str(home), STATEFUL_ROOT=str(root))
     assert _same(proc.stdout.strip(), root / 'dapp')
     assert not (home / '.config').exists()
+
+
+@pytest.mark.parametrize('run_id', ['../escape', '/abs/elsewhere'])
+def test_run_id_cannot_move_the_dir_outside_the_root(env: pytest.MonkeyPatch, tmp_path: Path, run_id: str) -> None:
+    root = tmp_path / 'root'
+    root.mkdir()
+    env.setenv('STATEFUL_ROOT', str(root))
+    env.setenv('RUN_ID', run_id)
+    with pytest.raises(StatefulDirError, match=r'outside STATEFUL_ROOT.*RUN_ID'):
+        _init()
+    assert not (tmp_path / 'escape').exists() and not Path('/abs/elsewhere').exists()
+    assert os.getcwd() == str(tmp_path / 'work')
