@@ -211,8 +211,6 @@ class FrameworkHandler(logging.StreamHandler):
     def _write(self, record: logging.LogRecord, lock: bool) -> None:
         stream = self._fixed_stream or sys.stderr
         try:
-            if stream.closed:
-                return
             msg = (self.formatter or _DEFAULT_FORMATTER).format(record) + '\n'
             if lock:
                 with self.lock:  # type: ignore[union-attr]
@@ -223,9 +221,11 @@ class FrameworkHandler(logging.StreamHandler):
                 stream.flush()
         except RecursionError:
             raise
-        except ValueError:  # closed underneath us (interpreter exit)
-            return
-        except AttributeError:  # stream is None or has no 'closed' (pythonw, odd replacements)
+        except ValueError:
+            if getattr(stream, 'closed', False):  # closed underneath us (interpreter exit): drop silently
+                return
+            self.handleError(record)
+        except AttributeError:  # stream is None or lacks write/flush (pythonw, odd replacements)
             if stream is None:
                 return
             self._emit_slow(stream, record)
