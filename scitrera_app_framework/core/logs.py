@@ -211,6 +211,8 @@ class FrameworkHandler(logging.StreamHandler):
     def _write(self, record: logging.LogRecord, lock: bool) -> None:
         stream = self._fixed_stream or sys.stderr
         try:
+            if stream.closed:
+                return
             msg = (self.formatter or _DEFAULT_FORMATTER).format(record) + '\n'
             if lock:
                 with self.lock:  # type: ignore[union-attr]
@@ -225,7 +227,7 @@ class FrameworkHandler(logging.StreamHandler):
             if getattr(stream, 'closed', False):  # closed underneath us (interpreter exit): drop silently
                 return
             self.handleError(record)
-        except AttributeError:  # stream is None or lacks write/flush (pythonw, odd replacements)
+        except AttributeError:  # stream is None or lacks closed/write/flush (pythonw, odd replacements)
             if stream is None:
                 return
             self._emit_slow(stream, record)
