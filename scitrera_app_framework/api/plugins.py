@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, Generic, Iterable, Optional, TypeVar
 
 from .constants import NOT_SET
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: importing api stays free of logging set-up modules
+    import logging
+
     from .variables import Variables
 
 T = TypeVar('T')
