@@ -18,6 +18,9 @@ from typing import Any, Callable, Hashable, Optional
 
 from ..api.plugins import Plugin
 from ..api.variables import Variables
+from ..core.critical import enter as _enter
+from ..core.critical import leave as _leave
+from ..core.shutdown import register_intake_stop
 from ..util.parsing import ext_parse_bool, ext_parse_int
 from . import EXT_BACKGROUND_EXEC
 
@@ -89,11 +92,14 @@ class BackgroundExecutor:
     # --- plain jobs ----------------------------------------------------------------------------------------
     def submit_job(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
         """Queue ``fn(*args, **kwargs)``; return True when queued, False when the executor is shut down."""
+        _enter()  # a shutdown signal must not unwind the main thread inside the pool's locks: deferred to leave()
         try:
             self._pool_submit(copy_context().run, self._run_job, fn, args, kwargs)
         except RuntimeError:
             self._logger.debug('background executor is shut down; job %s not queued', _fn_name(fn))
             return False
+        finally:
+            _leave()
         return True
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
@@ -102,11 +108,14 @@ class BackgroundExecutor:
         Raises:
             RuntimeError: the executor is shut down.
         """
+        _enter()
         try:
             return self._pool_submit(copy_context().run, self._run_job, fn, args, kwargs)
         except RuntimeError as e:
             raise RuntimeError(f'cannot submit {_fn_name(fn)}: the background executor is shut down '
                                f'(submit jobs before shutdown, or use submit_job which returns False)') from e
+        finally:
+            _leave()
 
     def _run(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         """Worker side of a plain job: run it, log a failure with its traceback, re-raise for the Future."""
@@ -144,6 +153,14 @@ class BackgroundExecutor:
 
     def _submit_unique(self, job_id: Hashable, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
                        post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> bool:
+        _enter()
+        try:
+            return self._submit_unique_locked(job_id, pre_fn, fn, post_fn, args, kwargs)
+        finally:
+            _leave()
+
+    def _submit_unique_locked(self, job_id: Hashable, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
+                              post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> bool:
         token = _UniqueJob(job_id)
         with self._lock:
             if self._shut_down:
@@ -227,13 +244,23 @@ class BackgroundExecutor:
     def shutdown(self, wait: bool = False, cancel_pending: bool = True) -> None:
         """Stop accepting jobs; with ``cancel_pending`` drop the jobs not started yet; with ``wait`` block
         until the running (and, without ``cancel_pending``, the queued) jobs are done. Safe to call twice."""
-        with self._lock:
-            self._shut_down = True
-            if cancel_pending:
-                self._drained = True
-            else:
-                self._sentinels += 1
-        self._pool.shutdown(wait=wait, cancel_futures=cancel_pending)
+        _enter()
+        try:
+            with self._lock:
+                self._shut_down = True
+                if cancel_pending:
+                    self._drained = True
+                else:
+                    self._sentinels += 1
+            # outside our lock: cancelling a queued unique job runs its done-callback, which takes the lock
+            self._pool.shutdown(wait=False, cancel_futures=cancel_pending)
+        finally:
+            _leave()
+        if wait:  # outside the critical section: a shutdown signal may interrupt this wait
+            with self._lock:
+                if not self._drained:
+                    self._sentinels += 1  # each pool.shutdown call queues one more wake-up sentinel
+            self._pool.shutdown(wait=True)
 
     def __enter__(self) -> BackgroundExecutor:
         return self
@@ -287,7 +314,19 @@ class BackgroundExecPlugin(Plugin[BackgroundExecutor]):
         """
         threads = v.environ('SAF_JOB_THREADS', default=DEFAULT_JOB_THREADS, type_fn=_parse_job_threads)
         collisions_info = v.environ('SAF_JOB_COLLISIONS_INFO', default=False, type_fn=ext_parse_bool)
-        return BackgroundExecutor(max_workers=threads, logger=logger, collisions_info=bool(collisions_info))
+        executor = BackgroundExecutor(max_workers=threads, logger=logger, collisions_info=bool(collisions_info))
+        register_intake_stop(lambda: self._stop_intake(v, logger, executor), v)
+        return executor
+
+    def _stop_intake(self, v: Variables, logger: logging.Logger, executor: BackgroundExecutor) -> None:
+        """The shutdown's intake phase: refuse new jobs, cancel or finish the queued ones, wait for the workers
+        (``SAF_SHUTDOWN_TIMEOUT`` bounds the wait), so no job outlives the plugins it uses."""
+        cancel = bool(v.environ('SAF_JOB_SHUTDOWN_CANCEL_PENDING', default=False, type_fn=ext_parse_bool))
+        queued = executor.queue_length()
+        if queued:
+            logger.info('background executor: %s %d queued job(s) before shutting down',
+                        'cancelling' if cancel else 'finishing', queued)
+        executor.shutdown(wait=True, cancel_pending=cancel)
 
     def shutdown(self, v: Variables, logger: logging.Logger, value: BackgroundExecutor) -> None:
         """Shut the executor down gracefully: queued and running jobs finish first (so a job submitted just

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any, Callable, Iterable, Optional, Union
 
 from ..api.constants import NOT_SET
@@ -11,14 +12,13 @@ from ..api.variables import Variables
 from ..util.imports import ext_get_python, get_python_type_by_name
 from ..util.misc import mask_value, now_ms
 from ..util.parsing import ext_parse_bool
+from . import _stdlib
+from .context import RUNNING, STARTING, AppContext, get_app_context
 from .defaults import get_variables, set_default_variables
 from .logs import configure_logging, get_logger, parse_level, set_app_logger
-from .plugins import init_all_plugins, register_plugin, shutdown_all_plugins
-from .shutdown import get_shutdown_manager, register_shutdown_function
+from .plugins import init_all_plugins, register_plugin
+from .shutdown import get_shutdown_manager
 
-_STATEFUL_KEY = 'stateful_path'
-_PARAMS_KEY = 'app_params'
-_HOOKED_KEY = 'plugin_shutdown_hooked'
 _original_cwd: Optional[str] = None  # the cwd before the framework first changed it (see testing.reset_framework)
 
 _log = logging.getLogger('saf')
@@ -35,19 +35,30 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
                    default_serial_strategy: Union[str, Callable[[], Any], None] = None, fault_handler: bool = True,
                    sep: str = '-', unnamed_params: Iterable[str] = (), v: Optional[Variables] = None,
                    base_plugins: bool = False, pyroscope: bool = False, multitenant: bool = False,
-                   entry_points: bool = False, **params: Any) -> Variables:
+                   entry_points: bool = False, async_auto_enabled: Optional[bool] = None,
+                   stateful_root_env_key: str = 'STATEFUL_ROOT', **params: Any) -> Variables:
     """Initialize the framework for an app and return its :class:`Variables` (also made the default).
 
     ``params`` are app parameters: each may be overridden by the environment variable of its upper-cased
     name; unless listed in ``unnamed_params`` their values are appended to the app name with ``sep``; they
     are static fields of JSON log lines and Pyroscope tags. ``APP_NAME`` overrides the computed name.
     Every keyword has an environment variable that overrides it (see the README's table).
+    ``async_auto_enabled`` (``SAF_ASYNC_AUTO_MODE``, default True) switches automatic async mode;
+    ``stateful_root_env_key`` names the variable that holds the stateful root.
+
+    Calling it again on a ``Variables`` it already initialized returns that instance unchanged.
+    Readiness (:func:`~scitrera_app_framework.core.health.is_ready`) turns true when it returns.
 
     Raises:
         VariableTypeError: an environment value cannot be parsed (names the variable).
         StatefulDirError: the stateful directory cannot be created.
     """
     v = get_variables(v)
+    ctx = get_app_context(v)
+    if ctx.initialized:
+        set_default_variables(v)
+        return v
+    ctx.state = STARTING
     set_default_variables(v)
     v.set('SAF_BASE_APP_NAME', base_app_name)
     unnamed = set(unnamed_params)
@@ -57,7 +68,8 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     name_parts = [str(base_app_name)] + [str(val) for key, val in resolved.items()
                                          if key not in unnamed and val not in (None, '')]
     app_name = str(v.environ('APP_NAME', default=sep.join(name_parts)))
-    v._ext[_PARAMS_KEY] = resolved
+    ctx.params = resolved
+    ctx.app_name = app_name
     image = v.environ('BUILD_IMAGE_NAME', default=base_app_name)
     version = v.environ('BUILD_CONTAINER_VERSION', default='DEV')
 
@@ -91,16 +103,22 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     # --- stateful directory
     if v.environ('SAF_SETUP_STATEFUL', default=stateful, type_fn=ext_parse_bool):
         _setup_stateful(v, app_name, default_stateful_root, default_run_id, default_serial_strategy,
-                        stateful_chdir, logger)
+                        stateful_chdir, logger, stateful_root_env_key)
 
-    # --- shutdown hooks
+    # --- lifecycle: async mode, plugin debug lines, shutdown
+    ctx.async_auto = bool(v.environ('SAF_ASYNC_AUTO_MODE', default=True if async_auto_enabled is None
+                                    else async_auto_enabled, type_fn=ext_parse_bool))
+    ctx.debug_plugins = bool(v.environ('SAF_DEBUG_PLUGINS', default=False, type_fn=ext_parse_bool))
+    _note_main_task(ctx)
+    manager = get_shutdown_manager()
+    manager.add_app(v)
     if v.environ('SAF_INSTALL_SHUTDOWN_HOOKS', default=shutdown_hooks, type_fn=ext_parse_bool):
         via_atexit = v.environ('SAF_SHUTDOWN_HOOK_VIA_ATEXIT', default=shutdown_hooks_via_atexit,
                                type_fn=ext_parse_bool)
-        get_shutdown_manager().install(via_atexit=bool(via_atexit))
-    if not v._ext.get(_HOOKED_KEY):
-        v._ext[_HOOKED_KEY] = True
-        register_shutdown_function(shutdown_all_plugins, v)
+        manager.timeout = v.environ('SAF_SHUTDOWN_TIMEOUT', default=None, type_fn=_parse_timeout)
+        manager.drain = v.environ('SAF_SHUTDOWN_DRAIN_SECONDS', default=0.0, type_fn=_parse_drain)
+        manager.sigterm_code = v.environ('SAF_SHUTDOWN_EXIT_CODE', default=0, type_fn=_parse_exit_code)
+        manager.install(via_atexit=bool(via_atexit))
 
     # --- plugins
     if v.environ('SAF_BASE_PLUGINS', default=base_plugins, type_fn=ext_parse_bool):
@@ -117,9 +135,70 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
         from .plugins import register_entry_point_plugins
         register_entry_point_plugins(v)
     init_all_plugins(v)
+    _start_health_endpoint(v, logger)
     if logger.isEnabledFor(logging.DEBUG):
         log_framework_variables(v, logger)
+    ctx.initialized = True
+    if ctx.state == STARTING:  # (a signal during start-up has already marked it stopping)
+        ctx.state = RUNNING
     return v
+
+
+def _start_health_endpoint(v: Variables, logger: logging.Logger) -> None:
+    if v.environ('SAF_HEALTH_PORT', default=None) in (None, ''):
+        return
+    from .health import start_health_server_from_env
+    start_health_server_from_env(v, logger)
+
+
+def _note_main_task(ctx: AppContext) -> None:
+    """Inside a running asyncio loop on the main thread: remember the task that is initializing the app (the
+    app's main task, cancelled first on SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread() or _stdlib.running_loop() is None:
+        return
+    import asyncio
+    task = asyncio.current_task()
+    if task is not None and ctx.main_task is None:
+        ctx.main_task = task
+
+
+def _parse_timeout(value: Any) -> Optional[float]:
+    """``SAF_SHUTDOWN_TIMEOUT``: seconds > 0, or empty/None/0 for no bound."""
+    if value in (None, ''):
+        return None
+    t = _parse_seconds(value, 'SAF_SHUTDOWN_TIMEOUT', 'the most seconds the whole exit may take, e.g. 25')
+    return t if t > 0 else None
+
+
+def _parse_drain(value: Any) -> float:
+    """``SAF_SHUTDOWN_DRAIN_SECONDS``: seconds >= 0."""
+    if value in (None, ''):
+        return 0.0
+    return _parse_seconds(value, 'SAF_SHUTDOWN_DRAIN_SECONDS', 'seconds to stay up, not ready, before stopping, '
+                                                              'e.g. 5')
+
+
+def _parse_seconds(value: Any, name: str, what: str) -> float:
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float('nan')
+    if not (t >= 0) or t == float('inf'):
+        raise ValueError(f'{name}={str(value)[:100]!r} is not a number of seconds >= 0; set it to {what}, '
+                         f'or unset it')
+    return t
+
+
+def _parse_exit_code(value: Any) -> int:
+    """``SAF_SHUTDOWN_EXIT_CODE``: the exit code after SIGTERM, 0..255."""
+    try:
+        code = int(str(value).strip())
+    except (TypeError, ValueError):
+        code = -1
+    if not 0 <= code <= 255:
+        raise ValueError(f'SAF_SHUTDOWN_EXIT_CODE={str(value)[:100]!r} is not an exit code; use an integer from 0 '
+                         f'to 255 (e.g. 143 so that a stopped Kubernetes Job does not look succeeded)')
+    return code
 
 
 def _enable_fault_handler(logger: logging.Logger) -> None:
@@ -133,9 +212,10 @@ def _enable_fault_handler(logger: logging.Logger) -> None:
 
 def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_id: Optional[str],
                     default_strategy: Union[str, Callable[[], Any], None], chdir_default: bool,
-                    logger: logging.Logger) -> None:
+                    logger: logging.Logger, root_key: str = 'STATEFUL_ROOT') -> None:
     global _original_cwd
-    root = v.environ('STATEFUL_ROOT', default=default_root)
+    root_key = str(root_key or 'STATEFUL_ROOT')
+    root = v.environ(root_key, default=default_root)
     if not root:
         return
     root = os.path.expanduser(str(root))
@@ -158,16 +238,16 @@ def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_
     real_root = os.path.realpath(root)
     if parts and not os.path.realpath(path).startswith(real_root + os.sep):
         raise StatefulDirError(
-            f'the stateful directory {path!r} would be outside STATEFUL_ROOT={root!r}: RUN_ID={run_id!r}, '
+            f'the stateful directory {path!r} would be outside {root_key}={root!r}: RUN_ID={run_id!r}, '
             f'RUN_SERIAL={serial!r} and APP_NAME={app_name!r} must be plain names (no "..", no absolute paths)')
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise StatefulDirError(
-            f'cannot create the stateful directory {path!r} (STATEFUL_ROOT={root!r}, RUN_ID={run_id!r}, '
-            f'RUN_SERIAL={serial!r}, APP_NAME={app_name!r}): {e}; make STATEFUL_ROOT writable, point it elsewhere, '
+            f'cannot create the stateful directory {path!r} ({root_key}={root!r}, RUN_ID={run_id!r}, '
+            f'RUN_SERIAL={serial!r}, APP_NAME={app_name!r}): {e}; make {root_key} writable, point it elsewhere, '
             f'or set SAF_SETUP_STATEFUL=false') from e
-    v._ext[_STATEFUL_KEY] = path
+    get_app_context(v).stateful_path = path
     if v.environ('SAF_STATEFUL_CHDIR', default=chdir_default, type_fn=ext_parse_bool):
         if _original_cwd is None:
             _original_cwd = os.getcwd()
@@ -177,12 +257,12 @@ def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_
 
 def is_stateful_ready(v: Optional[Variables] = None) -> bool:
     """Return True when ``init_framework`` set up a stateful directory for ``v``."""
-    return get_variables(v)._ext.get(_STATEFUL_KEY) is not None
+    return get_app_context(v).stateful_path is not None
 
 
 def get_stateful_path(v: Optional[Variables] = None) -> Optional[str]:
     """Return the stateful directory set up for ``v``, or None."""
-    return get_variables(v)._ext.get(_STATEFUL_KEY)
+    return get_app_context(v).stateful_path
 
 
 def get_working_path(v: Optional[Variables] = None, default: str = '.', env_key: str = 'DATA_WORKING_PATH') -> str:
@@ -191,12 +271,12 @@ def get_working_path(v: Optional[Variables] = None, default: str = '.', env_key:
     val = v.get(env_key)
     if val not in (None, ''):
         return str(val)
-    return v._ext.get(_STATEFUL_KEY) or default
+    return get_app_context(v).stateful_path or default
 
 
 def get_app_params(v: Optional[Variables] = None) -> dict[str, Any]:
     """Return the resolved app parameters given to ``init_framework`` (after environment overrides)."""
-    return dict(get_variables(v)._ext.get(_PARAMS_KEY) or {})
+    return dict(get_app_context(v).params)
 
 
 def log_framework_variables(v: Optional[Variables] = None, logger: Optional[logging.Logger] = None,
@@ -255,11 +335,12 @@ def init_framework_desktop(base_app_name: str, **kwargs: Any) -> Variables:
     kwargs = _variant({'stateful_chdir': False, 'shutdown_hooks_via_atexit': True, 'base_plugins': True,
                        'default_stateful_root': os.path.join('~', '.config')}, kwargs)
     root = os.path.expanduser(str(kwargs['default_stateful_root']))
-    if not os.environ.get('STATEFUL_ROOT'):
+    root_key = str(kwargs.get('stateful_root_env_key') or 'STATEFUL_ROOT')
+    if not os.environ.get(root_key):
         try:
             os.makedirs(root, exist_ok=True)
         except OSError as e:
-            raise StatefulDirError(f'cannot create the desktop state root {root!r}: {e}; set STATEFUL_ROOT to a '
+            raise StatefulDirError(f'cannot create the desktop state root {root!r}: {e}; set {root_key} to a '
                                    f'writable directory') from e
     kwargs['default_stateful_root'] = root
     return init_framework(base_app_name, **kwargs)

@@ -15,7 +15,6 @@ from .defaults import get_variables
 
 DEFAULT_FORMAT = '%(asctime)s %(levelname)-8s [%(threadName)s] %(name)s.%(funcName)s: %(message)s'
 _JSON_FIELDS = ('asctime', 'levelname', 'name', 'threadName', 'funcName', 'message')
-_LOGGER_KEY = 'logger'
 
 # fields added to every record emitted inside ``log_context(...)`` (e.g. tenant=t1)
 _log_ctx: contextvars.ContextVar[Optional[Mapping[str, Any]]] = contextvars.ContextVar('saf_log_ctx', default=None)
@@ -316,7 +315,8 @@ def remove_framework_handler() -> None:
 
 def set_app_logger(v: Variables, logger: logging.Logger) -> None:
     """Make ``logger`` the main logger of ``v`` (what :func:`get_logger` returns)."""
-    v._ext[_LOGGER_KEY] = logger
+    from .context import get_app_context
+    get_app_context(v).logger = logger
 
 
 def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> logging.Logger:
@@ -325,7 +325,8 @@ def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> log
     Before ``init_framework`` the logger is named after ``APP_NAME`` (or ``saf``).
     """
     v = get_variables(v)
-    logger: Optional[logging.Logger] = v._ext.get(_LOGGER_KEY)
+    ctx = v._app
+    logger: Optional[logging.Logger] = ctx.logger if ctx is not None else None
     if logger is None:
         logger = logging.getLogger(str(v.get('APP_NAME') or 'saf'))
     if name:

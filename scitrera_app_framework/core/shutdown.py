@@ -1,7 +1,22 @@
-"""Shutdown hooks: run once, newest first, on SIGTERM/SIGINT or at exit, each isolated from the others.
+"""Shutdown: signal handling, the ordered phases, the watchdog and the exit codes.
 
-``SAF_SHUTDOWN_TIMEOUT`` (seconds, unset = unbounded) bounds the whole sequence: hooks then run in a daemon
-thread each, one overrunning hook is reported by name and the remaining hooks still run.
+No hook ever runs inside a signal handler. The SIGTERM/SIGINT handler records the signal, marks every app not
+ready, and unwinds the main thread by raising :class:`ShutdownRequested` (a ``SystemExit``) into it, so its
+``finally`` and ``with`` blocks release what they hold. Inside the framework's own critical sections (see
+:mod:`.critical`) the raise waits for the section to end. In an asyncio app (a loop running on the main thread)
+the handler instead schedules the shutdown on the loop: drain, cancel the main task, intake, ``async_stopping``
+hooks, then the loop is left with ``ShutdownRequested``. Either way the ordered phases then run on the main
+thread, at interpreter exit, before non-daemon threads are joined:
+
+1. readiness off (at the signal), 2. drain (``SAF_SHUTDOWN_DRAIN_SECONDS``, signal only; the main thread keeps
+serving meanwhile), 3. intake stops (the background executor refuses new jobs and finishes or cancels its queue),
+4. ``async_stopping`` on a loop still running in another thread, 5. plugin ``shutdown`` in reverse dependency
+order, 6. user hooks, newest first, 7. logs flushed.
+
+``SAF_SHUTDOWN_TIMEOUT`` bounds the whole exit (from the signal, or from the start of the phases): past it a
+watchdog thread logs what is still running and ends the process with :data:`EXIT_TIMEOUT`. A second signal during
+shutdown is logged and ignored; a third (or a second SIGINT after a SIGINT) ends the process at once with
+:data:`EXIT_FORCED`, logs flushed.
 """
 
 from __future__ import annotations
@@ -13,11 +28,40 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from . import _stdlib, critical
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..api.variables import Variables
 
 _log = logging.getLogger('saf.shutdown')
 
+#: Exit codes (see the README's table).
+EXIT_OK = 0  # graceful stop after SIGTERM (SAF_SHUTDOWN_EXIT_CODE overrides it)
+EXIT_HOOK_FAILED = 70  # a shutdown hook or plugin shutdown failed during a signal-driven shutdown
+EXIT_TIMEOUT = 124  # the exit overran SAF_SHUTDOWN_TIMEOUT; the watchdog ended the process
+EXIT_FORCED = 125  # a third signal (or a second SIGINT) forced an immediate exit
+EXIT_SIGINT = 130  # graceful stop after SIGINT (the CLI convention, 128 + 2)
+
 _Hook = tuple[Callable[..., Any], tuple, dict, str]
+
+
+class ShutdownRequested(SystemExit):
+    """Raised into the main thread when a shutdown signal arrives, so its stack unwinds.
+
+    A ``SystemExit`` (``except Exception`` does not catch it); ``code`` is the exit code, ``signal_name`` the
+    signal. Catching it and carrying on is allowed: the shutdown phases still run when the program ends.
+    """
+
+    def __init__(self, code: int, signal_name: str) -> None:
+        super().__init__(code)
+        self.signal_name = signal_name
+
+
+class ShutdownInterrupt(ShutdownRequested, KeyboardInterrupt):
+    """The SIGINT flavour: also a ``KeyboardInterrupt``, so ``except KeyboardInterrupt`` handles Ctrl-C as usual."""
 
 
 def _hook_name(fn: Callable[..., Any]) -> str:
@@ -26,20 +70,55 @@ def _hook_name(fn: Callable[..., Any]) -> str:
     return f'{mod}.{qn}' if mod else str(qn)
 
 
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f'signal {signum}'
+
+
 class ShutdownManager:
-    """Process-wide registry of shutdown hooks (signals and atexit are process-wide too)."""
+    """The process-wide shutdown: hooks, the apps whose plugins shut down, signal handlers and the watchdog.
+
+    Settings (set by ``init_framework`` from ``SAF_SHUTDOWN_TIMEOUT``, ``SAF_SHUTDOWN_DRAIN_SECONDS`` and
+    ``SAF_SHUTDOWN_EXIT_CODE``): ``timeout`` (seconds or None), ``drain`` (seconds), ``sigterm_code``.
+    """
 
     def __init__(self) -> None:
         self._hooks: list[_Hook] = []
+        self._apps: list[Variables] = []
         self._lock = threading.RLock()
         self._state = 'idle'  # idle -> running -> done
         self._prev_handlers: dict[int, Any] = {}
-        self._atexit = False
-        self.exit_code = 0
+        self._atexit = False  # run the phases at a normal exit too
+        self._exit_hooks_registered = False
         self.timeout: Optional[float] = None
+        self.drain: float = 0.0
+        self.sigterm_code: int = EXIT_OK
+        self.exit_code = EXIT_OK
+        # signal state (written by the handler: plain attribute writes and deque appends only)
+        self._signum: Optional[int] = None
+        self._nsignals = 0
+        self._drain_done = False
+        self._delivered = False
+        self._code: Optional[int] = None
+        # what is running now, for the watchdog's report
+        self._phase = ''
+        self._current = ''
+        self._failures: list[str] = []
+        # the watchdog thread and its wake-up pipe
+        self._events: deque[tuple[str, float]] = deque()
+        self._wake_r: Optional[int] = None
+        self._wake_w: Optional[int] = None
+        self._watchdog: Optional[threading.Thread] = None
+        self._deadline: Optional[float] = None
+        self._main_ident = threading.main_thread().ident
+        self._announce_lock = threading.Lock()
+        self._announced = False
 
     # --- registration --------------------------------------------------------------------------------
     def register(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        """Register ``fn(*args, **kwargs)`` as a user hook; returns ``fn``."""
         if not callable(fn):
             raise TypeError(f'shutdown function must be callable, got {fn!r}')
         with self._lock:
@@ -47,137 +126,487 @@ class ShutdownManager:
         return fn
 
     def unregister(self, fn: Callable[..., Any]) -> bool:
+        """Forget every registration of ``fn``; True when there was one."""
         with self._lock:
             before = len(self._hooks)
             self._hooks = [h for h in self._hooks if h[0] is not fn]
             return len(self._hooks) != before
 
+    def add_app(self, v: Variables) -> None:
+        """Include ``v``'s app in the phases (readiness, intake, async stopping, plugin shutdown)."""
+        with self._lock:
+            if not any(a is v for a in self._apps):
+                self._apps.append(v)
+
     @property
     def hooks(self) -> list[str]:
-        """Names of the registered hooks, in the order they will run (newest first)."""
+        """Names of the registered user hooks, in the order they will run (newest first)."""
         return [h[3] for h in reversed(self._hooks)]
 
     @property
     def state(self) -> str:
+        """``idle``, ``running`` (the phases run) or ``done``."""
         return self._state
 
-    # --- running -------------------------------------------------------------------------------------
+    @property
+    def requested_signal(self) -> Optional[str]:
+        """The name of the signal that started the shutdown, or None."""
+        return _signal_name(self._signum) if self._signum is not None else None
+
+    @property
+    def failures(self) -> list[str]:
+        """What failed during the phases (hook and plugin names with the error)."""
+        return list(self._failures)
+
+    # --- the phases ------------------------------------------------------------------------------------
     def run(self, reason: str = 'shutdown') -> bool:
-        """Run every hook once, newest first; returns False when shutdown already ran or is running."""
+        """Run the shutdown phases once, on the calling thread; False when they already ran or are running."""
         with self._lock:
             if self._state != 'idle':
                 return False
             self._state = 'running'
             hooks = list(reversed(self._hooks))
+            apps = list(reversed(self._apps))
+        if self.timeout is not None and self._deadline is None:
+            self._notify('deadline')
+        if self._signum is not None:
+            self._announce(_signal_name(self._signum))
         try:
-            _log.debug('running %d shutdown hook(s) (%s)', len(hooks), reason)
-            raw = self.timeout if self.timeout is not None else os.environ.get('SAF_SHUTDOWN_TIMEOUT')
-            timeout = _read_timeout(raw) if raw not in (None, '') else None
-            if timeout is None:
-                for hook in hooks:
-                    _call_hook(hook)
-            else:
-                _run_bounded(hooks, timeout)
+            _log.debug('shutdown (%s): %d app(s), %d hook(s)', reason, len(apps), len(hooks))
+            self._phase_not_ready(apps)
+            self._phase_intake(apps)
+            self._phase_async(apps)
+            self._phase_plugins(apps)
+            self._phase_hooks(hooks)
         finally:
+            self._phase = 'logs'
+            self._finish_apps(apps)
+            _flush_logs()
             with self._lock:
                 self._state = 'done'
+            self._phase = self._current = ''
+        if self._failures and self._signum is not None:
+            self.exit_code = EXIT_HOOK_FAILED
         return True
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if self._state == 'running':
-            _log.warning('received %s during shutdown; shutdown is already in progress', name)
-            return
-        if self._state == 'done':
-            # shutdown already ran (e.g. the process is stuck at exit on a non-daemon thread): act as the
-            # signal's previous handler would, so a second Ctrl-C / SIGTERM still ends the process
-            self._chain(signum, frame)
-            return
-        _log.info('received %s: shutting down', name)
-        self.run(reason=name)
-        sys.exit(self.exit_code)
+    def _phase_not_ready(self, apps: list[Variables]) -> None:
+        self._phase = 'readiness'
+        for v in apps:
+            _mark_stopping(v)
 
-    def _chain(self, signum: int, frame: Any) -> None:
-        prev = self._prev_handlers.get(signum, signal.SIG_DFL)
-        if prev is None:
-            prev = signal.SIG_DFL
-        if callable(prev):
-            prev(signum, frame)
-            return
-        if prev == signal.SIG_IGN:
-            return
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+    def _phase_intake(self, apps: list[Variables]) -> None:
+        self._phase = 'intake'
+        from .context import get_app_context
+        for v in apps:
+            ctx = get_app_context(v)
+            with ctx.lock:
+                stoppers = list(reversed(ctx.intake_stoppers))
+                ctx.intake_stoppers.clear()
+            for fn in stoppers:
+                self._isolated(f'intake stop {_hook_name(fn)}', fn)
 
-    def install(self, via_atexit: bool, signals: tuple = ('SIGTERM', 'SIGINT')) -> None:
-        """Install the signal handlers (main thread only) and, if ``via_atexit``, the atexit hook."""
-        if threading.current_thread() is threading.main_thread():
-            for sname in signals:
-                sig = getattr(signal, sname, None)
-                if sig is None:
-                    continue
-                current = signal.getsignal(sig)
-                if current == self._on_signal:
-                    continue
+    def _phase_async(self, apps: list[Variables]) -> None:
+        self._phase = 'async stopping'
+        from .context import get_app_context
+        for v in apps:
+            ctx = get_app_context(v)
+            loop = ctx.loop
+            if loop is None or loop.is_closed() or not loop.is_running():
+                continue
+            if ctx.loop_thread == threading.get_ident():
+                continue  # this thread runs the loop: it cannot block on it (the in-loop path did this part)
+            schedule_async_shutdown = _async_api('schedule_async_shutdown')
+            remaining = self._remaining()
+            self._isolated('async stopping', schedule_async_shutdown, v, timeout=remaining if remaining else 5.0)
+
+    def _phase_plugins(self, apps: list[Variables]) -> None:
+        self._phase = 'plugin shutdown'
+        from .plugins import shutdown_all_plugins
+        for v in apps:
+            failures = self._isolated('plugin shutdown', shutdown_all_plugins, v, async_enabled=False)
+            if failures:
+                self._failures.extend(str(f) for f in failures)
+
+    def _phase_hooks(self, hooks: list[_Hook]) -> None:
+        self._phase = 'user hooks'
+        for fn, args, kwargs, name in hooks:
+            self._isolated(f'shutdown hook {name}', fn, *args, **kwargs)
+
+    def _finish_apps(self, apps: list[Variables]) -> None:
+        from .context import STOPPED, get_app_context
+        health = sys.modules.get(__package__ + '.health')
+        for v in apps:
+            ctx = get_app_context(v)
+            ctx.state = STOPPED
+            ctx.ready = False
+            if health is not None and ctx.health_server is not None:
                 try:
-                    signal.signal(sig, self._on_signal)
-                except (ValueError, OSError) as e:  # not allowed here (embedded interpreter, ...)
-                    _log.debug('cannot install %s handler: %s', sname, e)
-                    continue
-                self._prev_handlers.setdefault(int(sig), current)
-        else:
-            _log.debug('not in the main thread: signal handlers not installed')
-        if via_atexit and not self._atexit:
-            atexit.register(self._atexit_hook)
+                    health.stop_health_server(v)
+                except Exception as e:  # pragma: no cover - best effort at exit
+                    _log.debug('health endpoint did not stop: %s', e)
+
+    def _isolated(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn``; any failure (``BaseException`` included) is logged and recorded, never propagated."""
+        self._current = what
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as e:  # noqa: B036 - a hook's SystemExit/KeyboardInterrupt must not stop the others
+            if isinstance(e, SystemExit):
+                _log.error('%s raised SystemExit(%r); continuing with the shutdown', what, e.code)
+            else:
+                _log.error('%s failed: %s: %s', what, type(e).__name__, e, exc_info=True)
+            self._failures.append(f'{what}: {type(e).__name__}: {e}')
+            return None
+        finally:
+            self._current = ''
+
+    def _remaining(self) -> Optional[float]:
+        if self._deadline is None:
+            return None
+        return max(0.1, self._deadline - time.monotonic())
+
+    # --- signals ---------------------------------------------------------------------------------------
+    def install(self, via_atexit: bool, signals: tuple[str, ...] = ('SIGTERM', 'SIGINT')) -> None:
+        """Install the signal handlers (main thread only), the exit hooks and the watchdog thread.
+
+        ``via_atexit``: also run the phases when the program ends normally. A signal whose disposition is
+        ``SIG_IGN`` (SIGINT in a background job started by a shell, under ``nohup``) is left ignored.
+        """
+        if via_atexit:
             self._atexit = True
+        self._start_watchdog()
+        if not self._exit_hooks_registered:
+            import concurrent.futures.thread  # noqa: F401 - its exit hook must be registered before ours
+            if not _stdlib.register_before_thread_join(self._at_interpreter_exit):
+                atexit.register(self._at_interpreter_exit)
+            atexit.register(self._at_final_exit)  # registered early: runs after the others' atexit functions
+            self._exit_hooks_registered = True
+        if threading.current_thread() is not threading.main_thread():
+            _log.debug('not in the main thread: signal handlers not installed')
+            return
+        self._main_ident = threading.get_ident()
+        for sname in signals:
+            sig = getattr(signal, sname, None)
+            if sig is None:
+                continue
+            current = signal.getsignal(sig)
+            if current == self._on_signal:
+                continue
+            if current == signal.SIG_IGN:
+                _log.debug('%s is ignored in this process: leaving it ignored', sname)
+                continue
+            try:
+                signal.signal(sig, self._on_signal)
+            except (ValueError, OSError) as e:  # not allowed here (embedded interpreter, ...)
+                _log.debug('cannot install %s handler: %s', sname, e)
+                continue
+            self._prev_handlers.setdefault(int(sig), current)
 
-    def _atexit_hook(self) -> None:
-        self.run(reason='atexit')
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        # Runs on the main thread between two bytecodes of whatever it was doing: no locks, no logging, no I/O
+        # but a write to the watchdog's pipe. Everything else happens on the watchdog thread or after unwinding.
+        if self._drain_done and not self._delivered and signum == self._signum:
+            self._delivered = True  # the watchdog's own signal: the drain is over, unwind now
+            if self._state == 'idle':  # (unless the program ended by itself meanwhile and the phases run)
+                self._deliver()
+            return
+        self._nsignals += 1
+        name = _signal_name(signum)
+        if self._signum is None:
+            self._signum = signum
+            self._code = EXIT_SIGINT if signum == getattr(signal, 'SIGINT', None) else self.sigterm_code
+            self._mark_all_stopping()
+            if self._state != 'idle':  # the phases run (normal exit) or ran (manual run_shutdown_hooks)
+                if self._state == 'running':
+                    self._notify('ignored', name)
+                    return
+                self._notify('signal', name)
+                self._delivered = True
+                self._deliver()
+                return
+            self._notify('signal', name)
+            if self.drain > 0 and _stdlib.running_loop() is None and hasattr(signal, 'pthread_kill'):
+                self._notify('drain', name)  # the watchdog signals us again when the drain is over
+                return
+            self._delivered = True
+            self._deliver()
+            return
+        sigint = getattr(signal, 'SIGINT', None)
+        if self._state == 'done' or self._nsignals >= 3 or (signum == sigint and self._signum == sigint):
+            self._notify('force', name)
+            if self._watchdog is None or not self._watchdog.is_alive():
+                os._exit(EXIT_FORCED)
+            return
+        self._notify('ignored', name)
 
+    def _deliver(self) -> None:
+        loop = _stdlib.running_loop()
+        if loop is not None:
+            loop.call_soon_threadsafe(self._begin_in_loop, loop)
+            return
+        if critical.in_critical_section():
+            critical.defer(self._raise)
+            return
+        self._raise()
+
+    def _raise(self) -> None:
+        name = _signal_name(self._signum) if self._signum is not None else 'shutdown'
+        code = self._code if self._code is not None else EXIT_OK
+        if self._signum == getattr(signal, 'SIGINT', None):
+            raise ShutdownInterrupt(code, name)
+        raise ShutdownRequested(code, name)
+
+    def _mark_all_stopping(self) -> None:
+        for v in self._apps:
+            _mark_stopping(v)
+
+    # --- asyncio: the shutdown's first part runs on the loop ---------------------------------------------
+    def _begin_in_loop(self, loop: Any) -> None:
+        loop.create_task(self._shutdown_in_loop(loop))
+
+    async def _shutdown_in_loop(self, loop: Any) -> None:
+        import asyncio
+
+        from .context import get_app_context
+        if self.drain > 0:
+            self._phase = 'drain'
+            await asyncio.sleep(self.drain)
+        apps = [v for v in reversed(self._apps) if get_app_context(v).loop in (None, loop)]
+        main = None
+        for v in apps:
+            t = get_app_context(v).main_task
+            if t is not None and not t.done() and t.get_loop() is loop:
+                main = t
+                break
+        if main is None:
+            main = _stdlib.find_main_task(loop)
+        # cancel the main task and let its finally blocks run, keeping the loop alive for the async hooks; where
+        # that is not possible the main task is cancelled by asyncio.run after the hooks, when the loop ends
+        if main is not None and main is not asyncio.current_task() and _stdlib.detach_loop_stop(main):
+            self._phase = 'cancel main task'
+            main.cancel()
+            await asyncio.wait([main])
+        self._phase = 'intake'
+        await loop.run_in_executor(None, self._phase_intake, list(apps))
+        self._phase = 'async stopping'
+        async_plugins_stopping = _async_api('async_plugins_stopping')
+        for v in apps:  # (apps on this loop, and apps that never captured one: this is the asyncio app's loop)
+            self._current = 'async stopping'
+            try:
+                await async_plugins_stopping(v)
+            except Exception as e:
+                _log.error('async stopping failed: %s: %s', type(e).__name__, e, exc_info=True)
+                self._failures.append(f'async stopping: {type(e).__name__}: {e}')
+            self._current = ''
+        loop.call_soon(self._raise)  # from a plain callback: SystemExit leaves run_forever, no task keeps it
+
+    # --- exit hooks ------------------------------------------------------------------------------------
+    def _at_interpreter_exit(self) -> None:
+        """At interpreter exit, on the main thread, before non-daemon threads are joined."""
+        if self._signum is None and not self._atexit:
+            return
+        reason = f'{_signal_name(self._signum)}' if self._signum is not None else 'exit'
+        self.run(reason=reason)
+
+    def _at_final_exit(self) -> None:
+        """The last atexit function: after a signal-driven shutdown the exit status is the signal's code (or
+        :data:`EXIT_HOOK_FAILED`), even if the program caught the unwinding exception and returned normally."""
+        if self._signum is None or self._state != 'done':
+            return
+        code = EXIT_HOOK_FAILED if self._failures else (self._code or EXIT_OK)
+        if code == EXIT_OK:
+            return  # the program's own status stands (0 unless it chose another)
+        logging.shutdown()  # flushes and closes every handler (os._exit skips the atexit function that would)
+        _flush_std()
+        os._exit(code)
+
+    # --- the watchdog ----------------------------------------------------------------------------------
+    def _notify(self, kind: str, detail: str = '') -> None:
+        """Tell the watchdog thread (lock-free: safe in a signal handler)."""
+        self._events.append((kind + ':' + detail, time.monotonic()))
+        w = self._wake_w
+        if w is not None:
+            try:
+                os.write(w, b'.')
+            except OSError:
+                pass
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog is not None and self._watchdog.is_alive():
+            return
+        if self._wake_r is None and os.name == 'posix':
+            r, w = os.pipe()
+            os.set_blocking(w, False)
+            self._wake_r, self._wake_w = r, w
+        t = threading.Thread(target=self._watch, name='saf-shutdown-watchdog', daemon=True)
+        t.start()
+        self._watchdog = t
+
+    def _wait(self, timeout: Optional[float]) -> bool:
+        """Wait for a notification or the timeout; False when asked to stop."""
+        r = self._wake_r
+        if r is None:
+            time.sleep(0.05 if timeout is None else max(0.0, min(timeout, 0.05)))
+            return True
+        import select
+        try:
+            ready, _, _ = select.select([r], [], [], timeout)
+        except (OSError, ValueError):
+            return False
+        if ready:
+            try:
+                data = os.read(r, 4096)
+            except OSError:
+                return False
+            if not data:
+                return False
+        return True
+
+    def _watch(self) -> None:
+        drain_until: Optional[float] = None
+        drain_signal: Optional[str] = None
+        while True:
+            now = time.monotonic()
+            waits = [t for t in (self._deadline, drain_until) if t is not None]
+            timeout = max(0.0, min(waits) - now) if waits else None
+            if not self._wait(timeout):
+                return
+            while self._events:
+                kind, t0 = self._events.popleft()
+                what, _, detail = kind.partition(':')
+                if what == 'stop':
+                    return
+                if what == 'signal':
+                    self._announce(detail)
+                    if self.timeout is not None and self._deadline is None:
+                        self._deadline = t0 + self.timeout
+                elif what == 'deadline':
+                    if self.timeout is not None and self._deadline is None:
+                        self._deadline = t0 + self.timeout
+                elif what == 'drain':
+                    drain_until, drain_signal = t0 + self.drain, detail
+                    _log.info('not ready; draining for %gs (SAF_SHUTDOWN_DRAIN_SECONDS) before stopping',
+                              self.drain)
+                elif what == 'ignored':
+                    _log.warning('received %s during shutdown; shutdown is already in progress (ignored; a third '
+                                 'signal, or a second SIGINT, forces an immediate exit)', detail)
+                elif what == 'force':
+                    self._force(EXIT_FORCED, f'received {detail} again: forcing an immediate exit')
+            now = time.monotonic()
+            if drain_until is not None and now >= drain_until:
+                drain_until = None
+                self._drain_done = True
+                sig = getattr(signal, drain_signal or 'SIGTERM', signal.SIGTERM)
+                try:
+                    signal.pthread_kill(self._main_ident, sig)  # type: ignore[arg-type]
+                except (OSError, ValueError) as e:  # the main thread is gone
+                    _log.debug('cannot signal the main thread after the drain: %s', e)
+            if self._deadline is not None and now >= self._deadline:
+                self._overrun()
+
+    def _announce(self, signame: str) -> None:
+        """Log the signal once (from the watchdog, or from the phases if they get there first)."""
+        with self._announce_lock:
+            if self._announced:
+                return
+            self._announced = True
+        extra = []
+        if self.drain > 0:
+            extra.append(f'drain {self.drain:g}s')
+        if self.timeout is not None:
+            extra.append(f'timeout {self.timeout:g}s')
+        _log.info('received %s: shutting down%s', signame, f' ({", ".join(extra)})' if extra else '')
+
+    def _overrun(self) -> None:
+        running = []
+        if self._phase:
+            running.append(f'phase {self._phase!r}')
+        if self._current:
+            running.append(self._current)
+        threads = [t.name for t in threading.enumerate()
+                   if t.is_alive() and t is not threading.current_thread() and not t.daemon]
+        self._force(EXIT_TIMEOUT, f'shutdown overran SAF_SHUTDOWN_TIMEOUT={self.timeout:g}s; still running: '
+                                  f'{", ".join(running) or "nothing in the shutdown phases"}; non-daemon threads '
+                                  f'alive: {", ".join(threads) or "none"}; exiting with code {EXIT_TIMEOUT}')
+
+    def _force(self, code: int, message: str) -> None:
+        try:
+            _log.critical(message)
+        except Exception:
+            pass
+        flusher = threading.Thread(target=lambda: (_flush_logs(), _flush_std()), daemon=True)
+        flusher.start()
+        flusher.join(1.0)
+        os._exit(code)
+
+    # --- test support ----------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget every hook and restore the previous signal handlers and atexit state."""
+        """Forget every hook and app, restore the previous signal handlers, stop the watchdog, clear the state.
+
+        The exit hooks stay registered (the interpreter offers no way to remove one of them) but do nothing
+        until the next ``install``.
+        """
         with self._lock:
             self._hooks.clear()
+            self._apps.clear()
             self._state = 'idle'
             self.timeout = None
+            self.drain = 0.0
+            self.sigterm_code = EXIT_OK
+            self.exit_code = EXIT_OK
+            self._signum = None
+            self._nsignals = 0
+            self._drain_done = self._delivered = False
+            self._code = None
+            self._failures = []
+            self._deadline = None
+            self._atexit = False
+            self._announced = False
             if threading.current_thread() is threading.main_thread():
                 for sig, prev in self._prev_handlers.items():
                     try:
                         signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
-                    except (ValueError, OSError):
+                    except (ValueError, OSError, TypeError):
                         pass
             self._prev_handlers.clear()
-            if self._atexit:
-                atexit.unregister(self._atexit_hook)
-                self._atexit = False
+        if self._watchdog is not None and self._watchdog.is_alive():
+            self._notify('stop')
+            self._watchdog.join(2.0)
+        self._watchdog = None
+        self._events.clear()
 
 
-def _read_timeout(value: Any) -> Optional[float]:
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        _log.warning('SAF_SHUTDOWN_TIMEOUT=%r is not a number of seconds; shutdown is not time-bounded', value)
-        return None
-    return t if t > 0 else None
+def _mark_stopping(v: Variables) -> None:
+    """Readiness off for ``v``'s app: plain attribute writes (the signal handler calls this)."""
+    ctx = v._app
+    if ctx is not None and ctx.state not in ('stopping', 'stopped'):
+        ctx.state = 'stopping'
 
 
-def _call_hook(hook: _Hook) -> None:
-    fn, args, kwargs, name = hook
-    try:
-        fn(*args, **kwargs)
-    except Exception:
-        _log.exception('shutdown hook %s failed', name)
+def _flush_logs() -> None:
+    for h in list(logging.getLogger().handlers):
+        try:
+            h.flush()
+        except Exception:
+            pass
 
 
-def _run_bounded(hooks: list[_Hook], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    grace = min(0.1, timeout)
-    for hook in hooks:
-        t = threading.Thread(target=_call_hook, args=(hook,), name=f'saf-shutdown:{hook[3]}', daemon=True)
-        t.start()
-        t.join(max(deadline - time.monotonic(), grace))
-        if t.is_alive():
-            _log.error('shutdown hook %s overran SAF_SHUTDOWN_TIMEOUT=%ss; continuing without it', hook[3], timeout)
+def _flush_std() -> None:
+    for s in (sys.stdout, sys.stderr):
+        try:
+            if s is not None:
+                s.flush()
+        except Exception:
+            pass
+
+
+def _async_api(name: str) -> Callable[..., Any]:
+    from . import plugins
+    fn = getattr(plugins, name, None)
+    if fn is None:
+        from . import async_mode  # type: ignore[attr-defined]
+        fn = getattr(async_mode, name)
+    return fn  # type: ignore[no-any-return]
 
 
 _manager = ShutdownManager()
@@ -189,7 +618,8 @@ def get_shutdown_manager() -> ShutdownManager:
 
 
 def register_shutdown_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
-    """Register ``fn(*args, **kwargs)`` to run once at shutdown (newest first); returns ``fn`` (decorator use).
+    """Register ``fn(*args, **kwargs)`` to run once at shutdown, in the user-hook phase (newest first), after
+    the plugins have shut down; returns ``fn`` (decorator use).
 
     Raises:
         TypeError: when ``fn`` is not callable.
@@ -198,5 +628,20 @@ def register_shutdown_function(fn: Callable[..., Any], *args: Any, **kwargs: Any
 
 
 def run_shutdown_hooks(reason: str = 'manual') -> bool:
-    """Run the shutdown hooks now (once per process); returns False if they already ran."""
+    """Run the shutdown phases now, on this thread (once per process); returns False if they already ran."""
     return _manager.run(reason)
+
+
+def register_intake_stop(fn: Callable[[], Any], v: Optional[Variables] = None) -> Callable[[], Any]:
+    """Run ``fn()`` in the shutdown's *intake* phase (after the drain, before plugins shut down): stop accepting
+    new work there (a server's listener, a consumer's subscription). Newest first; returns ``fn``."""
+    from .context import get_app_context
+    ctx = get_app_context(v)
+    with ctx.lock:
+        ctx.intake_stoppers.append(fn)
+    return fn
+
+
+__all__ = ['ShutdownManager', 'ShutdownRequested', 'ShutdownInterrupt', 'get_shutdown_manager',
+           'register_shutdown_function', 'run_shutdown_hooks', 'register_intake_stop', 'EXIT_OK',
+           'EXIT_HOOK_FAILED', 'EXIT_TIMEOUT', 'EXIT_FORCED', 'EXIT_SIGINT']
