@@ -1,0 +1,183 @@
+"""The one secrets policy: which names hold secrets, and how values and texts are masked before printing.
+
+Every place the framework prints a value (errors, file parse errors, ``log_framework_variables``, exports,
+the Pyroscope plugin, JSON static fields, log extras and ``log_context`` fields, multi-tenant errors, health
+reports) goes through this module.
+
+Names. A key is secret when its *normalized* form (lower case, every run of ``_``, ``-``, ``.`` or space made
+one ``_``) matches one of :data:`SECRET_KEY_PATTERNS` (regular expressions, searched), one of the extra
+patterns added with :func:`add_secret_patterns` (``SAF_SECRET_KEYS``: comma-separated, each a plain substring
+of the normalized name, e.g. ``license,dsn``), or is one of the names marked with :func:`mark_secret_key`.
+
+Values. A secret key's non-empty value prints as ``****``. In every value and text, whatever the key,
+credentials in URLs (``scheme://user:password@host``, the password may contain ``@``) and ``name=value`` /
+``"name": "value"`` pairs whose name is secret are masked.
+
+What it cannot do: recognize a secret by its shape alone (a bare token in a message, a password in a
+non-secret key outside a URL), or mask what user code prints itself without going through the framework.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any, Iterable, Mapping
+
+MASK = '****'
+
+#: Regular expressions searched in the normalized key (see the module docstring).
+SECRET_KEY_PATTERNS: tuple[str, ...] = (
+    r'passw(or)?d', r'(^|_)pass(_|$)', r'passphrase', r'(^|_)pwd(_|$)', r'secret', r'token', r'credential',
+    r'api_?key', r'private_?key', r'auth', r'signing_?key', r'encryption_?key', r'master_?key', r'cookie',
+    r'session_?key', r'access_?key', r'(^|_)dsn(_|$)', r'(^|_)salt(_|$)', r'(^|_)pin(_|$)', r'(^|_)otp(_|$)',
+)
+
+_SEP_RE = re.compile(r'[-_.\s]+')
+_builtin_re = re.compile('|'.join(f'(?:{p})' for p in SECRET_KEY_PATTERNS))
+_extra: tuple[str, ...] = ()
+_marked: frozenset[str] = frozenset()
+_lock = threading.Lock()
+_cache: dict[str, bool] = {}
+_CACHE_MAX = 4096
+
+
+def normalize_key(key: str) -> str:
+    """Lower-case ``key`` and turn every run of ``_``, ``-``, ``.`` or whitespace into one ``_``."""
+    return _SEP_RE.sub('_', key.strip().lower()).strip('_')
+
+
+def is_secret_key(key: Any) -> bool:
+    """Return True when ``key`` (a variable, field or parameter name) names a secret."""
+    if not isinstance(key, str) or not key:
+        return False
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    norm = normalize_key(key)
+    result = (_builtin_re.search(norm) is not None or norm in _marked
+              or any(p in norm for p in _extra))
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[key] = result
+    return result
+
+
+def add_secret_patterns(patterns: Iterable[str] | str) -> None:
+    """Add extra secret-name patterns: plain substrings of the normalized name (``SAF_SECRET_KEYS``).
+
+    A string is split on commas; empty entries are ignored.
+    """
+    global _extra
+    items = patterns.split(',') if isinstance(patterns, str) else list(patterns)
+    new = tuple(normalize_key(str(p)) for p in items if str(p).strip())
+    with _lock:
+        _extra = tuple(dict.fromkeys(_extra + new))
+        _cache.clear()
+
+
+def mark_secret_key(name: str) -> None:
+    """Mark one exact name as secret (the hook for variables declared secret)."""
+    global _marked
+    with _lock:
+        _marked = _marked | {normalize_key(name)}
+        _cache.clear()
+
+
+def reset_secret_patterns() -> None:
+    """Forget the extra patterns and marked names (used by ``testing.reset_framework``)."""
+    global _extra, _marked
+    with _lock:
+        _extra = ()
+        _marked = frozenset()
+        _cache.clear()
+
+
+# scheme://user:password@host -- the password runs to the last '@' before the host (it may contain '@')
+_URL_CRED_RE = re.compile(r'([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@\'"]*:)[^\s/\'"]*@(?=[^\s@/\'"]*(?:[/\s\'"?#]|$))')
+# name=value, name: value, "name": "value" where name looks secret
+_PAIR_RE = re.compile(
+    r'''(?P<key>["']?[A-Za-z_][A-Za-z0-9_.\-]*["']?)(?P<sep>\s*[:=]\s*)'''
+    r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]]+)''')
+
+
+def mask_url_credentials(text: str) -> str:
+    """Mask the password of every ``scheme://user:password@host`` in ``text``."""
+    if '://' not in text or '@' not in text:
+        return text
+    return _URL_CRED_RE.sub(lambda m: m.group(1) + MASK + '@', text)
+
+
+def _mask_pair(m: re.Match[str]) -> str:
+    key = m.group('key').strip('"\'')
+    if not is_secret_key(key):
+        return m.group(0)
+    val = m.group('val')
+    quote = val[0] if val[:1] in ('"', "'") else ''
+    return f'{m.group("key")}{m.group("sep")}{quote}{MASK}{quote}'
+
+
+def mask_text(text: Any) -> str:
+    """Return ``str(text)`` with URL credentials and secret-named ``name=value`` pairs masked."""
+    s = text if isinstance(text, str) else str(text)
+    s = mask_url_credentials(s)
+    if '=' in s or ':' in s:
+        s = _PAIR_RE.sub(_mask_pair, s)
+    return s
+
+
+def mask_value(key: Any, value: Any) -> Any:
+    """Return ``value`` fit to print under ``key``: ``'****'`` when the key is secret and the value non-empty,
+    else the value with URL credentials masked (non-strings pass through unchanged)."""
+    if value is None or value == '':
+        return value
+    if is_secret_key(key):
+        return MASK
+    if isinstance(value, str) and '://' in value and '@' in value:
+        return mask_url_credentials(value)
+    return value
+
+
+def redact_mapping(data: Mapping[Any, Any], depth: int = 8) -> dict[Any, Any]:
+    """Return a copy of ``data`` with :func:`mask_value` applied to every value, nested mappings included (to
+    ``depth`` levels) and strings inside lists and tuples masked for URL credentials."""
+    return {k: _redact(k, val, depth) for k, val in data.items()}
+
+
+def _redact(key: Any, value: Any, depth: int) -> Any:
+    if is_secret_key(key) and value is not None and value != '':
+        return MASK
+    if isinstance(value, str):
+        return mask_url_credentials(value) if '://' in value else value
+    if depth <= 0:
+        return value
+    if isinstance(value, Mapping):
+        return {k: _redact(k, v, depth - 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact(None, v, depth - 1) for v in value) if isinstance(value, list) else \
+            tuple(_redact(None, v, depth - 1) for v in value)
+    return value
+
+
+def bounded_repr(value: Any, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters with the full length noted (for error messages)."""
+    try:
+        r = repr(value)
+    except Exception as e:  # a broken __repr__
+        return f'<unprintable {type(value).__name__}: {type(e).__name__}>'
+    if len(r) <= limit:
+        return r
+    n = len(value) if isinstance(value, (str, bytes)) else len(r)
+    return f'{r[:limit]}... ({n:,} characters)'
+
+
+def shown_value(key: Any, value: Any, limit: int = 200) -> str:
+    """How a bad value of ``key`` is quoted in an error message: masked, URL credentials masked, bounded."""
+    if is_secret_key(key) and value is not None and value != '':
+        return MASK
+    masked = mask_value(key, value)
+    return bounded_repr(masked, limit)
+
+
+__all__ = ['MASK', 'SECRET_KEY_PATTERNS', 'normalize_key', 'is_secret_key', 'add_secret_patterns',
+           'mark_secret_key', 'reset_secret_patterns', 'mask_url_credentials', 'mask_text', 'mask_value',
+           'redact_mapping', 'bounded_repr', 'shown_value']
