@@ -10,7 +10,7 @@ from __future__ import annotations
 import os as _os
 from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Optional
 
-from ..util.misc import is_secret_key
+from ..util.secrets import is_secret_key, mask_text, shown_value
 from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 
 TypeFn = Callable[[Any], Any]
@@ -76,19 +76,65 @@ def _env_get(key: str) -> Optional[str]:
 
 
 class VariableTypeError(ValueError):
-    """A registered type function failed on a value; names the key, the layer and the (masked) raw value."""
+    """A registered type function failed on a value; names the key, the layer and the raw value.
+
+    The value is masked when the key looks secret, URL credentials are masked whatever the key, and at most 200
+    characters of it are quoted. The exception is chained to a *sanitized* copy of the type function's error
+    (same type name and traceback, masked message), never to the original, whose text usually repeats the
+    value; the original is kept on ``.original`` for code that needs it.
+    """
 
     def __init__(self, key: str, layer: str, raw: Any, error: BaseException) -> None:
-        self.key, self.layer, self.raw = key, layer, raw
-        secret = is_secret_key(key)
-        shown = '****' if secret and raw not in (None, '') else repr(raw)
+        self.key, self.layer, self.raw, self.original = key, layer, raw, error
         where = f'environment variable {key.upper()}' if layer == 'environment' else f'{layer} value'
-        # the original error's text usually repeats the raw value: leave it out for secrets
-        detail = type(error).__name__ if secret else f'{type(error).__name__}: {error}'
+        detail = _error_detail(key, error)
         super().__init__(
-            f'variable {key!r}: cannot convert {where} {shown}: {detail}; '
+            f'variable {key!r}: cannot convert {where} {shown_value(key, raw)}: {detail}; '
             f'fix the value or the type function registered for {key!r}'
         )
+
+    def __reduce__(self) -> Any:  # picklable (crosses process boundaries) without the original error
+        return (_rebuild_type_error, (self.args[0], self.key, self.layer))
+
+
+def _rebuild_type_error(message: str, key: str, layer: str) -> ValueError:
+    e = VariableTypeError.__new__(VariableTypeError)
+    ValueError.__init__(e, message)
+    e.key, e.layer, e.raw, e.original = key, layer, None, None  # type: ignore[assignment]
+    return e
+
+
+def _error_detail(key: str, error: BaseException) -> str:
+    """``Type: message`` of a type function's error, fit to print: just the type for a secret key, else the
+    message with secrets masked and cut to 300 characters."""
+    if is_secret_key(key):
+        return type(error).__name__
+    text = mask_text(str(error))
+    if len(text) > 300:
+        text = f'{text[:300]}... ({len(text):,} characters)'
+    return f'{type(error).__name__}: {text}'
+
+
+class TypeFunctionError(Exception):
+    """Stands in for a type function's error in a :class:`VariableTypeError` chain: the same type name and
+    traceback, with the message masked (see :class:`VariableTypeError`)."""
+
+
+def _sanitized_cause(key: str, error: BaseException) -> BaseException:
+    """The same exception type with a masked message where that type prints its message plainly (builtin
+    exceptions and most user ones), else a :class:`TypeFunctionError`; the original traceback either way."""
+    detail = _error_detail(key, error)
+    text = detail.split(': ', 1)[1] if ': ' in detail else '(message hidden: the value is secret)'
+    cause: BaseException
+    cls = type(error)
+    try:
+        if cls.__str__ is not BaseException.__str__ or cls.__repr__ is not BaseException.__repr__:
+            raise TypeError('custom message rendering')
+        cause = cls(text)
+    except Exception:
+        cause = TypeFunctionError(detail)
+    cause.__traceback__ = error.__traceback__
+    return cause
 
 
 class Variables:
@@ -177,7 +223,8 @@ class Variables:
             result = fn(raw)
         except Exception as e:
             found, layer = self._find(key)
-            raise VariableTypeError(key, layer if found is raw or found == raw else 'unknown layer', raw, e) from e
+            raise VariableTypeError(key, layer if found is raw or found == raw else 'unknown layer', raw,
+                                    e) from _sanitized_cause(key, e)
         if type(result) in _IMMUTABLE and type(raw) in _IMMUTABLE:
             self._conv[key] = (fn, raw, result)
         return result

@@ -1,4 +1,4 @@
-"""Configuration file sources for :class:`Variables` (``.env`` files via python-dotenv)."""
+"""Configuration file sources for :class:`Variables` (``.env`` files)."""
 
 from __future__ import annotations
 
@@ -6,41 +6,24 @@ import os
 from typing import Optional, Union
 
 from ..api.variables import Variables
+from ..util.config_files import ConfigFileError
+from ..util.config_files import read_env_file as _read_env_file
 from .defaults import get_variables
 
-
-class ConfigFileError(ValueError):
-    """A configuration file cannot be parsed; the message names the file and the line."""
-
-    def __init__(self, path: str, line: Optional[int], problem: str) -> None:
-        self.path, self.line = path, line
-        where = f'{path}:{line}' if line is not None else path
-        super().__init__(f'{where}: {problem}')
+__all__ = ['ConfigFileError', 'read_env_file', 'add_env_file_source']
 
 
 def read_env_file(path: Union[str, os.PathLike]) -> dict[str, Optional[str]]:
-    """Parse a ``.env`` file with python-dotenv and return its values (variables are expanded).
+    """Read a ``.env`` file once and return its values, ``${NAME}`` expanded from the file's earlier values and
+    the process environment (python-dotenv's results; see :mod:`scitrera_app_framework.util.config_files`).
 
     Raises:
-        ImportError: python-dotenv is not installed (names the ``dotenv`` extra).
         FileNotFoundError: the file does not exist.
-        ConfigFileError: a line cannot be parsed (names the file and the line).
+        ConfigFileError: not UTF-8, or a line cannot be parsed (names the file and the line; a secret value is
+            never quoted).
+        ImportError: the file needs python-dotenv's parser (quoted values, escapes) and it is not installed.
     """
-    try:
-        from dotenv import dotenv_values
-        from dotenv.parser import parse_stream
-    except ImportError as e:
-        raise ImportError("reading .env files needs python-dotenv: pip install 'scitrera-app-framework[dotenv]'") from e
-    p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise FileNotFoundError(f'.env file not found: {os.path.abspath(p)!r}')
-    with open(p, encoding='utf-8') as f:
-        for binding in parse_stream(f):
-            if binding.error:
-                text = binding.original.string.strip()
-                raise ConfigFileError(p, binding.original.line,
-                                      f'cannot parse {text[:60]!r}; expected KEY=value (quote values with spaces)')
-    return dict(dotenv_values(p))
+    return _read_env_file(path)
 
 
 def add_env_file_source(path: Union[str, os.PathLike] = '.env', v: Optional[Variables] = None,

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 import os
-import re
 import threading
 from collections import OrderedDict
-from typing import Any, Iterator, MutableMapping, NamedTuple, Optional, Union
+from typing import Any, Iterator, Mapping, MutableMapping, NamedTuple, Optional, Union
 
 from ..api.constants import EnvPlacement
 from ..api.plugins import Plugin
@@ -40,7 +38,14 @@ from ..api.variables import Variables
 from ..core.defaults import get_variables
 from ..core.logs import get_logger, log_context, set_app_logger
 from ..core.plugins import ExtensionNotFoundError, get_extension
-from ..core.util import ConfigFileError, read_env_file
+from ..util.config_files import (
+    ConfigFileError,
+    parse_env_text,
+    parse_json_text,
+    parse_toml_text,
+    parse_yaml_text,
+    read_text,
+)
 from ..util.parsing import ext_parse_bool
 
 EXT_MULTITENANT = 'multi-tenant'
@@ -378,15 +383,6 @@ class BaseMultiTenantProvider:
 
 
 # --- directory provider ------------------------------------------------------------------------------------
-def _decode_utf8(path: str, data: bytes) -> str:
-    try:
-        return data.decode('utf-8')
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b'\n') + 1
-        raise ConfigFileError(path, line, f'not valid UTF-8 text ({e.reason} at byte {e.start}); '
-                                          f'save the file as UTF-8') from None
-
-
 def _require_mapping(path: str, data: Any, kind: str) -> dict[str, Any]:
     if data is None:
         return {}
@@ -396,79 +392,35 @@ def _require_mapping(path: str, data: Any, kind: str) -> dict[str, Any]:
     return {str(k): val for k, val in data.items()}
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
-    import yaml
-
-    with open(path, 'rb') as f:
-        text = _decode_utf8(path, f.read())
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = ' '.join(p for p in (e.context, e.problem) if p) or str(e)
-        raise ConfigFileError(path, line, f'invalid YAML: {problem}') from None
-    except yaml.YAMLError as e:
-        raise ConfigFileError(path, None, f'invalid YAML: {e}') from None
-    return _require_mapping(path, data, 'YAML')
-
-
-def _read_json(path: str) -> dict[str, Any]:
-    with open(path, 'rb') as f:
-        text = _decode_utf8(path, f.read())
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigFileError(path, e.lineno, f'invalid JSON: {e.msg} (column {e.colno})') from None
-    return _require_mapping(path, data, 'JSON')
-
-
-def _read_toml(path: str) -> dict[str, Any]:
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # Python < 3.11
-        try:
-            import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
-        except ImportError as e:
-            raise ImportError(f'reading {path!r} needs tomli on Python < 3.11: '
-                              f"pip install 'scitrera-app-framework[toml]'") from e
-    with open(path, 'rb') as f:
-        text = _decode_utf8(path, f.read())
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        line = getattr(e, 'lineno', None)
-        if line is None:
-            m = re.search(r'line (\d+)', str(e))
-            line = int(m.group(1)) if m else None
-        msg = getattr(e, 'msg', None) or re.sub(r'\s*\(at line \d+, column \d+\)', '', str(e))
-        raise ConfigFileError(path, line, f'invalid TOML: {msg}') from None
-    return _require_mapping(path, data, 'TOML')
-
-
-def read_tenant_file(path: Union[str, os.PathLike]) -> dict[str, Any]:
+def read_tenant_file(path: Union[str, os.PathLike], environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """Read one tenant settings file (``.env``, ``.yaml``/``.yml``, ``.json`` or ``.toml``); return its mapping.
 
-    YAML is only ever ``safe_load``ed. An empty YAML file gives an empty mapping.
+    YAML is only ever ``safe_load``ed. An empty YAML file gives an empty mapping. In a ``.env`` file,
+    ``${NAME}`` is expanded from the file's own earlier values and then from ``environ`` only (default: none,
+    so a tenant file cannot read the process environment; the provider passes the environment when the tenant
+    includes it, ``SAF_MULTITENANT_INCLUDE_ENV``).
 
     Raises:
-        ConfigFileError (a ValueError): the file cannot be parsed, or its top level is not a mapping (names the
-            file and the line).
+        ConfigFileError (a ValueError): the file is not UTF-8, cannot be parsed, is nested too deeply, or its
+            top level is not a mapping (names the file and the line).
         ValueError: unknown file extension.
-        ImportError: python-dotenv (``.env``) or tomli (``.toml`` on Python < 3.11) is missing.
+        ImportError: python-dotenv (a ``.env`` file with quoted values) or tomli (``.toml`` on Python < 3.11)
+            is missing.
         OSError: the file cannot be read.
     """
     p = os.fspath(path)
     ext = os.path.splitext(p)[1].lower()
+    if ext not in _SETTINGS_EXTENSIONS:
+        raise ValueError(f'{p!r}: unknown tenant settings file type {ext!r}; use one of '
+                         f'{", ".join(_SETTINGS_EXTENSIONS)}')
+    p, text = read_text(p)
     if ext == '.env':
-        return dict(read_env_file(p))
+        return dict(parse_env_text(text, p, environ if environ is not None else {}))
     if ext in ('.yaml', '.yml'):
-        return _read_yaml(p)
+        return _require_mapping(p, parse_yaml_text(text, p), 'YAML')
     if ext == '.json':
-        return _read_json(p)
-    if ext == '.toml':
-        return _read_toml(p)
-    raise ValueError(f'{p!r}: unknown tenant settings file type {ext!r}; use one of {", ".join(_SETTINGS_EXTENSIONS)}')
+        return _require_mapping(p, parse_json_text(text, p), 'JSON')
+    return _require_mapping(p, parse_toml_text(text, p), 'TOML')
 
 
 class DirectoryTenantProvider(BaseMultiTenantProvider):
@@ -566,7 +518,13 @@ class DirectoryTenantProvider(BaseMultiTenantProvider):
                     f'tenant {tenant_id!r} has no settings file in {self._directory!r}: create '
                     f'{tenant_id}.env, .yaml, .yml, .json or .toml there')
             return []
-        return [read_tenant_file(path)]
+        real, real_dir = os.path.realpath(path), os.path.realpath(self._directory)
+        if os.path.dirname(real) != real_dir and not real.startswith(real_dir + os.sep):
+            raise MultiTenantConfigError(
+                f'tenant {tenant_id!r}: its settings file {path!r} is a link to {real!r}, outside the tenant '
+                f'directory {self._directory!r}; tenant settings files must be regular files inside it')
+        environ = os.environ if self.env_placement is not EnvPlacement.IGNORED else {}
+        return [read_tenant_file(path, environ=environ)]
 
 
 # --- plugin and accessors ----------------------------------------------------------------------------------

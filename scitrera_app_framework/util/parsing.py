@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Union
 
+from .secrets import bounded_repr
+
 _TRUE = frozenset(('1', 'true', 't', 'yes', 'y', 'on'))
 _FALSE = frozenset(('0', 'false', 'f', 'no', 'n', 'off', ''))
 
@@ -33,7 +35,7 @@ def ext_parse_bool(value: Any) -> bool:
         if s in _FALSE:
             return False
     raise ValueError(
-        f'cannot parse {value!r} as a boolean; use one of 1/true/t/yes/y/on or 0/false/f/no/n/off'
+        f'cannot parse {bounded_repr(value)} as a boolean; use one of 1/true/t/yes/y/on or 0/false/f/no/n/off'
     )
 
 
@@ -55,7 +57,8 @@ def ext_parse_csv(value: Union[str, Iterable[Any], None]) -> list[str]:
     try:
         items = iter(value)
     except TypeError:
-        raise TypeError(f'cannot parse {value!r} as a comma-separated list: expected a string or a list') from None
+        raise TypeError(f'cannot parse {bounded_repr(value)} as a comma-separated list: expected a string or a '
+                        f'list') from None
     return [s for s in (str(x).strip() for x in items) if s]
 
 
@@ -74,4 +77,4 @@ def ext_parse_int(value: Any, name: Optional[str] = None) -> int:
         return int(str(value).strip())
     except (TypeError, ValueError):
         where = f'{name}: ' if name else ''
-        raise ValueError(f'{where}cannot parse {value!r} as an integer') from None
+        raise ValueError(f'{where}cannot parse {bounded_repr(value)} as an integer') from None

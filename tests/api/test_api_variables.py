@@ -461,8 +461,10 @@ def test_type_fn_failure_env_names_key_layer_value(monkeypatch: pytest.MonkeyPat
     assert 'saf_t_num' in msg
     assert 'environment' in msg and 'SAF_T_NUM' in msg
     assert "'abc'" in msg
-    assert isinstance(ei.value.__cause__, ValueError)
-    assert ei.value.__cause__ is not ei.value
+    # chained to a sanitized copy (same type and traceback, masked message); the original is on .original
+    assert isinstance(ei.value.__cause__, ValueError) and ei.value.__cause__ is not ei.value.original
+    assert ei.value.__cause__.__traceback__ is not None
+    assert isinstance(ei.value.original, ValueError)
     # the default and type function are registered despite the failure, and fixing the env fixes the read
     monkeypatch.setenv('SAF_T_NUM', '12')
     assert v.get('saf_t_num') == 12
@@ -500,6 +502,7 @@ def test_type_fn_failure_masks_secret_values(key: str, monkeypatch: pytest.Monke
     assert key in msg or key.upper() in msg
     assert '****' in msg
     assert isinstance(ei.value.__cause__, ZeroDivisionError)
+    assert 'hunter2-value' not in str(ei.value.__cause__)
 
 
 def test_type_fn_failure_secret_not_leaked_by_original_error(monkeypatch: pytest.MonkeyPatch) -> None:

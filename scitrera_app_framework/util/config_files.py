@@ -1,0 +1,253 @@
+"""Readers for configuration files (``.env``, YAML, JSON, TOML) with errors that name the file and the line.
+
+Every reader decodes UTF-8 itself (a bad byte is an error naming the file and the line), never quotes a
+secret in an error (see :mod:`.secrets`), and turns excessive nesting into an error naming the file.
+
+``.env`` files are read once and parsed in time linear in their size. Plain ``KEY=value`` lines take a fast
+path; a file with quoted values, escapes or other forms is parsed by python-dotenv's parser (the ``dotenv``
+extra), so both give python-dotenv's results. ``${NAME}`` / ``${NAME:-default}`` are expanded from the
+file's earlier values, then from ``environ`` (the process environment by default; pass ``environ={}`` to
+expand from the file alone, as tenant files do).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, Mapping, Optional, Union
+
+from .secrets import is_secret_key, shown_value
+
+PathLike = Union[str, 'os.PathLike[str]']
+
+
+class ConfigFileError(ValueError):
+    """A configuration file cannot be read or parsed; the message names the file and, where known, the line."""
+
+    def __init__(self, path: str, line: Optional[int], problem: str) -> None:
+        self.path, self.line = path, line
+        where = f'{path}:{line}' if line is not None else path
+        super().__init__(f'{where}: {problem}')
+
+
+def decode_utf8(path: str, data: bytes) -> str:
+    """Decode a file's bytes as UTF-8 (a leading BOM is dropped).
+
+    Raises:
+        ConfigFileError: not valid UTF-8 (names the file, the line and the byte offset).
+    """
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b'\n') + 1
+        raise ConfigFileError(path, line, f'not valid UTF-8 text ({e.reason} at byte {e.start}); save the file as '
+                                          f'UTF-8') from None
+    return text[1:] if text.startswith('\ufeff') else text
+
+
+def read_text(path: PathLike) -> tuple[str, str]:
+    """Return ``(path as str, its text)``, decoded as UTF-8.
+
+    Raises:
+        FileNotFoundError: no such file (names it). ConfigFileError: not UTF-8. OSError: cannot be read.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, 'rb') as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f'configuration file not found: {os.path.abspath(p)!r}') from None
+    return p, decode_utf8(p, data)
+
+
+# --- .env ----------------------------------------------------------------------------------------------------
+# a plain line: optional export, a key, '=', an unquoted value without quotes, backslashes or '#'
+_SIMPLE_LINE = re.compile(r'[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=[ \t]*([^\s\'"\\#]*(?:[ \t]+'
+                          r'[^\s\'"\\#]+)*)[ \t]*\r?$')
+_SKIP_LINE = re.compile(r'[ \t]*(?:#.*)?\r?$')
+_VAR = re.compile(r'\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}')
+
+
+def parse_env_text(text: str, path: str = '<string>',
+                   environ: Optional[Mapping[str, str]] = None) -> dict[str, Optional[str]]:
+    """Parse ``.env`` text; return ``{key: value}`` (a key without ``=`` maps to None), variables expanded.
+
+    ``environ``: where ``${NAME}`` is looked up after the file's own earlier values (default: the process
+    environment; ``{}``: nowhere else).
+
+    Raises:
+        ConfigFileError: a line cannot be parsed (names the file and line; a secret value is not quoted).
+        ImportError: the file needs python-dotenv's parser and python-dotenv is not installed.
+    """
+    pairs = _parse_env_fast(text)
+    if pairs is None:
+        pairs = _parse_env_dotenv(text, path)
+    env = os.environ if environ is None else environ
+    out: dict[str, Optional[str]] = {}
+    for key, value in pairs:
+        if value is not None and '${' in value:
+            value = _VAR.sub(lambda m: _lookup(m, out, env), value)
+        out[key] = value
+    return out
+
+
+def _lookup(m: re.Match[str], own: Mapping[str, Optional[str]], env: Mapping[str, str]) -> str:
+    """python-dotenv's rule: the file's earlier values win over ``env``; the default only for an unset name."""
+    name = m.group('name')
+    if name in own:
+        val = own[name]
+    elif name in env:
+        val = env[name]
+    else:
+        val = m.group('default') or ''
+    return val if val is not None else ''
+
+
+def _parse_env_fast(text: str) -> Optional[list[tuple[str, Optional[str]]]]:
+    """The plain-lines fast path; None when a line needs the full parser."""
+    pairs: list[tuple[str, Optional[str]]] = []
+    simple, skip = _SIMPLE_LINE.match, _SKIP_LINE.match
+    for line in text.split('\n'):
+        m = simple(line)
+        if m is not None:
+            pairs.append((m.group(1), m.group(2)))
+        elif skip(line) is None:
+            return None
+    return pairs
+
+
+def _parse_env_dotenv(text: str, path: str) -> list[tuple[str, Optional[str]]]:
+    try:
+        from dotenv.parser import parse_stream
+    except ImportError as e:
+        raise ImportError(f"{path}: reading this .env file (quoted values or escapes) needs python-dotenv: "
+                          f"pip install 'scitrera-app-framework[dotenv]'") from e
+    import io
+
+    pairs: list[tuple[str, Optional[str]]] = []
+    for b in parse_stream(io.StringIO(text)):
+        if b.error:
+            raise ConfigFileError(path, b.original.line, _describe_bad_line(b.original.string))
+        if b.key is not None:
+            pairs.append((b.key, b.value))
+    return pairs
+
+
+def _describe_bad_line(line: str) -> str:
+    line = line.strip()
+    key, eq, value = line.partition('=')
+    key = key.strip()
+    if key.startswith('export '):
+        key = key[7:].strip()
+    if eq and key:
+        shown = '****' if is_secret_key(key) else shown_value(key, value.strip(), 60)
+        what = f'the line for {key!r} (value {shown})'
+    else:
+        what = f'the line {shown_value(None, line, 60)}'
+    return f'cannot parse {what}; expected KEY=value (quote values with spaces or special characters)'
+
+
+def read_env_file(path: PathLike, environ: Optional[Mapping[str, str]] = None) -> dict[str, Optional[str]]:
+    """Read a ``.env`` file once and parse it (see :func:`parse_env_text`).
+
+    Raises:
+        FileNotFoundError, ConfigFileError (names file and line), ImportError (see :func:`parse_env_text`).
+    """
+    p, text = read_text(path)
+    return parse_env_text(text, p, environ)
+
+
+# --- structured files ----------------------------------------------------------------------------------------
+MAX_DEPTH = 64
+
+
+def _depth_error(path: str, kind: str) -> ConfigFileError:
+    return ConfigFileError(path, None, f'invalid {kind}: nested too deeply (more than {MAX_DEPTH} levels or beyond '
+                                       f"the parser's recursion limit); flatten the structure")
+
+
+def _check_depth(path: str, kind: str, data: Any) -> Any:
+    """Reject data nested deeper than :data:`MAX_DEPTH` (iteratively: no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise _depth_error(path, kind)
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return data
+
+
+def parse_yaml_text(text: str, path: str = '<string>') -> Any:
+    """``yaml.safe_load`` with errors naming the file and line.
+
+    Raises:
+        ConfigFileError: invalid YAML, or nested too deeply.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = ' '.join(p for p in (e.context, e.problem) if p) or type(e).__name__
+        raise ConfigFileError(path, line, f'invalid YAML: {problem}') from None
+    except yaml.YAMLError as e:
+        raise ConfigFileError(path, None, f'invalid YAML: {type(e).__name__}') from None
+    except RecursionError:
+        raise _depth_error(path, 'YAML') from None
+    return _check_depth(path, 'YAML', data)
+
+
+def parse_json_text(text: str, path: str = '<string>') -> Any:
+    """``json.loads`` with errors naming the file, line and column.
+
+    Raises:
+        ConfigFileError: invalid JSON, or nested too deeply.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigFileError(path, e.lineno, f'invalid JSON: {e.msg} (column {e.colno})') from None
+    except RecursionError:
+        raise _depth_error(path, 'JSON') from None
+    return _check_depth(path, 'JSON', data)
+
+
+def parse_toml_text(text: str, path: str = '<string>') -> Any:
+    """Parse TOML (``tomllib``, or ``tomli`` before Python 3.11) with errors naming the file and line.
+
+    Raises:
+        ConfigFileError: invalid TOML, or nested too deeply. ImportError: tomli missing on Python < 3.11.
+    """
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # Python < 3.11
+        try:
+            import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+        except ImportError as e:
+            raise ImportError(f"reading {path!r} needs tomli on Python < 3.11: pip install "
+                              f"'scitrera-app-framework[toml]'") from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, 'lineno', None)
+        if line is None:
+            m = re.search(r'line (\d+)', str(e))
+            line = int(m.group(1)) if m else None
+        msg = getattr(e, 'msg', None) or re.sub(r'\s*\(at line \d+, column \d+\)', '', str(e))
+        raise ConfigFileError(path, line, f'invalid TOML: {msg}') from None
+    except RecursionError:
+        raise _depth_error(path, 'TOML') from None
+    return _check_depth(path, 'TOML', data)
+
+
+__all__ = ['ConfigFileError', 'decode_utf8', 'read_text', 'parse_env_text', 'read_env_file', 'parse_yaml_text',
+           'parse_json_text', 'parse_toml_text', 'MAX_DEPTH']
