@@ -15,11 +15,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..api.plugins import Plugin
-from ..util.misc import mask_value
 from ..util.parsing import ext_parse_bool
+from ..util.secrets import mask_url_credentials, mask_value, redact_mapping
 
 if TYPE_CHECKING:
     from ..api.variables import Variables
@@ -227,22 +227,19 @@ def _masked(variable: str, value: Any) -> Any:
 
 def _redact_url(url: str) -> str:
     """Return ``url`` with the password of any ``user:password@`` part masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit('@', 1)[1]
-    return urlunsplit(parts._replace(netloc=f'{parts.username}:****@{host}'))
+    return mask_url_credentials(url)
 
 
 def _mask_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``configure`` keyword arguments fit to print: secrets masked, tag values under secret names masked."""
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
         if key in _SECRET_PARAMS:
             out[key] = '****' if value not in (None, '') else value
-        elif key == 'server_address' and isinstance(value, str):
-            out[key] = _redact_url(value)
+        elif key in _TAGS_PARAMS and isinstance(value, Mapping):
+            out[key] = redact_mapping(value)
         else:
-            out[key] = value
+            out[key] = mask_value(key, value)
     return out
 
 
@@ -304,7 +301,7 @@ class PyroscopePlugin(Plugin[Optional[PyroscopeConfig]]):
         masked = _mask_kwargs(kwargs)
         options = {k: val for k, val in masked.items() if k not in _APP_NAME_PARAMS + _TAGS_PARAMS}
         config = PyroscopeConfig(application_name=app_name, server_address=_redact_url(settings[PYROSCOPE_SERVER]),
-                                 tags=tags, options=options, unsupported=unsupported,
+                                 tags=redact_mapping(tags), options=options, unsupported=unsupported,
                                  client_version=_client_version())
         try:
             result = pyroscope.configure(**kwargs)

@@ -5,9 +5,11 @@ the Pyroscope plugin, JSON static fields, log extras and ``log_context`` fields,
 reports) goes through this module.
 
 Names. A key is secret when its *normalized* form (lower case, every run of ``_``, ``-``, ``.`` or space made
-one ``_``) matches one of :data:`SECRET_KEY_PATTERNS` (regular expressions, searched), one of the extra
+one ``_``) matches one of :data:`SECRET_KEY_PATTERNS` (regular expressions, searched) or one of the extra
 patterns added with :func:`add_secret_patterns` (``SAF_SECRET_KEYS``: comma-separated, each a plain substring
-of the normalized name, e.g. ``license,dsn``), or is one of the names marked with :func:`mark_secret_key`.
+of the normalized name, e.g. ``license,dsn``), unless its last part is one of :data:`NON_SECRET_SUFFIXES`
+(``_USERNAME``, ``_ENABLED``, ``_FILE``, ``_URL``...: settings *about* a secret); or when it is one of the names
+marked with :func:`mark_secret_key` (always).
 
 Values. A secret key's non-empty value prints as ``****``. In every value and text, whatever the key,
 credentials in URLs (``scheme://user:password@host``, the password may contain ``@``) and ``name=value`` /
@@ -32,6 +34,14 @@ SECRET_KEY_PATTERNS: tuple[str, ...] = (
     r'session_?key', r'access_?key', r'(^|_)dsn(_|$)', r'(^|_)salt(_|$)', r'(^|_)pin(_|$)', r'(^|_)otp(_|$)',
 )
 
+#: A name whose last part says what *kind* of setting it is (not the secret itself) is not secret, even when an
+#: earlier part matches: ``BASIC_AUTH_USERNAME``, ``AUTH_ENABLED``, ``TOKEN_FILE``, ``PASSWORD_URL``.
+NON_SECRET_SUFFIXES: tuple[str, ...] = (
+    'user', 'username', 'user_name', 'enabled', 'enable', 'disabled', 'mode', 'type', 'method', 'url', 'uri',
+    'host', 'port', 'timeout', 'ttl', 'file', 'path', 'dir', 'length', 'min_length', 'max_length', 'header',
+    'header_name', 'endpoint', 'provider', 'algorithm',
+)
+_SUFFIX_RE = re.compile('(?:^|_)(?:' + '|'.join(re.escape(x) for x in NON_SECRET_SUFFIXES) + ')$')
 _SEP_RE = re.compile(r'[-_.\s]+')
 _builtin_re = re.compile('|'.join(f'(?:{p})' for p in SECRET_KEY_PATTERNS))
 _extra: tuple[str, ...] = ()
@@ -54,8 +64,11 @@ def is_secret_key(key: Any) -> bool:
     if hit is not None:
         return hit
     norm = normalize_key(key)
-    result = (_builtin_re.search(norm) is not None or norm in _marked
-              or any(p in norm for p in _extra))
+    if norm in _marked:
+        result = True
+    else:
+        result = ((_builtin_re.search(norm) is not None or any(p in norm for p in _extra))
+                  and _SUFFIX_RE.search(norm) is None)
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
     _cache[key] = result
@@ -178,6 +191,6 @@ def shown_value(key: Any, value: Any, limit: int = 200) -> str:
     return bounded_repr(masked, limit)
 
 
-__all__ = ['MASK', 'SECRET_KEY_PATTERNS', 'normalize_key', 'is_secret_key', 'add_secret_patterns',
-           'mark_secret_key', 'reset_secret_patterns', 'mask_url_credentials', 'mask_text', 'mask_value',
+__all__ = ['MASK', 'SECRET_KEY_PATTERNS', 'NON_SECRET_SUFFIXES', 'normalize_key', 'is_secret_key',
+           'add_secret_patterns', 'mark_secret_key', 'reset_secret_patterns', 'mask_url_credentials', 'mask_text', 'mask_value',
            'redact_mapping', 'bounded_repr', 'shown_value']
