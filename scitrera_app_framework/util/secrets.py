@@ -192,5 +192,5 @@ def shown_value(key: Any, value: Any, limit: int = 200) -> str:
 
 
 __all__ = ['MASK', 'SECRET_KEY_PATTERNS', 'NON_SECRET_SUFFIXES', 'normalize_key', 'is_secret_key',
-           'add_secret_patterns', 'mark_secret_key', 'reset_secret_patterns', 'mask_url_credentials', 'mask_text', 'mask_value',
-           'redact_mapping', 'bounded_repr', 'shown_value']
+           'add_secret_patterns', 'mark_secret_key', 'reset_secret_patterns', 'mask_url_credentials', 'mask_text',
+           'mask_value', 'redact_mapping', 'bounded_repr', 'shown_value']
