@@ -701,3 +701,48 @@ def test_tenant_directory_example_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert 'acme: plan=gold seats=25' in proc.stdout, proc.stdout
     assert 'rejected' in proc.stdout and 'OK' in proc.stdout.splitlines()[-1]
+
+
+# --- isolation: tenant files see neither the process environment nor files outside the directory -----------------
+def test_tenant_env_file_cannot_read_the_process_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('HOST_SECRET', 'hunter2')
+    (tmp_path / 't1.env').write_text('X=${HOST_SECRET}\nY=${HOST_SECRET:-fallback}\nZ=own\nW=${Z}\n')
+    tv = _dir_provider(tmp_path, monkeypatch).get_tenant_variables('t1')
+    assert (tv.get('X'), tv.get('Y'), tv.get('W')) == ('', 'fallback', 'own')
+
+
+def test_tenant_env_file_reads_the_environment_when_the_tenant_includes_it(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('HOST_SETTING', 'shared')
+    (tmp_path / 't1.env').write_text('X=${HOST_SETTING}\n')
+    tv = _dir_provider(tmp_path, monkeypatch, include_env=True).get_tenant_variables('t1')
+    assert tv.get('X') == 'shared'
+
+
+@pytest.mark.parametrize('target', ['outside', '/proc/self/environ'])
+def test_tenant_file_linking_outside_the_directory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             target: str) -> None:
+    tenants = tmp_path / 'tenants'
+    tenants.mkdir()
+    if target == 'outside':
+        outside = tmp_path / 'secret.env'
+        outside.write_text('TOKEN=hunter2\n')
+        target = str(outside)
+    (tenants / 't1.env').symlink_to(target)
+    p = _dir_provider(tenants, monkeypatch)
+    with pytest.raises(MultiTenantConfigError) as ei:
+        p.get_tenant_variables('t1')
+    assert 'outside the tenant directory' in str(ei.value) and 'hunter2' not in str(ei.value)
+
+
+def test_tenant_file_linking_inside_the_directory_is_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / 'shared.yaml').write_text('plan: gold\n')
+    (tmp_path / 't1.yaml').symlink_to(tmp_path / 'shared.yaml')
+    assert _dir_provider(tmp_path, monkeypatch).get_tenant_variables('t1').get('plan') == 'gold'
+
+
+def test_deeply_nested_tenant_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / 't1.json').write_text('{"a": ' + '[' * 50_000 + ']' * 50_000 + '}')
+    with pytest.raises(ConfigFileError, match='nested too deeply') as ei:
+        _dir_provider(tmp_path, monkeypatch).get_tenant_variables('t1')
+    assert str(tmp_path / 't1.json') in str(ei.value)
