@@ -1,10 +1,19 @@
-"""Every script in examples/ runs as a subprocess, exits 0 by itself, and prints what it should."""
+"""Every script in examples/ runs as a subprocess and prints what it should.
+
+Most exit 0 by themselves; the services in ``SERVICES`` run until SIGTERM and have their own tests below.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,9 +35,13 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
+# long-running examples (stopped with SIGTERM by their own test)
+SERVICES = ('http_service.py',)
+
+
 def test_every_example_is_covered() -> None:
     assert sorted(p.name for p in EXAMPLES.glob('*.py')) == sorted(
-        name for name in EXPECTED if (EXAMPLES / name).exists())
+        name for name in (*EXPECTED, *SERVICES) if (EXAMPLES / name).exists())
 
 
 @pytest.mark.parametrize('script', sorted(EXPECTED))
@@ -48,3 +61,66 @@ def test_example_runs(script: str, tmp_path: Path) -> None:
         assert s in proc.stderr, f'{script}: {s!r} not in stderr:\n{proc.stderr}'
     assert 'Traceback' not in proc.stderr, proc.stderr
     assert 'I/O operation on closed file' not in proc.stderr
+
+
+def _example_env(**extra: str) -> dict[str, str]:
+    env = {k: val for k, val in os.environ.items() if not k.startswith(('SAF_', 'LOGGING_', 'PYROSCOPE_'))}
+    env.pop('APP_NAME', None)
+    env.update(extra)
+    return env
+
+
+def _wait_for(lines: list[str], pattern: str, proc: subprocess.Popen, timeout: float) -> re.Match:
+    """Return the first match of ``pattern`` in the lines read so far, waiting up to ``timeout`` seconds."""
+    rx = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(lines):
+            m = rx.search(line)
+            if m:
+                return m
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    pytest.fail(f'{pattern!r} not seen (exit code {proc.poll()}):\n' + ''.join(lines))
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.status, resp.read()
+
+
+def test_http_service_serves_probes_and_stops_on_sigterm(tmp_path: Path) -> None:
+    env = _example_env(HTTP_PORT='0', SAF_HEALTH_PORT='0', PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen([sys.executable, str(EXAMPLES / 'http_service.py')], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        health = _wait_for(lines, r'health endpoint listening on http://([0-9.]+):(\d+) ', proc, 60)
+        app = _wait_for(lines, r'serving http://([0-9.]+):(\d+)/hello', proc, 60)
+        health_url = f'http://{health.group(1)}:{health.group(2)}'
+        app_url = f'http://{app.group(1)}:{app.group(2)}'
+        assert _get(f'{app_url}/hello') == (200, b'{"hello": "world"}')
+        status, body = _get(f'{health_url}/readyz')
+        assert (status, json.loads(body)) == (200, {'ready': True})
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        reader.join(10)
+    out = ''.join(lines)
+    assert code == 0, out
+    assert 'http-service stopped: shutdown hook ran' in out, out
+    assert out.count('health endpoint listening') == 1, out  # starting the probe endpoint twice is harmless
+    assert 'Traceback' not in out, out
+    assert 'I/O operation on closed file' not in out
