@@ -10,8 +10,9 @@ from typing import Any, Callable, Iterable, Optional, Union
 from ..api.constants import NOT_SET
 from ..api.variables import Variables
 from ..util.imports import ext_get_python, get_python_type_by_name
-from ..util.misc import mask_value, now_ms
+from ..util.misc import now_ms
 from ..util.parsing import ext_parse_bool
+from ..util.secrets import add_secret_patterns, mask_value
 from . import _stdlib
 from .context import RUNNING, STARTING, AppContext, get_app_context
 from .defaults import get_variables, set_default_variables
@@ -60,6 +61,9 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
         return v
     ctx.state = STARTING
     set_default_variables(v)
+    secret_keys = v.environ('SAF_SECRET_KEYS', default='')
+    if secret_keys:
+        add_secret_patterns(str(secret_keys))
     v.set('SAF_BASE_APP_NAME', base_app_name)
     unnamed = set(unnamed_params)
     resolved: dict[str, Any] = {}

@@ -2,8 +2,9 @@
 
 ``reset_framework()`` returns the process to its pre-init state: it shuts down the default ``Variables``'
 plugins, forgets the default ``Variables``, removes the framework's log handler from the root logger,
-forgets every shutdown hook, restores the signal handlers it replaced, unregisters its atexit hook and
-changes back to the working directory the framework left.
+forgets every shutdown hook and app, restores the signal handlers it replaced, stops the shutdown watchdog,
+forgets the extra secret-name patterns (``SAF_SECRET_KEYS``) and changes back to the working directory the
+framework left.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..core.defaults import peek_default_variables, set_default_variables
 from ..core.logs import remove_framework_handler
 from ..core.plugins import shutdown_all_plugins
 from ..core.shutdown import get_shutdown_manager
+from ..util.secrets import reset_secret_patterns
 
 
 def reset_framework(shutdown_plugins: bool = True) -> None:
@@ -25,6 +27,7 @@ def reset_framework(shutdown_plugins: bool = True) -> None:
     set_default_variables(None)
     remove_framework_handler()
     get_shutdown_manager().reset()
+    reset_secret_patterns()
     if _core._original_cwd is not None:
         os.chdir(_core._original_cwd)
         _core._original_cwd = None
