@@ -2,8 +2,9 @@
 
 ``GET /hello`` is served on ``HTTP_HOST:HTTP_PORT`` (default ``127.0.0.1:8080``; port 0 picks a free one; use
 ``HTTP_HOST=0.0.0.0`` in a container). ``SAF_HEALTH_PORT`` turns on the probe endpoint (``/livez``, ``/readyz``,
-``/healthz``) on its own port. SIGTERM (or Ctrl-C) makes ``/readyz`` answer 503, unwinds ``serve_forever()``,
-closes the socket, runs the shutdown hooks and exits (0 after SIGTERM)::
+``/healthz``) on its own port. SIGTERM (or Ctrl-C) makes ``/readyz`` answer 503 at once, keeps serving for
+``SAF_SHUTDOWN_DRAIN_SECONDS``, then unwinds ``serve_forever()``, closes the socket, runs the shutdown hooks and
+exits (0 after SIGTERM, 130 after Ctrl-C)::
 
     HTTP_PORT=8080 SAF_HEALTH_PORT=8081 python examples/http_service.py
     curl localhost:8080/hello; curl -i localhost:8081/readyz
@@ -17,7 +18,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from scitrera_app_framework import get_logger, init_framework, register_shutdown_function
-from scitrera_app_framework.core.health import start_health_server_from_env
 
 
 class HelloHandler(BaseHTTPRequestHandler):
@@ -43,9 +43,8 @@ def on_shutdown(logger: logging.Logger) -> None:
 
 
 def main() -> int:
-    v = init_framework('http-service')
+    v = init_framework('http-service')  # starts the probe endpoint when SAF_HEALTH_PORT is set
     logger = get_logger(v)
-    start_health_server_from_env(v, logger)  # idempotent: a no-op when init_framework already started it
     register_shutdown_function(on_shutdown, logger)
 
     host = v.environ('HTTP_HOST', default='127.0.0.1')

@@ -121,6 +121,6 @@ def test_http_service_serves_probes_and_stops_on_sigterm(tmp_path: Path) -> None
     out = ''.join(lines)
     assert code == 0, out
     assert 'http-service stopped: shutdown hook ran' in out, out
-    assert out.count('health endpoint listening') == 1, out  # starting the probe endpoint twice is harmless
+    assert out.count('health endpoint listening') == 1, out
     assert 'Traceback' not in out, out
     assert 'I/O operation on closed file' not in out

@@ -144,6 +144,11 @@ class ShutdownManager:
         return [h[3] for h in reversed(self._hooks)]
 
     @property
+    def apps(self) -> list[str]:
+        """Names of the apps whose plugins shut down in the plugin phase, newest first."""
+        return [str(getattr(v._app, 'app_name', None) or '?') for v in reversed(self._apps)]
+
+    @property
     def state(self) -> str:
         """``idle``, ``running`` (the phases run) or ``done``."""
         return self._state

@@ -1,8 +1,8 @@
 """Test support: :func:`reset_framework` and a pytest plugin (fixture ``saf``) registered via ``pytest11``.
 
-``reset_framework()`` returns the process to its pre-init state: it shuts down the default ``Variables``'
-plugins, forgets the default ``Variables``, removes the framework's log handler from the root logger,
-forgets every shutdown hook and app, restores the signal handlers it replaced, stops the shutdown watchdog,
+``reset_framework()`` returns the process to its pre-init state: it stops the default ``Variables``' probe
+endpoint, shuts down its plugins, forgets the default ``Variables``, removes the framework's log handler from
+the root logger, forgets every shutdown hook and app, restores the signal handlers it replaced, stops the shutdown watchdog,
 forgets the extra secret-name patterns (``SAF_SECRET_KEYS``) and changes back to the working directory the
 framework left.
 """
@@ -13,6 +13,7 @@ import os
 
 from ..core import core as _core
 from ..core.defaults import peek_default_variables, set_default_variables
+from ..core.health import stop_health_server
 from ..core.logs import remove_framework_handler
 from ..core.plugins import shutdown_all_plugins
 from ..core.shutdown import get_shutdown_manager
@@ -22,8 +23,10 @@ from ..util.secrets import reset_secret_patterns
 def reset_framework(shutdown_plugins: bool = True) -> None:
     """Undo everything ``init_framework`` did to the process (see the module docstring)."""
     v = peek_default_variables()
-    if v is not None and shutdown_plugins:
-        shutdown_all_plugins(v)
+    if v is not None:
+        stop_health_server(v)
+        if shutdown_plugins:
+            shutdown_all_plugins(v)
     set_default_variables(None)
     remove_framework_handler()
     get_shutdown_manager().reset()

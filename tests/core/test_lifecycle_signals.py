@@ -47,8 +47,8 @@ register_shutdown_function(say, 'hook-a')
 def hook_b():
     say('hook-b main=' + str(threading.current_thread() is threading.main_thread()))
 register_shutdown_function(hook_b)
-say('ready')
 try:
+    say('ready')
 {body}
 finally:
     say('finally-ran')
@@ -124,8 +124,8 @@ def test_except_keyboard_interrupt_still_handles_ctrl_c(spawn: Spawn) -> None:
     child = spawn("""
 v = init_framework('cli')
 register_shutdown_function(say, 'hook')
-say('ready')
 try:
+    say('ready')
     time.sleep(60)
 except KeyboardInterrupt:
     say('caught-ctrl-c')
@@ -140,8 +140,8 @@ def test_a_caught_shutdown_request_still_runs_the_phases_at_exit(spawn: Spawn) -
     child = spawn("""
 v = init_framework('svc')
 register_shutdown_function(say, 'hook')
-say('ready')
 try:
+    say('ready')
     time.sleep(60)
 except BaseException as e:
     say('caught ' + type(e).__name__)
@@ -393,8 +393,8 @@ from scitrera_app_framework import run_shutdown_hooks
 v = init_framework('svc')
 register_shutdown_function(say, 'hook-a')
 run_shutdown_hooks()
-say('ready')
 try:
+    say('ready')
     time.sleep(30)
 finally:
     say('finally-ran')

@@ -59,7 +59,7 @@ def test_reset_framework_restores_the_process(tmp_path: Path) -> None:
                     'sigint_default': signal.getsignal(signal.SIGINT) is signal.default_int_handler,
                     'default_is_v': peek_default_variables() is v if v is not None else None,
                     'default_none': peek_default_variables() is None,
-                    'hooks': len(get_shutdown_manager().hooks), 'atexit': get_shutdown_manager()._atexit}
+                    'hooks': len(get_shutdown_manager().hooks), 'apps': len(get_shutdown_manager().apps)}
 
         v = init_framework('svc')
         register_plugin(P, v, init=True)
@@ -89,10 +89,10 @@ def test_reset_framework_restores_the_process(tmp_path: Path) -> None:
     assert 'hook-should-not-run' not in lines  # hooks forgotten, atexit hook unregistered
     during = json.loads(lines[0])
     assert during == {'cwd0': False, 'handlers0': False, 'sigterm_dfl': False, 'sigint_default': False,
-                      'default_is_v': True, 'default_none': False, 'hooks': 2, 'atexit': True}
+                      'default_is_v': True, 'default_none': False, 'hooks': 1, 'apps': 1}
     assert lines[1] == 'P-shutdown p'  # the default Variables' plugins were shut down
     assert json.loads(lines[2]) == {'cwd0': True, 'handlers0': True, 'sigterm_dfl': True, 'sigint_default': True,
-                                    'default_is_v': None, 'default_none': True, 'hooks': 0, 'atexit': False}
+                                    'default_is_v': None, 'default_none': True, 'hooks': 0, 'apps': 0}
     assert json.loads(lines[3]) == {'fresh_default': True}
     assert json.loads(lines[4]) == {'replaced': True, 'in_stateful': True, 'restored': True, 'cwd0': True}
     assert lines[5:] == []
@@ -147,7 +147,7 @@ def test_fixture_gives_a_harness_framework(saf):
 
 def test_each_test_gets_a_fresh_one(saf):
     assert saf.get('LEAK') is None
-    assert [h.rsplit('.', 1)[-1] for h in get_shutdown_manager().hooks] == ['shutdown_all_plugins']
+    assert get_shutdown_manager().hooks == [] and get_shutdown_manager().apps == ['saf-test']
 
 
 def test_zz_after_fixture_everything_is_reset():
