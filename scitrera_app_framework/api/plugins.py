@@ -2,31 +2,75 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Iterable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Iterable, Optional, TypeVar, overload
 
 from .constants import NOT_SET
 
+T = TypeVar('T')
+U = TypeVar('U')
+
 if TYPE_CHECKING:  # annotations only: importing api stays free of logging set-up modules
     import logging
+    from typing import Protocol
 
     from .variables import Variables
 
-T = TypeVar('T')
+    T_co = TypeVar('T_co', covariant=True)
+
+    class _MyExtensionFn(Protocol[T_co]):
+        def __call__(self, v: Optional[Variables] = None) -> T_co: ...
+
+
+class _MyExtension:
+    """Descriptor behind ``Plugin.get_my_extension(v=None)``: usable on an instance and on the class.
+
+    ``plugin.get_my_extension(v)`` returns the value of the instance's extension point;
+    ``MyPlugin.get_my_extension(v)`` registers ``MyPlugin`` if needed and returns its point's value.
+    ``v=None`` means the default ``Variables``.
+    """
+
+    __slots__ = ()
+
+    @overload
+    def __get__(self, obj: None, owner: type[Plugin[U]]) -> _MyExtensionFn[U]: ...
+    @overload
+    def __get__(self, obj: Plugin[U], owner: Any = None) -> _MyExtensionFn[U]: ...
+    def __get__(self, obj: Optional[Plugin[Any]], owner: Any = None) -> Any:
+        if obj is None:
+            def get_my_extension(v: Optional[Variables] = None) -> Any:
+                from ..core.plugins import get_extension
+                return get_extension(owner, v)
+        else:
+            def get_my_extension(v: Optional[Variables] = None) -> Any:
+                from ..core.defaults import get_variables
+                from ..core.plugins import get_extension
+                v = get_variables(v)
+                return get_extension(obj.extension_point_name(v), v)
+        get_my_extension.__doc__ = _MyExtension.__doc__
+        return get_my_extension
 
 
 class Plugin(Generic[T]):
     """Base class for plugins. Subclass it and override the hooks you need.
 
-    Lifecycle (see the README, "Plugins"): registration (``on_registration``), initialization (``initialize``,
-    after the plugin's dependencies; eager plugins at ``init_all_plugins`` or ``register_plugin(init=True)``,
-    lazy ones on first ``get_extension``), optional ``async_ready``/``async_stopping`` for asyncio apps, and
-    ``shutdown`` in reverse initialization order.
+    Lifecycle (see the README, "Plugins"): registration (``on_registration``; ``collected`` becomes True),
+    initialization (``initialize``, after the plugin's dependencies; ``initialized`` stays True until
+    shutdown): eager plugins (the default) by ``init_all_plugins`` or ``register_plugin(init=True)``, lazy
+    ones (``eager = False``) on the first ``get_extension`` of their point; optional
+    ``async_ready``/``async_stopping`` for asyncio apps; ``shutdown`` in reverse dependency order (a plugin
+    before the plugins it depends on).
 
     ``Plugin[T]`` declares the type of the value ``initialize`` returns, so ``get_extension(MyPlugin)`` is typed.
     """
 
-    #: True: initialized by ``register_plugin(..., init=True)`` / ``init_all_plugins``; False: on first use.
-    eager: bool = False
+    #: True (the default, as in the original): initialized by ``init_all_plugins`` (which ``init_framework``
+    #: calls) and by ``register_plugin(..., init=True)``. False (lazy): initialized by the first
+    #: ``get_extension``/``get_extensions`` of its point, or when a plugin depending on it initializes.
+    eager: bool = True
+    #: True once the plugin is registered (set on the instance by the registry).
+    collected: bool = False
+    #: True while the plugin is initialized: set when ``initialize`` returned, False again after ``shutdown``.
+    initialized: bool = False
 
     def name(self) -> str:
         """Unique plugin name (default ``module.ClassName``)."""
@@ -58,15 +102,17 @@ class Plugin(Generic[T]):
         return None  # type: ignore[return-value]
 
     def shutdown(self, v: Variables, logger: logging.Logger, value: T) -> None:
-        """Release what ``initialize`` acquired; called once, in reverse initialization order."""
+        """Release what ``initialize`` acquired; called once, before the shutdown of what this plugin uses."""
         return None
 
     async def async_ready(self, v: Variables, logger: logging.Logger, value: T) -> None:
-        """Optional: awaited by ``async_plugins_ready`` once the event loop runs (dependencies first)."""
+        """Optional: awaited by ``async_plugins_ready`` once the event loop runs (dependencies first), or
+        scheduled automatically after ``initialize`` when an event loop was captured."""
         return None
 
     async def async_stopping(self, v: Variables, logger: logging.Logger, value: T) -> None:
-        """Optional: awaited by ``async_plugins_stopping`` before shutdown (reverse order)."""
+        """Optional: awaited by ``async_plugins_stopping`` before shutdown (reverse order), or scheduled
+        automatically by ``shutdown_all_plugins`` when an event loop was captured."""
         return None
 
     # --- helpers -----------------------------------------------------------------------------------------
@@ -75,13 +121,24 @@ class Plugin(Generic[T]):
         from ..core.logs import get_logger
         return get_logger(v, name=self.extension_point_name(v))
 
-    def get_my_extension(self, v: Variables) -> T:
-        """Return this plugin's own extension point value (initializing it if needed)."""
-        from ..core.plugins import get_extension
-        return get_extension(self.extension_point_name(v), v)
+    if TYPE_CHECKING:
+        get_my_extension: _MyExtension
+    else:
+        get_my_extension = _MyExtension()
 
-    def get_extension(self, name: str, v: Variables) -> Any:
-        """Return the value of another (single) extension point."""
+    @overload
+    @staticmethod
+    def get_extension(name: type[Plugin[U]], v: Optional[Variables] = None) -> U: ...
+    @overload
+    @staticmethod
+    def get_extension(name: str, v: Optional[Variables] = None) -> Any: ...
+    @staticmethod
+    def get_extension(name: Any, v: Optional[Variables] = None) -> Any:
+        """Return the value of a (single) extension point; ``v=None`` means the default ``Variables``.
+
+        Callable on the class (``MyPlugin.get_extension('db')``) as well as on an instance
+        (``self.get_extension('db', v)``). Raises as :func:`scitrera_app_framework.get_extension`.
+        """
         from ..core.plugins import get_extension
         return get_extension(name, v)
 

@@ -1,11 +1,26 @@
 """The plugin registry: registration, lazy/eager initialization with dependencies, shutdown, introspection.
 
-The registry hangs off a :class:`Variables` instance, so each ``Variables`` (the default one, a test's own,
-a tenant's) has its own set of extension points.
+The registry lives in the app context of a :class:`Variables` instance (``get_app_context(v).registry``), so
+each ``Variables`` (the default one, a test's own, a tenant's) has its own set of extension points. The values
+of initialized single extension points are also kept in ``v._ready``: the fast path of :func:`get_extension`.
+
+Concurrency: one ``initialize`` attempt runs at a time per plugin. Other threads asking for the plugin wait for
+that attempt and share its outcome (its value, or its error: they do not retry on their own; a later request
+does). Before a thread waits, the registry checks its wait-for graph (which thread owns which attempt, which
+thread waits for which attempt): a wait that would close a cycle (thread 1 initializes ``a`` whose
+``initialize`` asks for ``b`` while thread 2 initializes ``b`` whose ``initialize`` asks for ``a``) raises
+:class:`PluginDependencyError` naming the path instead of deadlocking. The registry never holds its lock
+while plugin code runs.
+
+Shutdown runs in reverse dependency order: declared dependencies plus the ones observed while plugins
+initialized (an ``initialize`` that called ``get_extension`` for another point). After
+:func:`shutdown_all_plugins` the registry is closed: nothing is initialized any more
+(:class:`PluginShutdownError`).
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -14,15 +29,21 @@ from typing import Any, Callable, Iterable, Optional, TypeVar, overload
 from ..api.plugins import Plugin
 from ..api.variables import Variables
 from . import defaults as _defaults
+from .async_mode import after_initialize as _async_after_initialize
+from .async_mode import async_plugins_ready, async_plugins_stopping
+from .async_mode import before_shutdown as _async_before_shutdown
+from .context import AppContext, get_app_context
+from .critical import critical
 from .defaults import get_variables
 
 T = TypeVar('T')
-_REGISTRY_KEY = 'registry'
 _MISSING = object()
+_CRIT = critical()
 _log = logging.getLogger('saf.plugins')
+_get_ident = threading.get_ident
 
-REGISTERED, INITIALIZING, INITIALIZED, FAILED, SHUT_DOWN = (
-    'registered', 'initializing', 'initialized', 'failed', 'shut down')
+REGISTERING, REGISTERED, INITIALIZING, INITIALIZED, FAILED, SHUTTING_DOWN, SHUT_DOWN = (
+    'registering', 'registered', 'initializing', 'initialized', 'failed', 'shutting down', 'shut down')
 
 
 class PluginError(Exception):
@@ -46,7 +67,11 @@ class PluginConflictError(PluginError, ValueError):
 
 
 class PluginInitError(PluginError, RuntimeError):
-    """A plugin's ``initialize`` raised; names the plugin and extension point. Asking again retries."""
+    """A plugin's ``initialize`` raised; names the plugin and extension point. Asking again retries.
+
+    Threads that waited for the failing attempt get their own ``PluginInitError`` chained (``__cause__``) to
+    the same original exception.
+    """
 
     def __init__(self, message: str, plugin_name: str, extension_point: str) -> None:
         super().__init__(message)
@@ -54,29 +79,62 @@ class PluginInitError(PluginError, RuntimeError):
         self.extension_point = extension_point
 
 
-class _Record:
-    __slots__ = ('plugin', 'name', 'point', 'multi', 'enabled', 'eager', 'deps', 'state', 'value', 'error',
-                 'init_ms', 'lock', 'seq', 'init_thread', 'ready_done', 'stopping_done', 'source')
+class PluginShutdownError(PluginError, RuntimeError):
+    """The app's plugins were shut down (``shutdown_all_plugins`` ran): nothing is initialized any more."""
 
-    def __init__(self, plugin: Plugin, name: str, point: str, multi: bool, enabled: bool, deps: tuple, seq: int,
-                 source: Optional[str]) -> None:
-        self.plugin = plugin
-        self.name = name
-        self.point = point
-        self.multi = multi
-        self.enabled = enabled
-        self.eager = bool(getattr(plugin, 'eager', False))
-        self.deps = deps
-        self.state = REGISTERED
+    def __init__(self, extension_point: str, message: Optional[str] = None) -> None:
+        super().__init__(message or (
+            f'cannot provide extension point {extension_point!r}: the app has shut down (shutdown_all_plugins '
+            f'ran) and nothing is initialized after shutdown'))
+        self.extension_point = extension_point
+
+
+class _Attempt:
+    """One run of a plugin's ``initialize``: the thread running it, and its outcome for the threads waiting."""
+
+    __slots__ = ('rec', 'owner', 'done', 'value', 'error', 'waiters')
+
+    def __init__(self, rec: _Record, owner: int) -> None:
+        self.rec = rec
+        self.owner = owner
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: Optional[BaseException] = None
+        self.waiters = 0
+
+
+class _Record:
+    """Registry bookkeeping of one plugin (the plugin object itself stays the user's)."""
+
+    __slots__ = ('plugin', 'name', 'point', 'multi', 'enabled', 'eager', 'deps', 'state', 'value', 'error',
+                 'init_ms', 'seq', 'init_index', 'attempt', 'observed', 'pending', 'source', 'reg_owner',
+                 'reg_done', 'reg_error', 'ready_done', 'stopping_done', 'ready_task', 'stopping_task')
+
+    def __init__(self, owner: int) -> None:
+        self.plugin: Plugin = None  # type: ignore[assignment]  # set once the plugin is constructed
+        self.name = ''
+        self.point = ''
+        self.multi = False
+        self.enabled = False
+        self.eager = False
+        self.deps: tuple[str, ...] = ()
+        self.state = REGISTERING
         self.value: Any = None
         self.error: Optional[BaseException] = None
         self.init_ms: Optional[float] = None
-        self.lock = threading.RLock()
-        self.seq = seq
-        self.init_thread: Optional[int] = None
+        self.seq = 0
+        self.init_index = 0
+        self.attempt: Optional[_Attempt] = None
+        self.observed: set[str] = set()  # points this plugin's initialize asked for (undeclared dependencies)
+        self.pending: list[_Record] = []  # eager plugins registered while this one initialized
+        self.source: Optional[str] = None
+        self.reg_owner = owner
+        self.reg_done = threading.Event()
+        self.reg_error: Optional[BaseException] = None
         self.ready_done = False
         self.stopping_done = False
-        self.source = source
+        self.ready_task: Any = None
+        self.stopping_task: Any = None
 
     def label(self) -> str:
         return f'plugin {self.name!r} (extension point {self.point!r})'
@@ -97,43 +155,65 @@ class _Point:
 
 
 class Registry:
-    """Plugins and extension points of one :class:`Variables` instance."""
+    """Plugins and extension points of one :class:`Variables` instance (its app context's ``registry``)."""
 
-    def __init__(self, ready: Optional[dict] = None) -> None:
+    def __init__(self, ready: Optional[dict] = None, ctx: Optional[AppContext] = None) -> None:
         self.ready: dict[str, Any] = ready if ready is not None else {}  # point -> value, initialized singles
+        self.ctx = ctx if ctx is not None else AppContext()
         self.lock = threading.RLock()
         self.by_name: dict[str, _Record] = {}
         self.by_type: dict[type, _Record] = {}
         self.points: dict[str, _Point] = {}
         self.init_order: list[_Record] = []
+        self.ext_cache: dict[str, dict[str, Any]] = {}  # point -> {name: value} once all its plugins initialized
+        self.stacks: dict[int, list[_Record]] = {}  # thread -> records it is resolving / initializing
+        self.waiting: dict[int, _Attempt] = {}  # thread -> the attempt (of another thread) it waits for
+        self.closed = False
+        self.ready_tail: Any = None  # last automatic async_ready task (they run one after the other)
+        self.tasks: set[Any] = set()  # strong references to fire-and-forget asyncio tasks
         self._seq = 0
+        self._init_counter = 0
 
     def records(self) -> list[_Record]:
-        return sorted(self.by_name.values(), key=lambda r: r.seq)
+        """Registered plugins (not those still registering), in registration order."""
+        return sorted((r for r in self.by_name.values() if r.state != REGISTERING), key=lambda r: r.seq)
 
 
 def get_registry(v: Optional[Variables] = None) -> Registry:
     """Return the plugin registry of ``v`` (the default ``Variables`` when None), creating it if needed."""
     v = get_variables(v)
-    reg = v._ext.get(_REGISTRY_KEY)
+    ctx = v._app or get_app_context(v)
+    reg = ctx.registry
     if reg is None:
-        reg = v._ext.setdefault(_REGISTRY_KEY, Registry(v._ready))
+        with _CRIT, ctx.lock:
+            reg = ctx.registry
+            if reg is None:
+                reg = ctx.registry = Registry(v._ready, ctx)
     return reg
 
 
+def _debug(reg: Registry, msg: str, *args: Any) -> None:
+    if reg.ctx.debug_plugins:
+        _log.debug(msg, *args)
+
+
 # --- registration ------------------------------------------------------------------------------------------
-def _instantiate(plugin_type: Any) -> Plugin:
-    if isinstance(plugin_type, Plugin):
-        return plugin_type
+def _what(cls: type) -> str:
+    return f'{cls.__module__}.{cls.__qualname__}'
+
+
+def _check_plugin_type(plugin_type: Any) -> None:
     if not (isinstance(plugin_type, type) and issubclass(plugin_type, Plugin)):
         raise PluginRegistrationError(
             f'cannot register {plugin_type!r}: expected a subclass of scitrera_app_framework.api.Plugin')
+
+
+def _instantiate(plugin_type: type[Plugin]) -> Plugin:
     try:
         return plugin_type()
     except Exception as e:
         raise PluginRegistrationError(
-            f'cannot register {plugin_type.__module__}.{plugin_type.__qualname__}: its constructor raised '
-            f'{type(e).__name__}: {e}') from e
+            f'cannot register {_what(plugin_type)}: its constructor raised {type(e).__name__}: {e}') from e
 
 
 @overload
@@ -146,33 +226,97 @@ def register_plugin(plugin_type: Any, v: Optional[Variables] = None, init: bool 
                     source: Optional[str] = None) -> Plugin:
     """Register a plugin type (or instance) and return the registered instance.
 
-    Registering the same type again is a no-op returning the first instance. With ``init=True`` the plugin
-    (if enabled) is initialized now, dependencies first.
+    Registering the same type again is a no-op returning the first instance. With ``init=True`` the plugin is
+    initialized now (dependencies first) when it is eager and enabled; a lazy plugin waits for its first
+    request. An eager plugin registered (without ``init``) from inside another plugin's ``initialize`` is
+    initialized as soon as that ``initialize`` finished.
 
     Raises:
         PluginRegistrationError (a ValueError): a different type is already registered under the same name,
             or the type is not a Plugin, or a hook raised.
         PluginInitError / PluginDependencyError: from initialization when ``init=True``.
+        PluginShutdownError: ``init=True`` after the app's plugins were shut down.
     """
     v = get_variables(v)
     reg = get_registry(v)
-    with reg.lock:
-        rec = reg.by_type.get(plugin_type) if isinstance(plugin_type, type) else None
-        if rec is None and isinstance(plugin_type, Plugin):
-            rec = reg.by_type.get(type(plugin_type))
-            if rec is not None and rec.plugin is not plugin_type:
-                rec = None if rec.name != plugin_type.name() else rec
-        if rec is None:
-            rec = _add(reg, _instantiate(plugin_type), v, source)
-    if init and rec.enabled:
-        _initialize(reg, rec, v, [])
+    rec, new = _register(reg, plugin_type, v, source)
+    if init:
+        if rec.state != INITIALIZED and reg.closed:
+            raise PluginShutdownError(rec.point)
+        if rec.eager and rec.enabled:
+            _initialize(reg, rec, v)
+    elif new and rec.eager and rec.enabled:
+        stack = reg.stacks.get(_get_ident())
+        if stack:  # registered from inside an initialize: initialize it once that one finished
+            with _CRIT, reg.lock:
+                stack[-1].pending.append(rec)
     return rec.plugin
 
 
-def _add(reg: Registry, plugin: Plugin, v: Variables, source: Optional[str]) -> _Record:
-    cls = type(plugin)
-    what = f'{cls.__module__}.{cls.__qualname__}'
+def _register(reg: Registry, plugin_type: Any, v: Variables, source: Optional[str]) -> tuple[_Record, bool]:
+    """Return ``(record, newly registered)``."""
+    me = _get_ident()
+    if isinstance(plugin_type, Plugin):
+        return _register_instance(reg, plugin_type, v, source)
+    _check_plugin_type(plugin_type)
+    with _CRIT, reg.lock:
+        rec = reg.by_type.get(plugin_type)
+        if rec is None:
+            rec = reg.by_type[plugin_type] = _Record(me)
+            new = True
+        else:
+            new = False
+    if not new:
+        return _await_registered(rec, _what(plugin_type)), False
     try:
+        plugin = _instantiate(plugin_type)
+        _complete_registration(reg, rec, plugin, v, source)
+    except BaseException as e:
+        _abort_registration(reg, rec, e)
+        raise
+    return rec, True
+
+
+def _register_instance(reg: Registry, plugin: Plugin, v: Variables, source: Optional[str]) -> tuple[_Record, bool]:
+    cls = type(plugin)
+    with _CRIT, reg.lock:
+        rec = reg.by_type.get(cls)
+    if rec is not None and rec.plugin is plugin:
+        return _await_registered(rec, _what(cls)), False
+    try:
+        name = str(plugin.name())
+    except Exception as e:
+        raise PluginRegistrationError(f'cannot register {_what(cls)}: name() raised {type(e).__name__}: {e}') from e
+    with _CRIT, reg.lock:
+        existing = reg.by_name.get(name)
+        if existing is None or type(existing.plugin) is not cls:
+            new = _Record(_get_ident())
+            reg.by_type.setdefault(cls, new)
+    if existing is not None and type(existing.plugin) is cls:  # an instance of the same type and name: no-op
+        return _await_registered(existing, _what(cls)), False
+    try:
+        _complete_registration(reg, new, plugin, v, source)
+    except BaseException as e:
+        _abort_registration(reg, new, e)
+        raise
+    return new, True
+
+
+def _await_registered(rec: _Record, what: str) -> _Record:
+    """Return ``rec`` once its registration (maybe running in another thread) completed."""
+    if rec.state == REGISTERING and rec.reg_owner != _get_ident():
+        rec.reg_done.wait()
+    if rec.reg_error is not None:
+        e = rec.reg_error
+        raise PluginRegistrationError(f'cannot register {what}: its registration failed in another thread: '
+                                      f'{type(e).__name__}: {e}') from e
+    return rec
+
+
+def _complete_registration(reg: Registry, rec: _Record, plugin: Plugin, v: Variables,
+                           source: Optional[str]) -> None:
+    what = _what(type(plugin))
+    try:  # plugin code: outside the registry lock
         name = str(plugin.name())
         point = str(plugin.extension_point_name(v))
         multi = bool(plugin.is_multi_extension(v))
@@ -188,36 +332,55 @@ def _add(reg: Registry, plugin: Plugin, v: Variables, source: Optional[str]) -> 
     if bad:
         raise PluginRegistrationError(f'plugin {name!r}: get_dependencies() must return extension point names '
                                       f'(strings); got {bad!r}')
-    existing = reg.by_name.get(name)
-    if existing is not None:
-        ecls = type(existing.plugin)
-        raise PluginRegistrationError(
-            f'plugin name {name!r} is already registered by {ecls.__module__}.{ecls.__qualname__}; cannot register '
-            f'{what} under the same name: give one of them a distinct name()')
-    reg._seq += 1
-    rec = _Record(plugin, name, point, multi, enabled, deps, reg._seq, source)
-    reg.by_name[name] = rec
-    reg.by_type[cls] = rec
-    pt = reg.points.get(point)
-    if pt is None:
-        pt = reg.points[point] = _Point(point)
-    pt.records.append(rec)
+    with _CRIT, reg.lock:
+        existing = reg.by_name.get(name)
+        if existing is not None:
+            ecls = type(existing.plugin)
+            raise PluginRegistrationError(
+                f'plugin name {name!r} is already registered by {_what(ecls)}; cannot register {what} under the '
+                f'same name: give one of them a distinct name()')
+        rec.plugin, rec.name, rec.point, rec.multi, rec.enabled, rec.deps = plugin, name, point, multi, enabled, deps
+        rec.eager = bool(getattr(plugin, 'eager', True))
+        rec.source = source
+        reg._seq += 1
+        rec.seq = reg._seq
+        reg.by_name[name] = rec
     try:
         plugin.on_registration(v)
     except Exception as e:
-        _remove(reg, rec)
         raise PluginRegistrationError(f'{rec.label()}: on_registration raised {type(e).__name__}: {e}; '
                                       f'the plugin was not registered') from e
-    return rec
+    with _CRIT, reg.lock:
+        pt = reg.points.get(point)
+        if pt is None:
+            pt = reg.points[point] = _Point(point)
+        pt.records.append(rec)
+        reg.ext_cache.pop(point, None)
+        rec.state = REGISTERED
+        plugin.collected = True
+        rec.reg_done.set()
+    _debug(reg, 'registered %s', rec.label())
+
+
+def _abort_registration(reg: Registry, rec: _Record, error: BaseException) -> None:
+    with _CRIT, reg.lock:
+        _remove(reg, rec)
+        rec.reg_error = error
+        rec.state = FAILED
+        rec.reg_done.set()
 
 
 def _remove(reg: Registry, rec: _Record) -> None:
-    reg.by_name.pop(rec.name, None)
-    if reg.by_type.get(type(rec.plugin)) is rec:
-        del reg.by_type[type(rec.plugin)]
+    """Forget ``rec`` (caller holds the lock)."""
+    if reg.by_name.get(rec.name) is rec:
+        del reg.by_name[rec.name]
+    for cls, r in list(reg.by_type.items()):
+        if r is rec:
+            del reg.by_type[cls]
     pt = reg.points.get(rec.point)
     if pt is not None:
         pt.records = [r for r in pt.records if r is not rec]
+        reg.ext_cache.pop(rec.point, None)
         if not pt.records:
             del reg.points[rec.point]
 
@@ -245,11 +408,11 @@ def _single_record(reg: Registry, point: str) -> _Record:
                                  f'{names}); enable one of them')
 
 
-def _dependency_records(reg: Registry, rec: _Record, dep: str, path: list[str]) -> list[_Record]:
+def _dependency_records(reg: Registry, rec: _Record, dep: str, stack: list[_Record]) -> list[_Record]:
     pt = reg.points.get(dep)
     recs = [] if pt is None else (pt.singles() + pt.multis())
     if not recs:
-        chain = ' -> '.join(path + [dep])
+        chain = ' -> '.join([r.point for r in stack] + [dep])
         why = 'has no registered plugin' if pt is None else 'has no enabled plugin'
         raise PluginDependencyError(f'{rec.label()} depends on extension point {dep!r}, which {why} '
                                     f'(path: {chain}); register and enable a plugin for {dep!r}')
@@ -259,47 +422,189 @@ def _dependency_records(reg: Registry, rec: _Record, dep: str, path: list[str]) 
     return recs
 
 
-def _initialize(reg: Registry, rec: _Record, v: Variables, path: list[str]) -> Any:
+def _cycle_error(points: list[str], how: str = '') -> PluginDependencyError:
+    return PluginDependencyError(f'plugin dependency cycle: {" -> ".join(points)}{how}; break it by removing one of '
+                                 f'these dependencies (declared in get_dependencies() or requested with '
+                                 f'get_extension() inside initialize())')
+
+
+def _wait_cycle(reg: Registry, me: int, att: _Attempt) -> Optional[list[str]]:
+    """The cycle (as a path of points) that waiting for ``att`` would close, or None (caller holds the lock).
+
+    Follows the wait-for graph: the owner of ``att``, the attempt that owner waits for, its owner, ...;
+    reaching the calling thread means a deadlock.
+    """
+    path: list[_Record] = []
+    seen = {me}
+    cur = att
+    while True:
+        owner = cur.owner
+        ostack = reg.stacks.get(owner) or []
+        seg = ostack[_index(ostack, cur.rec):] if _index(ostack, cur.rec) >= 0 else [cur.rec]
+        nxt = reg.waiting.get(owner)
+        if nxt is None:
+            return None
+        if seg and seg[-1] is nxt.rec:
+            seg = seg[:-1]
+        path += seg
+        if nxt.owner == me:
+            mine = reg.stacks.get(me) or []
+            i = _index(mine, nxt.rec)
+            head = mine[i:-1] if i >= 0 else [nxt.rec]
+            return [r.point for r in head + path + [nxt.rec]]
+        if nxt.owner in seen:  # a cycle among other threads (they report it themselves)
+            return None
+        seen.add(owner)
+        cur = nxt
+
+
+def _index(stack: list[_Record], rec: _Record) -> int:
+    for i, r in enumerate(stack):
+        if r is rec:
+            return i
+    return -1
+
+
+def _waiter_error(att: _Attempt) -> BaseException:
+    """The error a thread that waited for the failed attempt ``att`` raises (chained to the same cause)."""
+    e = att.error
+    rec = att.rec
+    if isinstance(e, PluginDependencyError):
+        return PluginDependencyError(str(e))
+    if isinstance(e, PluginShutdownError):
+        return PluginShutdownError(rec.point)
+    return PluginInitError(f'{rec.label()} failed to initialize: {type(e).__name__}: {e} '
+                           f'(the attempt ran in another thread)', rec.name, rec.point)
+
+
+def _initialize(reg: Registry, rec: _Record, v: Variables, async_enabled: Optional[bool] = None) -> Any:
+    """Return ``rec``'s value, initializing it (dependencies first) or waiting for the attempt in progress."""
     if rec.state == INITIALIZED:
         return rec.value
-    if rec.point in path:
-        cycle = path[path.index(rec.point):] + [rec.point]
-        raise PluginDependencyError(f'plugin dependency cycle: {" -> ".join(cycle)}; '
-                                    f'break it by removing one of these dependencies')
-    path = path + [rec.point]
-    for dep in rec.deps:
-        for drec in _dependency_records(reg, rec, dep, path):
-            _initialize(reg, drec, v, path)
-    with rec.lock:
+    me = _get_ident()
+    with _CRIT, reg.lock:
         if rec.state == INITIALIZED:
             return rec.value
-        if rec.init_thread == threading.get_ident():
-            raise PluginDependencyError(
-                f'{rec.label()} was asked for again while it was initializing (an undeclared dependency cycle '
-                f'through get_extension); declare the dependency in get_dependencies() and break the cycle')
-        rec.state = INITIALIZING
-        rec.init_thread = threading.get_ident()
-        t0 = time.perf_counter()
-        try:
-            logger = rec.plugin.get_logger(v)
-            value = rec.plugin.initialize(v, logger)
-        except Exception as e:
+        stack = reg.stacks.get(me)
+        if stack is None:
+            stack = reg.stacks[me] = []
+        i = _index(stack, rec)
+        if i >= 0:  # asked for again by the thread initializing it: a cycle (declared or through get_extension)
+            raise _cycle_error([r.point for r in stack[i:]] + [rec.point])
+        if reg.closed:
+            raise PluginShutdownError(rec.point)
+        stack.append(rec)
+    att: Optional[_Attempt] = None
+    try:
+        for dep in rec.deps:
+            for drec in _dependency_records(reg, rec, dep, stack):
+                _initialize(reg, drec, v, async_enabled)
+        with _CRIT, reg.lock:
+            if rec.state == INITIALIZED:
+                return rec.value
+            if reg.closed:
+                raise PluginShutdownError(rec.point)
+            att = rec.attempt
+            if att is None:
+                att = rec.attempt = _Attempt(rec, me)
+                rec.state = INITIALIZING
+                mine = True
+            else:
+                path = _wait_cycle(reg, me, att)
+                if path is not None:
+                    raise _cycle_error(path, ' (two threads would wait for each other)')
+                reg.waiting[me] = att
+                att.waiters += 1
+                mine = False
+        if not mine:
+            try:
+                att.done.wait()
+            finally:
+                with _CRIT, reg.lock:
+                    reg.waiting.pop(me, None)
+                    att.waiters -= 1
+            if att.error is not None:
+                raise _waiter_error(att) from att.error
+            return att.value
+        value = _run_initialize(reg, rec, att, v)
+    finally:
+        with _CRIT, reg.lock:
+            stack.pop()
+            if not stack:
+                reg.stacks.pop(me, None)
+    if reg.ctx.loop is not None:
+        _async_after_initialize(reg, rec, v, async_enabled)
+    _initialize_pending(reg, rec, v, async_enabled)
+    return value
+
+
+def _run_initialize(reg: Registry, rec: _Record, att: _Attempt, v: Variables) -> Any:
+    """Run ``rec``'s ``initialize`` (this thread owns ``att``) and publish the outcome."""
+    _debug(reg, 'initializing %s', rec.label())
+    t0 = time.perf_counter()
+    try:
+        value = rec.plugin.initialize(v, rec.plugin.get_logger(v))
+    except BaseException as e:
+        _finish(reg, rec, att, (time.perf_counter() - t0) * 1000.0, error=e)
+        if isinstance(e, (PluginDependencyError, PluginShutdownError)) or not isinstance(e, Exception):
+            raise
+        raise PluginInitError(f'{rec.label()} failed to initialize: {type(e).__name__}: {e}',
+                              rec.name, rec.point) from e
+    ms = (time.perf_counter() - t0) * 1000.0
+    if _finish(reg, rec, att, ms, value=value):
+        _late_shutdown(reg, rec, v, value)
+        raise PluginShutdownError(rec.point)
+    _debug(reg, 'initialized %s in %.1f ms', rec.label(), ms)
+    return value
+
+
+def _finish(reg: Registry, rec: _Record, att: _Attempt, ms: float, value: Any = None,
+            error: Optional[BaseException] = None) -> bool:
+    """Publish an attempt's outcome and wake its waiters; True when it succeeded after the registry closed."""
+    late = False
+    with _CRIT, reg.lock:
+        rec.attempt = None
+        rec.init_ms = ms
+        if error is not None:
             rec.state = FAILED
-            rec.error = e
-            raise PluginInitError(f'{rec.label()} failed to initialize: {type(e).__name__}: {e}',
-                                  rec.name, rec.point) from e
-        finally:
-            rec.init_thread = None
-            rec.init_ms = (time.perf_counter() - t0) * 1000.0
-        rec.value = value
-        rec.error = None
-        rec.ready_done = rec.stopping_done = False
-        with reg.lock:
-            reg.init_order.append(rec)
+            rec.error = att.error = error
+        elif reg.closed:  # shutdown ran meanwhile: this plugin is shut down at once
+            rec.state = SHUT_DOWN
+            att.error = PluginShutdownError(rec.point)
+            late = True
+        else:
+            reg._init_counter += 1
+            rec.init_index = reg._init_counter
+            rec.value = att.value = value
+            rec.error = None
+            rec.ready_done = rec.stopping_done = False
+            rec.ready_task = rec.stopping_task = None
             rec.state = INITIALIZED
+            reg.init_order.append(rec)
             if not rec.multi:
                 reg.ready[rec.point] = value
-    return value
+            reg.ext_cache.pop(rec.point, None)
+            rec.plugin.initialized = True
+        att.done.set()
+    return late
+
+
+def _late_shutdown(reg: Registry, rec: _Record, v: Variables, value: Any) -> None:
+    _log.warning('%s finished initializing after the app shut down; shutting it down now', rec.label())
+    error = _call_shutdown(reg, rec, v, value)
+    if error is not None:
+        reg.ctx.record_failure(f'plugin shutdown {rec.name}', error)
+
+
+def _initialize_pending(reg: Registry, rec: _Record, v: Variables, async_enabled: Optional[bool]) -> None:
+    """Initialize the eager plugins registered while ``rec`` initialized."""
+    if not rec.pending:
+        return
+    with _CRIT, reg.lock:
+        pending, rec.pending = rec.pending, []
+    for p in pending:
+        if p.enabled and p.eager and p.state != INITIALIZED and not reg.closed:
+            _initialize(reg, p, v, async_enabled)
 
 
 def _resolve_v_and_name(name_or_type: Any, v: Optional[Variables]) -> tuple[Variables, Registry, str]:
@@ -308,9 +613,20 @@ def _resolve_v_and_name(name_or_type: Any, v: Optional[Variables]) -> tuple[Vari
     if isinstance(name_or_type, str):
         return v, reg, name_or_type
     if isinstance(name_or_type, Plugin) or (isinstance(name_or_type, type) and issubclass(name_or_type, Plugin)):
-        plugin = register_plugin(name_or_type, v)
-        return v, reg, reg.by_name[plugin.name()].point
+        rec, _ = _register(reg, name_or_type, v, None)
+        return v, reg, rec.point
     raise TypeError(f'expected an extension point name or a Plugin type, got {name_or_type!r}')
+
+
+def _note_edge(reg: Registry, point: str) -> None:
+    """Remember that the plugin initializing in this thread got ``point`` (an observed dependency). Only the
+    slow path records: a point already initialized when asked for precedes the asking plugin in the
+    initialization order anyway."""
+    stack = reg.stacks.get(_get_ident())
+    if stack:
+        top = stack[-1]
+        if top.point != point:
+            top.observed.add(point)
 
 
 @overload
@@ -325,8 +641,9 @@ def get_extension(name_or_type: Any, v: Optional[Variables] = None) -> Any:
     Raises:
         ExtensionNotFoundError (a ValueError): unknown point, or no enabled plugin for it.
         PluginConflictError: two enabled single plugins on the point.
-        PluginDependencyError: missing dependency or cycle.
+        PluginDependencyError: missing dependency or cycle (also one between threads).
         PluginInitError: the plugin's ``initialize`` raised (the next call retries).
+        PluginShutdownError: the app's plugins were shut down.
     """
     val = (v or _defaults._default or get_variables())._ready.get(name_or_type, _MISSING)
     if val is not _MISSING:
@@ -335,106 +652,175 @@ def get_extension(name_or_type: Any, v: Optional[Variables] = None) -> Any:
     val = reg.ready.get(point, _MISSING)
     if val is not _MISSING:
         return val
-    return _initialize(reg, _single_record(reg, point), v, [])
+    if reg.closed:
+        raise PluginShutdownError(point)
+    value = _initialize(reg, _single_record(reg, point), v)
+    _note_edge(reg, point)
+    return value
 
 
 def get_extensions(name_or_type: Any, v: Optional[Variables] = None) -> dict[str, Any]:
     """Return ``{plugin name: value}`` for every enabled plugin of a multi extension point, in registration order.
 
-    Plugins are initialized on demand. For a single extension point the dict has its one plugin.
+    Plugins are initialized on demand. For a single extension point the dict has its one plugin. The dict
+    is the caller's (a new one each call).
 
     Raises:
         ExtensionNotFoundError: unknown extension point. Also as :func:`get_extension`.
     """
+    if name_or_type.__class__ is str:
+        app = (v or _defaults._default or get_variables())._app
+        if app is not None and app.registry is not None:
+            cached = app.registry.ext_cache.get(name_or_type)
+            if cached is not None:
+                return cached.copy()
     v, reg, point = _resolve_v_and_name(name_or_type, v)
+    if reg.closed:
+        raise PluginShutdownError(point)
     pt = reg.points.get(point)
     if pt is None:
         _single_record(reg, point)  # raises the unknown point error
         raise AssertionError('unreachable')
     recs = pt.multis() or [_single_record(reg, point)]
-    return {r.name: _initialize(reg, r, v, []) for r in recs}
+    out = {r.name: _initialize(reg, r, v) for r in recs}
+    _note_edge(reg, point)
+    with _CRIT, reg.lock:
+        pt = reg.points.get(point)
+        now = [] if pt is None else (pt.multis() or pt.singles())
+        if now and [r.name for r in now] == list(out) and all(r.state == INITIALIZED for r in now):
+            reg.ext_cache[point] = {r.name: r.value for r in now}
+    return out
 
 
-def init_all_plugins(v: Optional[Variables] = None, include_lazy: bool = False) -> None:
+def init_all_plugins(v: Optional[Variables] = None, async_enabled: Optional[bool] = None,
+                     include_lazy: bool = False) -> None:
     """Initialize every enabled eager plugin (and, with ``include_lazy``, every enabled plugin), deps first.
+
+    Plugins registered meanwhile (by an ``initialize``) are initialized too: it loops until no uninitialized
+    eager plugin remains. ``async_enabled`` overrides the automatic async mode for this call (None: the
+    app's setting, see ``set_async_auto_enabled``).
 
     Raises:
         PluginConflictError: two enabled single plugins on one extension point (names both).
         PluginDependencyError / PluginInitError: as :func:`get_extension`.
+        PluginShutdownError: the app's plugins were shut down.
     """
     v = get_variables(v)
     reg = get_registry(v)
-    with reg.lock:
-        recs = reg.records()
-    for pt in list(reg.points.values()):
-        if len(pt.singles()) > 1:
-            _single_record(reg, pt.name)
-    for rec in recs:
-        if rec.enabled and (rec.eager or include_lazy) and rec.state != INITIALIZED:
-            _initialize(reg, rec, v, [])
-
-
-def shutdown_all_plugins(v: Optional[Variables] = None) -> None:
-    """Run ``shutdown`` of every initialized plugin in reverse initialization order.
-
-    A failing plugin is logged (with its name) and the others still shut down.
-    """
-    v = get_variables(v)
-    reg = get_registry(v)
-    with reg.lock:
-        order = list(reversed(reg.init_order))
-        reg.init_order.clear()
-        for rec in order:
-            if not rec.multi:
-                reg.ready.pop(rec.point, None)
-    for rec in order:
-        with rec.lock:
+    me = _get_ident()
+    tried: set[int] = set()
+    while True:
+        with _CRIT, reg.lock:
+            recs = reg.records()
+            points = list(reg.points.values())
+        if reg.closed:
+            eager = [r.point for r in recs if r.enabled and (r.eager or include_lazy)]
+            raise PluginShutdownError(', '.join(dict.fromkeys(eager)) or 'any',
+                                      f'cannot initialize plugins ({", ".join(dict.fromkeys(eager)) or "none"}): '
+                                      f'the app has shut down (shutdown_all_plugins ran) and nothing is '
+                                      f'initialized after shutdown')
+        for pt in points:
+            if len(pt.singles()) > 1:
+                _single_record(reg, pt.name)
+        todo = [r for r in recs if r.enabled and (r.eager or include_lazy) and r.state != INITIALIZED
+                and id(r) not in tried and not (r.attempt is not None and r.attempt.owner == me)]
+        if not todo:
+            return
+        for rec in todo:
+            tried.add(id(rec))
             if rec.state != INITIALIZED:
+                _initialize(reg, rec, v, async_enabled)
+
+
+# --- shutdown ----------------------------------------------------------------------------------------------
+def _shutdown_order(recs: list[_Record]) -> list[_Record]:
+    """``recs`` ordered for shutdown: every plugin before the plugins it depends on (declared or observed);
+    ties (and any cycle) broken by reverse initialization order."""
+    by_point: dict[str, list[_Record]] = {}
+    for r in recs:
+        by_point.setdefault(r.point, []).append(r)
+    uses: dict[int, list[_Record]] = {}
+    users = {id(r): 0 for r in recs}
+    for r in recs:
+        targets: list[_Record] = []
+        for point in (*r.deps, *sorted(r.observed)):
+            for d in by_point.get(point, ()):
+                if d is not r and all(d is not t for t in targets):
+                    targets.append(d)
+        uses[id(r)] = targets
+        for d in targets:
+            users[id(d)] += 1
+    heap = [(-r.init_index, r.seq, r) for r in recs if users[id(r)] == 0]
+    heapq.heapify(heap)
+    out: list[_Record] = []
+    done: set[int] = set()
+    while heap:
+        _, _, r = heapq.heappop(heap)
+        out.append(r)
+        done.add(id(r))
+        for d in uses[id(r)]:
+            users[id(d)] -= 1
+            if users[id(d)] == 0:
+                heapq.heappush(heap, (-d.init_index, d.seq, d))
+    if len(out) < len(recs):  # a cycle through observed dependencies: the rest in reverse init order
+        out += sorted((r for r in recs if id(r) not in done), key=lambda r: -r.init_index)
+    return out
+
+
+def _call_shutdown(reg: Registry, rec: _Record, v: Variables, value: Any) -> Optional[str]:
+    """Run ``rec``'s ``shutdown``; return None, or the failure's description (already logged)."""
+    try:
+        rec.plugin.shutdown(v, rec.plugin.get_logger(v), value)
+    except BaseException as e:  # noqa: B036 - one plugin's failure (even SystemExit) must not stop the others
+        _log.error('%s failed to shut down: %s: %s', rec.label(), type(e).__name__, e,
+                   exc_info=(type(e), e, e.__traceback__))
+        return f'{rec.label()} failed to shut down: {type(e).__name__}: {e}'
+    return None
+
+
+def shutdown_all_plugins(v: Optional[Variables] = None, async_enabled: Optional[bool] = None) -> list[str]:
+    """Shut every initialized plugin down: each before the plugins it depends on, ties in reverse init order.
+
+    Dependencies are the declared ones plus those observed while the plugins initialized (an ``initialize``
+    that called ``get_extension`` for another point). In automatic async mode (``async_enabled``, else the
+    app's setting) and with a captured, running event loop, the plugins' ``async_stopping`` hooks run first.
+    A failing ``shutdown`` (any exception, even SystemExit) is logged with the plugin's name and recorded in
+    the app context's failures; the others still shut down. Afterwards the registry is closed: asking for an
+    extension raises :class:`PluginShutdownError`. Calling it again does nothing.
+
+    Returns:
+        One description per failed shutdown (empty when all went well).
+    """
+    v = get_variables(v)
+    reg = get_registry(v)
+    with _CRIT, reg.lock:
+        reg.closed = True
+        order = _shutdown_order([r for r in reg.init_order if r.state == INITIALIZED])
+    if order and reg.ctx.loop is not None:
+        _async_before_shutdown(reg, order, v, async_enabled)
+    failures: list[str] = []
+    for rec in order:
+        with _CRIT, reg.lock:
+            if rec.state != INITIALIZED:  # another thread's shutdown_all_plugins took it
                 continue
-            try:
-                rec.plugin.shutdown(v, rec.plugin.get_logger(v), rec.value)
-            except Exception:
-                _log.exception('%s failed to shut down', rec.label())
+            rec.state = SHUTTING_DOWN
+            value = rec.value
+            if not rec.multi and reg.ready.get(rec.point, _MISSING) is value:
+                del reg.ready[rec.point]
+            reg.ext_cache.pop(rec.point, None)
+        error = _call_shutdown(reg, rec, v, value)
+        with _CRIT, reg.lock:
             rec.state = SHUT_DOWN
             rec.value = None
-
-
-# --- async lifecycle ---------------------------------------------------------------------------------------
-def _overrides(plugin: Plugin, attr: str) -> bool:
-    return getattr(type(plugin), attr, None) is not getattr(Plugin, attr)
-
-
-async def _run_async_hooks(v: Optional[Variables], attr: str, done_flag: str, reverse: bool) -> None:
-    v = get_variables(v)
-    reg = get_registry(v)
-    with reg.lock:
-        order = list(reversed(reg.init_order) if reverse else reg.init_order)
-    for rec in order:
-        if getattr(rec, done_flag) or rec.state != INITIALIZED:
-            continue
-        setattr(rec, done_flag, True)
-        if not _overrides(rec.plugin, attr):
-            continue
-        try:
-            await getattr(rec.plugin, attr)(v, rec.plugin.get_logger(v), rec.value)
-        except Exception:
-            _log.exception('%s: %s failed', rec.label(), attr)
-
-
-async def async_plugins_ready(v: Optional[Variables] = None) -> None:
-    """Await ``async_ready`` of every initialized plugin, in initialization order, at most once per plugin.
-
-    A failing hook is logged with the plugin's name; the others still run.
-    """
-    await _run_async_hooks(v, 'async_ready', 'ready_done', reverse=False)
-
-
-async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
-    """Await ``async_stopping`` of every initialized plugin in reverse initialization order, once per plugin.
-
-    A failing hook is logged with the plugin's name; the others still run.
-    """
-    await _run_async_hooks(v, 'async_stopping', 'stopping_done', reverse=True)
+            rec.plugin.initialized = False
+            if rec in reg.init_order:
+                reg.init_order.remove(rec)
+        if error is not None:
+            failures.append(error)
+            reg.ctx.record_failure(f'plugin shutdown {rec.name}', error)
+        else:
+            _debug(reg, 'shut down %s', rec.label())
+    return failures
 
 
 # --- facades and discovery ---------------------------------------------------------------------------------
@@ -453,6 +839,7 @@ def _call_flex(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class _FunctionPlugin(Plugin):
+    eager = False  # facades are lazy
     _point = ''
     _init_fn: Callable[..., Any] = staticmethod(lambda: None)  # type: ignore[assignment]
     _shutdown_fn: Optional[Callable[..., Any]] = None
@@ -494,11 +881,11 @@ def set_extension(point: str, init_fn: Callable[..., Any], shutdown_fn: Optional
         '_shutdown_fn': staticmethod(shutdown_fn) if shutdown_fn is not None else None,
         '_deps': tuple(dependencies or ()), '__module__': __name__,
     })
-    with reg.lock:
+    with _CRIT, reg.lock:
         old = reg.by_name.get(point)
-        if old is not None and isinstance(old.plugin, _FunctionPlugin) and old.state != INITIALIZED:
+        if old is not None and isinstance(old.plugin, _FunctionPlugin) and old.state in (REGISTERED, FAILED):
             _remove(reg, old)
-        return register_plugin(cls, v)
+    return register_plugin(cls, v)
 
 
 def register_entry_point_plugins(v: Optional[Variables] = None,
@@ -542,18 +929,19 @@ def describe_plugins(v: Optional[Variables] = None) -> list[dict[str, Any]]:
     """Return one dict per registered plugin, in registration order.
 
     Keys: ``name``, ``extension_point``, ``multi``, ``enabled``, ``eager``, ``state`` (registered /
-    initializing / initialized / failed / shut down), ``dependencies``, ``init_ms`` (None until initialized),
+    initializing / initialized / failed / shutting down / shut down), ``dependencies`` (declared),
+    ``observed_dependencies`` (points its ``initialize`` asked for), ``init_ms`` (None until initialized),
     ``error`` (the last initialization error, as text) and ``source``.
     """
     reg = get_registry(v)
-    with reg.lock:
+    with _CRIT, reg.lock:
         recs = reg.records()
-    return [{
-        'name': r.name, 'extension_point': r.point, 'multi': r.multi, 'enabled': r.enabled, 'eager': r.eager,
-        'state': r.state, 'dependencies': list(r.deps),
-        'init_ms': round(r.init_ms, 3) if r.init_ms is not None and r.state != REGISTERED else None,
-        'error': f'{type(r.error).__name__}: {r.error}' if r.error is not None else None, 'source': r.source,
-    } for r in recs]
+        return [{
+            'name': r.name, 'extension_point': r.point, 'multi': r.multi, 'enabled': r.enabled, 'eager': r.eager,
+            'state': r.state, 'dependencies': list(r.deps), 'observed_dependencies': sorted(r.observed),
+            'init_ms': round(r.init_ms, 3) if r.init_ms is not None and r.state != REGISTERED else None,
+            'error': f'{type(r.error).__name__}: {r.error}' if r.error is not None else None, 'source': r.source,
+        } for r in recs]
 
 
 class PluginGraph:
@@ -585,15 +973,17 @@ def _dot_escape(s: str, keep_nl: bool = False) -> str:
 
 
 def plugin_graph(v: Optional[Variables] = None) -> PluginGraph:
-    """Return the dependency graph of the registered plugins (see :class:`PluginGraph`)."""
+    """Return the dependency graph of the registered plugins (see :class:`PluginGraph`): declared
+    dependencies and those observed while plugins initialized."""
     reg = get_registry(v)
-    with reg.lock:
+    with _CRIT, reg.lock:
         recs = reg.records()
+        observed = {id(r): sorted(r.observed) for r in recs}
     nodes: dict[str, list[str]] = {}
     edges: list[tuple[str, str]] = []
     for r in recs:
         nodes.setdefault(r.point, []).append(r.name)
-        for d in r.deps:
+        for d in (*r.deps, *observed[id(r)]):
             nodes.setdefault(d, [])
             if (r.point, d) not in edges:
                 edges.append((r.point, d))
@@ -605,5 +995,5 @@ __all__ = [
     'set_extension', 'register_entry_point_plugins', 'describe_plugins', 'plugin_graph', 'PluginGraph',
     'async_plugins_ready', 'async_plugins_stopping', 'get_registry', 'Registry', 'PluginError',
     'ExtensionNotFoundError', 'PluginRegistrationError', 'PluginDependencyError', 'PluginConflictError',
-    'PluginInitError',
+    'PluginInitError', 'PluginShutdownError',
 ]

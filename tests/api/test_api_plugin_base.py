@@ -45,7 +45,8 @@ def test_plugin_defaults() -> None:
     assert p.on_registration(v) is None
     assert p.initialize(v, logging.getLogger('x')) is None
     assert p.shutdown(v, logging.getLogger('x'), None) is None
-    assert Bare.eager is False
+    assert Bare.eager is True  # as in the original: initialized by init_all_plugins
+    assert p.collected is False and p.initialized is False
     assert p.name() in repr(p)
 
 
@@ -65,6 +66,28 @@ def test_plugin_extension_helpers() -> None:
     register_plugin(Other, v)
     assert p.get_my_extension(v) == 'named-value'
     assert p.get_extension('saf-t-other', v) == 'other-value'
+    # also callable on the class
+    assert Named.get_extension('saf-t-other', v) == 'other-value'
+    assert Named.get_my_extension(v) == 'named-value'
+    assert Other.get_my_extension(v) == 'other-value'
+
+
+def test_plugin_helpers_default_to_the_default_variables() -> None:
+    from scitrera_app_framework.core.defaults import get_variables
+    from scitrera_app_framework.core.plugins import get_extension, register_plugin
+    from scitrera_app_framework.testing import reset_framework
+
+    reset_framework()
+    try:
+        p = register_plugin(Named)
+        assert get_variables() is not None
+        assert p.get_my_extension() == 'named-value'
+        assert Named.get_my_extension() == 'named-value'
+        assert Named.get_extension('saf-t-point') == 'named-value'
+        assert p.get_extension(Other) == 'other-value'  # a type: registered on demand
+        assert get_extension('saf-t-other') == 'other-value'
+    finally:
+        reset_framework()
 
 
 def test_enabled_option_pattern_by_name() -> None:

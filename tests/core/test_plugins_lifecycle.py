@@ -11,7 +11,9 @@ import pytest
 
 from scitrera_app_framework.api import Plugin, Variables
 from scitrera_app_framework.core.plugins import (
+    PluginError,
     PluginInitError,
+    PluginShutdownError,
     async_plugins_ready,
     async_plugins_stopping,
     describe_plugins,
@@ -128,16 +130,40 @@ def test_failing_shutdown_is_logged_and_others_still_run(caplog: pytest.LogCaptu
     assert states == {'a': 'shut down', 'bad-stopper': 'shut down', 'c': 'shut down', 'd': 'shut down'}
 
 
-def test_reinitialize_after_shutdown() -> None:
+def test_nothing_initializes_after_shutdown() -> None:
     v = Variables()
     events: list = []
     register_plugin(make_plugin('x', events=events), v)
+    register_plugin(make_plugin('lazy', events=events), v)
+    register_plugin(make_plugin('m', name='m1', multi=True, events=events), v)
+    eager_cls = make_plugin('e', eager=True, events=events)
+    register_plugin(eager_cls, v)
     assert get_extension('x', v) == 'value:x'
-    shutdown_all_plugins(v)
-    assert get_extension('x', v) == 'value:x'
-    assert kinds(events, 'init') == ['x', 'x']
-    shutdown_all_plugins(v)
-    assert kinds(events, 'shutdown') == ['x', 'x']
+    assert shutdown_all_plugins(v) == []
+    assert kinds(events, 'shutdown') == ['x']
+    calls: list = [
+        lambda: get_extension('x', v), lambda: get_extension('lazy', v), lambda: get_extensions('m', v),
+        lambda: register_plugin(eager_cls, v, init=True),
+        lambda: register_plugin(make_plugin('late', eager=True), v, init=True),
+    ]
+    for call in calls:
+        with pytest.raises(PluginShutdownError) as ei:
+            call()
+        assert isinstance(ei.value, PluginError) and isinstance(ei.value, RuntimeError)
+        msg = str(ei.value)
+        assert 'shut down' in msg and 'nothing is initialized after shutdown' in msg
+        assert ei.value.extension_point in msg
+    with pytest.raises(PluginShutdownError, match="'x'"):
+        get_extension('x', v)
+    with pytest.raises(PluginShutdownError, match='e'):
+        init_all_plugins(v)
+    # registering without init still works, and initializes nothing
+    p = register_plugin(make_plugin('after', eager=True, events=events), v)
+    assert p.collected and not p.initialized
+    assert kinds(events, 'init') == ['x']
+    # a second shutdown is harmless
+    assert shutdown_all_plugins(v) == []
+    assert kinds(events, 'shutdown') == ['x']
 
 
 # --- async hooks --------------------------------------------------------------------------------------------------
@@ -218,7 +244,6 @@ def test_describe_plugins_after_mixed_init() -> None:
     init_all_plugins(v)
     with pytest.raises(PluginInitError):
         get_extension('pt-bad', v)
-    shutdown_all_plugins(v)  # eager-one: shut down
     get_extension('pt-late', v)  # multi-one and late-one: initialized
 
     info = {d['name']: d for d in describe_plugins(v)}
@@ -227,8 +252,14 @@ def test_describe_plugins_after_mixed_init() -> None:
         assert {'name', 'extension_point', 'multi', 'enabled', 'eager', 'state', 'dependencies',
                 'init_ms'} <= set(d)
     assert {n: d['state'] for n, d in info.items()} == {
-        'eager-one': 'shut down', 'lazy-one': 'registered', 'bad-one': 'failed', 'multi-one': 'initialized',
+        'eager-one': 'initialized', 'lazy-one': 'registered', 'bad-one': 'failed', 'multi-one': 'initialized',
         'off-one': 'registered', 'late-one': 'initialized',
+    }
+    shutdown_all_plugins(v)
+    after = {d['name']: d['state'] for d in describe_plugins(v)}
+    assert after == {
+        'eager-one': 'shut down', 'lazy-one': 'registered', 'bad-one': 'failed', 'multi-one': 'shut down',
+        'off-one': 'registered', 'late-one': 'shut down',
     }
     assert info['eager-one']['eager'] is True and info['lazy-one']['eager'] is False
     assert info['multi-one']['multi'] is True and info['eager-one']['multi'] is False

@@ -404,15 +404,24 @@ def test_failing_initialize_names_plugin_and_point_and_retry_works() -> None:
     (info,) = describe_plugins(v)
     assert info['name'] == 'flaky-plugin' and info['state'] == 'failed'
     assert 'exploded' in (info.get('error') or 'exploded')
-    shutdown_all_plugins(v)
-    assert describe_plugins(v)[0]['state'] == 'failed'
-    assert ('shutdown', 'flaky-plugin') not in events
     # next request retries and succeeds
     assert get_extension('saf-t-flaky-point', v) == 'value:flaky-plugin'
     assert cls.calls == 2
     assert describe_plugins(v)[0]['state'] == 'initialized'
+    assert describe_plugins(v)[0]['error'] is None
     assert get_extension('saf-t-flaky-point', v) == 'value:flaky-plugin'
     assert cls.calls == 2
+
+
+def test_failed_plugin_is_not_shut_down() -> None:
+    v = Variables()
+    events: list = []
+    register_plugin(make_plugin('saf-t-broken', fail_times=10, events=events), v)
+    with pytest.raises(PluginInitError):
+        get_extension('saf-t-broken', v)
+    assert shutdown_all_plugins(v) == []
+    assert describe_plugins(v)[0]['state'] == 'failed'
+    assert ('shutdown', 'saf-t-broken') not in events
 
 
 def test_failing_dependency_propagates_and_dependent_retries() -> None:
