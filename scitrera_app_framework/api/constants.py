@@ -40,7 +40,7 @@ class EnvPlacement(enum.Enum):
 
 def is_epp(key: Any) -> bool:
     """Return True for framework-internal keys, which look like ``=|NAME|``."""
-    return isinstance(key, str) and len(key) > 2 and key[0] == '=' and key[1] == '|' and key[-1] == '|'
+    return isinstance(key, str) and len(key) > 3 and key[0] == '=' and key[1] == '|' and key[-1] == '|'
 
 
 def epp(name: str) -> str:

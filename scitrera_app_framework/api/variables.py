@@ -75,6 +75,41 @@ def _env_get(key: str) -> Optional[str]:
     return _EVALS.get(raw) or _decode(raw)
 
 
+class EnvironProxy(MutableMapping[str, str]):
+    """The process environment seen the way :class:`Variables` reads it: keys upper-cased.
+
+    ``EnvironProxy()['path']`` is ``os.environ['PATH']``; ``'path' in proxy`` tests ``'PATH'``; assignment and
+    deletion go to ``os.environ`` under the upper-cased name. Iteration yields the environment's own names.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> str:
+        return _os.environ[key.upper()]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        _os.environ[key.upper()] = value
+
+    def __delitem__(self, key: str) -> None:
+        del _os.environ[key.upper()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.upper() in _os.environ
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(_os.environ))
+
+    def __len__(self) -> int:
+        return len(_os.environ)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        """``os.environ.get(key.upper(), default)``."""
+        return _os.environ.get(key.upper(), default)
+
+    def __repr__(self) -> str:
+        return f'<EnvironProxy of {len(_os.environ)} environment variables>'
+
+
 class VariableTypeError(ValueError):
     """A registered type function failed on a value; names the key, the layer and the raw value.
 
@@ -387,23 +422,28 @@ class Variables:
         self._espec.pop(key, None)
         self._known[key] = None
 
-    def set_type_default(self, key: str, type_fn: Optional[TypeFn], default: Any = NOT_SET) -> None:
-        """Register the type function and (unless NOT_SET) the default for ``key`` together."""
-        self.set_type_fn(key, type_fn)
+    def set_type_default(self, key: str, default: Any = NOT_SET, type_fn: Optional[TypeFn] = None) -> None:
+        """Register the default (unless NOT_SET) and the type function (unless None) for ``key`` together
+        (the original's argument order: ``set_type_default('port', 8080, int)``)."""
+        if type_fn is not None:
+            self.set_type_fn(key, type_fn)
         if default is not NOT_SET:
             self.set_default_value(key, default)
 
-    def get_or_set(self, key: str, default: Any = None) -> Any:
-        """Return the local value of ``key``, first setting it to ``default`` if it has none."""
+    def get_or_set(self, key: str, value_fn: Any = None) -> Any:
+        """Return the local value of ``key``; when it has none, store and return ``value_fn()`` (e.g. ``dict``,
+        ``list``). A ``value_fn`` that is not callable is stored as it is."""
         val = self._local.get(key, NO_MATCH)
         if val is NO_MATCH:
-            return self.set(key, default)
+            return self.set(key, value_fn() if callable(value_fn) else value_fn)
         return val
 
-    def get_or_set_default(self, key: str, default: Any = None) -> Any:
-        """Register ``default`` for ``key`` unless it already has one; return the key's value."""
-        if key not in self._defaults:
-            self.set_default_value(key, default)
+    def get_or_set_default(self, key: str, value_fn: Any = None) -> Any:
+        """Return the value of ``key``; when it has no value in any layer, register ``value_fn()`` (or a
+        non-callable ``value_fn`` as it is) as its default first."""
+        val, _ = self._find(key)
+        if val is NO_MATCH or val is None:
+            self.set_default_value(key, value_fn() if callable(value_fn) else value_fn)
         return self.get(key)
 
     # --- enumeration -------------------------------------------------------------------------------------
@@ -429,48 +469,73 @@ class Variables:
     def _env_names(self) -> list[str]:
         return [] if self._placement is EnvPlacement.IGNORED else list(_os.environ.keys())
 
-    def get_by_prefix(self, prefix: str, drop_prefix: bool = False, include_env: bool = True) -> dict[str, Any]:
-        """Return ``{key: value}`` for known keys (and environment names, upper-case) starting with ``prefix``."""
-        known = [k for k in self.keys() if isinstance(k, str) and not is_epp(k)]
+    @staticmethod
+    def _prefix_key(name: str, full: str, drop_prefix: bool, key_lower: bool) -> str:
+        """The part after the prefix (lower-cased with ``key_lower``), behind the prefix unless ``drop_prefix``."""
+        rest = name[len(full):]
+        if key_lower:
+            rest = rest.lower()
+        return rest if drop_prefix else full + rest
+
+    @staticmethod
+    def _full_prefix(prefix: str, sep: str, prefix_lower: bool) -> str:
+        p = prefix.lower() if prefix_lower else prefix
+        return p if not sep or p.endswith(sep) else p + sep
+
+    def get_by_prefix(self, prefix: str, sep: str = '_', drop_prefix: bool = True, prefix_lower: bool = False,
+                      key_lower: bool = True) -> dict[str, Any]:
+        """Return ``{name: value}`` for every known key and environment variable named ``<prefix><sep>...``.
+
+        With ``APP_NAME`` and ``APP_VERSION`` set, ``get_by_prefix('APP')`` gives ``{'name': ..., 'version': ...}``:
+        ``drop_prefix`` removes ``<prefix><sep>``, ``key_lower`` lower-cases the rest, ``prefix_lower`` matches the
+        lower-cased prefix (for keys stored in lower case). Environment names match the prefix upper-cased too
+        (the environment is read upper-cased). Values are what :meth:`get` returns.
+        """
+        full = self._full_prefix(prefix, sep, prefix_lower)
+        full_up = full.upper()
         out: dict[str, Any] = {}
-        for k in known:
-            if k.startswith(prefix) or (k.upper().startswith(prefix.upper()) and k.upper() == k):
-                out[k[len(prefix):] if drop_prefix else k] = self.get(k)
-        if include_env:
-            env = _os.environ
-            for n in self._env_names():
-                if n not in out and (n.startswith(prefix) or n.startswith(prefix.upper())) and n not in known:
-                    # the exact name: a lower-case environment name is not what get(n) (upper-cased) would read
-                    out[n[len(prefix):] if drop_prefix else n] = env.get(n)
+        names = [k for k in self.keys() if isinstance(k, str) and not is_epp(k)]
+        names += [n for n in self._env_names() if n == n.upper()]  # (a lower-case name is not readable via get)
+        for name in dict.fromkeys(names):
+            if len(name) > len(full) and (name.startswith(full) or name.startswith(full_up)):
+                key = self._prefix_key(name, full, drop_prefix, key_lower)
+                if key not in out:
+                    out[key] = self.get(name)
         return out
 
     def _import_by_prefix(self, items: Iterable[tuple[str, Any]], prefix: str, sep: str, drop_prefix: bool,
                           prefix_lower: bool, key_lower: bool) -> dict[str, Any]:
-        full = (prefix + sep).lower()
+        full = self._full_prefix(prefix, sep, prefix_lower)
+        full_low = full.lower()
         imported: dict[str, Any] = {}
         for name, value in items:
-            if not isinstance(name, str) or not name.lower().startswith(full) or len(name) == len(full):
+            if not isinstance(name, str) or len(name) <= len(full) or not name.lower().startswith(full_low):
                 continue
-            rest = name[len(full):]
-            if key_lower:
-                rest = rest.lower()
-            key = rest if drop_prefix else (prefix.lower() if prefix_lower else prefix) + sep + rest
-            imported[key] = value
-            self.set(key, value)
+            imported[self._prefix_key(name, full, drop_prefix, key_lower)] = value
+            self.set(name, value)  # the full name, so importing DB_* and CACHE_* keeps both hosts
         return imported
 
     def import_from_env_by_prefix(self, prefix: str, sep: str = '_', drop_prefix: bool = True,
                                   prefix_lower: bool = False, key_lower: bool = True) -> dict[str, Any]:
-        """Copy environment variables named ``<prefix><sep>*`` into local values; return what was imported.
+        """Import the environment variables named ``<prefix><sep>...``: each is set as a local value under its
+        full name (so :meth:`export_all_variables` holds ``MYAPP_DB_HOST``); return them as ``{name: value}``
+        with the names shortened as in :meth:`get_by_prefix` (``{'host': ...}``)."""
+        env = [] if self._placement is EnvPlacement.IGNORED else list(_os.environ.items())
+        return self._import_by_prefix(env, prefix, sep, drop_prefix, prefix_lower, key_lower)
 
-        ``PREFIX_FOO_BAR=1`` becomes ``foo_bar`` (``drop_prefix``/``key_lower``) or ``PREFIX_foo_bar``.
-        """
-        return self._import_by_prefix(list(_os.environ.items()), prefix, sep, drop_prefix, prefix_lower, key_lower)
-
-    def import_from_dict_by_prefix(self, d: Mapping[str, Any], prefix: str, sep: str = '_', drop_prefix: bool = True,
+    def import_from_dict_by_prefix(self, prefix: Any, source: Any = None, sep: str = '_', drop_prefix: bool = True,
                                    prefix_lower: bool = False, key_lower: bool = True) -> dict[str, Any]:
-        """Like :meth:`import_from_env_by_prefix` but reading the mapping ``d``."""
-        return self._import_by_prefix(list(d.items()), prefix, sep, drop_prefix, prefix_lower, key_lower)
+        """Like :meth:`import_from_env_by_prefix` but reading the mapping ``source``
+        (``import_from_dict_by_prefix('DB', {'DB_HOST': 'h'})``; the older ``(mapping, prefix)`` order works too).
+
+        Raises:
+            TypeError: ``source`` is not a mapping.
+        """
+        if isinstance(prefix, Mapping) and isinstance(source, str):
+            prefix, source = source, prefix
+        if not isinstance(source, Mapping):
+            raise TypeError(f'import_from_dict_by_prefix: source must be a mapping, got {type(source).__name__}')
+        return self._import_by_prefix(list(source.items()), str(prefix), sep, drop_prefix, prefix_lower, key_lower)
 
     def __repr__(self) -> str:
         return (f'<Variables placement={self._placement.name} local={len(self._local)} '

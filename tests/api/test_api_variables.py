@@ -267,6 +267,18 @@ def test_get_or_set() -> None:
     assert v.get('saf_t_gos_src') == 'local'
 
 
+def test_get_or_set_calls_the_value_function() -> None:
+    v = Variables()
+    d = v.get_or_set('saf_t_gos_dict', dict)
+    assert d == {} and v.get_or_set('saf_t_gos_dict', dict) is d
+    d['k'] = 1
+    assert v.get('saf_t_gos_dict') == {'k': 1}
+    calls: list[int] = []
+    assert v.get_or_set('saf_t_gos_fn', lambda: calls.append(1) or 'made') == 'made'
+    assert v.get_or_set('saf_t_gos_fn', lambda: calls.append(1) or 'again') == 'made'
+    assert calls == [1]
+
+
 def test_get_or_set_default() -> None:
     v = Variables()
     assert v.get_or_set_default('saf_t_gosd', 'd1') == 'd1'
@@ -275,6 +287,8 @@ def test_get_or_set_default() -> None:
     assert v.get_or_set_default('saf_t_gosd', 'd3') == 'local'
     del v['saf_t_gosd']
     assert v.get('saf_t_gosd') == 'd1'
+    lst = v.get_or_set_default('saf_t_gosd_list', list)
+    assert lst == [] and v.get('saf_t_gosd_list') is lst
 
 
 def test_set_default_value_is_lowest_layer() -> None:
@@ -300,15 +314,19 @@ def test_set_type_fn_and_remove() -> None:
 
 def test_set_type_default() -> None:
     v = Variables()
-    v.set_type_default('saf_t_std', int, '3')
+    v.set_type_default('port', 8080, int)  # the original's order: key, default, type_fn
+    assert v.get('port') == 8080
+    v.set('port', '9090')
+    assert v.get('port') == 9090
+    v.set_type_default('saf_t_std', '3', int)
     assert v.get('saf_t_std') == 3
-    v.set_type_default('saf_t_std', str)  # default left alone
+    v.set_type_default('saf_t_std', type_fn=str)  # default left alone
     assert v.get('saf_t_std') == '3'
 
 
 def test_type_fn_applies_to_every_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     v = Variables(sources=[{'saf_t_tfl': '2'}])
-    v.set_type_default('saf_t_tfl', int, '1')
+    v.set_type_default('saf_t_tfl', '1', int)
     assert v.get('saf_t_tfl') == 2
     v.set('saf_t_tfl', '3')
     assert v.get('saf_t_tfl') == 3
@@ -371,7 +389,7 @@ def test_export_all_variables_excludes_internal_keys(monkeypatch: pytest.MonkeyP
 def test_is_epp() -> None:
     assert is_epp('=|NAME|')
     assert is_epp('=|x|')
-    for key in ('NAME', '=|NAME', '|NAME|', '=NAME|', '', '=|', None, 1):
+    for key in ('NAME', '=|NAME', '|NAME|', '=NAME|', '', '=|', '=||', None, 1):
         assert not is_epp(key), key
 
 
@@ -380,27 +398,39 @@ def test_get_by_prefix_known_keys() -> None:
     v.set('db_host', 'h')
     v.set('db_port', 5)
     v.set('other', 1)
+    v.set('db_', 'no rest: not a match')
     v.set('=|db_internal|', 'x')
-    assert v.get_by_prefix('db_', include_env=False) == {'db_host': 'h', 'db_port': 5}
-    assert v.get_by_prefix('db_', drop_prefix=True, include_env=False) == {'host': 'h', 'port': 5}
+    assert v.get_by_prefix('db') == {'host': 'h', 'port': 5}
+    assert v.get_by_prefix('db_') == {'host': 'h', 'port': 5}
+    assert v.get_by_prefix('db', drop_prefix=False) == {'db_host': 'h', 'db_port': 5}
+    assert v.get_by_prefix('DB', prefix_lower=True) == {'host': 'h', 'port': 5}
 
 
-def test_get_by_prefix_includes_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv('SAF_T_PFX_A', '1')
-    monkeypatch.setenv('SAF_T_PFX_B', '2')
+def test_get_by_prefix_environment_as_the_original(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_APP_NAME', 'svc')
+    monkeypatch.setenv('SAF_T_APP_VERSION', '1.2')
+    monkeypatch.setenv('SAF_T_APPLE', 'no')
     v = Variables()
-    out = v.get_by_prefix('SAF_T_PFX_')
-    assert out == {'SAF_T_PFX_A': '1', 'SAF_T_PFX_B': '2'}
-    assert v.get_by_prefix('SAF_T_PFX_', include_env=False) == {}
-    assert v.get_by_prefix('SAF_T_PFX_', drop_prefix=True) == {'A': '1', 'B': '2'}
+    assert v.get_by_prefix('SAF_T_APP') == {'name': 'svc', 'version': '1.2'}
+    assert v.get_by_prefix('SAF_T_APP', key_lower=False) == {'NAME': 'svc', 'VERSION': '1.2'}
+    assert v.get_by_prefix('SAF_T_APP', drop_prefix=False, key_lower=False) == {'SAF_T_APP_NAME': 'svc',
+                                                                                'SAF_T_APP_VERSION': '1.2'}
+    assert v.get_by_prefix('saf_t_app') == {'name': 'svc', 'version': '1.2'}  # the environment is upper-case
+    assert Variables(env_placement=EnvPlacement.IGNORED).get_by_prefix('SAF_T_APP') == {}
 
 
 def test_get_by_prefix_lower_case_env_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('saf_t_lower_a', '1')
     monkeypatch.delenv('SAF_T_LOWER_A', raising=False)
-    out = Variables().get_by_prefix('saf_t_lower_')
+    out = Variables().get_by_prefix('saf_t_lower')
     # either leave the name out or give its real value; never report a value it cannot read
-    assert out.get('saf_t_lower_a', '1') == '1'
+    assert out.get('a', '1') == '1'
+
+
+def test_get_by_prefix_custom_separator() -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    v.update({'app.db.host': 'h', 'app.port': 1, 'apple': 3})
+    assert v.get_by_prefix('app', sep='.') == {'db.host': 'h', 'port': 1}
 
 
 # --- import by prefix ------------------------------------------------------------------------------------------
@@ -412,9 +442,21 @@ def test_import_from_env_by_prefix_defaults(monkeypatch: pytest.MonkeyPatch) -> 
     v = Variables()
     out = v.import_from_env_by_prefix('SAF_T_IMP')
     assert out == {'foo_bar': '1', 'x': '2'}
-    assert v.get('foo_bar', local=True) == '1'
-    assert v.get('x', local=True) == '2'
-    assert 'foo_bar' in v.keys()
+    # the full names are registered (exported), the short names only returned
+    assert v.get('SAF_T_IMP_FOO_BAR', local=True) == '1'
+    exported = v.export_all_variables()
+    assert exported['SAF_T_IMP_FOO_BAR'] == '1' and exported['SAF_T_IMP_X'] == '2'
+    assert 'foo_bar' not in exported
+
+
+def test_import_two_prefixes_keep_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_DB_HOST', 'db-host')
+    monkeypatch.setenv('SAF_T_CACHE_HOST', 'cache-host')
+    v = Variables()
+    db = v.import_from_env_by_prefix('SAF_T_DB')
+    cache = v.import_from_env_by_prefix('SAF_T_CACHE')
+    assert db == {'host': 'db-host'} and cache == {'host': 'cache-host'}
+    assert v.get('SAF_T_DB_HOST') == 'db-host' and v.get('SAF_T_CACHE_HOST') == 'cache-host'
 
 
 def test_import_from_env_by_prefix_keep_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -424,7 +466,6 @@ def test_import_from_env_by_prefix_keep_prefix(monkeypatch: pytest.MonkeyPatch) 
     assert v.import_from_env_by_prefix('SAF_T_IMK', drop_prefix=False, prefix_lower=True) == {'saf_t_imk_foo': '1'}
     assert v.import_from_env_by_prefix('SAF_T_IMK', drop_prefix=False, key_lower=False) == {'SAF_T_IMK_FOO': '1'}
     assert v.import_from_env_by_prefix('SAF_T_IMK', key_lower=False) == {'FOO': '1'}
-    assert v.get('saf_t_imk_foo', local=True) == '1'
 
 
 def test_import_from_env_by_prefix_custom_sep(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -442,13 +483,30 @@ def test_import_from_env_by_prefix_prefix_is_case_insensitive(monkeypatch: pytes
 def test_import_from_dict_by_prefix() -> None:
     d = {'app.db.host': 'h', 'app.port': 1, 'apple': 3, 'app.': 'x', 'other.app.x': 4, 7: 'not-a-str'}
     v = Variables(env_placement=EnvPlacement.IGNORED)
-    assert v.import_from_dict_by_prefix(d, 'app', sep='.') == {'db.host': 'h', 'port': 1}
-    assert v.get('port') == 1
+    assert v.import_from_dict_by_prefix('app', d, sep='.') == {'db.host': 'h', 'port': 1}  # the original's order
+    assert v.get('app.port') == 1
+    assert v.import_from_dict_by_prefix(d, 'app', sep='.') == {'db.host': 'h', 'port': 1}  # our older order
     v2 = Variables(env_placement=EnvPlacement.IGNORED)
-    assert v2.import_from_dict_by_prefix({'APP_Key': 1}, 'APP', drop_prefix=False) == {'APP_key': 1}
-    assert v2.import_from_dict_by_prefix({'APP_Key': 1}, 'APP', drop_prefix=False, prefix_lower=True,
+    assert v2.import_from_dict_by_prefix('APP', {'APP_Key': 1}, drop_prefix=False) == {'APP_key': 1}
+    assert v2.import_from_dict_by_prefix('APP', {'APP_Key': 1}, drop_prefix=False, prefix_lower=True,
                                          key_lower=False) == {'app_Key': 1}
-    assert v2.get('app_Key') == 1
+    assert v2.get('APP_Key') == 1
+    with pytest.raises(TypeError, match='mapping'):
+        v2.import_from_dict_by_prefix('APP', ['not', 'a', 'mapping'])
+
+
+def test_environ_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scitrera_app_framework.api.variables import EnvironProxy
+    monkeypatch.setenv('SAF_T_PROXY', 'yes')
+    p = EnvironProxy()
+    assert p['saf_t_proxy'] == 'yes' and 'saf_t_proxy' in p and 'SAF_T_PROXY' in p
+    assert p.get('saf_t_missing') is None and 'saf_t_missing' not in p
+    with pytest.raises(KeyError):
+        p['saf_t_missing']
+    p['saf_t_proxy2'] = 'set'
+    assert os.environ['SAF_T_PROXY2'] == 'set'
+    del p['saf_t_proxy2']
+    assert 'SAF_T_PROXY2' not in os.environ
 
 
 # --- type function errors ------------------------------------------------------------------------------------
