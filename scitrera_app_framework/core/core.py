@@ -141,7 +141,7 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     init_all_plugins(v)
     _start_health_endpoint(v, logger)
     if logger.isEnabledFor(logging.DEBUG):
-        log_framework_variables(v, logger)
+        log_framework_variables(v, logger=logger, level=logging.DEBUG)
     ctx.initialized = True
     if ctx.state == STARTING:  # (a signal during start-up has already marked it stopping)
         ctx.state = RUNNING
@@ -259,9 +259,9 @@ def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_
         logger.debug('working directory is now %s', path)
 
 
-def is_stateful_ready(v: Optional[Variables] = None) -> bool:
-    """Return True when ``init_framework`` set up a stateful directory for ``v``."""
-    return get_app_context(v).stateful_path is not None
+def is_stateful_ready(v: Optional[Variables] = None) -> Optional[str]:
+    """Return the stateful directory ``init_framework`` set up for ``v`` (a str), or None when there is none."""
+    return get_app_context(v).stateful_path
 
 
 def get_stateful_path(v: Optional[Variables] = None) -> Optional[str]:
@@ -283,14 +283,42 @@ def get_app_params(v: Optional[Variables] = None) -> dict[str, Any]:
     return dict(get_app_context(v).params)
 
 
-def log_framework_variables(v: Optional[Variables] = None, logger: Optional[logging.Logger] = None,
-                            level: int = logging.DEBUG) -> dict[str, Any]:
-    """Log every known variable (secrets masked) in one record and return the masked mapping."""
+def log_framework_variables(v: Optional[Variables] = None, prefixes: Iterable[str] = (),
+                            exclude_prefixes: Iterable[str] = (), log_module_versions: bool = False,
+                            logger: Optional[logging.Logger] = None, level: int = logging.INFO) -> dict[str, Any]:
+    """Log every known variable in one record, ``framework variables: NAME='value', ...``, secrets masked; return
+    the masked mapping.
+
+    ``prefixes``: only names starting with one of them (case-insensitive; all when empty); ``exclude_prefixes``:
+    leave those out. ``log_module_versions``: a second record with Python's version and the versions of the
+    imported top-level packages that declare one. Logged at INFO (``level``) on the app logger (``logger``).
+    """
     v = get_variables(v)
     logger = logger or get_logger(v)
-    values = {k: mask_value(k, val) for k, val in sorted(_safe_export(v).items())}
+    inc = tuple(str(p).lower() for p in ([prefixes] if isinstance(prefixes, str) else prefixes))
+    exc = tuple(str(p).lower() for p in ([exclude_prefixes] if isinstance(exclude_prefixes, str)
+                                         else exclude_prefixes))
+    values = {k: mask_value(k, val) for k, val in sorted(_safe_export(v).items())
+              if (not inc or k.lower().startswith(inc)) and not (exc and k.lower().startswith(exc))}
     logger.log(level, 'framework variables: %s', ', '.join(f'{k}={val!r}' for k, val in values.items()))
+    if log_module_versions:
+        logger.log(level, 'module versions: %s', ', '.join(f'{n}=={ver}' for n, ver in _module_versions()))
     return values
+
+
+def _module_versions() -> list[tuple[str, str]]:
+    import platform
+    import sys
+
+    from .. import __version__
+    out = [('python', platform.python_version()), ('scitrera-app-framework', __version__)]
+    for name, mod in sorted(sys.modules.items()):
+        if '.' in name or name.startswith('_') or mod is None:
+            continue
+        ver = getattr(mod, '__version__', None)
+        if isinstance(ver, str) and name != 'scitrera_app_framework':
+            out.append((name, ver))
+    return out
 
 
 def _safe_export(v: Variables) -> dict[str, Any]:
@@ -304,8 +332,38 @@ def _safe_export(v: Variables) -> dict[str, Any]:
     return out
 
 
-def load_strategy(v: Optional[Variables], key: str, default: Any = NOT_SET,
-                  parent_type: Optional[type] = None) -> Any:
+def load_strategy(v: Optional[Variables], parent_type: Optional[type], prefix: str = 'STRATEGY',
+                  drop_prefix: bool = True) -> tuple[Optional[type], dict[str, Any]]:
+    """Load a configured implementation: ``(type, kwargs)``.
+
+    The type is named (a dotted path) by ``<PREFIX>_TYPE`` and checked against ``parent_type``; every other
+    ``<PREFIX>_*`` variable is a keyword argument, lower-cased, prefix dropped (``STRATEGY_MAX_SIZE=3`` gives
+    ``max_size='3'``). No ``<PREFIX>_TYPE`` gives ``(None, kwargs)``; a type that cannot be imported or is not
+    a ``parent_type`` is logged as an error (naming the variable and value) and gives ``(None, kwargs)``.
+    """
+    v = get_variables(v)
+    found = v.get_by_prefix(prefix, drop_prefix=True)
+    type_name = found.pop('type', None)
+    kwargs = found if drop_prefix else {f'{prefix}_{k}'.lower(): val for k, val in found.items()}
+    if type_name in (None, ''):
+        return None, kwargs
+    try:
+        if isinstance(type_name, type):
+            cls = type_name
+            if parent_type is not None and not issubclass(cls, parent_type):
+                raise TypeError(f'{cls!r} is not a subclass of {parent_type.__qualname__}')
+        elif parent_type is not None:
+            cls = get_python_type_by_name(str(type_name), parent_type)
+        else:
+            cls = ext_get_python(str(type_name))
+    except (ImportError, AttributeError, TypeError, ValueError) as e:
+        get_logger(v).error('%s_TYPE=%r cannot be used: %s: %s; using no %s', prefix, type_name,
+                            type(e).__name__, e, prefix.lower())
+        return None, kwargs
+    return cls, kwargs
+
+
+def load_object(v: Optional[Variables], key: str, default: Any = NOT_SET, parent_type: Optional[type] = None) -> Any:
     """Resolve the Python object named by variable ``key`` (a dotted path), or its ``default``.
 
     A value that is not a string (e.g. a class given as default) is returned as is (checked against

@@ -532,13 +532,13 @@ _DEFAULT_PROVIDER_PATH = f'{__name__}.BaseMultiTenantProvider'
 
 
 def _load_provider_class(v: Variables) -> type[BaseMultiTenantProvider]:
-    from ..core.core import load_strategy
+    from ..core.core import load_object
 
     raw = v.environ(SAF_MULTITENANT_PROVIDER, default=_DEFAULT_PROVIDER_PATH)
     if raw is None or (isinstance(raw, str) and not raw.strip()):  # set but empty: the default
         return BaseMultiTenantProvider
     try:
-        return load_strategy(v, SAF_MULTITENANT_PROVIDER, _DEFAULT_PROVIDER_PATH, BaseMultiTenantProvider)
+        return load_object(v, SAF_MULTITENANT_PROVIDER, _DEFAULT_PROVIDER_PATH, BaseMultiTenantProvider)
     except ValueError as e:
         raise MultiTenantConfigError(
             f'{e}; set {SAF_MULTITENANT_PROVIDER} to the dotted path of a subclass of {_DEFAULT_PROVIDER_PATH} '

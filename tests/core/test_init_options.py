@@ -14,8 +14,9 @@ from typing import Iterator
 
 import pytest
 
-from scitrera_app_framework import Variables, init_framework, init_framework_test_harness, load_strategy
+from scitrera_app_framework import EnvPlacement, Variables, init_framework, init_framework_test_harness, load_strategy
 from scitrera_app_framework.core import log_framework_variables
+from scitrera_app_framework.core.core import load_object
 from scitrera_app_framework.testing import reset_framework
 
 _ENV_PREFIXES = ('SAF_', 'LOGGING_', 'STATEFUL_', 'RUN_', 'BUILD_', 'PYROSCOPE_', 'DATA_')
@@ -150,52 +151,96 @@ def test_bad_boolean_env_names_variable_and_value(clean_env: pytest.MonkeyPatch,
     assert key in str(ei.value) and repr(value) in str(ei.value)
 
 
-# --- load_strategy --------------------------------------------------------------------------------------------
-def test_load_strategy_from_a_local_value() -> None:
+# --- load_strategy (the original's contract) --------------------------------------------------------------------
+class _Base:
+    pass
+
+
+class _Impl(_Base):
+    def __init__(self, **kwargs: object) -> None:
+        self.kwargs = kwargs
+
+
+def test_load_strategy_type_and_kwargs() -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    v.update({'STRATEGY_TYPE': f'{__name__}._Impl', 'STRATEGY_MAX_SIZE': '3', 'STRATEGY_Mode': 'fast',
+              'OTHER_X': 1})
+    cls, kwargs = load_strategy(v, _Base)
+    assert cls is _Impl and kwargs == {'max_size': '3', 'mode': 'fast'}
+    assert cls(**kwargs).kwargs == kwargs
+
+
+def test_load_strategy_custom_prefix_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_CACHE_TYPE', 'collections.OrderedDict')
+    monkeypatch.setenv('SAF_T_CACHE_SIZE', '10')
+    cls, kwargs = load_strategy(Variables(), dict, prefix='SAF_T_CACHE')
+    assert cls is collections.OrderedDict and kwargs == {'size': '10'}
+    cls, kwargs = load_strategy(Variables(), dict, prefix='SAF_T_CACHE', drop_prefix=False)
+    assert kwargs == {'saf_t_cache_size': '10'}
+
+
+def test_load_strategy_without_type_gives_none() -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    v.set('STRATEGY_SIZE', 2)
+    assert load_strategy(v, _Base) == (None, {'size': 2})
+
+
+@pytest.mark.parametrize('value', ['no_such_module_xyz.Thing', 'collections.NoSuchName', 'collections.OrderedDict',
+                                   'invalid'])
+def test_load_strategy_bad_type_is_logged_and_gives_none(value: str, caplog: pytest.LogCaptureFixture) -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    v.update({'STRATEGY_TYPE': value, 'STRATEGY_SIZE': 2})
+    with caplog.at_level(logging.ERROR):
+        assert load_strategy(v, _Base) == (None, {'size': 2})
+    assert any('STRATEGY_TYPE' in r.getMessage() and value in r.getMessage() for r in caplog.records)
+
+
+# --- load_object (our old load_strategy) ----------------------------------------------------------------------
+def test_load_object_from_a_local_value() -> None:
     v = Variables()
     v.set('MY_STRATEGY', 'collections.OrderedDict')
-    assert load_strategy(v, 'MY_STRATEGY') is collections.OrderedDict
-    assert load_strategy(v, 'MY_STRATEGY', parent_type=dict) is collections.OrderedDict
+    assert load_object(v, 'MY_STRATEGY') is collections.OrderedDict
+    assert load_object(v, 'MY_STRATEGY', parent_type=dict) is collections.OrderedDict
 
 
-def test_load_strategy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_object_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('SAF_TEST_STRATEGY', 'json.dumps')
     v = Variables()
-    assert load_strategy(v, 'SAF_TEST_STRATEGY', default='json.loads') is json.dumps
+    assert load_object(v, 'SAF_TEST_STRATEGY', default='json.loads') is json.dumps
 
 
-def test_load_strategy_default_path_and_default_object() -> None:
+def test_load_object_default_path_and_default_object() -> None:
     v = Variables()
-    assert load_strategy(v, 'UNSET_STRATEGY_X', default='json.loads') is json.loads
-    assert load_strategy(v, 'UNSET_STRATEGY_Y', default=collections.Counter, parent_type=dict) is collections.Counter
+    assert load_object(v, 'UNSET_STRATEGY_X', default='json.loads') is json.loads
+    assert load_object(v, 'UNSET_STRATEGY_Y', default=collections.Counter, parent_type=dict) is collections.Counter
 
 
 @pytest.mark.parametrize('value', ['no_such_module_xyz.Thing', 'collections.NoSuchName', 'not a path'])
-def test_load_strategy_bad_path_names_variable_and_value(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_load_object_bad_path_names_variable_and_value(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv('SAF_TEST_STRATEGY', value)
     with pytest.raises(ValueError) as ei:
-        load_strategy(Variables(), 'SAF_TEST_STRATEGY')
+        load_object(Variables(), 'SAF_TEST_STRATEGY')
     assert 'SAF_TEST_STRATEGY' in str(ei.value) and repr(value) in str(ei.value)
     assert ei.value.__cause__ is not None
 
 
-def test_load_strategy_parent_type_check() -> None:
+def test_load_object_parent_type_check() -> None:
     v = Variables()
     v.set('MY_STRATEGY', 'collections.OrderedDict')
     with pytest.raises(ValueError) as ei:
-        load_strategy(v, 'MY_STRATEGY', parent_type=list)
+        load_object(v, 'MY_STRATEGY', parent_type=list)
     msg = str(ei.value)
     assert 'MY_STRATEGY' in msg and 'collections.OrderedDict' in msg and 'list' in msg
     v.set('FN_STRATEGY', 'json.dumps')
     with pytest.raises(ValueError, match='FN_STRATEGY'):
-        load_strategy(v, 'FN_STRATEGY', parent_type=object)  # a function is not a class
+        load_object(v, 'FN_STRATEGY', parent_type=object)  # a function is not a class
     with pytest.raises(ValueError, match='OTHER'):
-        load_strategy(v, 'OTHER', default=collections.Counter, parent_type=list)
+        load_object(v, 'OTHER', default=collections.Counter, parent_type=list)
 
 
-def test_load_strategy_unset_without_default() -> None:
+def test_load_object_unset_without_default() -> None:
     with pytest.raises(ValueError, match='NOT_CONFIGURED_STRATEGY'):
-        load_strategy(Variables(), 'NOT_CONFIGURED_STRATEGY')
+        load_object(Variables(), 'NOT_CONFIGURED_STRATEGY')
 
 
 # --- log_framework_variables ----------------------------------------------------------------------------------
@@ -209,7 +254,7 @@ def test_log_framework_variables_masks_secrets(caplog: pytest.LogCaptureFixture)
     v.environ('WITH_DEFAULT', default='dflt')
     logger = logging.getLogger('test.logvars')
     with caplog.at_level(logging.INFO, logger='test.logvars'):
-        out = log_framework_variables(v, logger, level=logging.INFO)
+        out = log_framework_variables(v, logger=logger)
     assert out['DB_PASSWORD'] == '****' and out['API_TOKEN'] == '****' and out['x_auth'] == '****'
     assert out['PLAIN'] == 'visible' and out['WITH_DEFAULT'] == 'dflt'
     assert out['EMPTY_SECRET'] == ''
@@ -218,7 +263,18 @@ def test_log_framework_variables_masks_secrets(caplog: pytest.LogCaptureFixture)
     text = caplog.records[0].getMessage()
     for secret in ('hunter2', 'tok-123', 'auth-456'):
         assert secret not in text
-    assert 'DB_PASSWORD' in text and 'visible' in text
+    assert 'DB_PASSWORD' in text and 'visible' in text and text.startswith('framework variables')
+
+
+def test_log_framework_variables_the_original_signature(caplog: pytest.LogCaptureFixture) -> None:
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    v.update({'APP_A': 1, 'APP_B': 2, 'APP_SKIP_C': 3, 'OTHER': 4})
+    with caplog.at_level(logging.INFO):
+        out = log_framework_variables(v, ('app_',), ('APP_SKIP',), True)
+    assert out == {'APP_A': 1, 'APP_B': 2}
+    msgs = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert msgs[0] == 'framework variables: APP_A=1, APP_B=2'
+    assert msgs[1].startswith('module versions: python==') and 'scitrera-app-framework==' in msgs[1]
 
 
 def test_debug_init_logs_variables_with_secrets_masked(clean_env: pytest.MonkeyPatch,

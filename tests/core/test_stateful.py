@@ -65,7 +65,7 @@ def test_full_path_created_and_entered(env: pytest.MonkeyPatch, tmp_path: Path) 
     expected = root / 'r1' / '7' / 'svc-eu'
     assert expected.is_dir()
     assert _same(os.getcwd(), expected)
-    assert is_stateful_ready(v)
+    assert _same(is_stateful_ready(v), expected)  # the path (the original's contract), or None
     assert _same(get_stateful_path(v), expected)
     assert _same(get_working_path(v), expected)
 
@@ -151,7 +151,7 @@ def test_setup_stateful_false_creates_nothing(env: pytest.MonkeyPatch, tmp_path:
     env.setenv('SAF_SETUP_STATEFUL', 'false')
     v = _init()
     assert list(root.iterdir()) == []
-    assert not is_stateful_ready(v)
+    assert is_stateful_ready(v) is None
     assert os.getcwd() == str(tmp_path / 'work')
 
 
@@ -218,7 +218,7 @@ def test_missing_root_is_skipped_quietly(env: pytest.MonkeyPatch, tmp_path: Path
     env.setenv('STATEFUL_ROOT', str(tmp_path / 'nope'))
     env.setenv('RUN_ID', 'r1')
     v = _init(log_level='INFO')
-    assert not is_stateful_ready(v)
+    assert is_stateful_ready(v) is None
     assert get_stateful_path(v) is None
     assert not (tmp_path / 'nope').exists()
     assert os.getcwd() == str(tmp_path / 'work')
@@ -315,7 +315,7 @@ def test_desktop_variant_uses_config_dir_without_chdir(tmp_path: Path) -> None:
     out = json.loads(lines[0])
     expected = home / '.config' / 'dapp-eu'
     assert expected.is_dir()
-    assert out['ready'] is True
+    assert out['ready'] == out['wp']
     assert _same(out['wp'], expected)
     assert _same(out['cwd'], work)  # no chdir
     assert lines[1:] == ['desktop-hook-ran']  # atexit hooks at normal exit
