@@ -27,22 +27,29 @@ def read_env_file(path: Union[str, os.PathLike]) -> dict[str, Optional[str]]:
 
 
 def add_env_file_source(path: Union[str, os.PathLike] = '.env', v: Optional[Variables] = None,
-                        missing_ok: bool = False) -> dict[str, Optional[str]]:
+                        required: bool = False, missing_ok: Optional[bool] = None) -> dict[str, Optional[str]]:
     """Read a ``.env`` file and add its values as an extra source of ``v`` (below local values); return them.
 
-    The process environment is not modified. With ``missing_ok=True`` a missing file adds nothing.
+    The process environment is not modified. A missing file is ignored with a warning naming it, as the
+    original does; ``required=True`` makes it an error (``missing_ok`` is the older spelling of
+    ``not required``).
 
     Raises:
-        ImportError: python-dotenv is missing (install the ``dotenv`` extra).
-        FileNotFoundError: the file does not exist (unless ``missing_ok``).
-        ConfigFileError: a malformed line (names file and line).
+        FileNotFoundError: the file does not exist and ``required`` is true.
+        ConfigFileError: not UTF-8, or a malformed line (names file and line; secrets never quoted).
+        ImportError: the file needs python-dotenv's parser and python-dotenv is missing (the ``dotenv`` extra).
     """
+    if missing_ok is not None:
+        required = not missing_ok
     v = get_variables(v)
     try:
         values = read_env_file(path)
     except FileNotFoundError:
-        if missing_ok:
-            return {}
-        raise
+        if required:
+            raise
+        from .logs import get_logger
+        get_logger(v).warning('.env file %s not found: ignored (pass required=True to make this an error)',
+                              os.path.abspath(os.fspath(path)))
+        return {}
     v.add_source(values)
     return values

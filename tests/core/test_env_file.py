@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -62,13 +63,23 @@ def test_process_env_untouched(env_file: Path) -> None:
     assert 'SAF_T_ENVF_A' not in os.environ
 
 
-def test_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
+def test_missing_file_is_ignored_with_a_warning_naming_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    missing = tmp_path / 'nope' / 'missing.env'
+    v = Variables()
+    with caplog.at_level(logging.WARNING):
+        assert add_env_file_source(missing, v=v) == {}  # as the original
+    assert v.sources == ()
+    assert any('missing.env' in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_missing_file_is_an_error_when_required(tmp_path: Path) -> None:
     missing = tmp_path / 'nope' / 'missing.env'
     v = Variables()
     with pytest.raises(FileNotFoundError) as ei:
-        add_env_file_source(missing, v=v)
+        add_env_file_source(missing, v=v, required=True)
     assert 'missing.env' in str(ei.value)
-    assert v.sources == ()
+    with pytest.raises(FileNotFoundError):
+        add_env_file_source(missing, v=v, missing_ok=False)  # the older spelling
     assert add_env_file_source(missing, v=v, missing_ok=True) == {}
     assert v.sources == ()
 
