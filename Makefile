@@ -27,6 +27,7 @@ lint: $(VENV)/.installed-dev
 	$(VPY) -m mypy scitrera_app_framework tests/typing
 
 bench: $(VENV)/.installed-dev
+	$(VPY) -m pip install -q -e '.[dev,bench]'
 	$(VPY) bench/run.py
 
 clean:
