@@ -200,20 +200,34 @@ def _kind_of(obj: Any) -> str:
     return str(_field(obj, 'kind') or type(obj).__name__)
 
 
-def get_metadata_name(obj: Any) -> str:
+def get_metadata_name(obj: Any) -> Optional[str]:
     """Return ``metadata.name`` of a manifest dict or a kubernetes client object.
 
-    Raises ValueError when the object has no metadata name.
+    Returns None when the object (or its metadata) has no name; never raises for a missing field.
     """
-    name = _field(_field(obj, 'metadata'), 'name')
+    return _field(_field(obj, 'metadata'), 'name')
+
+
+def get_metadata_namespace(obj: Any) -> Optional[str]:
+    """Return ``metadata.namespace`` of a manifest dict or a kubernetes client object.
+
+    Returns None when the object (or its metadata) names no namespace; no default such as ``'default'`` is
+    invented here (the API helpers use ``'default'`` for such objects, as ``kubectl`` does).
+    """
+    return _field(_field(obj, 'metadata'), 'namespace')
+
+
+def _required_name(obj: Any) -> str:
+    """Return ``metadata.name`` as a string; raises ValueError naming the kind when it is missing or empty."""
+    name = get_metadata_name(obj)
     if not name:
         raise ValueError(f'{_kind_of(obj)} object has no metadata.name')
     return str(name)
 
 
-def get_metadata_namespace(obj: Any) -> str:
-    """Return ``metadata.namespace`` of a manifest dict or client object, or ``'default'`` when it names none."""
-    namespace = _field(_field(obj, 'metadata'), 'namespace')
+def _namespace_or_default(obj: Any) -> str:
+    """Return ``metadata.namespace`` as a string, or :data:`DEFAULT_NAMESPACE` when it names none."""
+    namespace = get_metadata_namespace(obj)
     return str(namespace) if namespace else DEFAULT_NAMESPACE
 
 
@@ -228,12 +242,12 @@ def get_headless_service_dns_name_for_pod(pod_def: Any, svc_def: Any) -> str:
     svc_ns = _field(_field(svc_def, 'metadata'), 'namespace')
     if pod_ns and svc_ns and pod_ns != svc_ns:
         raise ValueError(
-            f'pod {get_metadata_name(pod_def)!r} is in namespace {pod_ns!r} but service '
-            f'{get_metadata_name(svc_def)!r} is in {svc_ns!r}; a headless service only resolves its own namespace'
+            f'pod {_required_name(pod_def)!r} is in namespace {pod_ns!r} but service '
+            f'{_required_name(svc_def)!r} is in {svc_ns!r}; a headless service only resolves its own namespace'
         )
-    host = _field(_field(pod_def, 'spec'), 'hostname') or get_metadata_name(pod_def)
+    host = _field(_field(pod_def, 'spec'), 'hostname') or _required_name(pod_def)
     namespace = pod_ns or svc_ns or DEFAULT_NAMESPACE
-    return f'{host}.{get_metadata_name(svc_def)}.{namespace}.svc'
+    return f'{host}.{_required_name(svc_def)}.{namespace}.svc'
 
 
 def _pod_spec(pod_def: Any) -> Any:
@@ -253,20 +267,25 @@ def _describe(obj: Any) -> str:
     return f'{_kind_of(obj)} {name!r}' if name else _kind_of(obj)
 
 
-def get_pod_env(pod_def: Any, container_name: Optional[str] = None, container_index: int = 0) -> list[Any]:
+def get_pod_env(pod_def: Any, container_name: Optional[str] = None, container_index: int = 0) -> Optional[list[Any]]:
     """Return the ``env`` list of one container of a Pod (or a workload's pod template), for in-place edits.
 
     The container is picked by ``container_name`` (regular containers first, then init containers) or else by
     ``container_index`` among the regular containers. A missing ``env`` is created as an empty list and stored in
     the container, so edits to the returned list change ``pod_def``. Works on dicts and on kubernetes client objects.
 
-    Raises ValueError when the pod has no containers or none is named ``container_name``, and IndexError when
-    ``container_index`` is out of range.
+    Returns the list, or None when there is no container to pick from: ``pod_def`` is None, or has no spec, or
+    its spec lists no containers (e.g. ``get_pod_env({})`` or ``get_pod_env({'spec': {}})``).
+    Raises ValueError when containers exist but none is named ``container_name`` (the message lists them), and
+    IndexError when ``container_index`` is out of range of the regular containers.
     """
     spec = _pod_spec(pod_def)
     containers = list(_field(spec, 'containers') or [])
+    init_containers = list(_field(spec, 'initContainers', 'init_containers') or [])
+    if not containers and not init_containers:
+        return None
     if container_name is not None:
-        candidates = containers + list(_field(spec, 'initContainers', 'init_containers') or [])
+        candidates = containers + init_containers
         matches = [c for c in candidates if _field(c, 'name') == container_name]
         if not matches:
             available = [_field(c, 'name') for c in candidates]
@@ -275,8 +294,6 @@ def get_pod_env(pod_def: Any, container_name: Optional[str] = None, container_in
             )
         container = matches[0]
     else:
-        if not containers:
-            raise ValueError(f'{_describe(pod_def)} has no containers (expected spec.containers)')
         try:
             container = containers[container_index]
         except IndexError:
@@ -290,49 +307,45 @@ def get_pod_env(pod_def: Any, container_name: Optional[str] = None, container_in
     return env  # type: ignore[no-any-return]
 
 
-def _env_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if value is None:
-        return ''
-    return str(value)
-
-
 def _env_item(item: Any) -> Any:
-    """Validate one complex env item; a mapping is copied with its ``value`` stringified."""
+    """Validate one complex env item; a mapping is copied, with a non-string, non-None ``value`` made ``str``."""
     if isinstance(item, Mapping):
         name = item.get('name')
         if not isinstance(name, str) or not name:
             raise ValueError(f'env item needs a non-empty string "name": {dict(item)!r}')
-        if 'value' in item and item.get('valueFrom') is not None:
+        if item.get('value') is not None and item.get('valueFrom') is not None:
             raise ValueError(f'env item {name!r} sets both "value" and "valueFrom"; use one of them')
         result = dict(item)
-        if 'value' in result:
-            result['value'] = _env_value(result['value'])
+        if result.get('value') is not None and not isinstance(result['value'], str):
+            result['value'] = str(result['value'])
         return result
     if isinstance(getattr(item, 'name', None), str) and item.name:
         return item  # a client object such as kubernetes.client.V1EnvVar
     raise TypeError(f'env item must be a mapping with a "name" (or a V1EnvVar), not {item!r}')
 
 
-def merge_env_vars(env: list[Any], *complex_items: Any, key_upper: bool = True, **fixed_pairs: Any) -> list[Any]:
+def merge_env_vars(env: Optional[list[Any]], *complex_items: Any, key_upper: bool = True,
+                   **fixed_pairs: Any) -> list[Any]:
     """Merge env var definitions into the container ``env`` list ``env``, in place.
 
-    ``complex_items`` are full entries (dicts such as ``{'name': 'X', 'valueFrom': {...}}`` or client
-    ``V1EnvVar`` objects) whose names are kept as given; ``fixed_pairs`` become ``{'name': KEY, 'value': str}``
-    entries, with keys upper-cased when ``key_upper``. Values are strings: booleans become ``'true'``/``'false'``,
-    None becomes ``''``. An entry whose name is already in ``env`` replaces the first such entry (keeping its
-    position) and removes later duplicates; new names are appended. Items are applied in order, complex items
-    first.
+    ``env`` None starts from a new empty list. ``complex_items`` are full entries (dicts such as
+    ``{'name': 'X', 'valueFrom': {...}}`` or client ``V1EnvVar`` objects) whose names are kept as given (a
+    non-string ``value`` of a dict is made ``str``); ``fixed_pairs`` become entries as built by
+    :func:`fixed_env_vars` (``{'name': KEY, 'value': str(value)}``, so ``DEBUG=True`` gives ``'True'``), with
+    names upper-cased unless ``key_upper`` is False. An entry whose name is already in ``env`` replaces the
+    first such entry (keeping its position) and removes later duplicates; new names are appended. Complex items
+    are applied first, in order, then the fixed pairs.
 
-    Returns ``env``. Raises ValueError for an item without a name or with both ``value`` and ``valueFrom``, and
-    TypeError for an item that is neither a mapping nor an object with a ``name``.
+    Returns ``env`` (or the new list when ``env`` was None). Raises ValueError for an item without a name or with
+    both ``value`` and ``valueFrom``, and TypeError when ``env`` is not a list or an item is neither a mapping nor
+    an object with a ``name``.
     """
-    if not isinstance(env, list):
-        raise TypeError(f'env must be a list (e.g. from get_pod_env()), not {type(env).__name__}')
+    if env is None:
+        env = []
+    elif not isinstance(env, list):
+        raise TypeError(f'env must be a list (e.g. from get_pod_env()) or None, not {type(env).__name__}')
     items = [_env_item(item) for item in complex_items]
-    items.extend({'name': key.upper() if key_upper else key, 'value': _env_value(value)}
-                 for key, value in fixed_pairs.items())
+    items.extend(fixed_env_vars(key_upper=key_upper, **fixed_pairs))
     for item in items:
         name = _field(item, 'name')
         positions = [i for i, existing in enumerate(env) if _field(existing, 'name') == name]
@@ -345,12 +358,13 @@ def merge_env_vars(env: list[Any], *complex_items: Any, key_upper: bool = True, 
     return env
 
 
-def fixed_env_vars(**pairs: Any) -> list[dict[str, str]]:
-    """Return ``[{'name': KEY, 'value': str(value)}, ...]`` for the keyword arguments, names kept as given.
+def fixed_env_vars(key_upper: bool = True, **pairs: Any) -> list[dict[str, str]]:
+    """Return ``[{'name': KEY, 'value': str(value)}, ...]`` for the keyword arguments, in order.
 
-    Booleans become ``'true'``/``'false'`` and None becomes ``''``.
+    Names are upper-cased unless ``key_upper`` is False (``key_upper`` itself is never an entry). Values are
+    written as ``str(value)``: ``DEBUG=True`` gives ``'True'``, ``PORT=8080`` gives ``'8080'``.
     """
-    return [{'name': key, 'value': _env_value(value)} for key, value in pairs.items()]
+    return [{'name': key.upper() if key_upper else key, 'value': str(value)} for key, value in pairs.items()]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -534,10 +548,10 @@ def _object_path(api_client: Any, body: Mapping[str, Any], *, collection: bool =
     plural, namespaced = _resource_info(api_client, str(api_version), str(kind))
     path = _api_prefix(str(api_version))
     if namespaced:
-        path += '/namespaces/' + quote(get_metadata_namespace(body), safe='')
+        path += '/namespaces/' + quote(_namespace_or_default(body), safe='')
     path += '/' + plural
     if not collection:
-        path += '/' + quote(get_metadata_name(body), safe='')
+        path += '/' + quote(_required_name(body), safe='')
     return path
 
 
@@ -594,8 +608,8 @@ def apply_yaml_object(obj: Any, verb: str = 'apply', *, api_client: Any = None,
 
 
 def _pod_path(pod_def: Any) -> str:
-    namespace = quote(get_metadata_namespace(pod_def), safe='')
-    return f'/api/v1/namespaces/{namespace}/pods/{quote(get_metadata_name(pod_def), safe="")}'
+    namespace = quote(_namespace_or_default(pod_def), safe='')
+    return f'/api/v1/namespaces/{namespace}/pods/{quote(_required_name(pod_def), safe="")}'
 
 
 def _read_pod(client: Any, pod_def: Any, timeout: Optional[float] = REQUEST_TIMEOUT) -> Optional[dict[str, Any]]:
@@ -665,7 +679,7 @@ def _poll_pod(client: Any, pod_def: Any, done: Callable[[Optional[dict[str, Any]
     """
     import urllib3
 
-    label = f'{get_metadata_namespace(pod_def)}/{get_metadata_name(pod_def)}'
+    label = f'{_namespace_or_default(pod_def)}/{_required_name(pod_def)}'
     pod: Optional[dict[str, Any]] = None
     while True:
         try:
@@ -723,7 +737,7 @@ def start_pod(pod_def: Any, wait: bool = True, replace: bool = False, wait_delay
         _poll_pod(client, body, lambda pod: pod is None, 'go away after deletion', wait_delay, deadline,
                   missing_ok=True)
 
-    namespace = quote(get_metadata_namespace(body), safe='')
+    namespace = quote(_namespace_or_default(body), safe='')
     created = _request(client, 'POST', f'/api/v1/namespaces/{namespace}/pods', body=body)
     if not (wait or wait_until_terminated):
         return created

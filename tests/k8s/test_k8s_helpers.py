@@ -80,12 +80,14 @@ def test_merge_env_vars_key_upper() -> None:
 
 
 def test_merge_env_vars_value_stringification() -> None:
+    # fixed pairs are written as str(value), exactly like fixed_env_vars
     env = merge_env_vars([], on=True, off=False, count=3, ratio=0.5, nothing=None, text='hi')
     assert {e['name']: e['value'] for e in env} == {
-        'ON': 'true', 'OFF': 'false', 'COUNT': '3', 'RATIO': '0.5', 'NOTHING': '', 'TEXT': 'hi'
+        'ON': 'True', 'OFF': 'False', 'COUNT': '3', 'RATIO': '0.5', 'NOTHING': 'None', 'TEXT': 'hi'
     }
-    env = merge_env_vars([], {'name': 'FLAG', 'value': True})
-    assert env == [{'name': 'FLAG', 'value': 'true'}]
+    # a complex item's non-string value is made a string too (the API server only accepts strings)
+    env = merge_env_vars([], {'name': 'FLAG', 'value': True}, {'name': 'EMPTY', 'value': None})
+    assert env == [{'name': 'FLAG', 'value': 'True'}, {'name': 'EMPTY', 'value': None}]
 
 
 def test_merge_env_vars_seed_example() -> None:
@@ -97,7 +99,7 @@ def test_merge_env_vars_seed_example() -> None:
         {'name': 'MODE', 'value': 'prod'},
         {'name': 'CONFIG_PATH', 'valueFrom': {'configMapKeyRef': {'name': 'my-cm', 'key': 'cfg'}}},
         {'name': 'IMAGE_TAG', 'value': 'v1.2.3'},
-        {'name': 'DEBUG', 'value': 'true'},
+        {'name': 'DEBUG', 'value': 'True'},
     ]
 
 
@@ -114,9 +116,21 @@ def test_merge_env_vars_rejects_value_and_value_from() -> None:
 
 def test_merge_env_vars_type_errors() -> None:
     with pytest.raises(TypeError, match='list'):
-        merge_env_vars(None, A=1)  # type: ignore[arg-type]
+        merge_env_vars(({'name': 'A', 'value': '1'},), B=2)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match='mapping'):
         merge_env_vars([], 'A=1')
+
+
+def test_merge_env_vars_none_starts_from_an_empty_list() -> None:
+    env = merge_env_vars(None, {'name': 'CFG', 'valueFrom': {'configMapKeyRef': {'name': 'cm', 'key': 'k'}}},
+                         image_tag='v1', DEBUG=True)
+    assert env == [
+        {'name': 'CFG', 'valueFrom': {'configMapKeyRef': {'name': 'cm', 'key': 'k'}}},
+        {'name': 'IMAGE_TAG', 'value': 'v1'},
+        {'name': 'DEBUG', 'value': 'True'},
+    ]
+    assert merge_env_vars(None) == []
+    assert merge_env_vars(None, log_level='debug', key_upper=False) == [{'name': 'log_level', 'value': 'debug'}]
 
 
 def test_merge_env_vars_with_client_objects() -> None:
@@ -128,20 +142,33 @@ def test_merge_env_vars_with_client_objects() -> None:
     assert env[2].name == 'C'
 
 
-def test_fixed_env_vars() -> None:
-    assert fixed_env_vars(IMAGE_TAG='v1', debug=True, port=8080, empty=None) == [
+def test_fixed_env_vars_upper_cases_names_and_writes_str_values() -> None:
+    assert fixed_env_vars(IMAGE_TAG='v1', debug=True, port=8080, ratio=0.5, empty=None) == [
         {'name': 'IMAGE_TAG', 'value': 'v1'},
-        {'name': 'debug', 'value': 'true'},
-        {'name': 'port', 'value': '8080'},
-        {'name': 'empty', 'value': ''},
+        {'name': 'DEBUG', 'value': 'True'},
+        {'name': 'PORT', 'value': '8080'},
+        {'name': 'RATIO', 'value': '0.5'},
+        {'name': 'EMPTY', 'value': 'None'},
     ]
+    assert fixed_env_vars(DEBUG=True) == [{'name': 'DEBUG', 'value': 'True'}]
     assert fixed_env_vars() == []
+
+
+def test_fixed_env_vars_key_upper_false_keeps_case_and_is_never_a_variable() -> None:
+    assert fixed_env_vars(key_upper=False, debug=False, Mixed_Case='x') == [
+        {'name': 'debug', 'value': 'False'},
+        {'name': 'Mixed_Case', 'value': 'x'},
+    ]
+    assert fixed_env_vars(key_upper=True) == []
+    assert fixed_env_vars(key_upper=False) == []
+    names = [e['name'] for e in fixed_env_vars(True, a=1)]  # positional key_upper, too
+    assert names == ['A']
 
 
 def test_fixed_env_vars_merge_as_complex_items() -> None:
     env = [{'name': 'A', 'value': 'old'}]
     merge_env_vars(env, *fixed_env_vars(A='new', b=False))
-    assert env == [{'name': 'A', 'value': 'new'}, {'name': 'b', 'value': 'false'}]
+    assert env == [{'name': 'A', 'value': 'new'}, {'name': 'B', 'value': 'False'}]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -185,11 +212,21 @@ def test_get_pod_env_index_out_of_range() -> None:
         get_pod_env(_pod(), container_index=5)
 
 
-def test_get_pod_env_without_containers() -> None:
-    with pytest.raises(ValueError, match='no containers'):
-        get_pod_env({'kind': 'Pod', 'metadata': {'name': 'empty'}, 'spec': {}})
-    with pytest.raises(ValueError, match='no containers'):
-        get_pod_env({'kind': 'Pod', 'metadata': {'name': 'empty'}})
+def test_get_pod_env_without_containers_is_none() -> None:
+    assert get_pod_env(None) is None
+    assert get_pod_env({}) is None
+    assert get_pod_env({'spec': {}}) is None
+    assert get_pod_env({'spec': None}) is None
+    assert get_pod_env({'spec': {'containers': []}}) is None
+    assert get_pod_env({'kind': 'Pod', 'metadata': {'name': 'empty'}, 'spec': {}}) is None
+    assert get_pod_env({'kind': 'Pod', 'metadata': {'name': 'empty'}}, container_name='app') is None
+    assert get_pod_env({'kind': 'Deployment', 'spec': {'template': {'spec': {}}}}) is None
+
+
+def test_get_pod_env_without_containers_client_objects() -> None:
+    client = pytest.importorskip('kubernetes.client')
+    assert get_pod_env(client.V1Pod()) is None
+    assert get_pod_env(client.V1Pod(metadata=client.V1ObjectMeta(name='p'))) is None
 
 
 def test_get_pod_env_of_workload_templates() -> None:
@@ -222,17 +259,19 @@ def test_get_pod_env_with_client_objects() -> None:
 
 def test_metadata_from_dicts() -> None:
     assert get_metadata_name(_pod()) == 'web-0'
-    assert get_metadata_namespace(_pod()) == 'default'
     assert get_metadata_namespace(_pod(namespace='prod')) == 'prod'
-    assert get_metadata_namespace(_pod(namespace=None)) == 'default'
-    assert get_metadata_namespace({}) == 'default'
 
 
-def test_metadata_name_missing() -> None:
-    with pytest.raises(ValueError, match='ConfigMap object has no metadata.name'):
-        get_metadata_name({'kind': 'ConfigMap', 'metadata': {}})
-    with pytest.raises(ValueError, match='metadata.name'):
-        get_metadata_name({})
+def test_metadata_absent_fields_are_none() -> None:
+    # no invented 'default' namespace and no exception for a missing name
+    assert get_metadata_namespace(_pod()) is None
+    assert get_metadata_namespace(_pod(namespace=None)) is None
+    assert get_metadata_namespace({}) is None
+    assert get_metadata_namespace({'metadata': None}) is None
+    assert get_metadata_name({'kind': 'ConfigMap', 'metadata': {}}) is None
+    assert get_metadata_name({}) is None
+    assert get_metadata_name(None) is None
+    assert get_metadata_namespace(None) is None
 
 
 def test_metadata_from_client_objects() -> None:
@@ -241,9 +280,17 @@ def test_metadata_from_client_objects() -> None:
     assert get_metadata_name(pod) == 'obj'
     assert get_metadata_namespace(pod) == 'team-a'
     bare = client.V1Pod(metadata=client.V1ObjectMeta(name='bare'))
-    assert get_metadata_namespace(bare) == 'default'
-    with pytest.raises(ValueError, match='metadata.name'):
-        get_metadata_name(client.V1Pod())
+    assert get_metadata_namespace(bare) is None
+    assert get_metadata_name(client.V1Pod()) is None
+    assert get_metadata_namespace(client.V1Pod()) is None
+    assert get_metadata_name(client.V1Pod(metadata=client.V1ObjectMeta())) is None
+
+
+def test_headless_service_dns_name_still_requires_names() -> None:
+    with pytest.raises(ValueError, match='Service object has no metadata.name'):
+        get_headless_service_dns_name_for_pod(_pod(), {'kind': 'Service', 'metadata': {}})
+    with pytest.raises(ValueError, match='Pod object has no metadata.name'):
+        get_headless_service_dns_name_for_pod({'kind': 'Pod'}, {'metadata': {'name': 's'}})
 
 
 def test_headless_service_dns_name() -> None:

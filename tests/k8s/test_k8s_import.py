@@ -31,7 +31,7 @@ IMPORT_CHECK = textwrap.dedent(
     # the pure helpers work without the client, too
     pod = k8s_util.parse_yaml('kind: Pod\\nmetadata: {name: p}\\nspec: {containers: [{name: c}]}\\n')
     k8s_util.merge_env_vars(k8s_util.get_pod_env(pod), A=True)
-    assert pod['spec']['containers'][0]['env'] == [{'name': 'A', 'value': 'true'}]
+    assert pod['spec']['containers'][0]['env'] == [{'name': 'A', 'value': 'True'}]
     assert k8s_util.get_headless_service_dns_name_for_pod(pod, {'metadata': {'name': 's'}}) == 'p.s.default.svc'
     assert 'kubernetes' not in sys.modules or sys.modules['kubernetes'] is None, 'kubernetes imported by helpers'
 
