@@ -62,6 +62,7 @@ SPECS = [
     Spec('variables', 'variables', _MICRO_FULL, _MICRO_QUICK),
     Spec('environ', 'environ', _MICRO_FULL, _MICRO_QUICK),
     Spec('get_extension', 'get_extension', _MICRO_FULL, _MICRO_QUICK),
+    Spec('get_extensions', 'get_extensions', _MICRO_FULL, _MICRO_QUICK),
     Spec('log_json', 'log_json', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('log_plain', 'log_plain', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('submit', 'submit', ['--n', '10000', '--repeat', '5'], ['--n', '200']),
@@ -302,6 +303,7 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
     speed_row('Variables.get registered default', 'variables', 'default_ns', 'floor_default_ns', 'ns/op', None)
     speed_row('environ(key, default, type_fn)', 'environ', 'environ_ns', 'floor_ns', 'ns/op', 5)
     speed_row('get_extension (initialized)', 'get_extension', 'get_extension_ns', 'floor_ns', 'ns/op', 3)
+    speed_row('get_extensions (5 plugins)', 'get_extensions', 'get_extensions_ns', 'floor_ns', 'ns/op', 1)
 
     for label, key, bound in (('JSON log records', 'log_json', 1.8), ('plain log records', 'log_plain', None)):
         if key not in raw:

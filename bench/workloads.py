@@ -263,6 +263,72 @@ def wl_get_extension(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+MULTI_EXT_NAME = 'bench-multi-ext'
+MULTI_PLUGINS = 5
+
+
+def _register_multi(point: str, enabled: bool, v: Any) -> dict[str, int]:
+    """Register ``MULTI_PLUGINS`` multi plugins on ``point``; returns the expected ``{name: value}``."""
+    from scitrera_app_framework import register_plugin
+    from scitrera_app_framework.api import Plugin
+
+    expected = {}
+    for i in range(MULTI_PLUGINS):
+        name = f'{point}-{i}'
+
+        def make(i: int, name: str) -> type:
+            class MultiPlugin(Plugin):
+                def name(self) -> str:
+                    return name
+
+                def extension_point_name(self, v: Any) -> str:
+                    return point
+
+                def is_multi_extension(self, v: Any) -> bool:
+                    return True
+
+                def is_enabled(self, v: Any) -> bool:
+                    return enabled
+
+                def initialize(self, v: Any, logger: Any) -> int:
+                    return i
+
+            return MultiPlugin
+
+        register_plugin(make(i, name), v=v)
+        expected[name] = i
+    return expected
+
+
+@workload('get_extensions')
+def wl_get_extensions(args: argparse.Namespace) -> dict[str, Any]:
+    """``get_extensions(point, v)`` of a multi extension point with 5 initialized plugins; floor: a copy of a
+    5-item dict.
+
+    The plugins are written the natural way first (``is_enabled`` left True). The original release then gives
+    every member the first member's value, so where that happens the plugins are registered again on another
+    point with ``is_enabled`` False (the original's way to mark a multi-only plugin); ``variant`` says which.
+    """
+    from scitrera_app_framework import get_extensions
+
+    v = _init()
+    point, variant = MULTI_EXT_NAME, 'enabled'
+    expected = _register_multi(point, True, v)
+    if dict(get_extensions(point, v)) != expected:
+        point, variant = MULTI_EXT_NAME + '-alt', 'is_enabled=False'
+        expected = _register_multi(point, False, v)
+    got = get_extensions(point, v)
+    assert dict(got) == expected, got
+    assert dict(get_extensions(point, v)) == expected
+    ns = {'get_extensions': get_extensions, 'v': v, 'd': dict(expected), 'NAME': point}
+    return {
+        'get_extensions_ns': _ns(_timeit('get_extensions(NAME, v)', '', ns, args)),
+        'floor_ns': _ns(_timeit('d.copy()', '', ns, args)),
+        'plugins': MULTI_PLUGINS,
+        'variant': variant,
+    }
+
+
 class _NullFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return ''
