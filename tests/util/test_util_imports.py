@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import importlib
+import importlib.util
 import json
 import os
 import os.path
@@ -67,9 +69,16 @@ def test_ext_get_python_resolves_attribute_and_nested_attribute() -> None:
     assert ext_get_python('collections.OrderedDict.fromkeys') == collections.OrderedDict.fromkeys
 
 
-def test_ext_get_python_plain_module_returns_module() -> None:
-    assert ext_get_python('json') is json
+def test_ext_get_python_dotted_module_returns_module() -> None:
     assert ext_get_python('os.path') is os.path
+    assert ext_get_python('xml.dom') is sys.modules['xml.dom']
+
+
+@pytest.mark.parametrize('name', ['invalid', 'json', 'saf_t_no_such_module_xyz'])
+def test_ext_get_python_name_without_dot_is_value_error(name: str) -> None:
+    with pytest.raises(ValueError) as ei:
+        ext_get_python(name)
+    assert repr(name) in str(ei.value)
 
 
 @pytest.mark.parametrize('name', ['', '   ', 'json..dumps', '.json', 'json.', '1abc.x', 'json.du-mps', 'a b'])
@@ -86,9 +95,12 @@ def test_ext_get_python_non_string_is_value_error() -> None:
 
 
 def test_ext_get_python_missing_module_names_it() -> None:
-    with pytest.raises(ImportError) as ei:
+    with pytest.raises(ModuleNotFoundError) as ei:
         ext_get_python('saf_t_no_such_module_xyz.Thing')
     assert 'saf_t_no_such_module_xyz' in str(ei.value)
+    assert ei.value.name == 'saf_t_no_such_module_xyz'
+    with pytest.raises(ModuleNotFoundError, match='saf_t_no_such_module_xyz'):
+        ext_get_python('saf_t_no_such_module_xyz.sub.Thing')
 
 
 def test_ext_get_python_missing_attribute_names_module_and_attribute() -> None:
@@ -138,8 +150,12 @@ def test_get_python_type_by_name_not_a_class() -> None:
 def test_get_python_type_by_name_errors_of_resolution() -> None:
     with pytest.raises(ValueError):
         get_python_type_by_name('bad..name', object)
-    with pytest.raises(ImportError, match='saf_t_no_such_module_xyz'):
+    with pytest.raises(ModuleNotFoundError, match='saf_t_no_such_module_xyz'):
         get_python_type_by_name('saf_t_no_such_module_xyz.Type', object)
+    with pytest.raises(ModuleNotFoundError, match='saf_t_no_such_module_xyz'):
+        get_python_type_by_name('saf_t_no_such_module_xyz.Type')
+    with pytest.raises(ValueError, match="'invalid'"):
+        get_python_type_by_name('invalid')
     with pytest.raises(AttributeError, match='NoSuchType'):
         get_python_type_by_name('collections.NoSuchType', object)
 
@@ -159,14 +175,22 @@ def test_import_modules_recursive_and_exclusions(demo_pkg: str) -> None:
     assert names == {PKG, f'{PKG}.alpha'}
 
 
-def test_import_modules_accepts_module_object_and_plain_module() -> None:
+def test_import_modules_accepts_module_object() -> None:
     assert [m.__name__ for m in import_modules(json)][0] == 'json'
+
+
+def test_import_modules_rejects_a_plain_module(demo_pkg: str) -> None:
     import string
-    assert import_modules(string) == [string]  # a plain module (no __path__) is returned alone
+    with pytest.raises(ValueError, match="'string' is a module, not a package"):
+        import_modules(string)
+    with pytest.raises(ValueError, match='not a package'):
+        import_modules('string')
+    with pytest.raises(ValueError, match=f"'{PKG}.alpha' is a module, not a package"):
+        import_modules(f'{PKG}.alpha')
 
 
 def test_import_modules_missing_package() -> None:
-    with pytest.raises(ImportError):
+    with pytest.raises(ModuleNotFoundError):
         import_modules('saf_t_no_such_pkg_xyz')
 
 
@@ -180,21 +204,112 @@ def test_find_types_in_modules(demo_pkg: str) -> None:
     assert names.index('A1') < names.index('A2')  # definition order within a module
     assert 'Unrelated' not in names and 'Base' not in names
     assert base in find_types_in_modules(mods, base, include_parent=True)
+    assert base in find_types_in_modules(mods, base, exclude_base_type=False)
+
+
+def _names(types: list[type]) -> list[str]:
+    return [t.__qualname__ for t in types]
+
+
+def test_find_types_in_modules_by_package_name(demo_pkg: str) -> None:
+    base = importlib.import_module(PKG).Base
+    # recursive by default: the sub-package's classes are found too
+    assert sorted(_names(find_types_in_modules(PKG, base))) == ['A1', 'A2', 'B1', 'G1']
+    assert sorted(_names(find_types_in_modules(PKG, base, recursive=False))) == ['A1', 'A2', 'B1']
+    assert sorted(_names(find_types_in_modules(sys.modules[PKG], base))) == ['A1', 'A2', 'B1', 'G1']
+    # positional flags as in the original signature
+    assert 'Base' in _names(find_types_in_modules(PKG, base, True, False))
+
+
+def test_find_types_in_modules_single_module_and_module_list(demo_pkg: str) -> None:
+    base = importlib.import_module(PKG).Base
+    assert _names(find_types_in_modules(f'{PKG}.alpha', base)) == ['A1', 'A2']
+    beta = importlib.import_module(f'{PKG}.beta')
+    assert _names(find_types_in_modules(beta, base)) == ['B1']  # A1 is only re-exported there
+    # an iterable is scanned as given: no walking into the package even though recursive=True
+    assert _names(find_types_in_modules([f'{PKG}.sub.gamma', beta], base)) == ['G1', 'B1']
+    assert find_types_in_modules([sys.modules[PKG]], base) == []
+
+
+def test_find_types_in_modules_excludes_abstract_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / 'saf_t_abstract_mod.py').write_text(textwrap.dedent('''
+        import abc
+
+        class Base(abc.ABC):
+            @abc.abstractmethod
+            def run(self): ...
+
+        class StillAbstract(Base):
+            pass
+
+        class Concrete(StillAbstract):
+            def run(self):
+                return 1
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        base = importlib.import_module('saf_t_abstract_mod').Base
+        assert _names(find_types_in_modules('saf_t_abstract_mod', base)) == ['Concrete']
+        assert _names(find_types_in_modules('saf_t_abstract_mod', base, exclude_abstract=False)) == [
+            'StillAbstract', 'Concrete']
+        assert _names(find_types_in_modules('saf_t_abstract_mod', base, exclude_base_type=False,
+                                            exclude_abstract=False)) == ['Base', 'StillAbstract', 'Concrete']
+    finally:
+        sys.modules.pop('saf_t_abstract_mod', None)
+
+
+def test_find_types_in_modules_missing_package() -> None:
+    with pytest.raises(ModuleNotFoundError):
+        find_types_in_modules('saf_t_no_such_pkg_xyz', object)
 
 
 def test_path_for_module(demo_pkg: str) -> None:
+    pkg_dir = Path(os.path.abspath(importlib.util.find_spec(PKG).origin)).parent
+    # located without importing the module
+    assert path_for_module(f'{PKG}.sub.gamma') == pkg_dir / 'sub'
+    assert f'{PKG}.sub.gamma' not in sys.modules
     import_modules(demo_pkg, recursive=True)
-    pkg_dir = os.path.dirname(os.path.abspath(sys.modules[PKG].__file__))
-    assert path_for_module(PKG) == pkg_dir
+    result = path_for_module(PKG)
+    assert isinstance(result, Path)
+    assert result == pkg_dir
     assert path_for_module(sys.modules[PKG]) == pkg_dir
     assert path_for_module(f'{PKG}.alpha') == pkg_dir
-    assert path_for_module(f'{PKG}.sub.gamma') == os.path.join(pkg_dir, 'sub')
-    assert path_for_module('json') == os.path.dirname(json.__file__)
+    assert path_for_module(f'{PKG}.sub.gamma') == pkg_dir / 'sub'
+    assert path_for_module(f'{PKG}.sub') == pkg_dir / 'sub'
+    assert path_for_module('json') == Path(json.__file__).parent
+    assert path_for_module('os') == Path(os.__file__).parent
+
+
+def test_path_for_module_missing_module() -> None:
+    with pytest.raises(ModuleNotFoundError):
+        path_for_module('saf_t_no_such_module_xyz')
+    with pytest.raises(ModuleNotFoundError):
+        path_for_module('saf_t_no_such_module_xyz.sub', raise_exceptions=True)
+    with pytest.raises(ModuleNotFoundError):
+        path_for_module('json.saf_t_no_such_sub')
+    assert path_for_module('saf_t_no_such_module_xyz', raise_exceptions=False) is None
+    assert path_for_module('saf_t_no_such_module_xyz.sub', raise_exceptions=False) is None
+    assert path_for_module('json.saf_t_no_such_sub', False) is None
 
 
 def test_path_for_module_builtin_has_no_file() -> None:
     with pytest.raises(ValueError, match='sys'):
         path_for_module('sys')
+    with pytest.raises(ValueError, match='sys'):
+        path_for_module(sys)
+    assert path_for_module('sys', raise_exceptions=False) is None
+
+
+def test_path_for_module_namespace_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / 'saf_t_nspkg').mkdir()
+    (tmp_path / 'saf_t_nspkg' / 'mod.py').write_text('X = 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert path_for_module('saf_t_nspkg') == tmp_path / 'saf_t_nspkg'
+        assert path_for_module('saf_t_nspkg.mod') == tmp_path / 'saf_t_nspkg'
+    finally:
+        for name in ('saf_t_nspkg', 'saf_t_nspkg.mod'):
+            sys.modules.pop(name, None)
 
 
 # --- misc ----------------------------------------------------------------------------------------------------
