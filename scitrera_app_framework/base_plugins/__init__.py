@@ -1,6 +1,8 @@
 """Built-in optional plugins: the background job executor and the progress tracker.
 
-``init_framework(base_plugins=True)`` (or ``SAF_BASE_PLUGINS=true``) registers both.
+``init_framework(base_plugins=True)`` (or ``SAF_BASE_PLUGINS=true``) registers both:
+``bg_exec.BackgroundThreadExecutorPlugin`` (defined in ``background``, also importable there as
+``BackgroundExecPlugin``) and ``progress_tracker.ProgressTrackerPlugin`` (also importable from ``progress``).
 """
 
 from __future__ import annotations
@@ -13,31 +15,62 @@ from ..api.variables import Variables
 
 if TYPE_CHECKING:
     from .background import BackgroundExecutor
-    from .progress import ProgressTracker
+    from .progress_tracker import ProgressTracker
 
 EXT_BACKGROUND_EXEC = '__bg_exec'
 EXT_PROGRESS_TRACKER = '__progress_tracker'
 
 
 def register_package_plugins(package: Union[str, ModuleType], v: Optional[Variables] = None,
-                             exclusions: Iterable[str] = (), recursive: bool = False,
+                             exclusions: Iterable[Union[str, ModuleType, type]] = (), recursive: bool = False,
                              init: bool = False) -> list[Plugin]:
     """Import ``package``'s modules (all levels when ``recursive``) and register every Plugin subclass defined
-    in them (classes with ``abstract = True`` in their own body are skipped); return the registered plugins.
+    in them, each class once (aliases and re-exports are not registered again). Classes with
+    ``abstract = True`` in their own body, and abstract classes (``inspect.isabstract``), are skipped.
 
-    ``exclusions`` are module names (full or relative to the package) to skip.
+    ``exclusions`` may mix modules and plugin classes: a string is a module name (full or relative to the
+    package; the module and its children are not imported) or the full ``module.ClassName`` of a class not to
+    register; a module object is excluded like its name; a class is not registered (under any of its aliases).
+    ``package`` may also be a plain module, whose own classes are registered.
+
+    Returns the registered plugins, in module order, then definition order.
 
     Raises:
-        ImportError: a module of the package fails to import.
+        ModuleNotFoundError / ImportError: the package or one of its modules fails to import.
+        TypeError: an exclusion is neither a string, a module nor a class.
         PluginRegistrationError: a plugin cannot be registered.
     """
+    import importlib
+
     from ..core.plugins import register_plugin
     from ..util.imports import find_types_in_modules, import_modules
 
-    modules = import_modules(package, recursive=recursive, exclusions=exclusions)
+    module_names: list[str] = []
+    class_names: set[str] = set()
+    excluded_classes: set[type] = set()
+    if isinstance(exclusions, (str, ModuleType, type)):  # a single exclusion, not an iterable of them
+        exclusions = (exclusions,)
+    for item in exclusions:
+        if isinstance(item, type):
+            excluded_classes.add(item)
+        elif isinstance(item, ModuleType):
+            module_names.append(item.__name__)
+        elif isinstance(item, str):
+            module_names.append(item)
+            class_names.add(item)
+        else:
+            raise TypeError(f'register_package_plugins() exclusions must be module names, modules or plugin '
+                            f'classes, got {item!r}')
+
+    pkg = importlib.import_module(package) if isinstance(package, str) else package
+    if getattr(pkg, '__path__', None) is None:
+        modules = [pkg]
+    else:
+        modules = import_modules(pkg, recursive=recursive, exclusions=module_names)
     out: list[Plugin] = []
     for cls in find_types_in_modules(modules, Plugin):
-        if cls.__dict__.get('abstract', False):
+        if (cls in excluded_classes or f'{cls.__module__}.{cls.__qualname__}' in class_names
+                or cls.__dict__.get('abstract', False)):
             continue
         out.append(register_plugin(cls, v, init=init))
     return out
@@ -46,18 +79,18 @@ def register_package_plugins(package: Union[str, ModuleType], v: Optional[Variab
 def get_background_exec(v: Optional[Variables] = None) -> BackgroundExecutor:
     """Return the background executor (registering its plugin first if needed)."""
     from ..core.plugins import get_extension, get_registry
-    from .background import BackgroundExecPlugin
+    from .background import BackgroundThreadExecutorPlugin
 
     if EXT_BACKGROUND_EXEC not in get_registry(v).points:
         from ..core.plugins import register_plugin
-        register_plugin(BackgroundExecPlugin, v)
+        register_plugin(BackgroundThreadExecutorPlugin, v)
     return get_extension(EXT_BACKGROUND_EXEC, v)
 
 
 def get_progress_tracker(v: Optional[Variables] = None) -> ProgressTracker:
     """Return the progress tracker (registering its plugin first if needed)."""
     from ..core.plugins import get_extension, get_registry
-    from .progress import ProgressTrackerPlugin
+    from .progress_tracker import ProgressTrackerPlugin
 
     if EXT_PROGRESS_TRACKER not in get_registry(v).points:
         from ..core.plugins import register_plugin

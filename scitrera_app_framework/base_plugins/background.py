@@ -291,7 +291,7 @@ def _parse_job_threads(value: Any) -> int:
     return n
 
 
-class BackgroundExecPlugin(Plugin[BackgroundExecutor]):
+class BackgroundThreadExecutorPlugin(Plugin[BackgroundExecutor]):
     """Provides the :class:`BackgroundExecutor` at ``EXT_BACKGROUND_EXEC`` (lazy).
 
     Configuration: ``SAF_JOB_THREADS`` (worker threads, default 4), ``SAF_JOB_COLLISIONS_INFO`` (log
@@ -334,3 +334,7 @@ class BackgroundExecPlugin(Plugin[BackgroundExecutor]):
         bounds the wait when shutdown runs from a signal or at exit."""
         cancel = v.environ('SAF_JOB_SHUTDOWN_CANCEL_PENDING', default=False, type_fn=ext_parse_bool)
         value.shutdown(wait=True, cancel_pending=bool(cancel))
+
+
+#: the earlier name of :class:`BackgroundThreadExecutorPlugin` (the same class).
+BackgroundExecPlugin = BackgroundThreadExecutorPlugin

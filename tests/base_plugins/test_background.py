@@ -115,7 +115,7 @@ def test_invalid_saf_job_threads_is_a_clear_error(plugin_v: Variables, bad: str)
     with pytest.raises(PluginInitError) as ei:
         get_extension(EXT_BACKGROUND_EXEC, v=plugin_v)
     msg = str(ei.value)
-    assert 'BackgroundExecPlugin' in msg and EXT_BACKGROUND_EXEC in msg
+    assert 'BackgroundThreadExecutorPlugin' in msg and EXT_BACKGROUND_EXEC in msg
     assert 'SAF_JOB_THREADS' in msg and repr(bad) in msg
     cause: BaseException | None = ei.value
     while cause is not None and not isinstance(cause, ValueError):

@@ -1,4 +1,4 @@
-"""Tests for the progress tracker (``base_plugins/progress.py``) and its plugin."""
+"""Tests for the progress tracker (``base_plugins/progress_tracker.py``) and its plugin."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from scitrera_app_framework.api import Variables
 from scitrera_app_framework.base_plugins import EXT_PROGRESS_TRACKER, get_progress_tracker
-from scitrera_app_framework.base_plugins.progress import ProgressTracker, ProgressTrackerPlugin
+from scitrera_app_framework.base_plugins.progress_tracker import ProgressTracker, ProgressTrackerPlugin
 from scitrera_app_framework.core.plugins import get_extension, register_plugin, shutdown_all_plugins
 
 
