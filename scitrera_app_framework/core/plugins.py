@@ -486,13 +486,14 @@ def _initialize(reg: Registry, rec: _Record, v: Variables, async_enabled: Option
         if rec.state == INITIALIZED:
             return rec.value
         stack = reg.stacks.get(me)
-        if stack is None:
-            stack = reg.stacks[me] = []
-        i = _index(stack, rec)
-        if i >= 0:  # asked for again by the thread initializing it: a cycle (declared or through get_extension)
-            raise _cycle_error([r.point for r in stack[i:]] + [rec.point])
+        if stack is not None:
+            i = _index(stack, rec)
+            if i >= 0:  # asked for again by the thread initializing it: a cycle (declared or via get_extension)
+                raise _cycle_error([r.point for r in stack[i:]] + [rec.point])
         if reg.closed:
             raise PluginShutdownError(rec.point)
+        if stack is None:
+            stack = reg.stacks[me] = []
         stack.append(rec)
     att: Optional[_Attempt] = None
     try:
@@ -687,7 +688,8 @@ def get_extensions(name_or_type: Any, v: Optional[Variables] = None) -> dict[str
     with _CRIT, reg.lock:
         pt = reg.points.get(point)
         now = [] if pt is None else (pt.multis() or pt.singles())
-        if now and [r.name for r in now] == list(out) and all(r.state == INITIALIZED for r in now):
+        if (not reg.closed and now and [r.name for r in now] == list(out)
+                and all(r.state == INITIALIZED for r in now)):
             reg.ext_cache[point] = {r.name: r.value for r in now}
     return out
 

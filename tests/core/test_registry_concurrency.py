@@ -318,6 +318,8 @@ def test_shutdown_while_another_thread_initializes() -> None:
     # the late plugin was shut down as soon as its initialize returned: nothing stays initialized
     assert events[-1] == ('shutdown', 'late', 'late-value')
     assert {d['name']: d['state'] for d in describe_plugins(v)} == {'late': 'shut down', 'done': 'shut down'}
+    reg = get_registry(v)
+    assert not reg.stacks and not reg.waiting and not reg.ready and not reg.ext_cache
 
 
 def test_eager_plugin_registered_during_initialize_from_another_thread() -> None:
