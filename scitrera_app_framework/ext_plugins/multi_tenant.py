@@ -197,11 +197,15 @@ class BaseMultiTenantProvider:
     Hooks for subclasses: :meth:`tenant_sources` (extra read-only sources of the tenant's ``Variables``),
     :meth:`tenant_local_store` (the mapping holding its local values), :meth:`tenant_logger_name` and
     :meth:`validate_tenant_id`; :meth:`create_tenant_variables` puts them together. The hooks run at most once
-    per cached tenant, without the cache lock held, so they may do I/O.
+    per cached tenant, without the cache lock held, so they may do I/O. A subclass written for the original
+    package may override ``_tenant_sources(tenant_id)`` instead of :meth:`tenant_sources`; when it does, its
+    ``_tenant_sources`` is the one used.
+
+    ``provider[tenant_id]`` and ``provider.get(tenant_id)`` are :meth:`get_tenant_variables`.
 
     Args:
         v: the app's ``Variables`` (the ``SAF_MULTITENANT_*`` settings are read from it).
-        logger: the provider's logger.
+        logger: the provider's logger (default: the app's framework logger, ``get_logger(v)``).
         cache_size: overrides ``SAF_MULTITENANT_CACHE_SIZE`` (0 = unbounded).
         include_env: overrides ``SAF_MULTITENANT_INCLUDE_ENV``.
 
@@ -210,10 +214,10 @@ class BaseMultiTenantProvider:
             ``SAF_MULTITENANT_INCLUDE_ENV`` is not a boolean (names the variable and the value).
     """
 
-    def __init__(self, v: Variables, logger: logging.Logger, *, cache_size: Optional[int] = None,
+    def __init__(self, v: Variables, logger: Optional[logging.Logger] = None, *, cache_size: Optional[int] = None,
                  include_env: Optional[bool] = None) -> None:
         self._v = v
-        self._logger = logger
+        self._logger = logger if logger is not None else get_logger(v)
         if cache_size is None:
             self._max_size = int(v.environ(SAF_MULTITENANT_CACHE_SIZE, default=0, type_fn=_parse_cache_size))
         else:
@@ -268,6 +272,22 @@ class BaseMultiTenantProvider:
         """Return the extra sources (mappings) of the tenant's ``Variables``, in lookup order (default none)."""
         return []
 
+    def _tenant_sources(self, tenant_id: str) -> list[Any]:
+        """The original package's name of the sources hook; returns the tenant's sources as a list.
+
+        By default it returns :meth:`tenant_sources`; a subclass that overrides ``_tenant_sources`` (as written
+        for the original) replaces it. A single mapping is taken as the one source and None as no source.
+        """
+        return self.tenant_sources(tenant_id)
+
+    def _sources_for(self, tenant_id: str) -> list[Any]:
+        sources = self._tenant_sources(tenant_id)
+        if sources is None:
+            return []
+        if isinstance(sources, Mapping):
+            return [sources]
+        return list(sources)
+
     def tenant_local_store(self, tenant_id: str) -> MutableMapping[str, Any]:
         """Return the mapping that holds the tenant's local values (default a new dict).
 
@@ -285,7 +305,7 @@ class BaseMultiTenantProvider:
         Override to customize further (call ``super()`` and add to the result).
         """
         store = self.tenant_local_store(tenant_id)
-        tv = Variables(self.tenant_sources(tenant_id), self._placement, lambda: store)
+        tv = Variables(self._sources_for(tenant_id), self._placement, lambda: store)
         logger = _TenantLogger(self.tenant_logger_name(tenant_id))
         logger.parent = self._tenant_parent_logger
         set_app_logger(tv, logger)
@@ -371,8 +391,20 @@ class BaseMultiTenantProvider:
         with self._lock:
             return TenantCacheInfo(self._hits, self._created, self._evictions, len(self._cache), self._max_size)
 
+    def get(self, tenant_id: Optional[str] = None) -> Variables:
+        """Return the tenant's ``Variables``; the same as :meth:`get_tenant_variables` (raises as it does)."""
+        return self.get_tenant_variables(tenant_id)
+
+    def __getitem__(self, tenant_id: str) -> Variables:
+        """``provider[tenant_id]``: the tenant's ``Variables`` (:meth:`get_tenant_variables`; raises as it does)."""
+        return self.get_tenant_variables(tenant_id)
+
     def __len__(self) -> int:
         return len(self._cache)
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the ids of the cached tenants (as :meth:`cached_tenants`), like ``len`` and ``in``."""
+        return iter(self.cached_tenants())
 
     def __contains__(self, tenant_id: object) -> bool:
         return tenant_id in self._cache
@@ -440,7 +472,7 @@ class DirectoryTenantProvider(BaseMultiTenantProvider):
     #: True: a tenant without a settings file is a TenantNotFoundError; False: it gets no settings source.
     require_file: bool = False
 
-    def __init__(self, v: Variables, logger: logging.Logger, *,
+    def __init__(self, v: Variables, logger: Optional[logging.Logger] = None, *,
                  directory: Union[str, os.PathLike, None] = None, **kwargs: Any) -> None:
         super().__init__(v, logger, **kwargs)
         raw = directory if directory is not None else v.environ(SAF_MULTITENANT_DIR, default=None)

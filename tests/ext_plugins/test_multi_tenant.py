@@ -746,3 +746,118 @@ def test_deeply_nested_tenant_file_is_a_clear_error(tmp_path: Path, monkeypatch:
     with pytest.raises(ConfigFileError, match='nested too deeply') as ei:
         _dir_provider(tmp_path, monkeypatch).get_tenant_variables('t1')
     assert str(tmp_path / 't1.json') in str(ei.value)
+
+
+# --- provider API of the original: v alone, provider[tenant], provider.get(tenant), _tenant_sources ------------
+def test_provider_constructible_with_v_alone_uses_the_framework_logger() -> None:
+    v = Variables()
+    p = BaseMultiTenantProvider(v)
+    assert p.logger is get_logger(v)
+    assert p.v is v
+    assert p.get_tenant_variables('t1') is p.get_tenant_variables('t1')
+    assert BaseMultiTenantProvider(v, None).logger is get_logger(v)
+    assert BaseMultiTenantProvider(v, _LOG).logger is _LOG
+
+
+def test_directory_provider_constructible_with_v_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / 't1.env').write_text('PLAN=gold\n')
+    v = Variables()
+    v.set(mt.SAF_MULTITENANT_DIR, str(tmp_path))
+    p = DirectoryTenantProvider(v)
+    assert p.logger is get_logger(v)
+    assert p['t1'].get('PLAN') == 'gold'
+
+
+def test_plugin_provider_is_built_from_v_and_the_plugin_logger(app: Callable[..., Variables],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_MULTITENANT_PROVIDER', f'{__name__}.OriginalStyleProvider')
+    v = app(multitenant=True)
+    provider = get_tenant_provider(v)
+    assert isinstance(provider, OriginalStyleProvider)
+    assert get_tenant_variables('acme', v=v).get('tenant_name') == 'acme'
+
+
+def test_provider_getitem_and_get_return_the_tenant_variables() -> None:
+    p = _provider()
+    tv = p.get_tenant_variables('acme')
+    assert p['acme'] is tv
+    assert p.get('acme') is tv
+    assert tenant_id_of(p['other']) == 'other'
+    assert p.get('other') is p['other'] is p.get_tenant_variables('other')
+    with tenant_context('acme'):
+        assert p.get() is tv
+    with pytest.raises(TenantIdError):
+        p['']
+    with pytest.raises(TypeError):
+        p.get(3)  # type: ignore[arg-type]
+
+
+def test_provider_len_contains_and_iteration_are_about_cached_tenants() -> None:
+    p = _provider()
+    assert list(p) == [] and len(p) == 0 and 'a' not in p
+    p['a'], p['b']  # noqa: B018
+    assert list(p) == ['a', 'b'] and len(p) == 2 and 'a' in p
+
+
+class OriginalStyleProvider(BaseMultiTenantProvider):
+    """A provider written for the original package: overrides ``_tenant_sources`` and passes only ``v``."""
+
+    def __init__(self, v: Variables, logger: Any = None) -> None:
+        super().__init__(v, logger)
+        self.calls: list[str] = []
+
+    def _tenant_sources(self, tenant_id: str) -> list[Any]:
+        self.calls.append(tenant_id)
+        return [{'tenant_name': tenant_id, 'plan': 'gold'}]
+
+
+def test_subclass_overriding_underscore_tenant_sources_gets_them_used() -> None:
+    p = OriginalStyleProvider(Variables())
+    tv = p['acme']
+    assert (tv.get('tenant_name'), tv.get('plan')) == ('acme', 'gold')
+    assert p.calls == ['acme']
+    p['acme']  # noqa: B018 (cached: the hook runs once per cached tenant)
+    assert p.calls == ['acme']
+
+
+def test_underscore_tenant_sources_wins_over_tenant_sources() -> None:
+    class Both(BaseMultiTenantProvider):
+        def tenant_sources(self, tenant_id: str) -> list[Any]:
+            return [{'who': 'tenant_sources'}]
+
+        def _tenant_sources(self, tenant_id: str) -> list[Any]:
+            return [{'who': '_tenant_sources'}]
+
+    class Sub(Both):  # inherited overrides count too
+        pass
+
+    assert Both(Variables())['t'].get('who') == '_tenant_sources'
+    assert Sub(Variables()).get('t').get('who') == '_tenant_sources'
+
+
+def test_tenant_sources_alone_is_still_used_and_super_underscore_delegates_to_it() -> None:
+    class New(BaseMultiTenantProvider):
+        def tenant_sources(self, tenant_id: str) -> list[Any]:
+            return [{'who': 'tenant_sources', 'tid': tenant_id}]
+
+    class Extending(New):
+        def _tenant_sources(self, tenant_id: str) -> list[Any]:
+            return [{'extra': 1}, *super()._tenant_sources(tenant_id)]
+
+    assert New(Variables())['t'].get('who') == 'tenant_sources'
+    tv = Extending(Variables())['t']
+    assert (tv.get('extra'), tv.get('who'), tv.get('tid')) == (1, 'tenant_sources', 't')
+    assert CountingProvider(Variables(), _LOG)['x'].get('tenant_name') == 'x'
+
+
+def test_underscore_tenant_sources_may_return_a_mapping_or_none() -> None:
+    class OneMapping(BaseMultiTenantProvider):
+        def _tenant_sources(self, tenant_id: str) -> Any:
+            return {'plan': 'silver'}
+
+    class Nothing(BaseMultiTenantProvider):
+        def _tenant_sources(self, tenant_id: str) -> Any:
+            return None
+
+    assert OneMapping(Variables())['t'].get('plan') == 'silver'
+    assert Nothing(Variables())['t'].get('plan') is None
