@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union, cast
 
 
 def ext_get_python(name: str) -> Any:
@@ -130,12 +130,13 @@ def import_modules(package: Union[str, ModuleType], recursive: bool = False,
 def _modules_to_scan(modules: Union[str, ModuleType, Iterable[Union[str, ModuleType]]],
                      recursive: bool) -> list[ModuleType]:
     """A package (name or module) is expanded to its submodules; an iterable of modules is taken as given."""
-    if isinstance(modules, (str, ModuleType)):
-        mod = _import(modules)
-        if getattr(mod, '__path__', None) is None:
-            return [mod]
-        return import_modules(mod, recursive=recursive)
-    return [_import(m) for m in modules]
+    if isinstance(modules, str):
+        modules = importlib.import_module(modules)
+    if isinstance(modules, ModuleType):
+        if getattr(modules, '__path__', None) is None:
+            return [modules]
+        return import_modules(modules, recursive=recursive)
+    return [_import(m) for m in cast(Iterable[Union[str, ModuleType]], modules)]
 
 
 def find_types_in_modules(package_name: Union[str, ModuleType, Iterable[Union[str, ModuleType]]],
