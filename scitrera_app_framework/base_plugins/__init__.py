@@ -1,7 +1,7 @@
 """Built-in optional plugins: the background job executor and the progress tracker.
 
 ``init_framework(base_plugins=True)`` (or ``SAF_BASE_PLUGINS=true``) registers both:
-``bg_exec.BackgroundThreadExecutorPlugin`` (defined in ``background``, also importable there as
+``bg_exec.BackgroundThreadExecutorPlugin`` (also importable from ``background`` under its earlier name
 ``BackgroundExecPlugin``) and ``progress_tracker.ProgressTrackerPlugin`` (also importable from ``progress``).
 """
 
@@ -79,7 +79,7 @@ def register_package_plugins(package: Union[str, ModuleType], v: Optional[Variab
 def get_background_exec(v: Optional[Variables] = None) -> BackgroundExecutor:
     """Return the background executor (registering its plugin first if needed)."""
     from ..core.plugins import get_extension, get_registry
-    from .background import BackgroundThreadExecutorPlugin
+    from .bg_exec import BackgroundThreadExecutorPlugin
 
     if EXT_BACKGROUND_EXEC not in get_registry(v).points:
         from ..core.plugins import register_plugin

@@ -93,8 +93,10 @@ def test_original_class_names_and_import_paths() -> None:
         assert cls.__qualname__ == name
         assert issubclass(cls, Plugin)
         assert cls().name().endswith('.' + name)
-    expected = 'scitrera_app_framework.base_plugins.progress_tracker.ProgressTrackerPlugin'
-    assert ProgressTrackerPlugin().name() == expected
+    # the defining modules are the original's, so the default plugin names are the same
+    assert ProgressTrackerPlugin().name() == 'scitrera_app_framework.base_plugins.progress_tracker.ProgressTrackerPlugin'
+    assert BackgroundThreadExecutorPlugin().name() == \
+        'scitrera_app_framework.base_plugins.bg_exec.BackgroundThreadExecutorPlugin'
 
 
 def test_old_names_are_aliases_of_the_same_classes() -> None:
