@@ -94,7 +94,8 @@ def test_original_class_names_and_import_paths() -> None:
         assert issubclass(cls, Plugin)
         assert cls().name().endswith('.' + name)
     # the defining modules are the original's, so the default plugin names are the same
-    assert ProgressTrackerPlugin().name() == 'scitrera_app_framework.base_plugins.progress_tracker.ProgressTrackerPlugin'
+    assert ProgressTrackerPlugin().name() == \
+        'scitrera_app_framework.base_plugins.progress_tracker.ProgressTrackerPlugin'
     assert BackgroundThreadExecutorPlugin().name() == \
         'scitrera_app_framework.base_plugins.bg_exec.BackgroundThreadExecutorPlugin'
 
