@@ -26,7 +26,7 @@ def probe(v):
             'sigterm_default': signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
             'sigint_default': signal.getsignal(signal.SIGINT) is signal.default_int_handler,
             'atexit': get_shutdown_manager()._atexit, 'fault_handler': faulthandler.is_enabled(),
-            'stateful': is_stateful_ready(v), 'scratch': os.listdir(os.path.join(cwd0, 'scratch')),
+            'stateful': is_stateful_ready(v) is not None, 'scratch': os.listdir(os.path.join(cwd0, 'scratch')),
             'chdir': os.getcwd() != cwd0}
 """
 
