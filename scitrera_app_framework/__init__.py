@@ -26,6 +26,11 @@ _EXPORTS = {
     'register_entry_point_plugins': 'core.plugins', 'describe_plugins': 'core.plugins',
     'plugin_graph': 'core.plugins', 'async_plugins_ready': 'core.plugins', 'async_plugins_stopping': 'core.plugins',
     'add_env_file_source': 'core.util',
+    'capture_async_loop': 'core.async_mode', 'get_captured_async_loop': 'core.async_mode',
+    'clear_async_loop_ref': 'core.async_mode', 'set_async_auto_enabled': 'core.async_mode',
+    'schedule_async_shutdown': 'core.async_mode',
+    'is_ready': 'core.health', 'set_ready': 'core.health', 'health': 'core.health',
+    'register_intake_stop': 'core.shutdown',
     'Variables': 'api.variables', 'EnvPlacement': 'api.constants', 'Plugin': 'api.plugins',
     'register_package_plugins': 'base_plugins', 'EXT_BACKGROUND_EXEC': 'base_plugins',
     'get_background_exec': 'base_plugins', 'EXT_PROGRESS_TRACKER': 'base_plugins',
@@ -42,33 +47,42 @@ __all__ = [
     'add_env_file_source',
     'async_plugins_ready',
     'async_plugins_stopping',
+    'capture_async_loop',
+    'clear_async_loop_ref',
     'describe_plugins',
     'ext_get_python',
     'ext_parse_bool',
     'ext_parse_csv',
     'get_background_exec',
+    'get_captured_async_loop',
     'get_extension',
     'get_extensions',
     'get_logger',
     'get_progress_tracker',
     'get_variables',
     'get_working_path',
+    'health',
     'init_all_plugins',
     'init_framework',
     'init_framework_desktop',
     'init_framework_embedded',
     'init_framework_test_harness',
+    'is_ready',
     'is_stateful_ready',
     'load_strategy',
     'log_context',
     'log_framework_variables',
     'plugin_graph',
     'register_entry_point_plugins',
+    'register_intake_stop',
     'register_package_plugins',
     'register_plugin',
     'register_shutdown_function',
     'run_shutdown_hooks',
+    'schedule_async_shutdown',
+    'set_async_auto_enabled',
     'set_extension',
+    'set_ready',
     'shutdown_all_plugins',
 ]
 
@@ -97,6 +111,13 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
         get_progress_tracker,
         register_package_plugins,
     )
+    from .core.async_mode import (
+        capture_async_loop,
+        clear_async_loop_ref,
+        get_captured_async_loop,
+        schedule_async_shutdown,
+        set_async_auto_enabled,
+    )
     from .core.core import (
         get_working_path,
         init_framework,
@@ -108,6 +129,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
         log_framework_variables,
     )
     from .core.defaults import get_variables
+    from .core.health import health, is_ready, set_ready
     from .core.logs import get_logger, log_context
     from .core.plugins import (
         async_plugins_ready,
@@ -122,7 +144,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
         set_extension,
         shutdown_all_plugins,
     )
-    from .core.shutdown import register_shutdown_function, run_shutdown_hooks
+    from .core.shutdown import register_intake_stop, register_shutdown_function, run_shutdown_hooks
     from .core.util import add_env_file_source
     from .util.imports import ext_get_python
     from .util.parsing import ext_parse_bool, ext_parse_csv

@@ -113,6 +113,8 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     ctx.async_auto = bool(v.environ('SAF_ASYNC_AUTO_MODE', default=True if async_auto_enabled is None
                                     else async_auto_enabled, type_fn=ext_parse_bool))
     ctx.debug_plugins = bool(v.environ('SAF_DEBUG_PLUGINS', default=False, type_fn=ext_parse_bool))
+    if ctx.debug_plugins:  # the registry's lines are DEBUG records of 'saf.plugins': let them through
+        logging.getLogger('saf.plugins').setLevel(logging.DEBUG)
     _note_main_task(ctx)
     manager = get_shutdown_manager()
     manager.add_app(v)

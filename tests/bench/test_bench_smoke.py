@@ -23,6 +23,7 @@ EXPECTED_METRICS = {
     'variables': {'local_ns', 'env_ns', 'default_ns', 'floor_local_ns', 'floor_env_ns', 'floor_default_ns'},
     'environ': {'environ_ns', 'floor_ns'},
     'get_extension': {'get_extension_ns', 'floor_ns'},
+    'get_extensions': {'get_extensions_ns', 'floor_ns', 'variant'},
     'log_json': {'records_per_s', 'floor_records_per_s', 'records', 'fields'},
     'log_plain': {'records_per_s', 'floor_records_per_s', 'records'},
     'submit': {'submit_ns', 'floor_ns', 'jobs'},

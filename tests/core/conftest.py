@@ -26,8 +26,9 @@ import os, signal, sys, threading, time
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as if started from a terminal
 from scitrera_app_framework import Plugin, init_framework, register_plugin, register_shutdown_function
 
-def say(s):
-    print(s, flush=True)
+def say(s):  # one write per line: a signal that unwinds the main thread never leaves half a line
+    sys.stdout.write(s + '\n')
+    sys.stdout.flush()
 
 class NoisyPlugin(Plugin):
     eager = True

@@ -670,3 +670,20 @@ asyncio.run(main())
     assert child.finish() == EXIT_OK, child.stderr()
     assert time.monotonic() - t0 >= 0.45
     assert child.after() == ['still-serving-not-ready', 'main-finally', 'user-hook']
+
+
+def test_debug_plugins_switches_the_registry_lines_on(spawn: Spawn) -> None:
+    code = """
+class P(Plugin):
+    def initialize(self, v, logger):
+        return 1
+v = init_framework('svc')
+register_plugin(P, v, init=True)
+"""
+    quiet = spawn(code)
+    assert quiet.finish() == 0
+    assert 'saf.plugins' not in quiet.stderr()
+    loud = spawn(code, SAF_DEBUG_PLUGINS='true')
+    assert loud.finish() == 0
+    err = loud.stderr()
+    assert 'saf.plugins' in err and 'initialized' in err and '__main__.P' in err
