@@ -27,7 +27,7 @@ signal.signal(signal.SIGINT, signal.default_int_handler)  # as if started from a
 from scitrera_app_framework import Plugin, init_framework, register_plugin, register_shutdown_function
 
 def say(s):  # one write per line: a signal that unwinds the main thread never leaves half a line
-    sys.stdout.write(s + '\n')
+    sys.stdout.write(s + '\\n')
     sys.stdout.flush()
 
 class NoisyPlugin(Plugin):
