@@ -25,8 +25,7 @@ from .core import (
     log_framework_variables,
 )
 from .defaults import get_variables
-from .health import (
-    health,
+from .health import (  # (the report function health() is scitrera_app_framework.health: here the name is the module)
     health_server_address,
     is_ready,
     set_ready,
@@ -73,7 +72,7 @@ __all__ = [
     'set_extension', 'register_entry_point_plugins', 'describe_plugins', 'plugin_graph', 'PluginGraph',
     'async_plugins_ready', 'async_plugins_stopping', 'capture_async_loop', 'get_captured_async_loop',
     'clear_async_loop_ref', 'set_async_auto_enabled', 'schedule_async_shutdown',
-    'is_ready', 'set_ready', 'health', 'start_health_server', 'start_health_server_from_env', 'stop_health_server',
+    'is_ready', 'set_ready', 'start_health_server', 'start_health_server_from_env', 'stop_health_server',
     'health_server_address', 'log_context', 'current_log_context', 'StatefulDirError',
     'PluginError', 'ExtensionNotFoundError', 'PluginRegistrationError', 'PluginDependencyError',
     'PluginConflictError', 'PluginInitError', 'PluginShutdownError',
