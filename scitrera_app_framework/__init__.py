@@ -31,6 +31,7 @@ _EXPORTS = {
     'schedule_async_shutdown': 'core.async_mode',
     'is_ready': 'core.health', 'set_ready': 'core.health', 'health': 'core.health',
     'register_intake_stop': 'core.shutdown',
+    'SAFError': 'exceptions', 'ConfigurationError': 'exceptions',
     'Variables': 'api.variables', 'EnvPlacement': 'api.constants', 'Plugin': 'api.plugins',
     'register_package_plugins': 'base_plugins', 'EXT_BACKGROUND_EXEC': 'base_plugins',
     'get_background_exec': 'base_plugins', 'EXT_PROGRESS_TRACKER': 'base_plugins',
@@ -39,10 +40,12 @@ _EXPORTS = {
 }
 
 __all__ = [
+    'ConfigurationError',
     'EXT_BACKGROUND_EXEC',
     'EXT_PROGRESS_TRACKER',
     'EnvPlacement',
     'Plugin',
+    'SAFError',
     'Variables',
     'add_env_file_source',
     'async_plugins_ready',
@@ -145,6 +148,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
         shutdown_all_plugins,
     )
     from .core.shutdown import register_intake_stop, register_shutdown_function, run_shutdown_hooks
+    from .exceptions import ConfigurationError, SAFError
     from .core.util import add_env_file_source
     from .util.imports import ext_get_python
     from .util.parsing import ext_parse_bool, ext_parse_csv

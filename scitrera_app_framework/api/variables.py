@@ -10,6 +10,7 @@ from __future__ import annotations
 import os as _os
 from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Optional
 
+from ..exceptions import SAFError
 from ..util.secrets import is_secret_key, mask_text, shown_value
 from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 
@@ -110,7 +111,7 @@ class EnvironProxy(MutableMapping[str, str]):
         return f'<EnvironProxy of {len(_os.environ)} environment variables>'
 
 
-class VariableTypeError(ValueError):
+class VariableTypeError(SAFError, ValueError):
     """A registered type function failed on a value; names the key, the layer and the raw value.
 
     The value is masked when the key looks secret, URL credentials are masked whatever the key, and at most 200
@@ -150,7 +151,7 @@ def _error_detail(key: str, error: BaseException) -> str:
     return f'{type(error).__name__}: {text}'
 
 
-class TypeFunctionError(Exception):
+class TypeFunctionError(SAFError):
     """Stands in for a type function's error in a :class:`VariableTypeError` chain: the same type name and
     traceback, with the message masked (see :class:`VariableTypeError`)."""
 

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 
 from ..api.constants import NOT_SET
 from ..api.variables import Variables
+from ..exceptions import SAFError
 from ..util.imports import ext_get_python, get_python_type_by_name
 from ..util.misc import now_ms
 from ..util.parsing import ext_parse_bool
@@ -25,7 +26,7 @@ _original_cwd: Optional[str] = None  # the cwd before the framework first change
 _log = logging.getLogger('saf')
 
 
-class StatefulDirError(OSError):
+class StatefulDirError(SAFError, OSError):
     """The stateful directory cannot be created; names the path and the variables that chose it."""
 
 

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Optional, TypeVar, overload
 
 from ..api.plugins import Plugin
 from ..api.variables import Variables
+from ..exceptions import SAFError
 from . import defaults as _defaults
 from .async_mode import after_initialize as _async_after_initialize
 from .async_mode import async_plugins_ready, async_plugins_stopping
@@ -46,7 +47,7 @@ REGISTERING, REGISTERED, INITIALIZING, INITIALIZED, FAILED, SHUTTING_DOWN, SHUT_
     'registering', 'registered', 'initializing', 'initialized', 'failed', 'shutting down', 'shut down')
 
 
-class PluginError(Exception):
+class PluginError(SAFError):
     """Base class of plugin registry errors."""
 
 

@@ -38,6 +38,7 @@ from ..api.variables import Variables
 from ..core.defaults import get_variables
 from ..core.logs import get_logger, log_context, set_app_logger
 from ..core.plugins import ExtensionNotFoundError, get_extension
+from ..exceptions import SAFError
 from ..util.config_files import (
     ConfigFileError,
     parse_env_text,
@@ -64,7 +65,7 @@ _current_tenant: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar(
 
 
 # --- errors ------------------------------------------------------------------------------------------------
-class MultiTenantError(Exception):
+class MultiTenantError(SAFError):
     """Base class of multi-tenant errors."""
 
 

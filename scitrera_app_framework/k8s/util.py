@@ -36,6 +36,8 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Callable, Optional, Union
 from urllib.parse import quote, urlencode
 
+from ..exceptions import SAFError
+
 __all__ = [
     'apply_yaml_object',
     'parse_yaml',
@@ -104,7 +106,7 @@ _client_lock = threading.Lock()
 _api_client: Any = None
 
 
-class YAMLParseError(ValueError):
+class YAMLParseError(SAFError, ValueError):
     """Raised by :func:`parse_yaml` for malformed or unsafe YAML; names the source and the line."""
 
     def __init__(self, source: str, line: Optional[int], column: Optional[int], problem: str) -> None:
@@ -116,7 +118,7 @@ class YAMLParseError(ValueError):
         super().__init__(f'invalid YAML in {where}: {problem}')
 
 
-class KubeConfigError(RuntimeError):
+class KubeConfigError(SAFError, RuntimeError):
     """Raised when no Kubernetes configuration (kube config file or in-cluster account) can be loaded."""
 
 

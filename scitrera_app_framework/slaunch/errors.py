@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..exceptions import SAFError
+
 __all__ = ['SlaunchError', 'ManifestError', 'ManifestFetchError', 'InvalidNameError', 'InstallError', 'StateError']
 
 
-class SlaunchError(Exception):
+class SlaunchError(SAFError):
     """Base class of every error slaunch raises on purpose (user errors, failed installs)."""
 
 

@@ -17,12 +17,13 @@ import os
 import re
 from typing import Any, Mapping, Optional, Union
 
+from ..exceptions import SAFError
 from .secrets import is_secret_key, shown_value
 
 PathLike = Union[str, 'os.PathLike[str]']
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(SAFError, ValueError):
     """A configuration file cannot be read or parsed; the message names the file and, where known, the line."""
 
     def __init__(self, path: str, line: Optional[int], problem: str) -> None:

@@ -1,0 +1,51 @@
+"""Every error the framework raises on purpose derives from :class:`SAFError` (and keeps the standard base it
+had before, e.g. ``ValueError``, so ``except ValueError`` still works).
+
+The classes are defined next to the code that raises them and are all importable from here (loaded on first
+use, so importing this module costs nothing)::
+
+    from scitrera_app_framework.exceptions import SAFError, PluginInitError
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+class SAFError(Exception):
+    """Base class of the framework's errors."""
+
+
+class ConfigurationError(SAFError, ValueError):
+    """A setting has a value the framework cannot use; the message names the variable, the (masked, bounded)
+    value and how to fix it."""
+
+
+_WHERE = {
+    'VariableTypeError': 'api.variables', 'TypeFunctionError': 'api.variables',
+    'PluginError': 'core.plugins', 'ExtensionNotFoundError': 'core.plugins',
+    'PluginRegistrationError': 'core.plugins', 'PluginDependencyError': 'core.plugins',
+    'PluginConflictError': 'core.plugins', 'PluginInitError': 'core.plugins', 'PluginShutdownError': 'core.plugins',
+    'StatefulDirError': 'core.core', 'LoggingConfigError': 'core.logs', 'ConfigFileError': 'util.config_files',
+    'MultiTenantError': 'ext_plugins.multi_tenant', 'MultiTenantConfigError': 'ext_plugins.multi_tenant',
+    'MultiTenantNotEnabledError': 'ext_plugins.multi_tenant', 'TenantIdError': 'ext_plugins.multi_tenant',
+    'NoCurrentTenantError': 'ext_plugins.multi_tenant', 'TenantNotFoundError': 'ext_plugins.multi_tenant',
+    'YAMLParseError': 'k8s.util', 'KubeConfigError': 'k8s.util',
+    'SlaunchError': 'slaunch.errors', 'ManifestError': 'slaunch.errors', 'ManifestFetchError': 'slaunch.errors',
+    'InvalidNameError': 'slaunch.errors', 'InstallError': 'slaunch.errors', 'StateError': 'slaunch.errors',
+}
+
+__all__ = ['SAFError', 'ConfigurationError', *sorted(_WHERE)]
+
+
+def __getattr__(name: str) -> object:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(f'scitrera_app_framework.{where}'), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
