@@ -148,7 +148,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
         shutdown_all_plugins,
     )
     from .core.shutdown import register_intake_stop, register_shutdown_function, run_shutdown_hooks
-    from .exceptions import ConfigurationError, SAFError
     from .core.util import add_env_file_source
+    from .exceptions import ConfigurationError, SAFError
     from .util.imports import ext_get_python
     from .util.parsing import ext_parse_bool, ext_parse_csv

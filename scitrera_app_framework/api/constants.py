@@ -46,3 +46,6 @@ def is_epp(key: Any) -> bool:
 def epp(name: str) -> str:
     """Return the internal key for ``name`` (``=|name|``)."""
     return f'=|{name}|'
+
+
+__all__ = ['NOT_SET', 'NO_MATCH', 'EnvPlacement', 'is_epp', 'epp']

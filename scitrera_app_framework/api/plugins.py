@@ -161,3 +161,6 @@ def enabled_option_pattern(plugin: Plugin, v: Variables, env_variable: str, defa
     if callable(mine):
         mine = mine()
     return str(value).strip() == str(mine)
+
+
+__all__ = ['Plugin', 'enabled_option_pattern']

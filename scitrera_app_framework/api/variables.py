@@ -541,3 +541,6 @@ class Variables:
     def __repr__(self) -> str:
         return (f'<Variables placement={self._placement.name} local={len(self._local)} '
                 f'sources={len(self._sources)} defaults={len(self._defaults)}>')
+
+
+__all__ = ['Variables', 'VariableTypeError', 'TypeFunctionError', 'EnvironProxy', 'TypeFn']

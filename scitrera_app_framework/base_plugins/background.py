@@ -294,3 +294,6 @@ def __getattr__(name: str) -> object:
         from .bg_exec import BackgroundThreadExecutorPlugin
         return BackgroundThreadExecutorPlugin
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+__all__ = ['BackgroundExecutor', 'DEFAULT_JOB_THREADS', 'THREAD_NAME_PREFIX', 'parse_job_threads']

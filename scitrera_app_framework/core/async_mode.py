@@ -33,7 +33,7 @@ from .defaults import get_variables
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
 
-    from .plugins import Registry, _Record
+    from .plugins import Registry, PluginRecord
 
 #: seconds a thread other than the loop's waits for an automatic ``async_ready`` hook
 AUTO_READY_TIMEOUT = 30.0
@@ -106,7 +106,7 @@ def _overrides(plugin: Plugin, attr: str) -> bool:
 
 
 # --- running hooks -----------------------------------------------------------------------------------------
-async def _run_hook(reg: Registry, v: Variables, rec: _Record, attr: str, value: Any) -> None:
+async def _run_hook(reg: Registry, v: Variables, rec: PluginRecord, attr: str, value: Any) -> None:
     try:
         await getattr(rec.plugin, attr)(v, rec.plugin.get_logger(v), value)
     except Exception as e:
@@ -115,7 +115,7 @@ async def _run_hook(reg: Registry, v: Variables, rec: _Record, attr: str, value:
         reg.ctx.record_failure(f'plugin {attr} {rec.name}', f'{type(e).__name__}: {e}')
 
 
-async def _ready_in_turn(reg: Registry, v: Variables, rec: _Record, value: Any) -> None:
+async def _ready_in_turn(reg: Registry, v: Variables, rec: PluginRecord, value: Any) -> None:
     """An automatic ``async_ready``: after the previous automatic one (runs on the loop's thread only)."""
     import asyncio
 
@@ -127,7 +127,7 @@ async def _ready_in_turn(reg: Registry, v: Variables, rec: _Record, value: Any) 
     await _run_hook(reg, v, rec, 'async_ready', value)
 
 
-async def _run_in_order(reg: Registry, v: Variables, items: list[tuple[_Record, Any]], attr: str,
+async def _run_in_order(reg: Registry, v: Variables, items: list[tuple[PluginRecord, Any]], attr: str,
                         left: list[str]) -> None:
     for rec, value in items:
         await _run_hook(reg, v, rec, attr, value)
@@ -162,7 +162,7 @@ def _submit(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
         return None
 
 
-def after_initialize(reg: Registry, rec: _Record, v: Variables, async_enabled: Optional[bool]) -> None:
+def after_initialize(reg: Registry, rec: PluginRecord, v: Variables, async_enabled: Optional[bool]) -> None:
     """Automatic mode: schedule ``rec``'s ``async_ready`` now that it initialized (registry internal)."""
     ctx = reg.ctx
     if not (ctx.async_auto if async_enabled is None else async_enabled):
@@ -199,7 +199,7 @@ def after_initialize(reg: Registry, rec: _Record, v: Variables, async_enabled: O
         _log.warning('%s: async_ready did not complete: %s: %s', rec.label(), type(e).__name__, e)
 
 
-def before_shutdown(reg: Registry, order: list[_Record], v: Variables, async_enabled: Optional[bool]) -> None:
+def before_shutdown(reg: Registry, order: list[PluginRecord], v: Variables, async_enabled: Optional[bool]) -> None:
     """Automatic mode: run the ``async_stopping`` hooks of ``order`` not run yet (registry internal)."""
     ctx = reg.ctx
     if not (ctx.async_auto if async_enabled is None else async_enabled):
@@ -255,7 +255,7 @@ async def async_plugins_ready(v: Optional[Variables] = None, *, capture_loop: bo
     if capture_loop:
         capture_async_loop(v)
     reg = get_registry(v)
-    todo: list[tuple[_Record, Any, Any]] = []
+    todo: list[tuple[PluginRecord, Any, Any]] = []
     with reg.lock:
         for r in reg.init_order:
             if r.state != _INITIALIZED:
@@ -280,13 +280,13 @@ async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
     A hook already started by the automatic mode is awaited, not run again. A failing hook is logged with the
     plugin's name; the others still run.
     """
-    from .plugins import _shutdown_order, get_registry
+    from .plugins import shutdown_order, get_registry
 
     v = get_variables(v)
     reg = get_registry(v)
-    todo: list[tuple[_Record, Any, Any]] = []
+    todo: list[tuple[PluginRecord, Any, Any]] = []
     with reg.lock:
-        for r in _shutdown_order([r for r in reg.init_order if r.state == _INITIALIZED]):
+        for r in shutdown_order([r for r in reg.init_order if r.state == _INITIALIZED]):
             if r.stopping_done:
                 if r.stopping_task is not None and not r.stopping_task.done():
                     todo.append((r, None, r.stopping_task))

@@ -424,3 +424,8 @@ def init_framework_embedded(base_app_name: str, **kwargs: Any) -> Variables:
     the host's logging configuration is left untouched."""
     kwargs = _variant({'log_level': 'INFO', 'fixed_logger': logging.getLogger('SAF')}, kwargs)
     return init_framework_test_harness(base_app_name, **kwargs)
+
+
+__all__ = ['init_framework', 'init_framework_desktop', 'init_framework_test_harness', 'init_framework_embedded',
+           'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params', 'log_framework_variables',
+           'load_strategy', 'load_object', 'StatefulDirError']

@@ -28,3 +28,6 @@ def set_default_variables(v: Optional[Variables]) -> None:
 def peek_default_variables() -> Optional[Variables]:
     """Return the default instance without creating one."""
     return _default
+
+
+__all__ = ['get_variables', 'set_default_variables', 'peek_default_variables']

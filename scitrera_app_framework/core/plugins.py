@@ -95,7 +95,7 @@ class _Attempt:
 
     __slots__ = ('rec', 'owner', 'done', 'value', 'error', 'waiters')
 
-    def __init__(self, rec: _Record, owner: int) -> None:
+    def __init__(self, rec: PluginRecord, owner: int) -> None:
         self.rec = rec
         self.owner = owner
         self.done = threading.Event()
@@ -104,7 +104,7 @@ class _Attempt:
         self.waiters = 0
 
 
-class _Record:
+class PluginRecord:
     """Registry bookkeeping of one plugin (the plugin object itself stays the user's)."""
 
     __slots__ = ('plugin', 'name', 'point', 'multi', 'enabled', 'eager', 'deps', 'state', 'value', 'error',
@@ -127,7 +127,7 @@ class _Record:
         self.init_index = 0
         self.attempt: Optional[_Attempt] = None
         self.observed: set[str] = set()  # points this plugin's initialize asked for (undeclared dependencies)
-        self.pending: list[_Record] = []  # eager plugins registered while this one initialized
+        self.pending: list[PluginRecord] = []  # eager plugins registered while this one initialized
         self.source: Optional[str] = None
         self.reg_owner = owner
         self.reg_done = threading.Event()
@@ -146,12 +146,12 @@ class _Point:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.records: list[_Record] = []
+        self.records: list[PluginRecord] = []
 
-    def singles(self) -> list[_Record]:
+    def singles(self) -> list[PluginRecord]:
         return [r for r in self.records if r.enabled and not r.multi]
 
-    def multis(self) -> list[_Record]:
+    def multis(self) -> list[PluginRecord]:
         return [r for r in self.records if r.enabled and r.multi]
 
 
@@ -162,12 +162,12 @@ class Registry:
         self.ready: dict[str, Any] = ready if ready is not None else {}  # point -> value, initialized singles
         self.ctx = ctx if ctx is not None else AppContext()
         self.lock = threading.RLock()
-        self.by_name: dict[str, _Record] = {}
-        self.by_type: dict[type, _Record] = {}
+        self.by_name: dict[str, PluginRecord] = {}
+        self.by_type: dict[type, PluginRecord] = {}
         self.points: dict[str, _Point] = {}
-        self.init_order: list[_Record] = []
+        self.init_order: list[PluginRecord] = []
         self.ext_cache: dict[str, dict[str, Any]] = {}  # point -> {name: value} once all its plugins initialized
-        self.stacks: dict[int, list[_Record]] = {}  # thread -> records it is resolving / initializing
+        self.stacks: dict[int, list[PluginRecord]] = {}  # thread -> records it is resolving / initializing
         self.waiting: dict[int, _Attempt] = {}  # thread -> the attempt (of another thread) it waits for
         self.closed = False
         self.ready_tail: Any = None  # last automatic async_ready task (they run one after the other)
@@ -175,7 +175,7 @@ class Registry:
         self._seq = 0
         self._init_counter = 0
 
-    def records(self) -> list[_Record]:
+    def records(self) -> list[PluginRecord]:
         """Registered plugins (not those still registering), in registration order."""
         return sorted((r for r in self.by_name.values() if r.state != REGISTERING), key=lambda r: r.seq)
 
@@ -254,7 +254,7 @@ def register_plugin(plugin_type: Any, v: Optional[Variables] = None, init: bool 
     return rec.plugin
 
 
-def _register(reg: Registry, plugin_type: Any, v: Variables, source: Optional[str]) -> tuple[_Record, bool]:
+def _register(reg: Registry, plugin_type: Any, v: Variables, source: Optional[str]) -> tuple[PluginRecord, bool]:
     """Return ``(record, newly registered)``."""
     me = _get_ident()
     if isinstance(plugin_type, Plugin):
@@ -263,7 +263,7 @@ def _register(reg: Registry, plugin_type: Any, v: Variables, source: Optional[st
     with _CRIT, reg.lock:
         rec = reg.by_type.get(plugin_type)
         if rec is None:
-            rec = reg.by_type[plugin_type] = _Record(me)
+            rec = reg.by_type[plugin_type] = PluginRecord(me)
             new = True
         else:
             new = False
@@ -278,7 +278,7 @@ def _register(reg: Registry, plugin_type: Any, v: Variables, source: Optional[st
     return rec, True
 
 
-def _register_instance(reg: Registry, plugin: Plugin, v: Variables, source: Optional[str]) -> tuple[_Record, bool]:
+def _register_instance(reg: Registry, plugin: Plugin, v: Variables, source: Optional[str]) -> tuple[PluginRecord, bool]:
     cls = type(plugin)
     with _CRIT, reg.lock:
         rec = reg.by_type.get(cls)
@@ -291,7 +291,7 @@ def _register_instance(reg: Registry, plugin: Plugin, v: Variables, source: Opti
     with _CRIT, reg.lock:
         existing = reg.by_name.get(name)
         if existing is None or type(existing.plugin) is not cls:
-            new = _Record(_get_ident())
+            new = PluginRecord(_get_ident())
             reg.by_type.setdefault(cls, new)
     if existing is not None and type(existing.plugin) is cls:  # an instance of the same type and name: no-op
         return _await_registered(existing, _what(cls)), False
@@ -303,7 +303,7 @@ def _register_instance(reg: Registry, plugin: Plugin, v: Variables, source: Opti
     return new, True
 
 
-def _await_registered(rec: _Record, what: str) -> _Record:
+def _await_registered(rec: PluginRecord, what: str) -> PluginRecord:
     """Return ``rec`` once its registration (maybe running in another thread) completed."""
     if rec.state == REGISTERING and rec.reg_owner != _get_ident():
         rec.reg_done.wait()
@@ -314,7 +314,7 @@ def _await_registered(rec: _Record, what: str) -> _Record:
     return rec
 
 
-def _complete_registration(reg: Registry, rec: _Record, plugin: Plugin, v: Variables,
+def _complete_registration(reg: Registry, rec: PluginRecord, plugin: Plugin, v: Variables,
                            source: Optional[str]) -> None:
     what = _what(type(plugin))
     try:  # plugin code: outside the registry lock
@@ -363,7 +363,7 @@ def _complete_registration(reg: Registry, rec: _Record, plugin: Plugin, v: Varia
     _debug(reg, 'registered %s', rec.label())
 
 
-def _abort_registration(reg: Registry, rec: _Record, error: BaseException) -> None:
+def _abort_registration(reg: Registry, rec: PluginRecord, error: BaseException) -> None:
     with _CRIT, reg.lock:
         _remove(reg, rec)
         rec.reg_error = error
@@ -371,7 +371,7 @@ def _abort_registration(reg: Registry, rec: _Record, error: BaseException) -> No
         rec.reg_done.set()
 
 
-def _remove(reg: Registry, rec: _Record) -> None:
+def _remove(reg: Registry, rec: PluginRecord) -> None:
     """Forget ``rec`` (caller holds the lock)."""
     if reg.by_name.get(rec.name) is rec:
         del reg.by_name[rec.name]
@@ -387,7 +387,7 @@ def _remove(reg: Registry, rec: _Record) -> None:
 
 
 # --- initialization ----------------------------------------------------------------------------------------
-def _single_record(reg: Registry, point: str) -> _Record:
+def _single_record(reg: Registry, point: str) -> PluginRecord:
     pt = reg.points.get(point)
     if pt is None:
         known = ', '.join(sorted(reg.points)) or 'none'
@@ -409,7 +409,7 @@ def _single_record(reg: Registry, point: str) -> _Record:
                                  f'{names}); enable one of them')
 
 
-def _dependency_records(reg: Registry, rec: _Record, dep: str, stack: list[_Record]) -> list[_Record]:
+def _dependency_records(reg: Registry, rec: PluginRecord, dep: str, stack: list[PluginRecord]) -> list[PluginRecord]:
     pt = reg.points.get(dep)
     recs = [] if pt is None else (pt.singles() + pt.multis())
     if not recs:
@@ -435,7 +435,7 @@ def _wait_cycle(reg: Registry, me: int, att: _Attempt) -> Optional[list[str]]:
     Follows the wait-for graph: the owner of ``att``, the attempt that owner waits for, its owner, ...;
     reaching the calling thread means a deadlock.
     """
-    path: list[_Record] = []
+    path: list[PluginRecord] = []
     seen = {me}
     cur = att
     while True:
@@ -459,7 +459,7 @@ def _wait_cycle(reg: Registry, me: int, att: _Attempt) -> Optional[list[str]]:
         cur = nxt
 
 
-def _index(stack: list[_Record], rec: _Record) -> int:
+def _index(stack: list[PluginRecord], rec: PluginRecord) -> int:
     for i, r in enumerate(stack):
         if r is rec:
             return i
@@ -478,7 +478,7 @@ def _waiter_error(att: _Attempt) -> BaseException:
                            f'(the attempt ran in another thread)', rec.name, rec.point)
 
 
-def _initialize(reg: Registry, rec: _Record, v: Variables, async_enabled: Optional[bool] = None) -> Any:
+def _initialize(reg: Registry, rec: PluginRecord, v: Variables, async_enabled: Optional[bool] = None) -> Any:
     """Return ``rec``'s value, initializing it (dependencies first) or waiting for the attempt in progress."""
     if rec.state == INITIALIZED:
         return rec.value
@@ -540,7 +540,7 @@ def _initialize(reg: Registry, rec: _Record, v: Variables, async_enabled: Option
     return value
 
 
-def _run_initialize(reg: Registry, rec: _Record, att: _Attempt, v: Variables) -> Any:
+def _run_initialize(reg: Registry, rec: PluginRecord, att: _Attempt, v: Variables) -> Any:
     """Run ``rec``'s ``initialize`` (this thread owns ``att``) and publish the outcome."""
     _debug(reg, 'initializing %s', rec.label())
     t0 = time.perf_counter()
@@ -560,7 +560,7 @@ def _run_initialize(reg: Registry, rec: _Record, att: _Attempt, v: Variables) ->
     return value
 
 
-def _finish(reg: Registry, rec: _Record, att: _Attempt, ms: float, value: Any = None,
+def _finish(reg: Registry, rec: PluginRecord, att: _Attempt, ms: float, value: Any = None,
             error: Optional[BaseException] = None) -> bool:
     """Publish an attempt's outcome and wake its waiters; True when it succeeded after the registry closed."""
     late = False
@@ -591,14 +591,14 @@ def _finish(reg: Registry, rec: _Record, att: _Attempt, ms: float, value: Any = 
     return late
 
 
-def _late_shutdown(reg: Registry, rec: _Record, v: Variables, value: Any) -> None:
+def _late_shutdown(reg: Registry, rec: PluginRecord, v: Variables, value: Any) -> None:
     _log.warning('%s finished initializing after the app shut down; shutting it down now', rec.label())
     error = _call_shutdown(reg, rec, v, value)
     if error is not None:
         reg.ctx.record_failure(f'plugin shutdown {rec.name}', error)
 
 
-def _initialize_pending(reg: Registry, rec: _Record, v: Variables, async_enabled: Optional[bool]) -> None:
+def _initialize_pending(reg: Registry, rec: PluginRecord, v: Variables, async_enabled: Optional[bool]) -> None:
     """Initialize the eager plugins registered while ``rec`` initialized."""
     if not rec.pending:
         return
@@ -736,16 +736,16 @@ def init_all_plugins(v: Optional[Variables] = None, async_enabled: Optional[bool
 
 
 # --- shutdown ----------------------------------------------------------------------------------------------
-def _shutdown_order(recs: list[_Record]) -> list[_Record]:
+def shutdown_order(recs: list[PluginRecord]) -> list[PluginRecord]:
     """``recs`` ordered for shutdown: every plugin before the plugins it depends on (declared or observed);
     ties (and any cycle) broken by reverse initialization order."""
-    by_point: dict[str, list[_Record]] = {}
+    by_point: dict[str, list[PluginRecord]] = {}
     for r in recs:
         by_point.setdefault(r.point, []).append(r)
-    uses: dict[int, list[_Record]] = {}
+    uses: dict[int, list[PluginRecord]] = {}
     users = {id(r): 0 for r in recs}
     for r in recs:
-        targets: list[_Record] = []
+        targets: list[PluginRecord] = []
         for point in (*r.deps, *sorted(r.observed)):
             for d in by_point.get(point, ()):
                 if d is not r and all(d is not t for t in targets):
@@ -755,7 +755,7 @@ def _shutdown_order(recs: list[_Record]) -> list[_Record]:
             users[id(d)] += 1
     heap = [(-r.init_index, r.seq, r) for r in recs if users[id(r)] == 0]
     heapq.heapify(heap)
-    out: list[_Record] = []
+    out: list[PluginRecord] = []
     done: set[int] = set()
     while heap:
         _, _, r = heapq.heappop(heap)
@@ -770,7 +770,7 @@ def _shutdown_order(recs: list[_Record]) -> list[_Record]:
     return out
 
 
-def _call_shutdown(reg: Registry, rec: _Record, v: Variables, value: Any) -> Optional[str]:
+def _call_shutdown(reg: Registry, rec: PluginRecord, v: Variables, value: Any) -> Optional[str]:
     """Run ``rec``'s ``shutdown``; return None, or the failure's description (already logged)."""
     try:
         rec.plugin.shutdown(v, rec.plugin.get_logger(v), value)
@@ -798,7 +798,7 @@ def shutdown_all_plugins(v: Optional[Variables] = None, async_enabled: Optional[
     reg = get_registry(v)
     with _CRIT, reg.lock:
         reg.closed = True
-        order = _shutdown_order([r for r in reg.init_order if r.state == INITIALIZED])
+        order = shutdown_order([r for r in reg.init_order if r.state == INITIALIZED])
     if order and reg.ctx.loop is not None:
         _async_before_shutdown(reg, order, v, async_enabled)
     failures: list[str] = []

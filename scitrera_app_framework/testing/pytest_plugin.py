@@ -24,3 +24,6 @@ def saf() -> Iterator[Variables]:
         yield v
     finally:
         reset_framework()
+
+
+__all__ = ['saf']

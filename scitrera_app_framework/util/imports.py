@@ -231,3 +231,7 @@ def _dir_or_error(mod_name: str, file: Optional[str], locations: Optional[Iterab
     if first:
         return Path(os.path.abspath(first))
     raise ValueError(f'module {mod_name!r} has no file (built-in or frozen module)')
+
+
+__all__ = ['ext_get_python', 'get_python_type_by_name', 'import_modules', 'find_types_in_modules',
+           'path_for_module']

@@ -16,3 +16,6 @@ def now_ms() -> int:
 def no_op(*args: Any, **kwargs: Any) -> None:
     """Accept anything and do nothing; returns None."""
     return None
+
+
+__all__ = ['now_ms', 'no_op', 'is_secret_key', 'mask_value']

@@ -78,3 +78,6 @@ def ext_parse_int(value: Any, name: Optional[str] = None) -> int:
     except (TypeError, ValueError):
         where = f'{name}: ' if name else ''
         raise ValueError(f'{where}cannot parse {bounded_repr(value)} as an integer') from None
+
+
+__all__ = ['ext_parse_bool', 'ext_parse_csv', 'ext_parse_csv_set', 'ext_parse_int']

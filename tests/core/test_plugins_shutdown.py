@@ -12,7 +12,7 @@ from scitrera_app_framework.api import Plugin, Variables
 from scitrera_app_framework.core.context import get_app_context
 from scitrera_app_framework.core.plugins import (
     PluginShutdownError,
-    _shutdown_order,
+    shutdown_order,
     describe_plugins,
     get_extension,
     get_extensions,
@@ -107,7 +107,7 @@ def test_dependency_order_wins_over_initialization_order() -> None:
     recs = {r.name: r for r in reg.init_order}
     recs['b'].observed.add('d')  # b uses d although d initialized later
     recs['d'].observed.add('a')
-    order = [r.name for r in _shutdown_order(list(reg.init_order))]
+    order = [r.name for r in shutdown_order(list(reg.init_order))]
     # b before d before a; c (independent) by reverse initialization order among what is free
     assert order.index('b') < order.index('d') < order.index('a')
     assert order == ['c', 'b', 'd', 'a']
