@@ -1,175 +1,32 @@
-"""Logging set-up: one framework handler on the root logger, plain or JSON, with context fields."""
+"""Logging set-up: one framework handler on the root logger, plain or JSON, with context fields.
+
+The formatters, field rules and safe encoding live in :mod:`.log_format` (re-exported here).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
 import sys
 import time
-from itertools import islice
-from typing import Any, Callable, Iterator, Mapping, Optional, TextIO, Union
+from typing import Any, Mapping, Optional, TextIO, Union
 
 from ..api.variables import Variables
+from ..exceptions import ConfigurationError
+from ..util.secrets import bounded_repr
 from .defaults import get_variables
-
-DEFAULT_FORMAT = '%(asctime)s %(levelname)-8s [%(threadName)s] %(name)s.%(funcName)s: %(message)s'
-_JSON_FIELDS = ('asctime', 'levelname', 'name', 'threadName', 'funcName', 'message')
-
-# fields added to every record emitted inside ``log_context(...)`` (e.g. tenant=t1)
-_log_ctx: contextvars.ContextVar[Optional[Mapping[str, Any]]] = contextvars.ContextVar('saf_log_ctx', default=None)
-
-
-@contextlib.contextmanager
-def log_context(**fields: Any) -> Iterator[None]:
-    """Add ``fields`` to every log record emitted (through the framework handler) inside the block.
-
-    Nested blocks merge; the fields follow work submitted to the background executor.
-    """
-    cur = _log_ctx.get()
-    token = _log_ctx.set({**cur, **fields} if cur else dict(fields))
-    try:
-        yield
-    finally:
-        _log_ctx.reset(token)
-
-
-def current_log_context() -> Mapping[str, Any]:
-    """Return the fields set by the enclosing :func:`log_context` blocks (empty mapping if none)."""
-    return _log_ctx.get() or {}
-
-
-_DEFAULT_TIME_FMT = '%Y-%m-%d %H:%M:%S'
-_MSECS = tuple(f'.{i:03d}' for i in range(1000))  # '.000' .. '.999': faster than formatting msecs per record
-
-
-class PlainFormatter(logging.Formatter):
-    """A %-style formatter that appends context fields (``[tenant=t1]``) when a ``log_context`` is active.
-
-    Timestamps are formatted once per second and reused (the costly part of ``formatTime``).
-    """
-
-    def __init__(self, fmt: Optional[str] = None, datefmt: Optional[str] = None) -> None:
-        super().__init__(fmt, datefmt)
-        self._second_cache: tuple[int, str] = (-1, '')  # (second, its text), replaced atomically
-
-    def formatTime(self, record: logging.LogRecord, datefmt: Optional[str] = None) -> str:  # noqa: N802
-        sec = int(record.created)
-        cached = self._second_cache
-        if cached[0] == sec:
-            text = cached[1]
-        else:
-            text = time.strftime(datefmt or self.datefmt or _DEFAULT_TIME_FMT, self.converter(sec))
-            self._second_cache = (sec, text)
-        if datefmt or self.datefmt:
-            return text
-        return text + ',' + _MSECS[int(record.msecs)][1:]
-
-    def format(self, record: logging.LogRecord) -> str:
-        s = super().format(record)
-        ctx = _log_ctx.get()
-        if ctx:
-            s += ' [' + ' '.join(f'{k}={val}' for k, val in ctx.items()) + ']'
-        return s
-
-
-def _json_base() -> type:
-    try:
-        from pythonjsonlogger.json import JsonFormatter
-    except ImportError:  # python-json-logger < 3
-        from pythonjsonlogger.jsonlogger import JsonFormatter  # type: ignore[no-redef]
-    return JsonFormatter
-
-
-def _json_dumps() -> tuple[Optional[Callable[[dict], bytes]], Callable[[dict], str]]:
-    """Return ``(fast, safe)`` JSON encoders: ``fast`` is orjson's (None when not installed) and may raise
-    TypeError on values it cannot encode; ``safe`` encodes anything (python-json-logger's default handling
-    of datetimes, exceptions, dataclasses, then ``repr``)."""
-    try:
-        from pythonjsonlogger.json import JsonEncoder
-        fallback: Callable[[Any], Any] = JsonEncoder().default
-    except ImportError:  # pragma: no cover - python-json-logger < 3
-        fallback = str
-
-    def default(o: Any) -> Any:
-        try:
-            return fallback(o)
-        except Exception:
-            return repr(o)
-
-    try:
-        import orjson  # optional speed-up (the `fast` extra; python-json-logger's fast backend)
-    except ImportError:
-        import json
-        return None, json.JSONEncoder(default=default, ensure_ascii=False).encode
-
-    def safe(d: dict) -> str:
-        return orjson.dumps(d, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
-    return orjson.dumps, safe
-
-
-def make_json_formatter(static_fields: Mapping[str, Any], datefmt: Optional[str] = None) -> logging.Formatter:
-    """Return a JSON formatter (a python-json-logger ``JsonFormatter``) writing one object per record.
-
-    Fields: ``time`` (ISO 8601 UTC, or ``datefmt`` local time), ``level``, ``logger``, ``thread``, ``func``,
-    ``message``, then ``static_fields`` (app, image, version, app parameters), the record's extra attributes,
-    the active ``log_context`` fields, and ``exc_info`` / ``stack_info`` when present.
-    """
-    base = _json_base()
-    fast, safe = _json_dumps()
-    static = dict(static_fields)
-    reserved = frozenset(_RESERVED)
-    # LogRecord.__init__ sets a fixed set of attributes first; `extra` fields and later additions follow them
-    n_init = len(logging.LogRecord('n', 0, '', 0, '', (), None).__dict__)
-    ctx_get = _log_ctx.get
-
-    class SafJsonFormatter(base):  # type: ignore[valid-type, misc]
-        def __init__(self) -> None:
-            super().__init__(list(_JSON_FIELDS), static_fields=static, datefmt=datefmt)
-            self._second_cache: tuple[int, str] = (-1, '')  # (second, its text), replaced atomically
-
-        def _second(self, sec: int) -> str:
-            if datefmt:
-                text = time.strftime(datefmt, time.localtime(sec))
-            else:
-                text = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sec))
-            self._second_cache = (sec, text)
-            return text
-
-        def format(self, record: logging.LogRecord) -> str:
-            sec = int(record.created)
-            cached = self._second_cache
-            ts = cached[1] if cached[0] == sec else self._second(sec)
-            d = {'time': ts if datefmt else ts + _MSECS[int(record.msecs)] + 'Z', 'level': record.levelname,
-                 'logger': record.name, 'thread': record.threadName, 'func': record.funcName,
-                 'message': record.getMessage(), **static}
-            rd = record.__dict__
-            if len(rd) > n_init:
-                for k, val in islice(rd.items(), n_init, None):
-                    if k not in reserved and k[0] != '_':
-                        d[k] = val
-            ctx = ctx_get()
-            if ctx:
-                d.update(ctx)
-            if record.exc_info:
-                d['exc_info'] = self.formatException(record.exc_info)
-            elif record.exc_text:
-                d['exc_info'] = record.exc_text
-            if record.stack_info:
-                d['stack_info'] = self.formatStack(record.stack_info)
-            if fast is not None:
-                try:
-                    return fast(d).decode()
-                except TypeError:  # a value orjson cannot encode natively (or a non-str key)
-                    pass
-            return safe(d)
-
-    return SafJsonFormatter()
-
-
-_RESERVED = ('args', 'asctime', 'created', 'exc_info', 'exc_text', 'filename', 'funcName', 'levelname', 'levelno',
-             'lineno', 'module', 'msecs', 'message', 'msg', 'name', 'pathname', 'process', 'processName',
-             'relativeCreated', 'stack_info', 'thread', 'threadName', 'taskName')
+from .log_format import (
+    COLLISION_PREFIX,
+    DEFAULT_FORMAT,
+    FIXED_FIELDS,
+    JsonLineFormatter,
+    PlainFormatter,
+    current_log_context,
+    format_uses,
+    log_context,
+    make_json_formatter,
+    reserved_names,
+)
+from .log_records import use_lean_records
 
 
 class FrameworkHandler(logging.StreamHandler):
@@ -209,6 +66,7 @@ class FrameworkHandler(logging.StreamHandler):
 
     def _write(self, record: logging.LogRecord, lock: bool) -> None:
         stream = self._fixed_stream or sys.stderr
+        msg = ''
         try:
             if stream.closed:
                 return
@@ -222,6 +80,8 @@ class FrameworkHandler(logging.StreamHandler):
                 stream.flush()
         except RecursionError:
             raise
+        except UnicodeEncodeError:  # a character the stream's encoding lacks: write it escaped
+            self._write_escaped(stream, record, msg)
         except ValueError:
             if getattr(stream, 'closed', False):  # closed underneath us (interpreter exit): drop silently
                 return
@@ -230,6 +90,16 @@ class FrameworkHandler(logging.StreamHandler):
             if stream is None:
                 return
             self._emit_slow(stream, record)
+        except Exception:
+            self.handleError(record)
+
+    def _write_escaped(self, stream: Any, record: logging.LogRecord, msg: str) -> None:
+        try:
+            enc = getattr(stream, 'encoding', None) or 'utf-8'
+            text = msg.encode(enc, 'backslashreplace').decode(enc, 'replace')
+            with self.lock:  # type: ignore[union-attr]
+                stream.write(text)
+                stream.flush()
         except Exception:
             self.handleError(record)
 
@@ -255,29 +125,128 @@ def find_framework_handler() -> Optional[FrameworkHandler]:
 
 
 def parse_level(value: Any) -> Optional[int]:
-    """Return the numeric level for a name (``'debug'``, ``'WARNING'``) or number, or None if invalid."""
+    """Return the numeric level for a level name (``'debug'``, ``'WARNING'``, or a name registered with
+    ``logging.addLevelName``) or a number in the standard range 0..50 (``20``, ``'20'``); None if invalid."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if _MIN_LEVEL <= value <= _MAX_LEVEL else None
     if isinstance(value, str):
         s = value.strip()
-        if s.isdigit():
-            return int(s)
+        if not s:
+            return None
+        if s.isascii() and s.isdigit():
+            n = int(s)
+            return n if _MIN_LEVEL <= n <= _MAX_LEVEL else None
         lvl = logging.getLevelName(s.upper())
-        if isinstance(lvl, int):
+        if isinstance(lvl, int) and not isinstance(lvl, bool):
             return lvl
     return None
 
 
+_MIN_LEVEL, _MAX_LEVEL = logging.NOTSET, logging.CRITICAL
+
+
+class LoggingConfigError(ConfigurationError):
+    """A logging setting (``LOGGING_FORMAT``, ``LOGGING_DATE_FORMAT``) is invalid (a ``ValueError``); the message
+    names the variable, its value (bounded) and how to fix it. ``variable`` and ``value`` hold them."""
+
+    def __init__(self, variable: str, value: Any, problem: str, fix: str) -> None:
+        self.variable = variable
+        self.value = value
+        super().__init__(f'{variable}={bounded_repr(value, 120)} {problem}; {fix}')
+
+
+_FORMAT_FIX = ("use %(field)s placeholders of a log record such as %(asctime)s %(levelname)s %(name)s "
+               "%(funcName)s %(threadName)s %(message)s, write a literal % as %%, or set LOGGING_FORMAT=json "
+               "(JSON lines) or leave it unset (the default format)")
+
+
+def _check_record() -> logging.LogRecord:
+    """A record with every standard field filled (whatever the ``logging.log*`` switches say)."""
+    record = logging.LogRecord('saf.check', logging.INFO, __file__, 1, 'check %s', ('ok',), None, func='check')
+    filled = {'thread': 1, 'threadName': 'MainThread', 'process': 1, 'processName': 'MainProcess',
+              'taskName': 'Task-1'}
+    for name, value in filled.items():
+        if name in record.__dict__ and record.__dict__[name] is None:
+            record.__dict__[name] = value
+    return record
+
+
+def validate_log_format(fmt: str) -> None:
+    """Raise :class:`LoggingConfigError` unless ``fmt`` is a %-style logging format string that formats a record
+    with the standard fields (``'100%'`` and ``'%(nosuchfield)s'`` are errors)."""
+    try:
+        logging.Formatter(fmt, validate=True).format(_check_record())
+    except Exception as e:
+        problem = 'is not a valid logging format string'
+        if isinstance(e, ValueError) and str(e).startswith('Invalid format'):
+            problem += ' (it needs at least one %(field)s placeholder, and every other % written as %%)'
+        else:
+            problem += f' ({type(e).__name__}: {bounded_repr(str(e), 120)[1:-1]})'
+        raise LoggingConfigError('LOGGING_FORMAT', fmt, problem, _FORMAT_FIX) from e
+
+
+def validate_date_format(datefmt: str) -> None:
+    """Raise :class:`LoggingConfigError` unless ``time.strftime(datefmt)`` works and gives UTF-8 text."""
+    try:
+        time.strftime(datefmt, time.localtime()).encode('utf-8')
+    except Exception as e:
+        raise LoggingConfigError(
+            'LOGGING_DATE_FORMAT', datefmt, f'is not a usable time.strftime format ({type(e).__name__}: {e})',
+            "use strftime directives such as '%Y-%m-%d %H:%M:%S', or leave it unset (ISO 8601 in JSON lines, "
+            "'YYYY-mm-dd HH:MM:SS,mmm' in plain text)") from e
+
+
+def build_formatter(log_format: Any, datefmt: Any, static_fields: Optional[Mapping[str, Any]] = None,
+                    redact: bool = True) -> logging.Formatter:
+    """Return the formatter :func:`configure_logging` installs for these settings (validating them).
+
+    ``log_format``: ``'json'`` (any case) for JSON lines, a string containing ``%`` for a logging format string,
+    anything else (or None, or empty) for :data:`DEFAULT_FORMAT`. ``datefmt``: a ``time.strftime`` format or
+    None/empty for the default. Raises :class:`LoggingConfigError` for an invalid format or date format.
+    """
+    date = None if datefmt is None or str(datefmt) == '' else str(datefmt)
+    if date is not None:
+        validate_date_format(date)
+    static = dict(static_fields or {})
+    text = None if log_format is None else str(log_format)
+    if text is not None and text.strip().lower() == 'json':
+        return make_json_formatter(static, date, redact=redact)
+    reserved = reserved_names(static)
+    if text is not None and '%' in text:
+        validate_log_format(text)
+        return PlainFormatter(text, date, redact=redact, reserved=reserved)
+    return PlainFormatter(DEFAULT_FORMAT, date, redact=redact, reserved=reserved)
+
+
+def _fields_used(fmt: logging.Formatter) -> frozenset[str]:
+    """The record attributes the framework's formatter reads (JSON: only ``threadName`` of the optional ones)."""
+    if isinstance(fmt, JsonLineFormatter):
+        return frozenset(('threadName',))
+    return format_uses(getattr(fmt, '_fmt', None))
+
+
 def configure_logging(level: int, log_format: Optional[str], datefmt: Optional[str],
-                      static_fields: Mapping[str, Any]) -> FrameworkHandler:
+                      static_fields: Mapping[str, Any], redact: bool = True,
+                      lean_records: bool = True) -> FrameworkHandler:
     """Install (once per process) or update the framework handler on the root logger; return it.
 
     ``log_format``: ``'json'`` for JSON lines, a string containing ``%`` for a logging format string,
-    anything else (or None) for the default format.
+    anything else (or None) for the default format. ``datefmt``: ``time.strftime`` format (None: default).
+    ``static_fields`` are written on every JSON line, secret values always masked. ``redact`` (``SAF_LOG_REDACT``)
+    masks secret-named ``extra`` / ``log_context`` fields and URL credentials in their values.
+    ``lean_records``: make records cheaper to build (:func:`.log_records.use_lean_records`): turn off
+    ``logging.logThreads`` / ``logProcesses`` / ``logMultiprocessing`` / ``logAsyncioTasks`` when the format
+    does not use the fields they fill (JSON uses only ``threadName``) and install the verified-identical
+    :class:`~.log_records.LeanLogRecord` factory; False undoes that. :func:`remove_framework_handler` restores
+    the switches and the factory.
+
+    Raises :class:`LoggingConfigError` (a ``ValueError``) for an invalid format or date format, before anything
+    is changed.
     """
     global _root_level_before
+    fmt = build_formatter(log_format, datefmt, static_fields, redact)
     root = logging.getLogger()
     handler = find_framework_handler()
     if handler is None:
@@ -285,14 +254,8 @@ def configure_logging(level: int, log_format: Optional[str], datefmt: Optional[s
         if _root_level_before is None:
             _root_level_before = root.level
         root.addHandler(handler)
-    fmt: logging.Formatter
-    if log_format is not None and str(log_format).strip().lower() == 'json':
-        fmt = make_json_formatter(static_fields, datefmt)
-    elif log_format is not None and '%' in str(log_format):
-        fmt = PlainFormatter(str(log_format), datefmt)
-    else:
-        fmt = PlainFormatter(DEFAULT_FORMAT, datefmt)
     handler.setFormatter(fmt)
+    use_lean_records(_fields_used(fmt) if lean_records else None)
     root.setLevel(level)
     return handler
 
@@ -301,8 +264,8 @@ _root_level_before: Optional[int] = None  # the root logger's level before the f
 
 
 def remove_framework_handler() -> None:
-    """Remove the framework handler from the root logger and restore the root level it found
-    (used by ``testing.reset_framework``)."""
+    """Remove the framework handler from the root logger, restore the root level it found and the
+    ``logging.log*`` switches and the record factory (used by ``testing.reset_framework``)."""
     global _root_level_before
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -311,6 +274,7 @@ def remove_framework_handler() -> None:
     if _root_level_before is not None:
         root.setLevel(_root_level_before)
         _root_level_before = None
+    use_lean_records(None)
 
 
 def set_app_logger(v: Variables, logger: logging.Logger) -> None:
@@ -335,3 +299,8 @@ def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> log
 
 
 LoggerLike = Union[logging.Logger, str]
+
+__all__ = ['DEFAULT_FORMAT', 'FIXED_FIELDS', 'COLLISION_PREFIX', 'log_context', 'current_log_context',
+           'PlainFormatter', 'JsonLineFormatter', 'make_json_formatter', 'FrameworkHandler', 'find_framework_handler',
+           'parse_level', 'LoggingConfigError', 'validate_log_format', 'validate_date_format', 'build_formatter',
+           'configure_logging', 'remove_framework_handler', 'set_app_logger', 'get_logger', 'LoggerLike']

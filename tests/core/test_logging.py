@@ -314,3 +314,176 @@ def test_logging_after_stderr_is_closed_writes_nothing(tmp_path: Path) -> None:
     assert 'hook-ran' in proc.stdout
     assert 'WRITE-TO-CLOSED-STREAM' not in proc.stderr, proc.stderr
     _clean(proc.stderr)
+
+
+# --- secrets never leak ---------------------------------------------------------------------------------------
+_LEAK_CODE = """
+    import logging
+    from scitrera_app_framework import init_framework, get_logger, log_context
+    v = init_framework('svc', db_password='static-pw-7f3a', unnamed_params=('db_password', 'dsn'),
+                       dsn='postgres://app:static-url-pw-7f3a@db/x')
+    log = get_logger(v)
+    log.info('extras', extra={'api_token': 'extra-tok-7f3a', 'nested': {'client_secret': 'nested-7f3a'},
+                              'url': 'https://bob:extra-url-pw-7f3a@host/p'})
+    with log_context(session_token='ctx-auth-7f3a', upstream='redis://:ctx-url-pw-7f3a@cache:6379'):
+        log.warning('in context')
+    logging.getLogger('third.party').error('other logger', extra={'password': 'other-pw-7f3a'})
+    print('done')
+"""
+_LEAKS = ('static-pw-7f3a', 'static-url-pw-7f3a', 'extra-tok-7f3a', 'nested-7f3a', 'extra-url-pw-7f3a',
+          'ctx-auth-7f3a', 'ctx-url-pw-7f3a', 'other-pw-7f3a')
+
+
+def test_secrets_never_reach_json_output(tmp_path: Path) -> None:
+    proc = _ok(_run(_LEAK_CODE, tmp_path, LOGGING_FORMAT='json'))
+    out = proc.stdout + proc.stderr
+    for secret in _LEAKS:
+        assert secret not in out, (secret, out)
+    records = [json.loads(ln) for ln in proc.stderr.splitlines()]
+    by_msg = {r['message']: r for r in records}
+    assert by_msg['extras']['db_password'] == '****' and by_msg['extras']['api_token'] == '****'
+    assert by_msg['extras']['url'] == 'https://bob:****@host/p'
+    assert by_msg['in context']['session_token'] == '****'
+    assert by_msg['in context']['upstream'] == 'redis://:****@cache:6379'
+    assert by_msg['other logger']['password'] == '****'
+    assert 'done' in proc.stdout
+    _clean(proc.stderr)
+
+
+def test_secrets_never_reach_plain_output(tmp_path: Path) -> None:
+    proc = _ok(_run(_LEAK_CODE, tmp_path))
+    out = proc.stdout + proc.stderr
+    for secret in _LEAKS:
+        assert secret not in out, (secret, out)
+    assert 'in context [session_token=**** upstream=redis://:****@cache:6379]' in proc.stderr
+    _clean(proc.stderr)
+
+
+# --- framework fields, one line per record ---------------------------------------------------------------------
+def test_json_record_cannot_claim_another_level_or_app(tmp_path: Path) -> None:
+    proc = _ok(_run("""
+        import os
+        from scitrera_app_framework import init_framework, get_logger, log_context
+        log = get_logger(init_framework('svc', region='eu'))
+        log.info('claim', extra={'level': 'CRITICAL', 'app': 'evil', 'region': 'us', 'time': 'never'})
+        with log_context(logger='root', version='9'):
+            log.info('ctx claim')
+        log.info('%d', 'x')
+        log.info('bad bytes %s', os.fsdecode(b'caf\\xe9'), extra={'huge': 2 ** 100})
+    """, tmp_path, LOGGING_FORMAT='json'))
+    lines = proc.stderr.split('\n')
+    assert lines[-1] == ''
+    records = [json.loads(ln) for ln in lines[:-1]]
+    assert len(records) == 5
+    claim = records[1]
+    assert (claim['level'], claim['app'], claim['region']) == ('INFO', 'svc-eu', 'eu')
+    assert (claim['extra_level'], claim['extra_app'], claim['extra_region'], claim['extra_time']) == \
+        ('CRITICAL', 'evil', 'us', 'never')
+    assert records[2]['logger'] == 'svc-eu' and records[2]['extra_logger'] == 'root'
+    assert records[3]['message'] == '%d' and 'TypeError' in records[3]['log_error']
+    assert records[4]['message'] == 'bad bytes caf\\udce9' and records[4]['huge'] == str(2 ** 100)
+    _clean(proc.stderr)
+
+
+def test_unformattable_plain_message_is_one_line(tmp_path: Path) -> None:
+    proc = _ok(_run("""
+        from scitrera_app_framework import init_framework, get_logger
+        class Bad:
+            def __str__(self):
+                raise ValueError('nope')
+        log = get_logger(init_framework('svc'))
+        log.info('%d', 'x')
+        log.info('value %s', Bad())
+        log.info('after')
+    """, tmp_path, LOGGING_FORMAT='%(levelname)s %(message)s'))
+    assert proc.stderr.splitlines()[1:] == [
+        "INFO %d [log error: message formatting failed: TypeError: %d format: a real number is required, not str; "
+        "args: (str)]",
+        'INFO value %s [log error: message formatting failed: ValueError: nope; args: (Bad)]',
+        'INFO after',
+    ]
+    _clean(proc.stderr)
+
+
+# --- settings validated ----------------------------------------------------------------------------------------
+def test_bad_logging_format_fails_init_with_a_clear_error(tmp_path: Path) -> None:
+    for value in ('100%', '%(nosuchfield)s'):
+        proc = _run("""
+            from scitrera_app_framework import init_framework
+            from scitrera_app_framework.core.logs import LoggingConfigError
+            try:
+                init_framework('svc')
+            except LoggingConfigError as e:
+                print('ERROR', e)
+        """, tmp_path, LOGGING_FORMAT=value)
+        assert f'ERROR LOGGING_FORMAT={value!r} is not a valid logging format string' in proc.stdout, proc
+
+
+def test_bad_date_format_fails_init_with_a_clear_error(tmp_path: Path) -> None:
+    proc = _run("""
+        from scitrera_app_framework import init_framework
+        try:
+            init_framework('svc')
+        except ValueError as e:
+            print('ERROR', type(e).__name__, e)
+    """, tmp_path, LOGGING_DATE_FORMAT='%Y\udcff')  # the bytes b'%Y\xff' in the child's environment
+    assert 'ERROR LoggingConfigError LOGGING_DATE_FORMAT=' in proc.stdout, proc
+
+
+def test_out_of_range_numeric_level_warns_and_falls_back(tmp_path: Path) -> None:
+    proc = _ok(_run("""
+        from scitrera_app_framework import init_framework
+        init_framework('svc', log_level='WARNING')
+        print_root_state()
+    """, tmp_path, LOGGING_LEVEL='99999999999999999999'))
+    assert _last_json(proc)['level'] == 'WARNING'
+    assert '99999999999999999999' in proc.stderr and 'LOGGING_LEVEL' in proc.stderr
+    _clean(proc.stderr)
+
+
+# --- cheaper records -------------------------------------------------------------------------------------------
+def test_record_switches_and_factory_follow_the_format_and_are_restored(tmp_path: Path) -> None:
+    proc = _ok(_run("""
+        import json, logging
+        from scitrera_app_framework.core.logs import configure_logging, remove_framework_handler
+        from scitrera_app_framework.core.log_records import LeanLogRecord
+        def state():
+            return {'threads': logging.logThreads, 'processes': logging.logProcesses,
+                    'mp': logging.logMultiprocessing, 'lean': logging.getLogRecordFactory() is LeanLogRecord}
+        out = {'before': state()}
+        configure_logging(logging.INFO, 'json', None, {})
+        out['json'] = state()
+        configure_logging(logging.INFO, '%(process)d %(processName)s %(message)s', None, {})
+        out['process'] = state()
+        configure_logging(logging.INFO, '%(message)s', None, {})
+        out['message'] = state()
+        configure_logging(logging.INFO, None, None, {}, lean_records=False)
+        out['off'] = state()
+        configure_logging(logging.INFO, None, None, {})
+        remove_framework_handler()
+        out['removed'] = state()
+        print(json.dumps(out))
+    """, tmp_path))
+    s = _last_json(proc)
+    assert s['before'] == s['off'] == s['removed'] == {'threads': True, 'processes': True, 'mp': True,
+                                                       'lean': False}
+    assert s['json'] == {'threads': True, 'processes': False, 'mp': False, 'lean': True}
+    assert s['process'] == {'threads': False, 'processes': True, 'mp': True, 'lean': True}
+    assert s['message'] == {'threads': False, 'processes': False, 'mp': False, 'lean': True}
+
+
+def test_a_record_factory_installed_by_the_app_is_kept(tmp_path: Path) -> None:
+    proc = _ok(_run("""
+        import logging
+        from scitrera_app_framework import init_framework, get_logger
+        base = logging.getLogRecordFactory()
+        def factory(*args, **kwargs):
+            record = base(*args, **kwargs)
+            record.trace_id = 'abc'
+            return record
+        logging.setLogRecordFactory(factory)
+        get_logger(init_framework('svc')).info('traced')
+        assert logging.getLogRecordFactory() is factory
+    """, tmp_path, LOGGING_FORMAT='json'))
+    rec = [json.loads(ln) for ln in proc.stderr.splitlines() if 'traced' in ln][0]
+    assert rec['trace_id'] == 'abc'

@@ -1,4 +1,5 @@
-"""FrameworkHandler in-process: closed streams are dropped silently, real formatting errors are reported."""
+"""FrameworkHandler in-process: closed streams are dropped silently, a record that cannot be formatted still gives
+exactly one line, write errors are reported, characters the stream cannot encode are escaped."""
 
 from __future__ import annotations
 
@@ -29,15 +30,44 @@ def test_closed_stream_is_dropped_silently(capsys: pytest.CaptureFixture[str]) -
     assert 'Logging error' not in capsys.readouterr().err
 
 
-def test_value_error_while_formatting_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unformattable_message_gives_one_line_and_no_logging_error(capsys: pytest.CaptureFixture[str]) -> None:
     buf = io.StringIO()
     h = FrameworkHandler(buf)
     h.setFormatter(PlainFormatter('%(message)s'))
     h.handle(_record('value: %s', _BadStr()))
-    err = capsys.readouterr().err
-    assert 'Logging error' in err and 'broken __str__' in err, err
+    h.handle(_record('%d', 'x'))
     h.handle(_record('after'))
-    assert buf.getvalue() == 'after\n'
+    assert 'Logging error' not in capsys.readouterr().err
+    lines = buf.getvalue().split('\n')
+    assert lines[-1] == '' and len(lines) == 4, lines
+    assert lines[0].startswith('value: %s [log error: message formatting failed: ValueError: broken __str__'), lines[0]
+    assert 'args: (_BadStr)' in lines[0]
+    assert lines[1].startswith('%d [log error: message formatting failed: TypeError:'), lines[1]
+    assert lines[2] == 'after'
+
+
+class _FailingStream(io.StringIO):
+    def write(self, s: str) -> int:
+        raise ValueError('device refused the write')
+
+
+def test_write_error_on_an_open_stream_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    h = FrameworkHandler(_FailingStream())
+    h.setFormatter(PlainFormatter('%(message)s'))
+    h.handle(_record('lost'))
+    err = capsys.readouterr().err
+    assert 'Logging error' in err and 'device refused the write' in err, err
+
+
+def test_characters_the_stream_cannot_encode_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding='ascii', errors='strict')
+    h = FrameworkHandler(stream)
+    h.setFormatter(PlainFormatter('%(message)s'))
+    h.handle(_record('caf\u00e9 \u2192 ok'))
+    stream.flush()
+    assert raw.getvalue() == b'caf\\xe9 \\u2192 ok\n'
+    assert 'Logging error' not in capsys.readouterr().err
 
 
 def test_filters_are_honoured() -> None:
