@@ -315,18 +315,41 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
         if orig_floor and orig:
             extra = f'do-nothing formatter on the original = {orig_floor / orig:.2f}x the original'
             note = f'{note}; {extra}' if note else extra
+        std = _get(raw, key, 'ours', 'stdlib_floor_records_per_s')
         rows.append(
             Row(
                 label,
                 ours,
                 orig,
-                _get(raw, key, 'ours', 'floor_records_per_s'),
+                std,
                 ratio,
                 f'>= {bound:g}x original' if bound else None,
                 _cmp(ratio, '>=', bound) if bound else None,
                 'records/s',
                 'ours/original',
                 note,
+            )
+        )
+        # cost per record relative to the stdlib floor: a stdlib logger + StreamHandler whose formatter returns a
+        # constant string, with the stdlib's own record factory and log* switches
+        cost = _div(std, ours)
+        orig_std = _get(raw, key, 'original', 'stdlib_floor_records_per_s')
+        floor_note = 'floor: stdlib logger, constant-string formatter, stdlib record factory and switches'
+        if orig and orig_std:
+            floor_note += f'; the original costs {orig_std / orig:.2f}x its floor'
+        std_bound = 1.25 if key == 'log_json' else None
+        rows.append(
+            Row(
+                f'{label} vs stdlib floor',
+                ours,
+                orig,
+                std,
+                cost,
+                f'<= {std_bound:g}x stdlib floor cost' if std_bound else None,
+                _cmp(cost, '<=', std_bound) if std_bound else None,
+                'records/s',
+                'floor/ours (cost)',
+                floor_note,
             )
         )
 

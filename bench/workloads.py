@@ -334,7 +334,41 @@ class _NullFormatter(logging.Formatter):
         return ''
 
 
+class _ConstFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return 'x'
+
+
+#: the ``logging`` switches that decide which process/thread/task fields a LogRecord fills (3.12+: taskName)
+_RECORD_SWITCHES = ('logThreads', 'logProcesses', 'logMultiprocessing', 'logAsyncioTasks')
+
+
+class _StdlibDefaults:
+    """Context manager: the standard library's own record factory and ``log*`` switches while inside, so the
+    stdlib floor is what a plain stdlib setup costs whatever the package under test changed process-wide."""
+
+    def __enter__(self) -> dict[str, Any]:
+        self.switches = {name: getattr(logging, name) for name in _RECORD_SWITCHES if hasattr(logging, name)}
+        self.factory = logging.getLogRecordFactory()
+        for name in self.switches:
+            setattr(logging, name, True)
+        logging.setLogRecordFactory(logging.LogRecord)
+        return {'switches': self.switches, 'factory': f'{self.factory.__module__}.{self.factory.__qualname__}'}
+
+    def __exit__(self, *exc: Any) -> None:
+        for name, val in self.switches.items():
+            setattr(logging, name, val)
+        logging.setLogRecordFactory(self.factory)
+
+
 def _log_rate(fmt: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    """Records/s of ``logger.info('message %d', i, extra={'k': i})`` on the app logger, and two floors, all
+    writing to one ``io.StringIO``, interleaved (best of ``--repeat`` rounds each):
+
+    - ``floor_records_per_s``: the same handlers with a formatter that returns ``''``;
+    - ``stdlib_floor_records_per_s``: a stdlib logger with a ``logging.StreamHandler`` whose formatter returns a
+      constant string, measured with the standard library's record factory and ``log*`` switches restored.
+    """
     if fmt is None:
         os.environ.pop('LOGGING_FORMAT', None)
     else:
@@ -354,6 +388,13 @@ def _log_rate(fmt: str | None, args: argparse.Namespace) -> dict[str, Any]:
     first = buf.getvalue().splitlines()[-1] if buf.getvalue() else ''
     fields = sorted(json.loads(first)) if fmt == 'json' else None
 
+    floor_logger = logging.getLogger('bench-stdlib-floor')
+    floor_logger.propagate = False
+    floor_logger.setLevel(logging.INFO)
+    floor_handler = logging.StreamHandler(buf)
+    floor_handler.setFormatter(_ConstFormatter())
+    floor_logger.addHandler(floor_handler)
+
     n = max(1, args.n)
     if args.min_time > 0:  # scale n so that one run of the loop lasts at least min_time
         while True:
@@ -366,46 +407,57 @@ def _log_rate(fmt: str | None, args: argparse.Namespace) -> dict[str, Any]:
                 break
             n *= 2
 
-    def run() -> float:
-        best = float('inf')
-        for _ in range(max(1, args.repeat)):
-            buf.seek(0)
-            buf.truncate()
-            gc.collect()
-            t0 = time.perf_counter()
-            for i in range(n):
-                logger.info('message %d', i, extra={'k': i})
-            best = min(best, time.perf_counter() - t0)
-        return best
+    def once(lg: logging.Logger) -> float:
+        buf.seek(0)
+        buf.truncate()
+        gc.collect()
+        t0 = time.perf_counter()
+        for i in range(n):
+            lg.info('message %d', i, extra={'k': i})
+        return time.perf_counter() - t0
 
-    t = run()
-    written = buf.getvalue().count('\n')
-    assert written == n, (written, n)
-    saved = [h.formatter for h in handlers]
-    for h in handlers:
-        h.setFormatter(_NullFormatter())
-    t_null = run()
-    for h, f in zip(handlers, saved):
-        h.setFormatter(f)
+    def null_once() -> float:
+        saved = [h.formatter for h in handlers]
+        for h in handlers:
+            h.setFormatter(_NullFormatter())
+        try:
+            return once(logger)
+        finally:
+            for h, f in zip(handlers, saved):
+                h.setFormatter(f)
+
+    t = t_null = t_std = float('inf')
+    process_state: dict[str, Any] = {}  # what the package set process-wide (switches, record factory)
+    for _ in range(max(1, args.repeat)):  # interleaved, so all three see the same machine state
+        t = min(t, once(logger))
+        written = buf.getvalue().count('\n')
+        assert written == n, (written, n)
+        with _StdlibDefaults() as state:
+            t_std = min(t_std, once(floor_logger))
+        process_state = state
+        t_null = min(t_null, null_once())
     return {
         'records_per_s': round(n / t, 1),
         'floor_records_per_s': round(n / t_null, 1),
+        'stdlib_floor_records_per_s': round(n / t_std, 1),
         'records': n,
         'handlers': len(handlers),
         'sample': first[:400],
         'fields': fields,
+        'record_factory': process_state.get('factory'),
+        'record_switches': process_state.get('switches'),
     }
 
 
 @workload('log_json')
 def wl_log_json(args: argparse.Namespace) -> dict[str, Any]:
-    """JSON log records/s to an in-memory stream; floor: same handler with a do-nothing formatter."""
+    """JSON log records/s to an in-memory stream; floors: a do-nothing formatter, the stdlib (see _log_rate)."""
     return _log_rate('json', args)
 
 
 @workload('log_plain')
 def wl_log_plain(args: argparse.Namespace) -> dict[str, Any]:
-    """Plain (default format) log records/s to an in-memory stream; floor: do-nothing formatter."""
+    """Plain (default format) log records/s to an in-memory stream; floors as for ``log_json``."""
     return _log_rate(None, args)
 
 
