@@ -3,11 +3,11 @@
 Every reader decodes UTF-8 itself (a bad byte is an error naming the file and the line), never quotes a
 secret in an error (see :mod:`.secrets`), and turns excessive nesting into an error naming the file.
 
-``.env`` files are read once and parsed in time linear in their size. Plain ``KEY=value`` lines take a fast
-path; a file with quoted values, escapes or other forms is parsed by python-dotenv's parser (the ``dotenv``
-extra), so both give python-dotenv's results. ``${NAME}`` / ``${NAME:-default}`` are expanded from the
-file's earlier values, then from ``environ`` (the process environment by default; pass ``environ={}`` to
-expand from the file alone, as tenant files do).
+``.env`` files are read once and parsed in time linear in their size. A file without quoted values is parsed
+here, by python-dotenv's rules for such lines; a file with quoted values (which may hold escapes and span
+lines) is parsed by python-dotenv's own parser (the ``dotenv`` extra), so both give python-dotenv's results.
+``${NAME}`` / ``${NAME:-default}`` are expanded from the file's earlier values, then from ``environ`` (the
+process environment by default; pass ``environ={}`` to expand from the file alone, as tenant files do).
 """
 
 from __future__ import annotations
@@ -63,10 +63,11 @@ def read_text(path: PathLike) -> tuple[str, str]:
 
 
 # --- .env ----------------------------------------------------------------------------------------------------
-# a plain line: optional export, a key, '=', an unquoted value without quotes, backslashes or '#'
-_SIMPLE_LINE = re.compile(r'[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=[ \t]*([^\s\'"\\#]*(?:[ \t]+'
-                          r'[^\s\'"\\#]+)*)[ \t]*\r?$')
+# a line without quotes: optional export, a key, then nothing, '=' alone, or '=' and an unquoted value (python-dotenv's
+# grammar for such lines: the value runs to the end of the line; ' #...' is a comment)
+_PLAIN_LINE = re.compile(r'[ \t]*(?:export[ \t]+)?([^=#\s\'"]+)[ \t]*(?:=[ \t]*([^\r\n]*))?\r?$')
 _SKIP_LINE = re.compile(r'[ \t]*(?:#.*)?\r?$')
+_COMMENT = re.compile(r'\s+#.*')
 _VAR = re.compile(r'\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}')
 
 
@@ -81,7 +82,7 @@ def parse_env_text(text: str, path: str = '<string>',
         ConfigFileError: a line cannot be parsed (names the file and line; a secret value is not quoted).
         ImportError: the file needs python-dotenv's parser and python-dotenv is not installed.
     """
-    pairs = _parse_env_fast(text)
+    pairs = _parse_env_fast(text, path)
     if pairs is None:
         pairs = _parse_env_dotenv(text, path)
     env = os.environ if environ is None else environ
@@ -105,16 +106,33 @@ def _lookup(m: re.Match[str], own: Mapping[str, Optional[str]], env: Mapping[str
     return val if val is not None else ''
 
 
-def _parse_env_fast(text: str) -> Optional[list[tuple[str, Optional[str]]]]:
-    """The plain-lines fast path; None when a line needs the full parser."""
+def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[str]]]]:
+    """Parse a file whose bindings have no quoted values; None when one has (the full parser is needed).
+
+    Raises:
+        ConfigFileError: a line without quotes that is not a binding (names the file and line).
+    """
     pairs: list[tuple[str, Optional[str]]] = []
-    simple, skip = _SIMPLE_LINE.match, _SKIP_LINE.match
-    for line in text.split('\n'):
-        m = simple(line)
+    plain, skip = _PLAIN_LINE.match, _SKIP_LINE.match
+    bad: Optional[tuple[int, str]] = None
+    for n, line in enumerate(text.split('\n'), 1):
+        m = plain(line)
         if m is not None:
-            pairs.append((m.group(1), m.group(2)))
+            value = m.group(2)
+            if value is not None:
+                if value[:1] in ('"', "'"):
+                    return None
+                if '#' in value:
+                    value = _COMMENT.sub('', value)
+                value = value.rstrip()
+            pairs.append((m.group(1), value))
         elif skip(line) is None:
-            return None
+            if '"' in line or "'" in line:
+                return None  # a quoted key or value (may span lines): python-dotenv's parser decides
+            if bad is None:
+                bad = (n, line)
+    if bad is not None:
+        raise ConfigFileError(path, bad[0], _describe_bad_line(bad[1]))
     return pairs
 
 
