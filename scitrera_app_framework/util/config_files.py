@@ -154,16 +154,21 @@ def _parse_env_dotenv(text: str, path: str) -> list[tuple[str, Optional[str]]]:
 
 
 def _describe_bad_line(line: str) -> str:
+    """What to say about a line that does not parse: its key, and its value only when the key is not secret
+    (bounded, URL credentials masked); never the text of a line without ``=`` beyond its first word."""
     line = line.strip()
+    if line.startswith('export '):
+        line = line[7:].lstrip()
     key, eq, value = line.partition('=')
     key = key.strip()
-    if key.startswith('export '):
-        key = key[7:].strip()
-    if eq and key:
+    if eq and key and ' ' not in key:
         shown = '****' if is_secret_key(key) else shown_value(key, value.strip(), 60)
         what = f'the line for {key!r} (value {shown})'
     else:
-        what = f'the line {shown_value(None, line, 60)}'
+        first = line.split(None, 1)[0] if line else ''
+        first = first.split('=', 1)[0]
+        word = '****' if is_secret_key(first) else shown_value(None, first, 40)
+        what = f'the line starting with {word} ({len(line)} characters)'
     return f'cannot parse {what}; expected KEY=value (quote values with spaces or special characters)'
 
 

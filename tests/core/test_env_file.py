@@ -1,4 +1,4 @@
-"""Tests for add_env_file_source / read_env_file (python-dotenv backed .env sources)."""
+"""Tests for add_env_file_source / read_env_file (.env sources; quoted values through python-dotenv's parser)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ def env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         '# a comment\n'
         'SAF_T_ENVF_A=alpha\n'
         'export SAF_T_ENVF_B=beta\n'
-        'SAF_T_ENVF_QUOTED="two words"\n'
         'SAF_T_ENVF_REF=${SAF_T_ENVF_A}-ref\n'
         'SAF_T_ENVF_LOCAL=from-file\n'
     )
@@ -36,7 +35,6 @@ def test_values_added_as_source(env_file: Path) -> None:
     assert v.get('SAF_T_ENVF_A') == 'alpha'
     assert v.get('saf_t_envf_a') is None  # sources are case-sensitive
     assert v.get('SAF_T_ENVF_B') == 'beta'
-    assert v.get('SAF_T_ENVF_QUOTED') == 'two words'
     assert v.get('SAF_T_ENVF_REF') == 'alpha-ref'
     assert len(v.sources) == 1
     assert 'SAF_T_ENVF_A' in v.keys()
@@ -105,13 +103,28 @@ def test_read_env_file(env_file: Path) -> None:
     assert 'SAF_T_ENVF_A' not in os.environ
 
 
-def test_missing_dotenv_names_the_extra(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.needs_dotenv
+def test_quoted_values_use_python_dotenvs_parser(tmp_path: Path) -> None:
+    p = tmp_path / '.env'
+    p.write_text('SAF_T_ENVF_QUOTED="two words"\nSAF_T_ENVF_ESC="a\\nb"\nSAF_T_ENVF_PLAIN=x\n')
+    values = read_env_file(p)
+    assert values == {'SAF_T_ENVF_QUOTED': 'two words', 'SAF_T_ENVF_ESC': 'a\nb', 'SAF_T_ENVF_PLAIN': 'x'}
+
+
+def test_missing_dotenv_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / '.env'
+    p.write_text('SAF_T_ENVF_QUOTED="two words"\n')
     monkeypatch.setitem(sys.modules, 'dotenv', None)
     monkeypatch.setitem(sys.modules, 'dotenv.parser', None)
     v = Variables()
     with pytest.raises(ImportError) as ei:
-        add_env_file_source(env_file, v=v)
+        add_env_file_source(p, v=v)
     msg = str(ei.value)
-    assert 'dotenv' in msg
-    assert '[dotenv]' in msg
+    assert 'dotenv' in msg and '[dotenv]' in msg and str(p) in msg
     assert v.sources == ()
+
+
+def test_plain_files_need_no_python_dotenv(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, 'dotenv', None)
+    monkeypatch.setitem(sys.modules, 'dotenv.parser', None)
+    assert read_env_file(env_file)['SAF_T_ENVF_REF'] == 'alpha-ref'

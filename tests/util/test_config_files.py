@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from dotenv import dotenv_values
 
 from scitrera_app_framework.util.config_files import (
     MAX_DEPTH,
@@ -38,8 +37,10 @@ ENV_CASES = [
 ]
 
 
+@pytest.mark.needs_dotenv
 @pytest.mark.parametrize('text', ENV_CASES)
 def test_env_results_equal_python_dotenv(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dotenv import dotenv_values
     monkeypatch.setenv('HOSTV', 'from-env')
     assert parse_env_text(text) == dict(dotenv_values(stream=io.StringIO(text)))
 
@@ -51,7 +52,12 @@ def test_env_expansion_without_the_process_environment(monkeypatch: pytest.Monke
     assert parse_env_text(text)['X'] == 'hunter2'
 
 
-@pytest.mark.parametrize('line', ['DB_PASSWORD="hunter2', "API_KEY='hunter2", 'export TOKEN="hunter2\nX=1'])
+@pytest.mark.parametrize('line', [
+    pytest.param('DB_PASSWORD="hunter2', marks=pytest.mark.needs_dotenv),
+    pytest.param("API_KEY='hunter2", marks=pytest.mark.needs_dotenv),
+    pytest.param('export TOKEN="hunter2\nX=1', marks=pytest.mark.needs_dotenv),
+    'DB_PASSWORD hunter2', 'TOKEN hunter2=1', 'export API_KEY hunter2',
+])
 def test_env_syntax_error_names_file_and_line_and_hides_the_secret(tmp_path: Path, line: str) -> None:
     p = tmp_path / 'app.env'
     p.write_text('OK=1\n# c\n' + line + '\n')
@@ -62,6 +68,7 @@ def test_env_syntax_error_names_file_and_line_and_hides_the_secret(tmp_path: Pat
     assert ei.value.line == 3 and ei.value.path == str(p)
 
 
+@pytest.mark.needs_dotenv
 def test_env_syntax_error_quotes_a_non_secret_value_bounded(tmp_path: Path) -> None:
     p = tmp_path / 'app.env'
     p.write_text('NAME="' + 'v' * 5000 + '\n')
@@ -98,7 +105,7 @@ def _best(fn: Callable[[], object], n: int = 3) -> float:
     return min(times)
 
 
-@pytest.mark.parametrize('quoted', [False, True])
+@pytest.mark.parametrize('quoted', [False, pytest.param(True, marks=pytest.mark.needs_dotenv)])
 def test_env_parsing_is_linear(quoted: bool) -> None:
     """A ratio, not a timed assertion: 8x the lines must cost well under 8x squared (quadratic would be 64x)."""
     def text(n: int) -> str:
