@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: demo test test39 lint bench clean
+.PHONY: demo test test-core test39 lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,19 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-dev
 	$(VPY) -m pytest
 
+# the package with no extras (only python-json-logger and PyYAML) and the test tools: the tests that need an
+# optional dependency skip themselves, any other skip fails the run (tests/conftest.py)
+.venv-core/bin/python:
+	$(PYTHON) -m venv .venv-core
+	.venv-core/bin/python -m pip install -q --upgrade pip
+
+.venv-core/.installed: pyproject.toml | .venv-core/bin/python
+	.venv-core/bin/python -m pip install -q -e . 'pytest>=7' 'hypothesis>=6.80'
+	touch $@
+
+test-core: .venv-core/.installed
+	.venv-core/bin/python -m pytest
+
 lint: $(VENV)/.installed-dev
 	$(VPY) -m ruff check scitrera_app_framework tests examples bench
 	$(VPY) -m mypy scitrera_app_framework tests/typing
@@ -31,7 +44,7 @@ bench: $(VENV)/.installed-dev
 	$(VPY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .venv39 build *.egg-info
+	rm -rf $(VENV) .venv39 .venv-core build *.egg-info
 
 # The oldest supported Python, when this machine has it (CI runs it if found; PY39 overrides the search).
 PY39 ?= $(shell for p in $$(pyenv root 2>/dev/null)/versions/3.9*/bin/python3.9 $$(command -v python3.9); do \
