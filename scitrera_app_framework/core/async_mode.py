@@ -33,7 +33,7 @@ from .defaults import get_variables
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
 
-    from .plugins import Registry, PluginRecord
+    from .plugins import PluginRecord, Registry
 
 #: seconds a thread other than the loop's waits for an automatic ``async_ready`` hook
 AUTO_READY_TIMEOUT = 30.0
@@ -280,7 +280,7 @@ async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
     A hook already started by the automatic mode is awaited, not run again. A failing hook is logged with the
     plugin's name; the others still run.
     """
-    from .plugins import shutdown_order, get_registry
+    from .plugins import get_registry, shutdown_order
 
     v = get_variables(v)
     reg = get_registry(v)

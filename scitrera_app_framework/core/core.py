@@ -262,6 +262,20 @@ def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_
         logger.debug('working directory is now %s', path)
 
 
+def restore_working_directory() -> None:
+    """Change back to the working directory the framework left when it entered a stateful directory, and
+    forget it (used by ``testing.reset_framework``)."""
+    global _original_cwd
+    if _original_cwd is not None:
+        os.chdir(_original_cwd)
+        _original_cwd = None
+
+
+def original_working_directory() -> Optional[str]:
+    """The working directory before the framework first entered a stateful directory, or None."""
+    return _original_cwd
+
+
 def is_stateful_ready(v: Optional[Variables] = None) -> Optional[str]:
     """Return the stateful directory ``init_framework`` set up for ``v`` (a str), or None when there is none."""
     return get_app_context(v).stateful_path

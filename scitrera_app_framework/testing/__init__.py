@@ -9,31 +9,16 @@ directory the framework left.
 
 from __future__ import annotations
 
-import os
-
-from ..core import core as _core
-from ..core.defaults import peek_default_variables, set_default_variables
-from ..core.health import stop_health_server
-from ..core.logs import remove_framework_handler
-from ..core.plugins import shutdown_all_plugins
-from ..core.shutdown import get_shutdown_manager
-from ..util.secrets import reset_secret_patterns
+TYPE_CHECKING = False  # nothing of the framework is imported until reset_framework is used (the pytest plugin
+if TYPE_CHECKING:      # loads this package into every pytest run of a project that has the package installed)
+    from ._reset import reset_framework
 
 
-def reset_framework(shutdown_plugins: bool = True) -> None:
-    """Undo everything ``init_framework`` did to the process (see the module docstring)."""
-    v = peek_default_variables()
-    if v is not None:
-        stop_health_server(v)
-        if shutdown_plugins:
-            shutdown_all_plugins(v)
-    set_default_variables(None)
-    remove_framework_handler()
-    get_shutdown_manager().reset()
-    reset_secret_patterns()
-    if _core._original_cwd is not None:
-        os.chdir(_core._original_cwd)
-        _core._original_cwd = None
+def __getattr__(name: str) -> object:
+    if name == 'reset_framework':
+        from ._reset import reset_framework
+        return reset_framework
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 __all__ = ['reset_framework']

@@ -206,3 +206,13 @@ def test_saf_fixture_in_this_process(keep_root_level: None, saf: Variables, atte
     assert get_variables() is saf
     assert saf.get('SET_BY_FIRST') is None
     saf.set('SET_BY_FIRST', attempt)
+
+
+def test_the_pytest_plugin_loads_nothing_of_the_framework() -> None:
+    """pytest loads the plugin into every run of a project that has the package installed: it must be cheap."""
+    code = ('import sys; import scitrera_app_framework.testing.pytest_plugin; '
+            'print(sorted(m for m in sys.modules if m.startswith("scitrera_app_framework")))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=30, env=_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("['scitrera_app_framework', 'scitrera_app_framework.testing', "
+                                  "'scitrera_app_framework.testing.pytest_plugin']")
