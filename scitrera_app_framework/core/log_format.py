@@ -361,14 +361,21 @@ class JsonLineFormatter(logging.Formatter):
     def __init__(self, static_fields: Optional[Mapping[str, Any]] = None, datefmt: Optional[str] = None, *,
                  redact: bool = True, encoder: Optional[str] = None) -> None:
         super().__init__(None, datefmt or None)
-        self.static_fields: dict[str, Any] = prepare_static_fields(static_fields or {})
-        self.reserved: frozenset[str] = reserved_names(self.static_fields)
         self.redact = bool(redact)
         self.encoder_name, self._encode = json_encoder(encoder)
         self._orjson_dumps: Optional[Callable[[Any], bytes]] = None
         if self.encoder_name == 'orjson':
             import orjson
             self._orjson_dumps = orjson.dumps
+        from json.encoder import encode_basestring  # the standard library's (C) JSON string encoder
+        self._jstr: Callable[[str], str] = encode_basestring
+        self.static_fields: dict[str, Any] = prepare_static_fields(static_fields or {})
+        self.reserved: frozenset[str] = reserved_names(self.static_fields)
+        self._template: dict[str, Any] = {**dict.fromkeys(FIXED_FIELDS[:6]), **self.static_fields}
+        # the static fields as a JSON fragment (',"app":"svc",...') for the direct path of _simple_line
+        self._static_json = ',' + self._encode(self.static_fields)[1:-1] if self.static_fields else ''
+        self._json_names: dict[str, str] = {}  # level/logger/thread/function name -> its JSON text
+        self._plain_keys: dict[str, str] = {}  # extra field name that needs no renaming -> its JSON text
         self._second_cache: tuple[int, str] = (-1, '')  # (second, its text), replaced atomically
         self._iso = not self.datefmt
 
@@ -389,29 +396,26 @@ class JsonLineFormatter(logging.Formatter):
                 err = None
             except Exception as e:
                 msg, err = _message_error(record, e)
-            created = rd['created']
-            sec = int(created)
+            sec = int(rd['created'])
             cached = self._second_cache
             ts = cached[1] if cached[0] == sec else self._second(sec)
-            d = {'time': ts + _MSECS_Z[int(rd['msecs'])] if self._iso else ts, 'level': rd['levelname'],
-                 'logger': rd['name'], 'thread': rd['threadName'], 'func': rd['funcName'], 'message': msg,
-                 **self.static_fields}
+            if self._iso:
+                ts += _MSECS_Z[int(rd['msecs'])]
             n_extra = len(rd) - _N_INIT
             ctx = _ctx_get()
-            if n_extra == 1 and not ctx:  # the common case, inlined: one extra field, no context
-                k, val = next(reversed(rd.items()))
-                t = type(val)
-                if type(k) is not str or k in self.reserved or k in RECORD_ATTRS or k[:1] == '_':
-                    self._add_user_fields(d, rd, n_extra, ctx)
-                elif self.redact and is_secret_key(k) and not _empty(val):
-                    d[k] = MASK
-                elif t is str:
-                    d[k] = mask_url_credentials(val) if self.redact and '://' in val else val
-                elif t is int and _INT_MIN <= val <= _INT_MAX:
-                    d[k] = val
-                else:
-                    self._add_user_fields(d, rd, n_extra, ctx)
-            elif n_extra > 0 or ctx:
+            if (n_extra <= 1 and err is None and not ctx and not rd['exc_info'] and not rd['exc_text']
+                    and not rd['stack_info']):
+                line = self._simple_line(rd, msg, ts, n_extra)
+                if line is not None:
+                    return line
+            d = self._template.copy()  # the fixed fields (in order) and the static fields
+            d['time'] = ts
+            d['level'] = rd['levelname']
+            d['logger'] = rd['name']
+            d['thread'] = rd['threadName']
+            d['func'] = rd['funcName']
+            d['message'] = msg
+            if n_extra > 0 or ctx:
                 self._add_user_fields(d, rd, n_extra, ctx)
             if err is not None:
                 d['log_error'] = err
@@ -433,6 +437,67 @@ class JsonLineFormatter(logging.Formatter):
             return self._encode(to_json_value(d, redact=False, depth=-1))
         except Exception as e:
             return minimal_json_line(record, f'record could not be encoded: {_error_text(e)}')
+
+    def _simple_line(self, rd: dict[str, Any], msg: str, ts: str, n_extra: int) -> Optional[str]:
+        """The JSON line of a common record (string names, at most one plain ``extra`` of a simple type) written
+        directly: the same JSON object the encoder would give, faster. None when the record needs the general
+        path."""
+        jstr = self._jstr
+        names = self._json_names
+        try:
+            level, logger, thread, func = (names[rd['levelname']], names[rd['name']], names[rd['threadName']],
+                                           names[rd['funcName']])
+        except KeyError:  # a name not seen yet: remember the JSON text of each
+            fixed = (rd['levelname'], rd['name'], rd['threadName'], rd['funcName'])
+            if any(type(x) is not str for x in fixed):
+                return None
+            if len(names) >= 4096:
+                names.clear()
+            for x in fixed:
+                names[x] = jstr(x)
+            level, logger, thread, func = names[fixed[0]], names[fixed[1]], names[fixed[2]], names[fixed[3]]
+        except TypeError:  # unhashable
+            return None
+        extra = ''
+        if n_extra:
+            k, val = next(reversed(rd.items()))
+            key = self._plain_keys.get(k)  # the JSON text of an extra name that needs no renaming
+            if key is None:
+                if type(k) is not str or k in self.reserved or k in RECORD_ATTRS or k[:1] == '_':
+                    return None
+                key = self._plain_key(k)
+            t = type(val)
+            if self.redact and is_secret_key(k) and not _empty(val):
+                text = '"' + MASK + '"'
+            elif t is int:
+                if not _INT_MIN <= val <= _INT_MAX:
+                    return None
+                text = str(val)
+            elif t is str:
+                text = jstr(mask_url_credentials(val) if self.redact and '://' in val else val)
+            elif val is None:
+                text = 'null'
+            elif t is bool:
+                text = 'true' if val else 'false'
+            else:
+                return None
+            extra = f',{key}:{text}'
+        when = f'"{ts}"' if self._iso else jstr(ts)  # ISO 8601 text needs no escaping
+        line = (f'{{"time":{when},"level":{level},"logger":{logger},"thread":{thread},"func":{func},'
+                f'"message":{jstr(msg)}{self._static_json}{extra}}}')
+        if line.isascii():
+            return line
+        try:
+            return _post_json(line)
+        except ValueError:  # lone surrogates: the general path escapes them
+            return None
+
+    def _plain_key(self, k: str) -> str:
+        keys = self._plain_keys
+        if len(keys) >= 4096:
+            keys.clear()
+        text = keys[k] = self._jstr(k)
+        return text
 
     def _exc_text(self, record: logging.LogRecord) -> str:
         if record.exc_info and not record.exc_text:

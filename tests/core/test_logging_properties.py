@@ -29,6 +29,8 @@ from scitrera_app_framework.util.secrets import MASK, is_secret_key
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STATIC = {'app': 'svc', 'image': 'img', 'version': 'DEV', 'region': 'eu', 'db_password': 'static-secret'}
 JSON_FORMATTERS = [make_json_formatter(STATIC, encoder='orjson'), make_json_formatter(STATIC, encoder='json')]
+GENERAL_ONLY = make_json_formatter(STATIC)  # without the direct path for common records
+GENERAL_ONLY._simple_line = lambda *args: None  # type: ignore[method-assign]
 PLAIN = PlainFormatter('%(levelname)s %(name)s: %(message)s')
 
 
@@ -145,6 +147,25 @@ def test_json_one_well_formed_line_per_record(msg: Any, args: tuple[Any, ...], l
             for name in FIXED_FIELDS[:5]:
                 assert name in data
             _check_secret_fields(data, extra, ctx)
+        assert json.loads(GENERAL_ONLY.format(record)) == data  # the direct path writes the same object
+
+
+simple_values = st.one_of(st.none(), st.booleans(), any_text, st.integers(min_value=-(2 ** 70), max_value=2 ** 70))
+simple_names = st.one_of(any_text, secret_names, framework_names, st.sampled_from(['k', 'url', '"q"', '\\']))
+
+
+@SETTINGS
+@given(msg=st.one_of(any_text, messages), args=arg_tuples, level=levels,
+       extra=st.dictionaries(simple_names, simple_values, max_size=1),
+       names=st.tuples(any_text, any_text, any_text))
+def test_direct_path_writes_what_the_encoder_writes(msg: Any, args: tuple[Any, ...], level: int,
+                                                    extra: dict[Any, Any], names: tuple[str, str, str]) -> None:
+    record = _record(msg, args, level, {k: v for k, v in extra.items() if k not in RECORD_ATTRS})
+    record.name, record.threadName, record.funcName = names
+    for fmt in JSON_FORMATTERS:
+        out = fmt.format(record)
+        assert '\n' not in out
+        assert json.loads(out) == json.loads(GENERAL_ONLY.format(record))
 
 
 @SETTINGS
