@@ -33,7 +33,7 @@ from .defaults import get_variables
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
 
-    from .plugins import PluginRecord, Registry
+    from ._registry import PluginRecord, Registry
 
 #: seconds a thread other than the loop's waits for an automatic ``async_ready`` hook
 AUTO_READY_TIMEOUT = 30.0
@@ -41,7 +41,7 @@ AUTO_READY_TIMEOUT = 30.0
 AUTO_STOPPING_TIMEOUT = 5.0
 
 _log = logging.getLogger('saf.plugins')
-_INITIALIZED = 'initialized'  # core.plugins.INITIALIZED (not imported: core.plugins imports this module)
+_INITIALIZED = 'initialized'  # core._registry.INITIALIZED (not imported: _registry imports this module)
 
 
 # --- the captured loop -------------------------------------------------------------------------------------
@@ -249,7 +249,7 @@ async def async_plugins_ready(v: Optional[Variables] = None, *, capture_loop: bo
     automatic mode is awaited, not run again. A failing hook is logged with the plugin's name; the others
     still run.
     """
-    from .plugins import get_registry
+    from ._registry import get_registry
 
     v = get_variables(v)
     if capture_loop:
@@ -280,7 +280,7 @@ async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
     A hook already started by the automatic mode is awaited, not run again. A failing hook is logged with the
     plugin's name; the others still run.
     """
-    from .plugins import get_registry, shutdown_order
+    from ._registry import get_registry, shutdown_order
 
     v = get_variables(v)
     reg = get_registry(v)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import asyncio
     import logging
 
-    from .plugins import Registry
+    from ._registry import Registry
 
 # lifecycle states of an app (``AppContext.state``)
 CREATED = 'created'  # Variables exist, init_framework not called (or not finished)

@@ -6,28 +6,29 @@ from typing import Optional
 
 from ..api.variables import Variables
 
-_default: Optional[Variables] = None
+#: the default instance, or None (read directly by the registry's fast path; set it with set_default_variables)
+current: Optional[Variables] = None
 
 
 def get_variables(v: Optional[Variables] = None) -> Variables:
     """Return ``v`` if given, else the default ``Variables`` (created on first use)."""
-    global _default
+    global current
     if v is not None:
         return v
-    if _default is None:
-        _default = Variables()
-    return _default
+    if current is None:
+        current = Variables()
+    return current
 
 
 def set_default_variables(v: Optional[Variables]) -> None:
     """Make ``v`` the default instance (None forgets it; the next :func:`get_variables` makes a new one)."""
-    global _default
-    _default = v
+    global current
+    current = v
 
 
 def peek_default_variables() -> Optional[Variables]:
     """Return the default instance without creating one."""
-    return _default
+    return current
 
 
 __all__ = ['get_variables', 'set_default_variables', 'peek_default_variables']
