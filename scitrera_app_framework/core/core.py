@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Union
 
 from ..api.constants import NOT_SET
@@ -30,6 +31,42 @@ class StatefulDirError(SAFError, OSError):
     """The stateful directory cannot be created; names the path and the variables that chose it."""
 
 
+@dataclass(frozen=True)
+class InitOptions:
+    """The keywords of :func:`init_framework`, resolved once; each step reads what it needs (the environment
+    variables that override them are read by the steps, through the app's ``Variables``)."""
+
+    base_app_name: str
+    fixed_logger: Union[logging.Logger, str, None] = None
+    log_format: Optional[str] = None
+    log_level: Union[str, int] = 'INFO'
+    shutdown_hooks: bool = True
+    shutdown_hooks_via_atexit: bool = True
+    stateful: bool = True
+    stateful_chdir: bool = True
+    default_stateful_root: str = './scratch'
+    default_run_id: Optional[str] = None
+    default_serial_strategy: Union[str, Callable[[], Any], None] = None
+    fault_handler: bool = True
+    sep: str = '-'
+    unnamed_params: frozenset[str] = frozenset()
+    base_plugins: bool = False
+    pyroscope: bool = False
+    multitenant: bool = False
+    entry_points: bool = False
+    async_auto_enabled: Optional[bool] = None
+    stateful_root_env_key: str = 'STATEFUL_ROOT'
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Identity:
+    name: str
+    image: str
+    version: str
+    params: dict[str, Any]
+
+
 def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, None] = None,
                    log_format: Optional[str] = None, log_level: Union[str, int] = 'INFO', shutdown_hooks: bool = True,
                    shutdown_hooks_via_atexit: bool = True, stateful: bool = True, stateful_chdir: bool = True,
@@ -51,6 +88,9 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     Calling it again on a ``Variables`` it already initialized returns that instance unchanged.
     Readiness (:func:`~scitrera_app_framework.core.health.is_ready`) turns true when it returns.
 
+    The steps, in order: secrets policy, app identity, logging, fault handler, stateful directory, lifecycle
+    (async mode, shutdown), plugins, probe endpoint, ready.
+
     Raises:
         VariableTypeError: an environment value cannot be parsed (names the variable).
         StatefulDirError: the stateful directory cannot be created.
@@ -60,95 +100,129 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     if ctx.initialized:
         set_default_variables(v)
         return v
+    opts = InitOptions(
+        base_app_name=base_app_name, fixed_logger=fixed_logger, log_format=log_format, log_level=log_level,
+        shutdown_hooks=shutdown_hooks, shutdown_hooks_via_atexit=shutdown_hooks_via_atexit, stateful=stateful,
+        stateful_chdir=stateful_chdir, default_stateful_root=default_stateful_root, default_run_id=default_run_id,
+        default_serial_strategy=default_serial_strategy, fault_handler=fault_handler, sep=sep,
+        unnamed_params=frozenset(unnamed_params), base_plugins=base_plugins, pyroscope=pyroscope,
+        multitenant=multitenant, entry_points=entry_points, async_auto_enabled=async_auto_enabled,
+        stateful_root_env_key=stateful_root_env_key, params=tuple(params.items()))
     ctx.state = STARTING
     set_default_variables(v)
+    _step_secrets(v)
+    app = _step_identity(v, ctx, opts)
+    logger = _step_logging(v, opts, app)
+    _step_fault_handler(v, opts, logger)
+    _step_stateful(v, opts, app, logger)
+    _step_lifecycle(v, ctx, opts)
+    _step_plugins(v, opts)
+    _start_health_endpoint(v, logger)
+    _step_ready(v, ctx, logger)
+    return v
+
+
+def _step_secrets(v: Variables) -> None:
+    """``SAF_SECRET_KEYS``: extra secret-name patterns, in force before anything is printed."""
     secret_keys = v.environ('SAF_SECRET_KEYS', default='')
     if secret_keys:
         add_secret_patterns(str(secret_keys))
-    v.set('SAF_BASE_APP_NAME', base_app_name)
-    unnamed = set(unnamed_params)
-    resolved: dict[str, Any] = {}
-    for key, default in params.items():
-        resolved[key] = v.environ(key, default=default)
-    name_parts = [str(base_app_name)] + [str(val) for key, val in resolved.items()
-                                         if key not in unnamed and val not in (None, '')]
-    app_name = str(v.environ('APP_NAME', default=sep.join(name_parts)))
+
+
+def _step_identity(v: Variables, ctx: AppContext, opts: InitOptions) -> _Identity:
+    """The app name (``APP_NAME`` or base name plus parameters), image, version and resolved parameters."""
+    v.set('SAF_BASE_APP_NAME', opts.base_app_name)
+    resolved = {key: v.environ(key, default=default) for key, default in opts.params}
+    name_parts = [str(opts.base_app_name)] + [str(val) for key, val in resolved.items()
+                                              if key not in opts.unnamed_params and val not in (None, '')]
+    app_name = str(v.environ('APP_NAME', default=opts.sep.join(name_parts)))
     ctx.params = resolved
     ctx.app_name = app_name
-    image = v.environ('BUILD_IMAGE_NAME', default=base_app_name)
-    version = v.environ('BUILD_CONTAINER_VERSION', default='DEV')
+    return _Identity(app_name, str(v.environ('BUILD_IMAGE_NAME', default=opts.base_app_name)),
+                     str(v.environ('BUILD_CONTAINER_VERSION', default='DEV')), resolved)
 
-    # --- logging
+
+def _step_logging(v: Variables, opts: InitOptions, app: _Identity) -> logging.Logger:
+    """The framework handler (unless ``fixed_logger``) and the app logger; logs the first line."""
     bad_level = None
-    if fixed_logger is not None:
-        logger = fixed_logger if isinstance(fixed_logger, logging.Logger) else logging.getLogger(str(fixed_logger))
+    if opts.fixed_logger is not None:
+        fixed = opts.fixed_logger
+        logger = fixed if isinstance(fixed, logging.Logger) else logging.getLogger(str(fixed))
     else:
-        level_raw = v.environ('LOGGING_LEVEL', default=log_level)
+        level_raw = v.environ('LOGGING_LEVEL', default=opts.log_level)
         level = parse_level(level_raw)
         if level is None:
             bad_level = level_raw
-            level = parse_level(log_level)
+            level = parse_level(opts.log_level)
             if level is None:
                 level = logging.INFO
-        static = {'app': app_name, 'image': image, 'version': version}
-        static.update({k: val for k, val in resolved.items() if k not in static})
-        configure_logging(level, v.environ('LOGGING_FORMAT', default=log_format),
+        static = {'app': app.name, 'image': app.image, 'version': app.version}
+        static.update({k: val for k, val in app.params.items() if k not in static})
+        configure_logging(level, v.environ('LOGGING_FORMAT', default=opts.log_format),
                           v.environ('LOGGING_DATE_FORMAT', default=None), static)
-        logger = logging.getLogger(app_name)
+        logger = logging.getLogger(app.name)
     set_app_logger(v, logger)
-    logger.info('starting app=%s image=%s version=%s', app_name, image, version)
+    logger.info('starting app=%s image=%s version=%s', app.name, app.image, app.version)
     if bad_level is not None:
         logger.warning('LOGGING_LEVEL=%r is not a logging level (use DEBUG, INFO, WARNING, ERROR or CRITICAL); '
                        'using %s', bad_level, logging.getLevelName(logging.getLogger().level))
+    return logger
 
-    # --- fault handler
-    if v.environ('SAF_ENABLE_PYTHON_FAULT_HANDLER', default=fault_handler, type_fn=ext_parse_bool):
+
+def _step_fault_handler(v: Variables, opts: InitOptions, logger: logging.Logger) -> None:
+    if v.environ('SAF_ENABLE_PYTHON_FAULT_HANDLER', default=opts.fault_handler, type_fn=ext_parse_bool):
         _enable_fault_handler(logger)
 
-    # --- stateful directory
-    if v.environ('SAF_SETUP_STATEFUL', default=stateful, type_fn=ext_parse_bool):
-        _setup_stateful(v, app_name, default_stateful_root, default_run_id, default_serial_strategy,
-                        stateful_chdir, logger, stateful_root_env_key)
 
-    # --- lifecycle: async mode, plugin debug lines, shutdown
-    ctx.async_auto = bool(v.environ('SAF_ASYNC_AUTO_MODE', default=True if async_auto_enabled is None
-                                    else async_auto_enabled, type_fn=ext_parse_bool))
+def _step_stateful(v: Variables, opts: InitOptions, app: _Identity, logger: logging.Logger) -> None:
+    if v.environ('SAF_SETUP_STATEFUL', default=opts.stateful, type_fn=ext_parse_bool):
+        _setup_stateful(v, app.name, opts.default_stateful_root, opts.default_run_id, opts.default_serial_strategy,
+                        opts.stateful_chdir, logger, opts.stateful_root_env_key)
+
+
+def _step_lifecycle(v: Variables, ctx: AppContext, opts: InitOptions) -> None:
+    """Async mode, the registry's debug lines, and the shutdown (settings, signal handlers, exit hooks)."""
+    auto_default = True if opts.async_auto_enabled is None else opts.async_auto_enabled
+    ctx.async_auto = bool(v.environ('SAF_ASYNC_AUTO_MODE', default=auto_default, type_fn=ext_parse_bool))
     ctx.debug_plugins = bool(v.environ('SAF_DEBUG_PLUGINS', default=False, type_fn=ext_parse_bool))
     if ctx.debug_plugins:  # the registry's lines are DEBUG records of 'saf.plugins': let them through
         logging.getLogger('saf.plugins').setLevel(logging.DEBUG)
     _note_main_task(ctx)
     manager = get_shutdown_manager()
     manager.add_app(v)
-    if v.environ('SAF_INSTALL_SHUTDOWN_HOOKS', default=shutdown_hooks, type_fn=ext_parse_bool):
-        via_atexit = v.environ('SAF_SHUTDOWN_HOOK_VIA_ATEXIT', default=shutdown_hooks_via_atexit,
+    if v.environ('SAF_INSTALL_SHUTDOWN_HOOKS', default=opts.shutdown_hooks, type_fn=ext_parse_bool):
+        via_atexit = v.environ('SAF_SHUTDOWN_HOOK_VIA_ATEXIT', default=opts.shutdown_hooks_via_atexit,
                                type_fn=ext_parse_bool)
         manager.timeout = v.environ('SAF_SHUTDOWN_TIMEOUT', default=None, type_fn=_parse_timeout)
         manager.drain = v.environ('SAF_SHUTDOWN_DRAIN_SECONDS', default=0.0, type_fn=_parse_drain)
         manager.sigterm_code = v.environ('SAF_SHUTDOWN_EXIT_CODE', default=0, type_fn=_parse_exit_code)
         manager.install(via_atexit=bool(via_atexit))
 
-    # --- plugins
-    if v.environ('SAF_BASE_PLUGINS', default=base_plugins, type_fn=ext_parse_bool):
+
+def _step_plugins(v: Variables, opts: InitOptions) -> None:
+    """Register the switched-on plugin sets, then initialize every eager plugin."""
+    if v.environ('SAF_BASE_PLUGINS', default=opts.base_plugins, type_fn=ext_parse_bool):
         from .. import base_plugins as _bp
         from ..base_plugins import register_package_plugins
         register_package_plugins(_bp, v)
-    if v.environ('PYROSCOPE_ENABLED', default=pyroscope, type_fn=ext_parse_bool):
+    if v.environ('PYROSCOPE_ENABLED', default=opts.pyroscope, type_fn=ext_parse_bool):
         from ..ext_plugins.pyroscope_plugin import PyroscopePlugin
         register_plugin(PyroscopePlugin, v)
-    if v.environ('SAF_MULTITENANT_ENABLED', default=multitenant, type_fn=ext_parse_bool):
+    if v.environ('SAF_MULTITENANT_ENABLED', default=opts.multitenant, type_fn=ext_parse_bool):
         from ..ext_plugins.multi_tenant import MultiTenantPlugin
         register_plugin(MultiTenantPlugin, v)
-    if v.environ('SAF_ENTRY_POINT_PLUGINS', default=entry_points, type_fn=ext_parse_bool):
+    if v.environ('SAF_ENTRY_POINT_PLUGINS', default=opts.entry_points, type_fn=ext_parse_bool):
         from .plugins import register_entry_point_plugins
         register_entry_point_plugins(v)
     init_all_plugins(v)
-    _start_health_endpoint(v, logger)
+
+
+def _step_ready(v: Variables, ctx: AppContext, logger: logging.Logger) -> None:
     if logger.isEnabledFor(logging.DEBUG):
         log_framework_variables(v, logger=logger, level=logging.DEBUG)
     ctx.initialized = True
     if ctx.state == STARTING:  # (a signal during start-up has already marked it stopping)
         ctx.state = RUNNING
-    return v
 
 
 def _start_health_endpoint(v: Variables, logger: logging.Logger) -> None:
@@ -440,6 +514,7 @@ def init_framework_embedded(base_app_name: str, **kwargs: Any) -> Variables:
     return init_framework_test_harness(base_app_name, **kwargs)
 
 
-__all__ = ['init_framework', 'init_framework_desktop', 'init_framework_test_harness', 'init_framework_embedded',
-           'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params', 'log_framework_variables',
-           'load_strategy', 'load_object', 'StatefulDirError']
+__all__ = ['InitOptions', 'init_framework', 'init_framework_desktop', 'init_framework_test_harness',
+           'init_framework_embedded', 'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
+           'log_framework_variables', 'load_strategy', 'load_object', 'StatefulDirError', 'restore_working_directory',
+           'original_working_directory']
