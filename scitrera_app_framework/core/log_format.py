@@ -403,8 +403,8 @@ class JsonLineFormatter(logging.Formatter):
                 ts += _MSECS_Z[int(rd['msecs'])]
             n_extra = len(rd) - _N_INIT
             ctx = _ctx_get()
-            if (n_extra <= 1 and err is None and not ctx and not rd['exc_info'] and not rd['exc_text']
-                    and not rd['stack_info']):
+            if (n_extra <= 1 and err is None and not ctx and type(msg) is str and not rd['exc_info']
+                    and not rd['exc_text'] and not rd['stack_info']):
                 line = self._simple_line(rd, msg, ts, n_extra)
                 if line is not None:
                     return line
