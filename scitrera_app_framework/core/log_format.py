@@ -451,11 +451,10 @@ class JsonLineFormatter(logging.Formatter):
             fixed = (rd['levelname'], rd['name'], rd['threadName'], rd['funcName'])
             if any(type(x) is not str for x in fixed):
                 return None
+            level, logger, thread, func = texts = [jstr(x) for x in fixed]
             if len(names) >= 4096:
                 names.clear()
-            for x in fixed:
-                names[x] = jstr(x)
-            level, logger, thread, func = names[fixed[0]], names[fixed[1]], names[fixed[2]], names[fixed[3]]
+            names.update(zip(fixed, texts))
         except TypeError:  # unhashable
             return None
         extra = ''
