@@ -183,7 +183,7 @@ class Variables:
     """
 
     __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_order', '_env_top',
-                 '_conv', '_espec', '_ext', '_ready', '_app', '__weakref__')
+                 '_conv', '_espec', '_ready', '_app', '__weakref__')
 
     def __init__(self, sources: Iterable[Any] = (), env_placement: EnvPlacement = EnvPlacement.TOP,
                  local_provider: Callable[[], MutableMapping[str, Any]] = dict) -> None:
@@ -199,7 +199,6 @@ class Variables:
         self._env_top = env_placement is EnvPlacement.TOP
         self._conv: dict[str, tuple] = {}
         self._espec: dict[str, list] = {}  # environ() fast path, per key; dropped when defaults/types change
-        self._ext: dict[str, Any] = {}  # framework state hanging off this instance (registry, logger, ...)
         self._ready: dict[str, Any] = {}  # values of initialized single extension points (registry fast path)
         self._app: Any = None  # the app's lifecycle state (core.context.AppContext), created on first use
         for s in sources:

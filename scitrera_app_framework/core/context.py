@@ -48,11 +48,12 @@ class AppContext:
         failures: ``(where, error text)`` of every failure seen during start-up and shutdown.
         intake_stoppers: callables run in the shutdown's *intake* phase (the background executor's among them).
         health_server: the probe endpoint server, when one runs.
+        tenant_id: for a tenant's ``Variables`` (multi-tenant plugin), the tenant it belongs to.
     """
 
     __slots__ = ('state', 'ready', 'initialized', 'registry', 'logger', 'params', 'stateful_path', 'loop',
                  'loop_thread', 'main_task', 'async_auto', 'debug_plugins', 'failures', 'intake_stoppers',
-                 'health_server', 'lock', 'app_name', 'shutdown_hooked', '__weakref__')
+                 'health_server', 'lock', 'app_name', 'shutdown_hooked', 'tenant_id', '__weakref__')
 
     def __init__(self) -> None:
         self.state = CREATED
@@ -73,6 +74,7 @@ class AppContext:
         self.lock = threading.RLock()
         self.app_name: Optional[str] = None
         self.shutdown_hooked = False
+        self.tenant_id: Optional[str] = None
 
     @property
     def stopping(self) -> bool:
