@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ._log import LOGGER_NAME, logger
 from .errors import InstallError, InvalidNameError, StateError
 from .manifest import AppSpec, EnvironmentSpec, Manifest, check_python_requirement, python_satisfies
 from .paths import env_python, safe_child
@@ -46,15 +47,8 @@ from .state import load_state, remove_stale_temp_files, save_state
 
 __all__ = ['LOGGER_NAME', 'EnvInfo', 'RootSession', 'open_root']
 
-LOGGER_NAME = 'scitrera_app_framework.slaunch'
 TMP_DIR = '.tmp'
 LOCK_FILE = '.lock'
-
-
-def _log() -> Any:
-    import logging
-
-    return logging.getLogger(LOGGER_NAME)
 
 
 @dataclass(frozen=True)
@@ -105,7 +99,7 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
                     break
                 except OSError:
                     if not waited:
-                        _log().info('waiting for another slaunch to finish installing in %s', path.parent)
+                        logger().info('waiting for another slaunch to finish installing in %s', path.parent)
                         waited = True
                     time.sleep(0.2)
             try:
@@ -119,7 +113,7 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                _log().info('waiting for another slaunch to finish installing in %s', path.parent)
+                logger().info('waiting for another slaunch to finish installing in %s', path.parent)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
@@ -133,7 +127,7 @@ def _clean_tmp(tmp: Path) -> None:
     if not tmp.is_dir():
         return
     for entry in tmp.iterdir():
-        _log().info('removing %s left behind by an interrupted install', entry)
+        logger().info('removing %s left behind by an interrupted install', entry)
         _remove(entry)
 
 
@@ -144,7 +138,7 @@ def _remove(path: Path) -> None:
         else:
             path.unlink()
     except OSError as exc:
-        _log().warning('could not remove %s (%s); the next run retries', path, exc)
+        logger().warning('could not remove %s (%s); the next run retries', path, exc)
 
 
 def _now() -> str:
@@ -235,7 +229,7 @@ class RootSession:
                        python_version=str(rec['python']), layer_dir=layer, pip_args=spec.pip_args)
 
     def _create_environment(self, spec: EnvironmentSpec, env_dir: Path, python: Path, reason: str) -> Dict[str, Any]:
-        _log().info('creating %s environment %r in %s (%s)', spec.kind, spec.name, env_dir, reason)
+        logger().info('creating %s environment %r in %s (%s)', spec.kind, spec.name, env_dir, reason)
         version: Tuple[int, ...] = ()
         if spec.kind == 'venv':  # check before the old environment is removed
             version = _interpreter_version(spec.interpreter, spec.name)
@@ -275,7 +269,7 @@ class RootSession:
         wanted = _digest([list(spec.conda), list(spec.channels)])
         if rec.get('conda_hash') == wanted or not spec.conda:
             return
-        _log().info('installing conda packages into environment %r (updated in place by conda)', spec.name)
+        logger().info('installing conda packages into environment %r (updated in place by conda)', spec.name)
         cmd = [_conda_exe(spec.name), 'install', '--yes', '--quiet', '--prefix', str(env_dir)]
         for channel in spec.channels:
             cmd += ['--channel', channel]
@@ -298,11 +292,11 @@ class RootSession:
         layer_dir = layers_root / key
         if key in layers and layer_dir.is_dir():
             if rec.get('current') != key:
-                _log().info('environment %r: switching back to the kept package layer %s', spec.name, key)
+                logger().info('environment %r: switching back to the kept package layer %s', spec.name, key)
                 rec['current'] = key
                 self.save()
             return layer_dir
-        _log().info('environment %r: installing %d package(s): %s', spec.name, len(packages), ' '.join(packages))
+        logger().info('environment %r: installing %d package(s): %s', spec.name, len(packages), ' '.join(packages))
         staged = self._staging(f'layer-{spec.name}-')
         try:
             _pip_install(python, staged, packages, spec.pip_args, no_deps=False,
@@ -337,13 +331,13 @@ class RootSession:
             if app_rec.get('current') != spec.version or any(rec.get(k) != v for k, v in launch.items()) \
                     or len(versions) > keep:
                 if app_rec.get('current') != spec.version:
-                    _log().info('app %r: switching to the kept version %s', spec.name, spec.version)
+                    logger().info('app %r: switching to the kept version %s', spec.name, spec.version)
                 rec.update(launch)
                 app_rec['current'] = spec.version
                 self.state['apps'][spec.name] = app_rec
                 self._save_and_prune_app(spec.name, versions, spec.version, keep)
             return False
-        _log().info('app %r: installing version %s from %s', spec.name, spec.version, spec.source)
+        logger().info('app %r: installing version %s from %s', spec.name, spec.version, spec.source)
         staged = self._staging(f'app-{spec.name}-{spec.version}-')
         try:
             _pip_install(env.python, staged, (spec.source,), env.pip_args + spec.pip_args,
@@ -367,7 +361,7 @@ class RootSession:
         removed = _prune(versions, current, keep)
         self.save()  # forget pruned versions first: a crash below leaves only unrecorded directories
         for old in removed:
-            _log().info('app %r: removing old version %s', app, old)
+            logger().info('app %r: removing old version %s', app, old)
             self._discard(safe_child(self.root, 'apps', app, old))
 
     def installed_plan(self, app: str) -> Optional[LaunchPlan]:
@@ -503,7 +497,7 @@ def _run_tool(cmd: List[str], what: str, tool: str) -> str:
 
     env = dict(os.environ)
     env.setdefault('PIP_DISABLE_PIP_VERSION_CHECK', '1')
-    _log().debug('running %s', cmd)
+    logger().debug('running %s', cmd)
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                               env=env, check=False)
@@ -511,7 +505,7 @@ def _run_tool(cmd: List[str], what: str, tool: str) -> str:
         raise InstallError(f'{what} failed: cannot run {cmd[0]}: {exc.strerror or exc}') from exc
     output = proc.stdout.decode('utf-8', 'replace')
     if proc.returncode != 0:
-        _log().debug('%s output:\n%s', tool, output)
+        logger().debug('%s output:\n%s', tool, output)
         raise InstallError(f'{what} failed: {_summary(output)} ({tool} exit code {proc.returncode})', output=output)
     return output
 

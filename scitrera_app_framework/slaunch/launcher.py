@@ -26,8 +26,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
 
+from ._log import logger
 from .errors import InstallError, ManifestError, ManifestFetchError
-from .installer import LOGGER_NAME, open_root
+from .installer import open_root
 from .manifest import Manifest, load_manifest
 from .paths import resolve_root, validate_name
 from .plan import LaunchPlan
@@ -38,12 +39,6 @@ if TYPE_CHECKING:
 __all__ = ['ManifestSource', 'prepare_launch', 'run_plan', 'launch_app']
 
 ManifestSource = Union[str, 'os.PathLike[str]', Mapping[str, Any], Manifest]
-
-
-def _log() -> Any:
-    import logging
-
-    return logging.getLogger(LOGGER_NAME)
 
 
 def prepare_launch(app: str, manifest: ManifestSource, root: Union[str, os.PathLike, None] = None,
@@ -64,7 +59,7 @@ def prepare_launch(app: str, manifest: ManifestSource, root: Union[str, os.PathL
         except ManifestFetchError as exc:
             if installed is None:
                 raise
-            _log().warning('%s; launching the installed %s %s', exc, app, installed.version)
+            logger().warning('%s; launching the installed %s %s', exc, app, installed.version)
             return installed
         spec = loaded.apps.get(app)
         if spec is None:
@@ -81,7 +76,7 @@ def prepare_launch(app: str, manifest: ManifestSource, root: Union[str, os.PathL
                 if isinstance(exc, InstallError):
                     raise
                 raise InstallError(f'installing app {app!r} {spec.version} failed: {exc}') from exc
-            _log().warning('update of app %r to %s failed: %s; launching the installed version %s instead', app,
+            logger().warning('update of app %r to %s failed: %s; launching the installed version %s instead', app,
                            spec.version, exc, fallback.version)
             return fallback
         plan = session.installed_plan(app)
@@ -100,7 +95,7 @@ def run_plan(plan: LaunchPlan, args: Sequence[str] = (), env: Optional[Mapping[s
     bad = [a for a in args if not isinstance(a, str)]
     if bad:
         raise TypeError(f'args must all be strings; got {bad!r}')
-    _log().info('launching %s %s (%s)', plan.app, plan.version, plan.entry)
+    logger().info('launching %s %s (%s)', plan.app, plan.version, plan.entry)
     try:
         proc = subprocess.Popen(plan.command(args), env=plan.environ(env))
     except OSError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from typing import Any, List, Optional, Sequence
 
+from ._log import logger as slaunch_logger
 from .errors import InvalidNameError, ManifestError, SlaunchError
 from .launcher import launch_app
 
@@ -59,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # argparse already printed the usage / help
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
-    logger = logging.getLogger('scitrera_app_framework.slaunch')
+    logger = slaunch_logger()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter('slaunch: %(levelname)s: %(message)s'))
     old_level = logger.level
