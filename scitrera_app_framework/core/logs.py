@@ -124,6 +124,9 @@ def find_framework_handler() -> Optional[FrameworkHandler]:
     return None
 
 
+_MIN_LEVEL, _MAX_LEVEL = logging.NOTSET, logging.CRITICAL  # the standard range of numeric levels
+
+
 def parse_level(value: Any) -> Optional[int]:
     """Return the numeric level for a level name (``'debug'``, ``'WARNING'``, or a name registered with
     ``logging.addLevelName``) or a number in the standard range 0..50 (``20``, ``'20'``); None if invalid."""
@@ -142,9 +145,6 @@ def parse_level(value: Any) -> Optional[int]:
         if isinstance(lvl, int) and not isinstance(lvl, bool):
             return lvl
     return None
-
-
-_MIN_LEVEL, _MAX_LEVEL = logging.NOTSET, logging.CRITICAL
 
 
 class LoggingConfigError(ConfigurationError):
@@ -192,8 +192,9 @@ def validate_date_format(datefmt: str) -> None:
     try:
         time.strftime(datefmt, time.localtime()).encode('utf-8')
     except Exception as e:
+        reason = f'{type(e).__name__}: {bounded_repr(str(e), 120)[1:-1]}'
         raise LoggingConfigError(
-            'LOGGING_DATE_FORMAT', datefmt, f'is not a usable time.strftime format ({type(e).__name__}: {e})',
+            'LOGGING_DATE_FORMAT', datefmt, f'is not a usable time.strftime format ({reason})',
             "use strftime directives such as '%Y-%m-%d %H:%M:%S', or leave it unset (ISO 8601 in JSON lines, "
             "'YYYY-mm-dd HH:MM:SS,mmm' in plain text)") from e
 
@@ -286,16 +287,31 @@ def set_app_logger(v: Variables, logger: logging.Logger) -> None:
 def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> logging.Logger:
     """Return the app's main logger, or its child ``name``.
 
-    Before ``init_framework`` the logger is named after ``APP_NAME`` (or ``saf``).
+    Before ``init_framework`` it is the logger named ``SAF`` (as in the original), and a warning says so once per
+    process.
     """
     v = get_variables(v)
     ctx = v._app
     logger: Optional[logging.Logger] = ctx.logger if ctx is not None else None
     if logger is None:
-        logger = logging.getLogger(str(v.get('APP_NAME') or 'saf'))
+        logger = logging.getLogger(PRE_INIT_LOGGER)
+        if not _warned_pre_init:
+            _warn_pre_init(logger)
     if name:
         return logger.getChild(str(name))
     return logger
+
+
+#: the logger get_logger returns before init_framework (and init_framework_embedded's fixed logger)
+PRE_INIT_LOGGER = 'SAF'
+_warned_pre_init = False
+
+
+def _warn_pre_init(logger: logging.Logger) -> None:
+    global _warned_pre_init
+    _warned_pre_init = True
+    logger.warning('get_logger() was called before init_framework(): using the logger %r; call init_framework() '
+                   'first so that log lines carry the app name and the configured format', PRE_INIT_LOGGER)
 
 
 LoggerLike = Union[logging.Logger, str]
@@ -303,4 +319,5 @@ LoggerLike = Union[logging.Logger, str]
 __all__ = ['DEFAULT_FORMAT', 'FIXED_FIELDS', 'COLLISION_PREFIX', 'log_context', 'current_log_context',
            'PlainFormatter', 'JsonLineFormatter', 'make_json_formatter', 'FrameworkHandler', 'find_framework_handler',
            'parse_level', 'LoggingConfigError', 'validate_log_format', 'validate_date_format', 'build_formatter',
-           'configure_logging', 'remove_framework_handler', 'set_app_logger', 'get_logger', 'LoggerLike']
+           'configure_logging', 'remove_framework_handler', 'set_app_logger', 'get_logger', 'LoggerLike',
+           'PRE_INIT_LOGGER']

@@ -288,3 +288,16 @@ def test_debug_init_logs_variables_with_secrets_masked(clean_env: pytest.MonkeyP
     text = caplog.text
     assert 'SERVICE_API_KEY' in text and 'VISIBLE_SETTING' in text
     assert 'sk-live-999' not in text
+
+
+def test_get_logger_before_init_is_saf_and_warns_once(tmp_path: Path) -> None:
+    proc = _run("""
+        from scitrera_app_framework import get_logger, init_framework
+        a = get_logger()
+        b = get_logger(name='child')
+        print(a.name, b.name)
+        v = init_framework('svc')
+        print(get_logger(v).name)
+    """, tmp_path)
+    assert proc.stdout.splitlines()[:2] == ['SAF SAF.child', 'svc']
+    assert proc.stderr.count('called before init_framework()') == 1
