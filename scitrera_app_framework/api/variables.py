@@ -11,6 +11,7 @@ import os as _os
 from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Optional
 
 from ..exceptions import SAFError
+from ..util import _environ
 from ..util.secrets import is_secret_key, mask_text, shown_value
 from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 
@@ -26,54 +27,13 @@ _ORDERS = {
 # results of these types are safe to cache and hand out again
 _IMMUTABLE = frozenset((int, float, bool, str, bytes, type(None), tuple, frozenset, complex, type))
 
-# --- live environment access -------------------------------------------------------------------------------
-# os.environ is a mapping over an internal dict of encoded keys and values; reading that dict directly, with the
-# encoded upper-case key cached per name and the decoded value cached per raw value, is several times cheaper
-# than os.environ.get and still sees every change made through os.environ (os.environ[k] = x, pop, update,
-# monkeypatch.setenv, mock.patch.dict). Replacing the os.environ object itself is not supported (nor seen by
-# the standard library's own os.getenv users); where os.environ has no such internals we use its plain get().
-_ENV = _os.environ
-_ENV_DATA: Optional[dict] = getattr(_ENV, '_data', None)
-_ENV_ENCODE: Optional[Callable[[str], Any]] = getattr(_ENV, 'encodekey', None)
-_ENV_DECODE: Optional[Callable[[Any], str]] = getattr(_ENV, 'decodevalue', None)
-_FAST_ENV = isinstance(_ENV_DATA, dict) and _ENV_ENCODE is not None and _ENV_DECODE is not None
-_ENV_GET: Callable[[Any], Any] = _ENV_DATA.get if _FAST_ENV else (lambda k: _os.environ.get(k))  # type: ignore
-_NO_ENV_KEY = ('saf: not an environment name',)  # hashable, never present in the environment
-_EKEYS: dict = {}  # name -> encoded upper-case key
-_EVALS: dict = {}  # raw environment value -> decoded str
-_CACHE_MAX = 8192
-
-
-def _ekey(key: Any) -> Any:
-    """Return (and cache) the key under which ``key.upper()`` is stored in the environment."""
-    if len(_EKEYS) > _CACHE_MAX:
-        _EKEYS.clear()
-    if key.__class__ is not str or not key or key[:2] == '=|':
-        ek: Any = _NO_ENV_KEY
-    else:
-        try:
-            ek = _ENV_ENCODE(key.upper()) if _FAST_ENV else key.upper()  # type: ignore[misc]
-        except (UnicodeError, ValueError):
-            ek = _NO_ENV_KEY
-    _EKEYS[key] = ek
-    return ek
-
-
-def _decode(raw: Any) -> str:
-    if raw.__class__ is str:
-        return raw
-    if len(_EVALS) > _CACHE_MAX:
-        _EVALS.clear()
-    val = _EVALS[raw] = _ENV_DECODE(raw)  # type: ignore[misc]
-    return val
-
-
-def _env_get(key: str) -> Optional[str]:
-    """Return the environment value of ``key.upper()`` or None."""
-    raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))
-    if raw is None:
-        return None
-    return _EVALS.get(raw) or _decode(raw)
+# --- live environment access: see util._environ (the adapter over os.environ's internals) ---------------------
+_ENV_GET = _environ.GET
+_EKEYS = _environ.KEYS
+_EVALS = _environ.VALUES
+_ekey = _environ.encoded_key
+_decode = _environ.decode
+_env_get = _environ.env_get
 
 
 class EnvironProxy(MutableMapping[str, str]):

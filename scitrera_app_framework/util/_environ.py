@@ -1,0 +1,62 @@
+"""Adapter over ``os.environ``'s internals: fast, live reads of the process environment.
+
+``os.environ`` is a mapping over an internal dict of encoded keys and values; reading that dict directly, with
+the encoded upper-case key cached per name and the decoded value cached per raw value, is several times cheaper
+than ``os.environ.get`` and still sees every change made through ``os.environ`` (``os.environ[k] = x``,
+``pop``, ``update``, ``monkeypatch.setenv``, ``mock.patch.dict``). Replacing the ``os.environ`` object itself
+is not supported (nor seen by the standard library's own ``os.getenv`` users). Where ``os.environ`` has no such
+internals (``FAST`` is False) the plain ``os.environ.get`` is used. ``tests/util/test_environ_adapter.py`` fails
+loudly when an interpreter changes them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional
+
+ENV = os.environ
+DATA: Optional[dict] = getattr(ENV, '_data', None)
+ENCODE: Optional[Callable[[str], Any]] = getattr(ENV, 'encodekey', None)
+DECODE: Optional[Callable[[Any], str]] = getattr(ENV, 'decodevalue', None)
+FAST = isinstance(DATA, dict) and ENCODE is not None and DECODE is not None
+GET: Callable[[Any], Any] = DATA.get if FAST else (lambda k: os.environ.get(k))  # type: ignore[union-attr]
+NO_KEY = ('saf: not an environment name',)  # hashable, never present in the environment
+KEYS: dict = {}  # name -> encoded upper-case key
+VALUES: dict = {}  # raw environment value -> decoded str
+CACHE_MAX = 8192
+
+
+def encoded_key(key: Any) -> Any:
+    """Return (and cache) the key under which ``key.upper()`` is stored in the environment."""
+    if len(KEYS) > CACHE_MAX:
+        KEYS.clear()
+    if key.__class__ is not str or not key or key[:2] == '=|':
+        ek: Any = NO_KEY
+    else:
+        try:
+            ek = ENCODE(key.upper()) if FAST else key.upper()  # type: ignore[misc]
+        except (UnicodeError, ValueError):
+            ek = NO_KEY
+    KEYS[key] = ek
+    return ek
+
+
+def decode(raw: Any) -> str:
+    """The str of a raw environment value (cached)."""
+    if raw.__class__ is str:
+        return raw
+    if len(VALUES) > CACHE_MAX:
+        VALUES.clear()
+    val = VALUES[raw] = DECODE(raw)  # type: ignore[misc]
+    return val
+
+
+def env_get(key: str) -> Optional[str]:
+    """Return the environment value of ``key.upper()`` or None."""
+    raw = GET(KEYS.get(key) or encoded_key(key))
+    if raw is None:
+        return None
+    return VALUES.get(raw) or decode(raw)
+
+
+__all__ = ['FAST', 'GET', 'KEYS', 'VALUES', 'NO_KEY', 'CACHE_MAX', 'encoded_key', 'decode', 'env_get']
