@@ -14,7 +14,7 @@ from ..exceptions import SAFError
 from ..util.imports import ext_get_python, get_python_type_by_name
 from ..util.misc import now_ms
 from ..util.parsing import ext_parse_bool
-from ..util.secrets import add_secret_patterns, mask_value
+from ..util.secrets import add_secret_patterns, bounded_repr, mask_value
 from . import _stdlib
 from .context import RUNNING, STARTING, AppContext, get_app_context
 from .defaults import get_variables, set_default_variables
@@ -159,13 +159,16 @@ def _step_logging(v: Variables, opts: InitOptions, app: _Identity) -> logging.Lo
         static = {'app': app.name, 'image': app.image, 'version': app.version}
         static.update({k: val for k, val in app.params.items() if k not in static})
         configure_logging(level, v.environ('LOGGING_FORMAT', default=opts.log_format),
-                          v.environ('LOGGING_DATE_FORMAT', default=None), static)
+                          v.environ('LOGGING_DATE_FORMAT', default=None), static,
+                          redact=bool(v.environ('SAF_LOG_REDACT', default=True, type_fn=ext_parse_bool)),
+                          lean_records=bool(v.environ('SAF_LOG_LEAN_RECORDS', default=True, type_fn=ext_parse_bool)))
         logger = logging.getLogger(app.name)
     set_app_logger(v, logger)
     logger.info('starting app=%s image=%s version=%s', app.name, app.image, app.version)
     if bad_level is not None:
-        logger.warning('LOGGING_LEVEL=%r is not a logging level (use DEBUG, INFO, WARNING, ERROR or CRITICAL); '
-                       'using %s', bad_level, logging.getLevelName(logging.getLogger().level))
+        logger.warning('LOGGING_LEVEL=%s is not a logging level (use DEBUG, INFO, WARNING, ERROR, CRITICAL or a '
+                       'number from 0 to 50); using %s', bounded_repr(bad_level, 100),
+                       logging.getLevelName(logging.getLogger().level))
     return logger
 
 

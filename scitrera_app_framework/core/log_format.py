@@ -230,8 +230,34 @@ def _convert(value: Any, redact: bool, depth: int, active: Optional[set[int]]) -
     if isinstance(value, BaseException):
         text = f'{type(value).__name__}: {safe_str(value)}'
     else:
+        converted = _pjl_default(value)
+        if converted is not _NOT_CONVERTED and type(converted) is not type(value):
+            return to_json_value(converted, None, redact, depth + 1, active) if depth < MAX_DEPTH else DEPTH_MARK
         text = safe_str(value)
     return to_json_value(text, None, redact, depth, active)
+
+
+_NOT_CONVERTED = object()
+_pjl_encoder_default: Optional[Callable[[Any], Any]] = None
+
+
+def _pjl_default(value: Any) -> Any:
+    """python-json-logger's conversion of an object JSON cannot hold (dates, times, UUIDs, tracebacks, ...), the
+    way its JSON formatters write them; :data:`_NOT_CONVERTED` when it has none (it falls back to ``str``)."""
+    global _pjl_encoder_default
+    if _pjl_encoder_default is None:
+        try:
+            from pythonjsonlogger.json import JsonEncoder
+        except ImportError:  # pragma: no cover - python-json-logger < 3
+            from pythonjsonlogger.jsonlogger import JsonEncoder  # type: ignore[no-redef]
+        _pjl_encoder_default = JsonEncoder().default
+    try:
+        out = _pjl_encoder_default(value)
+    except Exception:
+        return _NOT_CONVERTED
+    if isinstance(out, str) and (out == '__could_not_encode__' or out == safe_str(value)):
+        return _NOT_CONVERTED  # its "cannot" marker, or plain str(): ours says more (the type, the failure)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from ..api.constants import EnvPlacement
 from ..api.variables import Variables
 from ..core.context import get_app_context
 from ..core.logs import get_logger, set_app_logger
-from ..util.parsing import ext_parse_bool
+from ..util.parsing import ext_parse_bool, int_in_range
 from ._tenant_base import (
     SAF_MULTITENANT_CACHE_SIZE,
     SAF_MULTITENANT_INCLUDE_ENV,
@@ -39,16 +39,8 @@ class _Creation:
         self.waiters = 0
 
 
-def parse_cache_size(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f'expected a whole number >= 0 (0 = unbounded), got {value!r}')
-    try:
-        n = value if isinstance(value, int) else int(str(value).strip())
-    except ValueError:
-        raise ValueError(f'expected a whole number >= 0 (0 = unbounded), got {value!r}') from None
-    if n < 0:
-        raise ValueError(f'expected a whole number >= 0 (0 = unbounded), got {n}')
-    return n
+#: ``SAF_MULTITENANT_CACHE_SIZE``: a whole number >= 0 (0 = unbounded)
+parse_cache_size = int_in_range(0, what='cached tenants, 0 = unbounded')
 
 
 class BaseMultiTenantProvider:

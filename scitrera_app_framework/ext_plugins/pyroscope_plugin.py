@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from ..api.plugins import Plugin
-from ..util.parsing import ext_parse_bool
+from ..util.parsing import ext_parse_bool, int_in_range, seconds_at_least
 from ..util.secrets import mask_url_credentials, mask_value, redact_mapping
 
 if TYPE_CHECKING:
@@ -58,26 +58,8 @@ def _parse_server(value: Any) -> str:
     return text.rstrip('/')
 
 
-def _parse_sample_rate(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError('expected a positive integer number of samples per second (e.g. 100), got a boolean')
-    try:
-        rate = value if isinstance(value, int) else int(str(value).strip())
-    except ValueError:
-        raise ValueError('expected a positive integer number of samples per second (e.g. 100)') from None
-    if rate <= 0:
-        raise ValueError('expected a positive integer number of samples per second (e.g. 100)')
-    return rate
-
-
-def _parse_timeout(value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ValueError('expected a number of seconds (e.g. 5)') from None
-    if seconds < 0:
-        raise ValueError('expected a number of seconds >= 0 (0 = wait without limit)')
-    return seconds
+_parse_sample_rate = int_in_range(1, what='samples per second, e.g. 100')
+_parse_timeout = seconds_at_least(0.0, what='0 = wait without limit, e.g. 5')
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 from .secrets import bounded_repr
 
@@ -80,4 +80,48 @@ def ext_parse_int(value: Any, name: Optional[str] = None) -> int:
         raise ValueError(f'{where}cannot parse {bounded_repr(value)} as an integer') from None
 
 
-__all__ = ['ext_parse_bool', 'ext_parse_csv', 'ext_parse_csv_set', 'ext_parse_int']
+def int_in_range(minimum: int, maximum: Optional[int] = None, what: str = '') -> Callable[[Any], int]:
+    """Return a type function parsing a whole number in ``[minimum, maximum]`` (no upper bound when None).
+
+    Its ValueError says the range, ``what`` the number means (e.g. ``'worker threads, e.g. 4'``) and the value
+    (bounded); :class:`~scitrera_app_framework.Variables` adds the variable's name.
+    """
+    span = f'from {minimum} to {maximum}' if maximum is not None else f'>= {minimum}'
+    hint = f' ({what})' if what else ''
+
+    def parse(value: Any) -> int:
+        n: Optional[int]
+        if isinstance(value, bool):
+            n = None
+        elif isinstance(value, int):
+            n = value
+        else:
+            try:
+                n = int(str(value).strip())
+            except (TypeError, ValueError):
+                n = None
+        if n is None or n < minimum or (maximum is not None and n > maximum):
+            raise ValueError(f'expected a whole number {span}{hint}, got {bounded_repr(value)}')
+        return n
+
+    return parse
+
+
+def seconds_at_least(minimum: float = 0.0, what: str = '') -> Callable[[Any], float]:
+    """Return a type function parsing a finite number of seconds >= ``minimum`` (its ValueError says what)."""
+    hint = f' ({what})' if what else ''
+
+    def parse(value: Any) -> float:
+        try:
+            t = float(value) if not isinstance(value, bool) else float('nan')
+        except (TypeError, ValueError):
+            t = float('nan')
+        if not (t >= minimum) or t == float('inf'):
+            raise ValueError(f'expected a number of seconds >= {minimum:g}{hint}, got {bounded_repr(value)}')
+        return t
+
+    return parse
+
+
+__all__ = ['ext_parse_bool', 'ext_parse_csv', 'ext_parse_csv_set', 'ext_parse_int', 'int_in_range',
+           'seconds_at_least']

@@ -30,15 +30,15 @@ MASK = '****'
 #: Regular expressions searched in the normalized key (see the module docstring).
 SECRET_KEY_PATTERNS: tuple[str, ...] = (
     r'passw(or)?d', r'(^|_)pass(_|$)', r'passphrase', r'(^|_)pwd(_|$)', r'secret', r'token', r'credential',
-    r'api_?key', r'private_?key', r'auth', r'signing_?key', r'encryption_?key', r'master_?key', r'cookie',
-    r'session_?key', r'access_?key', r'(^|_)dsn(_|$)', r'(^|_)salt(_|$)', r'(^|_)pin(_|$)', r'(^|_)otp(_|$)',
+    r'api_?key', r'private_?key', r'auth(?!or(?!i[sz]))', r'signing_?key', r'encryption_?key', r'master_?key',
+    r'cookie', r'session_?key', r'access_?key', r'(^|_)dsn(_|$)', r'(^|_)salt(_|$)', r'(^|_)pin(_|$)', r'(^|_)otp(_|$)',
 )
 
 #: A name whose last part says what *kind* of setting it is (not the secret itself) is not secret, even when an
 #: earlier part matches: ``BASIC_AUTH_USERNAME``, ``AUTH_ENABLED``, ``TOKEN_FILE``, ``PASSWORD_URL``.
 NON_SECRET_SUFFIXES: tuple[str, ...] = (
     'user', 'username', 'user_name', 'enabled', 'enable', 'disabled', 'mode', 'type', 'method', 'url', 'uri',
-    'host', 'port', 'timeout', 'ttl', 'file', 'path', 'dir', 'length', 'min_length', 'max_length', 'header',
+    'host', 'port', 'timeout', 'ttl', 'file', 'path', 'dir', 'length', 'min_length', 'max_length',
     'header_name', 'endpoint', 'provider', 'algorithm',
 )
 _SUFFIX_RE = re.compile('(?:^|_)(?:' + '|'.join(re.escape(x) for x in NON_SECRET_SUFFIXES) + ')$')

@@ -12,7 +12,6 @@ from scitrera_app_framework.api import Plugin, Variables
 from scitrera_app_framework.core.context import get_app_context
 from scitrera_app_framework.core.plugins import (
     PluginShutdownError,
-    shutdown_order,
     describe_plugins,
     get_extension,
     get_extensions,
@@ -21,6 +20,7 @@ from scitrera_app_framework.core.plugins import (
     plugin_graph,
     register_plugin,
     shutdown_all_plugins,
+    shutdown_order,
 )
 
 

@@ -30,7 +30,8 @@ def _clean_policy() -> object:
     'password', 'DB_PASSWORD', 'db.password', 'db-passwd', 'api-key', 'X-API-KEY', 'apikey', 'PRIVATE-KEY',
     'private_key', 'DB_PASS', 'MYSQL_PWD', 'PASSPHRASE', 'SIGNING_KEY', 'ENCRYPTION_KEY', 'MASTER_KEY',
     'SESSION_COOKIE', 'client_secret', 'GITHUB_TOKEN', 'aws_credentials', 'AUTHORIZATION', 'auth', 'PYROSCOPE_TOKEN',
-    'Sentry.DSN', 'AWS_SECRET_ACCESS_KEY', 'access-key', 'session_key',
+    'Sentry.DSN', 'AWS_SECRET_ACCESS_KEY', 'access-key', 'session_key', 'auth_header', 'AUTHORIZE_TOKEN',
+    'x-authorization',
 ])
 def test_secret_names(name: str) -> None:
     assert is_secret_key(name)
@@ -39,6 +40,7 @@ def test_secret_names(name: str) -> None:
 @pytest.mark.parametrize('name', [
     'DATABASE_URL', 'PYROSCOPE_SERVER', 'HOST', 'PORT', 'region', 'PASSENGER_COUNT', 'BYPASS', 'COMPASS',
     'KEYBOARD', 'SPINE', 'LOGGING_LEVEL', 'BASIC_AUTH_USERNAME', 'AUTH_ENABLED', 'TOKEN_FILE', 'PASSWORD_URL',
+    'BOOK_AUTHOR', 'authors', 'CERT_AUTHORITY', 'AUTH_HEADER_NAME',
     '', None, 42,
 ])
 def test_not_secret_names(name: object) -> None:
