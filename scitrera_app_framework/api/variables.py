@@ -105,9 +105,10 @@ def _error_detail(key: str, error: BaseException) -> str:
     message with secrets masked and cut to 300 characters."""
     if is_secret_key(key):
         return type(error).__name__
-    text = mask_text(str(error))
-    if len(text) > 300:
-        text = f'{text[:300]}... ({len(text):,} characters)'
+    raw = str(error)
+    text = mask_text(raw[:1200])  # mask a generous prefix only: masking 10 MB would take seconds
+    if len(raw) > 300:
+        text = f'{text[:300]}... ({len(raw):,} characters)'
     return f'{type(error).__name__}: {text}'
 
 

@@ -640,3 +640,13 @@ def test_find_reports_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('SAF_T_F', 'e')
     assert v.find('saf_t_f') == ('e', 'environment')
     assert v.find('saf_t_nope')[0] is NO_MATCH
+
+
+@pytest.mark.parametrize('type_fn', [int, ext_parse_bool, float])
+def test_a_huge_bad_value_gives_a_bounded_error(type_fn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SAF_T_HUGE', 'x' * 10_000_000)
+    with pytest.raises(ValueError) as ei:
+        Variables().environ('SAF_T_HUGE', type_fn=type_fn)
+    msg = str(ei.value)
+    assert len(msg) < 1500 and '10,000,000 characters' in msg
+    assert len(str(ei.value.__cause__)) < 1000
