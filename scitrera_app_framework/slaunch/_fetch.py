@@ -1,0 +1,90 @@
+"""Reading a manifest's bytes: a file path, a ``file://`` URL or an ``http(s)://`` URL, size-capped and decoded.
+
+A source that cannot be read at all raises :class:`ManifestFetchError` (so the launcher may fall back to the
+installed version); one that is read but too large or not UTF-8 raises :class:`ManifestError`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+from .errors import ManifestError, ManifestFetchError
+
+_MAX_MANIFEST_BYTES = 5 * 1024 * 1024
+_URL_TIMEOUT_S = 30.0
+
+
+def read_source(source: Union[str, os.PathLike]) -> Tuple[str, str, Optional[str], str]:
+    """Return (text, origin, format or None, base for relative references) of a manifest path or URL.
+
+    Raises :class:`ManifestFetchError` when it cannot be read, :class:`ManifestError` when it is too large or
+    not UTF-8.
+    """
+    ref = os.fspath(source)
+    if isinstance(ref, bytes):
+        ref = os.fsdecode(ref)
+    if ref.startswith(('http://', 'https://')):
+        return _fetch_url(ref)
+    if ref.startswith('file://'):
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+        ref = url2pathname(urlsplit(ref).path)
+    path = Path(ref).expanduser()
+    origin = str(path)
+    try:
+        if path.stat().st_size > _MAX_MANIFEST_BYTES:
+            raise ManifestError(f'manifest is larger than {_MAX_MANIFEST_BYTES} bytes; is this the right file?',
+                                source=origin)
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestFetchError('manifest file not found; check the path', source=origin) from None
+    except IsADirectoryError:
+        raise ManifestFetchError('is a directory, not a manifest file', source=origin) from None
+    except OSError as exc:
+        raise ManifestFetchError(f'cannot read the manifest: {exc.strerror or exc}', source=origin) from exc
+    text = _decode(raw, origin)
+    return text, origin, _format_from_name(path.name), str(path.parent.absolute())
+
+
+def _fetch_url(url: str) -> Tuple[str, str, Optional[str], str]:
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urljoin, urlsplit
+
+    try:
+        with urllib.request.urlopen(url, timeout=_URL_TIMEOUT_S) as resp:  # noqa: S310 (http(s) only, checked)
+            raw = resp.read(_MAX_MANIFEST_BYTES + 1)
+            content_type = resp.headers.get('Content-Type', '') or ''
+    except urllib.error.HTTPError as exc:
+        raise ManifestFetchError(f'HTTP {exc.code} {exc.reason} while fetching the manifest', source=url) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, 'reason', exc)
+        raise ManifestFetchError(f'cannot fetch the manifest: {reason}', source=url) from exc
+    if len(raw) > _MAX_MANIFEST_BYTES:
+        raise ManifestError(f'manifest is larger than {_MAX_MANIFEST_BYTES} bytes; is this the right URL?',
+                            source=url)
+    fmt = _format_from_name(urlsplit(url).path)
+    if fmt is None and 'json' in content_type:
+        fmt = 'json'
+    return _decode(raw, url), url, fmt, urljoin(url, '.')
+
+
+def _decode(raw: bytes, origin: str) -> str:
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        line = raw.count(b'\n', 0, exc.start) + 1
+        raise ManifestError(f'not valid UTF-8 (byte {exc.start}); save the manifest as UTF-8', source=origin,
+                            line=line) from None
+    return text[1:] if text.startswith('\ufeff') else text
+
+
+def _format_from_name(name: str) -> Optional[str]:
+    lower = name.lower()
+    if lower.endswith('.json'):
+        return 'json'
+    if lower.endswith(('.yaml', '.yml')):
+        return 'yaml'
+    return None
