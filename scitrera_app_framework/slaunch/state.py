@@ -26,7 +26,7 @@ from typing import Any, Dict
 
 from .errors import StateError
 
-__all__ = ['STATE_FILE', 'STATE_FORMAT', 'new_state', 'load_state', 'save_state']
+__all__ = ['STATE_FILE', 'STATE_FORMAT', 'new_state', 'load_state', 'save_state', 'remove_stale_temp_files']
 
 STATE_FILE = 'state.json'
 STATE_FORMAT = 1
