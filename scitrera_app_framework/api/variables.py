@@ -10,14 +10,14 @@ from __future__ import annotations
 import os as _os
 from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Optional
 
-from ..exceptions import SAFError
+from ..exceptions import ConfigurationError, SAFError
 from ..util import _environ
-from ..util.secrets import is_secret_key, mask_text, shown_value
+from ..util.secrets import MASK, is_secret_key, mark_secret_key, mask_text, mask_value, shown_value
 from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 
 TypeFn = Callable[[Any], Any]
 
-_L_ENV, _L_LOCAL, _L_SOURCES, _L_DEFAULTS = 0, 1, 2, 3
+_L_ENV, _L_LOCAL, _L_SOURCES, _L_DEFAULTS, _L_CLI = 0, 1, 2, 3, 4
 _ORDERS = {
     EnvPlacement.TOP: (_L_ENV, _L_LOCAL, _L_SOURCES, _L_DEFAULTS),
     EnvPlacement.BOTTOM: (_L_LOCAL, _L_SOURCES, _L_DEFAULTS, _L_ENV),
@@ -112,6 +112,40 @@ def _error_detail(key: str, error: BaseException) -> str:
     return f'{type(error).__name__}: {text}'
 
 
+class RequiredVariableError(ConfigurationError):
+    """A variable declared ``required`` has no value; names it and every place it could have come from."""
+
+    def __init__(self, key: str, places: list[str]) -> None:
+        self.key, self.places = key, places
+        super().__init__(f'variable {key!r} is required but has no value; set it in one of: ' + '; '.join(places))
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.key, self.places))
+
+
+def _masked(key: str, value: Any, secret: bool) -> Any:
+    if secret and value not in (None, ''):
+        return MASK
+    return mask_value(key, value)
+
+
+def _layer_of(where: str, key: str) -> tuple[str, Optional[str]]:
+    """``(layer, origin)`` from what :meth:`Variables._find` reports."""
+    if not where:
+        return 'not set', None
+    if where == 'environment':
+        return 'environment', key.upper()
+    if where in ('local', 'default'):
+        return where, None
+    if where.startswith('command line') or where == 'cli':
+        return 'cli', where if where != 'cli' else None
+    if where.startswith('file '):
+        return 'file', where[5:]
+    if where.startswith('secrets '):
+        return 'secrets', where.split(' ', 2)[-1]
+    return 'source', where
+
+
 class TypeFunctionError(SAFError):
     """Stands in for a type function's error in a :class:`VariableTypeError` chain: the same type name and
     traceback, with the message masked (see :class:`VariableTypeError`)."""
@@ -144,7 +178,7 @@ class Variables:
     """
 
     __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_order', '_env_top',
-                 '_conv', '_espec', '_ready', '_app', '__weakref__')
+                 '_conv', '_espec', '_ready', '_app', '_cli', '_decl', '_callbacks', '__weakref__')
 
     def __init__(self, sources: Iterable[Any] = (), env_placement: EnvPlacement = EnvPlacement.TOP,
                  local_provider: Callable[[], MutableMapping[str, Any]] = dict) -> None:
@@ -162,6 +196,9 @@ class Variables:
         self._espec: dict[str, list] = {}  # environ() fast path, per key; dropped when defaults/types change
         self._ready: dict[str, Any] = {}  # values of initialized single extension points (registry fast path)
         self._app: Any = None  # the app's lifecycle state (core.context.AppContext), created on first use
+        self._cli: Any = None  # the command-line layer (above everything), when added
+        self._decl: dict[str, tuple[Optional[str], bool, bool]] = {}  # declared variables: (help, secret, required)
+        self._callbacks: list[Callable[[set[str]], Any]] = []  # called by reload() with the changed keys
         for s in sources:
             self.add_source(s)
 
@@ -188,10 +225,79 @@ class Variables:
         """The extra sources, in lookup order."""
         return tuple(self._sources)
 
+    def add_cli_source(self, args: Any) -> Variables:
+        """Put command-line values above every other layer (environment included): an ``argparse.Namespace``
+        (its attributes that are not None) or ``--key=value`` / ``--key value`` / ``--flag`` arguments; keys match
+        like environment names (``--log-level`` answers ``LOG_LEVEL``). Adding again merges (later wins);
+        returns self.
+
+        Raises:
+            TypeError: ``args`` is neither a namespace nor a list of strings.
+        """
+        from ..util.config_sources import CliSource
+
+        new = CliSource(args)
+        if self._cli is not None:
+            merged = dict(self._cli.items())
+            merged.update(new.items())
+            flags = {**self._cli._flags, **new._flags}
+            new = CliSource(None)
+            new._set(merged)
+            new._flags = flags
+        self._cli = new
+        self._order = (_L_CLI,) + _ORDERS[self._placement]
+        self._env_top = False  # the generic lookup (the inlined fast path knows no CLI layer)
+        self._conv.clear()
+        self._espec.clear()
+        for k in new.keys():
+            self._known.setdefault(k.upper(), None)
+        return self
+
+    def reload(self) -> set[str]:
+        """Re-read every source that can (files, secrets directories); return the keys whose values changed.
+
+        A source that cannot be read now keeps its last good values; the error is logged (logger
+        ``saf.config``) and the others still reload. Callbacks registered with :meth:`on_reload` are called with
+        the changed keys (when there are any).
+        """
+        changed: set[str] = set()
+        for src in self._sources:
+            fn = getattr(src, 'reload', None)
+            if not callable(fn):
+                continue
+            try:
+                changed |= set(fn())
+            except Exception as e:
+                import logging
+                logging.getLogger('saf.config').error('reload of %s failed, keeping its last good values: %s: %s',
+                                                      getattr(src, 'path', type(src).__name__), type(e).__name__,
+                                                      mask_text(str(e)))
+        if changed:
+            self._conv.clear()
+            for spec in self._espec.values():
+                spec[4] = NO_MATCH
+            for cb in list(self._callbacks):
+                try:
+                    cb(changed)
+                except Exception as e:
+                    import logging
+                    logging.getLogger('saf.config').error('reload callback %r failed: %s: %s', cb,
+                                                          type(e).__name__, mask_text(str(e)))
+        return changed
+
+    def on_reload(self, callback: Callable[[set[str]], Any]) -> Callable[[set[str]], Any]:
+        """Call ``callback(changed_keys)`` after a :meth:`reload` that changed something; returns it."""
+        self._callbacks.append(callback)
+        return callback
+
     def _find(self, key: str) -> tuple[Any, str]:
         """Return ``(raw value, layer name)`` or ``(NO_MATCH, '')``."""
         for layer in self._order:
-            if layer == _L_ENV:
+            if layer == _L_CLI:
+                val = self._cli.get(key, NO_MATCH)
+                if val is not NO_MATCH:
+                    return val, 'cli'
+            elif layer == _L_ENV:
                 val = _env_get(key)
                 if val is not None:
                     return val, 'environment'
@@ -263,13 +369,17 @@ class Variables:
         fn = self._type_fns.get(key)
         if fn is None:
             return val
+        cached = self._conv.get(key)  # the conversion cache, inlined (one Python frame less per hit)
+        if cached is not None and cached[1] is val and cached[0] is fn:
+            return cached[2]
         return self._convert(key, fn, val)
 
     def _find_in_sources(self, key: str) -> tuple[Any, str]:
         for i, src in enumerate(self._sources):
             val = src.get(key, NO_MATCH)
             if val is not NO_MATCH:
-                return val, f'source[{i}] ({type(src).__name__})'
+                describe = getattr(src, 'describe', None)
+                return val, describe(key) if callable(describe) else f'source[{i}] ({type(src).__name__})'
         return NO_MATCH, ''
 
     def find(self, key: str) -> tuple[Any, Optional[str]]:
@@ -277,19 +387,24 @@ class Variables:
         raw, layer = self._find(key)
         return raw, (layer or None)
 
-    def environ(self, key: str, default: Any = NOT_SET, type_fn: Optional[TypeFn] = None) -> Any:
+    def environ(self, key: str, default: Any = NOT_SET, type_fn: Optional[TypeFn] = None,
+                help: Optional[str] = None, secret: bool = False, required: bool = False) -> Any:
         """Register ``default`` and ``type_fn`` for ``key`` (they persist) and return its current value.
 
-        Returns None when no layer has the key and no default is registered.
+        Returns None when no layer has the key and no default is registered. ``help``, ``secret`` and
+        ``required`` *declare* the variable (``describe_variables`` lists it; a secret one is masked wherever the
+        framework prints it); they are recorded the first time they are given.
 
         Raises:
             VariableTypeError: when the type function fails on the value found.
+            RequiredVariableError: ``required`` and no layer has a value (names the variable and every place it
+                could have come from).
         """
         # spec: [default arg, type_fn arg, effective type fn, registered default, last raw, last converted,
-        #        encoded environment key]
+        #        encoded environment key, required]
         spec = self._espec.get(key)
         if spec is None or spec[0] is not default or spec[1] is not type_fn:
-            spec = self._environ_register(key, default, type_fn)
+            spec = self._environ_register(key, default, type_fn, help, secret, required)
         # the lookup of get(), inlined for the default placement (this call sits on hot paths)
         if self._env_top:
             raw = _ENV_GET(spec[6])
@@ -304,7 +419,9 @@ class Variables:
         else:
             val = self._find(key)[0]
             if val is NO_MATCH:
-                return None
+                val = None
+        if val is None and spec[7]:
+            raise RequiredVariableError(key, self._places(key))
         if val is spec[4]:  # same raw value as last time: its conversion is cached
             return spec[5]
         fn = spec[2]
@@ -316,22 +433,107 @@ class Variables:
             spec[5] = result
         return result
 
-    def _environ_register(self, key: str, default: Any, type_fn: Optional[TypeFn]) -> list:
+    def _environ_register(self, key: str, default: Any, type_fn: Optional[TypeFn], help: Optional[str] = None,
+                          secret: bool = False, required: bool = False) -> list:
         if default is not NOT_SET:
             self._defaults[key] = default
         if type_fn is not None:
             self._type_fns[key] = type_fn
         self._known[key] = None
-        spec = [default, type_fn, self._type_fns.get(key), self._defaults.get(key), NO_MATCH, None, _ekey(key)]
+        old = self._decl.get(key)
+        if help is not None or secret or required or old is not None:
+            if old is not None:
+                help = help if help is not None else old[0]
+                secret = secret or old[1]
+                required = required or old[2]
+            self._decl[key] = (help, secret, required)
+            if secret:
+                mark_secret_key(key)
+        ek = _EKEYS.get(key)
+        if ek is None:
+            ek = _ekey(key)
+        spec = [default, type_fn, self._type_fns.get(key), self._defaults.get(key), NO_MATCH, None, ek,
+                bool(self._decl.get(key, (None, False, False))[2])]
         self._espec[key] = spec
         return spec
+
+    def _places(self, key: str) -> list[str]:
+        """Every place a value of ``key`` could come from, in lookup order (for error messages)."""
+        out = []
+        for layer in self._order:
+            if layer == _L_CLI:
+                out.append(f'the command line (--{key.lower().replace("_", "-")})')
+            elif layer == _L_ENV:
+                out.append(f'the environment variable {key.upper()}')
+            elif layer == _L_LOCAL:
+                out.append(f'a local value (v.set({key!r}, ...))')
+            elif layer == _L_SOURCES:
+                for i, src in enumerate(self._sources):
+                    out.append(getattr(src, 'path', None) and f'{type(src).__name__} {src.path}'
+                               or f'source[{i}] ({type(src).__name__})')
+            else:
+                out.append('a default (environ(..., default=...))')
+        return out
+
+    # --- provenance --------------------------------------------------------------------------------------
+    def explain(self, key: str) -> dict[str, Any]:
+        """Where ``key``'s value comes from: a dict with ``key``, ``value`` (converted; masked when secret),
+        ``raw`` (masked likewise), ``layer`` (``cli``, ``environment``, ``local``, ``file``, ``secrets``,
+        ``source``, ``default`` or ``not set``), ``origin`` (the environment variable, the file and line, the
+        command-line flag, ...), ``type`` (the type function's name), ``default`` (masked), ``secret``,
+        ``required`` and ``help``. Never raises for a bad value: ``error`` says what is wrong instead.
+        """
+        raw, where = self._find(key)
+        help_, secret_flag, required = self._decl.get(key, (None, False, False))
+        secret = secret_flag or is_secret_key(key)
+        layer, origin = _layer_of(where, key)
+        fn = self._type_fns.get(key)
+        out: dict[str, Any] = {'key': key, 'layer': layer, 'origin': origin,
+                               'type': getattr(fn, '__name__', None) if fn is not None else None,
+                               'default': _masked(key, self._defaults.get(key), secret),
+                               'secret': secret, 'required': required, 'help': help_}
+        if raw is NO_MATCH:
+            out.update(value=None, raw=None)
+            return out
+        out['raw'] = _masked(key, raw, secret)
+        try:
+            value = self._convert(key, fn, raw) if fn is not None else raw
+        except VariableTypeError as e:
+            out.update(value=None, error=str(e))
+            return out
+        out['value'] = _masked(key, value, secret)
+        return out
+
+    def explain_all(self) -> list[dict[str, Any]]:
+        """:meth:`explain` for every known key (internal ``=|NAME|`` keys left out), sorted by key."""
+        return [self.explain(k) for k in sorted(k for k in self.keys() if isinstance(k, str) and not is_epp(k))]
+
+    def declared(self) -> dict[str, tuple[Optional[str], bool, bool]]:
+        """The declared variables: ``{key: (help, secret, required)}`` (see :meth:`environ`)."""
+        return dict(self._decl)
 
     def __getitem__(self, key: str) -> Any:
         return self.get(key)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith('_'):
+        if name[0] == '_':
             raise AttributeError(name)
+        if self._env_top:  # get()'s fast path, inlined: v.port costs about what v.get('port') does
+            ek = _EKEYS.get(name)
+            raw = _ENV_GET(ek if ek is not None else _ekey(name))
+            if raw is None:
+                val = self._local.get(name, NO_MATCH)
+                if val is NO_MATCH:
+                    return self.get(name)
+            else:
+                val = _EVALS.get(raw) or _decode(raw)
+            fn = self._type_fns.get(name)
+            if fn is None:
+                return val
+            cached = self._conv.get(name)
+            if cached is not None and cached[1] is val and cached[0] is fn:
+                return cached[2]
+            return self._convert(name, fn, val)
         return self.get(name)
 
     def __contains__(self, key: object) -> bool:
@@ -503,4 +705,4 @@ class Variables:
                 f'sources={len(self._sources)} defaults={len(self._defaults)}>')
 
 
-__all__ = ['Variables', 'VariableTypeError', 'TypeFunctionError', 'EnvironProxy', 'TypeFn']
+__all__ = ['Variables', 'VariableTypeError', 'TypeFunctionError', 'RequiredVariableError', 'EnvironProxy', 'TypeFn']

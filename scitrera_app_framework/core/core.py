@@ -75,7 +75,8 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
                    sep: str = '-', unnamed_params: Iterable[str] = (), v: Optional[Variables] = None,
                    base_plugins: bool = False, pyroscope: bool = False, multitenant: bool = False,
                    entry_points: bool = False, async_auto_enabled: Optional[bool] = None,
-                   stateful_root_env_key: str = 'STATEFUL_ROOT', **params: Any) -> Variables:
+                   stateful_root_env_key: str = 'STATEFUL_ROOT', cli_args: Any = None,
+                   **params: Any) -> Variables:
     """Initialize the framework for an app and return its :class:`Variables` (also made the default).
 
     ``params`` are app parameters: each may be overridden by the environment variable of its upper-cased
@@ -83,13 +84,16 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     are static fields of JSON log lines and Pyroscope tags. ``APP_NAME`` overrides the computed name.
     Every keyword has an environment variable that overrides it (see the README's table).
     ``async_auto_enabled`` (``SAF_ASYNC_AUTO_MODE``, default True) switches automatic async mode;
-    ``stateful_root_env_key`` names the variable that holds the stateful root.
+    ``stateful_root_env_key`` names the variable that holds the stateful root. ``cli_args`` (an
+    ``argparse.Namespace`` or ``--key=value`` strings) become the command-line layer, above the environment.
+    ``SAF_CONFIG_FILES`` (comma-separated; ``name?`` optional) and ``SAF_SECRETS_DIR`` add file and secrets
+    sources first thing.
 
     Calling it again on a ``Variables`` it already initialized returns that instance unchanged.
     Readiness (:func:`~scitrera_app_framework.core.health.is_ready`) turns true when it returns.
 
-    The steps, in order: secrets policy, app identity, logging, fault handler, stateful directory, lifecycle
-    (async mode, shutdown), plugins, probe endpoint, ready.
+    The steps, in order: command line and configuration sources, secrets policy, app identity, logging, fault
+    handler, stateful directory, lifecycle (async mode, shutdown), plugins, probe endpoint, ready.
 
     Raises:
         VariableTypeError: an environment value cannot be parsed (names the variable).
@@ -110,6 +114,7 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
         stateful_root_env_key=stateful_root_env_key, params=tuple(params.items()))
     ctx.state = STARTING
     set_default_variables(v)
+    _step_sources(v, cli_args)
     _step_secrets(v)
     app = _step_identity(v, ctx, opts)
     logger = _step_logging(v, opts, app)
@@ -120,6 +125,14 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     _start_health_endpoint(v, logger)
     _step_ready(v, ctx, logger)
     return v
+
+
+def _step_sources(v: Variables, cli_args: Any) -> None:
+    """The command-line layer, then ``SAF_CONFIG_FILES`` and ``SAF_SECRETS_DIR`` (they may set anything after)."""
+    if cli_args is not None:
+        v.add_cli_source(cli_args)
+    from .util import add_config_files_from
+    add_config_files_from(v)
 
 
 def _step_secrets(v: Variables) -> None:

@@ -1,16 +1,24 @@
-"""Configuration file sources for :class:`Variables` (``.env`` files)."""
+"""Configuration sources for :class:`Variables`: ``.env``, YAML, JSON and TOML files, secrets directories, and
+the declared-variables reference.
+
+Every file source sits below the environment and local values and above defaults, in the order added; its keys
+match the way environment names do (``v.get('port')`` finds ``PORT``).
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from ..api.variables import Variables
 from ..util.config_files import ConfigFileError
 from ..util.config_files import read_env_file as _read_env_file
+from ..util.config_sources import FileSource, SecretsDirSource
+from ..util.secrets import MASK, is_secret_key, mask_value
 from .defaults import get_variables
 
-__all__ = ['ConfigFileError', 'read_env_file', 'add_env_file_source']
+__all__ = ['ConfigFileError', 'read_env_file', 'add_env_file_source', 'add_file_source', 'add_secrets_dir_source',
+           'add_config_files_from', 'describe_variables', 'variables_markdown']
 
 
 def read_env_file(path: Union[str, os.PathLike]) -> dict[str, Optional[str]]:
@@ -28,11 +36,12 @@ def read_env_file(path: Union[str, os.PathLike]) -> dict[str, Optional[str]]:
 
 def add_env_file_source(path: Union[str, os.PathLike] = '.env', v: Optional[Variables] = None,
                         required: bool = False, missing_ok: Optional[bool] = None) -> dict[str, Optional[str]]:
-    """Read a ``.env`` file and add its values as an extra source of ``v`` (below local values); return them.
+    """Read a ``.env`` file and add its values as a source of ``v`` (below local values, above defaults; keys
+    matched like environment names); return the values.
 
     The process environment is not modified. A missing file is ignored with a warning naming it, as the
     original does; ``required=True`` makes it an error (``missing_ok`` is the older spelling of
-    ``not required``).
+    ``not required``). ``v.reload()`` re-reads it.
 
     Raises:
         FileNotFoundError: the file does not exist and ``required`` is true.
@@ -42,14 +51,132 @@ def add_env_file_source(path: Union[str, os.PathLike] = '.env', v: Optional[Vari
     if missing_ok is not None:
         required = not missing_ok
     v = get_variables(v)
-    try:
-        values = read_env_file(path)
-    except FileNotFoundError:
-        if required:
-            raise
+    if not os.path.exists(os.fspath(path)) and not required:
         from .logs import get_logger
         get_logger(v).warning('.env file %s not found: ignored (pass required=True to make this an error)',
                               os.path.abspath(os.fspath(path)))
         return {}
-    v.add_source(values)
-    return values
+    src = FileSource(path, kind='env')
+    v.add_source(src)
+    return dict(src.items())
+
+
+def add_file_source(path: Union[str, os.PathLike], v: Optional[Variables] = None, prefix: Optional[str] = None,
+                    optional: bool = False, watch: bool = False) -> FileSource:
+    """Add a ``.yaml``/``.yml``, ``.json``, ``.toml`` (or ``.env``) file as a source of ``v``; return the source.
+
+    Nested tables are flattened to upper-case ``SECTION_KEY`` names (``db: {host: x}`` answers ``v.get('DB_HOST')``
+    and ``v.get('db_host')``); lists stay lists; ``prefix='app'`` puts ``APP_`` before every name. An
+    ``optional`` file may be missing (it gives no values until it appears and ``v.reload()`` runs).
+    ``watch=True`` re-reads it when it changes (needs the optional ``watchfiles`` package) and calls the
+    ``v.on_reload`` callbacks with the changed keys.
+
+    Raises:
+        FileNotFoundError: the file is missing and not ``optional``.
+        ConfigFileError: not UTF-8, malformed, nested too deeply, or not a mapping (names the file and line).
+        ValueError: an unknown file extension.
+        ImportError: ``watch=True`` without ``watchfiles`` (names the package to install).
+    """
+    v = get_variables(v)
+    src = FileSource(path, prefix=prefix, optional=optional)
+    v.add_source(src)
+    if watch:
+        _watch(v, src.path)
+    return src
+
+
+def add_secrets_dir_source(path: Union[str, os.PathLike] = '/run/secrets', v: Optional[Variables] = None,
+                           watch: bool = False) -> SecretsDirSource:
+    """Add a secrets directory (one file per key, trailing newline stripped; the Kubernetes secret-volume layout
+    with its ``..data`` links included) as a source of ``v``; return the source. A missing directory gives no
+    values. ``v.reload()`` (or ``watch=True``, with ``watchfiles``) sees an updated volume. Every value from it is
+    treated as a secret wherever the framework prints it.
+
+    Raises:
+        ConfigFileError: a file that is not UTF-8.
+        ImportError: ``watch=True`` without ``watchfiles``.
+    """
+    from ..util.secrets import mark_secret_key
+
+    v = get_variables(v)
+    src = SecretsDirSource(path)
+    for k in src.keys():
+        mark_secret_key(k)
+    v.add_source(src)
+    if watch:
+        _watch(v, src.path)
+    return src
+
+
+def add_config_files_from(v: Variables) -> list[FileSource]:
+    """Add the files named by ``SAF_CONFIG_FILES`` (comma-separated; a trailing ``?`` marks a file optional) and
+    the directory named by ``SAF_SECRETS_DIR``, in that order; return the file sources (``init_framework`` calls
+    it first thing).
+
+    Raises:
+        FileNotFoundError / ConfigFileError: as :func:`add_file_source` (the message names the file).
+    """
+    out = []
+    for item in str(v.environ('SAF_CONFIG_FILES', default='') or '').split(','):
+        item = item.strip()
+        if not item:
+            continue
+        optional = item.endswith('?')
+        out.append(add_file_source(item.rstrip('?').strip(), v, optional=optional))
+    secrets_dir = v.environ('SAF_SECRETS_DIR', default=None)
+    if secrets_dir:
+        add_secrets_dir_source(str(secrets_dir), v)
+    return out
+
+
+def _watch(v: Variables, path: str) -> None:
+    try:
+        import watchfiles
+    except ImportError as e:
+        raise ImportError(f"watching {path!r} needs the watchfiles package: pip install watchfiles") from e
+    import threading
+
+    def loop() -> None:
+        try:
+            for _changes in watchfiles.watch(path, debounce=200, raise_interrupt=False):
+                v.reload()
+        except Exception as e:  # the file's directory vanished, ...
+            import logging
+            logging.getLogger('saf.config').warning('stopped watching %s: %s: %s', path, type(e).__name__, e)
+
+    threading.Thread(target=loop, name=f'saf-watch:{os.path.basename(path)}', daemon=True).start()
+
+
+def describe_variables(v: Optional[Variables] = None) -> list[dict[str, Any]]:
+    """The declared variables of ``v`` (``environ(..., help=..., secret=..., required=...)``) and the ones
+    registered with a default or a type, sorted by name: ``name``, ``env`` (the environment variable), ``type``,
+    ``default`` (masked when secret), ``secret``, ``required``, ``help``."""
+    v = get_variables(v)
+    declared = v.declared()
+    rows = []
+    for key in sorted(set(declared) | {k for k in v.keys() if isinstance(k, str) and not k.startswith('=|')}):
+        info = v.explain(key)
+        if key not in declared and info['type'] is None and info['default'] is None:
+            continue  # a plain value, not a declared setting
+        help_, secret, required = declared.get(key, (None, False, False))
+        secret = secret or is_secret_key(key)
+        rows.append({'name': key, 'env': key.upper(), 'type': info['type'] or 'str',
+                     'default': MASK if secret and info['default'] not in (None, '') else
+                     mask_value(key, info['default']),
+                     'secret': secret, 'required': required, 'help': help_ or ''})
+    return rows
+
+
+def variables_markdown(rows: list[dict[str, Any]]) -> str:
+    """Render :func:`describe_variables` rows as a Markdown table (an app's configuration reference)."""
+    def cell(x: Any) -> str:
+        text = '' if x is None else (f'`{x}`' if not isinstance(x, bool) else ('yes' if x else ''))
+        return text.replace('|', '\\|').replace('\n', ' ')
+
+    lines = ['| variable | type | default | required | secret | description |', '|---|---|---|---|---|---|']
+    for r in rows:
+        default = '' if r['default'] is None else cell(r['default'])
+        help_text = str(r['help']).replace('|', '\\|').replace('\n', ' ')
+        lines.append(f"| `{r['env']}` | {r['type']} | {default} | {cell(r['required'])} | {cell(r['secret'])} | "
+                     f"{help_text} |")
+    return '\n'.join(lines) + '\n'

@@ -23,13 +23,16 @@ GET: Callable[[Any], Any] = DATA.get if FAST else (lambda k: os.environ.get(k)) 
 NO_KEY = ('saf: not an environment name',)  # hashable, never present in the environment
 KEYS: dict = {}  # name -> encoded upper-case key
 VALUES: dict = {}  # raw environment value -> decoded str
-CACHE_MAX = 8192
+CACHE_MAX = 65536  # names and values cached; past it the oldest entry goes (no cliff: never a full clear)
 
 
 def encoded_key(key: Any) -> Any:
     """Return (and cache) the key under which ``key.upper()`` is stored in the environment."""
-    if len(KEYS) > CACHE_MAX:
-        KEYS.clear()
+    if len(KEYS) >= CACHE_MAX:
+        try:
+            del KEYS[next(iter(KEYS))]  # the oldest entry (dicts keep insertion order)
+        except (StopIteration, KeyError, RuntimeError):  # emptied or changed by another thread meanwhile
+            pass
     if key.__class__ is not str or not key or key[:2] == '=|':
         ek: Any = NO_KEY
     else:
@@ -45,8 +48,11 @@ def decode(raw: Any) -> str:
     """The str of a raw environment value (cached)."""
     if raw.__class__ is str:
         return raw
-    if len(VALUES) > CACHE_MAX:
-        VALUES.clear()
+    if len(VALUES) >= CACHE_MAX:
+        try:
+            del VALUES[next(iter(VALUES))]
+        except (StopIteration, KeyError, RuntimeError):
+            pass
     val = VALUES[raw] = DECODE(raw)  # type: ignore[misc]
     return val
 

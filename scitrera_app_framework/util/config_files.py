@@ -71,12 +71,12 @@ _COMMENT = re.compile(r'\s+#.*')
 _VAR = re.compile(r'\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}')
 
 
-def parse_env_text(text: str, path: str = '<string>',
-                   environ: Optional[Mapping[str, str]] = None) -> dict[str, Optional[str]]:
+def parse_env_text(text: str, path: str = '<string>', environ: Optional[Mapping[str, str]] = None,
+                   lines: Optional[dict[str, int]] = None) -> dict[str, Optional[str]]:
     """Parse ``.env`` text; return ``{key: value}`` (a key without ``=`` maps to None), variables expanded.
 
     ``environ``: where ``${NAME}`` is looked up after the file's own earlier values (default: the process
-    environment; ``{}``: nowhere else).
+    environment; ``{}``: nowhere else). ``lines``, when given, receives each key's line number.
 
     Raises:
         ConfigFileError: a line cannot be parsed (names the file and line; a secret value is not quoted).
@@ -87,10 +87,12 @@ def parse_env_text(text: str, path: str = '<string>',
         pairs = _parse_env_dotenv(text, path)
     env = os.environ if environ is None else environ
     out: dict[str, Optional[str]] = {}
-    for key, value in pairs:
+    for key, value, line in pairs:
         if value is not None and '${' in value:
             value = _VAR.sub(lambda m: _lookup(m, out, env), value)
         out[key] = value
+        if lines is not None:
+            lines[key] = line
     return out
 
 
@@ -106,13 +108,13 @@ def _lookup(m: re.Match[str], own: Mapping[str, Optional[str]], env: Mapping[str
     return val if val is not None else ''
 
 
-def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[str]]]]:
+def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[str], int]]]:
     """Parse a file whose bindings have no quoted values; None when one has (the full parser is needed).
 
     Raises:
         ConfigFileError: a line without quotes that is not a binding (names the file and line).
     """
-    pairs: list[tuple[str, Optional[str]]] = []
+    pairs: list[tuple[str, Optional[str], int]] = []
     plain, skip = _PLAIN_LINE.match, _SKIP_LINE.match
     bad: Optional[tuple[int, str]] = None
     for n, line in enumerate(text.split('\n'), 1):
@@ -125,7 +127,7 @@ def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[s
                 if '#' in value:
                     value = _COMMENT.sub('', value)
                 value = value.rstrip()
-            pairs.append((m.group(1), value))
+            pairs.append((m.group(1), value, n))
         elif skip(line) is None:
             if '"' in line or "'" in line:
                 return None  # a quoted key or value (may span lines): python-dotenv's parser decides
@@ -136,7 +138,7 @@ def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[s
     return pairs
 
 
-def _parse_env_dotenv(text: str, path: str) -> list[tuple[str, Optional[str]]]:
+def _parse_env_dotenv(text: str, path: str) -> list[tuple[str, Optional[str], int]]:
     try:
         from dotenv.parser import parse_stream
     except ImportError as e:
@@ -144,12 +146,12 @@ def _parse_env_dotenv(text: str, path: str) -> list[tuple[str, Optional[str]]]:
                           f"pip install 'scitrera-app-framework[dotenv]'") from e
     import io
 
-    pairs: list[tuple[str, Optional[str]]] = []
+    pairs: list[tuple[str, Optional[str], int]] = []
     for b in parse_stream(io.StringIO(text)):
         if b.error:
             raise ConfigFileError(path, b.original.line, _describe_bad_line(b.original.string))
         if b.key is not None:
-            pairs.append((b.key, b.value))
+            pairs.append((b.key, b.value, b.original.line))
     return pairs
 
 

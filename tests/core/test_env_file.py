@@ -33,7 +33,7 @@ def test_values_added_as_source(env_file: Path) -> None:
     values = add_env_file_source(env_file, v=v)
     assert values['SAF_T_ENVF_A'] == 'alpha'
     assert v.get('SAF_T_ENVF_A') == 'alpha'
-    assert v.get('saf_t_envf_a') is None  # sources are case-sensitive
+    assert v.get('saf_t_envf_a') == 'alpha'  # keys match the way environment names do
     assert v.get('SAF_T_ENVF_B') == 'beta'
     assert v.get('SAF_T_ENVF_REF') == 'alpha-ref'
     assert len(v.sources) == 1

@@ -1,0 +1,315 @@
+"""Configuration sources for :class:`~scitrera_app_framework.Variables`: files, a secrets directory, the command line.
+
+Every source here matches keys the way the environment is matched: a lookup tries the key as given, then the
+key upper-cased, so ``v.get('port')`` finds ``PORT`` in a ``.env`` file. Each can say where a key came from
+(:meth:`describe`), and file-backed sources re-read themselves on :meth:`reload` (a file that became malformed
+keeps the last good values and the error is reported to the caller).
+
+- :class:`FileSource`: ``.env``, ``.yaml``/``.yml``, ``.json`` or ``.toml``; nested tables are flattened to
+  upper-case ``SECTION_KEY`` names (``db: {host: x}`` answers ``DB_HOST`` and ``db_host``), lists stay lists.
+- :class:`SecretsDirSource`: one file per key (``/run/secrets``), trailing newline stripped; understands the
+  Kubernetes volume layout, whose visible files are links into a ``..data`` directory swapped atomically.
+- :class:`CliSource`: an ``argparse.Namespace`` or ``--key=value`` arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+
+from .config_files import (
+    ConfigFileError,
+    parse_env_text,
+    parse_json_text,
+    parse_toml_text,
+    parse_yaml_text,
+    read_text,
+)
+
+_NO = object()
+FILE_KINDS = {'.env': 'env', '.yaml': 'yaml', '.yml': 'yaml', '.json': 'json', '.toml': 'toml'}
+
+
+class KeySource:
+    """A read-only mapping source with environment-style key matching (exact, then upper-cased)."""
+
+    kind = 'source'
+
+    def __init__(self, data: Optional[Mapping[str, Any]] = None) -> None:
+        self._lock = threading.Lock()
+        self._set(dict(data or {}))
+
+    def _set(self, data: dict[str, Any]) -> None:
+        upper = {k.upper(): v for k, v in data.items() if isinstance(k, str)}
+        self._data, self._upper = data, upper  # swapped together: readers see one or the other
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key`` (or of ``key.upper()``), else ``default``."""
+        val = self._data.get(key, _NO)
+        if val is _NO:
+            val = self._upper.get(key.upper(), _NO) if isinstance(key, str) else _NO
+            if val is _NO:
+                return default
+        return val
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key, _NO) is not _NO  # type: ignore[arg-type]
+
+    def __getitem__(self, key: str) -> Any:
+        val = self.get(key, _NO)
+        if val is _NO:
+            raise KeyError(key)
+        return val
+
+    def keys(self) -> list[str]:
+        """The keys, as the source holds them."""
+        return list(self._data)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._data.items())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def describe(self, key: str) -> str:
+        """Where ``key``'s value comes from (for provenance)."""
+        return self.kind
+
+    def reload(self) -> set[str]:
+        """Re-read the source; return the keys whose values changed (none for a fixed mapping)."""
+        return set()
+
+    def __repr__(self) -> str:
+        return f'<{type(self).__name__} {len(self._data)} keys>'
+
+
+def flatten(data: Mapping[Any, Any], prefix: str = '', sep: str = '_') -> dict[str, Any]:
+    """Flatten nested mappings into upper-case ``SECTION_KEY`` names; lists and other values stay as they are."""
+    out: dict[str, Any] = {}
+    stack: list[tuple[str, Mapping[Any, Any]]] = [(prefix, data)]
+    while stack:
+        pre, node = stack.pop()
+        for k, val in node.items():
+            name = f'{pre}{sep}{k}' if pre else str(k)
+            if isinstance(val, Mapping) and val:
+                stack.append((name, val))
+            else:
+                out[name.upper()] = val
+    return out
+
+
+def _yaml_lines(text: str, prefix: str) -> dict[str, int]:
+    """Line numbers of the flattened keys of a YAML document (best effort: {} when it cannot tell)."""
+    try:
+        import yaml
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except Exception:
+        return {}
+    out: dict[str, int] = {}
+    stack = [(prefix, root)]
+    while stack:
+        pre, node = stack.pop()
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        for knode, vnode in node.value:
+            name = f'{pre}_{knode.value}' if pre else str(knode.value)
+            if isinstance(vnode, yaml.MappingNode) and vnode.value:
+                stack.append((name, vnode))
+            else:
+                out[name.upper()] = knode.start_mark.line + 1
+    return out
+
+
+class FileSource(KeySource):
+    """Settings read from one file (``.env``, YAML, JSON or TOML); see the module docstring.
+
+    Args:
+        path: the file. Its extension picks the reader (a file named ``.env...`` is a ``.env`` file).
+        prefix: put ``PREFIX_`` before every key (``prefix='db'`` turns ``host`` into ``DB_HOST``).
+        optional: a missing file gives no values (and is read again on :meth:`reload`) instead of an error.
+        environ: where ``${NAME}`` in a ``.env`` file is looked up after the file's own values (default: the
+            process environment).
+        kind: ``env``, ``yaml``, ``json`` or ``toml`` when the extension does not say.
+
+    Raises:
+        FileNotFoundError: the file is missing and not ``optional``.
+        ConfigFileError: the file is not UTF-8, cannot be parsed, or is not a mapping (names the file and line).
+        ValueError: unknown extension.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike[str]], prefix: Optional[str] = None, optional: bool = False,
+                 environ: Optional[Mapping[str, str]] = None, kind: Optional[str] = None) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        ext = os.path.splitext(self.path)[1].lower()
+        if kind is None:
+            kind = 'env' if os.path.basename(self.path).startswith('.env') else FILE_KINDS.get(ext)
+        if kind not in FILE_KINDS.values():
+            raise ValueError(f'{self.path!r}: unknown configuration file type {ext!r}; use one of '
+                             f'{", ".join(FILE_KINDS)} (or a file named .env*)')
+        self.kind = kind
+        self.prefix = prefix.strip('_').upper() if prefix else ''
+        self.optional = optional
+        self._environ = environ
+        self._lines: dict[str, int] = {}
+        self.last_error: Optional[BaseException] = None
+        super().__init__(self._read())
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            p, text = read_text(self.path)
+        except FileNotFoundError:
+            if self.optional:
+                self._lines = {}
+                return {}
+            raise
+        lines: dict[str, int] = {}
+        if self.kind == 'env':
+            raw = parse_env_text(text, p, self._environ, lines)
+            data: dict[str, Any] = {(f'{self.prefix}_{k}' if self.prefix else k): val for k, val in raw.items()}
+            lines = {(f'{self.prefix}_{k}' if self.prefix else k).upper(): n for k, n in lines.items()}
+        else:
+            parsed = (parse_yaml_text if self.kind == 'yaml' else parse_json_text if self.kind == 'json'
+                      else parse_toml_text)(text, p)
+            if parsed is None:
+                parsed = {}
+            if not isinstance(parsed, Mapping):
+                raise ConfigFileError(p, 1, f'the top level of a configuration file must be a mapping of settings, '
+                                            f'got {type(parsed).__name__}')
+            data = flatten(parsed, self.prefix)
+            if self.kind == 'yaml':
+                lines = _yaml_lines(text, self.prefix)
+        self._lines = lines
+        return data
+
+    def describe(self, key: str) -> str:
+        """``file /path/app.yaml:12`` (the line where the reader knows it)."""
+        line = self._lines.get(key.upper())
+        return f'file {self.path}:{line}' if line is not None else f'file {self.path}'
+
+    def reload(self) -> set[str]:
+        """Re-read the file; return the changed keys.
+
+        Raises:
+            ConfigFileError / FileNotFoundError / OSError: the file cannot be read now; the last good values stay
+                (the caller logs the error).
+        """
+        with self._lock:
+            try:
+                new = self._read()
+            except BaseException as e:
+                self.last_error = e
+                raise
+            self.last_error = None
+            old = self._data
+            self._set(new)
+        return {k for k in set(old) | set(new) if old.get(k, _NO) != new.get(k, _NO)}
+
+    def __repr__(self) -> str:
+        return f'<FileSource {self.path} ({len(self._data)} keys)>'
+
+
+class SecretsDirSource(KeySource):
+    """One secret per file in a directory (Docker and Kubernetes secret volumes); see the module docstring.
+
+    File names are the keys (matched like environment names); names starting with ``.`` are skipped (the
+    Kubernetes ``..data`` link and its timestamped directories); links are followed, so the volume's atomic swap
+    of ``..data`` is seen by :meth:`reload`. A missing directory gives no values.
+    """
+
+    kind = 'secrets'
+
+    def __init__(self, path: Union[str, os.PathLike[str]] = '/run/secrets') -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        super().__init__(self._read())
+
+    def _read(self) -> dict[str, Any]:
+        if not os.path.isdir(self.path):
+            return {}
+        data: dict[str, Any] = {}
+        for name in sorted(os.listdir(self.path)):
+            if name.startswith('.'):
+                continue
+            full = os.path.join(self.path, name)
+            if not os.path.isfile(full):  # (follows links: a link into ..data is a file)
+                continue
+            with open(full, 'rb') as f:
+                raw = f.read()
+            try:
+                text = raw.decode('utf-8')
+            except UnicodeDecodeError:
+                raise ConfigFileError(full, None, 'a secret file must be UTF-8 text') from None
+            data[name] = text[:-2] if text.endswith('\r\n') else text[:-1] if text.endswith('\n') else text
+        return data
+
+    def describe(self, key: str) -> str:
+        for name in self._data:
+            if name == key or name.upper() == key.upper():
+                return f'secrets file {os.path.join(self.path, name)}'
+        return f'secrets directory {self.path}'
+
+    def reload(self) -> set[str]:
+        with self._lock:
+            new = self._read()
+            old = self._data
+            self._set(new)
+        return {k for k in set(old) | set(new) if old.get(k, _NO) != new.get(k, _NO)}
+
+    def __repr__(self) -> str:
+        return f'<SecretsDirSource {self.path} ({len(self._data)} keys)>'
+
+
+class CliSource(KeySource):
+    """Values from the command line: an ``argparse.Namespace`` (attributes that are not None) or arguments
+    ``--key=value``, ``--key value`` and ``--flag`` (True); ``--log-level`` answers ``LOG_LEVEL`` and
+    ``log_level``. Arguments that are not options are ignored.
+
+    Raises:
+        TypeError: neither a namespace nor a sequence of strings.
+    """
+
+    kind = 'cli'
+
+    def __init__(self, args: Any) -> None:
+        self._flags: dict[str, str] = {}
+        super().__init__(self._parse(args))
+
+    def _parse(self, args: Any) -> dict[str, Any]:
+        if args is None:
+            return {}
+        if hasattr(args, '__dict__') and not isinstance(args, (list, tuple, str)):
+            data = {k: val for k, val in vars(args).items() if val is not None and not k.startswith('_')}
+            self._flags = {k.upper(): f'--{k.replace("_", "-")}' for k in data}
+            return data
+        if isinstance(args, str) or not isinstance(args, Iterable):
+            raise TypeError(f'add_cli_source takes an argparse.Namespace or a list of "--key=value" strings, '
+                            f'got {type(args).__name__}')
+        items = [str(a) for a in args]
+        data = {}
+        i = 0
+        while i < len(items):
+            a = items[i]
+            i += 1
+            if not a.startswith('--') or a == '--':
+                continue
+            name, eq, value = a[2:].partition('=')
+            if not eq:
+                if i < len(items) and not items[i].startswith('--'):
+                    value = items[i]
+                    i += 1
+                else:
+                    value = 'true'
+            key = name.replace('-', '_')
+            data[key] = value
+            self._flags[key.upper()] = f'--{name}'
+        return data
+
+    def describe(self, key: str) -> str:
+        flag = self._flags.get(key.upper())
+        return f'command line {flag}' if flag else 'command line'
+
+
+__all__ = ['KeySource', 'FileSource', 'SecretsDirSource', 'CliSource', 'flatten', 'FILE_KINDS']
