@@ -1,8 +1,12 @@
-"""Background job executor (a thin layer over :class:`concurrent.futures.ThreadPoolExecutor`) and its plugin.
+"""Background job executors: :class:`JobExecutor` (the API), :class:`BackgroundExecutor` (the ``thread`` backend,
+a thin layer over :class:`concurrent.futures.ThreadPoolExecutor`) and the backend errors.
 
-Every job runs in a copy of the submitting thread's :mod:`contextvars` context, so context variables (log
-context, tenant, ...) follow the work into the worker thread. An exception raised by a job is logged with its
-traceback and stays on the job's :class:`~concurrent.futures.Future`.
+The ``dask`` backend (``SAF_JOB_BACKEND=dask``, :mod:`._dask_backend`) implements the same API on Dask
+distributed; it is imported only when chosen.
+
+In the thread backend every job runs in a copy of the submitting thread's :mod:`contextvars` context, so context
+variables (log context, tenant, ...) follow the work into the worker thread. An exception raised by a job is logged
+with its traceback and stays on the job's :class:`~concurrent.futures.Future`.
 
 Unique jobs carry a caller-chosen id; while a job with that id is queued or running (including its pre/post
 functions), submitting another one with the same id is rejected (returns False) and the collision is logged.
@@ -10,6 +14,7 @@ functions), submitting another one with the same id is rejected (returns False) 
 
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,22 +23,102 @@ from typing import Any, Callable, Hashable, Optional
 
 from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
+from ..exceptions import ConfigurationError, SAFError
 from ..util.parsing import ext_parse_int
 
 DEFAULT_JOB_THREADS = 4
 THREAD_NAME_PREFIX = 'saf-job'
+#: the values of ``SAF_JOB_BACKEND``
+JOB_BACKENDS = ('thread', 'dask')
 
 _log = logging.getLogger(__name__)
 
 
-def _fn_name(fn: Any) -> str:
+class JobBackendError(SAFError, RuntimeError):
+    """The job backend cannot take or finish a job right now (e.g. the Dask scheduler was lost); the message
+    names the backend, the (masked) address and what to check."""
+
+
+class JobBackendConfigError(ConfigurationError):
+    """A job backend setting is unusable (``SAF_JOB_BACKEND``, ``SAF_DASK_SCHEDULER`` unreachable at start-up,
+    ``distributed`` not installed); the message names the variable, its (masked) value and the fix."""
+
+
+def job_name(fn: Any) -> str:
     """Return a readable name for a job function (``module.qualname`` when available)."""
     name = getattr(fn, '__qualname__', None) or getattr(fn, '__name__', None)
     if name is None:
         inner = getattr(fn, 'func', None)  # functools.partial
-        return f'partial({_fn_name(inner)})' if inner is not None else repr(fn)
+        return f'partial({job_name(inner)})' if inner is not None else repr(fn)
     module = getattr(fn, '__module__', None)
     return f'{module}.{name}' if module else str(name)
+
+
+class JobExecutor(abc.ABC):
+    """The background executor API, whatever runs the jobs (``thread`` or ``dask`` backend).
+
+    ``submit_job`` / ``submit_unique_job*`` return True when the job was queued, False when it was refused
+    (executor shut down, or a unique job id already queued or running); ``submit`` returns a
+    :class:`concurrent.futures.Future`. A failing job is logged with its traceback and its exception stays on
+    the Future.
+    """
+
+    #: the backend's name (``SAF_JOB_BACKEND``)
+    backend = ''
+
+    @property
+    @abc.abstractmethod
+    def max_workers(self) -> int:
+        """Number of workers (threads, or Dask worker threads)."""
+
+    @property
+    @abc.abstractmethod
+    def is_shutdown(self) -> bool:
+        """True once :meth:`shutdown` was called (new jobs are then rejected)."""
+
+    @abc.abstractmethod
+    def submit_job(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+        """Queue ``fn(*args, **kwargs)``; return True when queued, False when the executor is shut down."""
+
+    @abc.abstractmethod
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Queue ``fn(*args, **kwargs)`` and return its Future; raises RuntimeError once shut down."""
+
+    @abc.abstractmethod
+    def submit_unique_job(self, job_id: Hashable, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+        """Queue ``fn(*args, **kwargs)`` under ``job_id``; False when that id is queued or running."""
+
+    @abc.abstractmethod
+    def submit_unique_job_pre(self, job_id: Hashable, pre_fn: Callable[[], Any], fn: Callable[..., Any], /,
+                              *args: Any, **kwargs: Any) -> bool:
+        """Like :meth:`submit_unique_job`, calling ``pre_fn()`` first (``fn`` does not run if it raises)."""
+
+    @abc.abstractmethod
+    def submit_unique_job_post(self, job_id: Hashable, fn: Callable[..., Any], post_fn: Callable[[Any], Any], /,
+                               *args: Any, **kwargs: Any) -> bool:
+        """Like :meth:`submit_unique_job`, calling ``post_fn(result)`` after ``fn`` returns."""
+
+    @abc.abstractmethod
+    def queue_length(self) -> int:
+        """Return the number of jobs waiting for a worker (queued, not yet started)."""
+
+    @abc.abstractmethod
+    def contains_job(self, job_id: Hashable) -> bool:
+        """Return True when a unique job with ``job_id`` is queued or running."""
+
+    @abc.abstractmethod
+    def get_jobs(self) -> list[Hashable]:
+        """Return the ids of this executor's unique jobs currently queued or running, in submission order."""
+
+    @abc.abstractmethod
+    def shutdown(self, wait: bool = False, cancel_pending: bool = True) -> None:
+        """Stop accepting jobs; cancel the queued ones (``cancel_pending``); wait for the rest (``wait``)."""
+
+    def __enter__(self) -> JobExecutor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown(wait=True, cancel_pending=False)
 
 
 class _UniqueJob:
@@ -45,8 +130,8 @@ class _UniqueJob:
         self.job_id = job_id
 
 
-class BackgroundExecutor:
-    """Thread pool for background jobs, with unique-job tracking and exception logging.
+class BackgroundExecutor(JobExecutor):
+    """Thread pool for background jobs (the ``thread`` backend), with unique-job tracking and exception logging.
 
     Args:
         max_workers: number of worker threads (>= 1).
@@ -57,6 +142,8 @@ class BackgroundExecutor:
     Raises:
         ValueError: ``max_workers`` is not a positive integer.
     """
+
+    backend = 'thread'
 
     def __init__(self, max_workers: int = DEFAULT_JOB_THREADS, logger: Optional[logging.Logger] = None,
                  collisions_info: bool = False, thread_name_prefix: str = THREAD_NAME_PREFIX) -> None:
@@ -92,7 +179,7 @@ class BackgroundExecutor:
         try:
             self._pool_submit(copy_context().run, self._run_job, fn, args, kwargs)
         except RuntimeError:
-            self._logger.debug('background executor is shut down; job %s not queued', _fn_name(fn))
+            self._logger.debug('background executor is shut down; job %s not queued', job_name(fn))
             return False
         finally:
             _leave()
@@ -108,7 +195,7 @@ class BackgroundExecutor:
         try:
             return self._pool_submit(copy_context().run, self._run_job, fn, args, kwargs)
         except RuntimeError as e:
-            raise RuntimeError(f'cannot submit {_fn_name(fn)}: the background executor is shut down '
+            raise RuntimeError(f'cannot submit {job_name(fn)}: the background executor is shut down '
                                f'(submit jobs before shutdown, or use submit_job which returns False)') from e
         finally:
             _leave()
@@ -118,7 +205,7 @@ class BackgroundExecutor:
         try:
             return fn(*args, **kwargs)
         except Exception:
-            self._logger.exception('background job %s failed', _fn_name(fn))
+            self._logger.exception('background job %s failed', job_name(fn))
             raise
 
     # --- unique jobs ---------------------------------------------------------------------------------------
@@ -161,11 +248,11 @@ class BackgroundExecutor:
         with self._lock:
             if self._shut_down:
                 self._logger.debug('background executor is shut down; unique job %r (%s) not queued',
-                                   job_id, _fn_name(fn))
+                                   job_id, job_name(fn))
                 return False
             if job_id in self._jobs:
                 self._logger.log(self._collision_level, 'unique job %r is already queued or running; '
-                                 'not queueing %s again', job_id, _fn_name(fn))
+                                 'not queueing %s again', job_id, job_name(fn))
                 return False
             self._jobs[job_id] = token
         try:
@@ -174,7 +261,7 @@ class BackgroundExecutor:
         except RuntimeError:
             self._release(token)
             self._logger.debug('background executor is shut down; unique job %r (%s) not queued',
-                               job_id, _fn_name(fn))
+                               job_id, job_name(fn))
             return False
         # a job cancelled before it started (shutdown with cancel_pending) never runs: release its id then
         future.add_done_callback(lambda f: self._release(token) if f.cancelled() else None)
@@ -190,19 +277,19 @@ class BackgroundExecutor:
                     pre_fn()
                 except Exception:
                     self._logger.exception('pre function %s of unique job %r failed; the job (%s) was not run',
-                                           _fn_name(pre_fn), job_id, _fn_name(fn))
+                                           job_name(pre_fn), job_id, job_name(fn))
                     raise
             try:
                 result = fn(*args, **kwargs)
             except Exception:
-                self._logger.exception('unique job %r (%s) failed', job_id, _fn_name(fn))
+                self._logger.exception('unique job %r (%s) failed', job_id, job_name(fn))
                 raise
             if post_fn is not None:
                 try:
                     post_fn(result)
                 except Exception:
                     self._logger.exception('post function %s of unique job %r (%s) failed',
-                                           _fn_name(post_fn), job_id, _fn_name(fn))
+                                           job_name(post_fn), job_id, job_name(fn))
                     raise
             return result
         finally:
@@ -258,12 +345,6 @@ class BackgroundExecutor:
                     self._sentinels += 1  # each pool.shutdown call queues one more wake-up sentinel
             self._pool.shutdown(wait=True)
 
-    def __enter__(self) -> BackgroundExecutor:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.shutdown(wait=True, cancel_pending=False)
-
     def __repr__(self) -> str:
         state = 'shut down' if self._shut_down else 'running'
         return (f'<BackgroundExecutor workers={self._max_workers} queued={self.queue_length()} '
@@ -287,6 +368,21 @@ def parse_job_threads(value: Any) -> int:
     return n
 
 
+def parse_job_backend(value: Any) -> str:
+    """Parse ``SAF_JOB_BACKEND``: ``thread`` (the default) or ``dask``, any case; empty means ``thread``.
+
+    Raises:
+        JobBackendConfigError: naming SAF_JOB_BACKEND, the value and the choices.
+    """
+    text = '' if value is None else str(value).strip().lower()
+    if not text:
+        return 'thread'
+    if text not in JOB_BACKENDS:
+        raise JobBackendConfigError(f'SAF_JOB_BACKEND={str(value)[:60]!r} is not a job backend; use one of '
+                                    f'{", ".join(JOB_BACKENDS)} (thread is the default)')
+    return text
+
+
 def __getattr__(name: str) -> object:
     # the plugin class lives in bg_exec (its module in the original, so its default name() is the same);
     # BackgroundExecPlugin is its earlier name here. Imported lazily: bg_exec imports this module.
@@ -296,4 +392,5 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
-__all__ = ['BackgroundExecutor', 'DEFAULT_JOB_THREADS', 'THREAD_NAME_PREFIX', 'parse_job_threads']
+__all__ = ['JobExecutor', 'BackgroundExecutor', 'JobBackendError', 'JobBackendConfigError', 'DEFAULT_JOB_THREADS',
+           'THREAD_NAME_PREFIX', 'JOB_BACKENDS', 'job_name', 'parse_job_threads', 'parse_job_backend']

@@ -1,0 +1,779 @@
+"""The ``dask`` job backend: :class:`DaskBackgroundExecutor`, the background executor API on Dask distributed.
+
+Imported only when ``SAF_JOB_BACKEND=dask`` (or by a direct import); ``distributed`` itself is imported when an
+executor is created. ``SAF_DASK_SCHEDULER=tcp://host:8786`` connects to an existing scheduler; without it an
+embedded :class:`distributed.LocalCluster` (worker processes on 127.0.0.1, ``SAF_JOB_THREADS`` of them, one
+thread each) is started and closed at shutdown.
+
+How a job crosses the process boundary: ``fn``, its arguments and the pre/post functions are pickled
+(cloudpickle: module-level functions by reference, so their module must be importable on the workers; lambdas
+and closures by value) and run by :func:`run_remote_job` on a worker. The submitting context travels with it:
+the :func:`~scitrera_app_framework.core.logs.log_context` fields (str, int, float, bool and None values as they
+are, anything else as its ``str``) and the current tenant id are set on the worker while the job runs (so
+``current_tenant()`` and every log record of the job carry them). Other context variables, thread-locals, the
+app's ``Variables``, plugins and extension values, open files, sockets and locks do not cross; a job sees only
+what it was given. The result comes back pickled; a failure comes back as the job's own exception with the
+remote traceback text in its ``saf_remote_traceback`` attribute, and is logged here with that traceback.
+
+Unique jobs are unique across the cluster: the id is claimed on the scheduler (one claim at a time per id,
+decided in the scheduler's event loop) and the job runs under the task key ``saf-unique-<repr(id)>-<token>``;
+the id stays taken while that task is queued or running there, whichever client submitted it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional
+
+from ..core.critical import enter as _enter
+from ..core.critical import leave as _leave
+from ..core.logs import configure_logging, current_log_context, find_framework_handler, log_context
+from ..util.parsing import ext_parse_bool
+from ..util.secrets import mask_text, mask_url_credentials
+from .background import DEFAULT_JOB_THREADS, JobBackendConfigError, JobBackendError, JobExecutor, job_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..api.variables import Variables
+
+#: prefix of the scheduler task keys of unique jobs
+UNIQUE_KEY_PREFIX = 'saf-unique-'
+#: seconds to wait for the scheduler at start-up (``SAF_DASK_CONNECT_TIMEOUT``)
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: seconds a unique-job claim holds without its task reaching the scheduler (a submitter that died in between)
+CLAIM_TTL = 60.0
+
+_DONE_STATES = frozenset(('memory', 'erred', 'forgotten'))
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+_log = logging.getLogger(__name__)
+
+
+def import_distributed() -> Any:
+    """Import and return :mod:`distributed`.
+
+    Raises:
+        JobBackendConfigError: it is not installed (names the extra to install).
+    """
+    try:
+        import distributed
+    except ImportError as e:
+        raise JobBackendConfigError(
+            f"SAF_JOB_BACKEND=dask needs Dask distributed, which cannot be imported ({e}): install it with "
+            f"pip install 'scitrera-app-framework[dask]', or unset SAF_JOB_BACKEND for the thread backend") from e
+    return distributed
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# worker side
+
+
+class WorkerLogSettings(NamedTuple):
+    """How a worker process writes its log records (the submitting app's settings, see :func:`log_settings_of`)."""
+
+    level: int
+    format: Optional[str]
+    datefmt: Optional[str]
+    static: tuple[tuple[str, str], ...]
+    redact: bool
+
+
+_worker_logging: Optional[WorkerLogSettings] = None
+_worker_logging_lock = threading.Lock()
+
+
+def ensure_worker_logging(settings: Optional[WorkerLogSettings]) -> None:
+    """In a worker process, install the framework's log handler with the app's settings, once, unless the
+    process already has a handler on its root logger (a worker whose logging was set up by its owner)."""
+    global _worker_logging
+    if settings is None or _worker_logging == settings:
+        return
+    with _worker_logging_lock:
+        if _worker_logging == settings:
+            return
+        root = logging.getLogger()
+        if root.handlers and find_framework_handler() is None:
+            _worker_logging = settings  # someone else's logging: leave it alone
+            return
+        if find_framework_handler() is None:
+            configure_logging(settings.level, settings.format, settings.datefmt, dict(settings.static),
+                              redact=settings.redact, lean_records=False)
+        _worker_logging = settings
+
+
+def _annotate(e: BaseException, stage: str) -> None:
+    """Attach what the submitting side logs (stage, worker, traceback text) to a job's exception."""
+    try:
+        e.saf_stage = stage  # type: ignore[attr-defined]
+        e.saf_worker = f'{socket.gethostname()} pid {os.getpid()}'  # type: ignore[attr-defined]
+        e.saf_remote_traceback = traceback.format_exc()  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # an exception type that takes no attributes: dask's traceback is used
+        pass
+
+
+def _announce_start(started: Optional[tuple[str, str]]) -> None:
+    """Tell the submitting client that the job ``(topic, key)`` started (a Dask event; best effort)."""
+    if started is None:
+        return
+    try:
+        from distributed import get_worker
+        get_worker().log_event(started[0], started[1])
+    except Exception:  # not on a Dask worker (a test calling the function directly), or the worker is closing
+        pass
+
+
+def run_remote_job(fn: Callable[..., Any], args: tuple, kwargs: dict, fields: Optional[dict[str, Any]],
+                   tenant: Optional[str], pre_fn: Optional[Callable[[], Any]],
+                   post_fn: Optional[Callable[[Any], Any]], settings: Optional[WorkerLogSettings],
+                   started: Optional[tuple[str, str]] = None) -> Any:
+    """Run one job on a worker inside the submitting context (log context fields, tenant); returns its result.
+
+    First announces the start (``started`` is the client's event topic and the task key), then ``pre_fn()``
+    runs, then the job, then ``post_fn(result)`` (unique jobs); an exception of any stage propagates with
+    ``saf_stage`` (``pre``, ``job`` or ``post``), ``saf_worker`` and ``saf_remote_traceback`` set on it.
+    """
+    _announce_start(started)
+    ensure_worker_logging(settings)
+    with contextlib.ExitStack() as stack:
+        if fields:
+            stack.enter_context(log_context(**fields))
+        if tenant is not None:
+            from ..ext_plugins._tenant_base import tenant_context
+            stack.enter_context(tenant_context(tenant))
+        stage = 'pre'
+        try:
+            if pre_fn is not None:
+                pre_fn()
+            stage = 'job'
+            result = fn(*args, **kwargs)
+            stage = 'post'
+            if post_fn is not None:
+                post_fn(result)
+            return result
+        except Exception as e:
+            _annotate(e, stage)
+            raise
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# scheduler side: run with Client.run_on_scheduler, in the scheduler's event loop (so each call is atomic)
+
+_CLAIMS: dict[str, dict[str, list[Any]]] = {}  # scheduler id -> id key -> [token, task key, claimed at, seen]
+
+
+def _claim_active(claim: list[Any], scheduler: Any, now: float, ttl: float) -> bool:
+    ts = scheduler.tasks.get(claim[1])
+    if ts is not None:
+        claim[3] = True
+        return ts.state not in _DONE_STATES
+    if claim[3]:
+        return False  # its task was there and is gone: finished and released
+    return now - claim[2] < ttl  # claimed, its task not there yet
+
+
+def claim_unique(id_key: str, token: str, task_key: str, ttl: float, dask_scheduler: Any = None) -> bool:
+    """Scheduler side: claim ``id_key`` for the task ``task_key``; False while another claim of it is active."""
+    claims = _CLAIMS.setdefault(dask_scheduler.id, {})
+    now = time.monotonic()
+    claim = claims.get(id_key)
+    if claim is not None and _claim_active(claim, dask_scheduler, now, ttl):
+        return False
+    if len(claims) > 10_000:  # forget stale claims (their submitters died) now and then
+        for k in [k for k, c in claims.items() if not _claim_active(c, dask_scheduler, now, ttl)]:
+            del claims[k]
+    claims[id_key] = [token, task_key, now, False]
+    return True
+
+
+def release_unique(id_key: str, token: str, dask_scheduler: Any = None) -> None:
+    """Scheduler side: drop the claim of ``id_key`` if it is still ``token``'s."""
+    claims = _CLAIMS.get(dask_scheduler.id)
+    if claims is not None:
+        claim = claims.get(id_key)
+        if claim is not None and claim[0] == token:
+            del claims[id_key]
+
+
+def unique_active(id_key: str, ttl: float, dask_scheduler: Any = None) -> bool:
+    """Scheduler side: True when a job claimed ``id_key`` and is queued or running."""
+    claim = _CLAIMS.get(dask_scheduler.id, {}).get(id_key)
+    return claim is not None and _claim_active(claim, dask_scheduler, time.monotonic(), ttl)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# submitting side
+
+
+def _capture_context() -> tuple[Optional[dict[str, Any]], Optional[str]]:
+    """The submitting context that crosses to the worker: log context fields (plain values) and the tenant."""
+    ctx = current_log_context()
+    fields = {str(k): (val if isinstance(val, _PLAIN_TYPES) else str(val)) for k, val in ctx.items()} if ctx else None
+    tenant = None
+    tenant_mod = _tenant_module()
+    if tenant_mod is not None:
+        tenant = tenant_mod.current_tenant()
+    return fields, tenant
+
+
+def _tenant_module() -> Any:
+    """The tenant module if the app uses tenants (already imported); None otherwise."""
+    return sys.modules.get(__package__.rpartition('.')[0] + '.ext_plugins._tenant_base')
+
+
+class _Job:
+    """One submitted job: its Dask future (kept so the task is not released) and its concurrent Future."""
+
+    __slots__ = ('key', 'label', 'dask_future', 'future', 'job_id', 'id_key', 'token', 'cancel_requested',
+                 'started')
+
+    def __init__(self, key: str, label: str, job_id: Any = None, id_key: Optional[str] = None,
+                 token: Optional[str] = None) -> None:
+        self.key = key
+        self.label = label
+        self.dask_future: Any = None
+        self.future: Optional[DaskJobFuture] = None
+        self.job_id = job_id
+        self.id_key = id_key
+        self.token = token
+        self.cancel_requested = False
+        self.started = False
+
+
+class DaskJobFuture(concurrent.futures.Future):
+    """The :class:`concurrent.futures.Future` of a job on Dask; :meth:`cancel` also cancels the Dask task.
+
+    It is ``running()`` once a worker has started the job (then :meth:`cancel` returns False, as for a thread
+    pool's job). A job that a worker starts while it is being cancelled still runs there; its result is dropped.
+    """
+
+    def __init__(self, executor: DaskBackgroundExecutor, job: _Job) -> None:
+        super().__init__()
+        self._saf_executor = executor
+        self._saf_job = job
+
+    @property
+    def key(self) -> str:
+        """The job's task key on the Dask scheduler."""
+        return self._saf_job.key
+
+    def cancel(self) -> bool:
+        """Cancel the job unless it started or is done; returns True when the Future is now cancelled."""
+        if self.running() or self.done():
+            return self.cancelled()
+        self._saf_executor._cancel_dask([self._saf_job])
+        return self._saf_cancelled()
+
+    def _saf_cancelled(self) -> bool:
+        """Mark the Future cancelled (the Dask side is cancelled already); True when it is."""
+        with self._condition:  # re-entrant: the methods below take it again
+            if concurrent.futures.Future.cancel(self):
+                if self._state == 'CANCELLED':
+                    self.set_running_or_notify_cancel()  # wakes concurrent.futures.wait / as_completed
+                return True
+            return False
+
+    def _saf_running(self) -> None:
+        """A worker started the job: the Future is running (unless it was cancelled or is done meanwhile)."""
+        with self._condition:
+            if self._state == 'PENDING':
+                self.set_running_or_notify_cancel()
+
+
+def log_settings_of(v: Optional[Variables]) -> Optional[WorkerLogSettings]:
+    """The worker log settings matching the app's logging (None when the framework handler is not installed,
+    e.g. ``fixed_logger``: workers' logging is then left alone)."""
+    if find_framework_handler() is None:
+        return None
+    from ..core.context import get_app_context
+    from ..core.defaults import get_variables
+
+    v = get_variables(v)
+    ctx = get_app_context(v)
+    static = {'app': ctx.app_name or '', 'image': v.get('BUILD_IMAGE_NAME') or ctx.app_name or '',
+              'version': v.get('BUILD_CONTAINER_VERSION') or 'DEV'}
+    for k, val in ctx.params.items():
+        static.setdefault(str(k), '' if val is None else str(val))
+    fmt, datefmt = v.get('LOGGING_FORMAT'), v.get('LOGGING_DATE_FORMAT')
+    try:
+        redact = bool(ext_parse_bool(v.get('SAF_LOG_REDACT', True)))
+    except ValueError:
+        redact = True
+    return WorkerLogSettings(logging.getLogger().level, None if fmt is None else str(fmt),
+                             None if datefmt in (None, '') else str(datefmt),
+                             tuple(sorted((k, str(val)) for k, val in static.items())), redact)
+
+
+class DaskBackgroundExecutor(JobExecutor):
+    """The background executor API on Dask distributed (``SAF_JOB_BACKEND=dask``).
+
+    Args:
+        scheduler: the scheduler address (``tcp://host:8786``); None starts an embedded ``LocalCluster`` of
+            ``max_workers`` worker processes (one thread each) on 127.0.0.1, closed by :meth:`shutdown`.
+        max_workers: worker processes of the embedded cluster (>= 1).
+        logger: where job failures and collisions are logged.
+        collisions_info: log a rejected duplicate unique job at INFO (True) or DEBUG (False).
+        connect_timeout: seconds to wait for the scheduler at start-up.
+        log_settings: how worker processes write log records (None: their logging is left alone).
+        claim_ttl: seconds a unique-job claim holds if its task never reaches the scheduler.
+
+    Raises:
+        ValueError: ``max_workers`` is not a positive integer.
+        JobBackendConfigError: ``distributed`` is missing, or the scheduler is unreachable (names
+            ``SAF_DASK_SCHEDULER`` and the masked address).
+    """
+
+    backend = 'dask'
+
+    def __init__(self, scheduler: Optional[str] = None, max_workers: int = DEFAULT_JOB_THREADS,
+                 logger: Optional[logging.Logger] = None, collisions_info: bool = False,
+                 connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, log_settings: Optional[WorkerLogSettings] = None,
+                 claim_ttl: float = CLAIM_TTL) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f'DaskBackgroundExecutor: max_workers must be a positive integer, got {max_workers!r}')
+        distributed = import_distributed()
+        self._logger = logger if logger is not None else _log
+        self._collision_level = logging.INFO if collisions_info else logging.DEBUG
+        self._log_settings = log_settings
+        self._claim_ttl = float(claim_ttl)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending: dict[str, _Job] = {}
+        self._jobs: dict[Hashable, Optional[_Job]] = {}  # unique ids of this executor (None: being claimed)
+        self._shut_down = False
+        self._closed = False
+        self._lost_logged = False
+        self._cluster: Any = None
+        self._topic = f'saf-job-started-{uuid.uuid4().hex}'
+        if scheduler:
+            self._where = f'the Dask scheduler at {mask_url_credentials(str(scheduler))}'
+            try:
+                self._client = distributed.Client(scheduler, timeout=connect_timeout, set_as_default=False)
+            except Exception as e:
+                raise JobBackendConfigError(
+                    f'cannot reach the Dask scheduler SAF_DASK_SCHEDULER={mask_url_credentials(str(scheduler))!r} '
+                    f'within {connect_timeout:g}s ({type(e).__name__}: {mask_text(str(e))[:300]}): start the '
+                    f'scheduler or correct the address (tcp://host:8786), raise SAF_DASK_CONNECT_TIMEOUT, or '
+                    f'unset SAF_DASK_SCHEDULER to run the jobs on an embedded LocalCluster') from None
+            self._max_workers = max(1, sum(self._client.nthreads().values()))
+        else:
+            import dask
+
+            # one task per worker thread at a time: the rest waits on the scheduler, where it can be cancelled
+            with dask.config.set({'distributed.scheduler.worker-saturation': 1.0}):
+                self._cluster = distributed.LocalCluster(n_workers=max_workers, threads_per_worker=1,
+                                                         processes=True, host='127.0.0.1', dashboard_address=None)
+            try:
+                self._client = distributed.Client(self._cluster, set_as_default=False)
+            except BaseException:
+                self._cluster.close()
+                raise
+            self._where = f'the embedded Dask LocalCluster at {self._client.scheduler.address}'
+            self._max_workers = max_workers
+        self._client.subscribe_topic(self._topic, self._on_started)
+
+    # --- properties --------------------------------------------------------------------------------------
+    @property
+    def max_workers(self) -> int:
+        """Worker threads: of the embedded cluster, or of the cluster at connection time."""
+        return self._max_workers
+
+    @property
+    def is_shutdown(self) -> bool:
+        """True once :meth:`shutdown` was called (new jobs are then rejected)."""
+        return self._shut_down
+
+    @property
+    def client(self) -> Any:
+        """The :class:`distributed.Client` (for what the executor API does not cover)."""
+        return self._client
+
+    @property
+    def scheduler_address(self) -> str:
+        """The scheduler's address (credentials masked)."""
+        return mask_url_credentials(str(self._client.scheduler.address))
+
+    @property
+    def embedded(self) -> bool:
+        """True when the executor started its own LocalCluster."""
+        return self._cluster is not None
+
+    # --- submitting --------------------------------------------------------------------------------------
+    def _check_connected(self, label: str) -> None:
+        status = self._client.status
+        if status != 'running':
+            raise JobBackendError(
+                f'cannot submit {label}: {self._where} is unreachable (client status {status!r}); jobs fail at once '
+                f'until it is back: check the scheduler (SAF_DASK_SCHEDULER) and the network')
+
+    def _start(self, job: _Job, fn: Callable[..., Any], args: tuple, kwargs: dict,
+               pre_fn: Optional[Callable[[], Any]], post_fn: Optional[Callable[[Any], Any]]) -> DaskJobFuture:
+        """Submit ``job`` to the scheduler (the caller holds the lock and checked the state)."""
+        fields, tenant = _capture_context()
+        future = DaskJobFuture(self, job)
+        job.future = future
+        job.dask_future = self._client.submit(run_remote_job, fn, args, kwargs, fields, tenant, pre_fn, post_fn,
+                                              self._log_settings, (self._topic, job.key), key=job.key, pure=False)
+        self._pending[job.key] = job
+        job.dask_future.add_done_callback(self._on_done)
+        return future
+
+    def _submit_plain(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Optional[DaskJobFuture]:
+        label = job_name(fn)
+        _enter()
+        try:
+            with self._lock:
+                if self._shut_down:
+                    return None
+                self._check_connected(label)
+                return self._start(_Job(f'{label}-{uuid.uuid4().hex}', label), fn, args, kwargs, None, None)
+        finally:
+            _leave()
+
+    def submit_job(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+        """Queue ``fn(*args, **kwargs)`` on the cluster; True when queued, False when the executor is shut down.
+
+        Raises:
+            JobBackendError: the scheduler is unreachable (fails at once, no waiting).
+        """
+        if self._submit_plain(fn, args, kwargs) is None:
+            self._logger.debug('background executor is shut down; job %s not queued', job_name(fn))
+            return False
+        return True
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        """Queue ``fn(*args, **kwargs)`` on the cluster and return its :class:`concurrent.futures.Future`.
+
+        Raises:
+            RuntimeError: the executor is shut down.
+            JobBackendError: the scheduler is unreachable (fails at once, no waiting).
+        """
+        future = self._submit_plain(fn, args, kwargs)
+        if future is None:
+            raise RuntimeError(f'cannot submit {job_name(fn)}: the background executor is shut down '
+                               f'(submit jobs before shutdown, or use submit_job which returns False)')
+        return future
+
+    def submit_unique_job(self, job_id: Hashable, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+        """Queue ``fn(*args, **kwargs)`` under ``job_id``, unique across the cluster.
+
+        Returns False (and logs the collision) when a job with that id is queued or running anywhere on the
+        cluster (submitted by any client), or when the executor is shut down; True when queued. Ids are compared
+        by ``repr``.
+
+        Raises:
+            JobBackendError: the scheduler is unreachable.
+        """
+        return self._submit_unique(job_id, None, fn, None, args, kwargs)
+
+    def submit_unique_job_pre(self, job_id: Hashable, pre_fn: Callable[[], Any], fn: Callable[..., Any], /,
+                              *args: Any, **kwargs: Any) -> bool:
+        """Like :meth:`submit_unique_job`; the worker calls ``pre_fn()`` first (``fn`` is skipped if it raises)."""
+        return self._submit_unique(job_id, pre_fn, fn, None, args, kwargs)
+
+    def submit_unique_job_post(self, job_id: Hashable, fn: Callable[..., Any], post_fn: Callable[[Any], Any], /,
+                               *args: Any, **kwargs: Any) -> bool:
+        """Like :meth:`submit_unique_job`; the worker calls ``post_fn(result)`` after ``fn`` returns (the id
+        stays taken until it has returned)."""
+        return self._submit_unique(job_id, None, fn, post_fn, args, kwargs)
+
+    def _collision(self, job_id: Hashable, label: str) -> bool:
+        self._logger.log(self._collision_level, 'unique job %r is already queued or running; not queueing %s again',
+                         job_id, label)
+        return False
+
+    def _submit_unique(self, job_id: Hashable, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
+                       post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> bool:
+        label = job_name(fn)
+        id_key = UNIQUE_KEY_PREFIX + repr(job_id)
+        token = uuid.uuid4().hex
+        job = _Job(f'{id_key}-{token}', label, job_id, id_key, token)
+        with self._lock:
+            if self._shut_down:
+                self._logger.debug('background executor is shut down; unique job %r (%s) not queued', job_id, label)
+                return False
+            if job_id in self._jobs:
+                return self._collision(job_id, label)
+            self._check_connected(label)
+            self._jobs[job_id] = None  # claimed here while the scheduler is asked
+        granted = False
+        try:
+            try:
+                granted = self._client.run_on_scheduler(claim_unique, id_key, token, job.key, self._claim_ttl)
+            except Exception as e:
+                raise JobBackendError(f'cannot submit unique job {job_id!r} ({label}): {self._where} did not answer '
+                                      f'({type(e).__name__}: {mask_text(str(e))[:200]})') from e
+            if not granted:
+                return self._collision(job_id, label)
+            _enter()
+            try:
+                with self._lock:
+                    if self._shut_down:
+                        self._release_claim(job)
+                        granted = False
+                        return False
+                    self._check_connected(label)
+                    self._start(job, fn, args, kwargs, pre_fn, post_fn)
+                    self._jobs[job_id] = job
+                    return True
+            finally:
+                _leave()
+        except BaseException:
+            if granted:
+                self._release_claim(job)
+            raise
+        finally:
+            with self._lock:
+                if self._jobs.get(job_id, job) is None:  # not started: forget the local claim
+                    del self._jobs[job_id]
+
+    def _release_claim(self, job: _Job) -> None:
+        try:
+            self._client.run_on_scheduler(release_unique, job.id_key, job.token)
+        except Exception as e:  # the scheduler is gone: its claims are gone with it
+            self._logger.debug('could not release unique job %r on the scheduler: %s', job.job_id, e)
+
+    # --- completion --------------------------------------------------------------------------------------
+    def _on_started(self, event: Any) -> None:
+        """The client's event loop: a worker started one of our jobs."""
+        try:
+            key = event[1]
+        except (TypeError, IndexError):
+            return
+        with self._lock:
+            job = self._pending.get(key)
+            if job is None or job.started:
+                return
+            job.started = True
+        if job.future is not None:
+            job.future._saf_running()
+
+    def _on_done(self, dask_future: Any) -> None:
+        """Dask's callback thread: fetch the outcome, release the unique id, complete the concurrent Future."""
+        with self._lock:
+            job = self._pending.get(dask_future.key)
+        if job is None or job.future is None:
+            return
+        status = dask_future.status
+        result: Any = None
+        error: Optional[BaseException] = None
+        remote_tb = ''
+        cancelled = False
+        try:
+            if status == 'finished':
+                result = dask_future.result()
+            elif status == 'error':
+                error = dask_future.exception()
+                remote_tb = getattr(error, 'saf_remote_traceback', None) or ''.join(
+                    traceback.format_tb(dask_future.traceback()))
+            elif job.cancel_requested:
+                cancelled = True
+            else:  # cancelled by the client itself: the connection to the scheduler was lost
+                error = JobBackendError(f'{self._where} was lost before job {job.label} finished; it may or may '
+                                        f'not have run')
+        except Exception as e:  # the outcome could not be fetched (connection lost meanwhile)
+            error = JobBackendError(f'the outcome of job {job.label} could not be fetched from {self._where} '
+                                    f'({type(e).__name__}: {mask_text(str(e))[:200]})')
+        if job.id_key is not None and self._client.status == 'running':
+            self._release_claim(job)
+        with self._lock:
+            self._pending.pop(job.key, None)
+            if job.job_id is not None and self._jobs.get(job.job_id) is job:
+                del self._jobs[job.job_id]
+            if not self._pending:
+                self._idle.notify_all()
+        job.dask_future = None
+        if error is not None:
+            self._log_failure(job, error, remote_tb)
+        self._complete(job.future, result, error, cancelled)
+
+    def _log_failure(self, job: _Job, error: BaseException, remote_tb: str) -> None:
+        if isinstance(error, JobBackendError):
+            if not self._lost_logged:
+                self._lost_logged = True
+                self._logger.error('%s (further jobs lost this way are logged at DEBUG)', error)
+            else:
+                self._logger.debug('%s', error)
+            return
+        where = getattr(error, 'saf_worker', None)
+        tail = f' on {where}' if where else ''
+        text = remote_tb.rstrip() or f'{type(error).__name__}: {error}'
+        if not text.rstrip().endswith(f'{type(error).__name__}: {error}'.rstrip()) and 'Traceback' not in text:
+            text = f'{text}\n{type(error).__name__}: {error}'
+        stage = getattr(error, 'saf_stage', 'job')
+        if job.job_id is None:
+            self._logger.error('background job %s failed%s:\n%s', job.label, tail, text)
+        elif stage == 'pre':
+            self._logger.error('pre function of unique job %r failed%s; the job (%s) was not run:\n%s', job.job_id,
+                               tail, job.label, text)
+        elif stage == 'post':
+            self._logger.error('post function of unique job %r (%s) failed%s:\n%s', job.job_id, job.label, tail, text)
+        else:
+            self._logger.error('unique job %r (%s) failed%s:\n%s', job.job_id, job.label, tail, text)
+
+    @staticmethod
+    def _complete(future: DaskJobFuture, result: Any, error: Optional[BaseException], cancelled: bool) -> None:
+        if future.cancelled():
+            return
+        try:
+            if cancelled:
+                future._saf_cancelled()
+            elif error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+        except concurrent.futures.InvalidStateError:  # cancelled by its owner meanwhile
+            pass
+
+    def _cancel_dask(self, jobs: list[_Job]) -> None:
+        """Cancel the Dask tasks of ``jobs`` (best effort: a lost scheduler has forgotten them anyway)."""
+        futures = []
+        for job in jobs:
+            job.cancel_requested = True
+            if job.dask_future is not None:
+                futures.append(job.dask_future)
+        if futures and self._client.status == 'running':
+            try:
+                self._client.cancel(futures)
+            except Exception as e:
+                self._logger.debug('cancelling %d job(s) on %s failed: %s', len(futures), self._where, e)
+
+    # --- introspection -----------------------------------------------------------------------------------
+    def queue_length(self) -> int:
+        """Return how many of this executor's jobs have not started on a worker yet (a worker announces each
+        start; an announcement still in flight counts the job as waiting)."""
+        with self._lock:
+            return sum(1 for job in self._pending.values() if not job.started)
+
+    def contains_job(self, job_id: Hashable) -> bool:
+        """Return True when a unique job with ``job_id`` is queued or running anywhere on the cluster."""
+        if job_id in self._jobs:
+            return True
+        if self._client.status != 'running':
+            return False
+        try:
+            return bool(self._client.run_on_scheduler(unique_active, UNIQUE_KEY_PREFIX + repr(job_id),
+                                                      self._claim_ttl))
+        except Exception as e:
+            self._logger.debug('cannot ask %s about unique job %r: %s', self._where, job_id, e)
+            return False
+
+    def get_jobs(self) -> list[Hashable]:
+        """Return the ids of this executor's unique jobs queued or running, in submission order."""
+        with self._lock:
+            return [k for k, job in self._jobs.items() if job is not None]
+
+    def pending_count(self) -> int:
+        """Return the number of this executor's jobs not finished yet (queued or running)."""
+        return len(self._pending)
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+    def shutdown(self, wait: bool = False, cancel_pending: bool = True, timeout: Optional[float] = None) -> None:
+        """Stop accepting jobs. With ``cancel_pending`` cancel the jobs no worker has started (the running ones
+        finish). With ``wait`` wait for the rest (at most ``timeout`` seconds, after which they are
+        cancelled and a warning names how many), then close the client and the embedded cluster. Without
+        ``wait`` they are closed once the last job is done. Safe to call twice."""
+        with self._lock:
+            self._shut_down = True
+            jobs = list(self._pending.values())
+        if cancel_pending and jobs:
+            queued = [j for j in jobs if not j.started]
+            if queued:
+                self._cancel_dask(queued)
+                for job in queued:
+                    if job.future is not None:
+                        self._complete(job.future, None, None, True)
+        if not wait:
+            with self._lock:
+                idle = not self._pending
+            if idle:
+                self.close()
+            else:
+                threading.Thread(target=self._close_when_idle, name='saf-dask-close', daemon=True).start()
+            return
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        with self._lock:
+            while self._pending and self._client.status == 'running':
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._idle.wait(0.25 if remaining is None else min(0.25, remaining))
+            left = list(self._pending.values())
+        if left:
+            self._logger.warning('background executor: %d job(s) on %s still unfinished after %gs; cancelling '
+                                 'them', len(left), self._where, timeout if timeout is not None else 0)
+            self._cancel_dask(left)
+            for job in left:
+                if job.future is not None:
+                    self._complete(job.future, None, None, True)
+        self.close()
+
+    def _close_when_idle(self) -> None:
+        with self._lock:
+            while self._pending and self._client.status == 'running':
+                self._idle.wait(0.5)
+        self.close()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the client and, when embedded, the LocalCluster (its worker processes end); idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._shut_down = True
+        for what, obj in (('client', self._client), ('LocalCluster', self._cluster)):
+            if obj is None:
+                continue
+            try:
+                obj.close(timeout=timeout)
+            except Exception as e:  # best effort at exit
+                self._logger.debug('closing the Dask %s failed: %s', what, e)
+
+    def __repr__(self) -> str:
+        state = 'shut down' if self._shut_down else self._client.status
+        return (f'<DaskBackgroundExecutor {self._where} workers={self._max_workers} pending={len(self._pending)} '
+                f'unique_jobs={len(self.get_jobs())} {state}>')
+
+
+def parse_connect_timeout(value: Any) -> float:
+    """Parse ``SAF_DASK_CONNECT_TIMEOUT``: seconds > 0.
+
+    Raises:
+        JobBackendConfigError: naming the variable and the value.
+    """
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = -1.0
+    if not t > 0:
+        raise JobBackendConfigError(f'SAF_DASK_CONNECT_TIMEOUT must be a number of seconds > 0, got {value!r}')
+    return t
+
+
+def create_dask_executor(v: Variables, logger: logging.Logger, workers: int,
+                         collisions_info: bool) -> DaskBackgroundExecutor:
+    """Build the executor of the ``dask`` backend from ``SAF_DASK_SCHEDULER`` / ``SAF_DASK_CONNECT_TIMEOUT``.
+
+    Raises:
+        JobBackendConfigError: as :class:`DaskBackgroundExecutor`.
+    """
+    scheduler = v.environ('SAF_DASK_SCHEDULER', default=None)
+    scheduler = str(scheduler).strip() if scheduler is not None and str(scheduler).strip() else None
+    timeout = v.environ('SAF_DASK_CONNECT_TIMEOUT', default=DEFAULT_CONNECT_TIMEOUT, type_fn=parse_connect_timeout)
+    executor = DaskBackgroundExecutor(scheduler, max_workers=workers, logger=logger, collisions_info=collisions_info,
+                                      connect_timeout=float(timeout), log_settings=log_settings_of(v))
+    logger.info('background jobs run on %s (%d worker thread(s))', executor._where, executor.max_workers)
+    return executor
+
+
+__all__ = ['DaskBackgroundExecutor', 'DaskJobFuture', 'WorkerLogSettings', 'run_remote_job', 'claim_unique',
+           'release_unique', 'unique_active', 'ensure_worker_logging', 'log_settings_of',
+           'create_dask_executor', 'parse_connect_timeout', 'import_distributed', 'UNIQUE_KEY_PREFIX',
+           'DEFAULT_CONNECT_TIMEOUT', 'CLAIM_TTL']
