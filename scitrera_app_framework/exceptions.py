@@ -31,6 +31,8 @@ _WHERE = {
     'MultiTenantNotEnabledError': 'ext_plugins.multi_tenant', 'TenantIdError': 'ext_plugins.multi_tenant',
     'NoCurrentTenantError': 'ext_plugins.multi_tenant', 'TenantNotFoundError': 'ext_plugins.multi_tenant',
     'YAMLParseError': 'k8s.util', 'KubeConfigError': 'k8s.util',
+    'JobBackendError': 'base_plugins.background', 'JobBackendConfigError': 'base_plugins.background',
+    'TenantStoreUnavailableError': 'ext_plugins.redis_tenants',
     'SlaunchError': 'slaunch.errors', 'ManifestError': 'slaunch.errors', 'ManifestFetchError': 'slaunch.errors',
     'InvalidNameError': 'slaunch.errors', 'InstallError': 'slaunch.errors', 'StateError': 'slaunch.errors',
 }

@@ -296,7 +296,7 @@ class Variables:
             if layer == _L_CLI:
                 val = self._cli.get(key, NO_MATCH)
                 if val is not NO_MATCH:
-                    return val, 'cli'
+                    return val, self._cli.describe(key)
             elif layer == _L_ENV:
                 val = _env_get(key)
                 if val is not None:
