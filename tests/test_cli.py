@@ -1,0 +1,161 @@
+"""The ``saf`` command, run as a subprocess: each subcommand, each exit code, secrets never in any output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SECRET = 'hunter2-SECRET'
+_ENV_PREFIXES = ('SAF_', 'LOGGING_', 'STATEFUL_', 'RUN_', 'BUILD_', 'PYROSCOPE_', 'DATA_')
+
+APP = '''
+from scitrera_app_framework import Plugin, init_framework, register_plugin
+
+class Db(Plugin):
+    def extension_point_name(self, v):
+        return 'db'
+    def initialize(self, v, logger):
+        return v.environ('DB_URL')
+
+class Api(Plugin):
+    def extension_point_name(self, v):
+        return 'api'
+    def get_dependencies(self, v):
+        return ('db',)
+
+class Broken(Plugin):
+    eager = False
+    def extension_point_name(self, v):
+        return 'broken'
+    def initialize(self, v, logger):
+        raise RuntimeError('cannot reach postgres://u:hunter2-SECRET@db/x')
+
+def setup():
+    v = init_framework('demo-app', stateful=False, shutdown_hooks=False)
+    v.environ('DB_URL', help='the database', required=True)
+    v.environ('API_KEY', default='', secret=True, help='key for the upstream API')
+    v.environ('WORKERS', default=4, type_fn=int, help='worker threads')
+    register_plugin(Db, v, init=True)
+    register_plugin(Api, v, init=True)
+    register_plugin(Broken, v)
+    return v
+
+def setup_broken():
+    from scitrera_app_framework import get_extension
+    v = setup()
+    try:
+        get_extension('broken', v)
+    except Exception:
+        pass
+    return v
+
+def setup_fails():
+    raise ValueError('bad settings near ' + 'postgres://u:hunter2-SECRET@h/db' + '\\nsecond line')
+'''
+
+
+def saf(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    (tmp_path / 'demo_app.py').write_text(APP)
+    full = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIXES)}
+    full.update({'DB_URL': f'postgres://user:{SECRET}@db:5432/app', 'API_KEY': SECRET, 'WORKERS': '8'})
+    full.update(env)
+    return subprocess.run([sys.executable, '-m', 'scitrera_app_framework', *args], cwd=tmp_path, env=full,
+                          capture_output=True, text=True, timeout=60)
+
+
+def _clean(p: subprocess.CompletedProcess) -> None:
+    assert SECRET not in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def test_config_table_with_the_app(tmp_path: Path) -> None:
+    p = saf(tmp_path, 'config', '--app', 'demo_app:setup')
+    assert p.returncode == 0, p.stderr
+    _clean(p)
+    lines = {ln.split()[0]: ln for ln in p.stdout.splitlines()[2:]}
+    assert 'postgres://user:****@db:5432/app' in lines['DB_URL'] and 'environment (DB_URL)' in lines['DB_URL']
+    assert '****' in lines['API_KEY']
+    assert lines['WORKERS'].split()[1:] == ['8', 'environment', '(WORKERS)', 'int']
+
+
+def test_config_json_explain_and_docs(tmp_path: Path) -> None:
+    p = saf(tmp_path, 'config', '--app', 'demo_app:setup', '--json')
+    assert p.returncode == 0 and {r['key']: r for r in json.loads(p.stdout)}['API_KEY']['value'] == '****'
+    _clean(p)
+    p = saf(tmp_path, 'config', '--app', 'demo_app:setup', '--explain', 'workers')
+    assert p.returncode == 0
+    assert 'value: 8' in p.stdout and 'layer: environment' in p.stdout and 'help: worker threads' in p.stdout
+    p = saf(tmp_path, 'config', '--app', 'demo_app:setup', '--docs')
+    assert p.returncode == 0 and '| `DB_URL` | str |' in p.stdout and 'key for the upstream API' in p.stdout
+    _clean(p)
+
+
+def test_config_without_an_app_shows_the_framework_settings(tmp_path: Path) -> None:
+    p = saf(tmp_path, 'config', SAF_SHUTDOWN_TIMEOUT='5')
+    assert p.returncode == 0 and 'SAF_INSTALL_SHUTDOWN_HOOKS' in p.stdout
+    _clean(p)
+
+
+def test_plugins_table_json_and_dot(tmp_path: Path) -> None:
+    p = saf(tmp_path, 'plugins', '--app', 'demo_app:setup_broken')
+    assert p.returncode == 0, p.stderr
+    rows = {ln.split()[0]: ln for ln in p.stdout.splitlines()[2:]}
+    assert 'initialized' in rows['demo_app.Db'] and 'db' in rows['demo_app.Api'].split()[-1]
+    assert 'failed' in rows['demo_app.Broken']
+    _clean(p)
+    p = saf(tmp_path, 'plugins', '--app', 'demo_app:setup', '--dot')
+    assert p.stdout.startswith('digraph plugins {') and '"api" -> "db"' in p.stdout
+    p = saf(tmp_path, 'plugins', '--app', 'demo_app:setup_broken', '--json')
+    assert json.loads(p.stdout)[2]['state'] == 'failed'
+    _clean(p)
+
+
+def test_health_exit_codes(tmp_path: Path) -> None:
+    p = saf(tmp_path, 'health', '--app', 'demo_app:setup')
+    assert p.returncode == 0 and json.loads(p.stdout)['status'] == 'ok'
+    p = saf(tmp_path, 'health', '--app', 'demo_app:setup_broken')
+    assert p.returncode == 1 and json.loads(p.stdout)['status'] == 'failing'
+    _clean(p)
+
+
+def test_version(tmp_path: Path) -> None:
+    p = saf(tmp_path, 'version')
+    assert p.returncode == 0 and p.stdout.startswith('scitrera-app-framework ')
+
+
+@pytest.mark.parametrize('args', [(), ('bogus',), ('config', '--json', '--docs'), ('plugins', '--nope')])
+def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    p = saf(tmp_path, *args)
+    assert p.returncode == 2 and 'usage: saf' in p.stderr
+
+
+@pytest.mark.parametrize('spec, text', [
+    ('demo_app:setup_fails', 'ValueError: bad settings near postgres://u:****@h/db (...)'),
+    ('no_such_module:setup', "cannot import 'no_such_module'"),
+    ('demo_app:missing', "has no function 'missing'"),
+    ('demo_app', 'expected MODULE:FUNC'),
+])
+def test_runtime_errors_are_one_line_exit_1(tmp_path: Path, spec: str, text: str) -> None:
+    p = saf(tmp_path, 'config', '--app', spec)
+    assert p.returncode == 1
+    assert len(p.stderr.strip().splitlines()) == 1 and text in p.stderr and 'Traceback' not in p.stderr
+    _clean(p)
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    p = saf(tmp_path, '--debug', 'config', '--app', 'demo_app:setup_fails')
+    assert p.returncode == 1 and 'Traceback' in p.stderr
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name('saf')
+    if not exe.exists():
+        pytest.fail(f'the saf console script is missing next to {sys.executable}: reinstall the package')
+    p = subprocess.run([str(exe), 'version'], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and 'scitrera-app-framework' in p.stdout
+    assert textwrap.dedent(p.stdout).strip()
