@@ -25,7 +25,8 @@ _EXPORTS = {
     'init_all_plugins': 'core.plugins', 'shutdown_all_plugins': 'core.plugins', 'set_extension': 'core.plugins',
     'register_entry_point_plugins': 'core.plugins', 'describe_plugins': 'core.plugins',
     'plugin_graph': 'core.plugins', 'async_plugins_ready': 'core.plugins', 'async_plugins_stopping': 'core.plugins',
-    'add_env_file_source': 'core.util',
+    'add_env_file_source': 'core.util', 'add_file_source': 'core.util', 'add_secrets_dir_source': 'core.util',
+    'describe_variables': 'core.util',
     'capture_async_loop': 'core.async_mode', 'get_captured_async_loop': 'core.async_mode',
     'clear_async_loop_ref': 'core.async_mode', 'set_async_auto_enabled': 'core.async_mode',
     'schedule_async_shutdown': 'core.async_mode',
@@ -48,11 +49,14 @@ __all__ = [
     'SAFError',
     'Variables',
     'add_env_file_source',
+    'add_file_source',
+    'add_secrets_dir_source',
     'async_plugins_ready',
     'async_plugins_stopping',
     'capture_async_loop',
     'clear_async_loop_ref',
     'describe_plugins',
+    'describe_variables',
     'ext_get_python',
     'ext_parse_bool',
     'ext_parse_csv',
@@ -148,7 +152,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
         shutdown_all_plugins,
     )
     from .core.shutdown import register_intake_stop, register_shutdown_function, run_shutdown_hooks
-    from .core.util import add_env_file_source
+    from .core.util import add_env_file_source, add_file_source, add_secrets_dir_source, describe_variables
     from .exceptions import ConfigurationError, SAFError
     from .util.imports import ext_get_python
     from .util.parsing import ext_parse_bool, ext_parse_csv
