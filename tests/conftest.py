@@ -1,7 +1,7 @@
 """Suite-wide rules.
 
-- ``@pytest.mark.needs_dotenv`` (and ``needs_orjson``, ``needs_kubernetes``, ``needs_pyroscope``) skip a test
-  when that optional dependency is not installed: the no-extras CI leg runs the rest.
+- ``@pytest.mark.needs_dotenv`` (and ``needs_orjson``, ``needs_kubernetes``, ``needs_pyroscope``, ``needs_dask``,
+  ``needs_redis``) skip a test when that optional dependency is not installed: the no-extras CI leg runs the rest.
 - An unexpected skip fails the run. Allowed: a missing *optional* dependency that is really not installed, and
   the platform reasons listed in ``ALLOWED_SKIPS``. Anything else (a module that skips because the package's
   own import failed, a fixture that gives up) is reported at the end and the exit status is 1.
@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 # marker -> importable module that provides the optional dependency
 OPTIONAL = {'needs_dotenv': 'dotenv', 'needs_orjson': 'orjson', 'needs_kubernetes': 'kubernetes',
-            'needs_pyroscope': 'pyroscope'}
+            'needs_pyroscope': 'pyroscope', 'needs_dask': 'distributed', 'needs_redis': 'redis'}
 OPTIONAL_MODULES = set(OPTIONAL.values()) | {'tomli', 'kubernetes.client'}
 
 ALLOWED_SKIPS = (
@@ -28,6 +29,8 @@ ALLOWED_SKIPS = (
     r'fake executables are POSIX',
     r'os.environ on Windows has other internals',
     r'pyroscope-io (is not installed|cannot be imported here)',
+    # the Redis tests need a redis-server binary (make test installs one); CI must have it
+    *(() if os.environ.get('CI') else (r'redis-server binary not found',)),
 )
 
 _skips: list[tuple[str, str]] = []

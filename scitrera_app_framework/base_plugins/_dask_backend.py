@@ -369,7 +369,8 @@ class DaskBackgroundExecutor(JobExecutor):
             # one task per worker thread at a time: the rest waits on the scheduler, where it can be cancelled
             with dask.config.set({'distributed.scheduler.worker-saturation': 1.0}):
                 self._cluster = distributed.LocalCluster(n_workers=max_workers, threads_per_worker=1,
-                                                         processes=True, host='127.0.0.1', dashboard_address=None)
+                                                         processes=True, host='127.0.0.1',
+                                                         dashboard_address='127.0.0.1:0')
             try:
                 self._client = distributed.Client(self._cluster, set_as_default=False)
             except BaseException:
@@ -677,9 +678,10 @@ class DaskBackgroundExecutor(JobExecutor):
     # --- lifecycle ---------------------------------------------------------------------------------------
     def shutdown(self, wait: bool = False, cancel_pending: bool = True, timeout: Optional[float] = None) -> None:
         """Stop accepting jobs. With ``cancel_pending`` cancel the jobs no worker has started (the running ones
-        finish). With ``wait`` wait for the rest (at most ``timeout`` seconds, after which they are
-        cancelled and a warning names how many), then close the client and the embedded cluster. Without
-        ``wait`` they are closed once the last job is done. Safe to call twice."""
+        finish). With ``wait`` wait for the rest (at most ``timeout`` seconds; then the ones not started are
+        cancelled, the running ones fail with :class:`JobBackendError`, and a warning says how many), then close
+        the client and the embedded cluster. Without ``wait`` they are closed once the last job is done. Safe to
+        call twice."""
         with self._lock:
             self._shut_down = True
             jobs = list(self._pending.values())
@@ -712,7 +714,10 @@ class DaskBackgroundExecutor(JobExecutor):
             self._cancel_dask(left)
             for job in left:
                 if job.future is not None:
-                    self._complete(job.future, None, None, True)
+                    abandoned = JobBackendError(
+                        f'job {job.label} was still running on {self._where} when the executor shut down (waited '
+                        f'{timeout:g}s); its outcome is unknown') if job.started else None
+                    self._complete(job.future, None, abandoned, abandoned is None)
         self.close()
 
     def _close_when_idle(self) -> None:
