@@ -20,6 +20,9 @@ follows asyncio tasks and jobs submitted to the framework's background executor.
 :class:`DirectoryTenantProvider` reads each tenant's settings from ``SAF_MULTITENANT_DIR/<tenant>.env``
 (``.yaml``, ``.yml``, ``.json`` or ``.toml``). A tenant without a file gets no settings source (set
 ``require_file = True`` on a subclass to make that a :class:`TenantNotFoundError`).
+
+:class:`RedisTenantProvider` (extra ``redis``) reads each tenant's settings from a Redis hash shared by every
+replica and re-reads a tenant when another replica changes it (see :mod:`.redis_tenants`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from ._tenant_base import (
 )
 from ._tenant_directory import DirectoryTenantProvider, read_tenant_file
 from ._tenant_provider import BaseMultiTenantProvider, TenantCacheInfo
+from .redis_tenants import RedisTenantProvider
 
 # --- plugin and accessors ----------------------------------------------------------------------------------
 _DEFAULT_PROVIDER_PATH = f'{__name__}.BaseMultiTenantProvider'
@@ -100,8 +104,12 @@ class MultiTenantPlugin(Plugin[BaseMultiTenantProvider]):
         return provider
 
     def shutdown(self, v: Variables, logger: logging.Logger, value: BaseMultiTenantProvider) -> None:
-        """Clear the provider's tenant cache."""
+        """Clear the provider's tenant cache, then call its ``close()`` if it has one (a provider with background
+        work, such as :class:`RedisTenantProvider`'s change listener, stops it there)."""
         value.clear()
+        close = getattr(value, 'close', None)
+        if callable(close):
+            close()
 
 
 def get_tenant_provider(v: Optional[Variables] = None) -> BaseMultiTenantProvider:
@@ -134,6 +142,7 @@ def get_tenant_variables(tenant_id: Optional[str] = None, v: Optional[Variables]
 
 __all__ = [
     'EXT_MULTITENANT', 'MultiTenantPlugin', 'BaseMultiTenantProvider', 'DirectoryTenantProvider',
+    'RedisTenantProvider',
     'get_tenant_variables', 'get_tenant_provider', 'tenant_context', 'current_tenant', 'tenant_id_of',
     'read_tenant_file', 'TenantCacheInfo', 'MultiTenantError', 'MultiTenantConfigError',
     'MultiTenantNotEnabledError', 'TenantIdError', 'NoCurrentTenantError', 'TenantNotFoundError',

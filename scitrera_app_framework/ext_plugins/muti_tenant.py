@@ -20,6 +20,7 @@ from .multi_tenant import (
     MultiTenantNotEnabledError,
     MultiTenantPlugin,
     NoCurrentTenantError,
+    RedisTenantProvider,
     TenantCacheInfo,
     TenantIdError,
     TenantNotFoundError,
@@ -33,7 +34,8 @@ from .multi_tenant import (
 
 __all__ = [
     'EXT_MULTITENANT', 'MultiTenantPlugin', 'BaseMultiTenantProvider', 'DirectoryTenantProvider',
-    'get_tenant_variables', 'get_tenant_provider', 'tenant_context', 'current_tenant', 'tenant_id_of',
+    'RedisTenantProvider', 'get_tenant_variables', 'get_tenant_provider', 'tenant_context', 'current_tenant',
+    'tenant_id_of',
     'read_tenant_file', 'TenantCacheInfo', 'MultiTenantError', 'MultiTenantConfigError',
     'MultiTenantNotEnabledError', 'TenantIdError', 'NoCurrentTenantError', 'TenantNotFoundError',
     'SAF_MULTITENANT_ENABLED', 'SAF_MULTITENANT_PROVIDER', 'SAF_MULTITENANT_INCLUDE_ENV',
