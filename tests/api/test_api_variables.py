@@ -650,3 +650,16 @@ def test_a_huge_bad_value_gives_a_bounded_error(type_fn: Any, monkeypatch: pytes
     msg = str(ei.value)
     assert len(msg) < 1500 and '10,000,000 characters' in msg
     assert len(str(ei.value.__cause__)) < 1000
+
+
+def test_attribute_reads_stay_live_per_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = Variables(), Variables()
+    a.set('saf_t_attr', 'a-local')
+    assert a.saf_t_attr == 'a-local' and b.saf_t_attr is None  # (the second read goes through the class property)
+    assert a.saf_t_attr == 'a-local' and b.saf_t_attr is None
+    monkeypatch.setenv('SAF_T_ATTR', 'env')
+    assert a.saf_t_attr == 'env' and b.saf_t_attr == 'env'
+    b.set_type_fn('saf_t_attr', str.upper)
+    assert b.saf_t_attr == 'ENV'
+    with pytest.raises(AttributeError):
+        a._saf_t_private  # noqa: B018
