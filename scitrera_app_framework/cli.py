@@ -23,6 +23,7 @@ import sys
 from typing import Any, Optional, Sequence, TextIO
 
 from .api.variables import Variables
+from .exceptions import SAFError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-class CliError(Exception):
+class CliError(SAFError):
     """A runtime error of the command: printed as one line, exit code 1."""
 
 
