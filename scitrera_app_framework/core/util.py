@@ -79,6 +79,8 @@ def add_file_source(path: Union[str, os.PathLike], v: Optional[Variables] = None
     """
     v = get_variables(v)
     src = FileSource(path, prefix=prefix, optional=optional)
+    if watch:
+        _watchfiles()  # before adding: nothing changes when it is missing
     v.add_source(src)
     if watch:
         _watch(v, src.path)
@@ -100,6 +102,8 @@ def add_secrets_dir_source(path: Union[str, os.PathLike] = '/run/secrets', v: Op
 
     v = get_variables(v)
     src = SecretsDirSource(path)
+    if watch:
+        _watchfiles()
     for k in src.keys():
         mark_secret_key(k)
     v.add_source(src)
@@ -129,12 +133,19 @@ def add_config_files_from(v: Variables) -> list[FileSource]:
     return out
 
 
-def _watch(v: Variables, path: str) -> None:
+def _watchfiles() -> Any:
     try:
         import watchfiles
     except ImportError as e:
-        raise ImportError(f"watching {path!r} needs the watchfiles package: pip install watchfiles") from e
+        raise ImportError("watching configuration files needs the watchfiles package: pip install "
+                          "'scitrera-app-framework[watch]'") from e
+    return watchfiles
+
+
+def _watch(v: Variables, path: str) -> None:
     import threading
+
+    watchfiles = _watchfiles()
 
     def loop() -> None:
         try:

@@ -238,3 +238,32 @@ def test_init_framework_reads_config_files_secrets_dir_and_cli(tmp_path: Path) -
     p = subprocess.run([sys.executable, '-c', code], env=env, cwd=tmp_path, capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 1 and 'absent.toml' in p.stderr
+
+
+@pytest.mark.needs_watchfiles
+def test_watch_reloads_on_change_and_calls_back(tmp_path: Path) -> None:
+    import threading
+
+    p = tmp_path / 'live.yaml'
+    p.write_text('level: INFO\n')
+    v = Variables()
+    changed = threading.Event()
+    seen: list[set[str]] = []
+    v.on_reload(lambda keys: (seen.append(keys), changed.set()))
+    add_file_source(p, v, watch=True)
+    assert v.get('level') == 'INFO'
+    deadline = 20.0
+    for _ in range(int(deadline / 0.5)):  # the watcher may start after our first write: write until it sees one
+        p.write_text('level: DEBUG\n')
+        if changed.wait(0.5):
+            break
+    assert changed.is_set(), 'the watcher did not report the change'
+    assert v.get('level') == 'DEBUG' and {'LEVEL'} in seen
+
+
+def test_watch_without_watchfiles_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / 'a.yaml'
+    p.write_text('a: 1\n')
+    monkeypatch.setitem(sys.modules, 'watchfiles', None)
+    with pytest.raises(ImportError, match='watchfiles'):
+        add_file_source(p, Variables(), watch=True)
