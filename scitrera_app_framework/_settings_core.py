@@ -168,7 +168,7 @@ class _Field:
         self.env = info.env
         self.prefix = info.prefix
         self.factory = info.default_factory
-        where = f'{owner.__qualname__}.{name}'
+        where = f'{_name(owner)}.{name}'
         inner, optional = split_optional(tp)
         self.group: Optional[type[Settings]] = None
         if _is_settings_class(tp):
@@ -194,6 +194,11 @@ class _Field:
     def default_value(self) -> Any:
         """The default for one load (a fresh one from the factory, when there is one)."""
         return self.factory() if self.factory is not None else self.default
+
+
+def _name(cls: type) -> str:
+    """The class's qualified name without the ``<locals>`` of a class defined in a function."""
+    return cls.__qualname__.rsplit('<locals>.', 1)[-1]
 
 
 def _is_settings_class(tp: Any) -> bool:
@@ -233,7 +238,7 @@ def _join(prefix: str, name: str) -> str:
 def _info(cls: type) -> _ClassInfo:
     info = cls.__dict__.get('_saf_info')
     if info is None:  # Settings itself, or a class whose __init_subclass__ was bypassed
-        raise TypeError(f'{cls.__qualname__} is not a settings class: subclass Settings and annotate fields')
+        raise TypeError(f'{_name(cls)} is not a settings class: subclass Settings and annotate fields')
     return info
 
 
@@ -255,14 +260,14 @@ def _fields(cls: type) -> tuple[_Field, ...]:
     try:
         hints = get_type_hints(cls, localns=localns, include_extras=True)
     except NameError as e:
-        raise TypeError(f'{cls.__qualname__}: cannot resolve an annotation ({e}); define or import the type before '
+        raise TypeError(f'{_name(cls)}: cannot resolve an annotation ({e}); define or import the type before '
                         f'the settings are loaded') from e
     out = []
     for name, hint in hints.items():
         if name.startswith('_') or hint is ClassVar or get_origin(strip_annotated(hint)[0]) is ClassVar:
             continue
         if name in _RESERVED:
-            raise TypeError(f'{cls.__qualname__}.{name}: {name!r} is a Settings method; name the field otherwise '
+            raise TypeError(f'{_name(cls)}.{name}: {name!r} is a Settings method; name the field otherwise '
                             f'(field(env=...) keeps the variable name)')
         out.append(_Field(cls, name, hint, raw.get(name) or FieldInfo()))
     info.fields = tuple(out)
@@ -308,7 +313,7 @@ class _Plan:
                 if f.secret:
                     secrets.append(name)
         if prefix:
-            groups.append((prefix.upper() + '_', _info(cls).unknown, cls.__qualname__, sorted(own)))
+            groups.append((prefix.upper() + '_', _info(cls).unknown, _name(cls), sorted(own)))
         groups.sort(key=lambda g: -len(g[0]))
         self.steps = tuple(steps)
         self.names = frozenset(names)
@@ -560,7 +565,7 @@ def _warn_unknown(plan: _Plan, v: Variables, items: list[tuple[str, str, str, Op
         else:
             parts.append(f'{key} (did you mean {suggestion}?)' if suggestion else key)
     _log.warning('%s: %d unknown variable%s under its prefix, not read by any field: %s; fix the name, or set '
-                 "unknown='ignore' (or 'fail') on the settings class", plan.cls.__qualname__, len(new),
+                 "unknown='ignore' (or 'fail') on the settings class", _name(plan.cls), len(new),
                  's' if len(new) != 1 else '', ', '.join(parts))
 
 
@@ -586,7 +591,7 @@ def load_settings(cls: type[S], v: Optional[Variables] = None, prefix: Optional[
         if warn:
             _warn_unknown(plan, v, warn)
     if problems:
-        raise SettingsError(cls.__qualname__, problems) from None
+        raise SettingsError(_name(cls), problems) from None
     return obj  # type: ignore[return-value]
 
 
@@ -619,7 +624,7 @@ def _from_values(plan: _Plan, values: dict[str, Any], problems: list[SettingsPro
         obj = cls.__new__(cls)
     unexpected = set(values) - set(plan.fields_by_name)
     if unexpected:
-        raise TypeError(f'{cls.__qualname__}() got unexpected keyword argument(s): {", ".join(sorted(unexpected))}'
+        raise TypeError(f'{_name(cls)}() got unexpected keyword argument(s): {", ".join(sorted(unexpected))}'
                         f'; fields: {", ".join(plan.fields_by_name)}')
     set_ = object.__setattr__
     for f, name, child in plan.steps:
@@ -631,7 +636,7 @@ def _from_values(plan: _Plan, values: dict[str, Any], problems: list[SettingsPro
                 val = _from_values(child, dict(given) if given is not NO_MATCH else {}, problems,
                                    f'{path}{f.name}.')
             else:
-                raise TypeError(f'{cls.__qualname__}(): {f.name} takes a {child.cls.__qualname__} or a dict, got '
+                raise TypeError(f'{_name(cls)}(): {f.name} takes a {_name(child.cls)} or a dict, got '
                                 f'{type(given).__name__}')
         else:
             source = 'argument'
@@ -695,7 +700,7 @@ class Settings:
         if unknown is None:
             unknown = parent.unknown if parent is not None else 'warn'
         if unknown not in _UNKNOWN_POLICIES:
-            raise ValueError(f'{cls.__qualname__}: unknown={unknown!r}; use one of {", ".join(_UNKNOWN_POLICIES)}')
+            raise ValueError(f'{_name(cls)}: unknown={unknown!r}; use one of {", ".join(_UNKNOWN_POLICIES)}')
         own_prefix = _norm_prefix(prefix) if prefix is not None else (parent.prefix if parent is not None else None)
         annotations = cls.__dict__.get('__annotations__', {})
         raw: dict[str, FieldInfo] = {}
@@ -726,7 +731,7 @@ class Settings:
         problems: list[SettingsProblem] = []
         _from_values(_plan(type(self)), values, problems, '', self)
         if problems:
-            raise SettingsError(type(self).__qualname__, problems)
+            raise SettingsError(_name(type(self)), problems)
 
     # --- loading ---------------------------------------------------------------------------------------------
     @classmethod
@@ -750,8 +755,8 @@ class Settings:
         """
         v = self._saf_vars
         if v is None:
-            raise SettingsError(type(self).__qualname__, [], f'{type(self).__qualname__} was built from values, '
-                                                             f'not loaded: use {type(self).__qualname__}.load(v)')
+            raise SettingsError(_name(type(self)), [], f'{_name(type(self))} was built from values, not loaded: '
+                                                       f'use {_name(type(self))}.load(v)')
         new = load_settings(type(self), v, self._saf_prefix)
         _copy_into(self, new)
         return self
@@ -792,7 +797,7 @@ class Settings:
             if child is None and not isinstance(val, Secret):
                 val = mask_value(name, val)
             parts.append(f'{f.name}={val!r}')
-        return f"{type(self).__qualname__}({', '.join(parts)})"
+        return f"{_name(type(self))}({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -802,11 +807,11 @@ class Settings:
     __hash__ = None  # type: ignore[assignment]
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f'{type(self).__qualname__} is read-only: settings are a snapshot of the configuration; '
+        raise AttributeError(f'{_name(type(self))} is read-only: settings are a snapshot of the configuration; '
                              f'change the variable and call reload()')
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f'{type(self).__qualname__} is read-only')
+        raise AttributeError(f'{_name(type(self))} is read-only')
 
     # --- copying (the read-only __setattr__ would stop the default protocol) -----------------------------------
     def __getstate__(self) -> tuple[dict[str, Any], Optional[Variables], str]:
