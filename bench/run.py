@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import settings_bench  # the typed-settings rows and pydantic-settings' own venv (bench/settings_bench.py)
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 WORKLOADS_PY = BENCH_DIR / 'workloads.py'
@@ -63,6 +65,7 @@ SPECS = [
     Spec('environ', 'environ', _MICRO_FULL, _MICRO_QUICK),
     Spec('get_extension', 'get_extension', _MICRO_FULL, _MICRO_QUICK),
     Spec('get_extensions', 'get_extensions', _MICRO_FULL, _MICRO_QUICK),
+    Spec('settings', 'settings', _MICRO_FULL, _MICRO_QUICK, original=False),  # vs pydantic-settings, not the original
     Spec('log_json', 'log_json', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('log_plain', 'log_plain', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('submit', 'submit', ['--n', '10000', '--repeat', '5'], ['--n', '200']),
@@ -304,6 +307,7 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
     speed_row('environ(key, default, type_fn)', 'environ', 'environ_ns', 'floor_ns', 'ns/op', 5)
     speed_row('get_extension (initialized)', 'get_extension', 'get_extension_ns', 'floor_ns', 'ns/op', 3)
     speed_row('get_extensions (5 plugins)', 'get_extensions', 'get_extensions_ns', 'floor_ns', 'ns/op', 1)
+    rows.extend(settings_bench.settings_rows(raw, Row))
 
     for label, key, bound in (('JSON log records', 'log_json', 1.8), ('plain log records', 'log_plain', None)):
         if key not in raw:
@@ -528,6 +532,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             spec.full = spec.quick = ['--n', str(args.tenants)]
 
     orig_python = None if args.no_original else ensure_original_venv()
+    if not args.only or 'settings' in args.only:
+        site = settings_bench.ensure_pydantic_site()
+        for spec in SPECS:
+            if spec.workload == 'settings' and site:
+                spec.env[settings_bench.SITE_ENV] = site
     ours_version = _probe_version(Path(sys.executable))
     print(f'ours:     {sys.executable} (scitrera-app-framework {ours_version})')
     print(f'original: {orig_python or "skipped"}' + (f' ({ORIG_SPEC})' if orig_python else ''))

@@ -585,6 +585,130 @@ def wl_tenants(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# typed settings, side by side with pydantic-settings (installed only in the bench's own environment)
+
+SETTINGS_PREFIX = 'BENCHS'
+#: the 20 fields of the settings workload: name -> (annotation, default, environment value or None)
+SETTINGS_FIELDS: dict[str, tuple[str, Any, str | None]] = {
+    'host': ('str', 'localhost', 'db.internal'),
+    'port': ('int', 5432, '6543'),
+    'user': ('str', 'app', None),
+    'database': ('str', 'main', 'orders'),
+    'pool_size': ('int', 10, '20'),
+    'pool_timeout': ('float', 30.0, '12.5'),
+    'ssl': ('bool', False, 'true'),
+    'echo': ('bool', False, None),
+    'replicas': ('list[str]', [], '["r1", "r2"]'),
+    'retries': ('int', 3, None),
+    'backoff': ('float', 0.5, None),
+    'region': ('str', 'eu-west-1', 'us-east-1'),
+    'zone': ('Optional[str]', None, None),
+    'max_rows': ('Optional[int]', None, '1000'),
+    'statement_timeout': ('int', 0, None),
+    'app_name': ('str', 'bench', None),
+    'read_only': ('bool', False, None),
+    'tags': ('list[str]', [], None),
+    'weight': ('float', 1.0, '2.0'),
+    'log_queries': ('bool', True, 'no'),
+}
+
+
+def _settings_source(base: str, header: str) -> str:
+    """Source of a settings class with SETTINGS_FIELDS on ``base`` (the same text for both libraries)."""
+    lines = [header]
+    for name, (ann, default, _env) in SETTINGS_FIELDS.items():
+        lines.append(f'    {name}: {ann} = {default!r}')
+    return '\n'.join(lines) + '\n'
+
+
+def _exec(source: str, ns: dict[str, Any]) -> None:
+    """Run a class definition with evaluated annotations (not this file's ``from __future__ import annotations``)."""
+    exec(compile(source, '<bench settings>', 'exec', dont_inherit=True), ns)
+
+
+def _import_pydantic_settings() -> tuple[Any, str | None]:
+    """``pydantic_settings.BaseSettings`` from the bench's own environment (``BENCH_PYDANTIC_SITE``, set by
+    ``run.py``), or from this interpreter; ``(None, reason)`` when neither has it."""
+    site = os.environ.get('BENCH_PYDANTIC_SITE')
+    if site:
+        sys.path.insert(0, site)  # first: its typing_extensions & co must be the versions pydantic was built with
+    try:
+        from pydantic_settings import BaseSettings
+    except ImportError as e:
+        where = site or 'a venv of its own'
+        return None, f'pydantic-settings not importable ({e}); bench/run.py installs it in {where}'
+    return BaseSettings, None
+
+
+@workload('settings')
+def wl_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """A 20-field typed settings class (10 fields from the environment): attribute read and load, ours vs
+    pydantic-settings ``BaseSettings``; floors: a plain object's attribute read, and 20 ``v.environ`` calls (the
+    Variables work under our load).
+    """
+    try:
+        from scitrera_app_framework import Variables
+        from scitrera_app_framework.settings import Settings
+    except ImportError as e:
+        raise Unavailable(f'no typed settings in this release: {e}') from e
+
+    for name, (_ann, _default, env) in SETTINGS_FIELDS.items():
+        key = f'{SETTINGS_PREFIX}_{name.upper()}'
+        if env is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = env
+    ns: dict[str, Any] = {'Settings': Settings, 'Optional': __import__('typing').Optional}
+    _exec(_settings_source('Settings', f"class Ours(Settings, prefix='{SETTINGS_PREFIX}'):"), ns)
+    ours_cls = ns['Ours']
+    v = Variables()
+    ours = ours_cls.load(v)
+    assert ours.port == 6543 and ours.replicas == ['r1', 'r2'] and ours.log_queries is False, ours
+
+    class Plain:
+        def __init__(self) -> None:
+            for name in SETTINGS_FIELDS:
+                setattr(self, name, getattr(ours, name))
+
+    plain = Plain()
+    environ_calls = [(f'{SETTINGS_PREFIX}_{n.upper()}', d, f) for n, (_a, d, _e), f in zip(
+        SETTINGS_FIELDS, SETTINGS_FIELDS.values(), (f.fn for f in ours_cls.__dict__['_saf_info'].fields))]
+    tns = {'ours': ours, 'plain': plain, 'Ours': ours_cls, 'v': v, 'calls': environ_calls}
+    out: dict[str, Any] = {
+        'fields': len(SETTINGS_FIELDS),
+        'from_environment': sum(1 for _a, _d, e in SETTINGS_FIELDS.values() if e is not None),
+        'attr_ns': _ns(_timeit('ours.port', '', tns, args)),
+        'floor_attr_ns': _ns(_timeit('plain.port', '', tns, args)),
+        'load_us': round(_timeit('Ours.load(v)', '', tns, args) * 1e6, 3),
+        'environ20_us': round(_timeit('for k, d, f in calls: v.environ(k, d, f)', '', tns, args) * 1e6, 3),
+    }
+    base_settings, why = _import_pydantic_settings()
+    if base_settings is None:
+        out['pydantic_note'] = why
+        return out
+    import pydantic_settings
+
+    pns: dict[str, Any] = {'BaseSettings': base_settings, 'Optional': __import__('typing').Optional,
+                           'SettingsConfigDict': pydantic_settings.SettingsConfigDict}
+    header = ('class Theirs(BaseSettings):\n'
+              f"    model_config = SettingsConfigDict(env_prefix='{SETTINGS_PREFIX}_', case_sensitive=False)")
+    _exec(_settings_source('BaseSettings', header), pns)
+    theirs_cls = pns['Theirs']
+    theirs = theirs_cls()
+    assert theirs.port == 6543 and theirs.replicas == ['r1', 'r2'] and theirs.log_queries is False, theirs
+    assert {n: getattr(theirs, n) for n in SETTINGS_FIELDS} == {n: getattr(ours, n) for n in SETTINGS_FIELDS}
+    tns.update(theirs=theirs, Theirs=theirs_cls)
+    # interleaved with ours (measured again) so both see the same machine state; the best of each is kept
+    out['pydantic_attr_ns'] = _ns(_timeit('theirs.port', '', tns, args))
+    out['attr_ns'] = min(out['attr_ns'], _ns(_timeit('ours.port', '', tns, args)))
+    out['floor_attr_ns'] = min(out['floor_attr_ns'], _ns(_timeit('plain.port', '', tns, args)))
+    out['pydantic_load_us'] = round(_timeit('Theirs()', '', tns, args) * 1e6, 3)
+    out['load_us'] = min(out['load_us'], round(_timeit('Ours.load(v)', '', tns, args) * 1e6, 3))
+    out['pydantic_settings'] = pydantic_settings.__version__
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # entry point
 
 
