@@ -402,7 +402,10 @@ def _invalid(f: _Field, name: str, path: str, error: BaseException, v: Optional[
     return SettingsProblem(name, 'invalid', what, shown, f.type_name, path, layer)
 
 
-def _missing(f: _Field, name: str, path: str) -> SettingsProblem:
+def _missing(f: _Field, name: str, path: str, empty: bool = False) -> SettingsProblem:
+    if empty:
+        return SettingsProblem(name, 'missing', f'required but empty; give {name} a value', "''", f.type_name, path,
+                               None)
     return SettingsProblem(name, 'missing', f'required and has no default; set {name} in the environment or a '
                                             f'configuration source', None, f.type_name, path, None)
 
@@ -444,6 +447,8 @@ def _run(plan: _Plan, v: Variables, problems: list[SettingsProblem], path: str,
                 if val is None:
                     if f.required:
                         problems.append(_missing(f, name, path + f.name))
+                elif f.required and val.__class__ is str and not val:  # NAME= (set, but to nothing)
+                    problems.append(_missing(f, name, path + f.name, empty=True))
                 elif f.secret:
                     val = Secret(val)
                 elif f.copy_default and val is default:
@@ -654,7 +659,9 @@ def _from_values(plan: _Plan, values: dict[str, Any], problems: list[SettingsPro
                     shown = MASK if f.secret else shown_value(name, given)
                     problems.append(problem._replace(value=shown, source=source))
                 else:
-                    if f.secret:
+                    if f.required and val.__class__ is str and not val:
+                        problems.append(_missing(f, name, path + f.name, empty=True))
+                    elif f.secret:
                         val = Secret(val)
                     elif f.copy_default and val is given and source == 'default':
                         val = copy.deepcopy(val)

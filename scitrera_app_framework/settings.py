@@ -32,7 +32,8 @@ are registered with ``v``. ``NAME`` is ``PREFIX_FIELD`` (``field(env=...)`` sets
 seconds), ``Literal[...]``, ``Union[...]``, ``Secret[X]``, another :class:`Settings` class (a group), or any class
 that takes the value as its one argument. ``Annotated[int, 'help text']`` gives a field its help.
 
-**Errors.** Every missing required field and every bad value is reported at once in a :class:`SettingsError`
+**Errors.** A field without a default is required: absent, None or an empty string is missing. Every missing
+required field and every bad value is reported at once in a :class:`SettingsError`
 (a ``ConfigurationError``: a ``ValueError`` and a ``SAFError``), one line per problem with the variable, what is
 wrong, the value (masked for secrets, at most 200 characters) and the expected type; ``.errors`` has them as
 :class:`SettingsProblem` items. Variables under a prefix that no field reads (``DB_HOTS``) are logged once as a

@@ -32,6 +32,9 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     'multi_tenant_example.py': ([], ['tenant-specific log']),
     'tenant_directory_example.py': ([], []),
     'pyroscope_example.py': (['pyroscope example done'], []),
+    'settings_example.py': (["ShopSettings(port=8080", "password=Secret('****')", 'SHOP_DB_PASSWORD',
+                             'reload refused, old values kept (port 8080)', 'after reload: port 8081, password ****'],
+                            []),
 }
 
 

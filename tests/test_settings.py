@@ -466,6 +466,17 @@ def test_all_problems_in_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(err.errors[0], SettingsProblem)
 
 
+def test_required_empty_string_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('DB_PASSWORD', '')
+    with pytest.raises(SettingsError) as ei:
+        DbSettings.load(Variables())
+    (problem,) = ei.value.errors
+    assert (problem.variable, problem.kind) == ('DB_PASSWORD', 'missing') and 'required but empty' in str(ei.value)
+    with pytest.raises(SettingsError, match='required but empty'):
+        DbSettings(password='')
+    assert Kinds.load(_vars(KIND_S='')).s == ''  # a field with a default may be empty
+
+
 def test_error_pickles_and_names_the_class() -> None:
     with pytest.raises(SettingsError) as ei:
         DbSettings.load(Variables())
@@ -847,3 +858,13 @@ def test_bench_settings_workload_runs(tmp_path: Path) -> None:
     assert metrics['fields'] == 20
     for key in ('attr_ns', 'floor_attr_ns', 'load_us', 'environ20_us'):
         assert metrics[key] > 0, (key, metrics)
+
+
+def test_example_never_prints_its_secrets(tmp_path: Path) -> None:
+    env = {k: val for k, val in os.environ.items() if not k.startswith(('SAF_', 'LOGGING_', 'SHOP_'))}
+    proc = subprocess.run([sys.executable, str(ROOT / 'examples' / 'settings_example.py')], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert 'example-only-password' not in out and 'another-example-password' not in out
+    assert "password=Secret('****')" in out
