@@ -26,6 +26,7 @@ import concurrent.futures
 import contextlib
 import logging
 import os
+import queue
 import socket
 import sys
 import threading
@@ -202,6 +203,12 @@ def release_unique(id_key: str, token: str, dask_scheduler: Any = None) -> None:
             del claims[id_key]
 
 
+def release_unique_many(claims: list[tuple[str, str]], dask_scheduler: Any = None) -> None:
+    """Scheduler side: :func:`release_unique` for each ``(id key, token)``."""
+    for id_key, token in claims:
+        release_unique(id_key, token, dask_scheduler=dask_scheduler)
+
+
 def unique_active(id_key: str, ttl: float, dask_scheduler: Any = None) -> bool:
     """Scheduler side: True when a job claimed ``id_key`` and is queued or running."""
     claim = _CLAIMS.get(dask_scheduler.id, {}).get(id_key)
@@ -351,6 +358,8 @@ class DaskBackgroundExecutor(JobExecutor):
         self._closed = False
         self._lost_logged = False
         self._cluster: Any = None
+        self._done: queue.SimpleQueue[Optional[str]] = queue.SimpleQueue()
+        self._collector = threading.Thread(target=self._collect, name='saf-dask-results', daemon=True)
         self._topic = f'saf-job-started-{uuid.uuid4().hex}'
         if scheduler:
             self._where = f'the Dask scheduler at {mask_url_credentials(str(scheduler))}'
@@ -379,6 +388,7 @@ class DaskBackgroundExecutor(JobExecutor):
             self._where = f'the embedded Dask LocalCluster at {self._client.scheduler.address}'
             self._max_workers = max_workers
         self._client.subscribe_topic(self._topic, self._on_started)
+        self._collector.start()
 
     # --- properties --------------------------------------------------------------------------------------
     @property
@@ -557,43 +567,86 @@ class DaskBackgroundExecutor(JobExecutor):
             job.future._saf_running()
 
     def _on_done(self, dask_future: Any) -> None:
-        """Dask's callback thread: fetch the outcome, release the unique id, complete the concurrent Future."""
+        """Dask's callback thread: hand the finished job to the collector thread (which fetches in batches)."""
+        self._done.put(dask_future.key)
+
+    def _collect(self) -> None:
+        """The collector thread: take the finished jobs in batches, fetch their results with one ``gather``,
+        release their unique ids, complete their concurrent Futures. Ends at a None."""
+        while True:
+            keys = [self._done.get()]
+            while len(keys) < 1000:
+                try:
+                    keys.append(self._done.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in keys
+            with self._lock:
+                jobs = [job for job in (self._pending.get(k) for k in keys if k is not None)
+                        if job is not None and job.future is not None and job.dask_future is not None]
+            if jobs:
+                try:
+                    self._finish(jobs)
+                except Exception as e:  # never let the collector die: the Futures would never complete
+                    self._logger.error('background executor: completing %d job(s) failed: %s', len(jobs), e,
+                                       exc_info=True)
+            if stop:
+                return
+
+    def _finish(self, jobs: list[_Job]) -> None:
+        outcomes: dict[str, tuple[Any, Optional[BaseException], str, bool]] = {}
+        finished = [job for job in jobs if job.dask_future.status == 'finished']
+        if finished:
+            try:
+                results = self._client.gather([job.dask_future for job in finished])
+                for job, result in zip(finished, results):
+                    outcomes[job.key] = (result, None, '', False)
+            except Exception as e:  # the outcomes could not be fetched (connection lost meanwhile)
+                for job in finished:
+                    outcomes[job.key] = (None, JobBackendError(
+                        f'the outcome of job {job.label} could not be fetched from {self._where} '
+                        f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False)
+        for job in jobs:
+            if job.key not in outcomes:
+                outcomes[job.key] = self._outcome(job)
+        claims = [(job.id_key, job.token) for job in jobs if job.id_key is not None]
+        if claims and self._client.status == 'running':
+            try:
+                self._client.run_on_scheduler(release_unique_many, claims)
+            except Exception as e:  # the scheduler is gone: its claims are gone with it
+                self._logger.debug('could not release %d unique job id(s) on the scheduler: %s', len(claims), e)
         with self._lock:
-            job = self._pending.get(dask_future.key)
-        if job is None or job.future is None:
-            return
-        status = dask_future.status
-        result: Any = None
-        error: Optional[BaseException] = None
-        remote_tb = ''
-        cancelled = False
+            for job in jobs:
+                self._pending.pop(job.key, None)
+                if job.job_id is not None and self._jobs.get(job.job_id) is job:
+                    del self._jobs[job.job_id]
+            if not self._pending:
+                self._idle.notify_all()
+        for job in jobs:
+            result, error, remote_tb, cancelled = outcomes[job.key]
+            job.dask_future = None
+            if error is not None:
+                self._log_failure(job, error, remote_tb)
+            if job.future is not None:
+                self._complete(job.future, result, error, cancelled)
+
+    def _outcome(self, job: _Job) -> tuple[Any, Optional[BaseException], str, bool]:
+        """(result, error, remote traceback, cancelled) of a job that did not finish normally."""
+        dask_future = job.dask_future
         try:
-            if status == 'finished':
-                result = dask_future.result()
-            elif status == 'error':
+            if dask_future.status == 'error':
                 error = dask_future.exception()
                 remote_tb = getattr(error, 'saf_remote_traceback', None) or ''.join(
                     traceback.format_tb(dask_future.traceback()))
-            elif job.cancel_requested:
-                cancelled = True
-            else:  # cancelled by the client itself: the connection to the scheduler was lost
-                error = JobBackendError(f'{self._where} was lost before job {job.label} finished; it may or may '
-                                        f'not have run')
-        except Exception as e:  # the outcome could not be fetched (connection lost meanwhile)
-            error = JobBackendError(f'the outcome of job {job.label} could not be fetched from {self._where} '
-                                    f'({type(e).__name__}: {mask_text(str(e))[:200]})')
-        if job.id_key is not None and self._client.status == 'running':
-            self._release_claim(job)
-        with self._lock:
-            self._pending.pop(job.key, None)
-            if job.job_id is not None and self._jobs.get(job.job_id) is job:
-                del self._jobs[job.job_id]
-            if not self._pending:
-                self._idle.notify_all()
-        job.dask_future = None
-        if error is not None:
-            self._log_failure(job, error, remote_tb)
-        self._complete(job.future, result, error, cancelled)
+                return None, error, remote_tb, False
+            if job.cancel_requested:
+                return None, None, '', True
+            # cancelled by the client itself: the connection to the scheduler was lost
+            return None, JobBackendError(f'{self._where} was lost before job {job.label} finished; it may or may '
+                                         f'not have run'), '', False
+        except Exception as e:
+            return None, JobBackendError(f'the outcome of job {job.label} could not be fetched from {self._where} '
+                                         f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False
 
     def _log_failure(self, job: _Job, error: BaseException, remote_tb: str) -> None:
         if isinstance(error, JobBackendError):
@@ -733,6 +786,9 @@ class DaskBackgroundExecutor(JobExecutor):
                 return
             self._closed = True
             self._shut_down = True
+        self._done.put(None)
+        if self._collector.is_alive() and self._collector is not threading.current_thread():
+            self._collector.join(timeout)
         for what, obj in (('client', self._client), ('LocalCluster', self._cluster)):
             if obj is None:
                 continue
@@ -779,6 +835,6 @@ def create_dask_executor(v: Variables, logger: logging.Logger, workers: int,
 
 
 __all__ = ['DaskBackgroundExecutor', 'DaskJobFuture', 'WorkerLogSettings', 'run_remote_job', 'claim_unique',
-           'release_unique', 'unique_active', 'ensure_worker_logging', 'log_settings_of',
+           'release_unique', 'release_unique_many', 'unique_active', 'ensure_worker_logging', 'log_settings_of',
            'create_dask_executor', 'parse_connect_timeout', 'import_distributed', 'UNIQUE_KEY_PREFIX',
            'DEFAULT_CONNECT_TIMEOUT', 'CLAIM_TTL']
