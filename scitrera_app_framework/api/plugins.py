@@ -146,7 +146,7 @@ class Plugin(Generic[T]):
         return f'<Plugin {self.name()}>'
 
 
-def enabled_option_pattern(plugin: Plugin, v: Variables, env_variable: str, default: Any = NOT_SET,
+def enabled_option_pattern(plugin: Plugin[Any], v: Variables, env_variable: str, default: Any = NOT_SET,
                            self_attr: Optional[str] = None) -> bool:
     """Return True when the variable ``env_variable`` names this plugin.
 

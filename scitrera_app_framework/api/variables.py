@@ -172,6 +172,12 @@ _ATTR_NAMES: set[str] = set()  # names read as attributes (v.port), each a prope
 _ATTR_MAX = 1024
 
 
+def _attr_reader(name: str) -> Callable[[Variables], Any]:
+    def read(self: Variables) -> Any:
+        return self.get(name)
+    return read
+
+
 class Variables:
     """Layered configuration with typed access.
 
@@ -196,8 +202,8 @@ class Variables:
         self._placement = env_placement
         self._order = _ORDERS[env_placement]
         self._env_top = env_placement is EnvPlacement.TOP
-        self._conv: dict[str, tuple] = {}
-        self._espec: dict[str, list] = {}  # environ() fast path, per key; dropped when defaults/types change
+        self._conv: dict[str, tuple[Any, Any, Any]] = {}
+        self._espec: dict[str, list[Any]] = {}  # environ() fast path, per key; dropped when defaults/types change
         self._ready: dict[str, Any] = {}  # values of initialized single extension points (registry fast path)
         self._app: Any = None  # the app's lifecycle state (core.context.AppContext), created on first use
         self._cli: Any = None  # the command-line layer (above everything), when added
@@ -225,7 +231,7 @@ class Variables:
         return self
 
     @property
-    def sources(self) -> tuple:
+    def sources(self) -> tuple[Any, ...]:
         """The extra sources, in lookup order."""
         return tuple(self._sources)
 
@@ -438,7 +444,7 @@ class Variables:
         return result
 
     def _environ_register(self, key: str, default: Any, type_fn: Optional[TypeFn], help: Optional[str] = None,
-                          secret: bool = False, required: bool = False) -> list:
+                          secret: bool = False, required: bool = False) -> list[Any]:
         if default is not NOT_SET:
             self._defaults[key] = default
         if type_fn is not None:
@@ -526,7 +532,7 @@ class Variables:
             raise AttributeError(name)
         if len(_ATTR_NAMES) < _ATTR_MAX and name.isidentifier() and name not in _ATTR_NAMES:
             _ATTR_NAMES.add(name)
-            setattr(Variables, name, property(lambda self, _key=name: self.get(_key),
+            setattr(Variables, name, property(_attr_reader(name),
                                               doc=f'``v.get({name!r})`` (see Variables.__getattr__)'))
         return self.get(name)
 

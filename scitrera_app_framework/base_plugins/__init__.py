@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from ..api.plugins import Plugin
 from ..api.variables import Variables
@@ -23,7 +23,7 @@ EXT_PROGRESS_TRACKER = '__progress_tracker'
 
 def register_package_plugins(package: Union[str, ModuleType], v: Optional[Variables] = None,
                              exclusions: Iterable[Union[str, ModuleType, type]] = (), recursive: bool = False,
-                             init: bool = False) -> list[Plugin]:
+                             init: bool = False) -> list[Plugin[Any]]:
     """Import ``package``'s modules (all levels when ``recursive``) and register every Plugin subclass defined
     in them, each class once (aliases and re-exports are not registered again). Classes with
     ``abstract = True`` in their own body, and abstract classes (``inspect.isabstract``), are skipped.
@@ -67,7 +67,7 @@ def register_package_plugins(package: Union[str, ModuleType], v: Optional[Variab
         modules = [pkg]
     else:
         modules = import_modules(pkg, recursive=recursive, exclusions=module_names)
-    out: list[Plugin] = []
+    out: list[Plugin[Any]] = []
     for cls in find_types_in_modules(modules, Plugin):
         if (cls in excluded_classes or f'{cls.__module__}.{cls.__qualname__}' in class_names
                 or cls.__dict__.get('abstract', False)):
@@ -84,7 +84,8 @@ def get_background_exec(v: Optional[Variables] = None) -> BackgroundExecutor:
     if EXT_BACKGROUND_EXEC not in get_registry(v).points:
         from ..core.plugins import register_plugin
         register_plugin(BackgroundThreadExecutorPlugin, v)
-    return get_extension(EXT_BACKGROUND_EXEC, v)
+    executor: BackgroundExecutor = get_extension(EXT_BACKGROUND_EXEC, v)
+    return executor
 
 
 def get_progress_tracker(v: Optional[Variables] = None) -> ProgressTracker:
@@ -95,7 +96,8 @@ def get_progress_tracker(v: Optional[Variables] = None) -> ProgressTracker:
     if EXT_PROGRESS_TRACKER not in get_registry(v).points:
         from ..core.plugins import register_plugin
         register_plugin(ProgressTrackerPlugin, v)
-    return get_extension(EXT_PROGRESS_TRACKER, v)
+    tracker: ProgressTracker = get_extension(EXT_PROGRESS_TRACKER, v)
+    return tracker
 
 
 __all__ = ['register_package_plugins', 'EXT_BACKGROUND_EXEC', 'EXT_PROGRESS_TRACKER', 'get_background_exec',

@@ -77,7 +77,7 @@ class _Change:
     __slots__ = ('task_id', 'progress', 'version', 'overall', 'callbacks', 'parents')
 
     def __init__(self, task_id: Hashable, progress: float, version: int, overall: float,
-                 callbacks: tuple, parents: tuple) -> None:
+                 callbacks: tuple[Any, ...], parents: tuple[Any, ...]) -> None:
         self.task_id = task_id
         self.progress = progress
         self.version = version

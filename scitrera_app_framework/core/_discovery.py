@@ -30,12 +30,12 @@ def _call_flex(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args[:n])
 
 
-class _FunctionPlugin(Plugin):
+class _FunctionPlugin(Plugin[Any]):
     eager = False  # facades are lazy
     _point = ''
     _init_fn: Callable[..., Any] = staticmethod(lambda: None)  # type: ignore[assignment]
     _shutdown_fn: Optional[Callable[..., Any]] = None
-    _deps: tuple = ()
+    _deps: tuple[str, ...] = ()
 
     def name(self) -> str:
         return self._point
@@ -56,7 +56,7 @@ class _FunctionPlugin(Plugin):
 
 
 def set_extension(point: str, init_fn: Callable[..., Any], shutdown_fn: Optional[Callable[..., Any]] = None,
-                  dependencies: Optional[Iterable[str]] = None, v: Optional[Variables] = None) -> Plugin:
+                  dependencies: Optional[Iterable[str]] = None, v: Optional[Variables] = None) -> Plugin[Any]:
     """Register a lazy plugin for ``point`` built from plain functions; returns it.
 
     ``init_fn(v, logger)`` returns the value and ``shutdown_fn(v, logger, value)`` releases it; either may
@@ -81,7 +81,7 @@ def set_extension(point: str, init_fn: Callable[..., Any], shutdown_fn: Optional
 
 
 def register_entry_point_plugins(v: Optional[Variables] = None,
-                                 group: str = 'scitrera_app_framework.plugins') -> list[Plugin]:
+                                 group: str = 'scitrera_app_framework.plugins') -> list[Plugin[Any]]:
     """Register every Plugin subclass advertised under the entry point ``group``; return the plugins.
 
     A broken entry point (import error, not a Plugin) is logged with its distribution's name and skipped.
@@ -98,7 +98,7 @@ def register_entry_point_plugins(v: Optional[Variables] = None,
             if ep.group == group and (dist.lower(), ep.name) not in seen:  # first on sys.path wins
                 seen.add((dist.lower(), ep.name))
                 eps.append((dist, ep))
-    registered: list[Plugin] = []
+    registered: list[Plugin[Any]] = []
     for dist, ep in eps:
         where = f'entry point {ep.name!r} ({ep.value}) of distribution {dist!r}'
         try:

@@ -75,7 +75,7 @@ class PluginRecord:
                  'reg_done', 'reg_error', 'ready_done', 'stopping_done', 'ready_task', 'stopping_task')
 
     def __init__(self, owner: int) -> None:
-        self.plugin: Plugin = None  # type: ignore[assignment]  # set once the plugin is constructed
+        self.plugin: Plugin[Any] = None  # type: ignore[assignment]  # set once the plugin is constructed
         self.name = ''
         self.point = ''
         self.multi = False
@@ -121,7 +121,7 @@ class _Point:
 class Registry:
     """Plugins and extension points of one :class:`Variables` instance (its app context's ``registry``)."""
 
-    def __init__(self, ready: Optional[dict] = None, ctx: Optional[AppContext] = None) -> None:
+    def __init__(self, ready: Optional[dict[str, Any]] = None, ctx: Optional[AppContext] = None) -> None:
         self.ready: dict[str, Any] = ready if ready is not None else {}  # point -> value, initialized singles
         self.ctx = ctx if ctx is not None else AppContext()
         self.lock = threading.RLock()
@@ -172,7 +172,7 @@ def _check_plugin_type(plugin_type: Any) -> None:
             f'cannot register {plugin_type!r}: expected a subclass of scitrera_app_framework.api.Plugin')
 
 
-def _instantiate(plugin_type: type[Plugin]) -> Plugin:
+def _instantiate(plugin_type: type[Plugin[Any]]) -> Plugin[Any]:
     try:
         return plugin_type()
     except Exception as e:
@@ -187,7 +187,7 @@ def register_plugin(plugin_type: type[Plugin[T]], v: Optional[Variables] = ..., 
 def register_plugin(plugin_type: Plugin[T], v: Optional[Variables] = ..., init: bool = ...,
                     source: Optional[str] = ...) -> Plugin[T]: ...
 def register_plugin(plugin_type: Any, v: Optional[Variables] = None, init: bool = False,
-                    source: Optional[str] = None) -> Plugin:
+                    source: Optional[str] = None) -> Plugin[Any]:
     """Register a plugin type (or instance) and return the registered instance.
 
     Registering the same type again is a no-op returning the first instance. With ``init=True`` the plugin is
@@ -241,7 +241,8 @@ def _register(reg: Registry, plugin_type: Any, v: Variables, source: Optional[st
     return rec, True
 
 
-def _register_instance(reg: Registry, plugin: Plugin, v: Variables, source: Optional[str]) -> tuple[PluginRecord, bool]:
+def _register_instance(reg: Registry, plugin: Plugin[Any], v: Variables,
+                       source: Optional[str]) -> tuple[PluginRecord, bool]:
     cls = type(plugin)
     with _CRIT, reg.lock:
         rec = reg.by_type.get(cls)
@@ -277,7 +278,7 @@ def _await_registered(rec: PluginRecord, what: str) -> PluginRecord:
     return rec
 
 
-def _complete_registration(reg: Registry, rec: PluginRecord, plugin: Plugin, v: Variables,
+def _complete_registration(reg: Registry, rec: PluginRecord, plugin: Plugin[Any], v: Variables,
                            source: Optional[str]) -> None:
     what = _what(type(plugin))
     try:  # plugin code: outside the registry lock
@@ -638,7 +639,7 @@ def get_extensions(name_or_type: Any, v: Optional[Variables] = None) -> dict[str
         if app is not None and app.registry is not None:
             cached = app.registry.ext_cache.get(name_or_type)
             if cached is not None:
-                return cached.copy()
+                return dict(cached)
     v, reg, point = _resolve_v_and_name(name_or_type, v)
     if reg.closed:
         raise PluginShutdownError(point)

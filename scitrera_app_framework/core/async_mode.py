@@ -101,7 +101,7 @@ def _loop_thread_blocked(reg: Registry, ctx: AppContext) -> bool:
     return ctx.loop_thread is not None and ctx.loop_thread in reg.waiting
 
 
-def _overrides(plugin: Plugin, attr: str) -> bool:
+def _overrides(plugin: Plugin[Any], attr: str) -> bool:
     return getattr(type(plugin), attr, None) is not getattr(Plugin, attr)
 
 

@@ -94,7 +94,7 @@ class AppContext:
 def get_app_context(v: Optional[Variables] = None) -> AppContext:
     """Return the :class:`AppContext` of ``v`` (the default ``Variables`` when None), creating it on first use."""
     v = get_variables(v)
-    ctx = v._app
+    ctx: Optional[AppContext] = v._app
     if ctx is None:
         ctx = v._app = AppContext()
     return ctx
@@ -102,7 +102,8 @@ def get_app_context(v: Optional[Variables] = None) -> AppContext:
 
 def peek_app_context(v: Variables) -> Optional[AppContext]:
     """Return the context of ``v`` if it has one, without creating it."""
-    return v._app
+    ctx: Optional[AppContext] = v._app
+    return ctx
 
 
 __all__ = ['AppContext', 'get_app_context', 'peek_app_context', 'CREATED', 'STARTING', 'RUNNING', 'STOPPING',

@@ -246,10 +246,7 @@ def _pjl_default(value: Any) -> Any:
     way its JSON formatters write them; :data:`_NOT_CONVERTED` when it has none (it falls back to ``str``)."""
     global _pjl_encoder_default
     if _pjl_encoder_default is None:
-        try:
-            from pythonjsonlogger.json import JsonEncoder
-        except ImportError:  # pragma: no cover - python-json-logger < 3
-            from pythonjsonlogger.jsonlogger import JsonEncoder  # type: ignore[no-redef]
+        from pythonjsonlogger.json import JsonEncoder  # python-json-logger >= 3 (a dependency)
         _pjl_encoder_default = JsonEncoder().default
     try:
         out = _pjl_encoder_default(value)

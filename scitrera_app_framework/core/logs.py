@@ -29,7 +29,7 @@ from .log_format import (
 from .log_records import use_lean_records
 
 
-class FrameworkHandler(logging.StreamHandler):
+class FrameworkHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The framework's root handler.
 
     Writes to ``sys.stderr`` as it is at emit time (unless a stream was set with ``setStream``), and drops

@@ -45,7 +45,7 @@ EXIT_TIMEOUT = 124  # the exit overran SAF_SHUTDOWN_TIMEOUT; the watchdog ended 
 EXIT_FORCED = 125  # a third signal (or a second SIGINT) forced an immediate exit
 EXIT_SIGINT = 130  # graceful stop after SIGINT (the CLI convention, 128 + 2)
 
-_Hook = tuple[Callable[..., Any], tuple, dict, str]
+_Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], str]
 
 
 class ShutdownRequested(SystemExit):
@@ -539,7 +539,7 @@ class ShutdownManager:
             _log.critical(message)
         except Exception:
             pass
-        flusher = threading.Thread(target=lambda: (_flush_logs(), _flush_std()), daemon=True)
+        flusher = threading.Thread(target=_flush_all, daemon=True)
         flusher.start()
         flusher.join(1.0)
         os._exit(code)
@@ -594,6 +594,11 @@ def _flush_logs() -> None:
             h.flush()
         except Exception:
             pass
+
+
+def _flush_all() -> None:
+    _flush_logs()
+    _flush_std()
 
 
 def _flush_std() -> None:

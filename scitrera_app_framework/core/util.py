@@ -21,7 +21,7 @@ __all__ = ['ConfigFileError', 'read_env_file', 'add_env_file_source', 'add_file_
            'add_config_files_from', 'describe_variables', 'variables_markdown']
 
 
-def read_env_file(path: Union[str, os.PathLike]) -> dict[str, Optional[str]]:
+def read_env_file(path: Union[str, os.PathLike[str]]) -> dict[str, Optional[str]]:
     """Read a ``.env`` file once and return its values, ``${NAME}`` expanded from the file's earlier values and
     the process environment (python-dotenv's results; see :mod:`scitrera_app_framework.util.config_files`).
 
@@ -34,7 +34,7 @@ def read_env_file(path: Union[str, os.PathLike]) -> dict[str, Optional[str]]:
     return _read_env_file(path)
 
 
-def add_env_file_source(path: Union[str, os.PathLike] = '.env', v: Optional[Variables] = None,
+def add_env_file_source(path: Union[str, os.PathLike[str]] = '.env', v: Optional[Variables] = None,
                         required: bool = False, missing_ok: Optional[bool] = None) -> dict[str, Optional[str]]:
     """Read a ``.env`` file and add its values as a source of ``v`` (below local values, above defaults; keys
     matched like environment names); return the values.
@@ -61,7 +61,7 @@ def add_env_file_source(path: Union[str, os.PathLike] = '.env', v: Optional[Vari
     return dict(src.items())
 
 
-def add_file_source(path: Union[str, os.PathLike], v: Optional[Variables] = None, prefix: Optional[str] = None,
+def add_file_source(path: Union[str, os.PathLike[str]], v: Optional[Variables] = None, prefix: Optional[str] = None,
                     optional: bool = False, watch: bool = False) -> FileSource:
     """Add a ``.yaml``/``.yml``, ``.json``, ``.toml`` (or ``.env``) file as a source of ``v``; return the source.
 
@@ -87,7 +87,7 @@ def add_file_source(path: Union[str, os.PathLike], v: Optional[Variables] = None
     return src
 
 
-def add_secrets_dir_source(path: Union[str, os.PathLike] = '/run/secrets', v: Optional[Variables] = None,
+def add_secrets_dir_source(path: Union[str, os.PathLike[str]] = '/run/secrets', v: Optional[Variables] = None,
                            watch: bool = False) -> SecretsDirSource:
     """Add a secrets directory (one file per key, trailing newline stripped; the Kubernetes secret-volume layout
     with its ``..data`` links included) as a source of ``v``; return the source. A missing directory gives no

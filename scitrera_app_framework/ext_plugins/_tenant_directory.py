@@ -35,7 +35,7 @@ def require_mapping(path: str, data: Any, kind: str) -> dict[str, Any]:
     return {str(k): val for k, val in data.items()}
 
 
-def read_tenant_file(path: Union[str, os.PathLike], environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+def read_tenant_file(path: Union[str, os.PathLike[str]], environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """Read one tenant settings file (``.env``, ``.yaml``/``.yml``, ``.json`` or ``.toml``); return its mapping.
 
     YAML is only ever ``safe_load``ed. An empty YAML file gives an empty mapping. In a ``.env`` file,
@@ -84,7 +84,7 @@ class DirectoryTenantProvider(BaseMultiTenantProvider):
     require_file: bool = False
 
     def __init__(self, v: Variables, logger: Optional[logging.Logger] = None, *,
-                 directory: Union[str, os.PathLike, None] = None, **kwargs: Any) -> None:
+                 directory: Union[str, os.PathLike[str], None] = None, **kwargs: Any) -> None:
         super().__init__(v, logger, **kwargs)
         raw = directory if directory is not None else v.environ(SAF_MULTITENANT_DIR, default=None)
         if raw is None or not str(os.fspath(raw)).strip():

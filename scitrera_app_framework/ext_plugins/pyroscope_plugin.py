@@ -142,7 +142,7 @@ def get_pyroscope_tags(v: Variables) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def _supported_params(configure: Callable[..., Any]) -> Optional[frozenset]:
+def _supported_params(configure: Callable[..., Any]) -> Optional[frozenset[str]]:
     """Return the keyword parameter names ``configure`` accepts, or None when it takes ``**kwargs``/is opaque."""
     try:
         sig = inspect.signature(configure)
@@ -157,7 +157,7 @@ def _supported_params(configure: Callable[..., Any]) -> Optional[frozenset]:
     return frozenset(names)
 
 
-def _pick(params: tuple[str, ...], supported: Optional[frozenset]) -> Optional[str]:
+def _pick(params: tuple[str, ...], supported: Optional[frozenset[str]]) -> Optional[str]:
     if supported is None:
         return params[0]
     return next((p for p in params if p in supported), None)

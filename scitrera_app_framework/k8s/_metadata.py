@@ -46,7 +46,8 @@ def get_metadata_name(obj: Any) -> Optional[str]:
 
     Returns None when the object (or its metadata) has no name; never raises for a missing field.
     """
-    return read_field(read_field(obj, 'metadata'), 'name')
+    name = read_field(read_field(obj, 'metadata'), 'name')
+    return None if name is None else str(name)
 
 
 def get_metadata_namespace(obj: Any) -> Optional[str]:
@@ -55,7 +56,8 @@ def get_metadata_namespace(obj: Any) -> Optional[str]:
     Returns None when the object (or its metadata) names no namespace; no default such as ``'default'`` is
     invented here (the API helpers use ``'default'`` for such objects, as ``kubectl`` does).
     """
-    return read_field(read_field(obj, 'metadata'), 'namespace')
+    namespace = read_field(read_field(obj, 'metadata'), 'namespace')
+    return None if namespace is None else str(namespace)
 
 
 def required_name(obj: Any) -> str:

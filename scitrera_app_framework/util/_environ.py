@@ -15,14 +15,14 @@ import os
 from typing import Any, Callable, Optional
 
 ENV = os.environ
-DATA: Optional[dict] = getattr(ENV, '_data', None)
+DATA: Optional[dict[Any, Any]] = getattr(ENV, '_data', None)
 ENCODE: Optional[Callable[[str], Any]] = getattr(ENV, 'encodekey', None)
 DECODE: Optional[Callable[[Any], str]] = getattr(ENV, 'decodevalue', None)
 FAST = isinstance(DATA, dict) and ENCODE is not None and DECODE is not None
 GET: Callable[[Any], Any] = DATA.get if FAST else (lambda k: os.environ.get(k))  # type: ignore[union-attr]
 NO_KEY = ('saf: not an environment name',)  # hashable, never present in the environment
-KEYS: dict = {}  # name -> encoded upper-case key
-VALUES: dict = {}  # raw environment value -> decoded str
+KEYS: dict[Any, Any] = {}  # name -> encoded upper-case key
+VALUES: dict[Any, str] = {}  # raw environment value -> decoded str
 CACHE_MAX = 65536  # names and values cached; past it the oldest entry goes (no cliff: never a full clear)
 
 

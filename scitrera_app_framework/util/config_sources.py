@@ -150,7 +150,7 @@ class FileSource(KeySource):
         if kind not in FILE_KINDS.values():
             raise ValueError(f'{self.path!r}: unknown configuration file type {ext!r}; use one of '
                              f'{", ".join(FILE_KINDS)} (or a file named .env*)')
-        self.kind = kind
+        self.kind = str(kind)
         self.prefix = prefix.strip('_').upper() if prefix else ''
         self.optional = optional
         self._environ = environ

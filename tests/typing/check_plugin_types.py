@@ -24,7 +24,7 @@ class ServicePlugin(Plugin[Service]):
         return Service()
 
 
-class Untyped(Plugin):
+class Untyped(Plugin[Any]):
     def initialize(self, v, logger):  # type: ignore[no-untyped-def]
         return 42
 
