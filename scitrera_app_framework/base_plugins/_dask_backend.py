@@ -131,8 +131,8 @@ def _announce_start(started: Optional[tuple[str, str]]) -> None:
         pass
 
 
-def run_remote_job(fn: Callable[..., Any], args: tuple, kwargs: dict, fields: Optional[dict[str, Any]],
-                   tenant: Optional[str], pre_fn: Optional[Callable[[], Any]],
+def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                   fields: Optional[dict[str, Any]], tenant: Optional[str], pre_fn: Optional[Callable[[], Any]],
                    post_fn: Optional[Callable[[Any], Any]], settings: Optional[WorkerLogSettings],
                    started: Optional[tuple[str, str]] = None) -> Any:
     """Run one job on a worker inside the submitting context (log context fields, tenant); returns its result.
@@ -177,7 +177,7 @@ def _claim_active(claim: list[Any], scheduler: Any, now: float, ttl: float) -> b
         return ts.state not in _DONE_STATES
     if claim[3]:
         return False  # its task was there and is gone: finished and released
-    return now - claim[2] < ttl  # claimed, its task not there yet
+    return bool(now - claim[2] < ttl)  # claimed, its task not there yet
 
 
 def claim_unique(id_key: str, token: str, task_key: str, ttl: float, dask_scheduler: Any = None) -> bool:
@@ -254,7 +254,7 @@ class _Job:
         self.started = False
 
 
-class DaskJobFuture(concurrent.futures.Future):
+class DaskJobFuture(concurrent.futures.Future[Any]):
     """The :class:`concurrent.futures.Future` of a job on Dask; :meth:`cancel` also cancels the Dask task.
 
     It is ``running()`` once a worker has started the job (then :meth:`cancel` returns False, as for a thread
@@ -371,7 +371,7 @@ class DaskBackgroundExecutor(JobExecutor):
                     f'within {connect_timeout:g}s ({type(e).__name__}: {mask_text(str(e))[:300]}): start the '
                     f'scheduler or correct the address (tcp://host:8786), raise SAF_DASK_CONNECT_TIMEOUT, or '
                     f'unset SAF_DASK_SCHEDULER to run the jobs on an embedded LocalCluster') from None
-            self._max_workers = max(1, sum(self._client.nthreads().values()))
+            self._max_workers = int(max(1, sum(self._client.nthreads().values())))
         else:
             import dask
 
@@ -424,7 +424,7 @@ class DaskBackgroundExecutor(JobExecutor):
                 f'cannot submit {label}: {self._where} is unreachable (client status {status!r}); jobs fail at once '
                 f'until it is back: check the scheduler (SAF_DASK_SCHEDULER) and the network')
 
-    def _start(self, job: _Job, fn: Callable[..., Any], args: tuple, kwargs: dict,
+    def _start(self, job: _Job, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                pre_fn: Optional[Callable[[], Any]], post_fn: Optional[Callable[[Any], Any]]) -> DaskJobFuture:
         """Submit ``job`` to the scheduler (the caller holds the lock and checked the state)."""
         fields, tenant = _capture_context()
@@ -436,7 +436,8 @@ class DaskBackgroundExecutor(JobExecutor):
         job.dask_future.add_done_callback(self._on_done)
         return future
 
-    def _submit_plain(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Optional[DaskJobFuture]:
+    def _submit_plain(self, fn: Callable[..., Any], args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> Optional[DaskJobFuture]:
         label = job_name(fn)
         _enter()
         try:
@@ -459,7 +460,7 @@ class DaskBackgroundExecutor(JobExecutor):
             return False
         return True
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
         """Queue ``fn(*args, **kwargs)`` on the cluster and return its :class:`concurrent.futures.Future`.
 
         Raises:
@@ -501,7 +502,7 @@ class DaskBackgroundExecutor(JobExecutor):
         return False
 
     def _submit_unique(self, job_id: Hashable, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
-                       post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> bool:
+                       post_fn: Optional[Callable[[Any], Any]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         label = job_name(fn)
         id_key = UNIQUE_KEY_PREFIX + repr(job_id)
         token = uuid.uuid4().hex

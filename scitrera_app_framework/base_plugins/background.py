@@ -81,7 +81,7 @@ class JobExecutor(abc.ABC):
         """Queue ``fn(*args, **kwargs)``; return True when queued, False when the executor is shut down."""
 
     @abc.abstractmethod
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue ``fn(*args, **kwargs)`` and return its Future; raises RuntimeError once shut down."""
 
     @abc.abstractmethod
@@ -185,7 +185,7 @@ class BackgroundExecutor(JobExecutor):
             _leave()
         return True
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue ``fn(*args, **kwargs)`` and return its Future (which carries the result or the exception).
 
         Raises:
@@ -200,7 +200,7 @@ class BackgroundExecutor(JobExecutor):
         finally:
             _leave()
 
-    def _run(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Worker side of a plain job: run it, log a failure with its traceback, re-raise for the Future."""
         try:
             return fn(*args, **kwargs)
@@ -235,7 +235,7 @@ class BackgroundExecutor(JobExecutor):
         return self._submit_unique(job_id, None, fn, post_fn, args, kwargs)
 
     def _submit_unique(self, job_id: Hashable, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
-                       post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> bool:
+                       post_fn: Optional[Callable[[Any], Any]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         _enter()
         try:
             return self._submit_unique_locked(job_id, pre_fn, fn, post_fn, args, kwargs)
@@ -243,7 +243,8 @@ class BackgroundExecutor(JobExecutor):
             _leave()
 
     def _submit_unique_locked(self, job_id: Hashable, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
-                              post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> bool:
+                              post_fn: Optional[Callable[[Any], Any]], args: tuple[Any, ...],
+                              kwargs: dict[str, Any]) -> bool:
         token = _UniqueJob(job_id)
         with self._lock:
             if self._shut_down:
@@ -268,7 +269,7 @@ class BackgroundExecutor(JobExecutor):
         return True
 
     def _run_unique(self, token: _UniqueJob, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],
-                    post_fn: Optional[Callable[[Any], Any]], args: tuple, kwargs: dict) -> Any:
+                    post_fn: Optional[Callable[[Any], Any]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Worker side of a unique job: pre, job, post (each failure logged), then release the id."""
         job_id = token.job_id
         try:

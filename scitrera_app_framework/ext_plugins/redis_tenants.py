@@ -86,7 +86,7 @@ class TenantHash(Mapping[str, str]):
     def __init__(self, tenant_id: str) -> None:
         self.tenant_id = tenant_id
         self._data: dict[str, str] = {}
-        self.get = self._data.get  # type: ignore[misc]
+        self.get = self._data.get  # type: ignore[method-assign]
         self._seq = -1
         self._lock = threading.Lock()
 
@@ -97,7 +97,7 @@ class TenantHash(Mapping[str, str]):
                 return False
             data = dict(data)
             self._data = data
-            self.get = data.get  # type: ignore[misc]
+            self.get = data.get  # type: ignore[method-assign]
             self._seq = seq
             return True
 
