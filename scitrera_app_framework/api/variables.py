@@ -437,7 +437,10 @@ class Variables:
         fn = spec[2]
         if fn is None or val is None:
             return val
-        result = self._convert(key, fn, val)
+        try:
+            result = fn(val)  # (spec caches the conversion: no need for _convert's cache here)
+        except Exception:
+            return self._convert(key, fn, val)  # raises the VariableTypeError naming key, layer and value
         if type(result) in _IMMUTABLE and type(val) in _IMMUTABLE:
             spec[4] = val
             spec[5] = result
@@ -445,25 +448,33 @@ class Variables:
 
     def _environ_register(self, key: str, default: Any, type_fn: Optional[TypeFn], help: Optional[str] = None,
                           secret: bool = False, required: bool = False) -> list[Any]:
+        # attributes read once into locals: attribute access costs more on this class (it has __getattr__)
+        defaults, type_fns = self._defaults, self._type_fns
         if default is not NOT_SET:
-            self._defaults[key] = default
+            defaults[key] = default
+        else:
+            default_now = defaults.get(key)
         if type_fn is not None:
-            self._type_fns[key] = type_fn
+            type_fns[key] = type_fn
+            fn = type_fn
+        else:
+            fn = type_fns.get(key)
         self._known[key] = None
-        old = self._decl.get(key)
+        decl = self._decl
+        old = decl.get(key) if decl else None
         if help is not None or secret or required or old is not None:
             if old is not None:
                 help = help if help is not None else old[0]
                 secret = secret or old[1]
                 required = required or old[2]
-            self._decl[key] = (help, secret, required)
+            decl[key] = (help, secret, required)
             if secret:
                 mark_secret_key(key)
         ek = _EKEYS.get(key)
         if ek is None:
             ek = _ekey(key)
-        spec = [default, type_fn, self._type_fns.get(key), self._defaults.get(key), NO_MATCH, None, ek,
-                bool(self._decl.get(key, (None, False, False))[2])]
+        spec = [default, type_fn, fn, default if default is not NOT_SET else default_now, NO_MATCH, None, ek,
+                required]
         self._espec[key] = spec
         return spec
 
