@@ -236,7 +236,7 @@ def _join(prefix: str, name: str) -> str:
 
 
 def _info(cls: type) -> _ClassInfo:
-    info = cls.__dict__.get('_saf_info')
+    info: Optional[_ClassInfo] = cls.__dict__.get('_saf_info')
     if info is None:  # Settings itself, or a class whose __init_subclass__ was bypassed
         raise TypeError(f'{_name(cls)} is not a settings class: subclass Settings and annotate fields')
     return info

@@ -17,6 +17,7 @@ import types
 from collections.abc import Mapping
 from typing import Annotated, Any, Callable, Generic, Literal, TypeVar, Union, get_args, get_origin
 
+from .exceptions import SAFError
 from .util.parsing import ext_parse_bool
 from .util.secrets import MASK, bounded_repr
 
@@ -28,8 +29,12 @@ _UNION_TYPES: tuple[Any, ...] = (Union, types.UnionType) if sys.version_info >= 
 _SEQ_KINDS: dict[Any, type] = {list: list, tuple: tuple, set: set, frozenset: frozenset}
 
 
-class InvalidValue(ValueError):
-    """A value cannot be converted to a field's type; the message says why, without quoting the value."""
+class InvalidValue(SAFError, ValueError):
+    """A value cannot be converted to a field's type; the message says why, without quoting the value.
+
+    Raise it from a custom field type's constructor to have its message shown in the :class:`SettingsError`
+    (any other exception shows only its type name: its message may quote the value).
+    """
 
 
 class Secret(Generic[T]):
@@ -149,7 +154,8 @@ def _to_str(value: Any) -> str:
     if isinstance(value, (list, tuple, set, frozenset, Mapping)):
         raise InvalidValue(f'expected a string, got a {type(value).__name__}')
     if isinstance(value, os.PathLike):
-        return os.fspath(value)  # type: ignore[return-value]
+        text = os.fspath(value)
+        return text if isinstance(text, str) else text.decode('utf-8', 'replace')
     return str(value)
 
 
@@ -387,6 +393,8 @@ def _class_fn(cls: type) -> TypeFn:
             return value
         try:
             return cls(value)
+        except InvalidValue:
+            raise
         except Exception as e:
             raise InvalidValue(f'cannot make a {cls.__name__}: {type(e).__name__}') from None
 

@@ -22,6 +22,7 @@ from scitrera_app_framework.api import EnvPlacement
 from scitrera_app_framework.exceptions import ConfigurationError, SAFError
 from scitrera_app_framework.settings import (
     FieldInfo,
+    InvalidValue,
     Secret,
     Settings,
     SettingsError,
@@ -217,6 +218,20 @@ def test_custom_class_takes_the_value() -> None:
     assert C.load(_vars(T_PORT='80')).port.n == 80
     with pytest.raises(SettingsError, match='cannot make a Port: ValueError'):
         C.load(_vars(T_PORT='eighty'))
+
+    class HostPort:
+        def __init__(self, value: str) -> None:
+            if ':' not in value:
+                raise InvalidValue('expected host:port')
+            self.host, port = value.rsplit(':', 1)
+
+    class D(Settings, prefix='T'):
+        addr: HostPort = HostPort('localhost:80')
+
+    with pytest.raises(SettingsError, match=r"T_ADDR \(addr\): invalid value 'nowhere' from a local value: "
+                                            r'expected host:port \(expected HostPort\)'):
+        D.load(_vars(T_ADDR='nowhere'))
+    assert issubclass(InvalidValue, ValueError) and issubclass(InvalidValue, SAFError)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
