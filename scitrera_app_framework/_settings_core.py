@@ -258,7 +258,15 @@ def _fields(cls: type) -> tuple[_Field, ...]:
         localns.update({k: val for k, val in vars(base).items() if not k.startswith('__')})
         raw.update(binfo.raw)
     try:
-        hints = get_type_hints(cls, localns=localns, include_extras=True)
+        try:
+            hints = get_type_hints(cls, localns=localns, include_extras=True)
+        except KeyError:  # Python 3.9: a class whose module is not in sys.modules (exec'd code)
+            globalns: dict[str, Any] = {}
+            for base in cls.__mro__:
+                module = sys.modules.get(base.__module__)
+                if module is not None:
+                    globalns = {**vars(module), **globalns}
+            hints = get_type_hints(cls, globalns={**globalns, **localns}, localns=localns, include_extras=True)
     except NameError as e:
         raise TypeError(f'{_name(cls)}: cannot resolve an annotation ({e}); define or import the type before '
                         f'the settings are loaded') from e

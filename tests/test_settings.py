@@ -840,7 +840,6 @@ def test_string_annotations_on_this_interpreter() -> None:
     exec(compile(_PY39_SCRIPT, '<py39>', 'exec'), ns)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 10), reason='this interpreter is 3.9 already (the test above ran)')
 def test_string_annotations_on_python39(tmp_path: Path) -> None:
     py = _python39()
     if py is None:
