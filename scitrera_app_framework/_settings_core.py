@@ -727,6 +727,8 @@ class Settings:
             delattr(cls, name)  # the value lives on each object; the class keeps no shadowing attribute
         # the namespace the class statement ran in, for string annotations naming local (or exec'd) types
         caller = sys._getframe(1)
+        while caller.f_back is not None and caller.f_code.co_name == '__init_subclass__':  # a subclass's own hook
+            caller = caller.f_back
         module = sys.modules.get(cls.__module__)
         localns: Optional[dict[str, Any]] = None
         if module is None or caller.f_globals is not vars(module):

@@ -405,10 +405,17 @@ def _passthrough(value: Any) -> Any:
     return value
 
 
+def _passthrough_object(value: object) -> object:
+    return value
+
+
 _SIMPLE: dict[Any, TypeFn] = {
     str: _to_str, int: _to_int, float: _to_float, bool: _to_bool, pathlib.Path: _to_path,
-    _dt.timedelta: _to_timedelta, Any: _passthrough, object: _passthrough,
+    _dt.timedelta: _to_timedelta, Any: _passthrough, object: _passthrough_object,
 }
+for _tp, _fn in _SIMPLE.items():  # named once after their type (they are shared by every field of that type)
+    _named(_fn, type_name(_tp))
+_SHARED = frozenset(_SIMPLE.values())
 
 
 def type_fn(tp: Any, where: str, unwrap_secret: bool = False) -> TypeFn:
@@ -421,7 +428,7 @@ def type_fn(tp: Any, where: str, unwrap_secret: bool = False) -> TypeFn:
         TypeError: for an annotation no type function can be built for, naming ``where`` (the field).
     """
     fn = _build(tp, where, unwrap_secret)
-    return _named(fn, type_name(tp))
+    return fn if fn in _SHARED else _named(fn, type_name(tp))
 
 
 def _build(tp: Any, where: str, unwrap_secret: bool = False) -> TypeFn:

@@ -38,7 +38,8 @@ required field and every bad value is reported at once in a :class:`SettingsErro
 wrong, the value (masked for secrets, at most 200 characters) and the expected type; ``.errors`` has them as
 :class:`SettingsProblem` items. Variables under a prefix that no field reads (``DB_HOTS``) are logged once as a
 WARNING with a did-you-mean (class keyword ``unknown='warn'``), reported in the error (``'fail'``) or ignored
-(``'ignore'``).
+(``'ignore'``); the most specific prefix's policy applies, names other code declared (a registered default or
+type function) are not reported, and a class without a prefix checks no names of its own.
 
 **Snapshots.** A loaded object holds plain attribute values fixed at load time: reading one is as cheap as
 reading any attribute, and it does not follow later changes on its own. After changing the environment or a

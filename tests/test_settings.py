@@ -779,6 +779,20 @@ def test_module_level_forward_reference_resolves() -> None:
     assert Early.load(_vars(T_LATE_B='3')).late.b == 3
 
 
+def test_local_group_resolves_through_a_subclass_hook() -> None:
+    class Local(Settings):
+        a: int = 1
+
+    class Base(Settings):
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            super().__init_subclass__(**kwargs)
+
+    class C(Base, prefix='T'):
+        local: Local  # a string annotation naming a class local to this function
+
+    assert C.load(_vars(T_LOCAL_A='4')).local.a == 4
+
+
 def test_forward_reference_defined_later_in_a_function_is_a_clear_error() -> None:
     class Inner(Settings):
         a: int = 1
