@@ -278,6 +278,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     if 'tenants' in result:
         print(_tenants_table(result['tenants']))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if args.only is not None and RESULTS.exists():  # keep the other part's last figures
+        try:
+            previous = json.loads(RESULTS.read_text())
+        except ValueError:
+            previous = {}
+        result = {**{k: val for k, val in previous.items() if k in ('jobs', 'tenants')}, **result}
     RESULTS.write_text(json.dumps(result, indent=2) + '\n')
     print(f'\nwrote {RESULTS.relative_to(BENCH_DIR.parent)}')
     return 0
