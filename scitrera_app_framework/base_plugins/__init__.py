@@ -14,7 +14,7 @@ from ..api.plugins import Plugin
 from ..api.variables import Variables
 
 if TYPE_CHECKING:
-    from .background import BackgroundExecutor
+    from .background import JobExecutor
     from .progress_tracker import ProgressTracker
 
 EXT_BACKGROUND_EXEC = '__bg_exec'
@@ -76,15 +76,16 @@ def register_package_plugins(package: Union[str, ModuleType], v: Optional[Variab
     return out
 
 
-def get_background_exec(v: Optional[Variables] = None) -> BackgroundExecutor:
-    """Return the background executor (registering its plugin first if needed)."""
+def get_background_exec(v: Optional[Variables] = None) -> JobExecutor:
+    """Return the background executor (a ``BackgroundExecutor``, or the Dask backend with ``SAF_JOB_BACKEND=dask``;
+    registering its plugin first if needed)."""
     from ..core.plugins import get_extension, get_registry
     from .bg_exec import BackgroundThreadExecutorPlugin
 
     if EXT_BACKGROUND_EXEC not in get_registry(v).points:
         from ..core.plugins import register_plugin
         register_plugin(BackgroundThreadExecutorPlugin, v)
-    executor: BackgroundExecutor = get_extension(EXT_BACKGROUND_EXEC, v)
+    executor: JobExecutor = get_extension(EXT_BACKGROUND_EXEC, v)
     return executor
 
 
