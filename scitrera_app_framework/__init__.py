@@ -33,6 +33,7 @@ _EXPORTS = {
     'is_ready': 'core.health', 'set_ready': 'core.health', 'health': 'core.health',
     'register_intake_stop': 'core.shutdown',
     'SAFError': 'exceptions', 'ConfigurationError': 'exceptions',
+    'Settings': 'settings', 'Secret': 'settings', 'SettingsError': 'settings', 'bind_settings': 'settings',
     'Variables': 'api.variables', 'EnvPlacement': 'api.constants', 'Plugin': 'api.plugins',
     'register_package_plugins': 'base_plugins', 'EXT_BACKGROUND_EXEC': 'base_plugins',
     'get_background_exec': 'base_plugins', 'EXT_PROGRESS_TRACKER': 'base_plugins',
@@ -47,12 +48,16 @@ __all__ = [
     'EnvPlacement',
     'Plugin',
     'SAFError',
+    'Secret',
+    'Settings',
+    'SettingsError',
     'Variables',
     'add_env_file_source',
     'add_file_source',
     'add_secrets_dir_source',
     'async_plugins_ready',
     'async_plugins_stopping',
+    'bind_settings',
     'capture_async_loop',
     'clear_async_loop_ref',
     'describe_plugins',
@@ -154,5 +159,6 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     from .core.shutdown import register_intake_stop, register_shutdown_function, run_shutdown_hooks
     from .core.util import add_env_file_source, add_file_source, add_secrets_dir_source, describe_variables
     from .exceptions import ConfigurationError, SAFError
+    from .settings import Secret, Settings, SettingsError, bind_settings
     from .util.imports import ext_get_python
     from .util.parsing import ext_parse_bool, ext_parse_csv

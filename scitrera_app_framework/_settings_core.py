@@ -497,17 +497,12 @@ def _under_prefixes(plan: _Plan, v: Variables) -> frozenset[str]:
     return result
 
 
-_DECODE_KEY: Optional[Callable[[Any], str]] = getattr(os.environ, 'decodekey', None)
+_DECODE_KEY = _environ.DECODE_KEY  # os.environ's internals stay behind util._environ
 
 
 def _declared_by_code(v: Variables, key: str) -> bool:
-    """True when code registered a default or a type function for ``key`` (it is declared, not a typo).
-
-    Read from the Variables' registries, which have no public accessor yet; an absent registry counts as empty.
-    """
-    defaults = getattr(v, '_defaults', None)
-    type_fns = getattr(v, '_type_fns', None)
-    return bool((isinstance(defaults, dict) and key in defaults) or (isinstance(type_fns, dict) and key in type_fns))
+    """True when code registered a default or a type function for ``key`` (it is declared, not a typo)."""
+    return key in v.registered_keys()
 
 
 #: unknown variables already warned about, per Variables (a reload does not warn again)

@@ -529,6 +529,20 @@ class Variables:
         """:meth:`explain` for every known key (internal ``=|NAME|`` keys left out), sorted by key."""
         return [self.explain(k) for k in sorted(k for k in self.keys() if isinstance(k, str) and not is_epp(k))]
 
+    def bind(self, cls: Any) -> Any:
+        """Load the typed settings class ``cls`` from this ``Variables`` (``cls.load(self)``; see
+        :mod:`scitrera_app_framework.settings`).
+
+        Raises:
+            SettingsError: missing required fields and bad values, all in one error.
+        """
+        from ..settings import bind_settings
+        return bind_settings(cls, self)
+
+    def registered_keys(self) -> set[str]:
+        """The keys with a registered default or type function (``environ``, ``set_default_value``, ...)."""
+        return set(self._defaults) | set(self._type_fns)
+
     def declared(self) -> dict[str, tuple[Optional[str], bool, bool]]:
         """The declared variables: ``{key: (help, secret, required)}`` (see :meth:`environ`)."""
         return dict(self._decl)

@@ -419,10 +419,13 @@ def _module_versions() -> list[tuple[str, str]]:
 
     from .. import __version__
     out = [('python', platform.python_version()), ('scitrera-app-framework', __version__)]
+    import warnings
     for name, mod in sorted(sys.modules.items()):
         if '.' in name or name.startswith('_') or mod is None:
             continue
-        ver = getattr(mod, '__version__', None)
+        with warnings.catch_warnings():  # some packages deprecate __version__ (click, markupsafe)
+            warnings.simplefilter('ignore')
+            ver = getattr(mod, '__version__', None)
         if isinstance(ver, str) and name != 'scitrera_app_framework':
             out.append((name, ver))
     return out

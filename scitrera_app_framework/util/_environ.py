@@ -18,6 +18,7 @@ ENV = os.environ
 DATA: Optional[dict[Any, Any]] = getattr(ENV, '_data', None)
 ENCODE: Optional[Callable[[str], Any]] = getattr(ENV, 'encodekey', None)
 DECODE: Optional[Callable[[Any], str]] = getattr(ENV, 'decodevalue', None)
+DECODE_KEY: Optional[Callable[[Any], str]] = getattr(ENV, 'decodekey', None)
 FAST = isinstance(DATA, dict) and ENCODE is not None and DECODE is not None
 GET: Callable[[Any], Any] = DATA.get if FAST else (lambda k: os.environ.get(k))  # type: ignore[union-attr]
 NO_KEY = ('saf: not an environment name',)  # hashable, never present in the environment
@@ -65,4 +66,4 @@ def env_get(key: str) -> Optional[str]:
     return VALUES.get(raw) or decode(raw)
 
 
-__all__ = ['FAST', 'GET', 'KEYS', 'VALUES', 'NO_KEY', 'CACHE_MAX', 'encoded_key', 'decode', 'env_get']
+__all__ = ['FAST', 'DATA', 'DECODE_KEY', 'GET', 'KEYS', 'VALUES', 'NO_KEY', 'CACHE_MAX', 'encoded_key', 'decode', 'env_get']
