@@ -66,4 +66,5 @@ def env_get(key: str) -> Optional[str]:
     return VALUES.get(raw) or decode(raw)
 
 
-__all__ = ['FAST', 'DATA', 'DECODE_KEY', 'GET', 'KEYS', 'VALUES', 'NO_KEY', 'CACHE_MAX', 'encoded_key', 'decode', 'env_get']
+__all__ = ['FAST', 'DATA', 'DECODE_KEY', 'GET', 'KEYS', 'VALUES', 'NO_KEY', 'CACHE_MAX', 'encoded_key', 'decode',
+           'env_get']
