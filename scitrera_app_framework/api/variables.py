@@ -454,6 +454,7 @@ class Variables:
             defaults[key] = default
         else:
             default_now = defaults.get(key)
+        fn: Optional[TypeFn]
         if type_fn is not None:
             type_fns[key] = type_fn
             fn = type_fn

@@ -67,7 +67,9 @@ def _load_provider_class(v: Variables) -> type[BaseMultiTenantProvider]:
     if raw is None or (isinstance(raw, str) and not raw.strip()):  # set but empty: the default
         return BaseMultiTenantProvider
     try:
-        return load_object(v, SAF_MULTITENANT_PROVIDER, _DEFAULT_PROVIDER_PATH, BaseMultiTenantProvider)
+        cls: type[BaseMultiTenantProvider] = load_object(v, SAF_MULTITENANT_PROVIDER, _DEFAULT_PROVIDER_PATH,
+                                                         BaseMultiTenantProvider)
+        return cls
     except ValueError as e:
         raise MultiTenantConfigError(
             f'{e}; set {SAF_MULTITENANT_PROVIDER} to the dotted path of a subclass of {_DEFAULT_PROVIDER_PATH} '
@@ -121,7 +123,8 @@ def get_tenant_provider(v: Optional[Variables] = None) -> BaseMultiTenantProvide
     """
     v = get_variables(v)
     try:
-        return get_extension(EXT_MULTITENANT, v)
+        provider: BaseMultiTenantProvider = get_extension(EXT_MULTITENANT, v)
+        return provider
     except ExtensionNotFoundError as e:
         raise MultiTenantNotEnabledError(
             'multi-tenant support is not enabled for this app: call init_framework(..., multitenant=True) or set '
