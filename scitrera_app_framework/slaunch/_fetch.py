@@ -53,32 +53,37 @@ def _fetch_url(url: str) -> Tuple[str, str, Optional[str], str]:
     import urllib.request
     from urllib.parse import urljoin, urlsplit
 
+    from ..util.secrets import mask_url_credentials
+
+    shown = mask_url_credentials(url)
     try:
         with urllib.request.urlopen(url, timeout=_URL_TIMEOUT_S) as resp:  # noqa: S310 (http(s) only, checked)
             raw = resp.read(_MAX_MANIFEST_BYTES + 1)
             content_type = resp.headers.get('Content-Type', '') or ''
     except urllib.error.HTTPError as exc:
-        raise ManifestFetchError(f'HTTP {exc.code} {exc.reason} while fetching the manifest', source=url) from exc
+        raise ManifestFetchError(f'HTTP {exc.code} {exc.reason} while fetching the manifest', source=shown) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, 'reason', exc)
-        raise ManifestFetchError(f'cannot fetch the manifest: {reason}', source=url) from exc
+        raise ManifestFetchError(f'cannot fetch the manifest: {reason}', source=shown) from None
     if len(raw) > _MAX_MANIFEST_BYTES:
         raise ManifestError(f'manifest is larger than {_MAX_MANIFEST_BYTES} bytes; is this the right URL?',
-                            source=url)
+                            source=shown)
     fmt = _format_from_name(urlsplit(url).path)
     if fmt is None and 'json' in content_type:
         fmt = 'json'
-    return _decode(raw, url), url, fmt, urljoin(url, '.')
+    return _decode(raw, shown), shown, fmt, urljoin(url, '.')
 
 
 def _decode(raw: bytes, origin: str) -> str:
+    """Decode UTF-8 (BOM dropped) with :func:`~scitrera_app_framework.util.config_files.decode_utf8`; a bad byte is
+    a :class:`ManifestError` naming the line."""
+    from ..util.config_files import ConfigFileError, decode_utf8
+
     try:
-        text = raw.decode('utf-8')
-    except UnicodeDecodeError as exc:
-        line = raw.count(b'\n', 0, exc.start) + 1
-        raise ManifestError(f'not valid UTF-8 (byte {exc.start}); save the manifest as UTF-8', source=origin,
-                            line=line) from None
-    return text[1:] if text.startswith('\ufeff') else text
+        return decode_utf8(origin, raw)
+    except ConfigFileError as exc:
+        problem = str(exc)[len(f'{origin}:{exc.line}: ') if exc.line is not None else len(f'{origin}: '):]
+        raise ManifestError(problem, source=origin, line=exc.line) from None
 
 
 def _format_from_name(name: str) -> Optional[str]:

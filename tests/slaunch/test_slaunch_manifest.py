@@ -279,3 +279,51 @@ def test_x_keys_ignored_in_settings_but_never_as_names(tmp_path: Path) -> None:
     m = load_manifest(_write(tmp_path, 'm.yaml', 'x-top: 1\nenvironments:\n  x-env: {x-note: a}\napps:\n'
                                                  '  x-tool: {version: "1", entry: t, x-owner: me}\n'))
     assert list(m.environments) == ['x-env'] and list(m.apps) == ['x-tool']
+
+
+# ------------------------------------------------------------------------------------------- parsing bounds
+
+
+def test_alias_bomb_is_rejected_quickly_and_names_the_key(tmp_path: Path) -> None:
+    import time
+
+    levels = ['a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]']
+    for prev, name in zip('abcdefgh', 'bcdefghi'):
+        levels.append(f'{name}: &{name} [' + ','.join([f'*{prev}'] * 9) + ']')
+    text = 'environments: {main: {}}\napps: {}\nx-notes:\n' + ''.join(f'  {line}\n' for line in levels)
+    started = time.perf_counter()
+    err = _error(tmp_path, text)
+    assert time.perf_counter() - started < 0.5
+    assert err.line == 3 and err.key_path == 'x-notes' and 'alias bomb' in str(err)
+
+
+def test_small_aliases_are_fine(tmp_path: Path) -> None:
+    m = load_manifest(_write(tmp_path, 'm.yaml', 'x-base: &base {version: "1", entry: a}\nenvironments: {main: {}}\n'
+                                                 'apps:\n  a: *base\n  b: {<<: *base, entry: b}\n'))
+    assert m.apps['a'].entry == 'a' and m.apps['b'].entry == 'b'
+
+
+@pytest.mark.parametrize(('text', 'needle', 'line'), [
+    ('a: &a [*a]\nenvironments: {}\napps: {}\n', 'recursive alias', 1),
+    ('environments: {main: {}}\napps: {}\nx: [' + ', '.join(['&v 1'] + ['*v'] * 1200) + ']\n',
+     'more than 1000 YAML aliases', 3),
+    ('environments: {main: {}}\napps: {}\nx: ' + '[' * 70 + ']' * 70 + '\n', 'nested more than 64 levels', 3),
+    ('environments: {main: {}}\napps: {}\nx:\n' + ''.join('  ' * i + f'k{i}:\n' for i in range(1, 80)),
+     'nested more than 64 levels', 66),
+])
+def test_hostile_yaml_is_bounded(tmp_path: Path, text: str, needle: str, line: int) -> None:
+    err = _error(tmp_path, text)
+    assert needle in str(err) and err.line == line
+
+
+def test_deep_json_is_bounded(tmp_path: Path) -> None:
+    err = _error(tmp_path, '{"environments": {}, "apps": {}, "x": ' + '[' * 50000 + ']' * 50000 + '}', name='d.json')
+    assert 'nested more than 64 levels deep' in str(err)
+    err = _error(tmp_path, '{"environments": {}, "apps": {}, "x": ' + '[' * 70 + ']' * 70 + '}', name='e.json')
+    assert 'nested more than 64 levels deep' in str(err)
+
+
+def test_url_credentials_are_masked_in_errors() -> None:
+    with pytest.raises(ManifestFetchError) as info:
+        load_manifest('http://deploy:hunter2@127.0.0.1:9/manifest.yaml')
+    assert 'hunter2' not in str(info.value) and 'deploy:****@127.0.0.1' in str(info.value)
