@@ -37,6 +37,7 @@ _WHERE = {
     'TenantStoreUnavailableError': 'ext_plugins.redis_tenants',
     'SlaunchError': 'slaunch.errors', 'ManifestError': 'slaunch.errors', 'ManifestFetchError': 'slaunch.errors',
     'InvalidNameError': 'slaunch.errors', 'InstallError': 'slaunch.errors', 'StateError': 'slaunch.errors',
+    'IntegrityError': 'slaunch.errors', 'DeployError': 'slaunch.errors',
 }
 
 __all__ = ['SAFError', 'ConfigurationError', *sorted(_WHERE)]

@@ -1,27 +1,44 @@
-"""slaunch: build Python environments from manifests and launch versioned apps with self-update.
+"""slaunch: build Python environments and launch versioned apps with self-update, without ever breaking what
+works.
 
-Meant to be imported by your own launcher scripts::
+Two ways to describe apps:
 
-    from scitrera_app_framework.slaunch import launch_app
-    raise SystemExit(launch_app('myapp', 'https://example.com/myapp/manifest.yaml', args=sys.argv[1:]))
+- a manifest (:mod:`.manifest`), for your own launcher scripts or the CLI::
 
-or run as ``python -m scitrera_app_framework.slaunch MANIFEST APP [-- args]``. The manifest schema is in
-:mod:`.manifest`, the root layout in :mod:`.installer`, the update / rollback rules in :mod:`.launcher`.
-The CLI function is ``scitrera_app_framework.slaunch.main.main`` (``slaunch.main`` is the module). Importing
-this package does no I/O and loads neither yaml, urllib nor subprocess.
+      from scitrera_app_framework.slaunch import launch_app
+      raise SystemExit(launch_app('myapp', 'https://example.com/myapp/manifest.yaml', args=sys.argv[1:]))
+
+- the original slaunch's central repository (:mod:`.repository`, written by :mod:`.deploy`)::
+
+      raise SystemExit(launch_app('myapp', *sys.argv[1:], app_update=True))
+
+The CLI is ``slaunch`` (``python -m scitrera_app_framework.slaunch``; the function is
+``scitrera_app_framework.slaunch.main.main``). The root layout and the rules (build beside, switch when complete,
+remove only when unused, file hashes) are in :mod:`.installer`, the update / rollback rules in :mod:`.launcher`.
+Importing this package does no I/O and loads neither yaml, urllib nor subprocess.
 """
 
 from __future__ import annotations
 
-from .errors import InstallError, InvalidNameError, ManifestError, ManifestFetchError, SlaunchError, StateError
-from .launcher import launch_app, prepare_launch, run_plan
+from .errors import (
+    DeployError,
+    InstallError,
+    IntegrityError,
+    InvalidNameError,
+    ManifestError,
+    ManifestFetchError,
+    SlaunchError,
+    StateError,
+)
+from .launcher import launch_app, prepare_launch, prepare_repository_launch, run_plan
 from .manifest import AppSpec, EnvironmentSpec, LibSpec, Manifest, load_manifest
 from .paths import default_root, env_python, platform_kind, validate_name
 from .plan import LaunchPlan
+from .verify import VerifyReport, verify_app
 
 __all__ = [
-    'launch_app', 'prepare_launch', 'run_plan', 'load_manifest', 'Manifest', 'EnvironmentSpec', 'LibSpec',
-    'AppSpec', 'LaunchPlan', 'default_root', 'env_python', 'platform_kind', 'validate_name', 'SlaunchError',
-    'ManifestError', 'ManifestFetchError', 'InvalidNameError', 'InstallError', 'StateError',
+    'launch_app', 'prepare_launch', 'prepare_repository_launch', 'run_plan', 'load_manifest', 'Manifest',
+    'EnvironmentSpec', 'LibSpec', 'AppSpec', 'LaunchPlan', 'default_root', 'env_python', 'platform_kind',
+    'validate_name', 'verify_app', 'VerifyReport', 'SlaunchError', 'ManifestError', 'ManifestFetchError',
+    'InvalidNameError', 'InstallError', 'IntegrityError', 'StateError', 'DeployError',
 ]
-

@@ -48,6 +48,10 @@ class Checker:
                 break
         return ManifestError(problem, source=self.origin, line=line, key_path=format_path(path) or None)
 
+    def location(self, path: KeyPath) -> str:
+        """Return where ``path`` is written, as errors show it: ``<source>[:<line>]: <key path>``."""
+        return str(self.error(path, 'x'))[:-len(': x')]
+
     def mapping(self, value: Any, path: KeyPath, allowed: Tuple[str, ...], required: Tuple[str, ...] = (),
                 what: str = 'a mapping') -> Dict[str, Any]:
         """Return the settings mapping ``value`` without its ``x-`` keys; unknown or missing keys are errors."""

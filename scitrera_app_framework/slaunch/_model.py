@@ -48,6 +48,8 @@ class AppSpec:
     pip_args: Tuple[str, ...] = ()
     install_deps: bool = False
     keep_versions: Optional[int] = None
+    #: where ``entry`` is written (``manifest.yaml:12: apps.myapp.entry``), for errors about a missing entry point
+    entry_location: Optional[str] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,8 @@ def _build_app(chk: _ManifestChecker, name: str, raw: Any, environments: Dict[st
     keep = chk.positive_int(body['keep_versions'], path + ('keep_versions',)) \
         if body.get('keep_versions') is not None else None
     return AppSpec(name=name, version=version, environment=env_name, source=source, entry=entry, args=args,
-                   env=env, pip_args=pip_args, install_deps=install_deps, keep_versions=keep)
+                   env=env, pip_args=pip_args, install_deps=install_deps, keep_versions=keep,
+                   entry_location=chk.location(path + ('entry',)))
 
 
 def _check_env_ref(chk: _ManifestChecker, env_name: str, path: KeyPath,

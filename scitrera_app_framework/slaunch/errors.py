@@ -6,7 +6,8 @@ from typing import Optional
 
 from ..exceptions import SAFError
 
-__all__ = ['SlaunchError', 'ManifestError', 'ManifestFetchError', 'InvalidNameError', 'InstallError', 'StateError']
+__all__ = ['SlaunchError', 'ManifestError', 'ManifestFetchError', 'InvalidNameError', 'InstallError', 'IntegrityError',
+           'StateError', 'DeployError']
 
 
 class SlaunchError(SAFError):
@@ -58,5 +59,13 @@ class InstallError(SlaunchError):
         super().__init__(message)
 
 
+class IntegrityError(InstallError):
+    """Installed files differ from their recorded hashes (or are gone) and could not be repaired."""
+
+
 class StateError(SlaunchError):
-    """The slaunch state file is unreadable or corrupt."""
+    """The slaunch state file (or an installed directory's file list) is unreadable or corrupt."""
+
+
+class DeployError(SlaunchError):
+    """Deploying to a central repository failed (bad source directory, unsafe name, version already there)."""

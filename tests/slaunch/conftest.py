@@ -11,11 +11,13 @@ import hashlib
 import json
 import os
 import shutil
+import stat
+import sys
 import textwrap
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, Optional
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import pytest
 
@@ -166,16 +168,16 @@ def installed_root(slaunch_wheels: Wheels, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture
 def pip_calls(monkeypatch: pytest.MonkeyPatch) -> list:
     """Record every pip command slaunch runs (pip still runs for real)."""
-    from scitrera_app_framework.slaunch import installer
+    from scitrera_app_framework.slaunch import _tools
 
     calls: list = []
-    real = installer._run_pip
+    real = _tools.run_pip
 
-    def _spy(cmd: list, what: str) -> str:
+    def _spy(cmd: list, what: str, cwd: Optional[Path] = None) -> str:
         calls.append(cmd)
-        return real(cmd, what)
+        return real(cmd, what, cwd=cwd)
 
-    monkeypatch.setattr(installer, '_run_pip', _spy)
+    monkeypatch.setattr(_tools, 'run_pip', _spy)
     return calls
 
 
@@ -207,3 +209,117 @@ def private_wheels(slaunch_wheels: Wheels, tmp_path: Path) -> Wheels:
     base = tmp_path / 'src'
     shutil.copytree(slaunch_wheels.dir, base / 'wheels')
     return Wheels(base)
+
+
+# ------------------------------------------------------------------------------------- central repository
+
+RAPP_V1 = {
+    'main.py': textwrap.dedent('''\
+        import sys
+
+        import rdep
+        import rlib
+        import sllib
+
+        print('rapp v1', rlib.VALUE, sllib.VALUE, rdep.VALUE, *sys.argv[1:])
+        '''),
+    'VERSION': '1.0\n',
+    'helpers/__init__.py': '',
+}
+RAPP_V2 = {
+    'main.py': "import sys\nimport rlib\nprint('rapp v2', rlib.VALUE, *sys.argv[1:])\n",
+    'VERSION': '2.0\n',
+}
+RLIB = {'__init__.py': "__version__ = '0.5'\nVALUE = 'rlib05'\n"}
+
+
+def write_tree(base: Path, files: Dict[str, str]) -> Path:
+    """Write ``files`` (relative path -> text) below ``base``; return ``base``."""
+    for rel, text in files.items():
+        path = base / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding='utf-8')
+    return base
+
+
+@dataclass
+class Repository:
+    """A central repository deployed with ``slaunch.deploy`` and a cache where rapp 1.0 was launched once."""
+
+    repo: Path
+    cache: Path
+    src: Path
+    wheels: Path
+    first_output: str
+
+    def copy(self, dest: Path) -> Tuple[Path, Path]:
+        """Return private copies ``(repo, cache)`` below ``dest``."""
+        shutil.copytree(self.repo, dest / 'repo', symlinks=True)
+        shutil.copytree(self.cache, dest / 'cache', symlinks=True)
+        return dest / 'repo', dest / 'cache'
+
+
+@pytest.fixture(scope='session')
+def repository(slaunch_wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Repository:
+    """Deploy environment ``base`` (sllib from the test wheels), lib ``rlib`` 0.5 and app ``rapp`` 1.0 (with a
+    pip requirement, ``rdep``) with ``slaunch.deploy``, then launch rapp once (a real venv) into a cache."""
+    import subprocess
+    import sys
+
+    from scitrera_app_framework.slaunch import deploy
+
+    base = tmp_path_factory.mktemp('slaunch-repo')
+    wheels = base / 'wheels'
+    shutil.copytree(slaunch_wheels.dir, wheels)
+    build_wheel(wheels, 'rdep', '1.0', {'rdep.py': "VALUE = 'rdep1'\n"})
+    src = base / 'src'
+    write_tree(src / 'envs' / 'base', {'requirements.txt': f'--no-index\n--find-links {wheels}\nsllib==1.0\n'})
+    write_tree(src / 'rlib', RLIB)
+    write_tree(src / 'rapp', RAPP_V1)
+    repo = base / 'repo'
+    deploy.deploy_environments(src / 'envs', repo)
+    deploy.deploy_library(src / 'rlib', repo)
+    deploy.deploy_application(src / 'rapp', repo, environment='base', lib_versions={'rlib': '0.5'},
+                              pip_requirements=['--no-index', f'--find-links {wheels}', 'rdep==1.0'])
+    cache = base / 'cache'
+    env = dict(os.environ, PIP_NO_INDEX='1', PIP_CONFIG_FILE=os.devnull, SLAUNCH_REPOSITORY_PATH=str(repo),
+               SLAUNCH_CACHE_PATH=str(cache))
+    code = 'import sys; from scitrera_app_framework.slaunch import launch_app; sys.exit(launch_app("rapp", "first"))'
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return Repository(repo=repo, cache=cache, src=src, wheels=wheels, first_output=proc.stdout)
+
+
+FAKE_CONDA = textwrap.dedent('''\
+    #!{python}
+    """A stand-in for the conda CLI: records its arguments; 'create' / 'env create' makes a venv at --prefix."""
+    import json, subprocess, sys
+    with open({log!r}, 'a') as log:
+        log.write(json.dumps(sys.argv[1:]) + '\\n')
+    args = sys.argv[1:]
+    if 'create' in args[:2]:
+        prefix = args[args.index('--prefix') + 1]
+        subprocess.check_call([{python!r}, '-m', 'venv', '--without-pip', prefix])
+    ''')
+
+
+def _write_fake_conda(path: Path, log: Path) -> Path:
+    """Write the stand-in conda executable (see :data:`FAKE_CONDA`) at ``path``; calls are logged to ``log``."""
+    base_python = getattr(sys, '_base_executable', sys.executable)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(FAKE_CONDA.format(python=base_python, log=str(log)))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+@pytest.fixture
+def write_fake_conda() -> Callable[[Path, Path], Path]:
+    """``write_fake_conda(path, log)``: a stand-in conda executable at ``path`` recording its calls in ``log``
+    (``create`` / ``env create`` make a venv at ``--prefix``). No real conda ever runs in these tests."""
+    return _write_fake_conda
+
+
+@pytest.fixture
+def rapp_v2() -> Dict[str, str]:
+    """The files of rapp 2.0 (prints ``rapp v2 <rlib value> <args>``)."""
+    return dict(RAPP_V2)

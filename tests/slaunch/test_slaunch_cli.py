@@ -18,7 +18,8 @@ APP = 'slapp'
 
 
 def _single_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
+    """The one error line of ``err`` (progress lines, ``slaunch: INFO: ...``, aside); no traceback anywhere."""
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith('slaunch: INFO: ')]
     assert len(lines) == 1, err
     assert lines[0].startswith('slaunch: error: '), err
     assert 'Traceback' not in err

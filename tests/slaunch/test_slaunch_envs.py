@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from scitrera_app_framework.slaunch import InstallError, installer, launch_app
+from scitrera_app_framework.slaunch import InstallError, _tools, launch_app
 from scitrera_app_framework.slaunch.paths import env_python
 
 APP = 'slapp'
@@ -26,13 +24,14 @@ def _lines(text: str) -> list:
 
 def test_without_launcher_pip_the_env_gets_its_own_pip(tmp_path: Path, private_wheels: Any,
                                                         make_manifest: Callable, pip_calls: list, capfd: Any,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(installer, '_launcher_pip_usable', lambda: False)
+                                                        state_of: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_tools, 'launcher_pip_usable', lambda: False)
     root = tmp_path / 'root'
     manifest = private_wheels.write_manifest('m.yaml', make_manifest('1.0'))
     assert launch_app(APP, manifest, root=root, args=['own-pip']) == 0
     assert _lines(capfd.readouterr().out)[0] == 'app v1 --from-manifest own-pip'
-    python = str(env_python(root / 'envs' / 'main'))
+    (build,) = state_of(root)['envs']['main']['builds'].values()
+    python = str(env_python(root / build['dir']))
     assert pip_calls and all(cmd[:3] == [python, '-m', 'pip'] for cmd in pip_calls)
 
 
@@ -70,8 +69,8 @@ def test_interpreter_key_builds_the_env_with_that_python(tmp_path: Path, private
     root = tmp_path / 'root'
     assert launch_app(APP, manifest, root=root, args=['other']) == 0
     assert _lines(capfd.readouterr().out)[0] == 'app v1 --from-manifest other'
-    env = state_of(root)['envs']['main']
-    assert env['python'] == other_version and env['interpreter'] == other
+    (build,) = state_of(root)['envs']['main']['builds'].values()
+    assert build['python'] == other_version and build['interpreter'] == other
 
     missing = private_wheels.write_manifest('missing.yaml', make_manifest('1.0').replace(
         'python: ">=3.9"', f'interpreter: {tmp_path / "no-such-python"}'))
@@ -85,37 +84,23 @@ def test_conda_without_conda_on_path_is_a_clear_error(tmp_path: Path, private_wh
     monkeypatch.setenv('PATH', str(tmp_path / 'empty-bin'))
     text = make_manifest('1.0').replace('python: ">=3.9"', 'kind: conda\n    python: "3.11"')
     manifest = private_wheels.write_manifest('conda.yaml', text)
-    with pytest.raises(InstallError, match='neither conda nor mamba is on PATH') as info:
+    with pytest.raises(InstallError, match='neither conda, mamba nor micromamba is on PATH') as info:
         launch_app(APP, manifest, root=tmp_path / 'root')
-    assert 'kind: venv' in str(info.value)
-    assert not (tmp_path / 'root' / 'envs' / 'main').exists()
-
-
-FAKE_CONDA = textwrap.dedent('''\
-    #!{python}
-    """A stand-in for the conda CLI: records its arguments; 'create' makes a venv at --prefix."""
-    import json, subprocess, sys
-    with open({log!r}, 'a') as log:
-        log.write(json.dumps(sys.argv[1:]) + '\\n')
-    args = sys.argv[1:]
-    if args[0] == 'create':
-        prefix = args[args.index('--prefix') + 1]
-        subprocess.check_call([{python!r}, '-m', 'venv', '--without-pip', prefix])
-    ''')
+    assert 'kind: venv' in str(info.value) and 'SLAUNCH_CONDA_EXE' in str(info.value)
+    assert not list((tmp_path / 'root' / 'envs').glob('main*'))
 
 
 @POSIX_ONLY
 def test_conda_environment_through_the_conda_cli(tmp_path: Path, private_wheels: Any, make_manifest: Callable,
-                                                 state_of: Callable, capfd: Any,
+                                                 state_of: Callable, capfd: Any, write_fake_conda: Callable,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kind: conda`` against a stand-in ``conda`` executable on PATH that records its arguments (and makes a venv
+    where conda would make an environment): no real conda runs here."""
     bin_dir = tmp_path / 'bin'
-    bin_dir.mkdir()
     log = tmp_path / 'conda.log'
-    base_python = getattr(sys, '_base_executable', sys.executable)
-    fake = bin_dir / 'conda'
-    fake.write_text(FAKE_CONDA.format(python=base_python, log=str(log)))
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    write_fake_conda(bin_dir / 'conda', log)
     monkeypatch.setenv('PATH', f'{bin_dir}{os.pathsep}{os.environ.get("PATH", "")}')
+    monkeypatch.delenv('SLAUNCH_CONDA_EXE', raising=False)
 
     minor = sys.version_info[1]
     text = make_manifest('1.0').replace('python: ">=3.9"', f'kind: conda\n    python: "3.{minor}"\n'
@@ -124,15 +109,19 @@ def test_conda_environment_through_the_conda_cli(tmp_path: Path, private_wheels:
     root = tmp_path / 'root'
     assert launch_app(APP, manifest, root=root, args=['conda']) == 0
     assert _lines(capfd.readouterr().out) == ['app v1 --from-manifest conda', 'lib lib1 pth yes mode prod']
+    first = state_of(root)['apps'][APP]['versions']['1.0']['build']
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert calls == [['create', '--yes', '--quiet', '--prefix', str(root / 'envs' / 'main'), '--channel',
+    assert calls == [['create', '--yes', '--quiet', '--prefix', str(root / 'envs' / f'main@{first}'), '--channel',
                       'conda-forge', f'python=3.{sys.version_info[1]}', 'numpy']]
-    assert state_of(root)['envs']['main']['kind'] == 'conda'
+    assert state_of(root)['envs']['main']['builds'][first]['kind'] == 'conda'
 
-    # a changed conda package list is applied in place with 'conda install'
+    # a changed conda package list is a new environment built beside the old one, then switched to
     manifest.write_text(text.replace('conda: [numpy]', 'conda: [numpy, scipy]'))
     assert launch_app(APP, manifest, root=root) == 0
+    second = state_of(root)['apps'][APP]['versions']['1.0']['build']
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert calls[-1] == ['install', '--yes', '--quiet', '--prefix', str(root / 'envs' / 'main'), '--channel',
-                         'conda-forge', 'numpy', 'scipy']
+    assert second != first
+    assert calls[-1] == ['create', '--yes', '--quiet', '--prefix', str(root / 'envs' / f'main@{second}'), '--channel',
+                         'conda-forge', f'python=3.{sys.version_info[1]}', 'numpy', 'scipy']
+    assert sorted(p.name for p in (root / 'envs').iterdir()) == [f'main@{second}']  # the old one was not in use
     capfd.readouterr()

@@ -29,15 +29,19 @@ def test_first_launch_creates_env_installs_v1_and_runs_it(installed_root: Any, s
     root = installed_root.root
     assert _lines(installed_root.first_output) == ['app v1 --from-manifest first run',
                                                    'lib lib1 pth yes mode prod']
-    assert env_python(root / 'envs' / 'main').exists()
     state = state_of(root)
-    env = state['envs']['main']
-    assert env['kind'] == 'venv' and env['python'] == '.'.join(map(str, sys.version_info[:3]))
-    assert (root / 'layers' / 'main' / env['current'] / 'sllib' / '__init__.py').is_file()
+    assert state['format'] == 2
     app = state['apps'][APP]
     assert app['current'] == '1.0' and list(app['versions']) == ['1.0']
-    assert app['versions']['1.0']['entry'] == 'slapp.cli:main'
+    rec = app['versions']['1.0']
+    assert rec['entry'] == 'slapp.cli:main' and rec['dir'] == 'apps/slapp/1.0' and rec['files'] > 0
+    env = state['envs']['main']
+    build = env['builds'][rec['build']]  # the current version pins the environment build and layer it runs with
+    assert build['dir'] == f'envs/main@{rec["build"]}' and env_python(root / build['dir']).exists()
+    assert build['kind'] == 'venv' and build['python'] == '.'.join(map(str, sys.version_info[:3]))
+    assert (root / env['layers'][rec['layer']]['dir'] / 'sllib' / '__init__.py').is_file()
     assert (root / 'apps' / APP / '1.0' / 'slapp' / 'cli.py').is_file()
+    assert (root / 'apps' / APP / '1.0' / '.slaunch-files.json').is_file()  # the file list with hashes
     assert not (root / 'apps' / APP / '1.0' / 'sllib').exists()  # --no-deps: libs live in the env layer
     assert list((root / '.tmp').iterdir()) == []
     assert str(root) not in (root / 'state.json').read_text()  # no absolute paths: roots can be copied
@@ -92,10 +96,11 @@ def test_app_sees_launch_environment(installed_root: Any, tmp_path: Path, capfd:
     from scitrera_app_framework.slaunch import prepare_launch
 
     plan = prepare_launch(APP, installed_root.manifest, root=root)
+    plan.release()
     env = plan.environ()
     assert env['PYTHONPATH'].split(os.pathsep) == [str(root / 'apps' / APP / '1.0'), str(plan.layer_dir)]
     assert env['SLAUNCH_APP'] == APP and env['SLAUNCH_APP_VERSION'] == '1.0' and env['SLAUNCH_ROOT'] == str(root)
-    assert env['VIRTUAL_ENV'] == str(root / 'envs' / 'main')
+    assert env['VIRTUAL_ENV'] == str(plan.env_dir) and plan.env_dir.parent == root / 'envs'
     capfd.readouterr()
 
 
@@ -158,14 +163,14 @@ def test_environment_update_failure_keeps_the_old_layer(installed_root: Any, tmp
                                                         state_of: Callable, capfd: Any,
                                                         caplog: pytest.LogCaptureFixture) -> None:
     root = installed_root.copy(tmp_path / 'root')
-    old_layer = state_of(root)['envs']['main']['current']
+    old_layer = state_of(root)['apps'][APP]['versions']['1.0']['layer']
     broken = private_wheels.write_manifest(
         'broken.yaml', make_manifest('1.0', requirements='[sllib==1.0, ./wheels/missing-9.9-py3-none-any.whl]'))
     caplog.set_level(logging.WARNING, logger='scitrera_app_framework.slaunch')
     assert launch_app(APP, broken, root=root) == 0
     assert _lines(capfd.readouterr().out)[1] == 'lib lib1 pth yes mode prod'
     assert "packages of environment 'main'" in caplog.text and 'missing-9.9' in caplog.text
-    assert state_of(root)['envs']['main']['current'] == old_layer
+    assert state_of(root)['apps'][APP]['versions']['1.0']['layer'] == old_layer
     assert list((root / '.tmp').iterdir()) == []
 
     # a changed, valid package set builds a new layer next to the old one
@@ -173,9 +178,10 @@ def test_environment_update_failure_keeps_the_old_layer(installed_root: Any, tmp
     changed = private_wheels.write_manifest('changed.yaml',
                                             make_manifest('1.0', requirements='[sllib==1.0, slextra]'))
     assert launch_app(APP, changed, root=root) == 0
-    env = state_of(root)['envs']['main']
-    assert env['current'] != old_layer and sorted(env['layers']) == sorted([old_layer, env['current']])
-    assert (root / 'layers' / 'main' / env['current'] / 'slextra.py').is_file()
+    state = state_of(root)
+    env, current = state['envs']['main'], state['apps'][APP]['versions']['1.0']['layer']
+    assert current != old_layer and sorted(env['layers']) == sorted([old_layer, current])
+    assert (root / 'layers' / 'main' / current / 'slextra.py').is_file()
     assert (root / 'layers' / 'main' / old_layer).is_dir()
 
 
@@ -238,15 +244,15 @@ def test_failed_state_write_launches_previous_version(installed_root: Any, tmp_p
 KILLER = textwrap.dedent('''\
     import os, signal, sys
     from pathlib import Path
-    from scitrera_app_framework.slaunch import installer, launch_app
+    from scitrera_app_framework.slaunch import _tools, launch_app
 
-    def _killed_mid_install(cmd, what):
+    def _killed_mid_install(cmd, what, cwd=None):
         target = Path(cmd[cmd.index('--target') + 1])
         (target / 'slapp').mkdir(parents=True)
         (target / 'slapp' / '__init__.py').write_text('# half written')
         os.kill(os.getpid(), signal.SIGKILL)
 
-    installer._run_pip = _killed_mid_install
+    _tools.run_pip = _killed_mid_install
     launch_app('slapp', sys.argv[1], root=sys.argv[2])
     ''')
 
@@ -285,7 +291,8 @@ def test_changed_python_requirement_that_cannot_be_met(installed_root: Any, tmp_
     caplog.set_level(logging.WARNING, logger='scitrera_app_framework.slaunch')
     assert launch_app(APP, manifest, root=root) == 0  # the existing environment is kept and used
     assert "requires python '>=9.0'" in caplog.text
-    assert env_python(root / 'envs' / 'main').exists()
+    build = json.loads((root / 'state.json').read_text())['apps'][APP]['versions']['1.0']['build']
+    assert [p.name for p in (root / 'envs').iterdir()] == [f'main@{build}']  # the environment was kept
     capfd.readouterr()
     with pytest.raises(InstallError, match="requires python '>=9.0'"):
         launch_app(APP, manifest, root=tmp_path / 'fresh')
