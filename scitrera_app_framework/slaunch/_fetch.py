@@ -16,7 +16,7 @@ _MAX_MANIFEST_BYTES = 5 * 1024 * 1024
 _URL_TIMEOUT_S = 30.0
 
 
-def read_source(source: Union[str, os.PathLike]) -> Tuple[str, str, Optional[str], str]:
+def read_source(source: Union[str, os.PathLike[str]]) -> Tuple[str, str, Optional[str], str]:
     """Return (text, origin, format or None, base for relative references) of a manifest path or URL.
 
     Raises :class:`ManifestFetchError` when it cannot be read, :class:`ManifestError` when it is too large or

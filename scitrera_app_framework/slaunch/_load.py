@@ -13,8 +13,8 @@ from ._parse import json_marks, parse_json, parse_yaml
 from ._schema import build
 
 
-def load_manifest(source: Union[str, os.PathLike, Mapping[str, Any], Manifest],
-                  base: Union[str, os.PathLike, None] = None) -> Manifest:
+def load_manifest(source: Union[str, os.PathLike[str], Mapping[str, Any], Manifest],
+                  base: Union[str, os.PathLike[str], None] = None) -> Manifest:
     """Load and validate a manifest from a file path, an ``http(s)://`` / ``file://`` URL, a mapping, or pass a
     :class:`Manifest` through.
 

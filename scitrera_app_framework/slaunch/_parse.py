@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
 from ._marks import KeyPath, Marks, format_path
 from .errors import ManifestError
@@ -25,8 +25,8 @@ MAX_NODES = 200_000
 def parse_json(text: str, origin: str) -> Any:
     """Return the data of JSON ``text``; raises :class:`ManifestError` (line, column) for invalid JSON, a
     duplicate key or nesting deeper than :data:`MAX_DEPTH`."""
-    def _pairs(pairs: list) -> dict:
-        out: dict = {}
+    def _pairs(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
         for key, value in pairs:
             if key in out:
                 raise _DuplicateKey(key)
@@ -93,14 +93,14 @@ def _bounded_loader(text: str, origin: Optional[str]) -> Any:
             if self.check_event(yaml.AliasEvent):
                 self.aliases += 1
                 if self.aliases > MAX_ALIASES:
-                    mark = self.peek_event().start_mark
+                    mark = cast(Any, self).peek_event().start_mark
                     raise ManifestError(f'more than {MAX_ALIASES} YAML aliases; write the values out or use fewer '
                                         'anchors', source=origin, line=mark.line + 1)
                 return super().compose_node(parent, index)
             self.depth += 1
             try:
                 if self.depth > MAX_DEPTH:
-                    raise _depth_error(origin or '<yaml>', self.peek_event().start_mark.line + 1)
+                    raise _depth_error(origin or '<yaml>', cast(Any, self).peek_event().start_mark.line + 1)
                 return super().compose_node(parent, index)
             finally:
                 self.depth -= 1
@@ -158,7 +158,7 @@ def _check_expansion(root: Any, origin: str) -> None:
     Sizes are computed once per node (aliases share nodes), iteratively, so this is linear in the text.
     """
     size: Dict[int, int] = {}
-    on_stack: set = set()
+    on_stack: Set[int] = set()
     stack: List[Tuple[Any, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()

@@ -376,7 +376,7 @@ class RootSession:
             if force:
                 reason = 'a full reset was asked for'
                 break
-            return build_id
+            return str(build_id)
         return self._build(spec, key, reason)
 
     def _build(self, spec: BuildSpec, key: str, reason: str) -> str:

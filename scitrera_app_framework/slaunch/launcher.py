@@ -54,7 +54,7 @@ ManifestSource = Union[str, 'os.PathLike[str]', Mapping[str, Any], Manifest]
 _Repairers = Dict[str, Callable[[Dict[str, Any], Path], None]]
 
 
-def prepare_launch(app: str, manifest: ManifestSource, root: Union[str, os.PathLike, None] = None,
+def prepare_launch(app: str, manifest: ManifestSource, root: Union[str, os.PathLike[str], None] = None,
                    update: bool = True, verify: Optional[str] = None) -> LaunchPlan:
     """Install or update what ``app`` needs (see the module docstring) and return its :class:`LaunchPlan`, holding
     the "in use" marks (released by :func:`run_plan` when the app exits, or by ``plan.release()``).
@@ -128,10 +128,10 @@ def _finish(session: RootSession, plan: LaunchPlan, mode: str, repairers: _Repai
     return dataclasses.replace(plan, hold=session.hold(plan))
 
 
-def prepare_repository_launch(name: str, root: Union[str, os.PathLike, None] = None,
-                              repository: Union[str, os.PathLike, None] = None,
-                              apps_manifest: Union[str, os.PathLike, Mapping[str, Any], None] = None,
-                              libs_manifest: Union[str, os.PathLike, Mapping[str, Any], None] = None,
+def prepare_repository_launch(name: str, root: Union[str, os.PathLike[str], None] = None,
+                              repository: Union[str, os.PathLike[str], None] = None,
+                              apps_manifest: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
+                              libs_manifest: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
                               version: Optional[str] = None, app_update: bool = False, libs_update: bool = False,
                               reset: bool = False, verify: Optional[str] = None) -> LaunchPlan:
     """Install or update app ``name`` from the central repository into the local cache and return its plan.
@@ -207,7 +207,7 @@ def _cached(session: RootSession, app: str, version: Optional[str]) -> Optional[
 
 
 def run_plan(plan: LaunchPlan, args: Sequence[str] = (), env: Optional[Mapping[str, str]] = None,
-             wait: bool = True) -> Union[int, subprocess.Popen]:
+             wait: bool = True) -> Union[int, subprocess.Popen[bytes]]:
     """Run a :class:`LaunchPlan`; see :func:`launch_app` for ``args``, ``env``, ``wait`` and the result.
 
     The plan's "in use" marks go to the app's process (POSIX) and are dropped here when it exits (``wait``) or
@@ -239,7 +239,7 @@ def run_plan(plan: LaunchPlan, args: Sequence[str] = (), env: Optional[Mapping[s
         plan.release()
 
 
-def _wait(proc: subprocess.Popen) -> int:
+def _wait(proc: subprocess.Popen[bytes]) -> int:
     """Wait for the app, forwarding SIGTERM/SIGHUP to it; a first Ctrl-C waits for the app (it got the signal
     too), a second one kills it."""
     import signal
@@ -275,13 +275,13 @@ def _wait(proc: subprocess.Popen) -> int:
             signal.signal(sig, handler)
 
 
-def launch_repository_app(name: str, *args: str, root: Union[str, os.PathLike, None] = None,
-                          repository: Union[str, os.PathLike, None] = None,
-                          apps_manifest: Union[str, os.PathLike, Mapping[str, Any], None] = None,
-                          libs_manifest: Union[str, os.PathLike, Mapping[str, Any], None] = None,
+def launch_repository_app(name: str, *args: str, root: Union[str, os.PathLike[str], None] = None,
+                          repository: Union[str, os.PathLike[str], None] = None,
+                          apps_manifest: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
+                          libs_manifest: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
                           version: Optional[str] = None, app_update: bool = False, libs_update: bool = False,
                           reset: bool = False, env: Optional[Mapping[str, str]] = None,
-                          wait: bool = True) -> Union[int, subprocess.Popen]:
+                          wait: bool = True) -> Union[int, subprocess.Popen[bytes]]:
     """Launch app ``name`` of the central repository with ``args`` (see :func:`prepare_repository_launch` for the
     keywords and :func:`launch_app` for ``env``, ``wait`` and the result)."""
     bad = [a for a in args if not isinstance(a, str)]
@@ -308,12 +308,12 @@ def looks_like_manifest(value: Any) -> bool:
 
 
 def launch_app(app: str, *app_args: Any, manifest: Optional[ManifestSource] = None,
-               root: Union[str, os.PathLike, None] = None, args: Sequence[str] = (), update: bool = True,
+               root: Union[str, os.PathLike[str], None] = None, args: Sequence[str] = (), update: bool = True,
                env: Optional[Mapping[str, str]] = None, wait: bool = True,
-               apps_manifest: Union[str, os.PathLike, Mapping[str, Any], None] = None,
-               libs_manifest: Union[str, os.PathLike, Mapping[str, Any], None] = None, version: Optional[str] = None,
-               app_update: bool = False, libs_update: bool = False, reset: bool = False,
-               repository: Union[str, os.PathLike, None] = None) -> Union[int, subprocess.Popen]:
+               apps_manifest: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
+               libs_manifest: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
+               version: Optional[str] = None, app_update: bool = False, libs_update: bool = False, reset: bool = False,
+               repository: Union[str, os.PathLike[str], None] = None) -> Union[int, subprocess.Popen[bytes]]:
     """Install / update ``app`` and run it with its environment's python.
 
     From a manifest (ours): ``launch_app(app, manifest, root=None, args=(), update=True, env=None, wait=True)``

@@ -67,7 +67,7 @@ def default_root(environ: Optional[Mapping[str, str]] = None, platform: Optional
     return base_home / '.local' / 'share' / 'slaunch'
 
 
-def resolve_root(root: Union[str, os.PathLike, None] = None) -> Path:
+def resolve_root(root: Union[str, os.PathLike[str], None] = None) -> Path:
     """Return the absolute slaunch root: ``root`` when given, else :func:`default_root`.
 
     Raises :class:`InvalidNameError` for an empty root.

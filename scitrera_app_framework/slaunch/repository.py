@@ -66,14 +66,14 @@ _INFO_KEYS = ('version', 'name', 'description')  # informational: read by deploy
 _MAX_INDEX_BYTES = 5 * 1024 * 1024
 
 
-def repository_path(path: Union[str, os.PathLike, None] = None) -> Path:
+def repository_path(path: Union[str, os.PathLike[str], None] = None) -> Path:
     """Return the repository: ``path``, else ``$SLAUNCH_REPOSITORY_PATH``, else ``/slaunch_repo``."""
     if path is not None and os.fspath(path):
         return Path(path).expanduser()
     return Path(os.environ.get(REPOSITORY_ENV_VAR, '').strip() or DEFAULT_REPOSITORY).expanduser()
 
 
-def cache_root(root: Union[str, os.PathLike, None] = None) -> Path:
+def cache_root(root: Union[str, os.PathLike[str], None] = None) -> Path:
     """Return the local cache (a slaunch root): ``root``, else ``$SLAUNCH_CACHE_PATH``, else the working path of
     ``init_framework_desktop('slaunch')`` (``~/.config/slaunch``; ``$STATEFUL_ROOT/slaunch`` when set).
 
@@ -129,7 +129,7 @@ def _version(chk: Checker, value: Any, path: KeyPath, what: str) -> str:
     return chk.name(chk.string(value, path, what), path, what)
 
 
-def read_index(source: Union[str, os.PathLike, Mapping[str, Any]], what: str = 'app') -> Dict[str, IndexEntry]:
+def read_index(source: Union[str, os.PathLike[str], Mapping[str, Any]], what: str = 'app') -> Dict[str, IndexEntry]:
     """Return the entries of a repository index (``manifest.yaml`` or ``_libs/manifest.yaml``), or of an
     already-loaded mapping of the same shape.
 

@@ -279,8 +279,10 @@ class _StateChecker:
             self.check(value[key], sub, path + (key,))
 
     def _check_key(self, key: Any, kind: str, path: KeyPath) -> None:
-        ok = {'name': _is_name, 'version': _is_name, 'id': lambda k: isinstance(k, str) and bool(_ID_RE.fullmatch(k)),
-              'env': lambda k: isinstance(k, str) and bool(_ENV_RE.fullmatch(k))}[kind](key)
+        if kind in ('name', 'version'):
+            ok = _is_name(key)
+        else:
+            ok = isinstance(key, str) and bool((_ID_RE if kind == 'id' else _ENV_RE).fullmatch(key))
         if not ok:
             raise self.error(path + (str(key),), f'{key!r} is not a valid key here (it would name an unsafe path)')
 

@@ -76,7 +76,7 @@ class VerifyReport:
         return out
 
 
-def installed_versions(app: str, root: Union[str, os.PathLike, None] = None) -> Optional[List[str]]:
+def installed_versions(app: str, root: Union[str, os.PathLike[str], None] = None) -> Optional[List[str]]:
     """Return the installed versions of ``app`` in ``root`` (current first), or None when it is not installed."""
     root_path = resolve_root(root)
     if not (root_path / 'state.json').is_file():
@@ -89,7 +89,8 @@ def installed_versions(app: str, root: Union[str, os.PathLike, None] = None) -> 
         return sorted(app_rec['versions'], key=lambda v: (v != current, v))
 
 
-def verify_app(app: str, version: Optional[str] = None, root: Union[str, os.PathLike, None] = None) -> VerifyReport:
+def verify_app(app: str, version: Optional[str] = None,
+               root: Union[str, os.PathLike[str], None] = None) -> VerifyReport:
     """Check ``app`` ``version`` (default: the current one) installed in ``root`` (default ``$SLAUNCH_ROOT`` or
     the per-user data directory); see the module docstring.
 
