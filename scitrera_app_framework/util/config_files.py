@@ -65,10 +65,8 @@ def read_text(path: PathLike) -> tuple[str, str]:
 # --- .env ----------------------------------------------------------------------------------------------------
 # a line without quotes: optional export, a key, then nothing, '=' alone, or '=' and an unquoted value (python-dotenv's
 # grammar for such lines: the value runs to the end of the line; ' #...' is a comment)
-_PLAIN_LINE = re.compile(r'[ \t]*(?:export[ \t]+)?([^=#\s\'"]+)[ \t]*(?:=[ \t]*([^\r\n]*))?\r?$')
+_PLAIN_LINE = re.compile(r'[ \t]*(?:export[ \t]+)?([^=#\s\'"]+)[ \t]*(?:=([ \t]*)([^\r\n]*))?\r?$')
 _SKIP_LINE = re.compile(r'[ \t]*(?:#.*)?\r?$')
-_COMMENT = re.compile(r'\s+#.*')
-_VAR = re.compile(r'\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}')
 
 
 def parse_env_text(text: str, path: str = '<string>', environ: Optional[Mapping[str, str]] = None,
@@ -89,23 +87,61 @@ def parse_env_text(text: str, path: str = '<string>', environ: Optional[Mapping[
     out: dict[str, Optional[str]] = {}
     for key, value, line in pairs:
         if value is not None and '${' in value:
-            value = _VAR.sub(lambda m: _lookup(m, out, env), value)
+            value = _expand(value, out, env)
         out[key] = value
         if lines is not None:
             lines[key] = line
     return out
 
 
-def _lookup(m: re.Match[str], own: Mapping[str, Optional[str]], env: Mapping[str, str]) -> str:
-    """python-dotenv's rule: the file's earlier values win over ``env``; the default only for an unset name."""
-    name = m.group('name')
-    if name in own:
-        val = own[name]
-    elif name in env:
-        val = env[name]
-    else:
-        val = m.group('default') or ''
-    return val if val is not None else ''
+def _expand(value: str, own: Mapping[str, Optional[str]], env: Mapping[str, str]) -> str:
+    """Expand ``${NAME}`` and ``${NAME:-default}`` the way python-dotenv does (the file's earlier values win over
+    ``env``; the default only for an unset name), in time linear in the value's length."""
+    out: list[str] = []
+    i = 0
+    close = -1  # the next '}' after the current '${' (reused while it stays ahead: no rescans)
+    n = len(value)
+    while i < n:
+        j = value.find('${', i)
+        if j < 0:
+            break
+        if close < j + 2:
+            close = value.find('}', j + 2)
+            if close < 0:
+                break  # no closing brace from here on: the rest is literal
+        colon = value.find(':', j + 2, close)  # (no slicing of what may be a long stretch: linear)
+        if colon < 0:
+            name, default = value[j + 2:close], None
+        elif value[colon + 1:colon + 2] == '-':
+            name, default = value[j + 2:colon], value[colon + 2:close]
+        else:  # ':' not followed by '-': not a variable; the '$' is literal
+            out.append(value[i:j + 1])
+            i = j + 1
+            continue
+        if name in own:
+            val = own[name]
+        elif name in env:
+            val = env[name]
+        else:
+            val = default or ''
+        out.append(value[i:j])
+        out.append(val if val is not None else '')
+        i = close + 1
+    out.append(value[i:])
+    return ''.join(out)
+
+
+def _strip_comment(value: str) -> str:
+    """Drop a comment the way python-dotenv does (``re.sub(r'\\s+#.*', '', value)``), in linear time."""
+    i = value.find('#')
+    while i > 0:
+        if value[i - 1].isspace():
+            j = i - 1
+            while j > 0 and value[j - 1].isspace():
+                j -= 1
+            return value[:j]
+        i = value.find('#', i + 1)
+    return value
 
 
 def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[str], int]]]:
@@ -120,12 +156,14 @@ def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[s
     for n, line in enumerate(text.split('\n'), 1):
         m = plain(line)
         if m is not None:
-            value = m.group(2)
+            value = m.group(3)
             if value is not None:
                 if value[:1] in ('"', "'"):
                     return None
-                if '#' in value:
-                    value = _COMMENT.sub('', value)
+                if value[:1] == '#' and m.group(2):
+                    value = ''  # only a comment after 'KEY= '
+                elif '#' in value:
+                    value = _strip_comment(value)
                 value = value.rstrip()
             pairs.append((m.group(1), value, n))
         elif skip(line) is None:
@@ -186,6 +224,7 @@ def read_env_file(path: PathLike, environ: Optional[Mapping[str, str]] = None) -
 
 # --- structured files ----------------------------------------------------------------------------------------
 MAX_DEPTH = 64
+MAX_NODES = 1_000_000  # values a file may expand to (YAML aliases can make a few hundred bytes expand to billions)
 
 
 def _depth_error(path: str, kind: str) -> ConfigFileError:
@@ -194,19 +233,31 @@ def _depth_error(path: str, kind: str) -> ConfigFileError:
 
 
 def _check_depth(path: str, kind: str, data: Any) -> Any:
-    """Reject data nested deeper than :data:`MAX_DEPTH` (iteratively: no recursion)."""
-    stack = [(data, 1)]
+    """Reject data nested deeper than :data:`MAX_DEPTH` or expanding to more than :data:`MAX_NODES` values
+    (YAML aliases share nodes: each shared node is sized once, so an alias bomb is caught in linear time)."""
+    # post-order over the object graph with memoized (height, expanded size) per object id
+    memo: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
     while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
+        node, done = stack.pop()
+        if not isinstance(node, (dict, list)) or (not done and id(node) in memo):
             continue
-        if depth > MAX_DEPTH:
+        children = [c for c in (node.values() if isinstance(node, dict) else node) if isinstance(c, (dict, list))]
+        if not done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in memo)
+            continue
+        height, size = 1, len(node)
+        for c in children:
+            ch, cs = memo.get(id(c), (1, 0))
+            height = max(height, ch + 1)
+            size += cs
+        if height > MAX_DEPTH:
             raise _depth_error(path, kind)
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+        if size > MAX_NODES:
+            raise ConfigFileError(path, None, f'invalid {kind}: expands to more than {MAX_NODES:,} values (nested '
+                                              f'aliases?); write the structure out or make it smaller')
+        memo[id(node)] = (height, size)
     return data
 
 
@@ -219,6 +270,9 @@ def parse_yaml_text(text: str, path: str = '<string>') -> Any:
     import yaml
 
     try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)  # the node graph: aliases are shared, not expanded yet
+        if root is not None:
+            _check_yaml_nodes(path, root)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -230,6 +284,33 @@ def parse_yaml_text(text: str, path: str = '<string>') -> Any:
     except RecursionError:
         raise _depth_error(path, 'YAML') from None
     return _check_depth(path, 'YAML', data)
+
+
+def _check_yaml_nodes(path: str, root: Any) -> None:
+    """Size the YAML node graph with each shared (aliased) node counted at every use, memoized: linear time."""
+    import yaml
+    memo: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, yaml.CollectionNode) or (not done and id(node) in memo):
+            continue
+        kids = [n for pair in node.value for n in (pair if isinstance(pair, tuple) else (pair,))]
+        if not done:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if isinstance(k, yaml.CollectionNode) and id(k) not in memo)
+            continue
+        height, size = 1, len(kids)
+        for k in kids:
+            kh, ks = memo.get(id(k), (0, 0))
+            height = max(height, kh + 1)
+            size += ks
+        if height > MAX_DEPTH:
+            raise _depth_error(path, 'YAML')
+        if size > MAX_NODES:
+            raise ConfigFileError(path, None, f'invalid YAML: expands to more than {MAX_NODES:,} values (nested '
+                                              f'aliases?); write the structure out or make it smaller')
+        memo[id(node)] = (height, size)
 
 
 def parse_json_text(text: str, path: str = '<string>') -> Any:

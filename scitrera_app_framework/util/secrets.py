@@ -110,7 +110,7 @@ _URL_CRED_RE = re.compile(r'([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@\'"]*:)[^\s/\'"]*
 # name=value, name: value, "name": "value" where name looks secret
 _PAIR_RE = re.compile(
     r'''(?P<key>["']?[A-Za-z_][A-Za-z0-9_.\-]*["']?)(?P<sep>\s*[:=]\s*)'''
-    r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]]+)''')
+    r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]'"]+)''')
 
 
 def mask_url_credentials(text: str) -> str:
@@ -139,14 +139,19 @@ def mask_text(text: Any) -> str:
 
 
 def mask_value(key: Any, value: Any) -> Any:
-    """Return ``value`` fit to print under ``key``: ``'****'`` when the key is secret and the value non-empty,
-    else the value with URL credentials masked (non-strings pass through unchanged)."""
+    """Return ``value`` fit to print under ``key``: ``'****'`` when the key is secret and the value non-empty;
+    else a string with URL credentials and secret-named ``name=value`` pairs masked, and lists, tuples and
+    mappings with the same done inside them (secret-named mapping keys masked); other values unchanged."""
     if value is None or value == '':
         return value
     if is_secret_key(key):
         return MASK
-    if isinstance(value, str) and '://' in value and '@' in value:
-        return mask_url_credentials(value)
+    if isinstance(value, str):
+        if '://' in value or '=' in value or ':' in value:
+            return mask_text(value)
+        return value
+    if isinstance(value, (Mapping, list, tuple)):
+        return _redact(None, value, 8)
     return value
 
 
@@ -160,14 +165,15 @@ def _redact(key: Any, value: Any, depth: int) -> Any:
     if is_secret_key(key) and value is not None and value != '':
         return MASK
     if isinstance(value, str):
-        return mask_url_credentials(value) if '://' in value else value
+        return mask_text(value) if ('://' in value or '=' in value or ':' in value) else value
     if depth <= 0:
         return value
     if isinstance(value, Mapping):
         return {k: _redact(k, v, depth - 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_redact(None, v, depth - 1) for v in value) if isinstance(value, list) else \
-            tuple(_redact(None, v, depth - 1) for v in value)
+    if isinstance(value, list):
+        return [_redact(None, v, depth - 1) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redact(None, v, depth - 1) for v in value)
     return value
 
 

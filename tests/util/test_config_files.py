@@ -34,6 +34,8 @@ ENV_CASES = [
     'A=1\n  B=2\n',
     "KEY='it\\'s'\n",
     'URL=http://u:p@h/x?a=1&b=2\n',
+    'D=#c\nE= #c\nF=\t#c x\nG=a #b #c\nH=x#c\n',
+    'A=${a:b}\nB=${x:-${y}}\nC=$${HOSTV}}\nD=${}\nE=${HOSTV:-}\nF=${${HOSTV}}\n',
 ]
 
 
@@ -142,3 +144,30 @@ def test_syntax_errors_name_the_line(parse: Callable[[str, str], object], text: 
 def test_structured_readers_accept_moderate_nesting() -> None:
     assert parse_json_text('[' * 20 + ']' * 20) is not None
     assert parse_yaml_text('a:\n  b:\n    c: 1\n') == {'a': {'b': {'c': 1}}}
+
+
+@pytest.mark.parametrize('make', [
+    lambda n: '${' * n, lambda n: 'x' + ' ' * n + 'y#', lambda n: '${x:' * n + '}', lambda n: '${a}' * n,
+], ids=['unclosed', 'spaces', 'colons', 'many-vars'])
+def test_env_expansion_and_comments_are_linear(make: Callable[[int], str]) -> None:
+    """Values that made the regular expressions quadratic (an unclosed ${ repeated, a long run of spaces):
+    a ratio of 8x the length, not a timed assertion."""
+    small, large = 'A=' + make(5_000), 'A=' + make(40_000)
+    ratio = _best(lambda: parse_env_text(large)) / max(_best(lambda: parse_env_text(small)), 1e-6)
+    assert ratio < 30, f'8x the length took {ratio:.1f}x the time'
+
+
+@pytest.mark.parametrize('text', [
+    'a0: &a0 {x: 1, y: 2}\n' + ''.join(f'a{i}: &a{i} {{p: *a{i - 1}, q: *a{i - 1}}}\n' for i in range(1, 30)),
+    'l0: &l0 [1, 2]\n' + ''.join(f'l{i}: &l{i} [*l{i - 1}, *l{i - 1}]\n' for i in range(1, 30)),
+])
+def test_yaml_alias_bombs_are_rejected_quickly(text: str) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigFileError, match='expands to more than'):
+        parse_yaml_text(text, 'bomb.yaml')
+    assert time.perf_counter() - t0 < 5  # generous: the bomb would take minutes and gigabytes
+
+
+def test_yaml_anchors_and_merge_keys_still_work() -> None:
+    assert parse_yaml_text('base: &b {x: 1}\nother: {<<: *b, y: 2}\nlist: [*b, *b]\n') == {
+        'base': {'x': 1}, 'other': {'x': 1, 'y': 2}, 'list': [{'x': 1}, {'x': 1}]}
