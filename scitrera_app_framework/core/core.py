@@ -280,10 +280,13 @@ def _parse_seconds(value: Any, name: str, what: str) -> float:
         t = float(value)
     except (TypeError, ValueError):
         t = float('nan')
-    if not (t >= 0) or t == float('inf'):
-        raise ValueError(f'{name}={str(value)[:100]!r} is not a number of seconds >= 0; set it to {what}, '
-                         f'or unset it')
+    if not (0 <= t <= _MAX_SECONDS):
+        raise ValueError(f'{name}={str(value)[:100]!r} is not a number of seconds from 0 to {_MAX_SECONDS:,}; set '
+                         f'it to {what}, or unset it')
     return t
+
+
+_MAX_SECONDS = 1_000_000  # about 11 days: beyond it a shutdown setting is a mistake
 
 
 def _parse_exit_code(value: Any) -> int:

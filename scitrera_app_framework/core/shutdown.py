@@ -115,6 +115,7 @@ class ShutdownManager:
         self._main_ident = threading.main_thread().ident
         self._announce_lock = threading.Lock()
         self._announced = False
+        self._exiting = False  # the interpreter is exiting (our exit hook ran)
 
     # --- registration --------------------------------------------------------------------------------
     def register(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
@@ -325,6 +326,11 @@ class ShutdownManager:
                 if self._state == 'running':
                     self._notify('ignored', name)
                     return
+                if self._exiting:  # over, and the interpreter is exiting (joining threads): nothing to unwind
+                    self._notify('force', name)
+                    if self._watchdog is None or not self._watchdog.is_alive():
+                        os._exit(EXIT_FORCED)
+                    return
                 self._notify('signal', name)
                 self._delivered = True
                 self._deliver()
@@ -403,11 +409,13 @@ class ShutdownManager:
                 _log.error('async stopping failed: %s: %s', type(e).__name__, e, exc_info=True)
                 self._failures.append(f'async stopping: {type(e).__name__}: {e}')
             self._current = ''
+        self._phase = 'asyncio loop clean-up (tasks still running at the end of asyncio.run)'
         loop.call_soon(self._raise)  # from a plain callback: SystemExit leaves run_forever, no task keeps it
 
     # --- exit hooks ------------------------------------------------------------------------------------
     def _at_interpreter_exit(self) -> None:
         """At interpreter exit, on the main thread, before non-daemon threads are joined."""
+        self._exiting = True
         if self._signum is None and not self._atexit:
             return
         reason = f'{_signal_name(self._signum)}' if self._signum is not None else 'exit'
@@ -454,9 +462,11 @@ class ShutdownManager:
             time.sleep(0.05 if timeout is None else max(0.0, min(timeout, 0.05)))
             return True
         import select
+        if timeout is not None:
+            timeout = min(timeout, 3600.0)  # (select cannot take any float: an hour at a time is plenty)
         try:
             ready, _, _ = select.select([r], [], [], timeout)
-        except (OSError, ValueError):
+        except (OSError, ValueError, OverflowError):
             return False
         if ready:
             try:
@@ -528,8 +538,8 @@ class ShutdownManager:
             running.append(f'phase {self._phase!r}')
         if self._current:
             running.append(self._current)
-        threads = [t.name for t in threading.enumerate()
-                   if t.is_alive() and t is not threading.current_thread() and not t.daemon]
+        threads = [t.name for t in threading.enumerate() if t.is_alive() and t is not threading.current_thread()
+                   and not t.daemon and t is not threading.main_thread()]
         self._force(EXIT_TIMEOUT, f'shutdown overran SAF_SHUTDOWN_TIMEOUT={self.timeout:g}s; still running: '
                                   f'{", ".join(running) or "nothing in the shutdown phases"}; non-daemon threads '
                                   f'alive: {", ".join(threads) or "none"}; exiting with code {EXIT_TIMEOUT}')
@@ -567,6 +577,7 @@ class ShutdownManager:
             self._deadline = None
             self._atexit = False
             self._announced = False
+            self._exiting = False
             if threading.current_thread() is threading.main_thread():
                 for sig, prev in self._prev_handlers.items():
                     try:

@@ -687,3 +687,31 @@ register_plugin(P, v, init=True)
     assert loud.finish() == 0
     err = loud.stderr()
     assert 'saf.plugins' in err and 'initialized' in err and '__main__.P' in err
+
+
+def test_a_signal_while_exit_joins_threads_forces_the_exit(spawn: Spawn) -> None:
+    """main returned, the phases ran at exit, the interpreter waits for a non-daemon thread: a signal then
+    ends the process (code 125), without raising into the interpreter's shutdown."""
+    child = spawn("""
+v = init_framework('svc')
+register_shutdown_function(say, 'hook-ran')
+def worker():
+    time.sleep(30)
+    say('worker-finished')
+threading.Thread(target=worker, name='slow-worker').start()
+say('ready')
+""")
+    child.wait_for('hook-ran')
+    time.sleep(0.2)
+    child.send(signal.SIGTERM)
+    assert child.finish() == EXIT_FORCED
+    err = child.stderr()
+    assert 'Exception ignored' not in err and 'Traceback' not in err
+    assert 'worker-finished' not in child.lines
+
+
+@pytest.mark.parametrize('var', ['SAF_SHUTDOWN_TIMEOUT', 'SAF_SHUTDOWN_DRAIN_SECONDS'])
+def test_absurd_shutdown_seconds_fail_at_start(spawn: Spawn, var: str) -> None:
+    child = spawn("v = init_framework('svc')", **{var: '1e10'})
+    assert child.finish() == 1
+    assert var in child.stderr() and '1,000,000' in child.stderr()
