@@ -17,8 +17,10 @@ traceback) or, for ``health``, an app that is not healthy, 2 a usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import sys
 from typing import Any, Optional, Sequence, TextIO
 
@@ -69,14 +71,19 @@ def _load_app(spec: Optional[str]) -> Variables:
         raise CliError(f'--app {spec!r}: expected MODULE:FUNC, e.g. myapp.main:setup')
     if '' not in sys.path and '.' not in sys.path:
         sys.path.insert(0, '')  # the current directory, as python -m does
+    # an inspection tool: the app must not install its shutdown signal handlers (a SIGTERM then ends saf as it
+    # would any command) nor open its probe port
+    os.environ['SAF_INSTALL_SHUTDOWN_HOOKS'] = 'false'
+    os.environ.pop('SAF_HEALTH_PORT', None)
     try:
         module = importlib.import_module(module_name)
-    except ImportError as e:
+    except (ImportError, TypeError, ValueError) as e:  # TypeError/ValueError: a malformed name ('..x')
         raise CliError(f'--app {spec!r}: cannot import {module_name!r}: {e}') from e
     func = getattr(module, func_name, None)
     if not callable(func):
         raise CliError(f'--app {spec!r}: {module_name} has no function {func_name!r}')
-    result = func()
+    with contextlib.redirect_stdout(sys.stderr):  # what the setup prints must not mix with our output
+        result = func()
     if isinstance(result, Variables):
         return result
     v = peek_default_variables()
@@ -177,8 +184,13 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
         if args.command == 'plugins':
             return _plugins(args, v, out)
         return _health(args, v, out)
-    except (KeyboardInterrupt, SystemExit):
-        raise
+    except SystemExit as e:  # the app's setup called sys.exit
+        code = e.code if isinstance(e.code, int) else 1
+        sys.stderr.write(f'saf: error: the app exited (SystemExit({code}))\n')
+        return code if code else 1
+    except KeyboardInterrupt:
+        sys.stderr.write('saf: interrupted\n')
+        return 130
     except BaseException as e:
         if args.debug:
             import traceback

@@ -55,6 +55,10 @@ def setup_broken():
         pass
     return v
 
+def setup_prints():
+    print('hello from setup')
+    return setup()
+
 def setup_fails():
     raise ValueError('bad settings near ' + 'postgres://u:hunter2-SECRET@h/db' + '\\nsecond line')
 '''
@@ -159,3 +163,39 @@ def test_console_script_is_installed() -> None:
     p = subprocess.run([str(exe), 'version'], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and 'scitrera-app-framework' in p.stdout
     assert textwrap.dedent(p.stdout).strip()
+
+
+def test_output_of_the_setup_does_not_corrupt_json(tmp_path: Path) -> None:
+    p = saf(tmp_path, 'config', '--app', 'demo_app:setup_prints', '--json')
+    assert p.returncode == 0 and json.loads(p.stdout) and 'hello from setup' in p.stderr
+
+
+def test_a_sigterm_during_the_setup_is_not_a_success(tmp_path: Path) -> None:
+    """saf does not let the app install its shutdown handlers: a SIGTERM ends it as it would any command."""
+    import signal
+    (tmp_path / 'slow_app.py').write_text(textwrap.dedent("""
+        import time
+        from scitrera_app_framework import init_framework
+        def setup():
+            v = init_framework('slow', stateful=False)
+            print('setting-up', flush=True)
+            time.sleep(30)
+            return v
+    """))
+    full = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIXES)}
+    proc = subprocess.Popen([sys.executable, '-m', 'scitrera_app_framework', 'health', '--app', 'slow_app:setup'],
+                            cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if 'setting-up' in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()

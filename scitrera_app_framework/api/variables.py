@@ -248,7 +248,8 @@ class Variables:
 
         new = CliSource(args)
         if self._cli is not None:
-            merged = dict(self._cli.items())
+            upper_new = {k.upper() for k in new.keys()}
+            merged = {k: val for k, val in self._cli.items() if k.upper() not in upper_new}
             merged.update(new.items())
             flags = {**self._cli._flags, **new._flags}
             new = CliSource(None)

@@ -283,6 +283,8 @@ def parse_yaml_text(text: str, path: str = '<string>') -> Any:
         raise ConfigFileError(path, None, f'invalid YAML: {type(e).__name__}') from None
     except RecursionError:
         raise _depth_error(path, 'YAML') from None
+    except ValueError as e:  # a value the constructor refuses (an integer too long to convert, ...)
+        raise ConfigFileError(path, None, f'invalid YAML: {type(e).__name__}: {str(e)[:200]}') from None
     return _check_depth(path, 'YAML', data)
 
 
@@ -325,6 +327,8 @@ def parse_json_text(text: str, path: str = '<string>') -> Any:
         raise ConfigFileError(path, e.lineno, f'invalid JSON: {e.msg} (column {e.colno})') from None
     except RecursionError:
         raise _depth_error(path, 'JSON') from None
+    except ValueError as e:  # an integer too long to convert, ...
+        raise ConfigFileError(path, None, f'invalid JSON: {type(e).__name__}: {str(e)[:200]}') from None
     return _check_depth(path, 'JSON', data)
 
 
@@ -353,6 +357,8 @@ def parse_toml_text(text: str, path: str = '<string>') -> Any:
         raise ConfigFileError(path, line, f'invalid TOML: {msg}') from None
     except RecursionError:
         raise _depth_error(path, 'TOML') from None
+    except ValueError as e:  # an integer too long to convert, ...
+        raise ConfigFileError(path, None, f'invalid TOML: {type(e).__name__}: {str(e)[:200]}') from None
     return _check_depth(path, 'TOML', data)
 
 

@@ -14,6 +14,8 @@ keeps the last good values and the error is reported to the caller).
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 import threading
 from typing import Any, Iterable, Iterator, Mapping, Optional, Union
@@ -28,6 +30,7 @@ from .config_files import (
 )
 
 _NO = object()
+_log = logging.getLogger('saf.config')
 FILE_KINDS = {'.env': 'env', '.yaml': 'yaml', '.yml': 'yaml', '.json': 'json', '.toml': 'toml'}
 
 
@@ -236,12 +239,17 @@ class SecretsDirSource(KeySource):
             full = os.path.join(self.path, name)
             if not os.path.isfile(full):  # (follows links: a link into ..data is a file)
                 continue
-            with open(full, 'rb') as f:
-                raw = f.read()
+            try:
+                with open(full, 'rb') as f:
+                    raw = f.read()
+            except OSError as e:
+                _log.warning('secrets directory %s: cannot read %s (%s); skipped', self.path, name, e.strerror)
+                continue
             try:
                 text = raw.decode('utf-8')
-            except UnicodeDecodeError:
-                raise ConfigFileError(full, None, 'a secret file must be UTF-8 text') from None
+            except UnicodeDecodeError:  # a keystore, a DER key: not a setting; open the file yourself
+                _log.debug('secrets directory %s: %s is not UTF-8 text; skipped', self.path, name)
+                continue
             data[name] = text[:-2] if text.endswith('\r\n') else text[:-1] if text.endswith('\n') else text
         return data
 
@@ -280,20 +288,27 @@ class CliSource(KeySource):
     def _parse(self, args: Any) -> dict[str, Any]:
         if args is None:
             return {}
-        if hasattr(args, '__dict__') and not isinstance(args, (list, tuple, str)):
-            data = {k: val for k, val in vars(args).items() if val is not None and not k.startswith('_')}
+        if isinstance(args, argparse.Namespace) or (hasattr(args, '__dict__') and not isinstance(
+                args, (list, tuple, str, bytes, Mapping))):
+            data = {str(k).replace('-', '_'): val for k, val in vars(args).items()
+                    if val is not None and isinstance(k, str) and k and not k.startswith('_')}
             self._flags = {k.upper(): f'--{k.replace("_", "-")}' for k in data}
             return data
-        if isinstance(args, str) or not isinstance(args, Iterable):
+        if isinstance(args, (str, bytes, Mapping)) or not isinstance(args, Iterable):
             raise TypeError(f'add_cli_source takes an argparse.Namespace or a list of "--key=value" strings, '
                             f'got {type(args).__name__}')
-        items = [str(a) for a in args]
+        items = list(args)
+        bad = [a for a in items if not isinstance(a, str)]
+        if bad:
+            raise TypeError(f'add_cli_source: every argument must be a str, got {type(bad[0]).__name__}')
         data = {}
         i = 0
         while i < len(items):
             a = items[i]
             i += 1
-            if not a.startswith('--') or a == '--':
+            if a == '--':
+                break  # the end of options
+            if not a.startswith('--') or a.startswith('---') or a[2:3] == '=':
                 continue
             name, eq, value = a[2:].partition('=')
             if not eq:
@@ -303,6 +318,8 @@ class CliSource(KeySource):
                 else:
                     value = 'true'
             key = name.replace('-', '_')
+            for old in [k for k in data if k.upper() == key.upper()]:
+                del data[old]  # --A=2 after --a=1: the later one wins
             data[key] = value
             self._flags[key.upper()] = f'--{name}'
         return data

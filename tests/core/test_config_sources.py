@@ -267,3 +267,35 @@ def test_watch_without_watchfiles_names_the_package(tmp_path: Path, monkeypatch:
     monkeypatch.setitem(sys.modules, 'watchfiles', None)
     with pytest.raises(ImportError, match='watchfiles'):
         add_file_source(p, Variables(), watch=True)
+
+
+def test_a_binary_file_in_a_secrets_directory_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / 'API_TOKEN').write_text('tok\n')
+    (tmp_path / 'keystore.p12').write_bytes(b'\x30\x82\xff\xfe binary')
+    v = Variables()
+    add_secrets_dir_source(tmp_path, v)
+    assert v.get('api_token') == 'tok' and v.get('keystore.p12') is None
+
+
+@pytest.mark.parametrize('args', [{'--port': 1}, b'--port=1', [b'--port=1'], '--port=1'])
+def test_cli_source_rejects_what_it_cannot_read(args: object) -> None:
+    with pytest.raises(TypeError, match='Namespace|must be a str'):
+        Variables().add_cli_source(args)
+
+
+def test_cli_source_edge_arguments() -> None:
+    v = Variables().add_cli_source(['--=x', '---x=1', '--a=1', '--A=2', '--', '--after=1'])
+    assert v.get('a') == '2' and v.explain('a')['origin'] == 'command line --A'
+    assert v.get('after') is None and v.get('') is None and v.get('_x') is None
+    v.add_cli_source(['--a=3'])
+    assert v.get('A') == '3'
+    ns = argparse.Namespace(**{'my-key': 'v', 'other': None})
+    assert Variables().add_cli_source(ns).get('MY_KEY') == 'v'
+
+
+@pytest.mark.parametrize('name, text', [('big.json', '{"n": 1' + '0' * 5000 + '}'), ('big.yaml', 'n: 1' + '0' * 5000),
+                                        ('big.toml', 'n = 1' + '0' * 5000)])
+def test_huge_integers_name_the_file(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigFileError, match=name):
+        add_file_source(tmp_path / name, Variables())
