@@ -64,7 +64,6 @@ TMP_DIR = '.tmp'
 LOCK_FILE = '.lock'
 VERIFY_ENV_VAR = 'SLAUNCH_VERIFY'
 DEPS_DIR = '.slaunch-deps'
-_TOP_DIRS = ('envs', 'layers', 'apps', 'libs')
 _LOUD_RECORD_BYTES = 64 * 1024 * 1024
 
 
@@ -257,12 +256,25 @@ class RootSession:
         os.replace(path, trash / path.name)
         return _remove(trash)
 
+    def begin(self, rel: str) -> None:
+        """Note (saved) that ``rel`` is about to be created: until :meth:`settle` records it as installed, it is
+        pending, so a crash leaves it to be deleted by the next run (nothing else is ever deleted unasked)."""
+        if rel not in self.state['pending']:
+            self.state['pending'].append(rel)
+        self.save()
+
+    def settle(self, rel: str) -> None:
+        """``rel`` is recorded as installed (saved by the caller's next :meth:`save`): no longer pending."""
+        if rel in self.state['pending']:
+            self.state['pending'].remove(rel)
+
     def commit(self, staged: Path, rel: str) -> Path:
-        """Write the file list of the finished ``staged`` directory and rename it to ``rel``; returns the path."""
+        """Rename the finished ``staged`` directory to ``rel`` (pending until recorded); returns the path."""
         final = self.path(rel)
         final.parent.mkdir(parents=True, exist_ok=True)
         if os.path.lexists(final):
             self._retire_now_or_fail(rel)
+        self.begin(rel)
         os.replace(staged, final)
         return final
 
@@ -302,24 +314,15 @@ class RootSession:
             self.state['pending'].append(rel)
 
     def tidy(self) -> None:
-        """Delete pending directories no longer in use and unrecorded leftovers of crashed runs."""
+        """Delete the pending directories no running instance uses: retired ones, and those an interrupted run
+        was creating (only directories slaunch listed itself are ever deleted)."""
         before = list(self.state['pending'])
+        recorded = set(self._recorded_dirs())
         for rel in before:
-            self.retire(rel)
-        recorded = set(self._recorded_dirs()) | set(self.state['pending'])
-        for top in _TOP_DIRS:
-            base = self.root / top
-            if not base.is_dir():
+            if rel in recorded:  # recorded after all (a crash between the two writes): keep it
+                self.settle(rel)
                 continue
-            depth = 1 if top == 'envs' else 2
-            for entry in _entries(base, depth):
-                rel = entry.relative_to(self.root).as_posix()
-                if rel in recorded:
-                    continue
-                with retiring(lock_path(self.root, rel)) as free:
-                    if free:
-                        logger().info('removing %s: not recorded as installed (left by an interrupted run)', rel)
-                        self._discard(entry)
+            self.retire(rel)
         if self.state['pending'] != before:
             self.save()
 
@@ -391,6 +394,7 @@ class RootSession:
         if os.path.lexists(env_dir):
             self._retire_now_or_fail(rel)
         env_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.begin(rel)
         python = env_python(env_dir, spec.kind)
         try:
             if spec.kind == 'venv':
@@ -408,6 +412,7 @@ class RootSession:
         self.state['envs'][spec.name]['builds'][str(serial)] = {
             'dir': rel, 'kind': spec.kind, 'interpreter': spec.interpreter,
             'python': '.'.join(str(p) for p in version[:3]), 'spec': key, 'created_at': _now(), 'serial': serial}
+        self.settle(rel)
         self.save()  # a spare until an app switches to it
         return str(serial)
 
@@ -440,6 +445,7 @@ class RootSession:
         env['layers'][key] = {'dir': rel, 'build': build_id, 'serial': self.next_serial(), 'installed_at': _now(),
                               'packages': list(spec.packages), 'pip_args': list(spec.pip_args),
                               'req_files': [str(f) for f in spec.requirement_files], 'files': files}
+        self.settle(rel)
         self.save()
         if old is not None and old['dir'] != rel:
             self.retire(old['dir'])
@@ -497,6 +503,7 @@ class RootSession:
             logger().info('app %r: switching to the kept version %s', app, version)
         app_rec['versions'][version] = rec
         app_rec['current'] = version
+        self.settle(rec['dir'])
         for key in _prune(app_rec['versions'], version, keep):
             logger().info('app %r: removing old version %s', app, key)
             retire.append(app_rec['versions'].pop(key)['dir'])
@@ -541,6 +548,7 @@ class RootSession:
         versions = self.state['libs'].setdefault(lib, {'versions': {}})['versions']
         old = versions.get(version)
         versions[version] = rec
+        self.settle(rec['dir'])
         self.save()
         if old is not None and old['dir'] != rec['dir']:
             self.retire(old['dir'])
@@ -701,15 +709,6 @@ def _iter(root: Path) -> Iterator[Tuple[str, Path]]:
     from ._files import iter_files
 
     return iter_files(root)
-
-
-def _entries(base: Path, depth: int) -> List[Path]:
-    """Return what is ``depth`` levels below ``base`` (files and symlinks too, so leftovers of any kind go)."""
-    level = [base]
-    for _ in range(depth):
-        level = [child for parent in level if parent.is_dir() and not parent.is_symlink()
-                 for child in sorted(parent.iterdir())]
-    return level
 
 
 def pip_repair_source(python: Path, packages: Sequence[str], no_deps: bool,

@@ -43,9 +43,11 @@ def _state(root: Path) -> dict:
 
 
 def _snapshot(root: Path) -> tuple:
-    """What must not change when an update fails: the state and the environment / app directories."""
-    return ((root / 'state.json').read_bytes(), sorted(p.name for p in (root / 'envs').iterdir()),
-            sorted(p.name for p in (root / 'apps' / APP).iterdir()))
+    """What must not change when an update fails: what is installed (the state's environments and apps) and the
+    environment / app directories."""
+    state = _state(root)
+    return (json.dumps([state['envs'], state['apps']], sort_keys=True),
+            sorted(p.name for p in (root / 'envs').iterdir()), sorted(p.name for p in (root / 'apps' / APP).iterdir()))
 
 
 # ------------------------------------------------------------------------------------- environment switches
@@ -130,13 +132,14 @@ def test_kill_9_in_the_middle_of_an_environment_switch(installed_root: Any, tmp_
     proc = subprocess.run([sys.executable, '-c', KILL_DURING_SWITCH, str(switched), str(root)], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert (root / 'state.json').read_bytes() == before[0]
     half = [p.name for p in (root / 'envs').iterdir() if p.name not in before[1]]
     assert len(half) == 1 and (root / 'envs' / half[0] / 'bin' / 'python').read_text() == '# half built'
+    assert _snapshot(root)[0] == before[0]  # the state still names only the old environment ...
+    assert _state(root)['pending'] == [f'envs/{half[0]}']  # ... and lists the new one as being built
 
     assert launch_app(APP, installed_root.manifest, root=root, args=['after-kill']) == 0
     assert _lines(capfd.readouterr().out)[0] == 'app v1 --from-manifest after-kill'
-    assert _snapshot(root) == before  # the leftover is gone, nothing else changed
+    assert _snapshot(root) == before and _state(root)['pending'] == []  # the leftover is gone, nothing else changed
 
     assert launch_app(APP, switched, root=root, args=['switched']) == 0
     assert _lines(capfd.readouterr().out)[0] == 'app v1 --from-manifest switched'
@@ -361,3 +364,19 @@ def test_deep_manifest_is_one_line_exit_2(tmp_path: Path, capfd: Any) -> None:
     deep_json.write_text('{"environments": {"main": {}}, "apps": {}, "x": ' + '[' * 100000 + ']' * 100000 + '}')
     assert main([str(deep_json), APP, '--root', str(tmp_path / 'root')]) == EXIT_USAGE
     assert 'nested more than 64 levels deep' in _error_line(capfd.readouterr().err)
+
+
+def test_only_what_slaunch_created_is_ever_deleted(installed_root: Any, tmp_path: Path, make_manifest: Callable,
+                                                   capfd: Any) -> None:
+    """Files in the root that slaunch did not create (a root pointed at the wrong directory) are left alone."""
+    root = installed_root.copy(tmp_path / 'root')
+    mine = [root / 'apps' / 'notes' / 'todo' / 'a.txt', root / 'envs' / 'my-env' / 'x', root / 'libs' / 'l' / 'v' / 'y',
+            root / 'layers' / 'main' / 'z']
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text('mine')
+    v2 = installed_root.wheels.write_manifest(f'own-{tmp_path.name}.yaml', make_manifest('2.0', entry='slapp', keep=1))
+    assert launch_app(APP, v2, root=root) == 0
+    assert all(path.read_text() == 'mine' for path in mine)
+    assert not (root / 'apps' / APP / '1.0').exists()  # what slaunch installed and retired is gone
+    capfd.readouterr()
