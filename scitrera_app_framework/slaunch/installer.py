@@ -272,8 +272,9 @@ class RootSession:
         """Rename the finished ``staged`` directory to ``rel`` (pending until recorded); returns the path."""
         final = self.path(rel)
         final.parent.mkdir(parents=True, exist_ok=True)
-        if os.path.lexists(final):
-            self._retire_now_or_fail(rel)
+        if os.path.lexists(final):  # fresh_rel picks a free name: something else was put there meanwhile
+            raise InstallError(f'{final} appeared while installing; slaunch never replaces what it did not '
+                               'install: move it away')
         self.begin(rel)
         os.replace(staged, final)
         return final
@@ -288,13 +289,6 @@ class RootSession:
             files = make_record(staged, on_file=bar.advance)
         write_record(staged, files)
         return len(files)
-
-    def _retire_now_or_fail(self, rel: str) -> None:
-        with retiring(lock_path(self.root, rel)) as free:
-            if not free:
-                raise InstallError(f'{self.path(rel)} is in use by a running instance and not recorded as '
-                                   'installed; stop that instance or delete the directory')
-            self._discard(self.path(rel))
 
     # ------------------------------------------------------------------------------------------ retirement
 
@@ -388,11 +382,11 @@ class RootSession:
             version = _tools.interpreter_version(spec.interpreter, spec.name)
             _check_python(spec, version)
         serial = self.next_serial()
+        while os.path.lexists(self.path(f'envs/{spec.name}@{serial}')):  # not ours: never touched
+            serial = self.next_serial()
         rel = f'envs/{spec.name}@{serial}'
         env_dir = self.path(rel)
         logger().info('building %s environment %r in %s (%s)', spec.kind, spec.name, env_dir, reason)
-        if os.path.lexists(env_dir):
-            self._retire_now_or_fail(rel)
         env_dir.parent.mkdir(parents=True, exist_ok=True)
         self.begin(rel)
         python = env_python(env_dir, spec.kind)
