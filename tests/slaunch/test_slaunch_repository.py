@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -185,8 +186,6 @@ def test_tampered_cached_lib_is_repaired_from_the_repository(repo_copy: tuple, c
 
 def test_misspelt_entrypoint_and_unknown_keys(repo_copy: tuple, capfd: Any) -> None:
     """A hand-made version (no file list) whose manifest names a file it does not have."""
-    import shutil
-
     repo, _cache = repo_copy
     shutil.copytree(repo / APP / '1.0', repo / APP / '1.1')
     (repo / APP / '1.1' / '.slaunch-files.sha256').unlink()
@@ -324,3 +323,22 @@ def test_app_arguments_of_the_original_signature(repo_copy: tuple, capfd: Any) -
         launch_app('rapp', manifest='m.yaml', reset=True)
 
 
+
+
+_REAL_CONDA = next((shutil.which(n) for n in ('micromamba', 'mamba', 'conda') if shutil.which(n)), None)
+
+if _REAL_CONDA is not None:  # defined only where a conda exists (it needs python from its channels or cache)
+    def test_real_conda_environment(repository: Any, tmp_path: Path, capfd: Any,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+        """A real conda / mamba / micromamba builds an environment from an environment.yml."""
+        monkeypatch.setenv('SLAUNCH_CONDA_EXE', str(_REAL_CONDA))
+        repo, cache = repository.copy(tmp_path)
+        minor = sys.version_info[1]
+        deploy.deploy_environments({'real': write_tree(tmp_path / 'envs' / 'real', {
+            'environment.yml': f'name: real\nchannels: [conda-forge]\ndependencies: [python=3.{minor}]\n'})}, repo)
+        deploy.deploy_application(write_tree(tmp_path / 'capp', {'main.py': 'import sys; print(sys.prefix)',
+                                                                 'VERSION': '1'}), repo, environment='real')
+        assert launch_app('capp', root=cache, repository=repo) == 0
+        state = json.loads((cache / 'state.json').read_text())
+        build = state['envs']['real']['builds'][state['apps']['capp']['versions']['1']['build']]
+        assert build['kind'] == 'conda' and _lines(capfd.readouterr().out) == [str(cache / build['dir'])]
