@@ -643,8 +643,8 @@ class RootSession:
                     self.save()
                     continue
                 raise IntegrityError(f'{what} in {directory} has lost its file list ({directory}/'
-                                     '.slaunch-files.json); reinstall it (slaunch --slaunch-full-reset, or a new '
-                                     'version) or set SLAUNCH_VERIFY=off to launch it unchecked')
+                                     '.slaunch-files.json); install a new version (from a repository: '
+                                     '--slaunch-full-reset) or set SLAUNCH_VERIFY=off to launch it unchecked')
             damage = check_files(directory, files, mode)
             if damage:
                 repair = (repairers or {}).get(kind)
@@ -655,9 +655,10 @@ class RootSession:
                         continue
                     except (InstallError, OSError) as exc:
                         problem = f'repair failed: {exc}'
-                raise IntegrityError(f'{what} is damaged: {damage.describe()} in {directory}; {problem}. '
-                                     'Reinstall it (slaunch --slaunch-full-reset, or a new version) or set '
-                                     'SLAUNCH_VERIFY=off to launch it anyway')
+                raise IntegrityError(f'{what} is damaged: {damage.describe()} in {directory}; {problem}. Make '
+                                     'its source reachable again and relaunch (it is then repaired), install a new '
+                                     'version (from a repository: --slaunch-full-reset) or set SLAUNCH_VERIFY=off '
+                                     'to launch it anyway')
             if damage.refreshed:
                 write_record(directory, files)
 
