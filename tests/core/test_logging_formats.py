@@ -38,7 +38,7 @@ from scitrera_app_framework.core.logs import (
     validate_log_format,
 )
 
-ENCODERS = ['orjson', 'json']
+ENCODERS = [pytest.param('orjson', marks=pytest.mark.needs_orjson), 'json']
 STATIC = {'app': 'svc-eu', 'image': 'svc', 'version': 'DEV', 'region': 'eu'}
 
 
@@ -245,6 +245,7 @@ def test_values_encoders_refuse_are_converted(jf: JsonLineFormatter) -> None:
     assert data['sur_key'] == {'k\\udcff': 1}
 
 
+@pytest.mark.needs_orjson
 def test_orjson_and_json_give_the_same_object() -> None:
     record = _record('m %s', os.fsdecode(b'\xff'), big=2 ** 80, n=1.5, s={'b', 'a'}, nested={'password': 'x'})
     a = make_json_formatter(STATIC, encoder='orjson').format(record)

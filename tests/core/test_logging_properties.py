@@ -5,6 +5,7 @@ keep their values, and secret-named fields are masked."""
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import io
 import json
 import logging
@@ -28,7 +29,9 @@ from scitrera_app_framework.util.secrets import MASK, is_secret_key
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STATIC = {'app': 'svc', 'image': 'img', 'version': 'DEV', 'region': 'eu', 'db_password': 'static-secret'}
-JSON_FORMATTERS = [make_json_formatter(STATIC, encoder='orjson'), make_json_formatter(STATIC, encoder='json')]
+HAVE_ORJSON = importlib.util.find_spec('orjson') is not None  # (the no-extras CI leg runs without it)
+JSON_FORMATTERS = ([make_json_formatter(STATIC, encoder='orjson')] if HAVE_ORJSON else []) + \
+    [make_json_formatter(STATIC, encoder='json')]
 GENERAL_ONLY = make_json_formatter(STATIC)  # without the direct path for common records
 GENERAL_ONLY._simple_line = lambda *args: None  # type: ignore[method-assign]
 PLAIN = PlainFormatter('%(levelname)s %(name)s: %(message)s')
