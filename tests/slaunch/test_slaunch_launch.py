@@ -314,3 +314,41 @@ def test_concurrent_launchers_install_once(installed_root: Any, tmp_path: Path, 
     app = state_of(root)['apps'][APP]
     assert app['current'] == '2.0' and sorted(app['versions']) == ['1.0', '2.0']
     assert list((root / '.tmp').iterdir()) == []
+
+
+def test_a_root_of_slaunch_0_1_0_keeps_working(installed_root: Any, tmp_path: Path, pip_calls: list,
+                                               state_of: Callable, capfd: Any) -> None:
+    """A format-1 root (venv at envs/<env>, layer named by 0.1.0's key, no file lists) launches without
+    reinstalling anything; its file lists are recorded on the way."""
+    import hashlib
+
+    from scitrera_app_framework.slaunch import load_manifest
+
+    root = installed_root.copy(tmp_path / 'root')
+    state = state_of(root)
+    rec = state['apps'][APP]['versions']['1.0']
+    build = state['envs']['main']['builds'][rec['build']]
+    manifest = load_manifest(installed_root.manifest)
+    payload = {'packages': sorted(manifest.environment_packages('main')),  # 0.1.0's layer key
+               'pip_args': list(manifest.environments['main'].pip_args), 'python': build['python'], 'kind': 'venv'}
+    layer_key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    os.replace(root / build['dir'], root / 'envs' / 'main')
+    os.replace(root / state['envs']['main']['layers'][rec['layer']]['dir'], root / 'layers' / 'main' / layer_key)
+    (root / 'apps' / APP / '1.0' / '.slaunch-files.json').unlink()
+    (root / 'layers' / 'main' / layer_key / '.slaunch-files.json').unlink()
+    old = {'format': 1, 'serial': 2,
+           'envs': {'main': {'kind': 'venv', 'interpreter': None, 'python': build['python'], 'created_at': 'then',
+                             'current': layer_key, 'conda_hash': None,
+                             'layers': {layer_key: {'serial': 1, 'installed_at': 'then', 'packages': ['x']}}}},
+           'apps': {APP: {'current': '1.0', 'versions': {'1.0': {
+               'serial': 2, 'installed_at': 'then', 'environment': 'main', 'python': build['python'],
+               'source': rec['source'], 'entry': 'slapp.cli:main', 'args': ['--from-manifest'],
+               'env': {'SLAPP_MODE': 'prod'}}}}}}
+    (root / 'state.json').write_text(json.dumps(old), encoding='utf-8')
+    assert launch_app(APP, installed_root.manifest, root=root, args=['old-root']) == 0
+    assert _lines(capfd.readouterr().out) == ['app v1 --from-manifest old-root', 'lib lib1 pth yes mode prod']
+    assert pip_calls == []  # the layer's key is the same as 0.1.0's: nothing to install
+    state = state_of(root)
+    assert state['format'] == 2 and state['apps'][APP]['versions']['1.0']['files'] > 0
+    assert state['envs']['main']['builds']['legacy']['dir'] == 'envs/main'
+    assert (root / 'apps' / APP / '1.0' / '.slaunch-files.json').is_file()
