@@ -32,6 +32,7 @@ def _env(**extra: str) -> dict[str, str]:
 def test_reset_framework_restores_the_process(tmp_path: Path) -> None:
     code = """
         import json, logging, os, signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as if started from a terminal
         from scitrera_app_framework import (Plugin, get_variables, init_framework, register_plugin,
                                             register_shutdown_function)
         from scitrera_app_framework.core.defaults import peek_default_variables
