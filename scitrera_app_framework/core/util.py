@@ -18,7 +18,7 @@ from ..util.secrets import MASK, is_secret_key, mask_value
 from .defaults import get_variables
 
 __all__ = ['ConfigFileError', 'read_env_file', 'add_env_file_source', 'add_file_source', 'add_secrets_dir_source',
-           'add_config_files_from', 'describe_variables', 'variables_markdown']
+           'add_config_files_from', 'describe_variables', 'variables_markdown', 'stop_watching']
 
 
 def read_env_file(path: Union[str, os.PathLike[str]]) -> dict[str, Optional[str]]:
@@ -142,20 +142,42 @@ def _watchfiles() -> Any:
     return watchfiles
 
 
+_watchers: list[tuple[Any, Any]] = []  # (stop event, thread) of every watching thread
+
+
 def _watch(v: Variables, path: str) -> None:
     import threading
 
     watchfiles = _watchfiles()
+    stop = threading.Event()
 
     def loop() -> None:
         try:
-            for _changes in watchfiles.watch(path, debounce=200, raise_interrupt=False):
+            for _changes in watchfiles.watch(path, debounce=200, stop_event=stop, raise_interrupt=False):
                 v.reload()
         except Exception as e:  # the file's directory vanished, ...
             import logging
             logging.getLogger('saf.config').warning('stopped watching %s: %s: %s', path, type(e).__name__, e)
 
-    threading.Thread(target=loop, name=f'saf-watch:{os.path.basename(path)}', daemon=True).start()
+    t = threading.Thread(target=loop, name=f'saf-watch:{os.path.basename(path)}', daemon=True)
+    if not _watchers:
+        # stop the watchers at interpreter exit, before daemon threads are abandoned inside native code (a thread
+        # killed there at exit can abort the process on some Pythons)
+        from ._stdlib import register_before_thread_join
+        if not register_before_thread_join(stop_watching):
+            import atexit
+            atexit.register(stop_watching)
+    _watchers.append((stop, t))
+    t.start()
+
+
+def stop_watching(timeout: float = 2.0) -> None:
+    """Stop every file watcher started with ``watch=True`` and wait (up to ``timeout`` seconds each) for it to
+    end; ``testing.reset_framework()`` and interpreter exit call it."""
+    while _watchers:
+        stop, t = _watchers.pop()
+        stop.set()
+        t.join(timeout)
 
 
 def describe_variables(v: Optional[Variables] = None) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from ..core.health import stop_health_server
 from ..core.logs import remove_framework_handler
 from ..core.plugins import shutdown_all_plugins
 from ..core.shutdown import get_shutdown_manager
+from ..core.util import stop_watching
 from ..util.secrets import reset_secret_patterns
 
 
@@ -22,4 +23,5 @@ def reset_framework(shutdown_plugins: bool = True) -> None:
     remove_framework_handler()
     get_shutdown_manager().reset()
     reset_secret_patterns()
+    stop_watching()
     restore_working_directory()

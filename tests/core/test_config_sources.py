@@ -259,6 +259,9 @@ def test_watch_reloads_on_change_and_calls_back(tmp_path: Path) -> None:
             break
     assert changed.is_set(), 'the watcher did not report the change'
     assert v.get('level') == 'DEBUG' and {'LEVEL'} in seen
+    from scitrera_app_framework.core.util import stop_watching
+    stop_watching()
+    assert not [t for t in threading.enumerate() if t.name.startswith('saf-watch:')]
 
 
 def test_watch_without_watchfiles_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

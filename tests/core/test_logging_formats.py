@@ -329,8 +329,9 @@ def test_plain_context_fields_collide_mask_and_never_add_lines() -> None:
 def test_plain_message_failures_give_one_line_with_reason() -> None:
     fmt = PlainFormatter('%(asctime)s %(levelname)s %(name)s: %(message)s')
     out = fmt.format(_record('%d of %s', 'x'))
+    real = 'real ' if sys.version_info >= (3, 10) else ''  # Python 3.9: "a number is required"
     assert out.endswith('INFO svc.mod: %d of %s [log error: message formatting failed: TypeError: %d format: '
-                        'a real number is required, not str; args: (str)]'), out
+                        f'a {real}number is required, not str; args: (str)]'), out
     assert '\n' not in out
 
 
