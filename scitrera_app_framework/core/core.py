@@ -117,7 +117,12 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     _step_sources(v, cli_args)
     _step_secrets(v)
     app = _step_identity(v, ctx, opts)
-    logger = _step_logging(v, opts, app)
+    logger, bad_level = _step_logging(v, opts, app)
+    logger.info('starting app=%s image=%s version=%s', app.name, app.image, app.version)  # the first line
+    if bad_level is not None:
+        logger.warning('LOGGING_LEVEL=%s is not a logging level (use DEBUG, INFO, WARNING, ERROR, CRITICAL or a '
+                       'number from 0 to 50); using %s', bounded_repr(bad_level, 100),
+                       logging.getLevelName(logging.getLogger().level))
     _step_fault_handler(v, opts, logger)
     _step_stateful(v, opts, app, logger)
     _step_lifecycle(v, ctx, opts)
@@ -155,8 +160,9 @@ def _step_identity(v: Variables, ctx: AppContext, opts: InitOptions) -> _Identit
                      str(v.environ('BUILD_CONTAINER_VERSION', default='DEV')), resolved)
 
 
-def _step_logging(v: Variables, opts: InitOptions, app: _Identity) -> logging.Logger:
-    """The framework handler (unless ``fixed_logger``) and the app logger; logs the first line."""
+def _step_logging(v: Variables, opts: InitOptions, app: _Identity) -> tuple[logging.Logger, Any]:
+    """The framework handler (unless ``fixed_logger``) and the app logger; returns it and an invalid
+    ``LOGGING_LEVEL`` value (None when valid), which init_framework reports after its first line."""
     bad_level = None
     if opts.fixed_logger is not None:
         fixed = opts.fixed_logger
@@ -177,12 +183,7 @@ def _step_logging(v: Variables, opts: InitOptions, app: _Identity) -> logging.Lo
                           lean_records=bool(v.environ('SAF_LOG_LEAN_RECORDS', default=True, type_fn=ext_parse_bool)))
         logger = logging.getLogger(app.name)
     set_app_logger(v, logger)
-    logger.info('starting app=%s image=%s version=%s', app.name, app.image, app.version)
-    if bad_level is not None:
-        logger.warning('LOGGING_LEVEL=%s is not a logging level (use DEBUG, INFO, WARNING, ERROR, CRITICAL or a '
-                       'number from 0 to 50); using %s', bounded_repr(bad_level, 100),
-                       logging.getLevelName(logging.getLogger().level))
-    return logger
+    return logger, bad_level
 
 
 def _step_fault_handler(v: Variables, opts: InitOptions, logger: logging.Logger) -> None:
