@@ -162,6 +162,22 @@ def _submit(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
         return None
 
 
+def _wait(fut: Any, timeout: float, what: str, overrun: str) -> bool:
+    """Wait for ``fut`` (a hook run on the loop from another thread) up to ``timeout`` seconds; True when it
+    completed. An overrun is logged with ``overrun`` appended, any other end (cancelled with the loop) as is."""
+    import concurrent.futures
+
+    try:
+        fut.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        _log.warning('%s overran %.1fs%s', what, timeout, overrun)
+        return False
+    except BaseException as e:  # cancelled with the loop
+        _log.warning('%s did not complete: %s: %s', what, type(e).__name__, e)
+        return False
+    return True
+
+
 def after_initialize(reg: Registry, rec: PluginRecord, v: Variables, async_enabled: Optional[bool]) -> None:
     """Automatic mode: schedule ``rec``'s ``async_ready`` now that it initialized (registry internal)."""
     ctx = reg.ctx
@@ -188,15 +204,7 @@ def after_initialize(reg: Registry, rec: PluginRecord, v: Variables, async_enabl
         return
     if _loop_thread_blocked(reg, ctx):
         return
-    import concurrent.futures
-
-    try:
-        fut.result(timeout=AUTO_READY_TIMEOUT)
-    except concurrent.futures.TimeoutError:
-        _log.warning('%s: async_ready still running after %.1fs; continuing without waiting for it',
-                     rec.label(), AUTO_READY_TIMEOUT)
-    except BaseException as e:  # cancelled with the loop
-        _log.warning('%s: async_ready did not complete: %s: %s', rec.label(), type(e).__name__, e)
+    _wait(fut, AUTO_READY_TIMEOUT, f'{rec.label()}: async_ready', '; continuing without waiting for it')
 
 
 def before_shutdown(reg: Registry, order: list[PluginRecord], v: Variables, async_enabled: Optional[bool]) -> None:
@@ -229,15 +237,8 @@ def before_shutdown(reg: Registry, order: list[PluginRecord], v: Variables, asyn
         r.stopping_task = fut
     if _loop_thread_blocked(reg, ctx):
         return
-    import concurrent.futures
-
-    try:
-        fut.result(timeout=AUTO_STOPPING_TIMEOUT)
-    except concurrent.futures.TimeoutError:
-        _log.warning('async_stopping hooks overran %.1fs (still running: %s); shutting down anyway',
-                     AUTO_STOPPING_TIMEOUT, ', '.join(left))
-    except BaseException as e:  # cancelled with the loop
-        _log.warning('async_stopping hooks did not complete: %s: %s', type(e).__name__, e)
+    _wait(fut, AUTO_STOPPING_TIMEOUT, 'async_stopping hooks',
+          f' (still running: {", ".join(left)}); shutting down anyway')
 
 
 # --- manual mode -------------------------------------------------------------------------------------------
@@ -318,17 +319,7 @@ def schedule_async_shutdown(v: Optional[Variables] = None, timeout: float = 5.0)
     fut = _submit(loop, async_plugins_stopping(v))
     if fut is None:
         return False
-    import concurrent.futures
-
-    try:
-        fut.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
-        _log.warning('async_stopping hooks did not complete within %.1fs', timeout)
-        return False
-    except BaseException as e:  # cancelled with the loop
-        _log.warning('async_stopping hooks did not complete: %s: %s', type(e).__name__, e)
-        return False
-    return True
+    return _wait(fut, timeout, 'async_stopping hooks', '')
 
 
 __all__ = ['capture_async_loop', 'get_captured_async_loop', 'clear_async_loop_ref', 'set_async_auto_enabled',

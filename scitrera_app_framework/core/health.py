@@ -25,7 +25,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..api.variables import Variables
-from ..util.misc import mask_value
+from ..util.secrets import mask_text
 from .context import RUNNING, STOPPED, STOPPING, get_app_context
 from .defaults import get_variables
 
@@ -39,10 +39,6 @@ ROUTES = ('/livez', '/readyz', '/healthz')
 
 _log = logging.getLogger('saf.health')
 _PORT_RE = re.compile(r'[0-9]{1,5}')
-# ``password=...`` style pairs (libpq DSNs, query strings); URL credentials are masked by ``mask_value``
-_SECRET_PAIR_RE = re.compile(
-    r'((?:password|passwd|secret|token|credential|api_?key|private_?key|auth)[\w-]*\s*=\s*)([^\s,;&\'"]+)',
-    re.IGNORECASE)
 _ADDR_IN_USE = frozenset({errno.EADDRINUSE, 10048})  # 10048: WSAEADDRINUSE (Windows)
 _POLL_INTERVAL = 0.1  # seconds: how quickly stop_health_server takes effect
 _REQUEST_TIMEOUT = 5.0  # seconds: a stalled client cannot hold a handler thread for longer
@@ -78,10 +74,7 @@ def mask_error_text(text: Any) -> Optional[str]:
 
     Used for every error text the health report and the probe endpoint show.
     """
-    if text is None:
-        return None
-    masked = str(mask_value('error', str(text)))
-    return _SECRET_PAIR_RE.sub(r'\1****', masked)
+    return None if text is None else mask_text(text)
 
 
 def health(v: Optional[Variables] = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from ..exceptions import SAFError
 from .secrets import is_secret_key, shown_value
@@ -232,32 +232,46 @@ def _depth_error(path: str, kind: str) -> ConfigFileError:
                                        f"the parser's recursion limit); flatten the structure")
 
 
-def _check_depth(path: str, kind: str, data: Any) -> Any:
-    """Reject data nested deeper than :data:`MAX_DEPTH` or expanding to more than :data:`MAX_NODES` values
-    (YAML aliases share nodes: each shared node is sized once, so an alias bomb is caught in linear time)."""
-    # post-order over the object graph with memoized (height, expanded size) per object id
+def _check_bounds(path: str, kind: str, root: Any, children: Callable[[Any], Optional[list[Any]]]) -> None:
+    """Reject a structure nested deeper than :data:`MAX_DEPTH` or expanding to more than :data:`MAX_NODES` values.
+
+    ``children(node)`` lists a container's children (None for a leaf). Post-order, iterative, with the (height,
+    expanded size) of each node memoized by identity: a node shared by YAML aliases is sized once, so an alias
+    bomb is caught in time linear in the input.
+    """
     memo: dict[int, tuple[int, int]] = {}
-    stack: list[tuple[Any, bool]] = [(data, False)]
+    stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
-        if not isinstance(node, (dict, list)) or (not done and id(node) in memo):
+        kids = children(node)
+        if kids is None or (not done and id(node) in memo):
             continue
-        children = [c for c in (node.values() if isinstance(node, dict) else node) if isinstance(c, (dict, list))]
         if not done:
             stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in memo)
+            stack.extend((k, False) for k in kids if id(k) not in memo)
             continue
-        height, size = 1, len(node)
-        for c in children:
-            ch, cs = memo.get(id(c), (1, 0))
-            height = max(height, ch + 1)
-            size += cs
+        height, size = 1, len(kids)
+        for k in kids:
+            kh, ks = memo.get(id(k), (0, 0))
+            height = max(height, kh + 1)
+            size += ks
         if height > MAX_DEPTH:
             raise _depth_error(path, kind)
         if size > MAX_NODES:
             raise ConfigFileError(path, None, f'invalid {kind}: expands to more than {MAX_NODES:,} values (nested '
                                               f'aliases?); write the structure out or make it smaller')
         memo[id(node)] = (height, size)
+
+
+def _data_children(node: Any) -> Optional[list[Any]]:
+    if isinstance(node, dict):
+        return list(node.values())
+    return node if isinstance(node, list) else None
+
+
+def _check_depth(path: str, kind: str, data: Any) -> Any:
+    """Reject parsed data nested too deeply or too large (see :func:`_check_bounds`); return it."""
+    _check_bounds(path, kind, data, _data_children)
     return data
 
 
@@ -289,30 +303,15 @@ def parse_yaml_text(text: str, path: str = '<string>') -> Any:
 
 
 def _check_yaml_nodes(path: str, root: Any) -> None:
-    """Size the YAML node graph with each shared (aliased) node counted at every use, memoized: linear time."""
+    """Bound the composed YAML node graph before it is constructed (aliases are still shared there)."""
     import yaml
-    memo: dict[int, tuple[int, int]] = {}
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if not isinstance(node, yaml.CollectionNode) or (not done and id(node) in memo):
-            continue
-        kids = [n for pair in node.value for n in (pair if isinstance(pair, tuple) else (pair,))]
-        if not done:
-            stack.append((node, True))
-            stack.extend((k, False) for k in kids if isinstance(k, yaml.CollectionNode) and id(k) not in memo)
-            continue
-        height, size = 1, len(kids)
-        for k in kids:
-            kh, ks = memo.get(id(k), (0, 0))
-            height = max(height, kh + 1)
-            size += ks
-        if height > MAX_DEPTH:
-            raise _depth_error(path, 'YAML')
-        if size > MAX_NODES:
-            raise ConfigFileError(path, None, f'invalid YAML: expands to more than {MAX_NODES:,} values (nested '
-                                              f'aliases?); write the structure out or make it smaller')
-        memo[id(node)] = (height, size)
+
+    def children(node: Any) -> Optional[list[Any]]:
+        if not isinstance(node, yaml.CollectionNode):
+            return None
+        return [n for item in node.value for n in (item if isinstance(item, tuple) else (item,))]
+
+    _check_bounds(path, 'YAML', root, children)
 
 
 def parse_json_text(text: str, path: str = '<string>') -> Any:

@@ -142,17 +142,7 @@ def mask_value(key: Any, value: Any) -> Any:
     """Return ``value`` fit to print under ``key``: ``'****'`` when the key is secret and the value non-empty;
     else a string with URL credentials and secret-named ``name=value`` pairs masked, and lists, tuples and
     mappings with the same done inside them (secret-named mapping keys masked); other values unchanged."""
-    if value is None or value == '':
-        return value
-    if is_secret_key(key):
-        return MASK
-    if isinstance(value, str):
-        if '://' in value or '=' in value or ':' in value:
-            return mask_text(value)
-        return value
-    if isinstance(value, (Mapping, list, tuple)):
-        return _redact(None, value, 8)
-    return value
+    return _redact(key, value, 8)
 
 
 def redact_mapping(data: Mapping[Any, Any], depth: int = 8) -> dict[Any, Any]:
