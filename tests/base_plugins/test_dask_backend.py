@@ -178,6 +178,8 @@ def test_unique_pre_and_post_run_on_the_worker(make_exec: Callable[..., Any],
     assert ex.submit_unique_job_pre('p2', job_pre_fail, job_sleep, 0.0) is True
     with caplog.at_level(logging.ERROR):
         assert _wait_until(lambda: ex.get_jobs() == [])
+        # the id is released before the collector thread logs the failure: wait for the line as well
+        assert _wait_until(lambda: "pre function of unique job 'p2' failed" in caplog.text)
     text = caplog.text
     assert "pre function of unique job 'p2' failed" in text and 'RuntimeError: pre says no' in text
     assert 'p1' not in text
