@@ -31,7 +31,7 @@ _EXPORTS = {
     'clear_async_loop_ref': 'core.async_mode', 'set_async_auto_enabled': 'core.async_mode',
     'schedule_async_shutdown': 'core.async_mode',
     'is_ready': 'core.health', 'set_ready': 'core.health', 'health': 'core.health',
-    'register_intake_stop': 'core.shutdown',
+    'register_intake_stop': 'core.shutdown', 'wait_for_shutdown': 'core.shutdown',
     'SAFError': 'exceptions', 'ConfigurationError': 'exceptions',
     'Settings': 'settings', 'Secret': 'settings', 'SettingsError': 'settings', 'bind_settings': 'settings',
     'Variables': 'api.variables', 'EnvPlacement': 'api.constants', 'Plugin': 'api.plugins',
@@ -96,6 +96,7 @@ __all__ = [
     'set_extension',
     'set_ready',
     'shutdown_all_plugins',
+    'wait_for_shutdown',
 ]
 
 
@@ -156,7 +157,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
         set_extension,
         shutdown_all_plugins,
     )
-    from .core.shutdown import register_intake_stop, register_shutdown_function, run_shutdown_hooks
+    from .core.shutdown import register_intake_stop, register_shutdown_function, run_shutdown_hooks, wait_for_shutdown
     from .core.util import add_env_file_source, add_file_source, add_secrets_dir_source, describe_variables
     from .exceptions import ConfigurationError, SAFError
     from .settings import Secret, Settings, SettingsError, bind_settings

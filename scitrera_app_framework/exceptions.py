@@ -38,6 +38,7 @@ _WHERE = {
     'SlaunchError': 'slaunch.errors', 'ManifestError': 'slaunch.errors', 'ManifestFetchError': 'slaunch.errors',
     'InvalidNameError': 'slaunch.errors', 'InstallError': 'slaunch.errors', 'StateError': 'slaunch.errors',
     'IntegrityError': 'slaunch.errors', 'DeployError': 'slaunch.errors',
+    'WebConfigError': 'web',
 }
 
 __all__ = ['SAFError', 'ConfigurationError', *sorted(_WHERE)]

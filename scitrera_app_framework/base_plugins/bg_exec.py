@@ -34,6 +34,23 @@ class BackgroundThreadExecutorPlugin(Plugin[BackgroundExecutor]):
 
     eager = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._executors: list[tuple[Variables, logging.Logger, JobExecutor]] = []
+        self._stop_registered: set[int] = set()
+
+    def on_registration(self, v: Variables) -> None:
+        """Put the executor's intake stop in place now, whether or not the executor is ever used: in the
+        shutdown's intake phase it runs after the app's own stoppers (a web server's included), so a request
+        served until then can still hand jobs over."""
+        if id(v) not in self._stop_registered:
+            self._stop_registered.add(id(v))
+            register_intake_stop(lambda: self._stop_all(v), v, last=True)
+
+    def _stop_all(self, v: Variables) -> None:
+        for owner, logger, executor in [e for e in self._executors if e[0] is v]:
+            self._stop_intake(owner, logger, executor)
+
     def extension_point_name(self, v: Variables) -> str:
         """Return ``EXT_BACKGROUND_EXEC``."""
         return EXT_BACKGROUND_EXEC
@@ -57,7 +74,10 @@ class BackgroundThreadExecutorPlugin(Plugin[BackgroundExecutor]):
             executor = create_dask_executor(v, logger, threads, bool(collisions_info))
         else:
             executor = BackgroundExecutor(max_workers=threads, logger=logger, collisions_info=bool(collisions_info))
-        register_intake_stop(lambda: self._stop_intake(v, logger, executor), v)
+        self._executors.append((v, logger, executor))
+        if id(v) not in self._stop_registered:  # (registered without on_registration: a subclass overrode it)
+            self._stop_registered.add(id(v))
+            register_intake_stop(lambda: self._stop_all(v), v, last=True)
         return executor  # type: ignore[no-any-return]
 
     def _stop_intake(self, v: Variables, logger: logging.Logger, executor: JobExecutor) -> None:

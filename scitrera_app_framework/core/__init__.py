@@ -61,12 +61,13 @@ from .shutdown import (
     register_intake_stop,
     register_shutdown_function,
     run_shutdown_hooks,
+    wait_for_shutdown,
 )
 
 __all__ = [
     'init_framework', 'init_framework_desktop', 'init_framework_test_harness', 'init_framework_embedded',
     'get_logger', 'get_working_path', 'get_variables', 'register_shutdown_function', 'run_shutdown_hooks',
-    'register_intake_stop', 'ShutdownRequested', 'ShutdownInterrupt',
+    'register_intake_stop', 'wait_for_shutdown', 'ShutdownRequested', 'ShutdownInterrupt',
     'log_framework_variables', 'is_stateful_ready', 'get_stateful_path', 'get_app_params', 'load_strategy',
     'load_object', 'get_extension', 'get_extensions', 'register_plugin', 'init_all_plugins', 'shutdown_all_plugins',
     'set_extension', 'register_entry_point_plugins', 'describe_plugins', 'plugin_graph', 'PluginGraph',

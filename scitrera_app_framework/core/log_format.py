@@ -82,6 +82,19 @@ def log_context(**fields: Any) -> Iterator[None]:
         _log_ctx.reset(token)
 
 
+def bind_log_context(**fields: Any) -> contextvars.Token[Optional[Mapping[str, Any]]]:
+    """Add ``fields`` to the log context of the current context (task) until :func:`unbind_log_context`; return
+    the token for it. For code that cannot use a ``with`` block (an ASGI middleware whose fields must stay on the
+    records the server logs after the app raised; a task ends with its context anyway)."""
+    cur = _log_ctx.get()
+    return _log_ctx.set({**cur, **fields} if cur else dict(fields))
+
+
+def unbind_log_context(token: contextvars.Token[Optional[Mapping[str, Any]]]) -> None:
+    """Undo :func:`bind_log_context` (in the context that bound it)."""
+    _log_ctx.reset(token)
+
+
 def current_log_context() -> Mapping[str, Any]:
     """Return the fields set by the enclosing :func:`log_context` blocks (empty mapping if none)."""
     return _log_ctx.get() or {}
@@ -713,4 +726,4 @@ __all__ = ['DEFAULT_FORMAT', 'FIXED_FIELDS', 'FRAMEWORK_STATIC_FIELDS', 'COLLISI
            'DEPTH_MARK', 'RECORD_ATTRS', 'log_context', 'current_log_context', 'safe_str', 'safe_text',
            'escape_surrogates', 'to_json_value', 'json_encoder', 'minimal_json_line', 'reserved_names',
            'collision_name', 'prepare_static_fields', 'JsonLineFormatter', 'make_json_formatter', 'PlainFormatter',
-           'format_uses']
+           'format_uses', 'bind_log_context', 'unbind_log_context']

@@ -4,10 +4,11 @@ Most of the time a log call takes goes into building the ``LogRecord``, not into
 library offers two ways to make that cheaper, and :func:`use_lean_records` (called by ``configure_logging``
 with the fields its format uses; ``lean_records=False`` there turns all of this off) applies both:
 
-- the switches ``logging.logThreads`` (fills ``thread``, ``threadName``), ``logging.logProcesses``
-  (``process``), ``logging.logMultiprocessing`` (``processName``) and, on Python 3.12+,
+- the switches ``logging.logMultiprocessing`` (``processName``) and, on Python 3.12+,
   ``logging.logAsyncioTasks`` (``taskName``) are turned off when the framework's format does not use those
-  fields (they are then None on every record, for every handler);
+  fields (they are then None on every record, for every handler); ``logging.logThreads`` and
+  ``logging.logProcesses`` are never turned off (:data:`NEVER_OFF`: other libraries' formats print their numbers
+  with ``%d``, which a None would break);
 - :class:`LeanLogRecord`, installed with ``logging.setLogRecordFactory`` only while the factory is still the
   standard ``logging.LogRecord`` (a factory someone else installed is never replaced) and only after a
   self-check shows it builds exactly the records the running Python's ``LogRecord`` builds (same attributes in
@@ -34,6 +35,11 @@ RECORD_SWITCHES: dict[str, frozenset[str]] = {
     'logMultiprocessing': frozenset(('processName',)),
     'logAsyncioTasks': frozenset(('taskName',)),  # Python 3.12+
 }
+
+#: switches never turned off: they fill numbers (``thread``, ``process``) that other libraries' formats print with
+#: ``%d`` (gunicorn's ``[%(process)d]``), which a None breaks ("--- Logging error ---"); the text fields of the
+#: other switches print as ``None`` at worst
+NEVER_OFF = frozenset(('logThreads', 'logProcesses'))
 
 _PATH_CACHE_MAX = 1024
 _paths: dict[Any, tuple[Any, str]] = {}  # pathname -> (filename, module)
@@ -219,7 +225,8 @@ def use_lean_records(used_fields: Optional[frozenset[str]]) -> None:
     if _switches_before is None:
         _switches_before = {name: getattr(logging, name) for name in RECORD_SWITCHES if hasattr(logging, name)}
     for name, before in _switches_before.items():
-        setattr(logging, name, bool(before) and not RECORD_SWITCHES[name].isdisjoint(used_fields))
+        used = name in NEVER_OFF or not RECORD_SWITCHES[name].isdisjoint(used_fields)
+        setattr(logging, name, bool(before) and used)
     if not _factory_installed and logging.getLogRecordFactory() is logging.LogRecord and self_check():
         logging.setLogRecordFactory(LeanLogRecord)
         _factory_installed = True
@@ -230,4 +237,4 @@ def lean_records_active() -> bool:
     return _factory_installed and logging.getLogRecordFactory() is LeanLogRecord
 
 
-__all__ = ['RECORD_SWITCHES', 'LeanLogRecord', 'self_check', 'use_lean_records', 'lean_records_active']
+__all__ = ['RECORD_SWITCHES', 'NEVER_OFF', 'LeanLogRecord', 'self_check', 'use_lean_records', 'lean_records_active']

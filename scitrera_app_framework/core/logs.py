@@ -238,7 +238,7 @@ def configure_logging(level: int, log_format: Optional[str], datefmt: Optional[s
     ``static_fields`` are written on every JSON line, secret values always masked. ``redact`` (``SAF_LOG_REDACT``)
     masks secret-named ``extra`` / ``log_context`` fields and URL credentials in their values.
     ``lean_records``: make records cheaper to build (:func:`.log_records.use_lean_records`): turn off
-    ``logging.logThreads`` / ``logProcesses`` / ``logMultiprocessing`` / ``logAsyncioTasks`` when the format
+    ``logging.logMultiprocessing`` / ``logAsyncioTasks`` when the format
     does not use the fields they fill (JSON uses only ``threadName``) and install the verified-identical
     :class:`~.log_records.LeanLogRecord` factory; False undoes that. :func:`remove_framework_handler` restores
     the switches and the factory.

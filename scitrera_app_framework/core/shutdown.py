@@ -9,9 +9,16 @@ hooks, then the loop is left with ``ShutdownRequested``. Either way the ordered 
 thread, at interpreter exit, before non-daemon threads are joined:
 
 1. readiness off (at the signal), 2. drain (``SAF_SHUTDOWN_DRAIN_SECONDS``, signal only; the main thread keeps
-serving meanwhile), 3. intake stops (the background executor refuses new jobs and finishes or cancels its queue),
+serving meanwhile), 3. intake stops (the app's own stoppers newest first, then the background executor's, which
+refuses new jobs and finishes or cancels its queue; a web server's own intake, stop accepting and finish the
+requests in flight, comes before both, see :mod:`scitrera_app_framework.web`),
 4. ``async_stopping`` on a loop still running in another thread, 5. plugin ``shutdown`` in reverse dependency
-order, 6. user hooks, newest first, 7. logs flushed.
+order, 6. user hooks, newest first, 7. the line ``stopped (exit N) in X s`` (INFO after a signal, DEBUG otherwise; the
+phase durations at DEBUG), logs flushed.
+
+A server that must stop its own way (uvicorn, a gunicorn worker) takes the signal over with
+:meth:`ShutdownManager.hand_signals_to`: readiness off and the drain stay the same, then the server is told to stop
+instead of the main thread being unwound, and the phases run when the server has stopped.
 
 ``SAF_SHUTDOWN_TIMEOUT`` bounds the whole exit (from the signal, or from the start of the phases): past it a
 watchdog thread logs what is still running and ends the process with :data:`EXIT_TIMEOUT`. A second signal during
@@ -116,6 +123,8 @@ class ShutdownManager:
         self._announce_lock = threading.Lock()
         self._announced = False
         self._exiting = False  # the interpreter is exiting (our exit hook ran)
+        self._signal_owner: Optional[Callable[[int], Any]] = None  # a server that stops itself (hand_signals_to)
+        self._t_signal: Optional[float] = None  # monotonic time of the first signal
 
     # --- registration --------------------------------------------------------------------------------
     def register(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
@@ -173,27 +182,47 @@ class ShutdownManager:
             self._state = 'running'
             hooks = list(reversed(self._hooks))
             apps = list(reversed(self._apps))
+        t0 = time.monotonic()
         if self.timeout is not None and self._deadline is None:
             self._notify('deadline')
         if self._signum is not None:
             self._announce(_signal_name(self._signum))
+        durations: list[tuple[str, float]] = []
         try:
             _log.debug('shutdown (%s): %d app(s), %d hook(s)', reason, len(apps), len(hooks))
-            self._phase_not_ready(apps)
-            self._phase_intake(apps)
-            self._phase_async(apps)
-            self._phase_plugins(apps)
-            self._phase_hooks(hooks)
+            for name, phase, arg in (('readiness', self._phase_not_ready, apps), ('intake', self._phase_intake, apps),
+                                     ('async stopping', self._phase_async, apps),
+                                     ('plugin shutdown', self._phase_plugins, apps),
+                                     ('user hooks', self._phase_hooks, hooks)):
+                t = time.monotonic()
+                phase(arg)  # type: ignore[operator]
+                durations.append((name, time.monotonic() - t))
         finally:
             self._phase = 'logs'
             self._finish_apps(apps)
+            if self._failures and self._signum is not None:
+                self.exit_code = EXIT_HOOK_FAILED
+            self._log_stopped(t0, durations)
             _flush_logs()
             with self._lock:
                 self._state = 'done'
             self._phase = self._current = ''
-        if self._failures and self._signum is not None:
-            self.exit_code = EXIT_HOOK_FAILED
         return True
+
+    def _log_stopped(self, t0: float, durations: list[tuple[str, float]]) -> None:
+        """The last line of a shutdown: ``stopped (exit N) in X s`` (from the signal, else from the phases' start)."""
+        try:
+            if durations:
+                _log.debug('shutdown phases: %s', ', '.join(f'{n} {d:.3f}s' for n, d in durations))
+            start = self._t_signal if self._t_signal is not None else t0
+            elapsed = time.monotonic() - start
+            if self._signum is not None:
+                code = EXIT_HOOK_FAILED if self._failures else (self._code if self._code is not None else EXIT_OK)
+                _log.info('stopped (exit %d) in %.2f s', code, elapsed)
+            else:  # a normal exit (or run_shutdown_hooks): not worth a line at INFO for every script
+                _log.debug('stopped in %.2f s', elapsed)
+        except Exception:  # pragma: no cover - logging at exit is best effort
+            pass
 
     def _phase_not_ready(self, apps: list[Variables]) -> None:
         self._phase = 'readiness'
@@ -208,8 +237,10 @@ class ShutdownManager:
             with ctx.lock:
                 stoppers = list(reversed(ctx.intake_stoppers))
                 ctx.intake_stoppers.clear()
+            # the app's own stoppers newest first, then the ones registered with last=True (the executor's)
+            stoppers.sort(key=lambda f: isinstance(f, _LastStop))
             for fn in stoppers:
-                self._isolated(f'intake stop {_hook_name(fn)}', fn)
+                self._isolated(f'intake stop {_hook_name(fn.fn if isinstance(fn, _LastStop) else fn)}', fn)
 
     def _phase_async(self, apps: list[Variables]) -> None:
         self._phase = 'async stopping'
@@ -288,7 +319,11 @@ class ShutdownManager:
             atexit.register(self._at_final_exit)  # registered early: runs after the others' atexit functions
             self._exit_hooks_registered = True
         if threading.current_thread() is not threading.main_thread():
-            _log.debug('not in the main thread: signal handlers not installed')
+            _log.warning('init_framework ran in thread %r, not the main thread: no SIGTERM/SIGINT handler is '
+                         'installed, so a signal ends the process without readiness off, drain or shutdown hooks. '
+                         'Call init_framework on the main thread (for a web app: scitrera_app_framework.web.serve, '
+                         'or web.lifespan under a server whose loop runs on the main thread), or stop the app '
+                         'yourself with run_shutdown_hooks()', threading.current_thread().name)
             return
         self._main_ident = threading.get_ident()
         for sname in signals:
@@ -308,6 +343,19 @@ class ShutdownManager:
                 continue
             self._prev_handlers.setdefault(int(sig), current)
 
+    def hand_signals_to(self, stop: Optional[Callable[[int], Any]]) -> None:
+        """Let a server stop itself on SIGTERM/SIGINT: ``stop(signum)`` is called (on the main thread, inside the
+        signal handler: set a flag, write to a pipe, nothing more) once readiness is off and the drain is over,
+        instead of unwinding the main thread. The phases then run when the server has stopped (whoever stops it
+        calls :meth:`run`, else they run at interpreter exit). A second or third signal is handled as usual.
+        None gives the signals back to the framework."""
+        self._signal_owner = stop
+
+    @property
+    def signal_owner(self) -> Optional[Callable[[int], Any]]:
+        """The callable given to :meth:`hand_signals_to`, or None."""
+        return self._signal_owner
+
     def _on_signal(self, signum: int, frame: Any) -> None:
         # Runs on the main thread between two bytecodes of whatever it was doing: no locks, no logging, no I/O
         # but a write to the watchdog's pipe. Everything else happens on the watchdog thread or after unwinding.
@@ -320,6 +368,7 @@ class ShutdownManager:
         name = _signal_name(signum)
         if self._signum is None:
             self._signum = signum
+            self._t_signal = time.monotonic()
             self._code = EXIT_SIGINT if signum == getattr(signal, 'SIGINT', None) else self.sigterm_code
             self._mark_all_stopping()
             if self._state != 'idle':  # the phases run (normal exit) or ran (manual run_shutdown_hooks)
@@ -336,7 +385,8 @@ class ShutdownManager:
                 self._deliver()
                 return
             self._notify('signal', name)
-            if self.drain > 0 and _stdlib.running_loop() is None and hasattr(signal, 'pthread_kill'):
+            if self.drain > 0 and (self._signal_owner is not None or _stdlib.running_loop() is None) \
+                    and hasattr(signal, 'pthread_kill'):
                 self._notify('drain', name)  # the watchdog signals us again when the drain is over
                 return
             self._delivered = True
@@ -351,6 +401,10 @@ class ShutdownManager:
         self._notify('ignored', name)
 
     def _deliver(self) -> None:
+        owner = self._signal_owner
+        if owner is not None and self._signum is not None:
+            owner(self._signum)  # a server stops itself (it was told not to be ready, and the drain is over)
+            return
         loop = _stdlib.running_loop()
         if loop is not None:
             loop.call_soon_threadsafe(self._begin_in_loop, loop)
@@ -578,6 +632,8 @@ class ShutdownManager:
             self._atexit = False
             self._announced = False
             self._exiting = False
+            self._signal_owner = None
+            self._t_signal = None
             if threading.current_thread() is threading.main_thread():
                 for sig, prev in self._prev_handlers.items():
                     try:
@@ -633,6 +689,28 @@ def _async_api(name: str) -> Callable[..., Any]:
 _manager = ShutdownManager()
 
 
+def wait_for_shutdown(timeout: Optional[float] = None) -> bool:
+    """Block the calling thread until a shutdown starts (or ``timeout`` seconds pass); True when one started.
+
+    Use it on the main thread instead of ``Thread.join()`` on a thread that serves: the exception that unwinds the
+    main thread at a signal can arrive inside ``join`` and make CPython consider the still-running thread
+    finished (bpo-45274), so the process would exit in the middle of that thread's shutdown. Here the main thread
+    sleeps in short steps: the signal unwinds it with :class:`ShutdownRequested` (which propagates from this
+    call, and the phases run at exit, stopping the thread through its :func:`register_intake_stop`), or, when a
+    server took the signals over (:meth:`ShutdownManager.hand_signals_to`), this returns True.
+    """
+    deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    while _manager._signum is None and _manager.state == 'idle':
+        step = 0.1
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            step = min(step, left)
+        time.sleep(step)
+    return True
+
+
 def get_shutdown_manager() -> ShutdownManager:
     """Return the process-wide :class:`ShutdownManager`."""
     return _manager
@@ -653,16 +731,37 @@ def run_shutdown_hooks(reason: str = 'manual') -> bool:
     return _manager.run(reason)
 
 
-def register_intake_stop(fn: Callable[[], Any], v: Optional[Variables] = None) -> Callable[[], Any]:
+class _LastStop:
+    """An intake stopper registered with ``last=True``: runs after the others."""
+
+    __slots__ = ('fn', '__weakref__')
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self) -> Any:
+        return self.fn()
+
+
+def register_intake_stop(fn: Callable[[], Any], v: Optional[Variables] = None, *,
+                         last: bool = False) -> Callable[[], Any]:
     """Run ``fn()`` in the shutdown's *intake* phase (after the drain, before plugins shut down): stop accepting
-    new work there (a server's listener, a consumer's subscription). Newest first; returns ``fn``."""
+    new work there (a server's listener, a consumer's subscription). Newest first; with ``last`` after every
+    stopper registered without it (the background executor's is such: work the app's intake still hands over
+    must find it running). Returns ``fn``.
+
+    Raises:
+        TypeError: ``fn`` is not callable.
+    """
     from .context import get_app_context
+    if not callable(fn):
+        raise TypeError(f'register_intake_stop: fn must be callable, got {fn!r}')
     ctx = get_app_context(v)
     with ctx.lock:
-        ctx.intake_stoppers.append(fn)
+        ctx.intake_stoppers.append(_LastStop(fn) if last else fn)
     return fn
 
 
 __all__ = ['ShutdownManager', 'ShutdownRequested', 'ShutdownInterrupt', 'get_shutdown_manager',
-           'register_shutdown_function', 'run_shutdown_hooks', 'register_intake_stop', 'EXIT_OK',
+           'register_shutdown_function', 'run_shutdown_hooks', 'register_intake_stop', 'wait_for_shutdown', 'EXIT_OK',
            'EXIT_HOOK_FAILED', 'EXIT_TIMEOUT', 'EXIT_FORCED', 'EXIT_SIGINT']

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import pickle
 import threading
 from typing import Any, Iterator
@@ -125,11 +126,13 @@ def test_use_lean_records_installs_and_restores(stdlib_state: None) -> None:
             setattr(logging, name, True)
     use_lean_records(frozenset({'threadName'}))
     assert lean_records_active() and logging.getLogRecordFactory() is LeanLogRecord
-    assert logging.logThreads and not logging.logProcesses and not logging.logMultiprocessing
+    # thread and process numbers are always filled (other libraries' formats print them with %d)
+    assert logging.logThreads and logging.logProcesses and not logging.logMultiprocessing
     rec = logging.getLogger('lean.test').makeRecord('lean.test', logging.INFO, 'f.py', 1, 'm', (), None)
-    assert type(rec) is LeanLogRecord and rec.process is None and rec.threadName
-    use_lean_records(frozenset({'process'}))  # re-applied from the values before the first call
-    assert logging.logProcesses and not logging.logThreads
+    assert type(rec) is LeanLogRecord and rec.process == os.getpid() and rec.threadName and rec.processName is None
+    assert logging.Formatter('[%(process)d] %(thread)d %(message)s').format(rec).startswith(f'[{os.getpid()}] ')
+    use_lean_records(frozenset({'processName'}))  # re-applied from the values before the first call
+    assert logging.logMultiprocessing and logging.logProcesses and logging.logThreads
     use_lean_records(None)
     assert not lean_records_active() and logging.getLogRecordFactory() is logging.LogRecord
     assert logging.logThreads and logging.logProcesses and logging.logMultiprocessing
@@ -158,7 +161,7 @@ def test_failed_self_check_keeps_the_stock_factory(stdlib_state: None, monkeypat
     logging.setLogRecordFactory(logging.LogRecord)
     monkeypatch.setattr(log_records, 'self_check', lambda: False)
     use_lean_records(frozenset({'threadName'}))
-    assert logging.getLogRecordFactory() is logging.LogRecord and not logging.logProcesses  # switches still apply
+    assert logging.getLogRecordFactory() is logging.LogRecord and not logging.logMultiprocessing  # switches apply
 
 
 def test_factory_replaced_after_install_is_left_alone(stdlib_state: None) -> None:

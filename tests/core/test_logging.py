@@ -471,9 +471,9 @@ def test_record_switches_and_factory_follow_the_format_and_are_restored(tmp_path
     s = _last_json(proc)
     assert s['before'] == s['off'] == s['removed'] == {'threads': True, 'processes': True, 'mp': True,
                                                        'lean': False}
-    assert s['json'] == {'threads': True, 'processes': False, 'mp': False, 'lean': True}
-    assert s['process'] == {'threads': False, 'processes': True, 'mp': True, 'lean': True}
-    assert s['message'] == {'threads': False, 'processes': False, 'mp': False, 'lean': True}
+    assert s['json'] == {'threads': True, 'processes': True, 'mp': False, 'lean': True}
+    assert s['process'] == {'threads': True, 'processes': True, 'mp': True, 'lean': True}
+    assert s['message'] == {'threads': True, 'processes': True, 'mp': False, 'lean': True}
 
 
 def test_a_record_factory_installed_by_the_app_is_kept(tmp_path: Path) -> None:

@@ -1,0 +1,104 @@
+"""gunicorn configuration: ``gunicorn -c python:scitrera_app_framework.web.gunicorn_conf [-k WORKER] module:app``.
+
+For the sync, gthread and uvicorn (``-k uvicorn.workers.UvicornWorker``) workers. The master is left alone; each
+worker, once it has loaded the app (``post_worker_init``):
+
+- initializes the framework (``init_framework(SAF_APP_NAME)``; a no-op when the app module did it at import),
+  then calls ``SAF_GUNICORN_INIT=module:function`` with the worker's ``Variables`` (register the app's plugins
+  there);
+- sync and gthread workers: gunicorn keeps its own signal handling, except that SIGTERM (gunicorn's graceful stop)
+  first goes through the framework: readiness off, the drain (``SAF_SHUTDOWN_DRAIN_SECONDS``) while the worker
+  still accepts and serves, then gunicorn's graceful stop (the request in flight finishes). SIGINT/SIGQUIT stay
+  gunicorn's quick stop. Uvicorn workers: the framework's :func:`~scitrera_app_framework.web.lifespan` takes the
+  signals over from the worker's uvicorn server;
+- runs the framework's shutdown phases when it exits (``worker_exit``): intake, plugin shutdown, hooks, the
+  ``stopped`` line.
+
+Settings set here from the environment: ``graceful_timeout`` (gunicorn's limit before it kills a worker) is raised
+to ``SAF_SHUTDOWN_TIMEOUT`` + 5 s when that is set, so the framework's own watchdog is the one that ends an overrun.
+Anything given on gunicorn's command line wins over this module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+from typing import Any, Optional
+
+INIT_VAR = 'SAF_GUNICORN_INIT'
+APP_NAME_VAR = 'SAF_APP_NAME'
+
+
+def _graceful_timeout() -> Optional[float]:
+    raw = os.environ.get('SAF_SHUTDOWN_TIMEOUT', '').strip()
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        return None  # init_framework reports the bad value in the worker
+    return None if value is None or value <= 0 else value + 5.0
+
+
+_gt = _graceful_timeout()
+if _gt is not None:
+    graceful_timeout = _gt
+
+
+def load_init_function(spec: str) -> Any:
+    """Import ``module:function`` (``SAF_GUNICORN_INIT``) and return the function.
+
+    Raises:
+        WebConfigError: the value is not ``module:function``, the module does not import, or the attribute is
+            missing or not callable (names the variable and the value).
+    """
+    from . import WebConfigError
+    module_name, sep, attr = spec.strip().partition(':')
+    if not sep or not module_name or not attr:
+        raise WebConfigError(f'{INIT_VAR}={spec!r} is not "module:function" (e.g. myapp.plugins:register)')
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise WebConfigError(f'{INIT_VAR}={spec!r}: cannot import {module_name!r}: {e}') from e
+    fn = module
+    for part in attr.split('.'):
+        fn = getattr(fn, part, None)  # type: ignore[assignment]
+        if fn is None:
+            raise WebConfigError(f'{INIT_VAR}={spec!r}: {module_name!r} has no attribute {attr!r}')
+    if not callable(fn):
+        raise WebConfigError(f'{INIT_VAR}={spec!r}: {attr!r} is not callable (it is called with the worker\'s '
+                             f'Variables)')
+    return fn
+
+
+def _is_uvicorn_worker(worker: Any) -> bool:
+    return any(c.__module__.startswith('uvicorn') for c in type(worker).__mro__)
+
+
+def post_worker_init(worker: Any) -> None:
+    """gunicorn hook (in the worker, after the app loaded): the framework's per-worker start-up."""
+    from ..core.core import init_framework
+    from ..core.shutdown import get_shutdown_manager
+
+    name = os.environ.get(APP_NAME_VAR, '').strip() or str(getattr(worker.cfg, 'proc_name', '') or 'app')
+    v = init_framework(name)
+    spec = os.environ.get(INIT_VAR, '').strip()
+    if spec:
+        load_init_function(spec)(v)
+    if _is_uvicorn_worker(worker):
+        return  # its uvicorn server installs its own handlers when it starts: web.lifespan takes them over then
+    manager = get_shutdown_manager()
+    manager.install(via_atexit=False, signals=('SIGTERM',))
+    manager.hand_signals_to(lambda signum: worker.handle_exit(signum, None))
+    # SIGINT and SIGQUIT stay gunicorn's quick stop (init_framework may have installed the framework's for SIGINT)
+    signal.signal(signal.SIGINT, worker.handle_quit)
+    signal.signal(signal.SIGQUIT, worker.handle_quit)
+    signal.siginterrupt(signal.SIGTERM, False)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook (in the worker, as it exits): the framework's shutdown phases."""
+    from ..core.shutdown import get_shutdown_manager
+    get_shutdown_manager().run('gunicorn worker exit')
+
+
+__all__ = ['post_worker_init', 'worker_exit', 'load_init_function', 'INIT_VAR', 'APP_NAME_VAR']
