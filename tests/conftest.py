@@ -19,7 +19,8 @@ import pytest
 # marker -> importable module that provides the optional dependency
 OPTIONAL = {'needs_dotenv': 'dotenv', 'needs_orjson': 'orjson', 'needs_kubernetes': 'kubernetes',
             'needs_pyroscope': 'pyroscope', 'needs_watchfiles': 'watchfiles', 'needs_dask': 'distributed',
-            'needs_redis': 'redis'}
+            'needs_redis': 'redis', 'needs_web': 'uvicorn', 'needs_fastapi': 'fastapi', 'needs_gunicorn': 'gunicorn',
+            'needs_hypercorn': 'hypercorn'}
 OPTIONAL_MODULES = set(OPTIONAL.values()) | {'tomli', 'kubernetes.client'}
 
 ALLOWED_SKIPS = (

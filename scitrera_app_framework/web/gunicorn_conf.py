@@ -22,6 +22,7 @@ Anything given on gunicorn's command line wins over this module.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import signal
 from typing import Any, Optional
@@ -30,13 +31,13 @@ INIT_VAR = 'SAF_GUNICORN_INIT'
 APP_NAME_VAR = 'SAF_APP_NAME'
 
 
-def _graceful_timeout() -> Optional[float]:
+def _graceful_timeout() -> Optional[int]:
     raw = os.environ.get('SAF_SHUTDOWN_TIMEOUT', '').strip()
     try:
         value = float(raw) if raw else None
     except ValueError:
         return None  # init_framework reports the bad value in the worker
-    return None if value is None or value <= 0 else value + 5.0
+    return None if value is None or value <= 0 else int(math.ceil(value)) + 5
 
 
 _gt = _graceful_timeout()

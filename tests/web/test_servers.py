@@ -1,0 +1,260 @@
+"""Real servers on 127.0.0.1 in child processes, stopped by SIGTERM/SIGINT in the middle of a request.
+
+One harness for every server: the service (``svc_app.py``) is started, a slow request and a job are put in flight,
+``/readyz`` is polled every 100 ms and a client keeps sending requests (a new connection each), then the signal is
+sent. Checked: the request in flight gets 200; readiness is off before the listener closes and the listener stays
+open for at least the drain after the signal; no connection is refused while ``/readyz`` says 200; the client sees
+only 200s, then refused connections, never a 500; the lifespan's shutdown ran; the job finished; the hook ran once;
+the exit code is the README's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+pytestmark = [pytest.mark.needs_web, pytest.mark.needs_fastapi]
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+DRAIN = 0.8
+_ENV_PREFIXES = ('SAF_', 'LOGGING_', 'STATEFUL_', 'RUN_', 'BUILD_', 'PYROSCOPE_', 'DATA_', 'WEB_')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return int(s.getsockname()[1])
+
+
+def get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes, dict[str, str]]:
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    try:
+        conn.request('GET', path)
+        r = conn.getresponse()
+        return r.status, r.read(), {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        conn.close()
+
+
+def outcome(port: int, path: str) -> str:
+    """'200', '503', ... or 'refused' / 'reset' / 'timeout'."""
+    try:
+        return str(get(port, path)[0])
+    except ConnectionRefusedError:
+        return 'refused'
+    except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
+        return 'reset'
+    except socket.timeout:
+        return 'timeout'
+
+
+@dataclass
+class Service:
+    proc: subprocess.Popen[str]
+    port: int
+    err_path: Path
+    lines: list[str] = field(default_factory=list)
+    events: queue.Queue[str] = field(default_factory=queue.Queue)
+
+    def read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            line = line.rstrip('\n')
+            self.lines.append(line)
+            self.events.put(line)
+
+    def wait_line(self, pattern: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        for line in list(self.lines):
+            if re.search(pattern, line):
+                return line
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f'no line {pattern!r} in {timeout}s; stdout: {self.lines}; stderr: {self.stderr()}')
+            try:
+                line = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if re.search(pattern, line):
+                return line
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors='replace')[-6000:]
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f'exited {self.proc.returncode} before ready: {self.lines} {self.stderr()}')
+            if outcome(self.port, '/readyz') == '200':
+                return
+            time.sleep(0.1)
+        raise AssertionError(f'never ready; stdout {self.lines}; stderr {self.stderr()}')
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait(10)
+
+
+def start(argv: list[str], tmp_path: Path, port: int, **env: str) -> Service:
+    full = {k: val for k, val in os.environ.items() if not k.startswith(_ENV_PREFIXES) and k != 'APP_NAME'}
+    full.update({'PYTHONPATH': os.pathsep.join([str(HERE), str(ROOT)]), 'PYTHONUNBUFFERED': '1',
+                 'WEB_PORT': str(port), 'SAF_SHUTDOWN_DRAIN_SECONDS': str(DRAIN), 'SAF_SHUTDOWN_TIMEOUT': '30',
+                 'SAF_SETUP_STATEFUL': 'false', 'PYTHONWARNINGS': 'ignore::DeprecationWarning'})
+    full.update(env)
+    err_path = tmp_path / f'stderr-{port}.txt'
+    err = open(err_path, 'w')
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=err, text=True,
+                            start_new_session=True)
+    err.close()
+    svc = Service(proc, port, err_path)
+    threading.Thread(target=svc.read, daemon=True).start()
+    return svc
+
+
+def py(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+GUNICORN = ['-m', 'gunicorn', '-c', 'python:scitrera_app_framework.web.gunicorn_conf', '--graceful-timeout', '30',
+            '--log-level', 'info']
+
+# name -> (argv given the port, env, ASGI lifespan runs, stop signals expected to be graceful)
+CASES: dict[str, tuple[list[str], dict[str, str]]] = {
+    'serve': (py(str(HERE / 'svc_app.py')), {'WEB_INIT': 'import'}),
+    'serve-init-in-lifespan': (py(str(HERE / 'svc_app.py')), {'WEB_INIT': 'lifespan'}),
+    'uvicorn-cli-init-at-import': (py('-m', 'uvicorn', 'svc_app:app', '--host', '127.0.0.1', '--port', '{port}'),
+                                   {'WEB_INIT': 'import'}),
+    'uvicorn-cli-init-in-lifespan': (py('-m', 'uvicorn', 'svc_app:app', '--host', '127.0.0.1', '--port', '{port}'),
+                                     {'WEB_INIT': 'lifespan'}),
+    'server-serve-in-asyncio-main': (py(str(HERE / 'svc_app.py')), {'WEB_INIT': 'main', 'WEB_RUN': 'server'}),
+    'gunicorn-sync': (py(*GUNICORN, '-b', '127.0.0.1:{port}', '-w', '2', 'svc_app:app'),
+                      {'WEB_KIND': 'wsgi', 'WEB_INIT': 'none', 'SAF_APP_NAME': 'websvc',
+                       'SAF_GUNICORN_INIT': 'svc_app:setup', 'SAF_BASE_PLUGINS': 'true'}),
+    'gunicorn-gthread': (py(*GUNICORN, '-b', '127.0.0.1:{port}', '-k', 'gthread', '--threads', '4', 'svc_app:app'),
+                         {'WEB_KIND': 'wsgi', 'WEB_INIT': 'none', 'SAF_APP_NAME': 'websvc',
+                          'SAF_GUNICORN_INIT': 'svc_app:setup', 'SAF_BASE_PLUGINS': 'true'}),
+    'gunicorn-uvicorn-worker': (py(*GUNICORN, '-b', '127.0.0.1:{port}', '-k', 'uvicorn.workers.UvicornWorker',
+                                   'svc_app:app'), {'WEB_INIT': 'lifespan'}),
+}
+ASGI = {'serve', 'serve-init-in-lifespan', 'uvicorn-cli-init-at-import', 'uvicorn-cli-init-in-lifespan',
+        'server-serve-in-asyncio-main', 'gunicorn-uvicorn-worker'}
+GUNICORN_CASES = {c for c in CASES if c.startswith('gunicorn')}
+PARAMS = [pytest.param(case, sig, id=f'{case}-{sig}') for case in CASES for sig in ('SIGTERM', 'SIGINT')
+          if not (case in GUNICORN_CASES and sig == 'SIGINT')]
+
+
+class Poller(threading.Thread):
+    """GETs ``path`` (a new connection each) every ``every`` seconds until stopped; records (sent, done, outcome)."""
+
+    def __init__(self, port: int, path: str, every: float) -> None:
+        super().__init__(daemon=True)
+        self.port, self.path, self.every = port, path, every
+        self.samples: list[tuple[float, float, str]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            res = outcome(self.port, self.path)
+            self.samples.append((t0, time.monotonic(), res))
+            self.stop.wait(max(0.0, self.every - (time.monotonic() - t0)))
+
+
+def check_shutdown(svc: Service, sig: str, asgi: bool, expect_code: int) -> None:
+    port = svc.port
+    svc.wait_ready()
+    slow_result: list[str] = []
+    slow = threading.Thread(target=lambda: slow_result.append(outcome(port, '/slow')), daemon=True)
+    probes = Poller(port, '/readyz', 0.1)
+    client = Poller(port, '/fast', 0.05)
+    probes.start()
+    client.start()
+    deadline = time.monotonic() + 30
+    while len(probes.samples) < 2 or len(client.samples) < 2:  # both answered before anything is in flight
+        assert time.monotonic() < deadline, f'no answers: {probes.samples} {client.samples}'
+        time.sleep(0.05)
+    slow.start()
+    svc.wait_line('SLOW STARTED', 30)
+    pid = svc.proc.pid
+    t_signal = time.monotonic()
+    os.kill(pid, getattr(signal, sig))
+    try:
+        code = svc.proc.wait(60)
+    finally:
+        probes.stop.set()
+        client.stop.set()
+        svc.kill()
+    slow.join(15)
+    probes.join(15)
+    client.join(15)
+    out = '\n'.join(svc.lines)
+    err = svc.stderr()
+    why = f'\nstdout:\n{out}\nstderr:\n{err}\nprobes: {probes.samples}\nclient: {client.samples}'
+    assert slow_result == ['200'], f'the request in flight: {slow_result}{why}'
+    assert code == expect_code, f'exit code {code}, expected {expect_code}{why}'
+    # readiness: 200 until the signal, 503 from (soon after) the signal until the listener closed, then refused
+    rel = [(round(t0 - t_signal, 3), round(t1 - t_signal, 3), res) for t0, t1, res in probes.samples]
+    before = [r for r in rel if r[1] < 0]
+    assert before and all(r[2] == '200' for r in before), f'before the signal: {before}{why}'
+    first_refused = next((r for r in rel if r[2] == 'refused'), None)
+    first_503 = next((r for r in rel if r[2] == '503'), None)
+    assert first_503 is not None, f'/readyz never said 503{why}'
+    assert first_refused is None or first_refused[0] > first_503[1], f'refused before readiness dropped{why}'
+    assert all(r[2] != '200' for r in rel if r[0] > 0.3), f'/readyz 200 after the signal: {rel}{why}'
+    # the listener stays open for the drain after the signal (connections made before it closed were answered)
+    answered_late = [r for r in rel if r[2] == '503' and r[0] >= DRAIN * 0.9]
+    assert answered_late, f'no /readyz answered (503) {DRAIN * 0.9:g}s or more after the signal: {rel}{why}'
+    # the client: 200s, then refused (after readiness dropped); never a 500
+    outcomes = [res for _, _, res in client.samples]
+    assert outcomes and outcomes[0] == '200', why
+    assert not [o for o in outcomes if o.startswith('5')], f'server errors: {outcomes}{why}'
+    first_bad = next((i for i, o in enumerate(outcomes) if o != '200'), len(outcomes))
+    assert all(o in ('refused', 'reset') for o in outcomes[first_bad:]), f'client: {outcomes}{why}'
+    crel = [(round(t0 - t_signal, 3), res) for t0, _, res in client.samples]
+    assert all(t >= DRAIN * 0.9 for t, res in crel if res == 'refused'), f'refused within the drain: {crel}{why}'
+    # the phases
+    if asgi:
+        assert out.count('LIFESPAN SHUTDOWN') == 1, why
+    assert out.count('JOB DONE slow') >= 1 and out.count('SLOW DONE queued=True') >= 1, why
+    assert out.count('HOOK RAN') == out.count('SETUP pid='), why  # once per process that set up
+    job_pid = re.search(r'JOB DONE slow pid=(\d+)', out).group(1)  # type: ignore[union-attr]
+    assert out.index(f'JOB DONE slow pid={job_pid}') < out.index(f'HOOK RAN pid={job_pid}'), why
+    assert re.search(r'stopped \(exit \d+\) in [0-9.]+ s', err), f'no "stopped" line{why}'
+    assert 'Traceback' not in err and 'CancelledError' not in err and '--- Logging error ---' not in err, why
+
+
+@pytest.mark.parametrize('case, sig', PARAMS)
+def test_server_stops_gracefully(case: str, sig: str, tmp_path: Path) -> None:
+    argv, env = CASES[case]
+    port = free_port()
+    argv = [a.replace('{port}', str(port)) for a in argv]
+    if case in GUNICORN_CASES:
+        pytest.importorskip('gunicorn')
+    svc = start(argv, tmp_path, port, **env)
+    try:
+        expect = 130 if sig == 'SIGINT' else 0
+        check_shutdown(svc, sig, case in ASGI, expect)
+        if case in ('serve', 'server-serve-in-asyncio-main'):
+            assert 'AFTER SERVE' in svc.lines, svc.lines
+    finally:
+        svc.kill()
