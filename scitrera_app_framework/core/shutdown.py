@@ -190,12 +190,14 @@ class ShutdownManager:
         durations: list[tuple[str, float]] = []
         try:
             _log.debug('shutdown (%s): %d app(s), %d hook(s)', reason, len(apps), len(hooks))
-            for name, phase, arg in (('readiness', self._phase_not_ready, apps), ('intake', self._phase_intake, apps),
-                                     ('async stopping', self._phase_async, apps),
-                                     ('plugin shutdown', self._phase_plugins, apps),
-                                     ('user hooks', self._phase_hooks, hooks)):
+            phases: list[tuple[str, Callable[[], None]]] = [
+                ('readiness', lambda: self._phase_not_ready(apps)), ('intake', lambda: self._phase_intake(apps)),
+                ('async stopping', lambda: self._phase_async(apps)),
+                ('plugin shutdown', lambda: self._phase_plugins(apps)),
+                ('user hooks', lambda: self._phase_hooks(hooks))]
+            for name, phase in phases:
                 t = time.monotonic()
-                phase(arg)  # type: ignore[operator]
+                phase()
                 durations.append((name, time.monotonic() - t))
         finally:
             self._phase = 'logs'

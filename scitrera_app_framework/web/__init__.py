@@ -44,7 +44,9 @@ _EXPORTS = {
     'app_variables': '_deps', 'app_logger': '_deps', 'extension': '_deps',
 }
 
-__all__ = ['WebConfigError', *sorted(_EXPORTS)]
+__all__ = ['WebConfigError', 'PROBE_ROUTES', 'RequestContextMiddleware', 'add_probe', 'app_logger', 'app_variables',
+           'current_request_id', 'extension', 'find_uvicorn_server', 'lifespan', 'probe_response', 'probes',
+           'route_uvicorn_logs', 'serve', 'take_signals_from_uvicorn', 'wsgi_probes']
 
 
 def __getattr__(name: str) -> object:

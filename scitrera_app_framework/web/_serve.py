@@ -210,4 +210,5 @@ def serve(app: Any, v: Optional[Variables] = None, **uvicorn_options: Any) -> No
     manager.run('server stopped')
 
 
-__all__ = ['serve', 'find_uvicorn_server', 'owns_signals', 'take_signals_from_uvicorn', 'route_uvicorn_logs', 'UVICORN_LOGGERS']
+__all__ = ['serve', 'find_uvicorn_server', 'owns_signals', 'take_signals_from_uvicorn', 'route_uvicorn_logs',
+           'UVICORN_LOGGERS']

@@ -22,7 +22,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -85,7 +84,8 @@ class Service:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f'no line {pattern!r} in {timeout}s; stdout: {self.lines}; stderr: {self.stderr()}')
+                raise AssertionError(f'no line {pattern!r} in {timeout}s; stdout: {self.lines}; '
+                                     f'stderr: {self.stderr()}')
             try:
                 line = self.events.get(timeout=left)
             except queue.Empty:
