@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 from typing import Any, AsyncIterator, Callable, Optional
 
 from ..api.variables import Variables
@@ -13,11 +12,15 @@ from ..core.context import get_app_context
 from ..core.core import init_framework
 from ..core.defaults import get_variables
 from ..core.health import set_ready
-from ..core.plugins import async_plugins_ready, async_plugins_stopping, shutdown_all_plugins
-from ..core.shutdown import get_shutdown_manager
-from ._serve import find_uvicorn_server, owns_signals, route_uvicorn_logs, take_signals_from_uvicorn
-
-_log = logging.getLogger('saf.web')
+from ..core.plugins import async_plugins_ready, async_plugins_stopping
+from ._serve import (
+    defer_to_serve,
+    find_uvicorn_server,
+    finish_app,
+    owns_signals,
+    route_uvicorn_logs,
+    take_signals_from_uvicorn,
+)
 
 
 def lifespan(app: Any = None, /, *, v: Optional[Variables] = None, app_name: Optional[str] = None,
@@ -91,7 +94,8 @@ async def _lifespan_cm(app: Any, v: Optional[Variables], app_name: Optional[str]
         if watcher is not None and not watcher.done():
             watcher.cancel()
         await async_plugins_stopping(v)
-        await asyncio.get_running_loop().run_in_executor(None, _phases, v)
+        if not defer_to_serve(v):
+            await asyncio.get_running_loop().run_in_executor(None, finish_app, v)
 
 
 async def _ready_when_listening(server: Any, v: Variables) -> None:
@@ -101,19 +105,6 @@ async def _ready_when_listening(server: Any, v: Variables) -> None:
         await asyncio.sleep(0.02)
     if not get_app_context(v).stopping:
         set_ready(True, v)
-
-
-def _phases(v: Variables) -> None:
-    """The shutdown phases after the lifespan's shutdown (once per process), or this app's plugins only when
-    ``v``'s app is not one the process-wide shutdown knows (not initialized by ``init_framework``)."""
-    manager = get_shutdown_manager()
-    if get_app_context(v).initialized:
-        manager.run('lifespan shutdown')
-    if get_app_context(v).state != 'stopped':
-        try:
-            shutdown_all_plugins(v)
-        except Exception as e:  # the registry may be closed already
-            _log.debug('plugin shutdown after the lifespan: %s', e)
 
 
 __all__ = ['lifespan']

@@ -21,6 +21,7 @@ _log = logging.getLogger('saf.web')
 UVICORN_LOGGERS = ('uvicorn', 'uvicorn.error', 'uvicorn.access', 'uvicorn.asgi')
 
 _current_server: Optional[Any] = None  # the uvicorn Server that serve() runs
+_after_serve: list[Variables] = []  # apps whose lifespan left the shutdown phases to serve()
 
 
 class _DropColorMessage(logging.Filter):
@@ -207,8 +208,33 @@ def serve(app: Any, v: Optional[Variables] = None, **uvicorn_options: Any) -> No
         server.run()
     finally:
         _current_server = None
+    # after uvicorn's last line, so that the framework's "stopped" line is the last of the shutdown
     manager.run('server stopped')
+    while _after_serve:
+        finish_app(_after_serve.pop())
 
 
-__all__ = ['serve', 'find_uvicorn_server', 'owns_signals', 'take_signals_from_uvicorn', 'route_uvicorn_logs',
-           'UVICORN_LOGGERS']
+def defer_to_serve(v: Variables) -> bool:
+    """Called by the lifespan's shutdown: under :func:`serve`, leave the shutdown phases of ``v``'s app to it (they
+    run once the server has stopped); False when not under serve()."""
+    if _current_server is None:
+        return False
+    _after_serve.append(v)
+    return True
+
+
+def finish_app(v: Variables) -> None:
+    """The shutdown phases (once per process), then ``v``'s plugins if its app is not one the process-wide shutdown
+    knows (a ``Variables`` that ``init_framework`` did not initialize)."""
+    from ..core.plugins import shutdown_all_plugins
+    if get_app_context(v).initialized:
+        get_shutdown_manager().run('server stopped')
+    if get_app_context(v).state != 'stopped':
+        try:
+            shutdown_all_plugins(v)
+        except Exception as e:  # the registry may be closed already
+            _log.debug('plugin shutdown after the server stopped: %s', e)
+
+
+__all__ = ['serve', 'find_uvicorn_server', 'owns_signals', 'defer_to_serve', 'finish_app',
+           'take_signals_from_uvicorn', 'route_uvicorn_logs', 'UVICORN_LOGGERS']
