@@ -39,7 +39,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
 
 
 # long-running examples (stopped with SIGTERM by their own test)
-SERVICES = ('http_service.py',)
+SERVICES = ('http_service.py', 'fastapi_service.py')
 
 
 def test_every_example_is_covered() -> None:
@@ -127,3 +127,44 @@ def test_http_service_serves_probes_and_stops_on_sigterm(tmp_path: Path) -> None
     assert out.count('health endpoint listening') == 1, out
     assert 'Traceback' not in out, out
     assert 'I/O operation on closed file' not in out
+
+
+@pytest.mark.needs_web
+@pytest.mark.needs_fastapi
+def test_fastapi_service_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    env = _example_env(HTTP_PORT='0', PYTHONUNBUFFERED='1', SAF_SHUTDOWN_DRAIN_SECONDS='0.3', GREETING='hi')
+    proc = subprocess.Popen([sys.executable, str(EXAMPLES / 'fastapi_service.py')], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        m = _wait_for(lines, r'Uvicorn running on http://([0-9.]+):(\d+)', proc, 60)
+        url = f'http://{m.group(1)}:{m.group(2)}'
+        req = urllib.request.Request(f'{url}/greeting', headers={'X-Request-ID': 'example-1'})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert (resp.status, json.loads(resp.read())) == (200, {'greeting': 'hi'})
+            assert resp.headers['X-Request-ID'] == 'example-1'
+        with urllib.request.urlopen(urllib.request.Request(f'{url}/reports', method='POST'), timeout=10) as resp:
+            assert (resp.status, json.loads(resp.read())) == (202, {'queued': True})
+        assert _get(f'{url}/readyz') == (200, b'{"ready":true}')
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        reader.join(10)
+    out = ''.join(lines)
+    assert code == 0, out
+    assert 'greeting asked [request_id=example-1]' in out, out  # the app's line and uvicorn's access line
+    assert '"GET /greeting HTTP/1.1" 200 [request_id=example-1]' in out, out
+    assert out.index('fastapi-service: report 1 built') < out.index('fastapi-service: shutdown hook ran'), out
+    assert re.search(r'stopped \(exit 0\) in [0-9.]+ s', out.strip().splitlines()[-1]), out
+    assert 'Traceback' not in out, out
