@@ -69,6 +69,9 @@ SPECS = [
     Spec('log_json', 'log_json', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('log_plain', 'log_plain', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('submit', 'submit', ['--n', '10000', '--repeat', '5'], ['--n', '200']),
+    # web.serve() against plain uvicorn.run (two servers alternating) and RequestContextMiddleware's cost
+    Spec('web_serve', 'web_serve', ['--n', '4000', '--repeat', '5'], ['--n', '100'], original=False),
+    Spec('web_middleware', 'web_middleware', _MICRO_FULL, _MICRO_QUICK, original=False),
     # 100,000 tenants is slow on the original (a logger per tenant; logging's cache clearing is O(loggers)),
     # so one round only; the original ignores SAF_MULTITENANT_CACHE_SIZE, so it runs the unbounded case only.
     Spec('tenants', 'tenants', ['--n', '100000'], ['--n', '5000'], rounds=1, timeout=1800),
@@ -358,6 +361,18 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
         )
 
     floor_row('background submit', 'submit', 'submit_ns', 'floor_ns', 'ns/op', 1.3, 'raw ThreadPoolExecutor.submit')
+
+    if 'web_serve' in raw:
+        ours, plain = _get(raw, 'web_serve', 'ours', 'serve_per_s'), _get(raw, 'web_serve', 'ours', 'uvicorn_per_s')
+        ratio = _div(ours, plain)
+        rows.append(Row('requests/s: web.serve() vs uvicorn.run', ours, None, plain, ratio,
+                        '>= 0.95x plain uvicorn.run', _cmp(ratio, '>=', 0.95), 'req/s', 'serve/uvicorn.run',
+                        _side_note(raw, 'web_serve') or 'minimal ASGI app, access log off, 8 keep-alive clients'))
+    if 'web_middleware' in raw:
+        cost = _get(raw, 'web_middleware', 'ours', 'cost_ns')
+        bare = _get(raw, 'web_middleware', 'ours', 'bare_ns')
+        rows.append(Row('RequestContextMiddleware: added per request', cost, None, bare, None, None, None, 'ns/op',
+                        '', 'floor: the bare ASGI app called directly (no server)'))
 
     if 'tenants' in raw:
         speed_row(f'{tenants_n:,} tenants: time', 'tenants', 'seconds', None, 's', None)

@@ -744,6 +744,167 @@ def run_workload(name: str, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# web: requests/s through serve() against plain uvicorn.run on the same app; the middleware's cost per request
+
+_WEB_APP = r"""
+import os, sys
+mode, port = sys.argv[1], int(sys.argv[2])
+from scitrera_app_framework import init_framework
+init_framework('bench-web', stateful=False, log_level='WARNING')
+
+async def app(scope, receive, send):
+    if scope['type'] != 'http':
+        return
+    await send({'type': 'http.response.start', 'status': 200,
+                'headers': [(b'content-type', b'text/plain'), (b'content-length', b'2')]})
+    await send({'type': 'http.response.body', 'body': b'ok'})
+
+opts = dict(host='127.0.0.1', port=port, access_log=False, log_level='warning', lifespan='off')
+if mode == 'serve':
+    from scitrera_app_framework.web import serve
+    serve(app, **opts)
+else:
+    import uvicorn
+    uvicorn.run(app, **opts)
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return int(s.getsockname()[1])
+
+
+def _hammer(port: int, n: int, conns: int) -> float:
+    """Send ``n`` GETs over ``conns`` keep-alive connections (asyncio, raw HTTP/1.1); returns requests/s."""
+    import asyncio
+
+    request = b'GET / HTTP/1.1\r\nHost: bench\r\n\r\n'
+
+    async def one(count: int) -> None:
+        reader, writer = await asyncio.open_connection('127.0.0.1', port)
+        try:
+            for _ in range(count):
+                writer.write(request)
+                head = await reader.readuntil(b'\r\n\r\n')
+                length = 0
+                for line in head.split(b'\r\n'):
+                    if line.lower().startswith(b'content-length:'):
+                        length = int(line.split(b':', 1)[1])
+                if length:
+                    await reader.readexactly(length)
+        finally:
+            writer.close()
+
+    async def run() -> float:
+        per = max(1, n // conns)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(per) for _ in range(conns)))
+        return per * conns / (time.perf_counter() - t0)
+
+    return asyncio.run(run())
+
+
+def _start_web(mode: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('SAF_', 'LOGGING_'))}
+    proc = subprocess.Popen([sys.executable, '-c', _WEB_APP, mode, str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    import socket
+
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f'{mode} server exited: {proc.stderr.read().decode()[-500:] if proc.stderr else ""}')
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=1):
+                return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f'{mode} server did not listen within 60 s')
+
+
+@workload('web_serve')
+def wl_web_serve(args: argparse.Namespace) -> dict[str, Any]:
+    """Requests/s of a minimal ASGI app through ``web.serve()`` and through plain ``uvicorn.run`` (both after
+    ``init_framework``, access log off), the two servers alternating, best of ``--repeat`` runs each."""
+    try:
+        import uvicorn  # noqa: F401
+
+        import scitrera_app_framework.web  # noqa: F401
+    except ImportError as e:
+        raise Unavailable(f'uvicorn or scitrera_app_framework.web missing: {e}') from e
+    servers = {mode: _start_web(mode) for mode in ('serve', 'uvicorn')}
+    best = {'serve': 0.0, 'uvicorn': 0.0}
+    n = max(50, args.n)
+    try:
+        for mode, (_, port) in servers.items():
+            _hammer(port, min(n, 200), 4)  # warm-up
+        for r in range(max(1, args.repeat)):
+            order = ('serve', 'uvicorn') if r % 2 == 0 else ('uvicorn', 'serve')
+            for mode in order:
+                best[mode] = max(best[mode], _hammer(servers[mode][1], n, 8))
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return {'serve_per_s': round(best['serve'], 1), 'uvicorn_per_s': round(best['uvicorn'], 1), 'requests': n}
+
+
+@workload('web_middleware')
+def wl_web_middleware(args: argparse.Namespace) -> dict[str, Any]:
+    """ns per request of a trivial ASGI app called directly, bare and wrapped in ``RequestContextMiddleware``
+    (a request id from the header, bound to the log context, echoed on the response)."""
+    import asyncio
+
+    try:
+        from scitrera_app_framework.web import RequestContextMiddleware
+    except ImportError as e:
+        raise Unavailable(f'scitrera_app_framework.web missing: {e}') from e
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({'type': 'http.response.start', 'status': 200, 'headers': []})
+        await send({'type': 'http.response.body', 'body': b'ok'})
+
+    wrapped = RequestContextMiddleware(app, probes=False)
+    scope = {'type': 'http', 'path': '/items', 'method': 'GET', 'headers': [(b'x-request-id', b'bench-1')]}
+
+    async def receive() -> dict[str, Any]:
+        return {'type': 'http.request', 'body': b''}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    n = max(100, args.n)
+
+    async def timed(target: Any) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await target(scope, receive, send)
+        return time.perf_counter() - t0
+
+    async def run() -> tuple[float, float]:
+        bare = mw = float('inf')
+        rounds = max(1, args.repeat)
+        deadline = time.perf_counter() + max(args.min_time, 0) * 2 * rounds
+        r = 0
+        while r < rounds or time.perf_counter() < deadline:
+            bare = min(bare, await timed(app))
+            mw = min(mw, await timed(wrapped))
+            r += 1
+        return bare, mw
+
+    bare, mw = asyncio.run(run())
+    return {'bare_ns': _ns(bare / n), 'middleware_ns': _ns(mw / n), 'cost_ns': _ns(max(mw - bare, 1e-9) / n)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('workload', choices=sorted(WORKLOADS))

@@ -7,6 +7,7 @@ package. It never touches the network or the original release's venv.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -28,6 +29,8 @@ EXPECTED_METRICS = {
     'log_plain': {'records_per_s', 'floor_records_per_s', 'records'},
     'submit': {'submit_ns', 'floor_ns', 'jobs'},
     'tenants': {'tenants', 'seconds', 'us_per_tenant', 'traced_mib', 'traced_peak_mib', 'bounded'},
+    'web_serve': {'serve_per_s', 'uvicorn_per_s', 'requests'},
+    'web_middleware': {'bare_ns', 'middleware_ns', 'cost_ns'},
 }
 
 #: process workloads spawn 2 * (n + 1) interpreters, keep them small
@@ -70,6 +73,10 @@ def test_workload_prints_result(name: str, tmp_path: Path) -> None:
         if not result['available']:
             assert str(result['note']).startswith('unavailable'), result['note']
             return
+
+    if name.startswith('web_') and importlib.util.find_spec('uvicorn') is None:  # the no-extras leg
+        assert not result['available'] and str(result['note']).startswith('unavailable'), result['note']
+        return
 
     assert result['available'], f"{result['note']}\n{proc.stderr[-3000:]}"
     assert result['note'] is None
