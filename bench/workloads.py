@@ -842,7 +842,7 @@ def wl_web_serve(args: argparse.Namespace) -> dict[str, Any]:
     best = {'serve': 0.0, 'uvicorn': 0.0}
     n = max(50, args.n)
     try:
-        for mode, (_, port) in servers.items():
+        for _, port in servers.values():
             _hammer(port, min(n, 200), 4)  # warm-up
         for r in range(max(1, args.repeat)):
             order = ('serve', 'uvicorn') if r % 2 == 0 else ('uvicorn', 'serve')

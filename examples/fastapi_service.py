@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import Annotated
 
 from fastapi import Depends, FastAPI
 
@@ -45,9 +46,13 @@ def setup(v: Variables) -> None:
 app = FastAPI(title='fastapi-service', lifespan=lifespan(setup=setup, base_plugins=True))
 app.add_middleware(RequestContextMiddleware)
 
+AppVars = Annotated[Variables, Depends(app_variables)]
+AppLog = Annotated[logging.Logger, Depends(app_logger)]
+Greeting = Annotated[str, Depends(extension('greeting'))]
+
 
 @app.get('/greeting')
-def greeting(text: str = Depends(extension('greeting')), log: logging.Logger = Depends(app_logger)) -> dict[str, str]:
+def greeting(text: Greeting, log: AppLog) -> dict[str, str]:
     log.info('greeting asked')  # carries request_id
     return {'greeting': text}
 
@@ -59,7 +64,7 @@ def build_report(n: int, logger: logging.Logger) -> None:
 
 
 @app.post('/reports', status_code=202)
-def reports(v: Variables = Depends(app_variables), log: logging.Logger = Depends(app_logger)) -> dict[str, bool]:
+def reports(v: AppVars, log: AppLog) -> dict[str, bool]:
     queued = get_background_exec(v).submit_job(build_report, 1, log)
     return {'queued': queued}
 
