@@ -353,6 +353,10 @@ class ShutdownManager:
         None gives the signals back to the framework."""
         self._signal_owner = stop
 
+    def handles(self, signum: int) -> bool:
+        """True when the framework's handler is the one installed for ``signum`` (main thread only)."""
+        return bool(signal.getsignal(signum) == self._on_signal)
+
     @property
     def signal_owner(self) -> Optional[Callable[[int], Any]]:
         """The callable given to :meth:`hand_signals_to`, or None."""

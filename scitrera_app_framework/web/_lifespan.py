@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
+import signal
+import threading
 from typing import Any, AsyncIterator, Callable, Optional
 
 from ..api.variables import Variables
@@ -13,6 +16,7 @@ from ..core.core import init_framework
 from ..core.defaults import get_variables
 from ..core.health import set_ready
 from ..core.plugins import async_plugins_ready, async_plugins_stopping
+from ..core.shutdown import get_shutdown_manager
 from ._serve import (
     defer_to_serve,
     find_uvicorn_server,
@@ -21,6 +25,8 @@ from ._serve import (
     route_uvicorn_logs,
     take_signals_from_uvicorn,
 )
+
+_log = logging.getLogger('saf.web')
 
 
 def lifespan(app: Any = None, /, *, v: Optional[Variables] = None, app_name: Optional[str] = None,
@@ -66,7 +72,9 @@ async def _lifespan_cm(app: Any, v: Optional[Variables], app_name: Optional[str]
         set_ready(False, v)  # until the server listens (init_framework leaves the flag alone)
     if not ctx.initialized:
         name = app_name or v.environ('SAF_APP_NAME', default=None) or getattr(app, 'title', None) or 'app'
+        before = _server_handlers() if server is None else {}
         init_framework(str(name), v=v, **init_kwargs)
+        _give_back(before)
     if server is not None:
         route_uvicorn_logs()
         if not owns_signals(server):
@@ -96,6 +104,31 @@ async def _lifespan_cm(app: Any, v: Optional[Variables], app_name: Optional[str]
         await async_plugins_stopping(v)
         if not defer_to_serve(v):
             await asyncio.get_running_loop().run_in_executor(None, finish_app, v)
+
+
+def _server_handlers() -> dict[int, Any]:
+    """The SIGTERM/SIGINT handlers a server other than uvicorn installed (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    found = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        h = signal.getsignal(sig)
+        if h not in (signal.SIG_DFL, signal.SIG_IGN, signal.default_int_handler, None) \
+                and not get_shutdown_manager().handles(sig):
+            found[int(sig)] = h
+    return found
+
+
+def _give_back(handlers: dict[int, Any]) -> None:
+    """An ASGI server we cannot stop ourselves (hypercorn, ...) keeps its own signal handling: init_framework must
+    not have replaced it (the framework's handler would cancel the server's task in the middle of its requests)."""
+    manager = get_shutdown_manager()
+    for sig, h in handlers.items():
+        if manager.handles(sig):
+            signal.signal(sig, h)
+            _log.info('the server keeps its own %s handling (no drain before it closes its listener; uvicorn, '
+                      'web.serve() and gunicorn get the drain); the shutdown phases run after the lifespan\'s '
+                      'shutdown', signal.Signals(sig).name)
 
 
 async def _ready_when_listening(server: Any, v: Variables) -> None:

@@ -180,7 +180,7 @@ class Poller(threading.Thread):
             self.stop.wait(max(0.0, self.every - (time.monotonic() - t0)))
 
 
-def check_shutdown(svc: Service, sig: str, asgi: bool, expect_code: int) -> None:
+def check_shutdown(svc: Service, sig: str, asgi: bool, expect_code: int, drain: bool = True) -> None:
     port = svc.port
     svc.wait_ready()
     slow_result: list[str] = []
@@ -212,6 +212,15 @@ def check_shutdown(svc: Service, sig: str, asgi: bool, expect_code: int) -> None
     why = f'\nstdout:\n{out}\nstderr:\n{err}\nprobes: {probes.samples}\nclient: {client.samples}'
     assert slow_result == ['200'], f'the request in flight: {slow_result}{why}'
     assert code == expect_code, f'exit code {code}, expected {expect_code}{why}'
+    out = '\n'.join(svc.lines)
+    if not drain:  # a server that keeps its own signals: no drain, but nothing in flight is lost
+        outcomes = [res for _, _, res in client.samples]
+        assert not [o for o in outcomes if o.startswith('5')], f'server errors: {outcomes}{why}'
+        assert out.count('LIFESPAN SHUTDOWN') == 1 and out.count('HOOK RAN') == 1, why
+        job_pid = re.search(r'JOB DONE slow pid=(\d+)', out).group(1)  # type: ignore[union-attr]
+        assert out.index(f'JOB DONE slow pid={job_pid}') < out.index(f'HOOK RAN pid={job_pid}'), why
+        assert 'CancelledError' not in err and '--- Logging error ---' not in err, why
+        return
     # readiness: 200 until the signal, 503 from (soon after) the signal until the listener closed, then refused
     rel = [(round(t0 - t_signal, 3), round(t1 - t_signal, 3), res) for t0, t1, res in probes.samples]
     before = [r for r in rel if r[1] < 0]
@@ -256,5 +265,20 @@ def test_server_stops_gracefully(case: str, sig: str, tmp_path: Path) -> None:
         check_shutdown(svc, sig, case in ASGI, expect)
         if case in ('serve', 'server-serve-in-asyncio-main'):
             assert 'AFTER SERVE' in svc.lines, svc.lines
+    finally:
+        svc.kill()
+
+
+@pytest.mark.needs_hypercorn
+@pytest.mark.parametrize('sig', ['SIGTERM', 'SIGINT'])
+@pytest.mark.parametrize('workers', ['0', '1'])
+def test_hypercorn_keeps_its_signals_and_loses_nothing_in_flight(workers: str, sig: str, tmp_path: Path) -> None:
+    """hypercorn stops on its own signal handling (the lifespan gives it back after init_framework): no drain there,
+    but the request in flight completes, the lifespan's shutdown, the job and the hook run, nothing is cancelled."""
+    port = free_port()
+    argv = py('-m', 'hypercorn', 'svc_app:app', '--bind', f'127.0.0.1:{port}', '--workers', workers)
+    svc = start(argv, tmp_path, port, WEB_INIT='lifespan')
+    try:
+        check_shutdown(svc, sig, True, 0, drain=False)
     finally:
         svc.kill()
