@@ -282,3 +282,29 @@ def test_hypercorn_keeps_its_signals_and_loses_nothing_in_flight(workers: str, s
         check_shutdown(svc, sig, True, 0, drain=False)
     finally:
         svc.kill()
+
+
+@pytest.mark.needs_gunicorn
+@pytest.mark.parametrize('case', ['gunicorn-sync', 'gunicorn-gthread'])
+def test_gunicorn_sigint_stays_its_quick_stop_and_each_worker_runs_the_phases(case: str, tmp_path: Path) -> None:
+    """SIGINT to the gunicorn master is gunicorn's quick stop (workers get SIGQUIT and exit at once, a request in
+    flight is cut): the master is left alone, and every worker still runs the framework's phases once as it exits."""
+    argv, env = CASES[case]
+    port = free_port()
+    svc = start([a.replace('{port}', str(port)) for a in argv], tmp_path, port, **env)
+    try:
+        svc.wait_ready()
+        workers = 2 if case == 'gunicorn-sync' else 1
+        deadline = time.monotonic() + 60
+        while sum('SETUP pid=' in ln for ln in svc.lines) < workers:  # every worker has initialized
+            assert time.monotonic() < deadline, svc.lines
+            time.sleep(0.05)
+        os.kill(svc.proc.pid, signal.SIGINT)
+        code = svc.proc.wait(60)
+    finally:
+        svc.kill()
+    out, err = '\n'.join(svc.lines), svc.stderr()
+    assert code == 0, f'{out}\n{err}'
+    pids = re.findall(r'SETUP pid=(\d+)', out)
+    assert pids and all(out.count(f'HOOK RAN pid={p}') == 1 for p in pids), f'{out}\n{err}'
+    assert len(pids) == workers and '--- Logging error ---' not in err and err.count('Worker exiting') == workers, err
