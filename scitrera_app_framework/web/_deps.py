@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from starlette.requests import HTTPConnection
+if TYPE_CHECKING:  # pragma: no cover
+    from starlette.requests import HTTPConnection
+else:
+    try:  # FastAPI resolves the annotations below at run time: with FastAPI, Starlette is there
+        from starlette.requests import HTTPConnection
+    except ImportError:  # no Starlette: importable all the same (the names are for FastAPI apps)
+        HTTPConnection = Any
 
 from ..api.variables import Variables
 from ..core.defaults import get_variables

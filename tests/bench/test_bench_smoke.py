@@ -74,7 +74,7 @@ def test_workload_prints_result(name: str, tmp_path: Path) -> None:
             assert str(result['note']).startswith('unavailable'), result['note']
             return
 
-    if name.startswith('web_') and importlib.util.find_spec('uvicorn') is None:  # the no-extras leg
+    if name == 'web_serve' and importlib.util.find_spec('uvicorn') is None:  # the no-extras leg
         assert not result['available'] and str(result['note']).startswith('unavailable'), result['note']
         return
 
