@@ -229,10 +229,9 @@ def check_shutdown(svc: Service, sig: str, asgi: bool, expect_code: int, drain: 
     first_503 = next((r for r in rel if r[2] == '503'), None)
     assert first_503 is not None, f'/readyz never said 503{why}'
     assert first_refused is None or first_refused[0] > first_503[1], f'refused before readiness dropped{why}'
-    assert all(r[2] != '200' for r in rel if r[0] > 0.3), f'/readyz 200 after the signal: {rel}{why}'
-    # the listener stays open for the drain after the signal (connections made before it closed were answered)
-    answered_late = [r for r in rel if r[2] == '503' and r[0] >= DRAIN * 0.9]
-    assert answered_late, f'no /readyz answered (503) {DRAIN * 0.9:g}s or more after the signal: {rel}{why}'
+    assert all(r[2] != '200' for r in rel if r[0] > 0.5), f'/readyz 200 after the signal: {rel}{why}'
+    # the listener stays open for the drain after the signal: nothing refused before it is over
+    assert first_refused is None or first_refused[0] >= DRAIN * 0.9, f'refused within the drain: {rel}{why}'
     # the client: 200s, then refused (after readiness dropped); never a 500
     outcomes = [res for _, _, res in client.samples]
     assert outcomes and outcomes[0] == '200', why
