@@ -20,6 +20,10 @@ _log = logging.getLogger('saf.web')
 
 UVICORN_LOGGERS = ('uvicorn', 'uvicorn.error', 'uvicorn.access', 'uvicorn.asgi')
 
+#: share of SAF_SHUTDOWN_TIMEOUT (after the drain) uvicorn lets requests in flight run before cancelling them, unless
+#: its ``timeout_graceful_shutdown`` is set
+GRACE_SHARE = 0.75
+
 _current_server: Optional[Any] = None  # the uvicorn Server that serve() runs
 _after_serve: list[Variables] = []  # apps whose lifespan left the shutdown phases to serve()
 
@@ -104,6 +108,12 @@ class _Stopper:
         self.server = server
 
     def __call__(self, signum: int) -> None:
+        config = getattr(self.server, 'config', None)
+        timeout = get_shutdown_manager().timeout
+        if config is not None and timeout is not None and getattr(config, 'timeout_graceful_shutdown', 0) is None:
+            # requests in flight get 3/4 of what SAF_SHUTDOWN_TIMEOUT leaves after the drain; uvicorn then cancels
+            # them and the lifespan's shutdown and the phases still run within the timeout
+            config.timeout_graceful_shutdown = max(0.5, (timeout - get_shutdown_manager().drain) * GRACE_SHARE)
         self.server.should_exit = True  # a flag uvicorn's main loop polls every 0.1 s
 
 
@@ -237,4 +247,4 @@ def finish_app(v: Variables) -> None:
 
 
 __all__ = ['serve', 'find_uvicorn_server', 'owns_signals', 'defer_to_serve', 'finish_app',
-           'take_signals_from_uvicorn', 'route_uvicorn_logs', 'UVICORN_LOGGERS']
+           'take_signals_from_uvicorn', 'route_uvicorn_logs', 'UVICORN_LOGGERS', 'GRACE_SHARE']

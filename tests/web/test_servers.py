@@ -307,3 +307,29 @@ def test_gunicorn_sigint_stays_its_quick_stop_and_each_worker_runs_the_phases(ca
     pids = re.findall(r'SETUP pid=(\d+)', out)
     assert pids and all(out.count(f'HOOK RAN pid={p}') == 1 for p in pids), f'{out}\n{err}'
     assert len(pids) == workers and '--- Logging error ---' not in err and err.count('Worker exiting') == workers, err
+
+
+def test_a_request_longer_than_the_timeout_is_cancelled_by_uvicorn_and_the_phases_still_run(tmp_path: Path) -> None:
+    """SAF_SHUTDOWN_TIMEOUT bounds the requests in flight: uvicorn cancels them after 3/4 of what the timeout leaves
+    after the drain, so the lifespan's shutdown and the phases run and the exit is graceful, not the watchdog's."""
+    port = free_port()
+    svc = start(py(str(HERE / 'svc_app.py')), tmp_path, port, WEB_INIT='import', SAF_SHUTDOWN_TIMEOUT='4',
+                SAF_SHUTDOWN_DRAIN_SECONDS='0.4')
+    try:
+        svc.wait_ready()
+        slow_result: list[str] = []
+        slow = threading.Thread(target=lambda: slow_result.append(outcome(port, '/slow?s=30')), daemon=True)
+        slow.start()
+        svc.wait_line('SLOW STARTED', 30)
+        t0 = time.monotonic()
+        os.kill(svc.proc.pid, signal.SIGTERM)
+        code = svc.proc.wait(60)
+        took = time.monotonic() - t0
+        slow.join(15)
+    finally:
+        svc.kill()
+    out, err = '\n'.join(svc.lines), svc.stderr()
+    assert code == 0 and took < 4, f'exit {code} after {took:.1f}s\n{out}\n{err}'
+    assert 'timeout graceful shutdown exceeded' in err and 'LIFESPAN SHUTDOWN' in out and 'HOOK RAN' in out, err
+    assert re.search(r'stopped \(exit 0\) in [0-9.]+ s', err), err
+    assert slow_result and slow_result[0] != '200', slow_result
