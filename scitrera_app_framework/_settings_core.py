@@ -410,12 +410,17 @@ def _invalid(f: _Field, name: str, path: str, error: BaseException, v: Optional[
     return SettingsProblem(name, 'invalid', what, shown, f.type_name, path, layer)
 
 
-def _missing(f: _Field, name: str, path: str, empty: bool = False) -> SettingsProblem:
+def _missing(f: _Field, name: str, path: str, v: Optional[Variables], empty: bool = False) -> SettingsProblem:
+    if v is None:  # built from values (the constructor), not loaded
+        return SettingsProblem(name, 'missing', f'required; pass {f.name}=...' if not empty else
+                               f'required but empty; pass a value for {f.name}', "''" if empty else None,
+                               f.type_name, path, None)
+    places = '; '.join(v._places(name))  # every place a value could have come from, in lookup order
     if empty:
-        return SettingsProblem(name, 'missing', f'required but empty; give {name} a value', "''", f.type_name, path,
-                               None)
-    return SettingsProblem(name, 'missing', f'required and has no default; set {name} in the environment or a '
-                                            f'configuration source', None, f.type_name, path, None)
+        return SettingsProblem(name, 'missing', f'required but empty; give {name} a value in one of: {places}', "''",
+                               f.type_name, path, None)
+    return SettingsProblem(name, 'missing', f'required and has no default; set it in one of: {places}', None,
+                           f.type_name, path, None)
 
 
 def _run(plan: _Plan, v: Variables, problems: list[SettingsProblem], path: str,
@@ -447,16 +452,16 @@ def _run(plan: _Plan, v: Variables, problems: list[SettingsProblem], path: str,
                     val = environ(name, default, f.fn)
             except Exception as e:
                 if required_error is not None and isinstance(e, required_error):
-                    problems.append(_missing(f, name, path + f.name))
+                    problems.append(_missing(f, name, path + f.name, v))
                 else:
                     problems.append(_invalid(f, name, path + f.name, e, v))
                 val = None
             else:
                 if val is None:
                     if f.required:
-                        problems.append(_missing(f, name, path + f.name))
+                        problems.append(_missing(f, name, path + f.name, v))
                 elif f.required and val.__class__ is str and not val:  # NAME= (set, but to nothing)
-                    problems.append(_missing(f, name, path + f.name, empty=True))
+                    problems.append(_missing(f, name, path + f.name, v, empty=True))
                 elif f.secret:
                     val = Secret(val)
                 elif f.copy_default and val is default:
@@ -652,7 +657,7 @@ def _from_values(plan: _Plan, values: dict[str, Any], problems: list[SettingsPro
                 given, source = f.default_value(), 'default'
             val = None
             if given is NOT_SET or (given is None and f.required):
-                problems.append(_missing(f, name, path + f.name))
+                problems.append(_missing(f, name, path + f.name, None))
             elif given is not None:
                 assert f.fn is not None
                 try:
@@ -663,7 +668,7 @@ def _from_values(plan: _Plan, values: dict[str, Any], problems: list[SettingsPro
                     problems.append(problem._replace(value=shown, source=source))
                 else:
                     if f.required and val.__class__ is str and not val:
-                        problems.append(_missing(f, name, path + f.name, empty=True))
+                        problems.append(_missing(f, name, path + f.name, None, empty=True))
                     elif f.secret:
                         val = Secret(val)
                     elif f.copy_default and val is given and source == 'default':

@@ -27,7 +27,7 @@ _WHERE = {
     'PluginError': 'core.plugins', 'ExtensionNotFoundError': 'core.plugins',
     'PluginRegistrationError': 'core.plugins', 'PluginDependencyError': 'core.plugins',
     'PluginConflictError': 'core.plugins', 'PluginInitError': 'core.plugins', 'PluginShutdownError': 'core.plugins',
-    'StatefulDirError': 'core.core', 'LoggingConfigError': 'core.logs', 'ConfigFileError': 'util.config_files',
+    'StatefulDirError': 'core.core', 'SecretsDirError': 'core.util', 'LoggingConfigError': 'core.logs', 'ConfigFileError': 'util.config_files',
     'SettingsError': 'settings', 'InvalidValue': 'settings',
     'MultiTenantError': 'ext_plugins.multi_tenant', 'MultiTenantConfigError': 'ext_plugins.multi_tenant',
     'MultiTenantNotEnabledError': 'ext_plugins.multi_tenant', 'TenantIdError': 'ext_plugins.multi_tenant',

@@ -235,18 +235,19 @@ class Variables:
         """The extra sources, in lookup order."""
         return tuple(self._sources)
 
-    def add_cli_source(self, args: Any) -> Variables:
+    def add_cli_source(self, args: Any, flags: Optional[Mapping[str, str]] = None) -> Variables:
         """Put command-line values above every other layer (environment included): an ``argparse.Namespace``
         (its attributes that are not None) or ``--key=value`` / ``--key value`` / ``--flag`` arguments; keys match
         like environment names (``--log-level`` answers ``LOG_LEVEL``). Adding again merges (later wins);
-        returns self.
+        returns self. ``flags`` (``{'WORDTOOL_REPEAT': '--repeat'}``) names the option of each variable when it is
+        not derived from the key; error messages and provenance show it.
 
         Raises:
             TypeError: ``args`` is neither a namespace nor a list of strings.
         """
         from ..util.config_sources import CliSource
 
-        new = CliSource(args)
+        new = CliSource(args, flags)
         if self._cli is not None:
             upper_new = {k.upper() for k in new.keys()}
             merged = {k: val for k, val in self._cli.items() if k.upper() not in upper_new}
@@ -485,7 +486,8 @@ class Variables:
         out = []
         for layer in self._order:
             if layer == _L_CLI:
-                out.append(f'the command line (--{key.lower().replace("_", "-")})')
+                flag = self._cli.flag(key) if self._cli is not None else None
+                out.append(f'the command line ({flag or "--" + key.lower().replace("_", "-")})')
             elif layer == _L_ENV:
                 out.append(f'the environment variable {key.upper()}')
             elif layer == _L_LOCAL:

@@ -11,14 +11,19 @@ import os
 from typing import Any, Optional, Union
 
 from ..api.variables import Variables
+from ..exceptions import SAFError
 from ..util.config_files import ConfigFileError
 from ..util.config_files import read_env_file as _read_env_file
 from ..util.config_sources import FileSource, SecretsDirSource
 from ..util.secrets import MASK, is_secret_key, mask_value
 from .defaults import get_variables
 
-__all__ = ['ConfigFileError', 'read_env_file', 'add_env_file_source', 'add_file_source', 'add_secrets_dir_source',
+__all__ = ['ConfigFileError', 'SecretsDirError', 'read_env_file', 'add_env_file_source', 'add_file_source', 'add_secrets_dir_source',
            'add_config_files_from', 'describe_variables', 'variables_markdown', 'stop_watching']
+
+
+class SecretsDirError(SAFError, FileNotFoundError):
+    """A secrets directory that must exist does not (or is not a directory); names it and how to fix it."""
 
 
 def read_env_file(path: Union[str, os.PathLike[str]]) -> dict[str, Optional[str]]:
@@ -88,20 +93,28 @@ def add_file_source(path: Union[str, os.PathLike[str]], v: Optional[Variables] =
 
 
 def add_secrets_dir_source(path: Union[str, os.PathLike[str]] = '/run/secrets', v: Optional[Variables] = None,
-                           watch: bool = False) -> SecretsDirSource:
+                           watch: bool = False, optional: bool = False) -> SecretsDirSource:
     """Add a secrets directory (one file per key, trailing newline stripped; the Kubernetes secret-volume layout
-    with its ``..data`` links included) as a source of ``v``; return the source. A missing directory gives no
-    values. ``v.reload()`` (or ``watch=True``, with ``watchfiles``) sees an updated volume. Every value from it is
-    treated as a secret wherever the framework prints it.
+    with its ``..data`` links included) as a source of ``v``; return the source. ``v.reload()`` (or
+    ``watch=True``, with ``watchfiles``) sees an updated volume. Every value from it is treated as a secret
+    wherever the framework prints it.
+
+    A directory that does not exist (a volume that failed to mount) is an error, as a missing file is for
+    :func:`add_file_source`; with ``optional=True`` it gives no values until it appears and ``v.reload()`` runs.
 
     Raises:
-        ConfigFileError: a file that is not UTF-8.
+        SecretsDirError: the directory does not exist (or is not a directory) and is not ``optional``.
         ImportError: ``watch=True`` without ``watchfiles``.
     """
     from ..util.secrets import mark_secret_key
 
     v = get_variables(v)
-    src = SecretsDirSource(path)
+    full = os.path.abspath(os.fspath(path))
+    if not optional and not os.path.isdir(full):
+        what = 'is not a directory' if os.path.exists(full) else 'does not exist'
+        raise SecretsDirError(f'the secrets directory {full!r} {what} (a secret volume that did not mount?); fix the '
+                              f'path, mount it, or make it optional (optional=True; SAF_SECRETS_DIR={full}?)')
+    src = SecretsDirSource(full)
     if watch:
         _watchfiles()
     for k in src.keys():
@@ -114,11 +127,12 @@ def add_secrets_dir_source(path: Union[str, os.PathLike[str]] = '/run/secrets', 
 
 def add_config_files_from(v: Variables) -> list[FileSource]:
     """Add the files named by ``SAF_CONFIG_FILES`` (comma-separated; a trailing ``?`` marks a file optional) and
-    the directory named by ``SAF_SECRETS_DIR``, in that order; return the file sources (``init_framework`` calls
+    the directory named by ``SAF_SECRETS_DIR`` (it must exist; a trailing ``?`` makes it optional), in that order; return the file sources (``init_framework`` calls
     it first thing).
 
     Raises:
         FileNotFoundError / ConfigFileError: as :func:`add_file_source` (the message names the file).
+        SecretsDirError: ``SAF_SECRETS_DIR`` names a directory that does not exist (and has no ``?``).
     """
     out = []
     for item in str(v.environ('SAF_CONFIG_FILES', default='') or '').split(','):
@@ -127,9 +141,9 @@ def add_config_files_from(v: Variables) -> list[FileSource]:
             continue
         optional = item.endswith('?')
         out.append(add_file_source(item.rstrip('?').strip(), v, optional=optional))
-    secrets_dir = v.environ('SAF_SECRETS_DIR', default=None)
-    if secrets_dir:
-        add_secrets_dir_source(str(secrets_dir), v)
+    secrets_dir = str(v.environ('SAF_SECRETS_DIR', default=None) or '').strip()
+    if secrets_dir:  # required, as named; a trailing '?' makes it optional (as for SAF_CONFIG_FILES)
+        add_secrets_dir_source(secrets_dir.rstrip('?').strip(), v, optional=secrets_dir.endswith('?'))
     return out
 
 

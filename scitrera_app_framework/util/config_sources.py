@@ -275,15 +275,25 @@ class CliSource(KeySource):
     ``--key=value``, ``--key value`` and ``--flag`` (True); ``--log-level`` answers ``LOG_LEVEL`` and
     ``log_level``. Arguments that are not options are ignored.
 
+    ``flags`` maps variable names to the option that sets them (``{'WORDTOOL_REPEAT': '--repeat'}``, as
+    :func:`scitrera_app_framework.cmdline.add_settings_options` builds them): provenance and error messages name
+    that option instead of one derived from the key.
+
     Raises:
         TypeError: neither a namespace nor a sequence of strings.
     """
 
     kind = 'cli'
 
-    def __init__(self, args: Any) -> None:
+    def __init__(self, args: Any, flags: Optional[Mapping[str, str]] = None) -> None:
         self._flags: dict[str, str] = {}
         super().__init__(self._parse(args))
+        if flags:
+            self._flags.update({str(k).upper(): str(f) for k, f in flags.items()})
+
+    def flag(self, key: str) -> Optional[str]:
+        """The option that sets ``key`` (``--repeat``), when known."""
+        return self._flags.get(key.upper())
 
     def _parse(self, args: Any) -> dict[str, Any]:
         if args is None:
