@@ -23,7 +23,7 @@ class ConfigurationError(SAFError, ValueError):
 
 _WHERE = {
     'VariableTypeError': 'api.variables', 'TypeFunctionError': 'api.variables',
-    'RequiredVariableError': 'api.variables', 'CliError': 'cli',
+    'RequiredVariableError': 'api.variables', 'CliError': 'cli', 'CommandLineError': 'cmdline',
     'PluginError': 'core.plugins', 'ExtensionNotFoundError': 'core.plugins',
     'PluginRegistrationError': 'core.plugins', 'PluginDependencyError': 'core.plugins',
     'PluginConflictError': 'core.plugins', 'PluginInitError': 'core.plugins', 'PluginShutdownError': 'core.plugins',

@@ -537,7 +537,18 @@ def init_framework_embedded(base_app_name: str, **kwargs: Any) -> Variables:
     return init_framework_test_harness(base_app_name, **kwargs)
 
 
+def init_framework_cli(base_app_name: str, **kwargs: Any) -> Variables:
+    """``init_framework`` for command-line tools: WARNING level (``LOGGING_LEVEL`` still wins), so the INFO start
+    line and the framework's INFO lines stay off stderr; no stateful directory and never a ``chdir`` (relative
+    paths given on the command line keep working; ``SAF_SETUP_STATEFUL=true`` makes one, without changing into
+    it); shutdown hooks at exit; Ctrl-C ends the tool with exit code 130 and no traceback. Keywords override these
+    defaults. :func:`scitrera_app_framework.cmdline.run` uses it, with a ``--help`` built from the settings."""
+    kwargs = _variant({'log_level': 'WARNING', 'stateful': False, 'shutdown_hooks_via_atexit': True}, kwargs)
+    kwargs['stateful_chdir'] = False
+    return init_framework(base_app_name, **kwargs)
+
+
 __all__ = ['InitOptions', 'init_framework', 'init_framework_desktop', 'init_framework_test_harness',
-           'init_framework_embedded', 'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
+           'init_framework_embedded', 'init_framework_cli', 'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
            'log_framework_variables', 'load_strategy', 'load_object', 'StatefulDirError', 'restore_working_directory',
            'original_working_directory']

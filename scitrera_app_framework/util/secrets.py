@@ -41,6 +41,8 @@ NON_SECRET_SUFFIXES: tuple[str, ...] = (
     'host', 'port', 'timeout', 'ttl', 'file', 'path', 'dir', 'length', 'min_length', 'max_length',
     'header_name', 'endpoint', 'provider', 'algorithm',
 )
+#: framework settings whose names match a pattern but whose values are not secrets (the list of extra patterns)
+_NEVER_SECRET = frozenset(('saf_secret_keys',))
 _SUFFIX_RE = re.compile('(?:^|_)(?:' + '|'.join(re.escape(x) for x in NON_SECRET_SUFFIXES) + ')$')
 _SEP_RE = re.compile(r'[-_.\s]+')
 _builtin_re = re.compile('|'.join(f'(?:{p})' for p in SECRET_KEY_PATTERNS))
@@ -64,7 +66,9 @@ def is_secret_key(key: Any) -> bool:
     if hit is not None:
         return hit
     norm = normalize_key(key)
-    if norm in _marked:
+    if norm in _NEVER_SECRET:
+        result = False
+    elif norm in _marked:
         result = True
     else:
         result = ((_builtin_re.search(norm) is not None or any(p in norm for p in _extra))
