@@ -257,22 +257,37 @@ def parse_strict(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] 
     """``parser.parse_args(argv)``, except that unknown arguments are reported on one line with a did-you-mean
     (``prog: error: unrecognized arguments: --bogus (did you mean --repeat?)``) and exit code 2. ``--help``
     and argparse's other errors behave as usual."""
-    ns, extras = parser.parse_known_args(list(argv) if argv is not None else None)
+    args = list(argv) if argv is not None else sys.argv[1:]
+    known = _all_options(parser)
+    unknown = []
+    for a in args:  # first the options no parser knows (else argparse takes the value after one for a positional)
+        if a == '--':
+            break
+        if a.startswith('--') and len(a) > 2:
+            name = a.split('=', 1)[0]
+            if name not in known and not (parser.allow_abbrev and any(k.startswith(name) for k in known)):
+                unknown.append(a)
+    if unknown:
+        _unrecognized(parser, unknown, known)
+    ns, extras = parser.parse_known_args(args)
     if extras:
-        known = _all_options(parser)
-        hints = []
-        for a in extras:
-            if a.startswith('--') and len(a) > 2:
-                close = difflib.get_close_matches(a.split('=', 1)[0], known, n=1, cutoff=0.6)
-                if close and close[0] not in hints:
-                    hints.append(close[0])
-        shown = ' '.join(extras)
-        if len(shown) > 200:
-            shown = shown[:197] + '...'
-        hint = f' (did you mean {" or ".join(hints)}?)' if hints else ''
-        sys.stderr.write(f'{parser.prog}: error: unrecognized arguments: {shown}{hint}; see {parser.prog} --help\n')
-        raise SystemExit(2)
+        _unrecognized(parser, extras, known)
     return ns
+
+
+def _unrecognized(parser: argparse.ArgumentParser, extras: list[str], known: list[str]) -> None:
+    hints: list[str] = []
+    for a in extras:
+        if a.startswith('--') and len(a) > 2:
+            close = difflib.get_close_matches(a.split('=', 1)[0], known, n=1, cutoff=0.6)
+            if close and close[0] not in hints:
+                hints.append(close[0])
+    shown = ' '.join(extras)
+    if len(shown) > 200:
+        shown = shown[:197] + '...'
+    hint = f' (did you mean {" or ".join(hints)}?)' if hints else ''
+    sys.stderr.write(f'{parser.prog}: error: unrecognized arguments: {shown}{hint}; see {parser.prog} --help\n')
+    raise SystemExit(2)
 
 
 def _startup_errors() -> tuple[type[BaseException], ...]:
