@@ -121,8 +121,8 @@ class SettingsOptions:
 
 def _rows(declared: Iterable[Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(variable, preferred option name, row) for every settings field and declared variable."""
-    from .settings import Settings
     from .core.util import describe_variables
+    from .settings import Settings
 
     rows: list[tuple[str, str, dict[str, Any]]] = []
     for item in declared:

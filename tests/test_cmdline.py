@@ -160,7 +160,7 @@ def test_a_bad_int_is_argparse_usage_error(capsys: pytest.CaptureFixture[str]) -
     assert ei.value.code == 2 and "argument --repeat: invalid int value: 'lots'" in capsys.readouterr().err
 
 
-# --- run() and init_framework_cli, in child interpreters ---------------------------------------------------------------
+# --- run() and init_framework_cli, in child interpreters --------------------------------------------------------------
 
 TOOL = '''
 import argparse, asyncio, os, sys, time

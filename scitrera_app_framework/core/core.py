@@ -549,6 +549,7 @@ def init_framework_cli(base_app_name: str, **kwargs: Any) -> Variables:
 
 
 __all__ = ['InitOptions', 'init_framework', 'init_framework_desktop', 'init_framework_test_harness',
-           'init_framework_embedded', 'init_framework_cli', 'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
+           'init_framework_embedded', 'init_framework_cli',
+           'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
            'log_framework_variables', 'load_strategy', 'load_object', 'StatefulDirError', 'restore_working_directory',
            'original_working_directory']

@@ -18,8 +18,9 @@ from ..util.config_sources import FileSource, SecretsDirSource
 from ..util.secrets import MASK, is_secret_key, mask_value
 from .defaults import get_variables
 
-__all__ = ['ConfigFileError', 'SecretsDirError', 'read_env_file', 'add_env_file_source', 'add_file_source', 'add_secrets_dir_source',
-           'add_config_files_from', 'describe_variables', 'variables_markdown', 'stop_watching']
+__all__ = ['ConfigFileError', 'SecretsDirError', 'read_env_file', 'add_env_file_source', 'add_file_source',
+           'add_secrets_dir_source', 'add_config_files_from', 'describe_variables', 'variables_markdown',
+           'stop_watching']
 
 
 class SecretsDirError(SAFError, FileNotFoundError):
@@ -127,8 +128,8 @@ def add_secrets_dir_source(path: Union[str, os.PathLike[str]] = '/run/secrets', 
 
 def add_config_files_from(v: Variables) -> list[FileSource]:
     """Add the files named by ``SAF_CONFIG_FILES`` (comma-separated; a trailing ``?`` marks a file optional) and
-    the directory named by ``SAF_SECRETS_DIR`` (it must exist; a trailing ``?`` makes it optional), in that order; return the file sources (``init_framework`` calls
-    it first thing).
+    the directory named by ``SAF_SECRETS_DIR`` (it must exist; a trailing ``?`` makes it optional), in that order;
+    return the file sources (``init_framework`` calls it first thing).
 
     Raises:
         FileNotFoundError / ConfigFileError: as :func:`add_file_source` (the message names the file).
