@@ -157,13 +157,20 @@ def _jsonable(value: Any, depth: int = 0, active: Optional[set[int]] = None) -> 
     infinities ``<float nan>`` / ``<float inf>``, anything else its ``str`` (or ``<unprintable TYPE>``)."""
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, int):
-        return int(value)
+    if isinstance(value, int):  # (beyond ~4,000 digits Python refuses to print an int)
+        return int(value) if value.bit_length() < 13_000 else f'<int of {value.bit_length():,} bits>'
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else f'<float {value!r}>'
     active = active if active is not None else set()
     if depth > 50 or id(value) in active:
         return f'<recursive {type(value).__name__}>'
+    try:
+        return _jsonable_container(value, depth, active)
+    except Exception:  # noqa: BLE001 - a mapping or sequence that fails to iterate
+        return f'<unprintable {type(value).__name__}>'
+
+
+def _jsonable_container(value: Any, depth: int, active: set[int]) -> Any:
     if isinstance(value, Mapping):
         active.add(id(value))
         try:

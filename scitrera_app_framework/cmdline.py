@@ -327,8 +327,8 @@ def _call_main(main: Callable[..., Any], args: argparse.Namespace, v: Variables)
 
 def _debug_wanted(args: Optional[argparse.Namespace]) -> bool:
     from .util.parsing import ext_parse_bool
-    if args is not None and getattr(args, _DEST + 'debug', False):
-        return True
+    if args is not None and (getattr(args, _DEST + 'debug', False) is True or getattr(args, 'debug', None) is True):
+        return True  # our --debug, or the app's own
     try:
         return bool(ext_parse_bool(os.environ.get('SAF_DEBUG', '') or False))
     except (TypeError, ValueError):

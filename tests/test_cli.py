@@ -216,6 +216,10 @@ class Unprintable:
         raise RuntimeError('no repr for you')
     __str__ = __repr__
 
+class BadMapping(dict):
+    def items(self):
+        raise RuntimeError('cannot list')
+
 class Worker(Plugin):
     """keeps a non-daemon thread until its shutdown"""
     def extension_point_name(self, v):
@@ -243,6 +247,11 @@ def setup(**kw):
     v.set('UNPRINTABLE', Unprintable())
     v.set('NOT_A_NUMBER', math.nan)
     v.set('INFINITE', [math.inf, -math.inf])
+    loop = [1]
+    loop.append(loop)
+    v.set('RECURSIVE', loop)
+    v.set('HUGE_INT', 10 ** 5000)
+    v.set('BAD_MAPPING', BadMapping())
     v.environ('APP_WORKERS', default=3, type_fn=int, help='worker threads')
     v.environ('SAF_SECRET_KEYS', default='')
     for key, val in kw.items():
@@ -275,6 +284,9 @@ def test_config_json_is_always_valid_json(tmp_path: Path) -> None:
     assert rows['UNPRINTABLE']['value'] == '<unprintable Unprintable>'
     assert rows['NOT_A_NUMBER']['value'] == '<float nan>'
     assert rows['INFINITE']['value'] == ['<float inf>', '<float -inf>']
+    assert rows['RECURSIVE']['value'][0] == 1 and '"<recursive list>"' in json.dumps(rows['RECURSIVE']['value'])
+    assert rows['HUGE_INT']['value'] == '<int of 16,610 bits>'
+    assert rows['BAD_MAPPING']['value'] == '<unprintable BadMapping>'
     _clean(p)
 
 

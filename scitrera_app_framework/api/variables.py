@@ -124,9 +124,12 @@ class RequiredVariableError(ConfigurationError):
 
 
 def _masked(key: str, value: Any, secret: bool) -> Any:
-    if secret and value not in (None, ''):
-        return MASK
-    return mask_value(key, value)
+    try:
+        if secret and value not in (None, ''):
+            return MASK
+        return mask_value(key, value)
+    except Exception:  # a value that cannot be compared or walked (its own __eq__ / items() raise): not shown
+        return f'<unprintable {type(value).__name__}>'
 
 
 def _layer_of(where: str, key: str) -> tuple[str, Optional[str]]:
