@@ -50,7 +50,7 @@ __all__ = [
     'REPOSITORY_ENV_VAR', 'DEFAULT_REPOSITORY', 'CACHE_ENV_VAR', 'INDEX_FILE', 'APP_MANIFEST', 'LIBS_DIR',
     'ENVS_DIR', 'DEFAULT_ENTRYPOINT', 'IndexEntry', 'AppVersionSpec', 'repository_path', 'cache_root',
     'read_index', 'read_app_version_spec', 'environment_spec', 'copy_tree', 'tree_digest', 'install_version',
-    'repository_repairers',
+    'repository_repairers', 'entrypoint_problem',
 ]
 
 REPOSITORY_ENV_VAR = 'SLAUNCH_REPOSITORY_PATH'
@@ -206,10 +206,10 @@ def read_app_version_spec(repo: Path, app: str, version: str) -> AppVersionSpec:
                                                 allow_empty=True).strip()
     location = chk.location(('entrypoint',) if 'entrypoint' in body else ())
     if entry:
+        problem = entrypoint_problem(entry)
+        if problem:
+            raise chk.error(('entrypoint',), problem)
         parts = entry.replace('\\', '/').split('/')
-        if entry.startswith(('/', '\\')) or any(p in ('', '.', '..') for p in parts) or ':' in parts[0]:
-            raise chk.error(('entrypoint',), f'{entry!r} must be a relative path of a file of the app (no '
-                                             "'..', not absolute)")
         entry = '/'.join(parts)
         if not directory.joinpath(*parts).is_file():
             top = sorted(p.name for p in directory.iterdir() if p.name != APP_MANIFEST and not p.name.startswith('.'))
@@ -226,6 +226,16 @@ def read_app_version_spec(repo: Path, app: str, version: str) -> AppVersionSpec:
         entrypoint=entry, entry_kind='script' if entry else 'python', entry_location=location, lib_versions=libs,
         pip_requirements=_lines(chk, body.get('pip_requirements'), ('pip_requirements',)),
         conda_requirements=_lines(chk, body.get('conda_requirements'), ('conda_requirements',)))
+
+
+def entrypoint_problem(entry: str) -> Optional[str]:
+    """Return why ``entry`` (an app version's ``entrypoint``, not empty) is refused, or None: it must be a relative
+    path of a file of the version (no ``..``, not absolute, no drive, no control character)."""
+    parts = entry.replace('\\', '/').split('/')
+    if entry.startswith(('/', '\\')) or any(p in ('', '.', '..') for p in parts) or ':' in parts[0] \
+            or any(ord(ch) < 32 or ch in '\x7f\x85\u2028\u2029' for ch in entry):
+        return f"{entry!r} must be a relative path of a file of the app (no '..', not absolute)"
+    return None
 
 
 def _lines(chk: Checker, value: Any, path: KeyPath) -> Tuple[str, ...]:

@@ -274,12 +274,12 @@ def repository(slaunch_wheels: Wheels, tmp_path_factory: pytest.TempPathFactory)
     build_wheel(wheels, 'rdep', '1.0', {'rdep.py': "VALUE = 'rdep1'\n"})
     src = base / 'src'
     write_tree(src / 'envs' / 'base', {'requirements.txt': f'--no-index\n--find-links {wheels}\nsllib==1.0\n'})
-    write_tree(src / 'rlib', RLIB)
+    write_tree(src / '_libs' / 'rlib', {'manifest.yaml': '{}\n', **{f'rlib/{k}': v for k, v in RLIB.items()}})
     write_tree(src / 'rapp', RAPP_V1)
     repo = base / 'repo'
-    deploy.deploy_environments(src / 'envs', repo)
-    deploy.deploy_library(src / 'rlib', repo)
-    deploy.deploy_application(src / 'rapp', repo, environment='base', lib_versions={'rlib': '0.5'},
+    deploy.deploy_environments(src / 'envs', repository=repo)
+    deploy.deploy_library('rlib', src / '_libs' / 'rlib', repository=repo)
+    deploy.deploy_application('rapp', src / 'rapp', repository=repo, environment='base', lib_versions={'rlib': '0.5'},
                               pip_requirements=['--no-index', f'--find-links {wheels}', 'rdep==1.0'])
     cache = base / 'cache'
     env = dict(os.environ, PIP_NO_INDEX='1', PIP_CONFIG_FILE=os.devnull, SLAUNCH_REPOSITORY_PATH=str(repo),
