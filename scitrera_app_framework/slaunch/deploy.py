@@ -492,16 +492,22 @@ def _deploy_dir(repo: Path, final: Path, what: str, overwrite: bool, fill: Calla
     if final.exists() and not overwrite:
         raise DeployError(f'{what} is already deployed at {final}; deploy a new version (deployed versions never '
                           'change under running launchers) or pass overwrite=True')
+    created = [p for p in (final.parent, final.parent.parent) if p != repo and not p.exists()]
     staged: Optional[Path] = None
+    placed = False
     try:
         staged = _stage_in(final.parent, final.name)
         _seal(staged, fill(staged), what)
         _place(staged, final, overwrite, what)
+        placed = True
     except OSError as exc:
         raise _disk_error(exc, what) from exc
     finally:
         if staged is not None and staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
+        for directory in ([] if placed else created):  # the deepest first; only if still empty
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
 
 def _app_manifest(app_dir: Path, environment: Optional[str], entrypoint: Optional[str],
