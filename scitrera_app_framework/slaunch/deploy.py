@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import os
 import re
 import shutil
@@ -56,7 +57,13 @@ from ._log import logger
 from .errors import DeployError, InvalidNameError, ManifestError, ManifestFetchError, StateError
 from .paths import validate_name
 from .repository import (
-    APP_MANIFEST, DEFAULT_ENTRYPOINT, ENVS_DIR, INDEX_FILE, LIBS_DIR, entrypoint_problem, repository_path,
+    APP_MANIFEST,
+    DEFAULT_ENTRYPOINT,
+    ENVS_DIR,
+    INDEX_FILE,
+    LIBS_DIR,
+    entrypoint_problem,
+    repository_path,
 )
 
 __all__ = ['read_app_version', 'read_lib_version', 'update_manifest', 'deploy_application', 'deploy_applications',
@@ -691,6 +698,10 @@ def deploy_libraries(build_root: PathLike, update_current: bool = False, subset:
                                               overwrite=overwrite))
 
 
+def _copy_env(src: Path, what: str, staged: Path) -> Dict[str, str]:
+    return _copy_source(src, staged, what, None)
+
+
 def deploy_environments(environments_root: Union[PathLike, Mapping[str, PathLike]], *,
                         repository: Optional[PathLike] = None, names: Optional[Iterable[str]] = None) -> List[Path]:
     """Deploy environment definitions as ``<repository>/_env/<env>/`` (the original's signature):
@@ -724,7 +735,7 @@ def deploy_environments(environments_root: Union[PathLike, Mapping[str, PathLike
         for env, src in items:
             final = repo / ENVS_DIR / env
             what = f'environment {env}'
-            _deploy_dir(repo, final, what, True, lambda staged, s=src, w=what: _copy_source(s, staged, w, None))
+            _deploy_dir(repo, final, what, True, functools.partial(_copy_env, src, what))
             logger().info('deployed %s to %s', what, final)
             out.append(final)
     return out

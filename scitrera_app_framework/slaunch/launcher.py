@@ -127,7 +127,7 @@ def _check_entry(session: RootSession, app: str, version: str, rec: Dict[str, An
         return
     lines = proc.stderr.strip().splitlines()
     last = lines[-1] if lines else f'exit status {proc.returncode}'
-    prefix = f'slaunch: error: {plan.entry_location or "entry point %r" % plan.entry}: '
+    prefix = f'slaunch: error: {plan.entry_location or f"entry point {plan.entry!r}"}: '
     if proc.returncode == 2 and last.startswith(prefix):
         raise ManifestError(last[len(prefix):], source=plan.entry_location or f'entry point {plan.entry!r}')
     raise InstallError(f'the entry point {plan.entry!r} of {app!r} {version} cannot be imported: {last}',

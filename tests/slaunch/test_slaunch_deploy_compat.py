@@ -51,9 +51,9 @@ class Deployed:
     cache: Path
     build: Path
     env: Dict[str, str]
-    first: 'subprocess.CompletedProcess[str]'
+    first: subprocess.CompletedProcess[str]
 
-    def slaunch(self, *args: str) -> 'subprocess.CompletedProcess[str]':
+    def slaunch(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the ``slaunch`` console script of the test venv (``python -m`` where there is none)."""
         script = Path(sys.executable).with_name('slaunch')
         cmd: List[str] = [str(script)] if script.is_file() else [sys.executable, '-m', 'scitrera_app_framework.slaunch']
@@ -84,7 +84,7 @@ def deployed(slaunch_wheels: Any, tmp_path_factory: pytest.TempPathFactory) -> I
     yield result
 
 
-def _out(proc: 'subprocess.CompletedProcess[str]') -> List[str]:
+def _out(proc: subprocess.CompletedProcess[str]) -> List[str]:
     assert proc.returncode == 0, proc.stderr
     return [line for line in proc.stdout.splitlines() if line.strip()]
 

@@ -113,7 +113,8 @@ def test_v2_switch_then_unreachable_repository(repo_copy: tuple, repository: Any
                                                rapp_v2: Dict[str, str]) -> None:
     repo, cache = repo_copy
     v2 = write_tree(tmp_path / 'src' / 'rapp', rapp_v2)
-    deploy.deploy_application('rapp', v2, repository=repo, environment='base', lib_versions={'rlib': None})  # rlib's current
+    # rlib: None is the lib's current version
+    deploy.deploy_application('rapp', v2, repository=repo, environment='base', lib_versions={'rlib': None})
     assert deploy.read_app_version(v2) == '2.0'
     assert main(['rapp', 'x']) == 0  # deployed, but not current yet
     assert _lines(capfd.readouterr().out) == ['rapp v1 rlib05 lib1 rdep1 x']
