@@ -448,15 +448,18 @@ def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]
                               'it out (ignore_fn)')
         if path.is_symlink() and os.path.commonpath([base, os.path.realpath(path)]) != base:
             raise DeployError(f'{path} is a symlink that points out of {src}; copy the file instead')
+        if path.is_symlink() and path.is_dir():
+            raise DeployError(f'{path} is a symlink to a directory; copy the directory instead (or leave it out '
+                              'with ignore_fn)')
     hashes: Dict[str, str] = {}
     total = sum(path.stat().st_size for _, path in listed)
     with Progress(f'deploying {what}', total=total, unit='bytes') as bar:
         for rel, path in listed:
             target = dest.joinpath(*rel.split('/'))
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target, follow_symlinks=False)
+            shutil.copy2(path, target)  # a symlink to a file of the source: its content, as launchers copy it
             hashes[rel] = hash_file(target)
-            bar.advance(target.lstat().st_size)
+            bar.advance(target.stat().st_size)
     return hashes
 
 
@@ -557,6 +560,26 @@ def _app_manifest(app_dir: Path, environment: Optional[str], entrypoint: Optiona
     return data
 
 
+def _check_as_launcher(repo: Path, staged: Path, name: str, version: str) -> None:
+    """Read the staged version as a launcher will (a manifest it refuses is never placed); warn about an
+    environment or a pinned lib version the repository does not have yet."""
+    from .errors import InstallError
+    from .repository import read_version_dir_spec
+
+    try:
+        spec = read_version_dir_spec(repo, staged, name, version)
+    except (ManifestError, InstallError, InvalidNameError) as exc:
+        shown = str(exc).replace(str(staged), str(repo / name / version))
+        raise DeployError(f'{name} {version}: a launcher would refuse this version: {shown}') from None
+    if not (repo / ENVS_DIR / spec.environment).is_dir():
+        logger().warning('%s %s: the environment %r is not deployed in %s yet (deploy_environments); launchers '
+                         'refuse the version until it is', name, version, spec.environment, repo)
+    for lib, lib_version in spec.lib_versions.items():
+        if lib_version is not None and not (repo / LIBS_DIR / lib / lib_version).is_dir():
+            logger().warning('%s %s: lib %s %s is not deployed in %s yet (deploy_library)', name, version, lib,
+                             lib_version, repo)
+
+
 def deploy_application(name: str, app_path: PathLike, update_current: bool = False,
                        ignore_fn: Optional[IgnoreFn] = None, *, repository: Optional[PathLike] = None,
                        version: Optional[str] = None, environment: Optional[str] = None,
@@ -589,6 +612,7 @@ def deploy_application(name: str, app_path: PathLike, update_current: bool = Fal
         hashes = _copy_source(src, staged, what, ignore_fn)
         (staged / APP_MANIFEST).write_bytes(_dump_yaml(meta))
         hashes[APP_MANIFEST] = hash_file(staged / APP_MANIFEST)
+        _check_as_launcher(repo, staged, name, version)
         return hashes
 
     with _deploy_lock(repo):

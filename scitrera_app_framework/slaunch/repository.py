@@ -50,7 +50,7 @@ __all__ = [
     'REPOSITORY_ENV_VAR', 'DEFAULT_REPOSITORY', 'CACHE_ENV_VAR', 'INDEX_FILE', 'APP_MANIFEST', 'LIBS_DIR',
     'ENVS_DIR', 'DEFAULT_ENTRYPOINT', 'IndexEntry', 'AppVersionSpec', 'repository_path', 'cache_root',
     'read_index', 'read_app_version_spec', 'environment_spec', 'copy_tree', 'tree_digest', 'install_version',
-    'repository_repairers', 'entrypoint_problem',
+    'repository_repairers', 'entrypoint_problem', 'read_version_dir_spec',
 ]
 
 REPOSITORY_ENV_VAR = 'SLAUNCH_REPOSITORY_PATH'
@@ -181,10 +181,20 @@ def read_app_version_spec(repo: Path, app: str, version: str) -> AppVersionSpec:
     validate_name(app, 'app name')
     validate_name(version, 'app version')
     directory = repo / app / version
-    manifest_file = directory / APP_MANIFEST
     if not directory.is_dir():
         raise InstallError(f'{app} {version} is not in the repository: {directory} does not exist; deploy it or '
                            f'fix {repo / INDEX_FILE}')
+    return read_version_dir_spec(repo, directory, app, version)
+
+
+def read_version_dir_spec(repo: Path, directory: Path, app: str, version: str) -> AppVersionSpec:
+    """Return the spec of the app version in ``directory`` (its ``manifest.yaml``), read exactly as a launcher
+    reads ``<repo>/<app>/<version>/`` (deploy checks a staged version with it before placing it).
+
+    Raises :class:`InstallError` when it has no readable ``manifest.yaml``, :class:`ManifestError` (file, line,
+    key path) for a malformed one or an entrypoint that is not a file of the version.
+    """
+    manifest_file = directory / APP_MANIFEST
     try:
         data, marks = _read_yaml(manifest_file)
     except ManifestFetchError as exc:

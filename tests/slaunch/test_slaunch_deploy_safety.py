@@ -229,3 +229,30 @@ def test_entrypoint_outside_the_version_is_refused(tmp_path: Path, entry: str) -
     with pytest.raises(DeployError, match='must be a relative path'):  # from the app's own manifest.yaml too
         deploy.deploy_application('capp', app, repository=repo)
     assert not (repo / 'capp').exists()
+
+
+def test_a_manifest_a_launcher_refuses_is_refused(tmp_path: Path) -> None:
+    repo = tmp_path / 'repo'
+    app = write_tree(tmp_path / 'capp', {'VERSION': '1.0', 'main.py': '',
+                                         'manifest.yaml': 'environment: base\npip_requirements: {a: 1}\n'})
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application('capp', app, repository=repo)
+    message = str(info.value)
+    assert message.startswith('capp 1.0: a launcher would refuse this version: ')
+    assert f'{repo / "capp" / "1.0" / "manifest.yaml"}:' in message and 'pip_requirements' in message
+    assert sorted(p.name for p in repo.iterdir()) == ['.deploy.lock']
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='symlinks')
+def test_symlinks_inside_the_source_are_copied_as_launchers_copy_them(tmp_path: Path) -> None:
+    from scitrera_app_framework.slaunch.repository import copy_tree
+
+    repo = tmp_path / 'repo'
+    app = write_tree(tmp_path / 'capp', {'VERSION': '1.0', 'main.py': "print('m')\n", 'pkg/x.py': ''})
+    (app / 'alias.py').symlink_to('main.py')
+    deploy.deploy_application('capp', app, environment='base', repository=repo)
+    copy_tree(repo / 'capp' / '1.0', tmp_path / 'copy', 'capp 1.0')  # checks every hash, as a launcher does
+    assert (tmp_path / 'copy' / 'alias.py').read_text() == "print('m')\n"
+    (app / 'pkg2').symlink_to('pkg')
+    with pytest.raises(DeployError, match='pkg2 is a symlink to a directory'):
+        deploy.deploy_application('capp', app, environment='base', repository=repo, version='1.1')
