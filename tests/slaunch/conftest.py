@@ -17,7 +17,7 @@ import textwrap
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import pytest
 
@@ -54,12 +54,14 @@ def _record_hash(data: bytes) -> str:
     return 'sha256=' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
 
 
-def build_wheel(dest: Path, name: str, version: str, files: Dict[str, str]) -> Path:
-    """Write a pure-Python wheel ``{name}-{version}-py3-none-any.whl`` with ``files`` into ``dest``."""
+def build_wheel(dest: Path, name: str, version: str, files: Dict[str, str], requires: Sequence[str] = ()) -> Path:
+    """Write a pure-Python wheel ``{name}-{version}-py3-none-any.whl`` with ``files`` (and ``Requires-Dist``
+    lines for ``requires``) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     info = f'{name}-{version}.dist-info'
     contents = {path: text.encode() for path, text in files.items()}
-    contents[f'{info}/METADATA'] = f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n'.encode()
+    requires_lines = ''.join(f'Requires-Dist: {r}\n' for r in requires)
+    contents[f'{info}/METADATA'] = f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires_lines}'.encode()
     contents[f'{info}/WHEEL'] = (b'Wheel-Version: 1.0\nGenerator: slaunch-tests\nRoot-Is-Purelib: true\n'
                                  b'Tag: py3-none-any\n')
     wheel = dest / f'{name}-{version}-py3-none-any.whl'
