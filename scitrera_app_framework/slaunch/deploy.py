@@ -520,6 +520,25 @@ def _deploy_dir(repo: Path, final: Path, what: str, overwrite: bool, fill: Calla
                 directory.rmdir()
 
 
+def _record(repo: Path, libs: bool, name: str, version: str, update_current: bool, final: Path, existed: bool,
+            what: str) -> Dict[str, Optional[str]]:
+    """Record a placed version in the index. If that fails, a new version is taken out again (the repository is
+    as it was); a replaced one stays (its index entry is unchanged) and the error says so."""
+    try:
+        return _update_index(repo, libs, name, version, update_current, None)
+    except (OSError, DeployError) as exc:
+        if existed:
+            fix = (f"; the new copy of {what} is in place, its index entry unchanged: run update_manifest({name!r}, "
+                   f"{version!r}{', libs=True' if libs else ''}) once fixed")
+            raise DeployError(f'recording {what} in the index failed: {exc}{fix}') from exc
+        shutil.rmtree(final, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            final.parent.rmdir()  # only if it is empty now
+        if isinstance(exc, DeployError):
+            raise DeployError(f'{exc} (nothing of {what} was deployed)') from None
+        raise _disk_error(exc, f'the index entry of {what}') from exc
+
+
 def _app_manifest(app_dir: Path, environment: Optional[str], entrypoint: Optional[str],
                   lib_versions: Optional[Mapping[str, Optional[str]]], pip_requirements: Optional[Sequence[str]],
                   conda_requirements: Optional[Sequence[str]]) -> Dict[str, Any]:
@@ -617,11 +636,9 @@ def deploy_application(name: str, app_path: PathLike, update_current: bool = Fal
 
     with _deploy_lock(repo):
         final = repo / name / version
+        existed = final.exists()
         _deploy_dir(repo, final, what, overwrite, _fill)
-        try:
-            entry = _update_index(repo, False, name, version, update_current, None)
-        except OSError as exc:
-            raise _disk_error(exc, f'the index entry of {what}') from exc
+        entry = _record(repo, False, name, version, update_current, final, existed, what)
     logger().info('deployed %s to %s', what, final)
     return entry
 
@@ -703,11 +720,9 @@ def deploy_library(pkg: str, build_path: PathLike, update_current: bool = False,
     what = f'lib {pkg} {version}'
     with _deploy_lock(repo):
         final = repo / LIBS_DIR / pkg / version
+        existed = final.exists()
         _deploy_dir(repo, final, what, overwrite, lambda staged: _copy_source(src, staged, what, ignore_fn))
-        try:
-            entry = _update_index(repo, True, pkg, version, update_current, None)
-        except OSError as exc:
-            raise _disk_error(exc, f'the index entry of {what}') from exc
+        entry = _record(repo, True, pkg, version, update_current, final, existed, what)
     logger().info('deployed %s to %s', what, final)
     return entry
 

@@ -256,3 +256,19 @@ def test_symlinks_inside_the_source_are_copied_as_launchers_copy_them(tmp_path: 
     (app / 'pkg2').symlink_to('pkg')
     with pytest.raises(DeployError, match='pkg2 is a symlink to a directory'):
         deploy.deploy_application('capp', app, environment='base', repository=repo, version='1.1')
+
+
+def test_an_index_that_cannot_be_written_leaves_no_unrecorded_version(tmp_path: Path) -> None:
+    repo = tmp_path / 'repo'
+    app = write_tree(tmp_path / 'capp', {'VERSION': '1.0', 'main.py': ''})
+    write_tree(repo, {'manifest.yaml': 'capp: [1.0]\n'})  # malformed: the deploy cannot record anything
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application('capp', app, environment='base', repository=repo)
+    assert 'manifest.yaml:1: capp: expected a mapping' in str(info.value)
+    assert 'nothing of capp 1.0 was deployed' in str(info.value)
+    assert sorted(p.name for p in repo.iterdir()) == ['.deploy.lock', 'manifest.yaml']
+    (repo / 'manifest.yaml').write_text('')
+    deploy.deploy_application('capp', app, environment='base', repository=repo)  # a retry works
+    (repo / 'manifest.yaml').write_text('capp: [1.0]\n')
+    with pytest.raises(DeployError, match=r"the new copy of capp 1\.0 is in place.*update_manifest\('capp', '1\.0'\)"):
+        deploy.deploy_application('capp', app, environment='base', repository=repo, overwrite=True)
