@@ -353,6 +353,28 @@ def test_misspelt_entry_point_never_reaches_the_state(installed_root: Any, tmp_p
                                                  else 'app v1 --from-manifest c')
 
 
+def test_new_version_whose_entry_module_fails_to_import_is_not_switched_to(installed_root: Any, tmp_path: Path,
+                                                                            make_manifest: Callable,
+                                                                            wheel_builder: Callable,
+                                                                            capfd: Any) -> None:
+    """The entry point check imports the entry's module: a release whose import raises is refused like a failed
+    install (the installed version runs, a warning names the error), never recorded."""
+    root = installed_root.copy(tmp_path / 'root')
+    wheels = tmp_path / 'src' / 'wheels'
+    import shutil
+
+    shutil.copytree(installed_root.wheels.dir, wheels)
+    wheel_builder(wheels, 'slapp', '3.0', {'slapp/__init__.py': '', 'slapp/cli.py': "raise RuntimeError('boom')\n"})
+    manifest = wheels.parent / 'm3.yaml'
+    manifest.write_text(make_manifest('3.0'))
+    assert main([str(manifest), APP, '--root', str(root)]) == 0
+    out, err = capfd.readouterr()
+    assert _lines(out)[0] == 'app v1 --from-manifest'
+    assert "the entry point 'slapp.cli:main' of 'slapp' 3.0 cannot be imported: RuntimeError: boom" in err
+    assert 'launching the installed version 1.0' in err
+    assert _state(root)['apps'][APP]['current'] == '1.0' and '3.0' not in _state(root)['apps'][APP]['versions']
+
+
 def _alias_bomb() -> str:
     levels = ['a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]']
     for prev, name in zip('abcdefgh', 'bcdefghi'):
