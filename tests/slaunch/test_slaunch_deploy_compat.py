@@ -113,6 +113,12 @@ def test_original_deploy_calls_end_to_end(deployed: Deployed, tmp_path: Path,
     assert _out(deployed.slaunch('capp', '--app-version', '2.0', 'z')) == ['capp v2 clib03 lib1 z']
     assert _out(deployed.slaunch('capp', 'w')) == ['capp v1 clib03 lib1 w']  # the repository's current again
 
+    # a lib, one at a time, and its rollback
+    lib = write_tree(tmp_path / 'lib04', {'clib/__init__.py': "__version__ = '0.4'\nVALUE = 'clib04'\n",
+                                          'manifest.yaml': ''})
+    assert deploy.deploy_library('clib', lib, True) == {'current': '0.4', 'latest': '0.4'}
+    assert deploy.update_manifest('clib', None, True, False, '0.3') == {'current': '0.3', 'latest': '0.4'}
+
     # the share is down: the cache launches
     os.replace(repo, tmp_path / 'repo-gone')
     offline = deployed.slaunch('capp', 'off')
