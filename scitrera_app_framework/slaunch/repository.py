@@ -8,7 +8,7 @@ Layout (written by :mod:`.deploy`, or by the original's deploy tools)::
         manifest.yaml                    environment, entrypoint, lib_versions, pip_requirements, conda_requirements
         .slaunch-files.sha256            sha256 of every file (written by slaunch.deploy; optional)
       _libs/manifest.yaml                lib name -> {current, latest}
-      _libs/<lib>/<version>/             the lib's files (the directory put on sys.path, e.g. <lib>/__init__.py)
+      _libs/<lib>/<version>/             the lib's build directory (put on sys.path: <lib>/__init__.py, manifest.yaml)
       _env/<env>/requirements.txt        pip requirements of environment <env> (options such as --find-links too)
       _env/<env>/environment.yml         conda environment file (optional)
 
