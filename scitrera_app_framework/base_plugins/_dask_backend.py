@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -53,6 +54,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 CLAIM_TTL = 60.0
 
 _DONE_STATES = frozenset(('memory', 'erred', 'forgotten'))
+_GONE = frozenset(('stopping', 'stopped', 'closing', 'closing_gracefully', 'closed', 'failed'))  # nanny states
 _PLAIN_TYPES = (str, int, float, bool, type(None))
 
 _log = logging.getLogger(__name__)
@@ -108,6 +110,25 @@ def ensure_worker_logging(settings: Optional[WorkerLogSettings]) -> None:
             configure_logging(settings.level, settings.format, settings.datefmt, dict(settings.static),
                               redact=settings.redact, lean_records=False)
         _worker_logging = settings
+
+
+def shielded_worker(**kwargs: Any) -> Any:
+    """The embedded cluster's worker factory, called by the nanny inside the new worker process: first leave the
+    app's session and process group (``os.setsid``), then build the :class:`distributed.Worker`.
+
+    A terminal sends Ctrl-C (SIGINT), Ctrl-\\ and Ctrl-Z to its whole foreground process group, which the
+    spawned worker processes share with the app: each would stop its running job. In their own session they no
+    longer receive the terminal's signals, and the app alone decides (the shutdown phases finish or cancel the
+    jobs, then close the cluster). A worker still ends when the app does: distributed's worker processes exit when
+    their parent goes away, and the cluster is closed at shutdown.
+    """
+    if hasattr(os, 'setsid'):
+        try:
+            os.setsid()
+        except OSError:  # already a session or group leader: nothing to leave
+            pass
+    from distributed import Worker
+    return Worker(**kwargs)
 
 
 def _annotate(e: BaseException, stage: str) -> None:
@@ -375,11 +396,13 @@ class DaskBackgroundExecutor(JobExecutor):
         else:
             import dask
 
-            # one task per worker thread at a time: the rest waits on the scheduler, where it can be cancelled
+            # one task per worker thread at a time: the rest waits on the scheduler, where it can be cancelled.
+            # The worker processes start their own session (shielded_worker): the terminal's Ctrl-C is the app's.
             with dask.config.set({'distributed.scheduler.worker-saturation': 1.0}):
-                self._cluster = distributed.LocalCluster(n_workers=max_workers, threads_per_worker=1,
-                                                         processes=True, host='127.0.0.1',
-                                                         dashboard_address='127.0.0.1:0')
+                self._cluster = distributed.LocalCluster(
+                    n_workers=max_workers, threads_per_worker=1, processes=True, host='127.0.0.1',
+                    dashboard_address='127.0.0.1:0',
+                    worker_class=functools.partial(distributed.Nanny, worker_class=shielded_worker))
             try:
                 self._client = distributed.Client(self._cluster, set_as_default=False)
             except BaseException:
@@ -423,6 +446,53 @@ class DaskBackgroundExecutor(JobExecutor):
             raise JobBackendError(
                 f'cannot submit {label}: {self._where} is unreachable (client status {status!r}); jobs fail at once '
                 f'until it is back: check the scheduler (SAF_DASK_SCHEDULER) and the network')
+        if self._no_worker_left():
+            raise JobBackendError(f'cannot submit {label}: {self._no_worker_text()}')
+
+    def _no_worker_left(self) -> bool:
+        """True when the embedded cluster can no longer run anything: no worker on its scheduler and no nanny
+        left that would start one (a worker that ended by a signal sent to it closes its nanny too). An external
+        cluster may gain workers at any time: never true for it."""
+        cluster = self._cluster
+        if cluster is None:
+            return False
+        try:
+            if cluster.scheduler.workers:
+                return False
+            nannies = list(cluster.workers.values())
+        except Exception:  # the cluster is being torn down
+            return False
+        return all(getattr(getattr(n, 'status', None), 'name', 'running') in _GONE for n in nannies)
+
+    def _fail_orphans(self) -> int:
+        """Fail every unfinished job at once when the embedded cluster has no worker left; returns how many."""
+        with self._lock:
+            left = list(self._pending.values())
+            for job in left:
+                self._pending.pop(job.key, None)
+                if job.job_id is not None and self._jobs.get(job.job_id) is job:
+                    del self._jobs[job.job_id]
+            self._idle.notify_all()
+        if not left:
+            return 0
+        self._logger.error('background executor: %s; failing its %d unfinished job(s)', self._no_worker_text(),
+                           len(left))
+        self._cancel_dask(left)
+        claims = [(job.id_key, job.token) for job in left if job.id_key is not None]
+        if claims and self._client.status == 'running':
+            try:
+                self._client.run_on_scheduler(release_unique_many, claims)
+            except Exception as e:
+                self._logger.debug('could not release %d unique job id(s) on the scheduler: %s', len(claims), e)
+        for job in left:
+            if job.future is not None:
+                self._complete(job.future, None, JobBackendError(
+                    f'job {job.label} cannot finish: {self._no_worker_text()}; it may or may not have run'), False)
+        return len(left)
+
+    def _no_worker_text(self) -> str:
+        return (f'{self._where} has no worker left (its worker processes ended: killed by a signal sent to them, '
+                f'or out of memory; see the distributed.nanny log lines); create a new executor (restart the app)')
 
     def _start(self, job: _Job, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                pre_fn: Optional[Callable[[], Any]], post_fn: Optional[Callable[[Any], Any]]) -> DaskJobFuture:
@@ -575,7 +645,16 @@ class DaskBackgroundExecutor(JobExecutor):
         """The collector thread: take the finished jobs in batches, fetch their results with one ``gather``,
         release their unique ids, complete their concurrent Futures. Ends at a None."""
         while True:
-            keys = [self._done.get()]
+            try:  # an embedded cluster is checked every second: one with no worker left fails its jobs at once
+                keys = [self._done.get(timeout=1.0 if self._cluster is not None else None)]
+            except queue.Empty:
+                if self._pending and self._no_worker_left():
+                    try:
+                        self._fail_orphans()
+                    except Exception as e:  # never let the collector die
+                        self._logger.error('background executor: failing the jobs of a cluster with no worker '
+                                           'left failed: %s', e, exc_info=True)
+                continue
             while len(keys) < 1000:
                 try:
                     keys.append(self._done.get_nowait())
@@ -755,14 +834,20 @@ class DaskBackgroundExecutor(JobExecutor):
                 threading.Thread(target=self._close_when_idle, name='saf-dask-close', daemon=True).start()
             return
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        orphaned = False
         with self._lock:
             while self._pending and self._client.status == 'running':
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
+                if self._no_worker_left():
+                    orphaned = True  # nothing will run them: do not wait for the timeout
+                    break
                 self._idle.wait(0.25 if remaining is None else min(0.25, remaining))
             left = list(self._pending.values())
-        if left:
+        if orphaned:
+            self._fail_orphans()
+        elif left:
             self._logger.warning('background executor: %d job(s) on %s still unfinished after %gs; cancelling '
                                  'them', len(left), self._where, timeout if timeout is not None else 0)
             self._cancel_dask(left)
