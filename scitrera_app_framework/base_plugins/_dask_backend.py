@@ -3,7 +3,8 @@
 Imported only when ``SAF_JOB_BACKEND=dask`` (or by a direct import); ``distributed`` itself is imported when an
 executor is created. ``SAF_DASK_SCHEDULER=tcp://host:8786`` connects to an existing scheduler; without it an
 embedded :class:`distributed.LocalCluster` (worker processes on 127.0.0.1, ``SAF_JOB_THREADS`` of them, one
-thread each) is started and closed at shutdown.
+thread each, each in its own session so that a terminal's Ctrl-C reaches only the app: see
+:func:`shielded_worker`) is started and closed at shutdown; if it has no worker left, its jobs fail at once.
 
 How a job crosses the process boundary: ``fn``, its arguments and the pre/post functions are pickled
 (cloudpickle: module-level functions by reference, so their module must be importable on the workers; lambdas
@@ -14,6 +15,10 @@ are, anything else as its ``str``) and the current tenant id are set on the work
 app's ``Variables``, plugins and extension values, open files, sockets and locks do not cross; a job sees only
 what it was given. The result comes back pickled; a failure comes back as the job's own exception with the
 remote traceback text in its ``saf_remote_traceback`` attribute, and is logged here with that traceback.
+
+The app's logging identity (:class:`WorkerLogSettings`: main logger name, level, format, static fields) reaches
+every worker through :class:`WorkerLoggingPlugin` and with each job, so ``get_logger(name='job')`` in a job gives
+``<app>.job`` with the app's format, as on the thread backend.
 
 Unique jobs are unique across the cluster: the id is claimed on the scheduler (one claim at a time per id,
 decided in the scheduler's event loop) and the job runs under the task key ``saf-unique-<repr(id)>-<token>``;
@@ -80,22 +85,32 @@ def import_distributed() -> Any:
 
 
 class WorkerLogSettings(NamedTuple):
-    """How a worker process writes its log records (the submitting app's settings, see :func:`log_settings_of`)."""
+    """The submitting app's logging identity, as a worker process applies it (see :func:`log_settings_of`): the
+    level, format, date format, static fields and redaction of its records, and ``logger``, the name of the app's
+    main logger (what ``get_logger()`` returns on the worker; ``get_logger(name='job')`` is its child)."""
 
     level: int
     format: Optional[str]
     datefmt: Optional[str]
     static: tuple[tuple[str, str], ...]
     redact: bool
+    logger: Optional[str] = None
 
 
 _worker_logging: Optional[WorkerLogSettings] = None
+_worker_logger: Optional[logging.Logger] = None  # the app logger this module set on the worker
 _worker_logging_lock = threading.Lock()
 
 
 def ensure_worker_logging(settings: Optional[WorkerLogSettings]) -> None:
-    """In a worker process, install the framework's log handler with the app's settings, once, unless the
-    process already has a handler on its root logger (a worker whose logging was set up by its owner)."""
+    """In a worker process, take on the app's logging identity: install the framework's log handler with the
+    app's settings, once, unless the process already has a handler on its root logger (a worker whose logging was
+    set up by its owner), and make ``settings.logger`` the process's app logger, so that ``get_logger()`` and
+    ``get_logger(name='job')`` in a job give ``<app>`` and ``<app>.job`` (without the warning about
+    ``init_framework``), unless the process initialized an app of its own.
+
+    Cheap when nothing changed (one comparison): it runs for every job, and when the executor's worker plugin is
+    installed on a worker."""
     global _worker_logging
     if settings is None or _worker_logging == settings:
         return
@@ -103,13 +118,46 @@ def ensure_worker_logging(settings: Optional[WorkerLogSettings]) -> None:
         if _worker_logging == settings:
             return
         root = logging.getLogger()
-        if root.handlers and find_framework_handler() is None:
-            _worker_logging = settings  # someone else's logging: leave it alone
-            return
-        if find_framework_handler() is None:
-            configure_logging(settings.level, settings.format, settings.datefmt, dict(settings.static),
-                              redact=settings.redact, lean_records=False)
+        if not (root.handlers and find_framework_handler() is None):  # else someone else's logging: left alone
+            if find_framework_handler() is None:
+                configure_logging(settings.level, settings.format, settings.datefmt, dict(settings.static),
+                                  redact=settings.redact, lean_records=False)
+        if settings.logger:
+            adopt_app_logger(settings.logger)
         _worker_logging = settings
+
+
+def adopt_app_logger(name: str, dask_scheduler: Any = None) -> None:
+    """Make the logger ``name`` this process's app logger (what ``get_logger()`` returns), unless the process
+    initialized an app of its own: workers, and the scheduler, which imports a job's module when it unpickles
+    the task (so a module-level ``get_logger(name=...)`` does not warn there either)."""
+    global _worker_logger
+    from ..core.context import get_app_context
+    from ..core.logs import set_app_logger
+
+    ctx = get_app_context(None)
+    if ctx.logger is None or ctx.logger is _worker_logger:  # not an app initialized in this process
+        _worker_logger = logging.getLogger(name)
+        set_app_logger(None, _worker_logger)  # type: ignore[arg-type]
+
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin as _PluginBase
+except ImportError:  # pragma: no cover - the executor reports the missing package (import_distributed)
+    _PluginBase = object  # type: ignore[assignment,misc]
+
+
+class WorkerLoggingPlugin(_PluginBase):  # type: ignore[misc,valid-type]
+    """A Dask worker plugin giving every worker of the cluster, present and joining later, the app's logging
+    identity (:func:`ensure_worker_logging`) before it runs any job, so a job module's import-time
+    ``get_logger(name=...)`` gets it too. The executor registers it under ``saf-logging-<app logger>``."""
+
+    def __init__(self, settings: WorkerLogSettings) -> None:
+        self.settings = settings
+
+    def setup(self, worker: Any = None) -> None:
+        """Called by Dask on each worker."""
+        ensure_worker_logging(self.settings)
 
 
 def shielded_worker(**kwargs: Any) -> Any:
@@ -336,7 +384,8 @@ def log_settings_of(v: Optional[Variables]) -> Optional[WorkerLogSettings]:
         redact = True
     return WorkerLogSettings(logging.getLogger().level, None if fmt is None else str(fmt),
                              None if datefmt in (None, '') else str(datefmt),
-                             tuple(sorted((k, str(val)) for k, val in static.items())), redact)
+                             tuple(sorted((k, str(val)) for k, val in static.items())), redact,
+                             ctx.logger.name if ctx.logger is not None else None)
 
 
 class DaskBackgroundExecutor(JobExecutor):
@@ -412,6 +461,21 @@ class DaskBackgroundExecutor(JobExecutor):
             self._max_workers = max_workers
         self._client.subscribe_topic(self._topic, self._on_started)
         self._collector.start()
+        if log_settings is not None:
+            self._register_logging_plugin(log_settings)
+
+    def _register_logging_plugin(self, settings: WorkerLogSettings) -> None:
+        """Install :class:`WorkerLoggingPlugin` on the cluster (best effort: every job also carries the
+        settings)."""
+        name = f'saf-logging-{settings.logger or "app"}'
+        register = getattr(self._client, 'register_plugin', None) or self._client.register_worker_plugin
+        try:
+            if settings.logger and self._cluster is None:  # an external scheduler (the embedded one is ours)
+                self._client.run_on_scheduler(adopt_app_logger, settings.logger)
+            register(WorkerLoggingPlugin(settings), name=name)
+        except Exception as e:
+            self._logger.debug('could not register the worker logging plugin on %s (%s: %s); each job sets the '
+                               'logging identity when it starts', self._where, type(e).__name__, e)
 
     # --- properties --------------------------------------------------------------------------------------
     @property
@@ -920,7 +984,8 @@ def create_dask_executor(v: Variables, logger: logging.Logger, workers: int,
     return executor
 
 
-__all__ = ['DaskBackgroundExecutor', 'DaskJobFuture', 'WorkerLogSettings', 'run_remote_job', 'claim_unique',
+__all__ = ['DaskBackgroundExecutor', 'DaskJobFuture', 'WorkerLogSettings', 'WorkerLoggingPlugin', 'adopt_app_logger',
+           'shielded_worker', 'run_remote_job', 'claim_unique',
            'release_unique', 'release_unique_many', 'unique_active', 'ensure_worker_logging', 'log_settings_of',
            'create_dask_executor', 'parse_connect_timeout', 'import_distributed', 'UNIQUE_KEY_PREFIX',
            'DEFAULT_CONNECT_TIMEOUT', 'CLAIM_TTL']

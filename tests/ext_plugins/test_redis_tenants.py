@@ -406,7 +406,7 @@ def test_a_non_utf8_value_affects_only_its_tenant(make_provider: Callable[..., R
         raw.publish(reader.channel, 'notahash')
         for i in range(3):  # other tenants' changes keep propagating, message after message
             writer.set_tenant_values('good', {'plan': f'pro-{i}'})
-            assert _wait(lambda: good.get('plan') == f'pro-{i}', 5.0), (good.get('plan'), caplog.text)
+            assert _wait(lambda i=i: good.get('plan') == f'pro-{i}', 5.0), (good.get('plan'), caplog.text)
         assert reader.connected
         assert bad.get('plan') == 'old' and bad.get('blob') == 'fine'  # the last good values stay
         assert _wait(lambda: 'not UTF-8' in caplog.text, 5.0), caplog.text
@@ -461,7 +461,7 @@ def test_the_listener_survives_a_killed_redis_server(redis_binary: str, prefix: 
             server.start()  # the same port
             assert _wait(lambda: reader.connected), caplog.text  # type: ignore[union-attr]
             writer.set_tenant_values('t1', {'v': f'after kill {round_}'})
-            assert _wait(lambda: tv.get('v') == f'after kill {round_}'), caplog.text
+            assert _wait(lambda r=round_: tv.get('v') == f'after kill {r}'), caplog.text
         assert reader._thread.is_alive()
         assert caplog.text.count('is reachable again') >= 2, caplog.text
     finally:
