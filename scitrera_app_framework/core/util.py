@@ -182,6 +182,18 @@ def _watch_points(path: str) -> tuple[set[str], set[str]]:
     return {d for d in dirs if os.path.isdir(d)}, names
 
 
+def _identity(dirs: set[str]) -> frozenset[tuple[str, int, int]]:
+    """The watched directories as (path, device, inode): a directory replaced under the same name differs."""
+    out = set()
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        out.add((d, st.st_dev, st.st_ino))
+    return frozenset(out)
+
+
 class _FileWatch:
     """The thread that follows one file (or secrets directory) and reloads ``v`` when it changes."""
 
@@ -195,6 +207,7 @@ class _FileWatch:
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.missing = False
+        self.failure: Optional[str] = None  # the last watch failure logged (logged once until it changes)
         self.log = logging.getLogger('saf.config')
 
     def _relevant(self, changed: str, names: set[str]) -> bool:
@@ -215,6 +228,11 @@ class _FileWatch:
             self.log.info('watched configuration %s is back; reading it again', self.path)
         self.v.reload()
 
+    def _points(self) -> tuple[set[str], set[str]]:
+        if self.is_dir:
+            return ({self.path} if os.path.isdir(self.path) else set()), {self.path}
+        return _watch_points(self.path)
+
     def run(self) -> None:
         from watchfiles._rust_notify import RustNotify  # the watchfiles backend's documented direct interface
 
@@ -222,34 +240,38 @@ class _FileWatch:
         first = True
         while not self.stop.is_set():
             try:
-                if self.is_dir:
-                    dirs, names = ({self.path} if os.path.isdir(self.path) else set()), {self.path}
-                else:
-                    dirs, names = _watch_points(self.path)
+                dirs, names = self._points()
                 if not dirs:
-                    raise FileNotFoundError(f'no directory of {self.path} exists')
+                    raise FileNotFoundError(f'no directory of {self.path} exists (yet)')
+                identity = _identity(dirs)
                 with RustNotify(sorted(dirs), False, False, 300, self.is_dir, True) as notify:
                     self.ready.set()
                     if not first:
                         self._check()  # changes between two watchers were not heard
+                    if self.failure is not None:
+                        self.failure = None
+                        self.log.info('watching %s again', self.path)
                     first = False
                     backoff = 0.1
                     while not self.stop.is_set():
-                        changes = notify.watch(_WATCH_DEBOUNCE_MS, 50, 5000, self.stop)
+                        changes = notify.watch(_WATCH_DEBOUNCE_MS, 50, 2000, self.stop)
                         if changes == 'stop':
                             return
-                        if not isinstance(changes, set):
-                            continue  # timeout (or a signal, which only the main thread handles)
-                        if any(self._relevant(changed, names) for _kind, changed in changes):
+                        if isinstance(changes, set) and any(self._relevant(c, names) for _k, c in changes):
                             self._check()
-                            if not self.is_dir and _watch_points(self.path)[0] != dirs:
-                                break  # a link now points elsewhere: watch the new directories
-            except Exception as e:  # a directory vanished, the watch limit reached, ...
+                        # a link now points elsewhere, or a watched directory was replaced (or removed): watch
+                        # the directories there are now (checked after each change, and every 2 s)
+                        if _identity(self._points()[0]) != identity:
+                            break
+            except Exception as e:  # no directory yet, the watch limit reached, ...
                 self.ready.set()
                 if self.stop.is_set():
                     return
-                self.log.warning('watching %s failed (%s: %s); retrying in %gs', self.path, type(e).__name__, e,
-                                 backoff)
+                text = f'{type(e).__name__}: {e}'
+                if text != self.failure:
+                    self.failure = text
+                    self.log.warning('cannot watch %s (%s); retrying until it can (every %gs at most)', self.path,
+                                     text, 5.0)
                 first = False
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

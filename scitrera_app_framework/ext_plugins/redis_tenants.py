@@ -360,6 +360,8 @@ class RedisTenantProvider(BaseMultiTenantProvider):
         Raises:
             TypeError / TenantIdError: invalid tenant id.
             TenantStoreUnavailableError: Redis cannot be reached (nothing was written).
+            TenantValueError: the tenant's key holds something that is not a hash (nothing was written), or the
+                hash, written, still holds a field that is not UTF-8 text.
         """
         self.validate_tenant_id(tenant_id)
         key = self.tenant_key(tenant_id)
@@ -376,6 +378,8 @@ class RedisTenantProvider(BaseMultiTenantProvider):
             pipe.publish(self._channel, tenant_id)
             pipe.execute()
             self.refresh(tenant_id)
+        except self._redis.ResponseError as e:  # WRONGTYPE: the key holds something else (nothing was written)
+            raise self._not_a_hash(tenant_id, key, e) from None
         except self._redis.RedisError as e:
             raise TenantStoreUnavailableError(
                 f'cannot write the settings of tenant {tenant_id!r}: the tenant store {SAF_MULTITENANT_REDIS_URL}='

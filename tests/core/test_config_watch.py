@@ -191,3 +191,33 @@ def test_a_watched_secrets_volume_sees_every_swap(tmp_path: Path) -> None:
         swap(i, f'S{i}')
         while v.get('level') != f'S{i}':
             reloads.get(timeout=TIMEOUT)
+
+
+def test_the_whole_directory_replaced_is_seen(tmp_path: Path, warnings: Warnings) -> None:
+    """A deployment that swaps the configuration directory (``mv conf conf.old; mv conf.new conf``)."""
+    conf = tmp_path / 'conf'
+    conf.mkdir()
+    (conf / 'app.yaml').write_text('level: L0\n')
+    w = Watched(conf / 'app.yaml')
+    for i in range(1, 4):
+        new = tmp_path / f'conf.new{i}'
+        new.mkdir()
+        (new / 'app.yaml').write_text(f'level: L{i}\n')
+        os.rename(conf, tmp_path / f'conf.old{i}')
+        os.rename(new, conf)
+        w.expect(f'L{i}')
+
+
+def test_a_missing_directory_is_reported_once_and_watched_for(tmp_path: Path, warnings: Warnings) -> None:
+    conf = tmp_path / 'later'
+    v = Variables()
+    reloads: queue.Queue[set[str]] = queue.Queue()
+    v.on_reload(reloads.put)
+    add_file_source(conf / 'app.yaml', v, optional=True, watch=True)
+    message = warnings.expect(str(conf / 'app.yaml'))
+    assert 'no directory' in message and 'retrying' in message
+    conf.mkdir()
+    (conf / 'app.yaml').write_text('level: late\n')
+    while v.get('level') != 'late':
+        reloads.get(timeout=TIMEOUT)
+    assert warnings.records.qsize() == 0, [warnings.records.get().getMessage() for _ in range(3)]

@@ -424,6 +424,8 @@ def test_a_non_utf8_value_affects_only_its_tenant(make_provider: Callable[..., R
         assert "tenant 'bad'" in text and "'blob'" in text and 'not UTF-8' in text and f'{prefix}bad' in text
         with pytest.raises(TenantValueError, match="tenant 'notahash'.*not a hash"):
             fresh.get_tenant_variables('notahash')
+        with pytest.raises(TenantValueError, match="tenant 'notahash'.*not a hash"):
+            writer.set_tenant_values('notahash', {'a': 1})  # not "unreachable"
         assert fresh.get_tenant_variables('good').get('plan') == 'pro-2'
 
         # repaired: seen by the listener again
