@@ -69,7 +69,11 @@ def add_file_source(path: Union[str, os.PathLike[str]], v: Optional[Variables] =
     and ``v.get('db_host')``); lists stay lists; ``prefix='app'`` puts ``APP_`` before every name. An
     ``optional`` file may be missing (it gives no values until it appears and ``v.reload()`` runs).
     ``watch=True`` re-reads it when it changes (needs the optional ``watchfiles`` package) and calls the
-    ``v.on_reload`` callbacks with the changed keys.
+    ``v.on_reload`` callbacks with the changed keys. The watch is on the file's directory (and on the directory of
+    every link on the way to it), not on the file, so every change is seen: an edit in place, a rename over it
+    (vim, ``sed -i``, Ansible, ``mv``), a delete and re-create, a Kubernetes ConfigMap volume swapping its
+    ``..data`` link. A file that vanishes is logged (a WARNING naming it; its last good values stay) and read
+    again when it reappears. A change made after this returns is seen.
 
     Raises:
         FileNotFoundError: the file is missing and not ``optional``.
@@ -143,23 +147,142 @@ def _watchfiles() -> Any:
 
 
 _watchers: list[tuple[Any, Any]] = []  # (stop event, thread) of every watching thread
+_WATCH_DEBOUNCE_MS = 200
+_MAX_LINK_HOPS = 40
+
+
+def _watch_points(path: str) -> tuple[set[str], set[str]]:
+    """What to watch for ``path``: ``(directories, names)``. The directories are the existing parents of the path
+    and of every symbolic link on the way to the real file (a ConfigMap's ``app.yaml -> ..data/app.yaml`` and
+    ``..data -> ..2026_...``); the names are those paths, whose events matter. Watching directories, not the
+    file, survives a rename over the file, a delete and re-create, and a swap of ``..data``."""
+    dirs: set[str] = set()
+    names: set[str] = set()
+    todo = [os.path.abspath(path)]
+    while todo and len(names) < _MAX_LINK_HOPS:
+        p = todo.pop()
+        if p in names:
+            continue
+        names.add(p)
+        dirs.add(os.path.dirname(p))
+        # the first link among p's ancestors (or p itself): follow it, the rest of the path below its target
+        prefix = os.path.sep
+        for part in p.split(os.path.sep)[1:]:
+            prefix = os.path.join(prefix, part)
+            if os.path.islink(prefix):
+                try:
+                    target = os.readlink(prefix)
+                except OSError:
+                    break
+                names.add(prefix)
+                dirs.add(os.path.dirname(prefix))
+                rest = os.path.relpath(p, prefix)
+                todo.append(os.path.normpath(os.path.join(os.path.dirname(prefix), target, rest)))
+                break
+    return {d for d in dirs if os.path.isdir(d)}, names
+
+
+def _identity(dirs: set[str]) -> frozenset[tuple[str, int, int]]:
+    """The watched directories as (path, device, inode): a directory replaced under the same name differs."""
+    out = set()
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        out.add((d, st.st_dev, st.st_ino))
+    return frozenset(out)
+
+
+class _FileWatch:
+    """The thread that follows one file (or secrets directory) and reloads ``v`` when it changes."""
+
+    def __init__(self, v: Variables, path: str) -> None:
+        import logging
+        import threading
+
+        self.v = v
+        self.path = path
+        self.is_dir = os.path.isdir(path)
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.missing = False
+        self.failure: Optional[str] = None  # the last watch failure logged (logged once until it changes)
+        self.log = logging.getLogger('saf.config')
+
+    def _relevant(self, changed: str, names: set[str]) -> bool:
+        if self.is_dir:
+            return True  # the watched directory itself: every entry is a secret (or its ..data link)
+        return any(changed == n or changed.startswith(n + os.sep) for n in names)
+
+    def _check(self) -> None:
+        """Reload unless the file vanished (then warn once and keep its last good values)."""
+        if not os.path.exists(self.path):
+            if not self.missing:
+                self.missing = True
+                self.log.warning('watched configuration %s vanished (deleted, renamed away or a broken link); '
+                                 'keeping its last good values until it reappears', self.path)
+            return
+        if self.missing:
+            self.missing = False
+            self.log.info('watched configuration %s is back; reading it again', self.path)
+        self.v.reload()
+
+    def _points(self) -> tuple[set[str], set[str]]:
+        if self.is_dir:
+            return ({self.path} if os.path.isdir(self.path) else set()), {self.path}
+        return _watch_points(self.path)
+
+    def run(self) -> None:
+        from watchfiles._rust_notify import RustNotify  # the watchfiles backend's documented direct interface
+
+        backoff = 0.1
+        first = True
+        while not self.stop.is_set():
+            try:
+                dirs, names = self._points()
+                if not dirs:
+                    raise FileNotFoundError(f'no directory of {self.path} exists (yet)')
+                identity = _identity(dirs)
+                with RustNotify(sorted(dirs), False, False, 300, self.is_dir, True) as notify:
+                    self.ready.set()
+                    if not first:
+                        self._check()  # changes between two watchers were not heard
+                    if self.failure is not None:
+                        self.failure = None
+                        self.log.info('watching %s again', self.path)
+                    first = False
+                    backoff = 0.1
+                    while not self.stop.is_set():
+                        changes = notify.watch(_WATCH_DEBOUNCE_MS, 50, 2000, self.stop)
+                        if changes == 'stop':
+                            return
+                        if isinstance(changes, set) and any(self._relevant(c, names) for _k, c in changes):
+                            self._check()
+                        # a link now points elsewhere, or a watched directory was replaced (or removed): watch
+                        # the directories there are now (checked after each change, and every 2 s)
+                        if _identity(self._points()[0]) != identity:
+                            break
+            except Exception as e:  # no directory yet, the watch limit reached, ...
+                self.ready.set()
+                if self.stop.is_set():
+                    return
+                text = f'{type(e).__name__}: {e}'
+                if text != self.failure:
+                    self.failure = text
+                    self.log.warning('cannot watch %s (%s); retrying until it can (every %gs at most)', self.path,
+                                     text, 5.0)
+                first = False
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
 
 def _watch(v: Variables, path: str) -> None:
     import threading
 
-    watchfiles = _watchfiles()
-    stop = threading.Event()
-
-    def loop() -> None:
-        try:
-            for _changes in watchfiles.watch(path, debounce=200, stop_event=stop, raise_interrupt=False):
-                v.reload()
-        except Exception as e:  # the file's directory vanished, ...
-            import logging
-            logging.getLogger('saf.config').warning('stopped watching %s: %s: %s', path, type(e).__name__, e)
-
-    t = threading.Thread(target=loop, name=f'saf-watch:{os.path.basename(path)}', daemon=True)
+    _watchfiles()
+    watch = _FileWatch(v, path)
+    t = threading.Thread(target=watch.run, name=f'saf-watch:{os.path.basename(path)}', daemon=True)
     if not _watchers:
         # stop the watchers at interpreter exit, before daemon threads are abandoned inside native code (a thread
         # killed there at exit can abort the process on some Pythons)
@@ -167,8 +290,9 @@ def _watch(v: Variables, path: str) -> None:
         if not register_before_thread_join(stop_watching):
             import atexit
             atexit.register(stop_watching)
-    _watchers.append((stop, t))
+    _watchers.append((watch.stop, t))
     t.start()
+    watch.ready.wait(10.0)  # a change made once this returns is seen
 
 
 def stop_watching(timeout: float = 2.0) -> None:
