@@ -55,8 +55,9 @@ class Plugin(Generic[T]):
 
     Lifecycle (see the README, "Plugins"): registration (``on_registration``), initialization (``initialize``,
     after the plugin's dependencies; ``collected`` becomes True when it is initialized or scheduled,
-    ``initialized`` stays True until shutdown): eager plugins (the default) by ``init_all_plugins`` or ``register_plugin(init=True)``, lazy
-    ones (``eager = False``) on the first ``get_extension`` of their point; optional
+    ``initialized`` stays True until shutdown): eager plugins (the default) by ``init_all_plugins`` or
+    ``register_plugin(init=True)``, lazy ones (``eager = False``) on the first ``get_extension`` of their
+    point; optional
     ``async_ready``/``async_stopping`` for asyncio apps; ``shutdown`` in reverse dependency order (a plugin
     before the plugins it depends on).
 
@@ -72,6 +73,10 @@ class Plugin(Generic[T]):
     collected: bool = False
     #: True while the plugin is initialized: set when ``initialize`` returned, False again after ``shutdown``.
     initialized: bool = False
+    # whether async_ready / async_stopping ran (or were scheduled) for the current initialization; the
+    # original's attribute names, kept up to date by the registry
+    _async_ready_called: bool = False
+    _async_stopping_called: bool = False
 
     def name(self) -> str:
         """Unique plugin name (default ``module.ClassName``)."""

@@ -100,7 +100,7 @@ class PluginRecord:
 
     __slots__ = ('plugin', 'name', 'point', 'multi', 'enabled', 'eager', 'deps', 'state', 'value', 'error',
                  'init_ms', 'seq', 'init_index', 'attempt', 'observed', 'pending', 'source', 'reg_owner',
-                 'reg_done', 'reg_error', 'ready_done', 'stopping_done', 'ready_task', 'stopping_task', 'skipped')
+                 'reg_done', 'reg_error', '_ready_done', '_stopping_done', 'ready_task', 'stopping_task', 'skipped')
 
     def __init__(self, owner: int) -> None:
         self.plugin: Plugin[Any] = None  # type: ignore[assignment]  # set once the plugin is constructed
@@ -123,14 +123,35 @@ class PluginRecord:
         self.reg_owner = owner
         self.reg_done = threading.Event()
         self.reg_error: Optional[BaseException] = None
-        self.ready_done = False
-        self.stopping_done = False
+        self._ready_done = False
+        self._stopping_done = False
         self.ready_task: Any = None
         self.stopping_task: Any = None
         self.skipped = False
 
     def label(self) -> str:
         return f'plugin {self.name!r} (extension point {self.point!r})'
+
+    # the async hooks' once-per-initialization flags, mirrored on the plugin under the original's attribute names
+    @property
+    def ready_done(self) -> bool:
+        return self._ready_done
+
+    @ready_done.setter
+    def ready_done(self, done: bool) -> None:
+        self._ready_done = done
+        if self.plugin is not None:
+            self.plugin._async_ready_called = done
+
+    @property
+    def stopping_done(self) -> bool:
+        return self._stopping_done
+
+    @stopping_done.setter
+    def stopping_done(self, done: bool) -> None:
+        self._stopping_done = done
+        if self.plugin is not None:
+            self.plugin._async_stopping_called = done
 
 
 class _Point:
@@ -167,6 +188,10 @@ class _Guard:
     def __exit__(self, *exc: Any) -> None:
         self._lock.release()
         _CRIT.__exit__()
+
+
+def _is_initialized(rec: PluginRecord) -> bool:
+    return rec.state is PluginState.INITIALIZED
 
 
 def _what(cls: type) -> str:
@@ -535,6 +560,18 @@ class Registry:
         raise ExtensionNotFoundError(f'extension point {point!r} has no enabled plugin (registered but disabled: '
                                      f'{names}); enable one of them')
 
+    def _claim(self, pt: _Point, rec: PluginRecord) -> PluginRecord:
+        """``init_all_plugins`` / ``register_plugin(init=True)`` of an enabled single plugin: it becomes the
+        point's implementation unless one is initialized, initializing or scheduled already; return the
+        point's implementation."""
+        with self._guard:
+            bound = pt.bound()
+            if bound is not None:
+                return bound
+            if pt.single is None or pt.single.state is PluginState.FAILED:
+                pt.single = rec
+            return pt.single
+
     def _bind_value(self, rec: PluginRecord) -> None:
         """Publish ``rec``'s value as its point's single value when ``rec`` is that point's implementation."""
         with self._guard:
@@ -555,8 +592,9 @@ class Registry:
             return multis
         chain = ' -> '.join([r.point for r in stack] + [dep])
         why = 'has no registered plugin' if pt is None else 'has no enabled plugin'
-        raise PluginDependencyError(f'{rec.label()} depends on extension point {dep!r}, which {why} '
-                                    f'(path: {chain}); register and enable a plugin for {dep!r}')
+        raise PluginDependencyError(f'unable to find a plugin for extension point {dep!r}: {rec.label()} '
+                                    f'depends on it, and it {why} (path: {chain}); register and enable a plugin '
+                                    f'for {dep!r}')
 
     # --- initialization -------------------------------------------------------------------------------------
     def _wait_cycle(self, me: int, att: _Attempt) -> Optional[list[str]]:
@@ -595,7 +633,7 @@ class Registry:
             return rec.value
         me = _get_ident()
         with self._guard:
-            if rec.state is PluginState.INITIALIZED:
+            if _is_initialized(rec):  # another thread finished it meanwhile
                 return rec.value
             stack = self._stacks.get(me)
             if stack is not None:
@@ -616,7 +654,7 @@ class Registry:
                     self._initialize(drec, v, async_enabled)
                     self._bind_value(drec)
             with self._guard:
-                if rec.state is PluginState.INITIALIZED:
+                if _is_initialized(rec):
                     return rec.value
                 if self._closed:
                     raise PluginShutdownError(rec.point)
@@ -739,8 +777,8 @@ class Registry:
         if not (single or rec.multi):
             return
         if single:
-            chosen = self._choose_single(rec.point, v)
-            if chosen is not rec:  # another candidate (registered earlier, or initialized first) is the point's
+            chosen = self._claim(pt, rec)
+            if chosen is not rec:  # another candidate (initialized, or scheduled earlier) is the point's
                 if chosen is not None:
                     self._warn_conflict(pt, [chosen, rec])
                 if not rec.multi:
@@ -1025,8 +1063,9 @@ def get_extensions(name_or_type: Any, v: Optional[Variables] = None, failures: O
     """
     if name_or_type.__class__ is str and failures is None:
         app = (v or _defaults.current or get_variables())._app
-        if app is not None and app.registry is not None:
-            cached = app.registry.cached_extensions(name_or_type)
+        reg: Optional[Registry] = app.registry if app is not None else None
+        if reg is not None:
+            cached = reg.cached_extensions(name_or_type)
             if cached is not None:
                 return cached
     v = get_variables(v)

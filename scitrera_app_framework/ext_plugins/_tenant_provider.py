@@ -11,7 +11,7 @@ from ..api.constants import EnvPlacement
 from ..api.variables import Variables
 from ..core.context import get_app_context
 from ..core.logs import get_logger, set_app_logger
-from ..util.parsing import parse_bool_strict, int_in_range
+from ..util.parsing import int_in_range, parse_bool_strict
 from ._tenant_base import (
     SAF_MULTITENANT_CACHE_SIZE,
     SAF_MULTITENANT_INCLUDE_ENV,

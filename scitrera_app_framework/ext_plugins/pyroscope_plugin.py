@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from ..api.plugins import Plugin
-from ..util.parsing import parse_bool_strict, int_in_range, seconds_at_least
+from ..util.parsing import int_in_range, parse_bool_strict, seconds_at_least
 from ..util.secrets import mask_url_credentials, mask_value, redact_mapping
 
 if TYPE_CHECKING:

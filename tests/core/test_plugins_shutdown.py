@@ -25,7 +25,8 @@ from scitrera_app_framework.core.plugins import (
 
 
 def make(point: str, events: list, *, name: Optional[str] = None, deps: tuple = (), eager: bool = False,
-         multi: bool = False, enabled: Optional[bool] = None, uses: tuple = (), stop_error: Optional[BaseException] = None,
+         multi: bool = False, enabled: Optional[bool] = None, uses: tuple = (),
+         stop_error: Optional[BaseException] = None,
          init: Optional[Callable[[Variables], Any]] = None) -> type[Plugin]:
     pname = name or point
     if enabled is None:  # the original's idiom: a contributor answers is_enabled False, is_multi_extension True

@@ -358,3 +358,22 @@ def test_record_states_are_an_enum_and_describe_keeps_plain_strings() -> None:
     assert row['state'] == 'initialized' and type(row['state']) is str
     shutdown_all_plugins(v)
     assert rec.state is PluginState.SHUT_DOWN
+
+
+def test_register_plugin_init_true_makes_an_enabled_candidate_the_points_implementation() -> None:
+    # the original: an explicit init=True initializes that plugin for its point when the point has none yet
+    v = Variables()
+    v.set('SAF_T_USE_ANOTHER', True)
+    register_plugin(plugin('simple', 'simple-pt'), v)
+    register_plugin(plugin('another', 'simple-pt', single=lambda vv: bool(vv.get('SAF_T_USE_ANOTHER'))), v,
+                    init=True)
+    assert get_extension('simple-pt', v) == 'value:another'
+    init_all_plugins(v)  # the point is taken: 'simple' stays uninitialized
+    assert get_registry(v).record('simple').state is PluginState.REGISTERED  # type: ignore[union-attr]
+
+
+def test_a_missing_dependency_says_unable_to_find() -> None:
+    v = Variables()
+    register_plugin(plugin('needs', 'needs-pt', deps=('saf-t-nothing',)), v)
+    with pytest.raises(ValueError, match="unable to find a plugin for extension point 'saf-t-nothing'"):
+        init_all_plugins(v)
