@@ -34,8 +34,8 @@ from scitrera_app_framework import (
     shutdown_all_plugins,
 )
 from scitrera_app_framework.base_plugins import register_package_plugins
-from scitrera_app_framework.core.util import add_env_file_source
 from scitrera_app_framework.core.plugins import describe_plugins
+from scitrera_app_framework.core.util import add_env_file_source
 
 PKG = 'saf_t_svcapp'
 N_SERVICES = 30
