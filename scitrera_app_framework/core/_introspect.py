@@ -11,8 +11,10 @@ from ._registry import PluginState, get_registry
 def describe_plugins(v: Optional[Variables] = None) -> list[dict[str, Any]]:
     """Return one dict per registered plugin, in registration order.
 
-    Keys: ``name``, ``extension_point``, ``multi``, ``enabled``, ``eager``, ``state`` (registered /
-    initializing / initialized / failed / shutting down / shut down), ``dependencies`` (declared),
+    Keys: ``name``, ``extension_point``, ``multi`` (``is_multi_extension``, asked at registration),
+    ``enabled`` (the last answer of ``is_enabled``), ``eager``, ``state`` (registered / initializing /
+    initialized / failed / shutting down / shut down; a contributor skipped under the failure policy ``skip`` is
+    ``failed``), ``dependencies`` (declared),
     ``observed_dependencies`` (points its ``initialize`` asked for), ``init_ms`` (None until initialized),
     ``error`` (the last initialization error, as text) and ``source``.
     """
