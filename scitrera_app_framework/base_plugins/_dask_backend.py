@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional
 from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
 from ..core.logs import configure_logging, current_log_context, find_framework_handler, log_context
-from ..util.parsing import ext_parse_bool
+from ..util.parsing import parse_bool_strict
 from ..util.secrets import mask_text, mask_url_credentials
 from .background import DEFAULT_JOB_THREADS, JobBackendConfigError, JobBackendError, JobExecutor, job_name
 
@@ -379,7 +379,7 @@ def log_settings_of(v: Optional[Variables]) -> Optional[WorkerLogSettings]:
         static.setdefault(str(k), '' if val is None else str(val))
     fmt, datefmt = v.get('LOGGING_FORMAT'), v.get('LOGGING_DATE_FORMAT')
     try:
-        redact = bool(ext_parse_bool(v.get('SAF_LOG_REDACT', True)))
+        redact = bool(parse_bool_strict(v.get('SAF_LOG_REDACT', True)))
     except ValueError:
         redact = True
     return WorkerLogSettings(logging.getLogger().level, None if fmt is None else str(fmt),

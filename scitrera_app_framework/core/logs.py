@@ -288,11 +288,17 @@ def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> log
     """Return the app's main logger, or its child ``name``.
 
     Before ``init_framework`` it is the logger named ``SAF`` (as in the original), and a warning says so once per
-    process.
+    process. ``v`` may be a stand-in with only ``get(key, default=None)`` (as apps' tests pass): its logger is the
+    one it holds under the original's key ``'=|main_logger|'``, else ``SAF``.
     """
     v = get_variables(v)
-    ctx = v._app
-    logger: Optional[logging.Logger] = ctx.logger if ctx is not None else None
+    logger: Optional[logging.Logger]
+    if isinstance(v, Variables):
+        ctx = v._app
+        logger = ctx.logger if ctx is not None else None
+    else:
+        held = v.get(_ORIGINAL_LOGGER_KEY, None)
+        logger = held if isinstance(held, logging.Logger) else None
     if logger is None:
         logger = logging.getLogger(PRE_INIT_LOGGER)
         if not _warned_pre_init:
@@ -304,6 +310,7 @@ def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> log
 
 #: the logger get_logger returns before init_framework (and init_framework_embedded's fixed logger)
 PRE_INIT_LOGGER = 'SAF'
+_ORIGINAL_LOGGER_KEY = '=|main_logger|'  # where the original kept the app logger in v (stand-ins may hold one)
 _warned_pre_init = False
 
 
