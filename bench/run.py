@@ -63,6 +63,9 @@ SPECS = [
     Spec('init', 'init', ['--n', '20'], ['--n', '3']),
     Spec('variables', 'variables', _MICRO_FULL, _MICRO_QUICK),
     Spec('environ', 'environ', _MICRO_FULL, _MICRO_QUICK),
+    # ours only: reads of 10 .. 1,000,000 distinct names (the key-name cache's bound; issue 19 item 14)
+    Spec('variables_names', 'variables_names', ['--n', '200000', '--min-time', '0.05', '--repeat', '3'],
+         ['--n', '200'], rounds=3, original=False),
     Spec('get_extension', 'get_extension', _MICRO_FULL, _MICRO_QUICK),
     Spec('get_extensions', 'get_extensions', _MICRO_FULL, _MICRO_QUICK),
     Spec('settings', 'settings', _MICRO_FULL, _MICRO_QUICK, original=False),  # vs pydantic-settings, not the original
@@ -305,6 +308,17 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
     speed_row('Variables.get environment key', 'variables', 'env_ns', 'floor_env_ns', 'ns/op', 2)
     speed_row('Variables.get registered default', 'variables', 'default_ns', 'floor_default_ns', 'ns/op', None)
     speed_row('environ(key, default, type_fn)', 'environ', 'environ_ns', 'floor_ns', 'ns/op', 5)
+    if 'variables_names' in raw:
+        base = _get(raw, 'variables_names', 'ours', 'ns_10')
+        for count in (1_000, 100_000, 1_000_000):
+            ours = _get(raw, 'variables_names', 'ours', f'ns_{count}')
+            if ours is None:
+                continue
+            ratio = _div(ours, base)
+            rows.append(Row(f'Variables.get cycling over {count:,} distinct names', ours, None, base, ratio,
+                            '<= 10x the cost with 10 names', _cmp(ratio, '<=', 10), 'ns/op', 'ours/10 names',
+                            'floor: the same reads cycling over 10 names; past 65,536 names every read misses the '
+                            'key-name cache (one encode of the name)'))
     speed_row('get_extension (initialized)', 'get_extension', 'get_extension_ns', 'floor_ns', 'ns/op', 3)
     speed_row('get_extensions (5 plugins)', 'get_extensions', 'get_extensions_ns', 'floor_ns', 'ns/op', 1)
     rows.extend(settings_bench.settings_rows(raw, Row))

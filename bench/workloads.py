@@ -222,6 +222,43 @@ def wl_variables(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+NAME_COUNTS = (10, 1_000, 100_000, 1_000_000)
+
+
+@workload('variables_names')
+def wl_variables_names(args: argparse.Namespace) -> dict[str, Any]:
+    """``Variables.get`` of absent keys cycling over 10, 1k, 100k and 1M distinct names (issue 19 item 14: the
+    environment key-name cache is bounded; past its bound the eviction must not make reads slower).
+
+    Each size first reads every name once (1M names fill and overflow the cache), then times ``--n`` reads (at
+    least 200,000) cycling over the names, best of ``--repeat``. ``ratio_<N>`` is the cost relative to 10 names.
+    """
+    from scitrera_app_framework import Variables
+
+    v = Variables()
+    get = v.get
+    calls = max(200_000, args.n) if args.min_time > 0 else max(1, args.n)
+    out: dict[str, Any] = {}
+    for count in NAME_COUNTS if args.min_time > 0 else (10, 1_000):
+        names = [f'bench_name_{count}_{i}' for i in range(count)]
+        for name in names:
+            get(name)
+        seq = (names * (calls // count + 1))[:calls] if count < calls else names[:calls]
+        best = float('inf')
+        for _ in range(max(1, args.repeat)):
+            if count >= calls:  # read names not read just before, so 1M names keep missing the cache
+                seq = names[-calls:] if seq[0] == names[0] else names[:calls]
+            t0 = time.perf_counter()
+            for name in seq:
+                get(name)
+            best = min(best, time.perf_counter() - t0)
+        out[f'ns_{count}'] = _ns(best / len(seq))
+        del names, seq
+    for key in list(out):
+        out[f'ratio_{key[3:]}'] = round(out[key] / out['ns_10'], 2)
+    return out
+
+
 @workload('environ')
 def wl_environ(args: argparse.Namespace) -> dict[str, Any]:
     """Repeated ``v.environ('BENCH_TYPED', default=5, type_fn=int)`` (key not in the environment)."""

@@ -42,3 +42,29 @@ def test_caches_are_bounded() -> None:
         _environ.encoded_key(f'saf_t_name_{i}')
     assert len(_environ.KEYS) <= _environ.CACHE_MAX
     assert "saf_t_name_" + str(_environ.CACHE_MAX + 19) in _environ.KEYS  # the newest stay: no full clear
+
+
+def test_eviction_cost_stays_flat_past_the_cache_bound() -> None:
+    """Issue 19 item 14: once more than CACHE_MAX distinct names were read, every new name evicted the oldest by
+    walking from the start of the dict over the slots of earlier deletions (~100x-1000x slower per name). The
+    cost per new name past the bound must stay within a generous factor of the cost below it (ratios only; the
+    bench row ``variables_names`` has the numbers)."""
+    import time
+
+    _environ.KEYS.clear()
+    below = [f'saf_t_flat_a_{i}' for i in range(_environ.CACHE_MAX // 2)]
+    t0 = time.perf_counter()
+    for name in below:
+        _environ.encoded_key(name)
+    per_below = (time.perf_counter() - t0) / len(below)
+    for i in range(_environ.CACHE_MAX):  # fill to the bound and past it: eviction from here on
+        _environ.encoded_key(f'saf_t_flat_b_{i}')
+    past = [f'saf_t_flat_c_{i}' for i in range(_environ.CACHE_MAX // 2)]
+    t0 = time.perf_counter()
+    for name in past:
+        _environ.encoded_key(name)
+    per_past = (time.perf_counter() - t0) / len(past)
+    assert len(_environ.KEYS) <= _environ.CACHE_MAX
+    assert past[-1] in _environ.KEYS
+    assert per_past < 10 * per_below, f'{per_past * 1e9:.0f} ns per new name past the bound vs {per_below * 1e9:.0f}'
+    _environ.KEYS.clear()
