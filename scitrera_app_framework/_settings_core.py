@@ -767,8 +767,8 @@ class Settings:
         """
         v = self._saf_vars
         if v is None:
-            raise SettingsError(_name(type(self)), [], f'{_name(type(self))} was built from values (or unpickled), '
-                                                       f'not loaded: use {_name(type(self))}.load(v)')
+            raise SettingsError(_name(type(self)), [], f'{_name(type(self))} was built from values, not loaded (or was '
+                                                       f'unpickled): use {_name(type(self))}.load(v)')
         new = load_settings(type(self), v, self._saf_prefix)
         _copy_into(self, new)
         return self
