@@ -66,6 +66,9 @@ SPECS = [
     # ours only: reads of 10 .. 1,000,000 distinct names (the key-name cache's bound; issue 19 item 14)
     Spec('variables_names', 'variables_names', ['--n', '200000', '--min-time', '0.05', '--repeat', '3'],
          ['--n', '200'], rounds=3, original=False),
+    # ours only: a 20,000-key YAML file through FileSource against one yaml.load (issue 19 item 13)
+    Spec('yaml_load', 'yaml_load', ['--n', '1000', '--min-time', '0.05', '--repeat', '3'], ['--n', '5'], rounds=3,
+         original=False),
     Spec('get_extension', 'get_extension', _MICRO_FULL, _MICRO_QUICK),
     Spec('get_extensions', 'get_extensions', _MICRO_FULL, _MICRO_QUICK),
     Spec('settings', 'settings', _MICRO_FULL, _MICRO_QUICK, original=False),  # vs pydantic-settings, not the original
@@ -308,6 +311,14 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
     speed_row('Variables.get environment key', 'variables', 'env_ns', 'floor_env_ns', 'ns/op', 2)
     speed_row('Variables.get registered default', 'variables', 'default_ns', 'floor_default_ns', 'ns/op', None)
     speed_row('environ(key, default, type_fn)', 'environ', 'environ_ns', 'floor_ns', 'ns/op', 5)
+    if 'yaml_load' in raw:
+        floor = _get(raw, 'yaml_load', 'ours', 'floor_ms')
+        for what, metric in (('load', 'load_ms'), ('reload()', 'reload_ms')):
+            ours = _get(raw, 'yaml_load', 'ours', metric)
+            ratio = _div(ours, floor)
+            rows.append(Row(f'YAML file, 20,000 keys: {what}', ours, None, floor, ratio, '<= 1.3x one yaml.load',
+                            _cmp(ratio, '<=', 1.3), 'ms', 'ours/floor',
+                            'floor: one yaml.load of the text (pure-Python SafeLoader); before issue 19: 3.4x'))
     if 'variables_names' in raw:
         base = _get(raw, 'variables_names', 'ours', 'ns_10')
         for count in (1_000, 100_000, 1_000_000):

@@ -259,6 +259,40 @@ def wl_variables_names(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+@workload('yaml_load')
+def wl_yaml_load(args: argparse.Namespace) -> dict[str, Any]:
+    """``FileSource`` load of a YAML file of 20,000 keys (``--n`` sections of 20 keys; 1,000 by default in a full
+    run) and its ``reload()``, against one ``yaml.load`` of the same text with the same (pure-Python
+    ``SafeLoader``) loader, best of ``--repeat``: how many parses a load costs (issue 19 item 13)."""
+    import yaml
+
+    from scitrera_app_framework.util.config_sources import FileSource
+
+    sections = max(1, args.n) if args.min_time > 0 else max(1, min(args.n, 20))
+    text = ''.join(f'section{i}:\n' + ''.join(f'  key{j}: value-{i}-{j}\n' for j in range(20)) for i in range(sections))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'big.yaml')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(text)
+        load = reload = floor = float('inf')
+        src = None
+        for _ in range(max(1, args.repeat)):
+            gc.collect()
+            t0 = time.perf_counter()
+            src = FileSource(path)
+            load = min(load, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            src.reload()
+            reload = min(reload, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            yaml.load(text, Loader=yaml.SafeLoader)
+            floor = min(floor, time.perf_counter() - t0)
+        assert src is not None and len(src) == sections * 20
+    return {'keys': sections * 20, 'load_ms': round(load * 1e3, 2), 'reload_ms': round(reload * 1e3, 2),
+            'floor_ms': round(floor * 1e3, 2), 'load_ratio': round(load / floor, 2),
+            'reload_ratio': round(reload / floor, 2)}
+
+
 @workload('environ')
 def wl_environ(args: argparse.Namespace) -> dict[str, Any]:
     """Repeated ``v.environ('BENCH_TYPED', default=5, type_fn=int)`` (key not in the environment)."""

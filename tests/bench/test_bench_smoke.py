@@ -22,6 +22,7 @@ EXPECTED_METRICS = {
     'init': {'min_ms', 'median_ms', 'floor_min_ms', 'floor_median_ms', 'runs'},
     'variables': {'local_ns', 'env_ns', 'default_ns', 'floor_local_ns', 'floor_env_ns', 'floor_default_ns'},
     'variables_names': {'ns_10', 'ns_1000', 'ratio_1000'},
+    'yaml_load': {'keys', 'load_ms', 'reload_ms', 'floor_ms', 'load_ratio'},
     'environ': {'environ_ns', 'floor_ns'},
     'get_extension': {'get_extension_ns', 'floor_ns'},
     'get_extensions': {'get_extensions_ns', 'floor_ns', 'variant'},
