@@ -37,7 +37,16 @@ from .api.constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 from .api.variables import Variables, VariableTypeError
 from .exceptions import ConfigurationError
 from .util import _environ
-from .util.secrets import MASK, bounded_repr, is_secret_key, mark_secret_key, mask_text, mask_value, shown_value
+from .util.secrets import (
+    MASK,
+    add_secret_values,
+    bounded_repr,
+    is_secret_key,
+    mark_secret_key,
+    mask_text,
+    mask_value,
+    shown_value,
+)
 
 S = TypeVar('S', bound='Settings')
 
@@ -857,6 +866,8 @@ class Settings:
 
 
 def _unpickle_settings(cls: type[Settings], values: dict[str, Any], prefix: str) -> Settings:
+    # the secrets travel to the other process: they are known secret values there too (masked where printed)
+    add_secret_values(val.get() for val in values.values() if isinstance(val, Secret))
     obj = cls.__new__(cls)
     obj.__setstate__((values, None, prefix))
     return obj

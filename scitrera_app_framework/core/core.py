@@ -14,7 +14,7 @@ from ..exceptions import SAFError
 from ..util.imports import ext_get_python, get_python_type_by_name
 from ..util.misc import now_ms
 from ..util.parsing import ext_parse_bool
-from ..util.secrets import add_secret_patterns, bounded_repr, mask_value
+from ..util.secrets import add_secret_patterns, add_secret_values, bounded_repr, is_secret_key, mask_value
 from . import _stdlib
 from .context import RUNNING, STARTING, AppContext, get_app_context
 from .defaults import get_variables, set_default_variables
@@ -141,10 +141,12 @@ def _step_sources(v: Variables, cli_args: Any) -> None:
 
 
 def _step_secrets(v: Variables) -> None:
-    """``SAF_SECRET_KEYS``: extra secret-name patterns, in force before anything is printed."""
+    """``SAF_SECRET_KEYS``: extra secret-name patterns, in force before anything is printed; then the values of
+    the secret-named environment variables become known secret values (masked in every text printed)."""
     secret_keys = v.environ('SAF_SECRET_KEYS', default='')
     if secret_keys:
         add_secret_patterns(str(secret_keys))
+    add_secret_values(val for name, val in os.environ.items() if is_secret_key(name))
 
 
 def _step_identity(v: Variables, ctx: AppContext, opts: InitOptions) -> _Identity:

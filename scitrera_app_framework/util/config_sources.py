@@ -31,6 +31,7 @@ from .config_files import (
     read_text,
     toml_key_lines,
 )
+from .secrets import add_secret_values, is_secret_key, mark_secret_key
 
 _NO = object()
 _log = logging.getLogger('saf.config')
@@ -224,6 +225,7 @@ class FileSource(KeySource):
                 pre = f'{self.prefix}_' if self.prefix else ''
                 lines = {(pre + '_'.join(kp)).upper(): n for kp, n in keylines.items()}
         self._lines = lines
+        add_secret_values(val for k, val in data.items() if isinstance(val, (str, int, float)) and is_secret_key(k))
         return data
 
     def _collision(self, p: str, text: str, keylines: Optional[KeyLines], name: str, a: tuple[str, ...],
@@ -273,7 +275,9 @@ class SecretsDirSource(KeySource):
 
     File names are the keys (matched like environment names); names starting with ``.`` are skipped (the
     Kubernetes ``..data`` link and its timestamped directories); links are followed, so the volume's atomic swap
-    of ``..data`` is seen by :meth:`reload`. A missing directory gives no values.
+    of ``..data`` is seen by :meth:`reload`. A missing directory gives no values. Every key read, at start or by a
+    later :meth:`reload`, is marked secret and its value registered as a known secret value (see
+    :mod:`.secrets`).
     """
 
     kind = 'secrets'
@@ -304,6 +308,9 @@ class SecretsDirSource(KeySource):
                 _log.debug('secrets directory %s: %s is not UTF-8 text; skipped', self.path, name)
                 continue
             data[name] = text[:-2] if text.endswith('\r\n') else text[:-1] if text.endswith('\n') else text
+        for name in data:  # every value from a secrets source is secret, whenever it appeared (also on reload)
+            mark_secret_key(name)
+        add_secret_values(data.values())
         return data
 
     def describe(self, key: str) -> str:
