@@ -503,9 +503,9 @@ def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, .
 
 
 _TOML_HEADER = re.compile(r'\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$')
-_TOML_KEY = re.compile(r'\s*((?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'
-                       r"'[^']*'))*)\s*=")
-_TOML_PART = re.compile(r'[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\'')
+_TOML_PART_RE = r'[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\''
+_TOML_KEY = re.compile(rf'\s*((?:{_TOML_PART_RE})(?:\s*\.\s*(?:{_TOML_PART_RE}))*)\s*=')
+_TOML_PART = re.compile(_TOML_PART_RE)
 
 
 def toml_key_lines(text: str) -> KeyLines:
