@@ -73,6 +73,11 @@ SPECS = [
     Spec('get_extensions', 'get_extensions', _MICRO_FULL, _MICRO_QUICK),
     Spec('settings', 'settings', _MICRO_FULL, _MICRO_QUICK, original=False),  # vs pydantic-settings, not the original
     Spec('log_json', 'log_json', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
+    # ours only: JSON records with redaction on and N known secret values (issue 19 item 8)
+    Spec('log_json_secrets_10', 'log_json_secrets', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'],
+         ['--n', '500'], env={'BENCH_KNOWN_SECRETS': '10'}, original=False),
+    Spec('log_json_secrets_1000', 'log_json_secrets', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'],
+         ['--n', '500'], env={'BENCH_KNOWN_SECRETS': '1000'}, original=False),
     Spec('log_plain', 'log_plain', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('submit', 'submit', ['--n', '10000', '--repeat', '5'], ['--n', '200']),
     # 100,000 tenants is slow on the original (a logger per tenant; logging's cache clearing is O(loggers)),
@@ -381,6 +386,16 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
                 floor_note,
             )
         )
+
+    for count in (10, 1000):
+        key = f'log_json_secrets_{count}'
+        if key not in raw:
+            continue
+        ours, std = _get(raw, key, 'ours', 'records_per_s'), _get(raw, key, 'ours', 'stdlib_floor_records_per_s')
+        cost = _div(std, ours)
+        rows.append(Row(f'JSON log records, {count:,} known secrets, vs stdlib floor', ours, None, std, cost,
+                        '<= 1.25x stdlib floor cost', _cmp(cost, '<=', 1.25), 'records/s', 'floor/ours (cost)',
+                        'SAF_LOG_REDACT on; every message searched for the known secret values'))
 
     floor_row('background submit', 'submit', 'submit_ns', 'floor_ns', 'ns/op', 1.3, 'raw ThreadPoolExecutor.submit')
 

@@ -526,6 +526,26 @@ def wl_log_json(args: argparse.Namespace) -> dict[str, Any]:
     return _log_rate('json', args)
 
 
+@workload('log_json_secrets')
+def wl_log_json_secrets(args: argparse.Namespace) -> dict[str, Any]:
+    """``log_json`` with redaction on (the default) and ``BENCH_KNOWN_SECRETS`` (default 10) known secret values
+    registered (random 16-32 character tokens; issue 19 item 8): every message is searched for them."""
+    import random
+    import string
+
+    try:
+        from scitrera_app_framework.util.secrets import add_secret_values
+    except ImportError as e:
+        raise Unavailable(f'no known-secret-value registry: {e}') from None
+    count = int(os.environ.get('BENCH_KNOWN_SECRETS', '10'))
+    rnd = random.Random(19)
+    alphabet = string.ascii_letters + string.digits
+    add_secret_values(''.join(rnd.choice(alphabet) for _ in range(rnd.randint(16, 32))) for _ in range(count))
+    out = _log_rate('json', args)
+    out['known_secrets'] = count
+    return out
+
+
 @workload('log_plain')
 def wl_log_plain(args: argparse.Namespace) -> dict[str, Any]:
     """Plain (default format) log records/s to an in-memory stream; floors as for ``log_json``."""
