@@ -147,7 +147,8 @@ def _value_text(value: Any) -> Optional[str]:
             return None
     else:
         return None
-    return text if len(text.strip()) >= MIN_SECRET_VALUE_LENGTH else None
+    text = text.strip()  # (the value without the spaces or newline around it: also found where quoted without them)
+    return text if len(text) >= MIN_SECRET_VALUE_LENGTH else None
 
 
 def add_secret_values(values: Iterable[Any]) -> None:

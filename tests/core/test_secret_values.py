@@ -114,6 +114,7 @@ def test_declared_secret_value_masked_in_errors_and_logs(tmp_path: Path) -> None
         lg.propagate = False
         lg.warning('connecting with %s', SECRET)
         lg.warning(f'inline {SECRET}', extra={'detail': f'key={SECRET}', 'nested': {'a': [SECRET]}})
+        lg.warning('one extra', extra={'single': f'is {SECRET}'})  # (the JSON formatter's direct path)
         with log_context(peer=SECRET):
             lg.warning('in a context')
         try:
@@ -125,8 +126,8 @@ def test_declared_secret_value_masked_in_errors_and_logs(tmp_path: Path) -> None
     lines = [json.loads(ln) for ln in records['json'].splitlines()]
     assert lines[0]['message'] == 'connecting with ****'
     assert lines[1]['detail'] == 'key=****' and lines[1]['nested'] == {'a': ['****']}
-    assert lines[2]['peer'] == '****'
-    assert "upstream refused '****'" in lines[3]['exc_info']
+    assert lines[2]['single'] == 'is ****' and lines[3]['peer'] == '****'
+    assert "upstream refused '****'" in lines[4]['exc_info']
     assert 'connecting with ****' in records['plain'] and "upstream refused '****'" in records['plain']
 
 
