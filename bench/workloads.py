@@ -231,7 +231,8 @@ def wl_variables_names(args: argparse.Namespace) -> dict[str, Any]:
     environment key-name cache is bounded; past its bound the eviction must not make reads slower).
 
     Each size first reads every name once (1M names fill and overflow the cache), then times ``--n`` reads (at
-    least 200,000) cycling over the names, best of ``--repeat``. ``ratio_<N>`` is the cost relative to 10 names.
+    least 200,000) cycling over the names, best of ``--repeat``. ``ratio_<N>`` is the cost relative to 10 names;
+    ``floor_ns_<N>`` is ``dict.get`` over the same names (what touching that many distinct objects costs).
     """
     from scitrera_app_framework import Variables
 
@@ -244,7 +245,8 @@ def wl_variables_names(args: argparse.Namespace) -> dict[str, Any]:
         for name in names:
             get(name)
         seq = (names * (calls // count + 1))[:calls] if count < calls else names[:calls]
-        best = float('inf')
+        best = floor = float('inf')
+        dget = {}.get
         for _ in range(max(1, args.repeat)):
             if count >= calls:  # read names not read just before, so 1M names keep missing the cache
                 seq = names[-calls:] if seq[0] == names[0] else names[:calls]
@@ -252,9 +254,14 @@ def wl_variables_names(args: argparse.Namespace) -> dict[str, Any]:
             for name in seq:
                 get(name)
             best = min(best, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for name in seq:  # the floor: touching the same name objects (memory, not the framework)
+                dget(name)
+            floor = min(floor, time.perf_counter() - t0)
         out[f'ns_{count}'] = _ns(best / len(seq))
+        out[f'floor_ns_{count}'] = _ns(floor / len(seq))
         del names, seq
-    for key in list(out):
+    for key in [k for k in out if k.startswith('ns_')]:
         out[f'ratio_{key[3:]}'] = round(out[key] / out['ns_10'], 2)
     return out
 
