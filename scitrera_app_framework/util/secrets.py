@@ -22,9 +22,10 @@ found in the environment at start are registered as they are loaded (and again o
 :data:`MIN_SECRET_VALUE_LENGTH` characters long, is masked in every text the framework prints (:func:`mask_text`,
 hence errors, the health report and ``saf``; and log messages, their arguments, extras and tracebacks with
 ``SAF_LOG_REDACT``). The values are kept in memory (never written anywhere) until
-:func:`reset_secret_patterns`; a rotated secret's old value stays masked. One compiled pattern (a trie of the
-values, so a search costs about the same for 10 values as for 1,000) is rebuilt on the first use after the set
-changed; with no values registered there is no pattern and no cost.
+:func:`reset_secret_patterns`; a rotated secret's old value stays masked. One compiled pattern (the values
+factored as a trie) is rebuilt on the first use after the set changed; with no values registered there is no
+pattern and no cost. A search skips, in C, every character that starts no value; its cost otherwise grows with
+the number of distinct characters that start values (see README "Performance").
 
 What it cannot do: recognize a secret by its shape alone (a bare token nobody declared, a password in a
 non-secret key outside a URL), mask a value shorter than :data:`MIN_SECRET_VALUE_LENGTH` characters or a value

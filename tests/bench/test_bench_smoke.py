@@ -28,7 +28,7 @@ EXPECTED_METRICS = {
     'get_extensions': {'get_extensions_ns', 'floor_ns', 'variant'},
     'log_json': {'records_per_s', 'floor_records_per_s', 'records', 'fields'},
     'log_plain': {'records_per_s', 'floor_records_per_s', 'records'},
-    'log_json_secrets': {'records_per_s', 'stdlib_floor_records_per_s', 'known_secrets'},
+    'log_json_secrets': {'records_per_s', 'stdlib_floor_records_per_s', 'known_secrets', 'search_ns_100_chars'},
     'submit': {'submit_ns', 'floor_ns', 'jobs'},
     'tenants': {'tenants', 'seconds', 'us_per_tenant', 'traced_mib', 'traced_peak_mib', 'bounded'},
 }
