@@ -21,11 +21,13 @@ found in the environment at start are registered as they are loaded (and again o
 :func:`add_secret_values`; every literal occurrence of one of them, at least
 :data:`MIN_SECRET_VALUE_LENGTH` characters long, is masked in every text the framework prints (:func:`mask_text`,
 hence errors, the health report and ``saf``; and log messages, their arguments, extras and tracebacks with
-``SAF_LOG_REDACT``). The values are kept in memory (never written anywhere) until
-:func:`reset_secret_patterns`; a rotated secret's old value stays masked. One compiled pattern (the values
-factored as a trie) is rebuilt on the first use after the set changed; with no values registered there is no
-pattern and no cost. A search skips, in C, every character that starts no value; its cost otherwise grows with
-the number of distinct characters that start values (see README "Performance").
+``SAF_LOG_REDACT``); values longer than :data:`MAX_SECRET_VALUE_LENGTH` are not searched for. A short common
+word used as a secret value (``default``, ``postgres``) is masked wherever it appears: the safe side. The
+values are kept in memory (never written anywhere) until :func:`reset_secret_patterns`; a rotated secret's old
+value stays masked. One compiled pattern (the values factored as a trie) is rebuilt on the first use after the
+set changed; with no values registered there is no pattern and no cost. A search skips, in C, every character
+that starts no value; its cost otherwise grows with the number of distinct characters that start values (see
+README "Performance").
 
 What it cannot do: recognize a secret by its shape alone (a bare token nobody declared, a password in a
 non-secret key outside a URL), mask a value shorter than :data:`MIN_SECRET_VALUE_LENGTH` characters or a value
@@ -128,6 +130,9 @@ def reset_secret_patterns() -> None:
 #: The shortest value masked as a known secret value: shorter ones (``admin``, ``1234``) would mask ordinary words
 #: and numbers everywhere; they are still masked under their secret names.
 MIN_SECRET_VALUE_LENGTH = 6
+#: The longest value searched for: longer ones (certificate bundles, keystores as text) are rarely quoted whole and
+#: would make every search pattern huge; they are still masked under their secret names.
+MAX_SECRET_VALUE_LENGTH = 4096
 
 _values: dict[str, None] = {}  # the known secret values (an ordered set)
 _values_re: Optional[re.Pattern[str]] = None
@@ -149,7 +154,7 @@ def _value_text(value: Any) -> Optional[str]:
     else:
         return None
     text = text.strip()  # (the value without the spaces or newline around it: also found where quoted without them)
-    return text if len(text) >= MIN_SECRET_VALUE_LENGTH else None
+    return text if MIN_SECRET_VALUE_LENGTH <= len(text) <= MAX_SECRET_VALUE_LENGTH else None
 
 
 def add_secret_values(values: Iterable[Any]) -> None:
@@ -315,7 +320,7 @@ def shown_value(key: Any, value: Any, limit: int = 200) -> str:
     return bounded_repr(mask_value(key, value), limit)
 
 
-__all__ = ['MASK', 'SECRET_KEY_PATTERNS', 'NON_SECRET_SUFFIXES', 'MIN_SECRET_VALUE_LENGTH', 'normalize_key',
-           'is_secret_key', 'add_secret_patterns', 'mark_secret_key', 'reset_secret_patterns', 'add_secret_values',
-           'add_secret_value', 'secret_values_pattern', 'mask_secret_values', 'mask_url_credentials', 'mask_text',
-           'mask_value', 'redact_mapping', 'bounded_repr', 'shown_value']
+__all__ = ['MASK', 'SECRET_KEY_PATTERNS', 'NON_SECRET_SUFFIXES', 'MIN_SECRET_VALUE_LENGTH', 'MAX_SECRET_VALUE_LENGTH',
+           'normalize_key', 'is_secret_key', 'add_secret_patterns', 'mark_secret_key', 'reset_secret_patterns',
+           'add_secret_values', 'add_secret_value', 'secret_values_pattern', 'mask_secret_values',
+           'mask_url_credentials', 'mask_text', 'mask_value', 'redact_mapping', 'bounded_repr', 'shown_value']

@@ -95,6 +95,11 @@ def test_registry_masks_literal_values_of_a_minimum_length() -> None:
     assert mask_text('id 123456789 and ' + 'x' * MIN_SECRET_VALUE_LENGTH) == 'id **** and ****'
     add_secret_values(['s3cr3t-token-value-longer'])  # the longest known value is masked whole
     assert mask_text('a s3cr3t-token-value-longer b') == 'a **** b'
+    from scitrera_app_framework.util.secrets import MAX_SECRET_VALUE_LENGTH
+
+    huge = 'B' * (MAX_SECRET_VALUE_LENGTH + 1)  # a certificate bundle: not searched for (the pattern stays small)
+    add_secret_values([huge, '  padded-value  \n'])
+    assert mask_text(huge[:20]) == huge[:20] and mask_text('x padded-value y') == 'x **** y'
 
 
 def test_declared_secret_value_masked_in_errors_and_logs(tmp_path: Path) -> None:
