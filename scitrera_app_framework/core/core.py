@@ -86,8 +86,8 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     ``async_auto_enabled`` (``SAF_ASYNC_AUTO_MODE``, default True) switches automatic async mode;
     ``stateful_root_env_key`` names the variable that holds the stateful root. ``cli_args`` (an
     ``argparse.Namespace`` or ``--key=value`` strings) become the command-line layer, above the environment.
-    ``SAF_CONFIG_FILES`` (``os.pathsep``- or comma-separated; ``name?`` optional) and ``SAF_SECRETS_DIR`` add file and secrets
-    sources first thing.
+    ``SAF_CONFIG_FILES`` (``os.pathsep``- or comma-separated; ``name?`` optional) and ``SAF_SECRETS_DIR`` add
+    file and secrets sources first thing.
 
     Calling it again on a ``Variables`` it already initialized returns that instance unchanged.
     Readiness (:func:`~scitrera_app_framework.core.health.is_ready`) turns true when it returns.
