@@ -281,6 +281,11 @@ def _check_depth(path: str, kind: str, data: Any) -> Any:
     return data
 
 
+def two_lines(first: int, second: int) -> str:
+    """``lines 3 and 5`` (or ``line 4, twice`` when both are on one line), for errors naming two places."""
+    return f'lines {first} and {second}' if first != second else f'line {first}, twice'
+
+
 #: Line numbers of mapping keys: key path (the keys as written, outermost first) -> 1-based line.
 KeyLines = dict[tuple[str, ...], int]
 
@@ -376,8 +381,8 @@ def _yaml_key_lines(path: str, root: Any) -> KeyLines:
                     ident = (knode.tag, knode.value)
                     line = knode.start_mark.line + 1
                     if ident in where:
-                        raise ConfigFileError(path, line, f'duplicate key {knode.value!r} in one mapping (lines '
-                                                          f'{where[ident]} and {line}); keep one')
+                        raise ConfigFileError(path, line, f'duplicate key {knode.value!r} in one mapping '
+                                                          f'({two_lines(where[ident], line)}); keep one')
                     where[ident] = line
             for knode, vnode in node.value:
                 if isinstance(knode, yaml.ScalarNode) and knode.tag == _YAML_MERGE:
@@ -436,8 +441,8 @@ def _json_duplicate_error(path: str, text: str, key: str) -> ConfigFileError:
     where: dict[tuple[int, str], int] = {}
     for obj, k, line, _ in json_key_lines(text):
         if k == key and (obj, k) in where:
-            return ConfigFileError(path, line, f'duplicate key {key!r} in one object (lines {where[(obj, k)]} '
-                                               f'and {line}); keep one')
+            return ConfigFileError(path, line, f'duplicate key {key!r} in one object '
+                                               f'({two_lines(where[(obj, k)], line)}); keep one')
         where.setdefault((obj, k), line)
     return ConfigFileError(path, None, f'duplicate key {key!r} in one object; keep one')
 
@@ -450,15 +455,16 @@ def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, .
     # stack entries: [object number or -1 for an array, path of the container or None, last key]
     stack: list[list[Any]] = []
     n_obj = 0
-    line = 1
-    i, n = 0, len(text)
-    while i < n:
+    line, counted = 1, 0  # the line of text[counted]
+    search = _JSON_SIGNIFICANT.search
+    n = len(text)
+    m = search(text, 0)
+    while m is not None:
+        i = m.start()
         c = text[i]
-        if c == '\n':
-            line += 1
-        elif c == '"':
+        if c == '"':
             j = i + 1
-            while True:
+            while True:  # the closing quote: one not escaped by an odd run of backslashes
                 j = text.find('"', j)
                 if j < 0:
                     return out
@@ -468,25 +474,29 @@ def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, .
                 if (j - 1 - k) % 2 == 0:
                     break
                 j += 1
-            raw = text[i:j + 1]
-            m = j + 1
-            while m < n and text[m] in ' \t\r\n':
-                m += 1
-            if stack and stack[-1][0] >= 0 and m < n and text[m] == ':':
-                try:
-                    key = json.loads(raw)
-                except ValueError:
-                    key = raw[1:-1]
+            after = j + 1
+            while after < n and text[after] in ' \t\r\n':
+                after += 1
+            if stack and stack[-1][0] >= 0 and after < n and text[after] == ':':
+                raw = text[i:j + 1]
+                key = raw[1:-1]
+                if '\\' in key:
+                    try:
+                        key = json.loads(raw)
+                    except ValueError:
+                        pass
+                line += text.count('\n', counted, i)
+                counted = i
                 top = stack[-1]
                 top[2] = key
-                kpath = top[1] + (key,) if top[1] is not None else None
-                out.append((top[0], key, line, kpath))
-            line += raw.count('\n')
-            i = j
-        elif c == '{':
+                out.append((top[0], key, line, top[1] + (key,) if top[1] is not None else None))
+            m = search(text, j + 1)
+            continue
+        if c == '{':
             parent = stack[-1] if stack else None
+            cpath: Optional[tuple[str, ...]]
             if parent is None:
-                cpath: Optional[tuple[str, ...]] = ()
+                cpath = ()
             elif parent[0] >= 0 and parent[1] is not None and parent[2] is not None:
                 cpath = parent[1] + (parent[2],)
             else:
@@ -495,11 +505,13 @@ def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, .
             n_obj += 1
         elif c == '[':
             stack.append([-1, None, None])
-        elif c in '}]':
-            if stack:
-                stack.pop()
-        i += 1
+        elif stack:  # '}' or ']'
+            stack.pop()
+        m = search(text, i + 1)
     return out
+
+
+_JSON_SIGNIFICANT = re.compile(r'["{}\[\]]')
 
 
 _TOML_HEADER = re.compile(r'\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$')
@@ -571,4 +583,4 @@ def parse_toml_text(text: str, path: str = '<string>') -> Any:
 
 __all__ = ['ConfigFileError', 'decode_utf8', 'read_text', 'parse_env_text', 'read_env_file', 'parse_yaml_text',
            'parse_yaml_document', 'parse_json_text', 'parse_toml_text', 'json_key_lines', 'toml_key_lines', 'KeyLines',
-           'MAX_DEPTH']
+           'two_lines', 'MAX_DEPTH']

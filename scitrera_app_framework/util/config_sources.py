@@ -30,6 +30,7 @@ from .config_files import (
     parse_yaml_document,
     read_text,
     toml_key_lines,
+    two_lines,
 )
 from .secrets import add_secret_values, is_secret_key, mark_secret_key
 
@@ -239,7 +240,7 @@ class FileSource(KeySource):
         la, lb = keylines.get(a), keylines.get(b)
         if la is not None and lb is not None and lb < la:
             a, b, la, lb = b, a, lb, la
-        where = f' (lines {la} and {lb})' if la is not None and lb is not None else ''
+        where = f' ({two_lines(la, lb)})' if la is not None and lb is not None else ''
         raise ConfigFileError(p, lb, f'the keys {".".join(a)!r} and {".".join(b)!r} both give the setting {name} '
                                      f'once nested keys are flattened{where}; keep one')
 
