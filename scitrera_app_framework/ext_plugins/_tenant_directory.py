@@ -37,7 +37,9 @@ def require_mapping(path: str, data: Any, kind: str) -> dict[str, Any]:
 
 
 def read_tenant_file(path: Union[str, os.PathLike[str]], environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
-    """Read one tenant settings file (``.env``, ``.yaml``/``.yml``, ``.json`` or ``.toml``); return its mapping.
+    """Read one tenant settings file (``.env``, ``.yaml``/``.yml``, ``.json`` or ``.toml``); return its mapping as
+    written (nested, keys as in the file). :class:`DirectoryTenantProvider` reads tenant files as
+    ``add_file_source`` does instead (flattened, keys matched like environment names).
 
     YAML is only ever ``safe_load``ed. An empty YAML file gives an empty mapping. In a ``.env`` file,
     ``${NAME}`` is expanded from the file's own earlier values and then from ``environ`` only (default: none,
