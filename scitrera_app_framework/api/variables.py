@@ -12,7 +12,16 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, O
 
 from ..exceptions import ConfigurationError, SAFError
 from ..util import _environ
-from ..util.secrets import MASK, is_secret_key, mark_secret_key, mask_text, mask_value, shown_value
+from ..util.secrets import (
+    MASK,
+    add_secret_value,
+    add_secret_values,
+    is_secret_key,
+    mark_secret_key,
+    mask_text,
+    mask_value,
+    shown_value,
+)
 from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 
 TypeFn = Callable[[Any], Any]
@@ -274,6 +283,7 @@ class Variables:
                                                       getattr(src, 'path', type(src).__name__), type(e).__name__,
                                                       mask_text(str(e)))
         if changed:
+            add_secret_values(self._find(k)[0] for k in changed if is_secret_key(k))  # (a rotated secret's new value)
             self._conv.clear()
             for spec in self._espec.values():
                 spec[4] = NO_MATCH
@@ -462,6 +472,7 @@ class Variables:
             decl[key] = (help, secret, required)
             if secret:
                 mark_secret_key(key)
+                add_secret_value(self._find(key)[0])
         ek = _EKEYS.get(key)
         if ek is None:
             ek = _ekey(key)
@@ -498,8 +509,8 @@ class Variables:
         """
         raw, where = self._find(key)
         help_, secret_flag, required = self._decl.get(key, (None, False, False))
-        secret = secret_flag or is_secret_key(key)
         layer, origin = _layer_of(where, key)
+        secret = secret_flag or is_secret_key(key) or layer == 'secrets'  # a secrets source's value, whenever read
         fn = self._type_fns.get(key)
         out: dict[str, Any] = {'key': key, 'layer': layer, 'origin': origin,
                                'type': getattr(fn, '__name__', None) if fn is not None else None,
@@ -561,6 +572,8 @@ class Variables:
     # --- writing -----------------------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> Any:
         """Set a local value (overrides sources and defaults; the environment still wins with TOP); returns it."""
+        if is_secret_key(key):
+            add_secret_value(value)
         self._local[key] = value
         if key not in self._known:
             self._known[key] = None

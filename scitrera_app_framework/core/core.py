@@ -14,7 +14,7 @@ from ..exceptions import SAFError
 from ..util.imports import ext_get_python, get_python_type_by_name
 from ..util.misc import now_ms
 from ..util.parsing import parse_bool_strict
-from ..util.secrets import add_secret_patterns, bounded_repr, mask_value
+from ..util.secrets import add_secret_patterns, add_secret_values, bounded_repr, is_secret_key, mask_value
 from . import _stdlib
 from .context import RUNNING, STARTING, AppContext, get_app_context
 from .defaults import get_variables, set_default_variables
@@ -86,8 +86,8 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     ``async_auto_enabled`` (``SAF_ASYNC_AUTO_MODE``, default True) switches automatic async mode;
     ``stateful_root_env_key`` names the variable that holds the stateful root. ``cli_args`` (an
     ``argparse.Namespace`` or ``--key=value`` strings) become the command-line layer, above the environment.
-    ``SAF_CONFIG_FILES`` (comma-separated; ``name?`` optional) and ``SAF_SECRETS_DIR`` add file and secrets
-    sources first thing.
+    ``SAF_CONFIG_FILES`` (``os.pathsep``- or comma-separated; ``name?`` optional) and ``SAF_SECRETS_DIR`` add
+    file and secrets sources first thing.
 
     Calling it again on a ``Variables`` it already initialized returns that instance unchanged.
     Readiness (:func:`~scitrera_app_framework.core.health.is_ready`) turns true when it returns.
@@ -141,10 +141,12 @@ def _step_sources(v: Variables, cli_args: Any) -> None:
 
 
 def _step_secrets(v: Variables) -> None:
-    """``SAF_SECRET_KEYS``: extra secret-name patterns, in force before anything is printed."""
+    """``SAF_SECRET_KEYS``: extra secret-name patterns, in force before anything is printed; then the values of
+    the secret-named environment variables become known secret values (masked in every text printed)."""
     secret_keys = v.environ('SAF_SECRET_KEYS', default='')
     if secret_keys:
         add_secret_patterns(str(secret_keys))
+    add_secret_values(val for name, val in os.environ.items() if is_secret_key(name))
 
 
 def _step_identity(v: Variables, ctx: AppContext, opts: InitOptions) -> _Identity:

@@ -33,7 +33,7 @@ from enum import Enum
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
-from ..util.secrets import MASK, is_secret_key, mask_text, mask_url_credentials
+from ..util.secrets import MASK, is_secret_key, mask_text, mask_url_credentials, secret_values_pattern
 
 DEFAULT_FORMAT = '%(asctime)s %(levelname)-8s [%(threadName)s] %(name)s.%(funcName)s: %(message)s'
 
@@ -419,6 +419,9 @@ class JsonLineFormatter(logging.Formatter):
                 err = None
             except Exception as e:
                 msg, err = _message_error(record, e)
+            known = secret_values_pattern() if self.redact else None  # known secret values (None: none known)
+            if known is not None and type(msg) is str and known.search(msg) is not None:
+                msg = known.sub(MASK, msg)
             sec = int(rd['created'])
             cached = self._second_cache
             ts = cached[1] if cached[0] == sec else self._second(sec)
@@ -446,6 +449,8 @@ class JsonLineFormatter(logging.Formatter):
                 d['exc_info'] = self._exc_text(record)
             if rd['stack_info']:
                 d['stack_info'] = self.formatStack(rd['stack_info'])
+            if known is not None:
+                _mask_known_values(d, known)
         except Exception as e:
             return minimal_json_line(record, f'record could not be read: {_error_text(e)}')
         try:
@@ -496,6 +501,10 @@ class JsonLineFormatter(logging.Formatter):
                     return None
                 text = str(val)
             elif t is str:
+                if self.redact:
+                    known = secret_values_pattern()
+                    if known is not None and known.search(val) is not None:
+                        return None  # the general path masks it
                 text = jstr(mask_url_credentials(val) if self.redact and '://' in val else val)
             elif val is None:
                 text = 'null'
@@ -581,6 +590,34 @@ class JsonLineFormatter(logging.Formatter):
                 d[name] = to_json_value(val, k, redact)
 
 
+def _mask_known_values(d: dict[str, Any], known: Any) -> None:
+    """Mask known secret values in the text fields of a record's dict, nested values included (the message is
+    masked already; the fixed name fields are left as they are)."""
+    for k, val in d.items():
+        if k in _UNMASKED_FIELDS:
+            continue
+        if type(val) is str:
+            if known.search(val) is not None:
+                d[k] = known.sub(MASK, val)
+        elif isinstance(val, (dict, list)):
+            d[k] = _mask_known_nested(val, known, 0)
+
+
+_UNMASKED_FIELDS = frozenset(('time', 'level', 'logger', 'thread', 'func', 'message'))
+
+
+def _mask_known_nested(val: Any, known: Any, depth: int) -> Any:
+    if type(val) is str:
+        return known.sub(MASK, val) if known.search(val) is not None else val
+    if depth > MAX_DEPTH:
+        return val
+    if isinstance(val, dict):
+        return {k: _mask_known_nested(x, known, depth + 1) for k, x in val.items()}
+    if isinstance(val, list):
+        return [_mask_known_nested(x, known, depth + 1) for x in val]
+    return val
+
+
 def make_json_formatter(static_fields: Mapping[str, Any], datefmt: Optional[str] = None, *, redact: bool = True,
                         encoder: Optional[str] = None) -> JsonLineFormatter:
     """Return the framework's JSON formatter (see :class:`JsonLineFormatter`).
@@ -643,6 +680,10 @@ class PlainFormatter(logging.Formatter):
         ctx = _log_ctx.get()
         if ctx:
             s += self._context_suffix(ctx)
+        if self.redact:  # known secret values in the message, its arguments, the traceback and context fields
+            known = secret_values_pattern()
+            if known is not None and known.search(s) is not None:
+                s = known.sub(MASK, s)
         return s if s.isascii() else escape_surrogates(s)
 
     def _context_suffix(self, ctx: Mapping[str, Any]) -> str:

@@ -18,7 +18,7 @@ from ..util.secrets import MASK, is_secret_key, mask_value
 from .defaults import get_variables
 
 __all__ = ['ConfigFileError', 'read_env_file', 'add_env_file_source', 'add_file_source', 'add_secrets_dir_source',
-           'add_config_files_from', 'describe_variables', 'variables_markdown', 'stop_watching']
+           'config_file_entries', 'add_config_files_from', 'describe_variables', 'variables_markdown', 'stop_watching']
 
 
 def read_env_file(path: Union[str, os.PathLike[str]]) -> dict[str, Optional[str]]:
@@ -116,21 +116,52 @@ def add_secrets_dir_source(path: Union[str, os.PathLike[str]] = '/run/secrets', 
     return src
 
 
-def add_config_files_from(v: Variables) -> list[FileSource]:
-    """Add the files named by ``SAF_CONFIG_FILES`` (comma-separated; a trailing ``?`` marks a file optional) and
-    the directory named by ``SAF_SECRETS_DIR``, in that order; return the file sources (``init_framework`` calls
-    it first thing).
+def config_file_entries(value: str) -> list[tuple[str, bool]]:
+    """Split a ``SAF_CONFIG_FILES`` value into ``(path, optional)`` entries.
+
+    Entries are separated by ``os.pathsep`` (``:`` on POSIX, ``;`` on Windows) when the value contains it, else
+    by commas; so a path containing a comma is written with ``os.pathsep`` separators (``/etc/a,b/app.yaml:``
+    works alone too: a trailing separator). A trailing ``?`` marks an entry optional. Empty entries are ignored.
 
     Raises:
+        ConfigurationError: an entry has no known configuration file type (names the entry, its position and the
+            separator to use when a path contains a comma).
+    """
+    from ..exceptions import ConfigurationError
+    from ..util.config_sources import FILE_KINDS
+
+    sep = os.pathsep if os.pathsep in value else ','
+    raw = [item.strip() for item in value.split(sep)]
+    items = [item for item in raw if item]
+    out: list[tuple[str, bool]] = []
+    for n, item in enumerate(items, 1):
+        optional = item.endswith('?')
+        path = item.rstrip('?').strip()
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in FILE_KINDS and not os.path.basename(path).startswith('.env'):
+            hint = (f'; a path containing a comma: separate the entries with {os.pathsep!r} (os.pathsep) instead of '
+                    f'commas' if sep == ',' and len(items) > 1 else '')
+            raise ConfigurationError(
+                f'SAF_CONFIG_FILES: entry {n} of {len(items)}, {path!r}, is not a configuration file '
+                f'({", ".join(FILE_KINDS)} or a file named .env*){hint}')
+        out.append((path, optional))
+    return out
+
+
+def add_config_files_from(v: Variables) -> list[FileSource]:
+    """Add the files named by ``SAF_CONFIG_FILES`` (see :func:`config_file_entries`: ``os.pathsep``- or
+    comma-separated; a trailing ``?`` marks a file optional) and the directory named by ``SAF_SECRETS_DIR``, in
+    that order; return the file sources (``init_framework`` calls it first thing). Every entry is checked before
+    any is added.
+
+    Raises:
+        ConfigurationError: an entry is not a configuration file name (names the entry).
         FileNotFoundError / ConfigFileError: as :func:`add_file_source` (the message names the file).
     """
     out = []
-    for item in str(v.environ('SAF_CONFIG_FILES', default='') or '').split(','):
-        item = item.strip()
-        if not item:
-            continue
-        optional = item.endswith('?')
-        out.append(add_file_source(item.rstrip('?').strip(), v, optional=optional))
+    entries = config_file_entries(str(v.environ('SAF_CONFIG_FILES', default='') or ''))
+    for path, optional in entries:
+        out.append(add_file_source(path, v, optional=optional))
     secrets_dir = v.environ('SAF_SECRETS_DIR', default=None)
     if secrets_dir:
         add_secrets_dir_source(str(secrets_dir), v)
