@@ -29,6 +29,7 @@ from typing import Any, Optional, TypeVar, overload
 from ..api.plugins import Plugin
 from ..api.variables import Variables
 from . import defaults as _defaults
+from . import instrument
 from ._plugin_errors import (
     ExtensionNotFoundError,
     PluginConflictError,
@@ -509,7 +510,12 @@ def _run_initialize(reg: Registry, rec: PluginRecord, att: _Attempt, v: Variable
     _debug(reg, 'initializing %s', rec.label())
     t0 = time.perf_counter()
     try:
-        value = rec.plugin.initialize(v, rec.plugin.get_logger(v))
+        observe = instrument.PLUGIN_INIT  # e.g. a span around initialize (core.instrument); None: off
+        if observe is None:
+            value = rec.plugin.initialize(v, rec.plugin.get_logger(v))
+        else:
+            with observe(rec.name, rec.point):
+                value = rec.plugin.initialize(v, rec.plugin.get_logger(v))
     except BaseException as e:
         _finish(reg, rec, att, (time.perf_counter() - t0) * 1000.0, error=e)
         if isinstance(e, (PluginDependencyError, PluginShutdownError)) or not isinstance(e, Exception):
