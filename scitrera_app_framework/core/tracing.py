@@ -52,11 +52,7 @@ class TraceSource:
     def decide(self) -> bool:
         """Decide (once per process) whether ``opentelemetry-api`` is installed; returns :attr:`available`."""
         if not self.decided:
-            import importlib.util
-            try:
-                self.available = importlib.util.find_spec('opentelemetry.trace') is not None
-            except (ImportError, ValueError):
-                self.available = False
+            self.available = _api_installed()
             self.decided = True
         return self.available
 
@@ -114,6 +110,21 @@ class TraceSource:
             self.probe = None
             self._key = None
             self._last = (None, None)
+
+
+def _api_installed() -> bool:
+    """True when ``opentelemetry.trace`` can be imported; looks at the files only (imports nothing, not even the
+    ``opentelemetry`` namespace package)."""
+    import importlib.util
+    import os
+    try:
+        spec = importlib.util.find_spec('opentelemetry')
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    return any(os.path.exists(os.path.join(str(path), 'trace', '__init__.py'))
+               for path in (spec.submodule_search_locations or ()))
 
 
 def _fast_probe(otel_context: Any) -> Optional[Callable[[], Any]]:
