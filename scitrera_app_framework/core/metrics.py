@@ -113,6 +113,10 @@ def enable_metrics(v: Optional[Variables] = None, source: str = 'enable_metrics(
                                        ('phase',), multiprocess_mode='max')
         st.registered = [st.jobs_submitted, st.jobs_completed, st.jobs_failed, st.job_seconds, st.log_records,
                          st.shutdown_seconds]
+        from ..base_plugins.background import JOB_BACKENDS
+        for backend in JOB_BACKENDS:  # every series from 0, so rate() and increase() see the first job
+            for metric in (st.jobs_submitted, st.jobs_completed, st.jobs_failed, st.job_seconds):
+                metric.labels(backend)
         st.collector = _AppCollector(st)
         pc.REGISTRY.register(st.collector)
         children = {name: st.log_records.labels(name) for name in _LEVELS}
