@@ -264,7 +264,7 @@ def _job_wrapper(tracer: Any) -> Callable[[str, Callable[..., Any]], Callable[..
                     return fn(*args, **kwargs)
                 except BaseException as e:
                     span.set_status(Status(StatusCode.ERROR, type(e).__name__))
-                    span.record_exception(e, attributes={'exception.message': mask_text(str(e))[:500]})
+                    span.record_exception(e, attributes=_masked_exception(e))
                     raise
 
         traced.__qualname__ = label  # job_name(traced) == job_name(fn): the executor's log lines stay the same
@@ -272,6 +272,13 @@ def _job_wrapper(tracer: Any) -> Callable[[str, Callable[..., Any]], Callable[..
         return traced
 
     return wrap
+
+
+def _masked_exception(e: BaseException) -> dict[str, str]:
+    """The exception event's message and stack trace with secrets masked (``password=...``, URL credentials)."""
+    import traceback
+    text = ''.join(traceback.format_exception(type(e), e, e.__traceback__))
+    return {'exception.message': mask_text(str(e))[:1000], 'exception.stacktrace': mask_text(text)[-20000:]}
 
 
 def _plugin_span(tracer: Any) -> Callable[[str, str], Any]:

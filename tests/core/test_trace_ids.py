@@ -252,7 +252,8 @@ def test_import_and_init_never_import_opentelemetry_or_prometheus(spawn: Any) ->
         from scitrera_app_framework import get_background_exec, get_logger
         get_background_exec(v).submit(get_logger(v).info, 'job').result(10)
         get_logger(v).info('line')
-        say('imported: ' + repr(sorted(m for m in sys.modules if m.split('.')[0] in ('opentelemetry', 'prometheus_client'))))
+        tops = ('opentelemetry', 'prometheus_client')
+        say('imported: ' + repr(sorted(m for m in sys.modules if m.split('.')[0] in tops)))
     """)
     assert child.wait_for('imported:*') == 'imported: []'
     assert child.finish() == 0
