@@ -309,3 +309,23 @@ def test_trace_source_reset_forgets_the_decision() -> None:
     TRACE.reset()
     assert not TRACE.decided and TRACE.probe is None
     assert TRACE.decide() == was
+
+
+@needs_otel
+@pytest.mark.needs_metrics
+def test_the_observability_example_logs_one_trace_for_the_request_and_its_job(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / 'examples' / 'observability_example.py'
+    env = {k: val for k, val in os.environ.items() if not k.startswith(('SAF_', 'LOGGING_', 'OTEL_'))}
+    proc = subprocess.run([sys.executable, str(example)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'saf_jobs_completed_total{backend="thread"} 1.0' in proc.stdout
+    lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith('{')]
+    request = next(line for line in lines if line['message'] == 'request for order o-1')
+    job = next(line for line in lines if line['message'] == 'processing order o-1')
+    assert request['trace_id'] == job['trace_id'] and len(job['trace_id']) == 32
+    assert request['span_id'] != job['span_id']  # the job runs in its own span (the plugin's job spans)
