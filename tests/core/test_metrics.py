@@ -300,7 +300,6 @@ def _free_port() -> int:
 
 @needs_metrics
 @pytest.mark.needs_gunicorn
-@pytest.mark.skipif(sys.platform == 'win32', reason='gunicorn is POSIX only')
 def test_gunicorn_multiprocess_mode_sums_the_workers(tmp_path: Path) -> None:
     mp_dir = tmp_path / 'prom'
     mp_dir.mkdir()
