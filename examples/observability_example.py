@@ -19,8 +19,17 @@ os.environ.setdefault('OTEL_TRACES_EXPORTER', 'none')  # spans get ids (for the 
 os.environ.setdefault('SAF_HEALTH_PORT', '0')  # probes and /metrics on a free port
 os.environ.setdefault('LOGGING_FORMAT', 'json')
 
-have_otel = importlib.util.find_spec('opentelemetry.sdk') is not None
-have_metrics = importlib.util.find_spec('prometheus_client') is not None
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
+have_otel = installed('opentelemetry.sdk')
+have_metrics = installed('prometheus_client')
 
 v = init_framework('orders', stateful=False, base_plugins=True, otel=have_otel, metrics=have_metrics)
 log = get_logger(v)
