@@ -13,7 +13,8 @@ Metrics (no label ever holds a configuration value, so no secret can appear in o
 - ``saf_jobs_submitted_total{backend}``, ``saf_jobs_completed_total{backend}``, ``saf_jobs_failed_total{backend}``
   (cancelled jobs count in neither of the last two), ``saf_job_duration_seconds{backend}`` (histogram, from
   submission to the end of the job: queueing included);
-- ``saf_log_records_total{level}``: records that reached the root logger's handlers;
+- ``saf_log_records_total{level}``: records that reached the root logger's handlers (with ``fixed_logger``: the
+  app logger's, so the host's root logger gets no handler);
 - ``saf_shutdown_phase_seconds{phase}``: how long each shutdown phase of the last shutdown took.
 
 Multiprocess mode (gunicorn with several workers): set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared
@@ -50,7 +51,7 @@ class MetricsUnavailableError(ConfigurationError):
 
 class _State:
     __slots__ = ('v', 'jobs_submitted', 'jobs_completed', 'jobs_failed', 'job_seconds', 'log_records',
-                 'shutdown_seconds', 'collector', 'log_handler', 'registered')
+                 'shutdown_seconds', 'collector', 'log_handler', 'log_target', 'registered')
 
     def __init__(self) -> None:
         self.v: Optional[Variables] = None
@@ -63,6 +64,7 @@ class _State:
         self.registered: list[Any] = []
         self.collector: Any = None
         self.log_handler: Optional[logging.Handler] = None
+        self.log_target: Optional[logging.Logger] = None
 
 
 _state: Optional[_State] = None
@@ -121,10 +123,23 @@ def enable_metrics(v: Optional[Variables] = None, source: str = 'enable_metrics(
         pc.REGISTRY.register(st.collector)
         children = {name: st.log_records.labels(name) for name in _LEVELS}
         st.log_handler = _LogCounter(children, st.log_records)
-        logging.getLogger().addHandler(st.log_handler)
+        st.log_target = _count_logs_on(v)
+        st.log_target.addHandler(st.log_handler)
         _state = st
         instrument.set_job_tracker(_OWNER, _track_job)
         instrument.set_shutdown_phase_observer(_shutdown_phase)
+
+
+def _count_logs_on(v: Variables) -> logging.Logger:
+    """Where ``saf_log_records_total`` counts: the root logger when the framework's handler is on it; with
+    ``fixed_logger`` (the host's logging is left alone, and a handler on its root logger would make a later
+    ``logging.basicConfig`` do nothing) the app logger."""
+    from .context import get_app_context
+    from .logs import find_framework_handler
+    if find_framework_handler() is not None:
+        return logging.getLogger()
+    app_logger = get_app_context(v).logger
+    return app_logger if app_logger is not None else logging.getLogger('SAF')
 
 
 def disable_metrics() -> None:
@@ -137,8 +152,8 @@ def disable_metrics() -> None:
         _state = None
         instrument.set_job_tracker(_OWNER, None)
         instrument.set_shutdown_phase_observer(None)
-        if st.log_handler is not None:
-            logging.getLogger().removeHandler(st.log_handler)
+        if st.log_handler is not None and st.log_target is not None:
+            st.log_target.removeHandler(st.log_handler)
         import prometheus_client as pc
         for metric in [*st.registered, st.collector]:
             try:

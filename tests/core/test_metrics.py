@@ -333,3 +333,21 @@ def test_gunicorn_multiprocess_mode_sums_the_workers(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+@needs_metrics
+def test_with_a_fixed_logger_the_hosts_root_logger_gets_no_handler(spawn: Any) -> None:
+    child = spawn("""
+        import logging
+        from scitrera_app_framework import init_framework_embedded
+        from scitrera_app_framework.core.metrics import render_metrics
+        v = init_framework_embedded('embedded', metrics=True)
+        say('root handlers ' + repr(logging.getLogger().handlers))
+        logging.getLogger('SAF').warning('counted')
+        page = render_metrics()[0].decode()
+        say('warnings ' + next(line for line in page.splitlines()
+                              if line.startswith('saf_log_records_total{level="WARNING"}')))
+    """)
+    assert child.wait_for('root handlers*') == 'root handlers []'
+    assert child.wait_for('warnings*').endswith(' 1.0')
+    assert child.finish() == 0
