@@ -121,6 +121,7 @@ class OTelPlugin(Plugin[Any]):
     def __init__(self) -> None:
         super().__init__()
         self._owned: Any = None  # the provider this plugin set (and shuts down)
+        self._timeout = DEFAULT_SHUTDOWN_TIMEOUT
 
     def name(self) -> str:
         return EXT_OTEL
@@ -141,6 +142,10 @@ class OTelPlugin(Plugin[Any]):
                            'with %s; continuing without tracing', e, INSTALL_HINT)
             return None
         exporters = v.environ('OTEL_TRACES_EXPORTER', default='otlp', type_fn=parse_exporters)
+        self._timeout = float(v.environ('SAF_OTEL_SHUTDOWN_TIMEOUT', default=DEFAULT_SHUTDOWN_TIMEOUT,
+                                        type_fn=_seconds))  # read now: a bad value fails at start, not at exit
+        job_spans = v.environ('SAF_OTEL_JOB_SPANS', default=True, type_fn=ext_parse_bool)
+        plugin_spans = v.environ('SAF_OTEL_PLUGIN_SPANS', default=True, type_fn=ext_parse_bool)
         current = trace.get_tracer_provider()
         if not isinstance(current, trace.ProxyTracerProvider):
             logger.info('a tracer provider is already set (%s): using it; OTEL_TRACES_EXPORTER and the resource '
@@ -159,9 +164,9 @@ class OTelPlugin(Plugin[Any]):
                 logger.info('OpenTelemetry tracing: service %s, exporter(s) %s', self._service_name(v),
                             ', '.join(self._describe(v, n) for n in exporters) or 'none')
         tracer = provider.get_tracer(_TRACER_NAME)
-        if v.environ('SAF_OTEL_JOB_SPANS', default=True, type_fn=ext_parse_bool):
+        if job_spans:
             instrument.set_job_wrapper(_OWNER, _job_wrapper(tracer))
-        if v.environ('SAF_OTEL_PLUGIN_SPANS', default=True, type_fn=ext_parse_bool):
+        if plugin_spans:
             instrument.set_plugin_init_observer(_OWNER, _plugin_span(tracer))
         return provider
 
@@ -171,7 +176,7 @@ class OTelPlugin(Plugin[Any]):
         provider, self._owned = self._owned, None
         if provider is None:
             return
-        timeout = float(v.environ('SAF_OTEL_SHUTDOWN_TIMEOUT', default=DEFAULT_SHUTDOWN_TIMEOUT, type_fn=_seconds))
+        timeout = self._timeout
         if not _bounded(lambda: _flush_and_shutdown(provider, timeout), timeout):
             logger.warning('OpenTelemetry: flushing the spans did not finish within %gs (SAF_OTEL_SHUTDOWN_TIMEOUT); '
                            'spans not exported yet are lost (is the collector at OTEL_EXPORTER_OTLP_ENDPOINT up?)',

@@ -176,6 +176,99 @@ except Exception as e:
     assert child.finish() == 0
 
 
+def test_bad_switch_values_name_the_variable(spawn: Any) -> None:
+    for env in ({'SAF_OTEL_SHUTDOWN_TIMEOUT': 'soon'}, {'SAF_OTEL_JOB_SPANS': 'perhaps'},
+                {'OTEL_EXPORTER_OTLP_PROTOCOL': 'http/json'}, {'OTEL_RESOURCE_ATTRIBUTES': 'a=1,junk'}):
+        child = spawn("""
+try:
+    init_framework('svc', stateful=False, shutdown_hooks=False, otel=True)
+except Exception as e:
+    say('error ' + str(e))
+""", **env)
+        line = child.wait_for('error*')
+        name, value = next(iter(env.items()))
+        assert name in line, (env, line)
+        assert child.finish() == 0
+
+
+def test_job_spans_can_be_switched_off(spawn: Any) -> None:
+    child = spawn(IN_MEMORY + """
+from scitrera_app_framework import get_background_exec
+v = init_framework('otel-app', stateful=False, shutdown_hooks=False, otel=True)
+with trace.get_tracer('app').start_as_current_span('request'):
+    get_background_exec(v).submit(lambda: None).result(20)
+dump_spans()
+say('done')
+""", SAF_OTEL_JOB_SPANS='false', SAF_OTEL_PLUGIN_SPANS='false')
+    child.wait_for('done')
+    assert child.finish() == 0
+    assert [s['name'] for s in _spans(child.lines)] == ['request']
+
+
+class _Collector:
+    """A real HTTP server standing in for an OpenTelemetry collector: records each OTLP/HTTP request."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[str, str, bytes]] = []
+        self.received = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get('Content-Length', '0')))
+                outer.requests.append((self.path, self.headers.get('Content-Type', ''), body))
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/x-protobuf')
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+                outer.received.set()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={'poll_interval': 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+def test_spans_reach_an_otlp_http_collector_at_shutdown(spawn: Any) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    collector = _Collector()
+    try:
+        child = spawn("""
+from opentelemetry import trace
+v = init_framework('shipping', stateful=False, shutdown_hooks=False, otel=True)
+with trace.get_tracer('t').start_as_current_span('ship order'):
+    pass
+from scitrera_app_framework.core.plugins import shutdown_all_plugins
+shutdown_all_plugins(v)  # flushes the batch processor
+say('done')
+""", OTEL_EXPORTER_OTLP_ENDPOINT=f'http://127.0.0.1:{collector.port}', BUILD_CONTAINER_VERSION='2.0.1')
+        child.wait_for('done', timeout=60)
+        assert child.finish() == 0
+        assert collector.received.wait(10)
+    finally:
+        collector.close()
+    path, ctype, body = collector.requests[0]
+    assert path == '/v1/traces' and ctype == 'application/x-protobuf'
+    request = ExportTraceServiceRequest.FromString(body)
+    (resource_spans,) = request.resource_spans
+    resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert resource['service.name'] == 'shipping' and resource['service.version'] == '2.0.1'
+    names = [span.name for scope in resource_spans.scope_spans for span in scope.spans]
+    assert names == ['ship order']
+
+
 @pytest.fixture
 def silent_collector() -> Iterator[int]:
     """A TCP port that accepts connections and never answers (an OTLP collector that hangs)."""
