@@ -443,7 +443,7 @@ class DaskBackgroundExecutor(JobExecutor):
         self._pending[job.key] = job
         job.dask_future.add_done_callback(self._on_done)
         if instrument.JOB_TRACKER is not None:  # metrics on (core.instrument)
-            instrument.JOB_TRACKER(self.backend, future)
+            instrument.JOB_TRACKER(self.backend, future, job.label)
         return future
 
     def _submit_plain(self, fn: Callable[..., Any], args: tuple[Any, ...],

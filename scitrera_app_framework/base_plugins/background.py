@@ -211,7 +211,7 @@ class BackgroundExecutor(JobExecutor):
         job = wrap(self.backend, fn) if wrap is not None else fn
         future = self._pool_submit(copy_context().run, self._run_job, job, args, kwargs)
         if track is not None:
-            track(self.backend, future)
+            track(self.backend, future, job_name(fn))
         return future
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -283,7 +283,7 @@ class BackgroundExecutor(JobExecutor):
         # a job cancelled before it started (shutdown with cancel_pending) never runs: release its id then
         future.add_done_callback(lambda f: self._release(token) if f.cancelled() else None)
         if track is not None:
-            track(self.backend, future)
+            track(self.backend, future, job_name(fn))
         return True
 
     def _run_unique(self, token: _UniqueJob, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],

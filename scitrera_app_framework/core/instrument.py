@@ -16,15 +16,15 @@ from typing import Any, Callable, ContextManager, Optional
 JOB_WRAPPER: Optional[Callable[[str, Callable[..., Any]], Callable[..., Any]]] = None
 #: True while a job wrapper or tracker is set (the executors' one check per submission)
 JOBS_OBSERVED = False
-#: ``track(backend, future)``: called once a job was queued, with its Future (counters, duration)
-JOB_TRACKER: Optional[Callable[[str, Any], None]] = None
+#: ``track(backend, future, job name)``: called once a job was queued, with its Future (counters, duration)
+JOB_TRACKER: Optional[Callable[[str, Any, str], None]] = None
 #: ``observe(plugin name, extension point) -> context manager`` around a plugin's ``initialize``
 PLUGIN_INIT: Optional[Callable[[str, str], ContextManager[Any]]] = None
 #: ``phase(name, seconds)``: a shutdown phase ended after ``seconds``
 SHUTDOWN_PHASE: Optional[Callable[[str, float], None]] = None
 
 _job_wrappers: dict[str, Callable[[str, Callable[..., Any]], Callable[..., Any]]] = {}
-_job_trackers: dict[str, Callable[[str, Any], None]] = {}
+_job_trackers: dict[str, Callable[[str, Any, str], None]] = {}
 _plugin_inits: dict[str, Callable[[str, str], ContextManager[Any]]] = {}
 
 
@@ -46,7 +46,7 @@ def set_job_wrapper(owner: str, wrap: Optional[Callable[[str, Callable[..., Any]
     JOBS_OBSERVED = bool(_job_wrappers or _job_trackers)
 
 
-def set_job_tracker(owner: str, track: Optional[Callable[[str, Any], None]]) -> None:
+def set_job_tracker(owner: str, track: Optional[Callable[[str, Any, str], None]]) -> None:
     """Add (or with None remove) ``owner``'s job tracker."""
     global JOB_TRACKER, JOBS_OBSERVED
     _update(_job_trackers, owner, track)
@@ -56,9 +56,9 @@ def set_job_tracker(owner: str, track: Optional[Callable[[str, Any], None]]) -> 
     elif len(trackers) == 1:
         JOB_TRACKER = trackers[0]
     else:
-        def chained(backend: str, future: Any) -> None:
+        def chained(backend: str, future: Any, name: str) -> None:
             for t in trackers:
-                t(backend, future)
+                t(backend, future, name)
         JOB_TRACKER = chained
     JOBS_OBSERVED = bool(_job_wrappers or _job_trackers)
 

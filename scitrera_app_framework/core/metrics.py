@@ -214,7 +214,7 @@ def metrics_response(v: Optional[Variables] = None) -> tuple[int, bytes, str]:
 # what the hooks do
 
 
-def _track_job(backend: str, future: Any) -> None:
+def _track_job(backend: str, future: Any, name: str) -> None:
     st = _state
     if st is None:
         return

@@ -13,9 +13,10 @@ process environment first, as usual):
 - ``OTEL_EXPORTER_OTLP_PROTOCOL`` (or ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``): ``http/protobuf`` (default) or
   ``grpc``; the endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``), headers and
   timeout are read by the exporter itself, from the process environment, as the SDK documents;
-- ``SAF_OTEL_JOB_SPANS`` (default true): a span ``job <name>`` around each background job of the thread backend,
-  child of the span that was active when it was submitted (Dask jobs carry the submitter's trace to the worker
-  instead: their log lines have its trace id);
+- ``SAF_OTEL_JOB_SPANS`` (default true): a span ``job <name>`` around each background job, child of the span
+  that was active when it was submitted: in the worker thread for the thread backend (the job's log lines carry
+  it); for the Dask backend made by the submitting process, from submission to the end of the job (the job's log
+  lines on the worker carry the submitter's span, whose context crosses to the worker);
 - ``SAF_OTEL_PLUGIN_SPANS`` (default true): a span ``plugin.initialize <extension point>`` around the
   initialization of each plugin initialized after this one (``init_framework`` initializes it first);
 - ``SAF_OTEL_SHUTDOWN_TIMEOUT`` (seconds, default 5): the bound on flushing and shutting down the provider in the
@@ -166,12 +167,14 @@ class OTelPlugin(Plugin[Any]):
         tracer = provider.get_tracer(_TRACER_NAME)
         if job_spans:
             instrument.set_job_wrapper(_OWNER, _job_wrapper(tracer))
+            instrument.set_job_tracker(_OWNER, _remote_job_tracker(tracer))
         if plugin_spans:
             instrument.set_plugin_init_observer(_OWNER, _plugin_span(tracer))
         return provider
 
     def shutdown(self, v: Variables, logger: logging.Logger, value: Any) -> None:
         instrument.set_job_wrapper(_OWNER, None)
+        instrument.set_job_tracker(_OWNER, None)
         instrument.set_plugin_init_observer(_OWNER, None)
         provider, self._owned = self._owned, None
         if provider is None:
@@ -277,6 +280,34 @@ def _job_wrapper(tracer: Any) -> Callable[[str, Callable[..., Any]], Callable[..
         return traced
 
     return wrap
+
+
+def _remote_job_tracker(tracer: Any) -> Callable[[str, Any, str], None]:
+    """Jobs of a backend that runs them in other processes (Dask): a span ``job <name>`` from submission to the
+    end of the job, made here, child of the submitter's span (the worker's log lines carry the submitter's
+    trace through the W3C ``traceparent``)."""
+    from opentelemetry.trace import Status, StatusCode
+
+    def track(backend: str, future: Any, label: str) -> None:
+        if backend == 'thread':  # spanned in the worker thread by the wrapper
+            return
+        span = tracer.start_span(f'job {label}', attributes={'saf.job.name': label, 'saf.job.backend': backend})
+
+        def done(f: Any) -> None:
+            try:
+                if f.cancelled():
+                    span.set_attribute('saf.job.cancelled', True)
+                else:
+                    error = f.exception()
+                    if error is not None:
+                        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                        span.record_exception(error, attributes=_masked_exception(error))
+            finally:
+                span.end()
+
+        future.add_done_callback(done)
+
+    return track
 
 
 def _masked_exception(e: BaseException) -> dict[str, str]:

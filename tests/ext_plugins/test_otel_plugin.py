@@ -205,6 +205,44 @@ say('done')
     assert [s['name'] for s in _spans(child.lines)] == ['request']
 
 
+@pytest.mark.needs_dask
+def test_dask_jobs_get_a_span_from_submission_to_their_end(spawn: Any) -> None:
+    child = spawn(IN_MEMORY + """
+import time
+from scitrera_app_framework import get_background_exec
+v = init_framework('otel-dask', stateful=False, shutdown_hooks=False, otel=True)
+ex = get_background_exec(v)
+
+def double(n):
+    return 2 * n
+
+def broken():
+    raise ValueError('rejected with token=abc123')
+
+with trace.get_tracer('app').start_as_current_span('request'):
+    assert ex.submit(double, 21).result(60) == 42
+    try:
+        ex.submit(broken).result(60)
+    except ValueError:
+        pass
+deadline = time.monotonic() + 30
+while len([s for s in exporter.get_finished_spans() if s.name.startswith('job ')]) < 2 and time.monotonic() < deadline:
+    time.sleep(0.01)
+dump_spans()
+ex.shutdown(wait=True, timeout=20)
+say('done')
+""", SAF_JOB_BACKEND='dask', SAF_JOB_THREADS='1')
+    child.wait_for('done', timeout=120)
+    assert child.finish(60) == 0
+    spans = _spans(child.lines)
+    (request,) = [s for s in spans if s['name'] == 'request']
+    jobs = {s['name']: s for s in spans if s['name'].startswith('job ')}
+    assert set(jobs) == {'job __main__.double', 'job __main__.broken'}, spans
+    assert all(j['parent'] == request['id'] and j['attributes']['saf.job.backend'] == 'dask' for j in jobs.values())
+    assert jobs['job __main__.broken']['status'] == 'ERROR' and jobs['job __main__.double']['status'] == 'UNSET'
+    assert 'abc123' not in json.dumps(spans)
+
+
 class _Collector:
     """A real HTTP server standing in for an OpenTelemetry collector: records each OTLP/HTTP request."""
 
