@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import sys
 import time
 from collections.abc import Mapping as _MappingABC
 from enum import Enum
@@ -62,6 +63,9 @@ _DEFAULT_TIME_FMT = '%Y-%m-%d %H:%M:%S'
 _MSECS = tuple(f'.{i:03d}' for i in range(1000))  # '.000' .. '.999': faster than formatting msecs per record
 _MSECS_Z = tuple(m + 'Z' for m in _MSECS)
 _REASON_LIMIT = 300
+
+_modules = sys.modules
+_OTEL_TRACE = 'opentelemetry.trace'  # no span can be active before this module is imported
 
 # fields added to every record emitted inside ``log_context(...)`` (e.g. tenant=t1)
 _log_ctx: contextvars.ContextVar[Optional[Mapping[str, Any]]] = contextvars.ContextVar('saf_log_ctx', default=None)
@@ -432,7 +436,9 @@ class JsonLineFormatter(logging.Formatter):
             trace = self._trace
             if trace is not None:
                 probe = trace.probe
-                if probe is None or probe():  # bound and the context empty: no span (one ContextVar.get)
+                # bound: one ContextVar.get (an empty context: no span); not bound: nothing until the app has
+                # imported opentelemetry.trace (one dict lookup), then ids() binds
+                if (probe() if probe is not None else _OTEL_TRACE in _modules):
                     ids = trace.ids()
             if (n_extra <= 1 and err is None and not ctx and ids is None and type(msg) is str and not rd['exc_info']
                     and not rd['exc_text'] and not rd['stack_info']):
@@ -673,7 +679,7 @@ class PlainFormatter(logging.Formatter):
         ids = None
         if trace is not None:
             probe = trace.probe
-            if probe is None or probe():
+            if (probe() if probe is not None else _OTEL_TRACE in _modules):
                 ids = trace.ids()
         rd = record.__dict__
         if ids is not None:

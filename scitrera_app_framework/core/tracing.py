@@ -4,7 +4,7 @@ Nothing here imports OpenTelemetry at import time, and nothing here needs it: wh
 installed, :func:`tracing_available` is False (decided once per process, the first time a formatter asks) and the
 formatters never look for a span. When it is installed, the trace source binds itself the first time a record is
 formatted after the app (or the framework's OpenTelemetry plugin) imported ``opentelemetry.trace``; before that no
-span can be active, so nothing is looked up.
+span can be active, and a record only checks ``sys.modules`` for it.
 
 The per-record work while no span is active is one ``ContextVar.get`` (OpenTelemetry's own context variable, used
 only after a self-check shows that it is what ``opentelemetry.context.get_current()`` reads; otherwise that public
