@@ -80,6 +80,9 @@ SPECS = [
          ['--n', '500'], env={'BENCH_KNOWN_SECRETS': '1000'}, original=False),
     Spec('log_plain', 'log_plain', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('submit', 'submit', ['--n', '10000', '--repeat', '5'], ['--n', '200']),
+    # ours only: the cost of the trace ids in log records (OpenTelemetry installed vs not)
+    Spec('log_otel', 'log_otel', ['--n', '20000', '--min-time', '0.1', '--repeat', '15'], ['--n', '500'],
+         original=False),
     # 100,000 tenants is slow on the original (a logger per tenant; logging's cache clearing is O(loggers)),
     # so one round only; the original ignores SAF_MULTITENANT_CACHE_SIZE, so it runs the unbounded case only.
     Spec('tenants', 'tenants', ['--n', '100000'], ['--n', '5000'], rounds=1, timeout=1800),
@@ -400,6 +403,17 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
                         'SAF_LOG_REDACT on; every message searched for the known secret values'))
 
     floor_row('background submit', 'submit', 'submit_ns', 'floor_ns', 'ns/op', 1.3, 'raw ThreadPoolExecutor.submit')
+
+    if 'log_otel' in raw:  # cost per record = not-installed rate / rate (1.00 = no cost)
+        off = _get(raw, 'log_otel', 'ours', 'not_installed_records_per_s')
+        for label, metric, bound in (('JSON log record, OpenTelemetry installed, no span', 'no_span_records_per_s',
+                                      1.05),
+                                     ('JSON log record, OpenTelemetry span active', 'span_records_per_s', None)):
+            ours = _get(raw, 'log_otel', 'ours', metric)
+            cost = _div(off, ours)
+            rows.append(Row(label, ours, None, off, cost, f'<= {bound:g}x not installed' if bound else None,
+                            _cmp(cost, '<=', bound) if bound else None, 'records/s', 'not installed/ours (cost)',
+                            'floor: the same formatter as built without opentelemetry-api'))
 
     if 'tenants' in raw:
         speed_row(f'{tenants_n:,} tenants: time', 'tenants', 'seconds', None, 's', None)

@@ -20,6 +20,7 @@ times and the best (smallest time) is kept. ``--n`` is the starting iteration co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import io
 import json
@@ -564,6 +565,80 @@ def wl_log_json_secrets(args: argparse.Namespace) -> dict[str, Any]:
 def wl_log_plain(args: argparse.Namespace) -> dict[str, Any]:
     """Plain (default format) log records/s to an in-memory stream; floors as for ``log_json``."""
     return _log_rate(None, args)
+
+
+@workload('log_otel')
+def wl_log_otel(args: argparse.Namespace) -> dict[str, Any]:
+    """JSON log records/s with OpenTelemetry: not installed (the formatter a process without opentelemetry-api
+    builds), installed with an SDK tracer in use but no span active, and with a span active; interleaved, best of
+    ``--repeat`` each, same records as ``log_json``."""
+    import copy
+
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError as e:
+        raise Unavailable(f'opentelemetry-sdk is not installed ({e})') from e
+    os.environ['LOGGING_FORMAT'] = 'json'
+    os.environ.pop('LOGGING_LEVEL', None)
+    from scitrera_app_framework import get_logger
+    from scitrera_app_framework.core.logs import find_framework_handler
+
+    v = _init(region='eu')
+    handler = find_framework_handler()
+    if handler is None or getattr(handler.formatter, '_trace', None) is None:
+        raise Unavailable('the framework formatter has no trace source (a release without trace ids in logs)')
+    buf = io.StringIO()
+    handler.setStream(buf)
+    traced = handler.formatter
+    not_installed = copy.copy(traced)
+    not_installed._trace = None  # what the formatter is when opentelemetry-api is not installed (decided once)
+    tracer = TracerProvider().get_tracer('bench')
+    logger = get_logger(v)
+    with tracer.start_as_current_span('warm-up'):
+        logger.info('message %d', 0, extra={'k': 0})  # binds the trace source
+    line = json.loads(buf.getvalue().splitlines()[-1])
+    if 'trace_id' not in line:
+        raise Unavailable('no trace_id in a line logged under a span')
+
+    n = max(1, args.n)
+    if args.min_time > 0:
+        while True:
+            buf.seek(0)
+            buf.truncate()
+            t0 = time.perf_counter()
+            for i in range(n):
+                logger.info('message %d', i, extra={'k': i})
+            if time.perf_counter() - t0 >= args.min_time or n >= 1 << 24:
+                break
+            n *= 2
+
+    def once(fmt: logging.Formatter, span: bool) -> float:
+        handler.setFormatter(fmt)
+        buf.seek(0)
+        buf.truncate()
+        gc.collect()
+        with tracer.start_as_current_span('request') if span else contextlib.nullcontext():
+            t0 = time.perf_counter()
+            for i in range(n):
+                logger.info('message %d', i, extra={'k': i})
+            t = time.perf_counter() - t0
+        assert buf.getvalue().count('\n') == n
+        return t
+
+    best = {'off': float('inf'), 'idle': float('inf'), 'span': float('inf')}
+    variants = [('off', not_installed, False), ('idle', traced, False), ('span', traced, True)]
+    for r in range(max(1, args.repeat)):  # interleaved, the order reversed every other round
+        for key, fmt, span in (variants if r % 2 == 0 else variants[::-1]):
+            best[key] = min(best[key], once(fmt, span))
+    t_off, t_idle, t_span = best['off'], best['idle'], best['span']
+    handler.setFormatter(traced)
+    return {
+        'not_installed_records_per_s': round(n / t_off, 1),
+        'no_span_records_per_s': round(n / t_idle, 1),
+        'span_records_per_s': round(n / t_span, 1),
+        'records': n,
+        'sample': line,
+    }
 
 
 @workload('submit')

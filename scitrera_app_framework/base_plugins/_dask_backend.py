@@ -11,7 +11,9 @@ How a job crosses the process boundary: ``fn``, its arguments and the pre/post f
 and closures by value) and run by :func:`run_remote_job` on a worker. The submitting context travels with it:
 the :func:`~scitrera_app_framework.core.logs.log_context` fields (str, int, float, bool and None values as they
 are, anything else as its ``str``) and the current tenant id are set on the worker while the job runs (so
-``current_tenant()`` and every log record of the job carry them). Other context variables, thread-locals, the
+``current_tenant()`` and every log record of the job carry them), and so is the active OpenTelemetry span, as a
+remote parent (W3C ``traceparent``; the job's log records carry its ``trace_id`` when the worker has
+``opentelemetry-api``). Other context variables, thread-locals, the
 app's ``Variables``, plugins and extension values, open files, sockets and locks do not cross; a job sees only
 what it was given. The result comes back pickled; a failure comes back as the job's own exception with the
 remote traceback text in its ``saf_remote_traceback`` attribute, and is logged here with that traceback.
@@ -41,9 +43,11 @@ import traceback
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional
 
+from ..core import instrument
 from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
 from ..core.logs import configure_logging, current_log_context, find_framework_handler, log_context
+from ..core.tracing import attached_trace, trace_carrier
 from ..util.parsing import parse_bool_strict
 from ..util.secrets import mask_text, mask_url_credentials
 from .background import DEFAULT_JOB_THREADS, JobBackendConfigError, JobBackendError, JobExecutor, job_name
@@ -203,12 +207,13 @@ def _announce_start(started: Optional[tuple[str, str]]) -> None:
 def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                    fields: Optional[dict[str, Any]], tenant: Optional[str], pre_fn: Optional[Callable[[], Any]],
                    post_fn: Optional[Callable[[Any], Any]], settings: Optional[WorkerLogSettings],
-                   started: Optional[tuple[str, str]] = None) -> Any:
+                   started: Optional[tuple[str, str]] = None, traceparent: Optional[str] = None) -> Any:
     """Run one job on a worker inside the submitting context (log context fields, tenant); returns its result.
 
     First announces the start (``started`` is the client's event topic and the task key), then ``pre_fn()``
     runs, then the job, then ``post_fn(result)`` (unique jobs); an exception of any stage propagates with
     ``saf_stage`` (``pre``, ``job`` or ``post``), ``saf_worker`` and ``saf_remote_traceback`` set on it.
+    ``traceparent`` (the submitter's active OpenTelemetry span, W3C) is the job's remote parent span context.
     """
     _announce_start(started)
     ensure_worker_logging(settings)
@@ -218,6 +223,8 @@ def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
         if tenant is not None:
             from ..ext_plugins._tenant_base import tenant_context
             stack.enter_context(tenant_context(tenant))
+        if traceparent is not None:
+            stack.enter_context(attached_trace(traceparent))
         stage = 'pre'
         try:
             if pre_fn is not None:
@@ -565,9 +572,12 @@ class DaskBackgroundExecutor(JobExecutor):
         future = DaskJobFuture(self, job)
         job.future = future
         job.dask_future = self._client.submit(run_remote_job, fn, args, kwargs, fields, tenant, pre_fn, post_fn,
-                                              self._log_settings, (self._topic, job.key), key=job.key, pure=False)
+                                              self._log_settings, (self._topic, job.key), key=job.key, pure=False,
+                                              traceparent=trace_carrier())
         self._pending[job.key] = job
         job.dask_future.add_done_callback(self._on_done)
+        if instrument.JOB_TRACKER is not None:  # metrics on (core.instrument)
+            instrument.JOB_TRACKER(self.backend, future, job.label)
         return future
 
     def _submit_plain(self, fn: Callable[..., Any], args: tuple[Any, ...],

@@ -37,6 +37,7 @@ from ..api.plugins import Plugin
 from ..api.variables import Variables
 from ..exceptions import ConfigurationError
 from . import defaults as _defaults
+from . import instrument
 from ._plugin_errors import (
     ExtensionNotFoundError,
     PluginDependencyError,
@@ -696,7 +697,12 @@ class Registry:
         self._debug('initializing %s', rec.label())
         t0 = time.perf_counter()
         try:
-            value = rec.plugin.initialize(v, rec.plugin.get_logger(v))
+            observe = instrument.PLUGIN_INIT  # e.g. a span around initialize (core.instrument); None: off
+            if observe is None:
+                value = rec.plugin.initialize(v, rec.plugin.get_logger(v))
+            else:
+                with observe(rec.name, rec.point):
+                    value = rec.plugin.initialize(v, rec.plugin.get_logger(v))
         except BaseException as e:
             self._finish(rec, att, (time.perf_counter() - t0) * 1000.0, error=e)
             if isinstance(e, (PluginDependencyError, PluginShutdownError)) or not isinstance(e, Exception):

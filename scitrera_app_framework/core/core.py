@@ -57,6 +57,8 @@ class InitOptions:
     async_auto_enabled: Optional[bool] = None
     stateful_root_env_key: str = 'STATEFUL_ROOT'
     params: tuple[tuple[str, Any], ...] = ()
+    otel: bool = False
+    metrics: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
                    base_plugins: bool = False, pyroscope: bool = False, multitenant: bool = False,
                    entry_points: bool = False, async_auto_enabled: Optional[bool] = None,
                    stateful_root_env_key: str = 'STATEFUL_ROOT', cli_args: Any = None,
+                   otel: bool = False, metrics: bool = False,
                    **params: Any) -> Variables:
     """Initialize the framework for an app and return its :class:`Variables` (also made the default).
 
@@ -87,7 +90,8 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     ``stateful_root_env_key`` names the variable that holds the stateful root. ``cli_args`` (an
     ``argparse.Namespace`` or ``--key=value`` strings) become the command-line layer, above the environment.
     ``SAF_CONFIG_FILES`` (``os.pathsep``- or comma-separated; ``name?`` optional) and ``SAF_SECRETS_DIR`` add
-    file and secrets sources first thing.
+    file and secrets sources first thing. ``otel`` (``SAF_OTEL_ENABLED``) registers the OpenTelemetry plugin and
+    ``metrics`` (``SAF_METRICS_ENABLED``) switches the Prometheus metrics on (see the README's "Observability").
 
     Calling it again on a ``Variables`` it already initialized returns that instance unchanged.
     Readiness (:func:`~scitrera_app_framework.core.health.is_ready`) turns true when it returns.
@@ -111,7 +115,7 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
         default_serial_strategy=default_serial_strategy, fault_handler=fault_handler, sep=sep,
         unnamed_params=frozenset(unnamed_params), base_plugins=base_plugins, pyroscope=pyroscope,
         multitenant=multitenant, entry_points=entry_points, async_auto_enabled=async_auto_enabled,
-        stateful_root_env_key=stateful_root_env_key, params=tuple(params.items()))
+        stateful_root_env_key=stateful_root_env_key, params=tuple(params.items()), otel=otel, metrics=metrics)
     ctx.state = STARTING
     set_default_variables(v)
     _step_sources(v, cli_args)
@@ -220,6 +224,8 @@ def _step_lifecycle(v: Variables, ctx: AppContext, opts: InitOptions) -> None:
 
 def _step_plugins(v: Variables, opts: InitOptions) -> None:
     """Register the switched-on plugin sets, then initialize every eager plugin."""
+    from .observability import start_observability
+    start_observability(v, otel=opts.otel, metrics=opts.metrics)
     if v.environ('SAF_BASE_PLUGINS', default=opts.base_plugins, type_fn=parse_bool_strict):
         from .. import base_plugins as _bp
         from ..base_plugins import register_package_plugins

@@ -27,6 +27,7 @@ from .log_format import (
     reserved_names,
 )
 from .log_records import use_lean_records
+from .tracing import TRACE_FIELDS
 
 
 class FrameworkHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -170,6 +171,8 @@ def _check_record() -> logging.LogRecord:
     for name, value in filled.items():
         if name in record.__dict__ and record.__dict__[name] is None:
             record.__dict__[name] = value
+    for name in TRACE_FIELDS:  # %(trace_id)s / %(span_id)s: set by the framework's formatters
+        record.__dict__[name] = ''
     return record
 
 
