@@ -37,7 +37,16 @@ from .api.constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 from .api.variables import Variables, VariableTypeError
 from .exceptions import ConfigurationError
 from .util import _environ
-from .util.secrets import MASK, bounded_repr, is_secret_key, mark_secret_key, mask_text, mask_value, shown_value
+from .util.secrets import (
+    MASK,
+    add_secret_values,
+    bounded_repr,
+    is_secret_key,
+    mark_secret_key,
+    mask_text,
+    mask_value,
+    shown_value,
+)
 
 S = TypeVar('S', bound='Settings')
 
@@ -772,8 +781,8 @@ class Settings:
         """
         v = self._saf_vars
         if v is None:
-            raise SettingsError(_name(type(self)), [], f'{_name(type(self))} was built from values, not loaded: '
-                                                       f'use {_name(type(self))}.load(v)')
+            raise SettingsError(_name(type(self)), [], f'{_name(type(self))} was built from values, not loaded (or was '
+                                                       f'unpickled): use {_name(type(self))}.load(v)')
         new = load_settings(type(self), v, self._saf_prefix)
         _copy_into(self, new)
         return self
@@ -841,6 +850,14 @@ class Settings:
         object.__setattr__(self, '_saf_vars', v)
         object.__setattr__(self, '_saf_prefix', prefix)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the values (groups and ``Secret`` values included), not the binding: the ``Variables`` an
+        object was loaded from holds type functions, locks and the app's state, none of which can cross a process
+        boundary. The unpickled object (in a Dask or multiprocessing job) is equal, reads the same and is unbound
+        (:attr:`variables` is None; :meth:`reload` raises). ``copy``/``deepcopy`` keep the binding."""
+        values = {f.name: getattr(self, f.name) for f in _fields(type(self))}
+        return (_unpickle_settings, (type(self), values, self._saf_prefix))
+
     def __copy__(self: S) -> S:
         new = type(self).__new__(type(self))
         new.__setstate__(self.__getstate__())
@@ -851,6 +868,14 @@ class Settings:
         new = type(self).__new__(type(self))
         new.__setstate__((copy.deepcopy(values, memo), v, prefix))  # the binding is shared, not copied
         return new
+
+
+def _unpickle_settings(cls: type[Settings], values: dict[str, Any], prefix: str) -> Settings:
+    # the secrets travel to the other process: they are known secret values there too (masked where printed)
+    add_secret_values(val.get() for val in values.values() if isinstance(val, Secret))
+    obj = cls.__new__(cls)
+    obj.__setstate__((values, None, prefix))
+    return obj
 
 
 def _describe(plan: _Plan, path: str, rows: list[dict[str, Any]]) -> None:

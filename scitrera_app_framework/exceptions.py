@@ -36,6 +36,8 @@ _WHERE = {
     'YAMLParseError': 'k8s.util', 'KubeConfigError': 'k8s.util',
     'JobBackendError': 'base_plugins.background', 'JobBackendConfigError': 'base_plugins.background',
     'TenantStoreUnavailableError': 'ext_plugins.redis_tenants',
+    'TenantValueError': 'ext_plugins.redis_tenants',
+    'MetricsUnavailableError': 'core.metrics', 'OTelConfigError': 'ext_plugins.otel_plugin',
     'SlaunchError': 'slaunch.errors', 'ManifestError': 'slaunch.errors', 'ManifestFetchError': 'slaunch.errors',
     'InvalidNameError': 'slaunch.errors', 'InstallError': 'slaunch.errors', 'StateError': 'slaunch.errors',
     'IntegrityError': 'slaunch.errors', 'DeployError': 'slaunch.errors',

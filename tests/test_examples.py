@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     'multi_tenant_example.py': ([], ['tenant-specific log']),
     'tenant_directory_example.py': ([], []),
     'pyroscope_example.py': (['pyroscope example done'], []),
+    'observability_example.py': (['observability example done'], ['processing order o-1']),
     'settings_example.py': (["ShopSettings(port=8080", "password=Secret('****')", 'SHOP_DB_PASSWORD',
                              'reload refused, old values kept (port 8080)', 'after reload: port 8081, password ****'],
                             []),

@@ -7,6 +7,7 @@ package. It never touches the network or the original release's venv.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -21,12 +22,16 @@ EXPECTED_METRICS = {
     'import': {'min_ms', 'median_ms', 'floor_min_ms', 'floor_median_ms', 'runs'},
     'init': {'min_ms', 'median_ms', 'floor_min_ms', 'floor_median_ms', 'runs'},
     'variables': {'local_ns', 'env_ns', 'default_ns', 'floor_local_ns', 'floor_env_ns', 'floor_default_ns'},
+    'variables_names': {'ns_10', 'ns_1000', 'ratio_1000'},
+    'yaml_load': {'keys', 'load_ms', 'reload_ms', 'floor_ms', 'load_ratio'},
     'environ': {'environ_ns', 'floor_ns'},
     'get_extension': {'get_extension_ns', 'floor_ns'},
     'get_extensions': {'get_extensions_ns', 'floor_ns', 'variant'},
     'log_json': {'records_per_s', 'floor_records_per_s', 'records', 'fields'},
     'log_plain': {'records_per_s', 'floor_records_per_s', 'records'},
+    'log_json_secrets': {'records_per_s', 'stdlib_floor_records_per_s', 'known_secrets', 'search_ns_100_chars'},
     'submit': {'submit_ns', 'floor_ns', 'jobs'},
+    'log_otel': {'not_installed_records_per_s', 'no_span_records_per_s', 'span_records_per_s', 'records'},
     'tenants': {'tenants', 'seconds', 'us_per_tenant', 'traced_mib', 'traced_peak_mib', 'bounded'},
 }
 
@@ -70,6 +75,10 @@ def test_workload_prints_result(name: str, tmp_path: Path) -> None:
         if not result['available']:
             assert str(result['note']).startswith('unavailable'), result['note']
             return
+
+    if name == 'log_otel' and importlib.util.find_spec('opentelemetry') is None:  # the no-extras leg
+        assert not result['available'] and 'opentelemetry-sdk is not installed' in str(result['note'])
+        return
 
     assert result['available'], f"{result['note']}\n{proc.stderr[-3000:]}"
     assert result['note'] is None
