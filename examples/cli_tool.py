@@ -25,7 +25,6 @@ from typing import Any, Callable
 
 from scitrera_app_framework import Variables, get_extensions, init_framework_cli
 from scitrera_app_framework.cmdline import run
-from scitrera_app_framework.exceptions import ExtensionNotFoundError
 from scitrera_app_framework.settings import Secret, Settings, field
 
 FILTERS = 'wordtool.filters'  # a multi extension point: each plugin gives a function str -> str
@@ -47,10 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def filters(v: Variables) -> dict[str, Callable[[str], str]]:
-    try:
-        return get_extensions(FILTERS, v)
-    except ExtensionNotFoundError:  # no distribution installed provides one
-        return {}
+    return get_extensions(FILTERS, v)  # {} when no installed distribution provides one
 
 
 def main(args: argparse.Namespace, v: Variables) -> int:
