@@ -63,15 +63,29 @@ SPECS = [
     Spec('init', 'init', ['--n', '20'], ['--n', '3']),
     Spec('variables', 'variables', _MICRO_FULL, _MICRO_QUICK),
     Spec('environ', 'environ', _MICRO_FULL, _MICRO_QUICK),
+    # ours only: reads of 10 .. 1,000,000 distinct names (the key-name cache's bound; issue 19 item 14)
+    Spec('variables_names', 'variables_names', ['--n', '200000', '--min-time', '0.05', '--repeat', '3'],
+         ['--n', '200'], rounds=3, original=False),
+    # ours only: a 20,000-key YAML file through FileSource against one yaml.load (issue 19 item 13)
+    Spec('yaml_load', 'yaml_load', ['--n', '1000', '--min-time', '0.05', '--repeat', '3'], ['--n', '5'], rounds=3,
+         original=False),
     Spec('get_extension', 'get_extension', _MICRO_FULL, _MICRO_QUICK),
     Spec('get_extensions', 'get_extensions', _MICRO_FULL, _MICRO_QUICK),
     Spec('settings', 'settings', _MICRO_FULL, _MICRO_QUICK, original=False),  # vs pydantic-settings, not the original
     Spec('log_json', 'log_json', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
+    # ours only: JSON records with redaction on and N known secret values (issue 19 item 8)
+    Spec('log_json_secrets_10', 'log_json_secrets', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'],
+         ['--n', '500'], env={'BENCH_KNOWN_SECRETS': '10'}, original=False),
+    Spec('log_json_secrets_1000', 'log_json_secrets', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'],
+         ['--n', '500'], env={'BENCH_KNOWN_SECRETS': '1000'}, original=False),
     Spec('log_plain', 'log_plain', ['--n', '20000', '--min-time', '0.2', '--repeat', '3'], ['--n', '500']),
     Spec('submit', 'submit', ['--n', '10000', '--repeat', '5'], ['--n', '200']),
     # web.serve() against plain uvicorn.run (two servers alternating) and RequestContextMiddleware's cost
     Spec('web_serve', 'web_serve', ['--n', '4000', '--repeat', '5'], ['--n', '100'], original=False),
     Spec('web_middleware', 'web_middleware', _MICRO_FULL, _MICRO_QUICK, original=False),
+    # ours only: the cost of the trace ids in log records (OpenTelemetry installed vs not)
+    Spec('log_otel', 'log_otel', ['--n', '20000', '--min-time', '0.1', '--repeat', '15'], ['--n', '500'],
+         original=False),
     # 100,000 tenants is slow on the original (a logger per tenant; logging's cache clearing is O(loggers)),
     # so one round only; the original ignores SAF_MULTITENANT_CACHE_SIZE, so it runs the unbounded case only.
     Spec('tenants', 'tenants', ['--n', '100000'], ['--n', '5000'], rounds=1, timeout=1800),
@@ -308,6 +322,27 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
     speed_row('Variables.get environment key', 'variables', 'env_ns', 'floor_env_ns', 'ns/op', 2)
     speed_row('Variables.get registered default', 'variables', 'default_ns', 'floor_default_ns', 'ns/op', None)
     speed_row('environ(key, default, type_fn)', 'environ', 'environ_ns', 'floor_ns', 'ns/op', 5)
+    if 'yaml_load' in raw:
+        floor = _get(raw, 'yaml_load', 'ours', 'floor_ms')
+        for what, metric in (('load', 'load_ms'), ('reload()', 'reload_ms')):
+            ours = _get(raw, 'yaml_load', 'ours', metric)
+            ratio = _div(ours, floor)
+            rows.append(Row(f'YAML file, 20,000 keys: {what}', ours, None, floor, ratio, '<= 1.3x one yaml.load',
+                            _cmp(ratio, '<=', 1.3), 'ms', 'ours/floor',
+                            'floor: one yaml.load of the text (pure-Python SafeLoader); before issue 19: 3.4x'))
+    if 'variables_names' in raw:
+        base = _get(raw, 'variables_names', 'ours', 'ns_10')
+        for count in (1_000, 100_000, 1_000_000):
+            ours = _get(raw, 'variables_names', 'ours', f'ns_{count}')
+            if ours is None:
+                continue
+            ratio = _div(ours, base)
+            floor = _get(raw, 'variables_names', 'ours', f'floor_ns_{count}')
+            rows.append(Row(f'Variables.get cycling over {count:,} distinct names', ours, None, base, ratio,
+                            '<= 10x the cost with 10 names', _cmp(ratio, '<=', 10), 'ns/op', 'ours/10 names',
+                            f'floor: the same reads cycling over 10 names; past 65,536 names every read misses the '
+                            f'key-name cache (one encode of the name); dict.get over the same {count:,} names: '
+                            f'{floor} ns'))
     speed_row('get_extension (initialized)', 'get_extension', 'get_extension_ns', 'floor_ns', 'ns/op', 3)
     speed_row('get_extensions (5 plugins)', 'get_extensions', 'get_extensions_ns', 'floor_ns', 'ns/op', 1)
     rows.extend(settings_bench.settings_rows(raw, Row))
@@ -360,6 +395,16 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
             )
         )
 
+    for count in (10, 1000):
+        key = f'log_json_secrets_{count}'
+        if key not in raw:
+            continue
+        ours, std = _get(raw, key, 'ours', 'records_per_s'), _get(raw, key, 'ours', 'stdlib_floor_records_per_s')
+        cost = _div(std, ours)
+        rows.append(Row(f'JSON log records, {count:,} known secrets, vs stdlib floor', ours, None, std, cost,
+                        '<= 1.25x stdlib floor cost', _cmp(cost, '<=', 1.25), 'records/s', 'floor/ours (cost)',
+                        'SAF_LOG_REDACT on; every message searched for the known secret values'))
+
     floor_row('background submit', 'submit', 'submit_ns', 'floor_ns', 'ns/op', 1.3, 'raw ThreadPoolExecutor.submit')
 
     if 'web_serve' in raw:
@@ -373,6 +418,16 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
         bare = _get(raw, 'web_middleware', 'ours', 'bare_ns')
         rows.append(Row('RequestContextMiddleware: added per request', cost, None, bare, None, None, None, 'ns/op',
                         '', 'floor: the bare ASGI app called directly (no server)'))
+    if 'log_otel' in raw:  # cost per record = not-installed rate / rate (1.00 = no cost)
+        off = _get(raw, 'log_otel', 'ours', 'not_installed_records_per_s')
+        for label, metric, bound in (('JSON log record, OpenTelemetry installed, no span', 'no_span_records_per_s',
+                                      1.05),
+                                     ('JSON log record, OpenTelemetry span active', 'span_records_per_s', None)):
+            ours = _get(raw, 'log_otel', 'ours', metric)
+            cost = _div(off, ours)
+            rows.append(Row(label, ours, None, off, cost, f'<= {bound:g}x not installed' if bound else None,
+                            _cmp(cost, '<=', bound) if bound else None, 'records/s', 'not installed/ours (cost)',
+                            'floor: the same formatter as built without opentelemetry-api'))
 
     if 'tenants' in raw:
         speed_row(f'{tenants_n:,} tenants: time', 'tenants', 'seconds', None, 's', None)

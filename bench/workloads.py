@@ -20,6 +20,7 @@ times and the best (smallest time) is kept. ``--n`` is the starting iteration co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import io
 import json
@@ -220,6 +221,84 @@ def wl_variables(args: argparse.Namespace) -> dict[str, Any]:
         'floor_env_ns': _ns(_timeit('environ.get(ENV_KEY)', '', ns, args)),
         'floor_default_ns': _ns(_timeit('d.get(DEFAULT_KEY)', '', ns, args)),
     }
+
+
+NAME_COUNTS = (10, 1_000, 100_000, 1_000_000)
+
+
+@workload('variables_names')
+def wl_variables_names(args: argparse.Namespace) -> dict[str, Any]:
+    """``Variables.get`` of absent keys cycling over 10, 1k, 100k and 1M distinct names (issue 19 item 14: the
+    environment key-name cache is bounded; past its bound the eviction must not make reads slower).
+
+    Each size first reads every name once (1M names fill and overflow the cache), then times ``--n`` reads (at
+    least 200,000) cycling over the names, best of ``--repeat``. ``ratio_<N>`` is the cost relative to 10 names;
+    ``floor_ns_<N>`` is ``dict.get`` over the same names (what touching that many distinct objects costs).
+    """
+    from scitrera_app_framework import Variables
+
+    v = Variables()
+    get = v.get
+    calls = max(200_000, args.n) if args.min_time > 0 else max(1, args.n)
+    out: dict[str, Any] = {}
+    for count in NAME_COUNTS if args.min_time > 0 else (10, 1_000):
+        names = [f'bench_name_{count}_{i}' for i in range(count)]
+        for name in names:
+            get(name)
+        seq = (names * (calls // count + 1))[:calls] if count < calls else names[:calls]
+        best = floor = float('inf')
+        dget = {}.get
+        for _ in range(max(1, args.repeat)):
+            if count >= calls:  # read names not read just before, so 1M names keep missing the cache
+                seq = names[-calls:] if seq[0] == names[0] else names[:calls]
+            t0 = time.perf_counter()
+            for name in seq:
+                get(name)
+            best = min(best, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for name in seq:  # the floor: touching the same name objects (memory, not the framework)
+                dget(name)
+            floor = min(floor, time.perf_counter() - t0)
+        out[f'ns_{count}'] = _ns(best / len(seq))
+        out[f'floor_ns_{count}'] = _ns(floor / len(seq))
+        del names, seq
+    for key in [k for k in out if k.startswith('ns_')]:
+        out[f'ratio_{key[3:]}'] = round(out[key] / out['ns_10'], 2)
+    return out
+
+
+@workload('yaml_load')
+def wl_yaml_load(args: argparse.Namespace) -> dict[str, Any]:
+    """``FileSource`` load of a YAML file of 20,000 keys (``--n`` sections of 20 keys; 1,000 by default in a full
+    run) and its ``reload()``, against one ``yaml.load`` of the same text with the same (pure-Python
+    ``SafeLoader``) loader, best of ``--repeat``: how many parses a load costs (issue 19 item 13)."""
+    import yaml
+
+    from scitrera_app_framework.util.config_sources import FileSource
+
+    sections = max(1, args.n) if args.min_time > 0 else max(1, min(args.n, 20))
+    text = ''.join(f'section{i}:\n' + ''.join(f'  key{j}: value-{i}-{j}\n' for j in range(20)) for i in range(sections))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'big.yaml')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(text)
+        load = reload = floor = float('inf')
+        src = None
+        for _ in range(max(1, args.repeat)):
+            gc.collect()
+            t0 = time.perf_counter()
+            src = FileSource(path)
+            load = min(load, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            src.reload()
+            reload = min(reload, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            yaml.load(text, Loader=yaml.SafeLoader)
+            floor = min(floor, time.perf_counter() - t0)
+        assert src is not None and len(src) == sections * 20
+    return {'keys': sections * 20, 'load_ms': round(load * 1e3, 2), 'reload_ms': round(reload * 1e3, 2),
+            'floor_ms': round(floor * 1e3, 2), 'load_ratio': round(load / floor, 2),
+            'reload_ratio': round(reload / floor, 2)}
 
 
 @workload('environ')
@@ -455,10 +534,111 @@ def wl_log_json(args: argparse.Namespace) -> dict[str, Any]:
     return _log_rate('json', args)
 
 
+@workload('log_json_secrets')
+def wl_log_json_secrets(args: argparse.Namespace) -> dict[str, Any]:
+    """``log_json`` with redaction on (the default) and ``BENCH_KNOWN_SECRETS`` (default 10) known secret values
+    registered (random 16-32 character tokens; issue 19 item 8): every message is searched for them."""
+    import random
+    import string
+
+    try:
+        from scitrera_app_framework.util.secrets import add_secret_values
+    except ImportError as e:
+        raise Unavailable(f'no known-secret-value registry: {e}') from None
+    count = int(os.environ.get('BENCH_KNOWN_SECRETS', '10'))
+    rnd = random.Random(19)
+    alphabet = string.ascii_letters + string.digits
+    add_secret_values(''.join(rnd.choice(alphabet) for _ in range(rnd.randint(16, 32))) for _ in range(count))
+    out = _log_rate('json', args)
+    out['known_secrets'] = count
+    from scitrera_app_framework.util.secrets import secret_values_pattern
+
+    pattern = secret_values_pattern()
+    text = 'connection to the upstream failed for tenant t1: 503 Service Unavailable from https://api.example.com/'
+    if pattern is not None:  # the search alone, on a 100-character message (the benchmark record's is 13)
+        out['search_ns_100_chars'] = _ns(_timeit('search(text)', '', {'search': pattern.search, 'text': text[:100]},
+                                                 args))
+    return out
+
+
 @workload('log_plain')
 def wl_log_plain(args: argparse.Namespace) -> dict[str, Any]:
     """Plain (default format) log records/s to an in-memory stream; floors as for ``log_json``."""
     return _log_rate(None, args)
+
+
+@workload('log_otel')
+def wl_log_otel(args: argparse.Namespace) -> dict[str, Any]:
+    """JSON log records/s with OpenTelemetry: not installed (the formatter a process without opentelemetry-api
+    builds), installed with an SDK tracer in use but no span active, and with a span active; interleaved, best of
+    ``--repeat`` each, same records as ``log_json``."""
+    import copy
+
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError as e:
+        raise Unavailable(f'opentelemetry-sdk is not installed ({e})') from e
+    os.environ['LOGGING_FORMAT'] = 'json'
+    os.environ.pop('LOGGING_LEVEL', None)
+    from scitrera_app_framework import get_logger
+    from scitrera_app_framework.core.logs import find_framework_handler
+
+    v = _init(region='eu')
+    handler = find_framework_handler()
+    if handler is None or getattr(handler.formatter, '_trace', None) is None:
+        raise Unavailable('the framework formatter has no trace source (a release without trace ids in logs)')
+    buf = io.StringIO()
+    handler.setStream(buf)
+    traced = handler.formatter
+    not_installed = copy.copy(traced)
+    not_installed._trace = None  # what the formatter is when opentelemetry-api is not installed (decided once)
+    tracer = TracerProvider().get_tracer('bench')
+    logger = get_logger(v)
+    with tracer.start_as_current_span('warm-up'):
+        logger.info('message %d', 0, extra={'k': 0})  # binds the trace source
+    line = json.loads(buf.getvalue().splitlines()[-1])
+    if 'trace_id' not in line:
+        raise Unavailable('no trace_id in a line logged under a span')
+
+    n = max(1, args.n)
+    if args.min_time > 0:
+        while True:
+            buf.seek(0)
+            buf.truncate()
+            t0 = time.perf_counter()
+            for i in range(n):
+                logger.info('message %d', i, extra={'k': i})
+            if time.perf_counter() - t0 >= args.min_time or n >= 1 << 24:
+                break
+            n *= 2
+
+    def once(fmt: logging.Formatter, span: bool) -> float:
+        handler.setFormatter(fmt)
+        buf.seek(0)
+        buf.truncate()
+        gc.collect()
+        with tracer.start_as_current_span('request') if span else contextlib.nullcontext():
+            t0 = time.perf_counter()
+            for i in range(n):
+                logger.info('message %d', i, extra={'k': i})
+            t = time.perf_counter() - t0
+        assert buf.getvalue().count('\n') == n
+        return t
+
+    best = {'off': float('inf'), 'idle': float('inf'), 'span': float('inf')}
+    variants = [('off', not_installed, False), ('idle', traced, False), ('span', traced, True)]
+    for r in range(max(1, args.repeat)):  # interleaved, the order reversed every other round
+        for key, fmt, span in (variants if r % 2 == 0 else variants[::-1]):
+            best[key] = min(best[key], once(fmt, span))
+    t_off, t_idle, t_span = best['off'], best['idle'], best['span']
+    handler.setFormatter(traced)
+    return {
+        'not_installed_records_per_s': round(n / t_off, 1),
+        'no_span_records_per_s': round(n / t_idle, 1),
+        'span_records_per_s': round(n / t_span, 1),
+        'records': n,
+        'sample': line,
+    }
 
 
 @workload('submit')

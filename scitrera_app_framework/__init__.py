@@ -17,6 +17,7 @@ __version__ = '0.1.0'
 _EXPORTS = {
     'init_framework': 'core.core', 'init_framework_desktop': 'core.core', 'init_framework_test_harness': 'core.core',
     'init_framework_embedded': 'core.core', 'get_working_path': 'core.core', 'is_stateful_ready': 'core.core',
+    'init_framework_cli': 'core.core',
     'log_framework_variables': 'core.core', 'load_strategy': 'core.core',
     'get_logger': 'core.logs', 'log_context': 'core.logs',
     'get_variables': 'core.defaults',
@@ -76,6 +77,7 @@ __all__ = [
     'health',
     'init_all_plugins',
     'init_framework',
+    'init_framework_cli',
     'init_framework_desktop',
     'init_framework_embedded',
     'init_framework_test_harness',
@@ -134,6 +136,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     from .core.core import (
         get_working_path,
         init_framework,
+        init_framework_cli,
         init_framework_desktop,
         init_framework_embedded,
         init_framework_test_harness,

@@ -37,7 +37,16 @@ from .api.constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 from .api.variables import Variables, VariableTypeError
 from .exceptions import ConfigurationError
 from .util import _environ
-from .util.secrets import MASK, bounded_repr, is_secret_key, mark_secret_key, mask_text, mask_value, shown_value
+from .util.secrets import (
+    MASK,
+    add_secret_values,
+    bounded_repr,
+    is_secret_key,
+    mark_secret_key,
+    mask_text,
+    mask_value,
+    shown_value,
+)
 
 S = TypeVar('S', bound='Settings')
 
@@ -410,12 +419,17 @@ def _invalid(f: _Field, name: str, path: str, error: BaseException, v: Optional[
     return SettingsProblem(name, 'invalid', what, shown, f.type_name, path, layer)
 
 
-def _missing(f: _Field, name: str, path: str, empty: bool = False) -> SettingsProblem:
+def _missing(f: _Field, name: str, path: str, v: Optional[Variables], empty: bool = False) -> SettingsProblem:
+    if v is None:  # built from values (the constructor), not loaded
+        return SettingsProblem(name, 'missing', f'required; pass {f.name}=...' if not empty else
+                               f'required but empty; pass a value for {f.name}', "''" if empty else None,
+                               f.type_name, path, None)
+    places = '; '.join(v._places(name))  # every place a value could have come from, in lookup order
     if empty:
-        return SettingsProblem(name, 'missing', f'required but empty; give {name} a value', "''", f.type_name, path,
-                               None)
-    return SettingsProblem(name, 'missing', f'required and has no default; set {name} in the environment or a '
-                                            f'configuration source', None, f.type_name, path, None)
+        return SettingsProblem(name, 'missing', f'required but empty; give {name} a value in one of: {places}', "''",
+                               f.type_name, path, None)
+    return SettingsProblem(name, 'missing', f'required and has no default; set it in one of: {places}', None,
+                           f.type_name, path, None)
 
 
 def _run(plan: _Plan, v: Variables, problems: list[SettingsProblem], path: str,
@@ -447,16 +461,16 @@ def _run(plan: _Plan, v: Variables, problems: list[SettingsProblem], path: str,
                     val = environ(name, default, f.fn)
             except Exception as e:
                 if required_error is not None and isinstance(e, required_error):
-                    problems.append(_missing(f, name, path + f.name))
+                    problems.append(_missing(f, name, path + f.name, v))
                 else:
                     problems.append(_invalid(f, name, path + f.name, e, v))
                 val = None
             else:
                 if val is None:
                     if f.required:
-                        problems.append(_missing(f, name, path + f.name))
+                        problems.append(_missing(f, name, path + f.name, v))
                 elif f.required and val.__class__ is str and not val:  # NAME= (set, but to nothing)
-                    problems.append(_missing(f, name, path + f.name, empty=True))
+                    problems.append(_missing(f, name, path + f.name, v, empty=True))
                 elif f.secret:
                     val = Secret(val)
                 elif f.copy_default and val is default:
@@ -652,7 +666,7 @@ def _from_values(plan: _Plan, values: dict[str, Any], problems: list[SettingsPro
                 given, source = f.default_value(), 'default'
             val = None
             if given is NOT_SET or (given is None and f.required):
-                problems.append(_missing(f, name, path + f.name))
+                problems.append(_missing(f, name, path + f.name, None))
             elif given is not None:
                 assert f.fn is not None
                 try:
@@ -663,7 +677,7 @@ def _from_values(plan: _Plan, values: dict[str, Any], problems: list[SettingsPro
                     problems.append(problem._replace(value=shown, source=source))
                 else:
                     if f.required and val.__class__ is str and not val:
-                        problems.append(_missing(f, name, path + f.name, empty=True))
+                        problems.append(_missing(f, name, path + f.name, None, empty=True))
                     elif f.secret:
                         val = Secret(val)
                     elif f.copy_default and val is given and source == 'default':
@@ -767,8 +781,8 @@ class Settings:
         """
         v = self._saf_vars
         if v is None:
-            raise SettingsError(_name(type(self)), [], f'{_name(type(self))} was built from values, not loaded: '
-                                                       f'use {_name(type(self))}.load(v)')
+            raise SettingsError(_name(type(self)), [], f'{_name(type(self))} was built from values, not loaded (or was '
+                                                       f'unpickled): use {_name(type(self))}.load(v)')
         new = load_settings(type(self), v, self._saf_prefix)
         _copy_into(self, new)
         return self
@@ -836,6 +850,14 @@ class Settings:
         object.__setattr__(self, '_saf_vars', v)
         object.__setattr__(self, '_saf_prefix', prefix)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the values (groups and ``Secret`` values included), not the binding: the ``Variables`` an
+        object was loaded from holds type functions, locks and the app's state, none of which can cross a process
+        boundary. The unpickled object (in a Dask or multiprocessing job) is equal, reads the same and is unbound
+        (:attr:`variables` is None; :meth:`reload` raises). ``copy``/``deepcopy`` keep the binding."""
+        values = {f.name: getattr(self, f.name) for f in _fields(type(self))}
+        return (_unpickle_settings, (type(self), values, self._saf_prefix))
+
     def __copy__(self: S) -> S:
         new = type(self).__new__(type(self))
         new.__setstate__(self.__getstate__())
@@ -846,6 +868,14 @@ class Settings:
         new = type(self).__new__(type(self))
         new.__setstate__((copy.deepcopy(values, memo), v, prefix))  # the binding is shared, not copied
         return new
+
+
+def _unpickle_settings(cls: type[Settings], values: dict[str, Any], prefix: str) -> Settings:
+    # the secrets travel to the other process: they are known secret values there too (masked where printed)
+    add_secret_values(val.get() for val in values.values() if isinstance(val, Secret))
+    obj = cls.__new__(cls)
+    obj.__setstate__((values, None, prefix))
+    return obj
 
 
 def _describe(plan: _Plan, path: str, rows: list[dict[str, Any]]) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Callable, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 from .exceptions import SAFError
-from .util.parsing import ext_parse_bool
+from .util.parsing import parse_bool_strict
 from .util.secrets import MASK, bounded_repr
 
 T = TypeVar('T')
@@ -195,7 +195,7 @@ def _to_float(value: Any) -> float:
 
 def _to_bool(value: Any) -> bool:
     try:
-        return ext_parse_bool(value)
+        return parse_bool_strict(value)
     except (ValueError, TypeError):
         raise InvalidValue('expected a boolean: one of 1/true/t/yes/y/on or 0/false/f/no/n/off') from None
 

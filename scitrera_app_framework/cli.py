@@ -1,17 +1,29 @@
 """The ``saf`` command (also ``python -m scitrera_app_framework``): an app's configuration, plugins and health.
 
-    saf config [--app MODULE:FUNC] [--json | --explain KEY | --docs]
-    saf plugins [--app MODULE:FUNC] [--json | --dot]
-    saf health [--app MODULE:FUNC]
+    saf config [--app MODULE:FUNC [--app-arg KEY=VALUE ...]] [--all] [--json | --explain KEY | --docs]
+    saf plugins [--app MODULE:FUNC [--app-arg KEY=VALUE ...]] [--json | --dot]
+    saf health [--app MODULE:FUNC [--app-arg KEY=VALUE ...]]
     saf version
 
 ``--app`` imports your module and calls its setup function first (one that calls ``init_framework`` and
 registers plugins; if it returns a ``Variables``, that one is shown), so your declared variables and plugins
-appear. Without ``--app`` the framework's own settings are shown, as this environment resolves them (with
-``SAF_CONFIG_FILES`` and ``SAF_SECRETS_DIR`` read). Secrets are always masked.
+appear. Each ``--app-arg KEY=VALUE`` (repeatable) is passed to the setup function as the keyword argument
+``KEY='VALUE'`` (a string). Without ``--app`` the framework's own settings are shown, as this environment
+resolves them (with ``SAF_CONFIG_FILES`` and ``SAF_SECRETS_DIR`` read). Secrets are always masked.
+
+``config`` with ``--app`` shows the app's variables; the framework's own (``SAF_*``, ``LOGGING_*``, ``APP_NAME``,
+...) are counted on a last line and shown with ``--all``. The output is the command's alone: whatever the app
+prints (at import, in its setup, from its threads, even on the raw file descriptor) goes to stderr, and
+``--json`` is always one valid JSON document (a value that cannot be shown, NaN or an infinity is a string
+``<unprintable TYPE>`` / ``<float nan>``; mapping keys that are not strings become their ``repr``).
+
+``plugins`` and ``health`` print their table even when the setup failed (a plugin whose ``initialize``
+raised): the plugins that loaded, the failing one with its error; the error is one line on stderr, and the
+exit code is 1. After the output, saf runs the app's shutdown phases (plugin shutdowns, shutdown hooks), so an
+app whose plugins keep threads until their shutdown does not keep saf running.
 
 Exit codes: 0 ok (for ``health``: the app is healthy), 1 a runtime error (one line; ``--debug`` for the
-traceback) or, for ``health``, an app that is not healthy, 2 a usage error.
+traceback), a plugin that failed, or, for ``health``, an app that is not healthy, 2 a usage error.
 """
 
 from __future__ import annotations
@@ -20,9 +32,10 @@ import argparse
 import contextlib
 import importlib
 import json
+import math
 import os
 import sys
-from typing import Any, Optional, Sequence, TextIO
+from typing import Any, Iterator, Mapping, Optional, Sequence, TextIO
 
 from .api.variables import Variables
 from .exceptions import SAFError
@@ -37,9 +50,12 @@ def _parser() -> argparse.ArgumentParser:
 
     def app_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument('--app', metavar='MODULE:FUNC', help="your app's setup function, called first")
+        sp.add_argument('--app-arg', metavar='KEY=VALUE', action='append', type=_key_value, default=[],
+                        help='a keyword argument for the setup function (a string; repeat for more)')
 
     c = sub.add_parser('config', help='every known variable: value (masked where secret) and where it came from')
     app_arg(c)
+    c.add_argument('--all', action='store_true', help="also the framework's own variables (SAF_*, LOGGING_*, ...)")
     mode = c.add_mutually_exclusive_group()
     mode.add_argument('--json', action='store_true', help='as JSON (a list of explanations)')
     mode.add_argument('--explain', metavar='KEY', help='one variable in detail')
@@ -55,12 +71,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition('=')
+    if not eq or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f'{text!r}: expected KEY=VALUE, KEY a Python name (e.g. --app-arg '
+                                         f'region=eu-west)')
+    return key.strip(), value
+
+
 class CliError(SAFError):
     """A runtime error of the command: printed as one line, exit code 1."""
 
 
-def _load_app(spec: Optional[str]) -> Variables:
-    """Run the app's setup function (``--app``) or set up the framework's own settings; return the Variables."""
+class _SetupFailed(Exception):
+    """The app's setup raised; ``v`` is what it had set up so far (the plugins that loaded), or None."""
+
+    def __init__(self, error: BaseException, v: Optional[Variables]) -> None:
+        super().__init__(str(error))
+        self.error, self.v = error, v
+
+
+def _load_app(spec: Optional[str], app_args: Sequence[tuple[str, str]] = ()) -> Variables:
+    """Run the app's setup function (``--app``) or set up the framework's own settings; return the Variables.
+
+    Raises:
+        _SetupFailed: the setup function raised (an Exception); carries the partly set-up Variables.
+    """
     from .core.core import init_framework_embedded
     from .core.defaults import get_variables, peek_default_variables
 
@@ -76,14 +112,18 @@ def _load_app(spec: Optional[str]) -> Variables:
     os.environ['SAF_INSTALL_SHUTDOWN_HOOKS'] = 'false'
     os.environ.pop('SAF_HEALTH_PORT', None)
     try:
-        module = importlib.import_module(module_name)
+        with contextlib.redirect_stdout(sys.stderr):  # (prints at import)
+            module = importlib.import_module(module_name)
     except (ImportError, TypeError, ValueError) as e:  # TypeError/ValueError: a malformed name ('..x')
         raise CliError(f'--app {spec!r}: cannot import {module_name!r}: {e}') from e
     func = getattr(module, func_name, None)
     if not callable(func):
         raise CliError(f'--app {spec!r}: {module_name} has no function {func_name!r}')
-    with contextlib.redirect_stdout(sys.stderr):  # what the setup prints must not mix with our output
-        result = func()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # what the setup prints must not mix with our output
+            result = func(**dict(app_args))
+    except Exception as e:
+        raise _SetupFailed(e, peek_default_variables()) from e
     if isinstance(result, Variables):
         return result
     v = peek_default_variables()
@@ -98,16 +138,73 @@ def _table(rows: list[list[str]], headers: list[str], out: TextIO) -> None:
         out.write('  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + '\n')
 
 
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - an app's broken __repr__ must not fail the command
+        return f'<unprintable {type(value).__name__}>'
+    return text if isinstance(text, str) else f'<unprintable {type(value).__name__}>'
+
+
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value) if not isinstance(value, str) else value
+    text = _safe_repr(value) if not isinstance(value, str) else value
     text = text.replace('\n', '\\n')
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
+def _jsonable(value: Any, depth: int = 0, active: Optional[set[int]] = None) -> Any:
+    """``value`` as plain JSON data: keys that are not strings become their repr, tuples and sets lists, NaN and
+    infinities ``<float nan>`` / ``<float inf>``, anything else its ``str`` (or ``<unprintable TYPE>``)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):  # (beyond ~4,000 digits Python refuses to print an int)
+        return int(value) if value.bit_length() < 13_000 else f'<int of {value.bit_length():,} bits>'
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else f'<float {value!r}>'
+    active = active if active is not None else set()
+    if depth > 50 or id(value) in active:
+        return f'<recursive {type(value).__name__}>'
+    try:
+        return _jsonable_container(value, depth, active)
+    except Exception:  # noqa: BLE001 - a mapping or sequence that fails to iterate
+        return f'<unprintable {type(value).__name__}>'
+
+
+def _jsonable_container(value: Any, depth: int, active: set[int]) -> Any:
+    if isinstance(value, Mapping):
+        active.add(id(value))
+        try:
+            return {(k if isinstance(k, str) else _safe_repr(k)): _jsonable(val, depth + 1, active)
+                    for k, val in list(value.items())}
+        finally:
+            active.discard(id(value))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        active.add(id(value))
+        try:
+            items = sorted(value, key=_safe_repr) if isinstance(value, (set, frozenset)) else list(value)
+            return [_jsonable(x, depth + 1, active) for x in items]
+        finally:
+            active.discard(id(value))
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001
+        return f'<unprintable {type(value).__name__}>'
+    return text if isinstance(text, str) else f'<unprintable {type(value).__name__}>'
+
+
+def _dump_json(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(_jsonable(data), indent=2, allow_nan=False) + '\n')  # built whole: never truncated
+
+
 def _config(args: argparse.Namespace, v: Variables, out: TextIO) -> int:
+    from .cmdline import is_framework_variable
+
+    show_all = args.all or not args.app  # without --app, the framework's settings are the point
+
     if args.docs:
         from .core.util import describe_variables, variables_markdown
-        out.write(variables_markdown(describe_variables(v)))
+        out.write(variables_markdown([r for r in describe_variables(v)
+                                      if show_all or not is_framework_variable(r['name'])]))
         return 0
     if args.explain:
         key = args.explain
@@ -123,13 +220,19 @@ def _config(args: argparse.Namespace, v: Variables, out: TextIO) -> int:
                 out.write(f'{k}: {_short(info[k], 200)}\n')
         return 0
     rows = v.explain_all()
+    hidden = 0
+    if not show_all:
+        kept = [r for r in rows if not is_framework_variable(r['key'])]
+        hidden = len(rows) - len(kept)
+        rows = kept
     if args.json:
-        json.dump(rows, out, indent=2, default=str)
-        out.write('\n')
+        _dump_json(rows, out)
         return 0
     table = [[r['key'], _short(r.get('error') and '<invalid>' or r['value']),
               r['layer'] + (f" ({r['origin']})" if r['origin'] else ''), r['type'] or ''] for r in rows]
     _table(table, ['variable', 'value', 'source', 'type'], out)
+    if hidden:
+        out.write(f'({hidden} framework variables hidden: SAF_*, LOGGING_*, APP_NAME, ...; --all shows them)\n')
     return 0
 
 
@@ -144,22 +247,21 @@ def _plugins(args: argparse.Namespace, v: Variables, out: TextIO) -> int:
     for r in rows:
         if r.get('error'):
             r['error'] = mask_text(r['error'])
+    failed = 1 if any(r['state'] == 'failed' for r in rows) else 0
     if args.json:
-        json.dump(rows, out, indent=2, default=str)
-        out.write('\n')
-        return 0
+        _dump_json(rows, out)
+        return failed
     table = [[r['name'], r['extension_point'], 'multi' if r['multi'] else 'single',
               'eager' if r['eager'] else 'lazy', r['state'] + ('' if r['enabled'] else ' (disabled)'),
-              ', '.join(r['dependencies']), _short(r.get('error') or '', 50)] for r in rows]
+              ', '.join(r['dependencies']), _short(r.get('error') or '', 120)] for r in rows]
     _table(table, ['plugin', 'extension point', 'kind', 'init', 'state', 'depends on', 'error'], out)
-    return 0
+    return failed
 
 
 def _health(args: argparse.Namespace, v: Variables, out: TextIO) -> int:
     from .core.health import health
     report = health(v)
-    json.dump(report, out, indent=2, default=str)
-    out.write('\n')
+    _dump_json(report, out)
     return 0 if report.get('status') == 'ok' else 1
 
 
@@ -172,13 +274,72 @@ def _version(out: TextIO) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> int:
-    """Run the ``saf`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    out = out or sys.stdout
+    """Run the ``saf`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    ``out`` (default: the process's standard output, kept for the command alone while the app runs with its
+    stdout sent to stderr) receives the command's output."""
     args = _parser().parse_args(list(argv) if argv is not None else None)  # usage errors: SystemExit(2)
+    if args.command == 'version':
+        return _version(out or sys.stdout)
+    if out is not None:
+        return _run(args, out)
+    with _stdout_kept_apart() as real_out:
+        return _run(args, real_out)
+
+
+@contextlib.contextmanager
+def _stdout_kept_apart() -> Iterator[TextIO]:
+    """Point file descriptor 1 at stderr for the app (its prints, its threads, its child processes) and yield a
+    stream on the original stdout for the command's output; restore it afterwards."""
     try:
-        if args.command == 'version':
-            return _version(out)
-        v = _load_app(getattr(args, 'app', None))
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no usable stdout: nothing to keep apart
+        yield sys.stdout
+        return
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        os.close(saved)
+        yield sys.stdout
+        return
+    real = os.fdopen(os.dup(saved), 'w', encoding='utf-8', errors='backslashreplace')
+    try:
+        yield real
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            real.close()
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _error_line(e: BaseException, debug: bool) -> None:
+    if debug:
+        import traceback
+        traceback.print_exception(type(e), e, e.__traceback__)
+        return
+    from .util.secrets import mask_text
+    text = mask_text(str(e)).splitlines()
+    sys.stderr.write(f'saf: error: {type(e).__name__}: {text[0] if text else ""}'
+                     f'{" (...)" if len(text) > 1 else ""} (--debug for the traceback)\n')
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    loaded = False
+    try:
+        try:
+            v = _load_app(getattr(args, 'app', None), args.app_arg)
+        except _SetupFailed as failed:
+            _error_line(failed.error, args.debug)
+            if args.command == 'config' or failed.v is None:
+                return 1
+            v = failed.v  # plugins / health: the table of what loaded, and the failing one
+            code = _plugins(args, v, out) if args.command == 'plugins' else _health(args, v, out)
+            loaded = True
+            return 1 if code == 0 else code
+        loaded = True
         if args.command == 'config':
             return _config(args, v, out)
         if args.command == 'plugins':
@@ -192,15 +353,23 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
         sys.stderr.write('saf: interrupted\n')
         return 130
     except BaseException as e:
-        if args.debug:
-            import traceback
-            traceback.print_exc()
-        else:
-            from .util.secrets import mask_text
-            text = mask_text(str(e)).splitlines()
-            sys.stderr.write(f'saf: error: {type(e).__name__}: {text[0] if text else ""}'
-                             f'{" (...)" if len(text) > 1 else ""} (--debug for the traceback)\n')
+        _error_line(e, args.debug)
         return 1
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            out.flush()
+        if loaded or getattr(args, 'app', None):
+            _shut_down(args.debug)
+
+
+def _shut_down(debug: bool) -> None:
+    """Run the app's shutdown phases (plugin shutdowns, hooks) now: threads its plugins keep until their
+    shutdown would otherwise keep saf from exiting."""
+    from .core.shutdown import run_shutdown_hooks
+    try:
+        run_shutdown_hooks('saf')
+    except Exception as e:  # noqa: BLE001 - reported, the command's result stands
+        _error_line(e, debug)
 
 
 def console_main() -> None:

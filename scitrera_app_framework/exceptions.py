@@ -23,11 +23,12 @@ class ConfigurationError(SAFError, ValueError):
 
 _WHERE = {
     'VariableTypeError': 'api.variables', 'TypeFunctionError': 'api.variables',
-    'RequiredVariableError': 'api.variables', 'CliError': 'cli',
+    'RequiredVariableError': 'api.variables', 'CliError': 'cli', 'CommandLineError': 'cmdline',
     'PluginError': 'core.plugins', 'ExtensionNotFoundError': 'core.plugins',
     'PluginRegistrationError': 'core.plugins', 'PluginDependencyError': 'core.plugins',
     'PluginConflictError': 'core.plugins', 'PluginInitError': 'core.plugins', 'PluginShutdownError': 'core.plugins',
-    'StatefulDirError': 'core.core', 'LoggingConfigError': 'core.logs', 'ConfigFileError': 'util.config_files',
+    'StatefulDirError': 'core.core', 'SecretsDirError': 'core.util', 'LoggingConfigError': 'core.logs',
+    'ConfigFileError': 'util.config_files',
     'SettingsError': 'settings', 'InvalidValue': 'settings',
     'MultiTenantError': 'ext_plugins.multi_tenant', 'MultiTenantConfigError': 'ext_plugins.multi_tenant',
     'MultiTenantNotEnabledError': 'ext_plugins.multi_tenant', 'TenantIdError': 'ext_plugins.multi_tenant',
@@ -35,6 +36,8 @@ _WHERE = {
     'YAMLParseError': 'k8s.util', 'KubeConfigError': 'k8s.util',
     'JobBackendError': 'base_plugins.background', 'JobBackendConfigError': 'base_plugins.background',
     'TenantStoreUnavailableError': 'ext_plugins.redis_tenants',
+    'TenantValueError': 'ext_plugins.redis_tenants',
+    'MetricsUnavailableError': 'core.metrics', 'OTelConfigError': 'ext_plugins.otel_plugin',
     'SlaunchError': 'slaunch.errors', 'ManifestError': 'slaunch.errors', 'ManifestFetchError': 'slaunch.errors',
     'InvalidNameError': 'slaunch.errors', 'InstallError': 'slaunch.errors', 'StateError': 'slaunch.errors',
     'IntegrityError': 'slaunch.errors', 'DeployError': 'slaunch.errors',

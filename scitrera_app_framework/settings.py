@@ -26,7 +26,7 @@ beats local values, which beat extra sources, which beat the field's default; th
 are registered with ``v``. ``NAME`` is ``PREFIX_FIELD`` (``field(env=...)`` sets it outright); a group's prefix is
 ``field(prefix=...)``, else its class prefix, else the field name upper-cased, joined to its parent's with ``_``.
 
-**Types.** ``str``, ``int``, ``float``, ``bool`` (``ext_parse_bool``), ``Optional[X]`` (empty or absent: None),
+**Types.** ``str``, ``int``, ``float``, ``bool`` (``parse_bool_strict``), ``Optional[X]`` (empty or absent: None),
 ``list/tuple/set/frozenset[X]`` (a list, JSON list text or a comma-separated string; items converted),
 ``dict[str, X]`` (a mapping or JSON object text), ``Path``, an ``Enum`` (by value or name), ``timedelta`` (from
 seconds), ``Literal[...]``, ``Union[...]``, ``Secret[X]``, another :class:`Settings` class (a group), or any class

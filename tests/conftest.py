@@ -1,7 +1,8 @@
 """Suite-wide rules.
 
 - ``@pytest.mark.needs_dotenv`` (and ``needs_orjson``, ``needs_kubernetes``, ``needs_pyroscope``, ``needs_dask``,
-  ``needs_redis``) skip a test when that optional dependency is not installed: the no-extras CI leg runs the rest.
+  ``needs_redis``, ``needs_otel``, ``needs_metrics``, ``needs_gunicorn``) skip a test when that optional
+  dependency is not installed: the no-extras CI leg runs the rest.
 - An unexpected skip fails the run. Allowed: a missing *optional* dependency that is really not installed, and
   the platform reasons listed in ``ALLOWED_SKIPS``. Anything else (a module that skips because the package's
   own import failed, a fixture that gives up) is reported at the end and the exit status is 1.
@@ -20,7 +21,7 @@ import pytest
 OPTIONAL = {'needs_dotenv': 'dotenv', 'needs_orjson': 'orjson', 'needs_kubernetes': 'kubernetes',
             'needs_pyroscope': 'pyroscope', 'needs_watchfiles': 'watchfiles', 'needs_dask': 'distributed',
             'needs_redis': 'redis', 'needs_web': 'uvicorn', 'needs_fastapi': 'fastapi', 'needs_gunicorn': 'gunicorn',
-            'needs_hypercorn': 'hypercorn'}
+            'needs_hypercorn': 'hypercorn', 'needs_otel': 'opentelemetry.sdk', 'needs_metrics': 'prometheus_client'}
 OPTIONAL_MODULES = set(OPTIONAL.values()) | {'tomli', 'kubernetes.client'}
 
 ALLOWED_SKIPS = (

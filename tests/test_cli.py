@@ -107,7 +107,7 @@ def test_config_without_an_app_shows_the_framework_settings(tmp_path: Path) -> N
 
 def test_plugins_table_json_and_dot(tmp_path: Path) -> None:
     p = saf(tmp_path, 'plugins', '--app', 'demo_app:setup_broken')
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 1, p.stderr  # a plugin failed: the table, and exit code 1
     rows = {ln.split()[0]: ln for ln in p.stdout.splitlines()[2:]}
     assert 'initialized' in rows['demo_app.Db'] and 'db' in rows['demo_app.Api'].split()[-1]
     assert 'failed' in rows['demo_app.Broken']
@@ -199,3 +199,153 @@ def test_a_sigterm_during_the_setup_is_not_a_success(tmp_path: Path) -> None:
         for f in (proc.stdout, proc.stderr):
             if f is not None:
                 f.close()
+
+
+# --- issue 19 items 9 and 10, issue 20: saf's output is always usable ------------------------------------------------
+
+HOSTILE = '''
+import math, sys, threading
+print('printed at import')
+sys.stdout.write('written at import\\n')
+import os
+os.write(1, b'raw fd write at import\\n')
+from scitrera_app_framework import Plugin, init_framework, register_plugin
+
+class Unprintable:
+    def __repr__(self):
+        raise RuntimeError('no repr for you')
+    __str__ = __repr__
+
+class BadMapping(dict):
+    def items(self):
+        raise RuntimeError('cannot list')
+
+class Worker(Plugin):
+    """keeps a non-daemon thread until its shutdown"""
+    def extension_point_name(self, v):
+        return 'worker'
+    def initialize(self, v, logger):
+        stop = threading.Event()
+        t = threading.Thread(target=stop.wait, name='worker-loop')  # not a daemon
+        t.start()
+        return stop, t
+    def shutdown(self, v, logger, value):
+        stop, t = value
+        stop.set()
+        t.join()
+        print('worker stopped', file=sys.stderr)
+
+class Failing(Plugin):
+    def extension_point_name(self, v):
+        return 'failing'
+    def initialize(self, v, logger):
+        raise RuntimeError('the cache at redis://u:hunter2-SECRET@h/0 is down')
+
+def setup(**kw):
+    v = init_framework('hostile', stateful=False)
+    v.set('TUPLE_KEYS', {('a', 1): 'x', ('b', 2): {'nested': ('t',)}})
+    v.set('UNPRINTABLE', Unprintable())
+    v.set('NOT_A_NUMBER', math.nan)
+    v.set('INFINITE', [math.inf, -math.inf])
+    loop = [1]
+    loop.append(loop)
+    v.set('RECURSIVE', loop)
+    v.set('HUGE_INT', 10 ** 5000)
+    v.set('BAD_MAPPING', BadMapping())
+    v.environ('APP_WORKERS', default=3, type_fn=int, help='worker threads')
+    v.environ('SAF_SECRET_KEYS', default='')
+    for key, val in kw.items():
+        v.set('ARG_' + key.upper(), val)
+    register_plugin(Worker, v, init=True)
+    return v
+
+def setup_failing():
+    v = setup()
+    register_plugin(Failing, v)
+    from scitrera_app_framework import init_all_plugins
+    init_all_plugins(v)
+    return v
+'''
+
+
+def _hostile(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    (tmp_path / 'hostile_app.py').write_text(HOSTILE)
+    return saf(tmp_path, *args, **env)
+
+
+def test_config_json_is_always_valid_json(tmp_path: Path) -> None:
+    """Prints at import (print, sys.stdout, the raw file descriptor), tuple keys, a value whose repr raises,
+    NaN and infinities: stdout is one valid JSON document; what cannot be shown is a placeholder naming its type."""
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--json', '--all')
+    assert p.returncode == 0, p.stderr
+    rows = {r['key']: r for r in json.loads(p.stdout)}
+    assert 'printed at import' in p.stderr and 'raw fd write at import' in p.stderr
+    assert rows['TUPLE_KEYS']['value'] == {"('a', 1)": 'x', "('b', 2)": {'nested': ['t']}}
+    assert rows['UNPRINTABLE']['value'] == '<unprintable Unprintable>'
+    assert rows['NOT_A_NUMBER']['value'] == '<float nan>'
+    assert rows['INFINITE']['value'] == ['<float inf>', '<float -inf>']
+    assert rows['RECURSIVE']['value'][0] == 1 and '"<recursive list>"' in json.dumps(rows['RECURSIVE']['value'])
+    assert rows['HUGE_INT']['value'] == '<int of 16,610 bits>'
+    assert rows['BAD_MAPPING']['value'] == '<unprintable BadMapping>'
+    _clean(p)
+
+
+def test_config_table_survives_an_unprintable_value(tmp_path: Path) -> None:
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--all')
+    assert p.returncode == 0, p.stderr
+    lines = {ln.split()[0]: ln for ln in p.stdout.splitlines() if ln.strip() and not ln.startswith(('-', ' '))}
+    assert '<unprintable Unprintable>' in lines['UNPRINTABLE']
+
+
+def test_saf_runs_the_shutdown_phases_before_exiting(tmp_path: Path) -> None:
+    """A plugin keeping a non-daemon thread until its shutdown: saf still ends (and shut the plugin down)."""
+    for cmd in (('config',), ('plugins',), ('health',)):
+        p = _hostile(tmp_path, *cmd, '--app', 'hostile_app:setup')
+        assert p.returncode == 0, p.stderr
+        assert 'worker stopped' in p.stderr
+
+
+def test_plugins_and_health_print_their_table_when_a_plugin_fails(tmp_path: Path) -> None:
+    p = _hostile(tmp_path, 'plugins', '--app', 'hostile_app:setup_failing')
+    assert p.returncode == 1, p.stderr
+    rows = {ln.split()[0]: ln for ln in p.stdout.splitlines()[2:]}
+    assert 'initialized' in rows['hostile_app.Worker']
+    assert 'failed' in rows['hostile_app.Failing'] and 'redis://u:****@h/0 is down' in rows['hostile_app.Failing']
+    assert 'PluginInitError' in p.stderr and "'hostile_app.Failing'" in p.stderr  # the error, once, on stderr
+    assert 'worker stopped' in p.stderr
+    _clean(p)
+    p = _hostile(tmp_path, 'plugins', '--app', 'hostile_app:setup_failing', '--json')
+    states = {r['name']: r['state'] for r in json.loads(p.stdout)}
+    assert p.returncode == 1 and states['hostile_app.Failing'] == 'failed'
+    p = _hostile(tmp_path, 'health', '--app', 'hostile_app:setup_failing')
+    assert p.returncode == 1 and json.loads(p.stdout)['status'] != 'ok'
+    _clean(p)
+
+
+def test_framework_variables_are_shown_apart(tmp_path: Path) -> None:
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup')
+    assert p.returncode == 0, p.stderr
+    keys = [ln.split()[0] for ln in p.stdout.splitlines()[2:] if ln.strip()]
+    assert 'APP_WORKERS' in keys and not any(k.startswith(('SAF_', 'LOGGING_', '(')) for k in keys[:-1])
+    assert 'framework variables hidden' in p.stdout
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--all')
+    assert 'SAF_INSTALL_SHUTDOWN_HOOKS' in p.stdout and 'APP_WORKERS' in p.stdout
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--docs')
+    assert '| `APP_WORKERS` | int |' in p.stdout and 'SAF_SECRET_KEYS' not in p.stdout
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--docs', '--all')
+    line = next(ln for ln in p.stdout.splitlines() if '`SAF_SECRET_KEYS`' in ln)
+    assert not line.rstrip(' |').endswith('yes |') and '| yes |' not in line  # not a secret
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--explain', 'SAF_SECRET_KEYS',
+                 SAF_SECRET_KEYS='license')
+    assert 'value: license' in p.stdout and 'secret: False' in p.stdout
+
+
+def test_app_arguments_reach_the_setup_function(tmp_path: Path) -> None:
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--app-arg', 'region=eu-west',
+                 '--app-arg', 'shards=3', '--explain', 'ARG_REGION')
+    assert p.returncode == 0, p.stderr
+    assert 'value: eu-west' in p.stdout
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--app-arg', 'noequals')
+    assert p.returncode == 2 and "argument --app-arg: 'noequals': expected KEY=VALUE" in p.stderr
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup_failing', '--app-arg', 'x=1')
+    assert p.returncode == 1 and "unexpected keyword argument 'x'" in p.stderr

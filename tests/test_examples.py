@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     'multi_tenant_example.py': ([], ['tenant-specific log']),
     'tenant_directory_example.py': ([], []),
     'pyroscope_example.py': (['pyroscope example done'], []),
+    'observability_example.py': (['observability example done'], ['processing order o-1']),
     'settings_example.py': (["ShopSettings(port=8080", "password=Secret('****')", 'SHOP_DB_PASSWORD',
                              'reload refused, old values kept (port 8080)', 'after reload: port 8081, password ****'],
                             []),
@@ -40,11 +41,13 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
 
 # long-running examples (stopped with SIGTERM by their own test)
 SERVICES = ('http_service.py', 'fastapi_service.py')
+# command-line tools (need arguments; tests/test_cli_tool_example.py runs them)
+CLI_TOOLS = ('cli_tool.py',)
 
 
 def test_every_example_is_covered() -> None:
     assert sorted(p.name for p in EXAMPLES.glob('*.py')) == sorted(
-        name for name in (*EXPECTED, *SERVICES) if (EXAMPLES / name).exists())
+        name for name in (*EXPECTED, *SERVICES, *CLI_TOOLS) if (EXAMPLES / name).exists())
 
 
 @pytest.mark.parametrize('script', sorted(EXPECTED))

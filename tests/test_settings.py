@@ -896,3 +896,24 @@ def test_example_never_prints_its_secrets(tmp_path: Path) -> None:
     out = proc.stdout + proc.stderr
     assert 'example-only-password' not in out and 'another-example-password' not in out
     assert "password=Secret('****')" in out
+
+
+def test_a_missing_field_names_every_place_it_looked(tmp_path: Path) -> None:
+    """Like RequiredVariableError: the command line (with its real option), the environment, each source."""
+    from scitrera_app_framework import add_file_source
+
+    class Tool(Settings, prefix='WT_PLACES'):
+        token: str
+
+    (tmp_path / 'app.yaml').write_text('other: 1\n')
+    v = Variables()
+    add_file_source(tmp_path / 'app.yaml', v)
+    v.add_cli_source([], flags={'WT_PLACES_TOKEN': '--token'})
+    with pytest.raises(SettingsError) as ei:
+        Tool.load(v)
+    text = str(ei.value)
+    assert 'WT_PLACES_TOKEN (token): missing: required and has no default; set it in one of: the command line ' \
+           '(--token); the environment variable WT_PLACES_TOKEN; a local value' in text
+    assert f'FileSource {tmp_path / "app.yaml"}' in text
+    with pytest.raises(SettingsError, match=r'missing: required; pass token=\.\.\.'):
+        Tool(token=None)

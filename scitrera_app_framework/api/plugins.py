@@ -53,10 +53,11 @@ class _MyExtension:
 class Plugin(Generic[T]):
     """Base class for plugins. Subclass it and override the hooks you need.
 
-    Lifecycle (see the README, "Plugins"): registration (``on_registration``; ``collected`` becomes True),
-    initialization (``initialize``, after the plugin's dependencies; ``initialized`` stays True until
-    shutdown): eager plugins (the default) by ``init_all_plugins`` or ``register_plugin(init=True)``, lazy
-    ones (``eager = False``) on the first ``get_extension`` of their point; optional
+    Lifecycle (see the README, "Plugins"): registration (``on_registration``), initialization (``initialize``,
+    after the plugin's dependencies; ``collected`` becomes True when it is initialized or scheduled,
+    ``initialized`` stays True until shutdown): eager plugins (the default) by ``init_all_plugins`` or
+    ``register_plugin(init=True)``, lazy ones (``eager = False``) on the first ``get_extension`` of their
+    point; optional
     ``async_ready``/``async_stopping`` for asyncio apps; ``shutdown`` in reverse dependency order (a plugin
     before the plugins it depends on).
 
@@ -67,10 +68,15 @@ class Plugin(Generic[T]):
     #: calls) and by ``register_plugin(..., init=True)``. False (lazy): initialized by the first
     #: ``get_extension``/``get_extensions`` of its point, or when a plugin depending on it initializes.
     eager: bool = True
-    #: True once the plugin is registered (set on the instance by the registry).
+    #: True once the plugin is initialized or scheduled for initialization (``init_all_plugins`` visited it),
+    #: not at registration (set on the instance by the registry).
     collected: bool = False
     #: True while the plugin is initialized: set when ``initialize`` returned, False again after ``shutdown``.
     initialized: bool = False
+    # whether async_ready / async_stopping ran (or were scheduled) for the current initialization; the
+    # original's attribute names, kept up to date by the registry
+    _async_ready_called: bool = False
+    _async_stopping_called: bool = False
 
     def name(self) -> str:
         """Unique plugin name (default ``module.ClassName``)."""
@@ -82,11 +88,15 @@ class Plugin(Generic[T]):
         return self.name()
 
     def is_enabled(self, v: Variables) -> bool:
-        """Whether this plugin is the active implementation of its extension point (default True)."""
+        """Whether this plugin is THE implementation of its extension point (single mode; default True).
+
+        Asked with the configuration of the moment at each lookup of a point not yet initialized. A contributor
+        of a multi extension point answers False here and True in :meth:`is_multi_extension`."""
         return True
 
     def is_multi_extension(self, v: Variables) -> bool:
-        """True when this plugin contributes one value to a multi extension point (default False)."""
+        """True when this plugin contributes one value to its point's collection (``get_extensions``; default
+        False). Asked once, at registration. A plugin is skipped only when this and ``is_enabled`` are False."""
         return False
 
     def get_dependencies(self, v: Variables) -> Optional[Iterable[str]]:
@@ -150,17 +160,17 @@ def enabled_option_pattern(plugin: Plugin[Any], v: Variables, env_variable: str,
                            self_attr: Optional[str] = None) -> bool:
     """Return True when the variable ``env_variable`` names this plugin.
 
-    The variable's value is compared with ``plugin.name()`` (or ``getattr(plugin, self_attr)`` when given);
-    ``default`` (unless NOT_SET) is registered as the variable's default. Use it in ``is_enabled`` to choose
-    one implementation of an extension point by configuration.
+    The variable's value (``v.environ(env_variable, default=default)``: ``default``, unless NOT_SET, is
+    registered as the variable's default) is compared with ``==`` to ``getattr(plugin, self_attr)`` when given,
+    else to ``plugin.name()``. A ``(str, Enum)`` attribute (``PROVIDER_NAME = ProviderType.MOCK``) matches the
+    string ``'mock'``. Without a value and without a default the answer is False. Use it in ``is_enabled`` to
+    choose one implementation of an extension point by configuration.
     """
     value = v.environ(env_variable, default=default) if default is not NOT_SET else v.get(env_variable)
     if value is None:
         return False
     mine = getattr(plugin, self_attr) if self_attr else plugin.name()
-    if callable(mine):
-        mine = mine()
-    return str(value).strip() == str(mine)
+    return bool(value == mine)
 
 
 __all__ = ['Plugin', 'enabled_option_pattern']

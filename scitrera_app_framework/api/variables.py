@@ -12,7 +12,16 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, O
 
 from ..exceptions import ConfigurationError, SAFError
 from ..util import _environ
-from ..util.secrets import MASK, is_secret_key, mark_secret_key, mask_text, mask_value, shown_value
+from ..util.secrets import (
+    MASK,
+    add_secret_value,
+    add_secret_values,
+    is_secret_key,
+    mark_secret_key,
+    mask_text,
+    mask_value,
+    shown_value,
+)
 from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 
 TypeFn = Callable[[Any], Any]
@@ -124,9 +133,12 @@ class RequiredVariableError(ConfigurationError):
 
 
 def _masked(key: str, value: Any, secret: bool) -> Any:
-    if secret and value not in (None, ''):
-        return MASK
-    return mask_value(key, value)
+    try:
+        if secret and value not in (None, ''):
+            return MASK
+        return mask_value(key, value)
+    except Exception:  # a value that cannot be compared or walked (its own __eq__ / items() raise): not shown
+        return f'<unprintable {type(value).__name__}>'
 
 
 def _layer_of(where: str, key: str) -> tuple[str, Optional[str]]:
@@ -168,16 +180,6 @@ def _sanitized_cause(key: str, error: BaseException) -> BaseException:
     return cause
 
 
-_ATTR_NAMES: set[str] = set()  # names read as attributes (v.port), each a property on the class now
-_ATTR_MAX = 1024
-
-
-def _attr_reader(name: str) -> Callable[[Variables], Any]:
-    def read(self: Variables) -> Any:
-        return self.get(name)
-    return read
-
-
 class Variables:
     """Layered configuration with typed access.
 
@@ -188,7 +190,7 @@ class Variables:
     """
 
     __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_order', '_env_top',
-                 '_conv', '_espec', '_ready', '_app', '_cli', '_decl', '_callbacks', '__weakref__')
+                 '_conv', '_espec', '_ready', '_app', '_cli', '_decl', '_callbacks', '__weakref__', '__dict__')
 
     def __init__(self, sources: Iterable[Any] = (), env_placement: EnvPlacement = EnvPlacement.TOP,
                  local_provider: Callable[[], MutableMapping[str, Any]] = dict) -> None:
@@ -235,18 +237,19 @@ class Variables:
         """The extra sources, in lookup order."""
         return tuple(self._sources)
 
-    def add_cli_source(self, args: Any) -> Variables:
+    def add_cli_source(self, args: Any, flags: Optional[Mapping[str, str]] = None) -> Variables:
         """Put command-line values above every other layer (environment included): an ``argparse.Namespace``
         (its attributes that are not None) or ``--key=value`` / ``--key value`` / ``--flag`` arguments; keys match
         like environment names (``--log-level`` answers ``LOG_LEVEL``). Adding again merges (later wins);
-        returns self.
+        returns self. ``flags`` (``{'WORDTOOL_REPEAT': '--repeat'}``) names the option of each variable when it is
+        not derived from the key; error messages and provenance show it.
 
         Raises:
             TypeError: ``args`` is neither a namespace nor a list of strings.
         """
         from ..util.config_sources import CliSource
 
-        new = CliSource(args)
+        new = CliSource(args, flags)
         if self._cli is not None:
             upper_new = {k.upper() for k in new.keys()}
             merged = {k: val for k, val in self._cli.items() if k.upper() not in upper_new}
@@ -284,6 +287,7 @@ class Variables:
                                                       getattr(src, 'path', type(src).__name__), type(e).__name__,
                                                       mask_text(str(e)))
         if changed:
+            add_secret_values(self._find(k)[0] for k in changed if is_secret_key(k))  # (a rotated secret's new value)
             self._conv.clear()
             for spec in self._espec.values():
                 spec[4] = NO_MATCH
@@ -472,6 +476,7 @@ class Variables:
             decl[key] = (help, secret, required)
             if secret:
                 mark_secret_key(key)
+                add_secret_value(self._find(key)[0])
         ek = _EKEYS.get(key)
         if ek is None:
             ek = _ekey(key)
@@ -485,7 +490,8 @@ class Variables:
         out = []
         for layer in self._order:
             if layer == _L_CLI:
-                out.append(f'the command line (--{key.lower().replace("_", "-")})')
+                flag = self._cli.flag(key) if self._cli is not None else None
+                out.append(f'the command line ({flag or "--" + key.lower().replace("_", "-")})')
             elif layer == _L_ENV:
                 out.append(f'the environment variable {key.upper()}')
             elif layer == _L_LOCAL:
@@ -508,8 +514,8 @@ class Variables:
         """
         raw, where = self._find(key)
         help_, secret_flag, required = self._decl.get(key, (None, False, False))
-        secret = secret_flag or is_secret_key(key)
         layer, origin = _layer_of(where, key)
+        secret = secret_flag or is_secret_key(key) or layer == 'secrets'  # a secrets source's value, whenever read
         fn = self._type_fns.get(key)
         out: dict[str, Any] = {'key': key, 'layer': layer, 'origin': origin,
                                'type': getattr(fn, '__name__', None) if fn is not None else None,
@@ -553,14 +559,10 @@ class Variables:
         return self.get(key)
 
     def __getattr__(self, name: str) -> Any:
-        """``v.port`` is ``v.get('port')``. The first read of a name installs a read-only property for it on the
-        class, so later reads skip Python's missing-attribute path (about 400 ns per read on 3.11)."""
+        """``v.port`` is ``v.get('port')`` (reads never change the class). ``v.port = 5`` sets an attribute of
+        that instance, as in the original (it is not a configuration value: ``v.get('port')`` does not see it)."""
         if name[0] == '_':
             raise AttributeError(name)
-        if len(_ATTR_NAMES) < _ATTR_MAX and name.isidentifier() and name not in _ATTR_NAMES:
-            _ATTR_NAMES.add(name)
-            setattr(Variables, name, property(_attr_reader(name),
-                                              doc=f'``v.get({name!r})`` (see Variables.__getattr__)'))
         return self.get(name)
 
     def __contains__(self, key: object) -> bool:
@@ -575,6 +577,8 @@ class Variables:
     # --- writing -----------------------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> Any:
         """Set a local value (overrides sources and defaults; the environment still wins with TOP); returns it."""
+        if is_secret_key(key):
+            add_secret_value(value)
         self._local[key] = value
         if key not in self._known:
             self._known[key] = None
@@ -708,10 +712,13 @@ class Variables:
     def import_from_env_by_prefix(self, prefix: str, sep: str = '_', drop_prefix: bool = True,
                                   prefix_lower: bool = False, key_lower: bool = True) -> dict[str, Any]:
         """Import the environment variables named ``<prefix><sep>...``: each is set as a local value under its
-        full name (so :meth:`export_all_variables` holds ``MYAPP_DB_HOST``); return them as ``{name: value}``
-        with the names shortened as in :meth:`get_by_prefix` (``{'host': ...}``)."""
+        full name (so :meth:`export_all_variables` holds ``MYAPP_DB_HOST``). Return
+        :meth:`get_by_prefix` of the same prefix, as the original did: the merged view, values already set on
+        ``v`` (or defaults) included, with the names shortened (``{'host': ...}``)."""
         env = [] if self._placement is EnvPlacement.IGNORED else list(_os.environ.items())
-        return self._import_by_prefix(env, prefix, sep, drop_prefix, prefix_lower, key_lower)
+        self._import_by_prefix(env, prefix, sep, drop_prefix, prefix_lower, key_lower)
+        return self.get_by_prefix(prefix, sep=sep, drop_prefix=drop_prefix, prefix_lower=prefix_lower,
+                                  key_lower=key_lower)
 
     def import_from_dict_by_prefix(self, prefix: Any, source: Any = None, sep: str = '_', drop_prefix: bool = True,
                                    prefix_lower: bool = False, key_lower: bool = True) -> dict[str, Any]:

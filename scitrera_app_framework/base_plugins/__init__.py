@@ -82,7 +82,7 @@ def get_background_exec(v: Optional[Variables] = None) -> JobExecutor:
     from ..core.plugins import get_extension, get_registry
     from .bg_exec import BackgroundThreadExecutorPlugin
 
-    if EXT_BACKGROUND_EXEC not in get_registry(v).points:
+    if not get_registry(v).has_point(EXT_BACKGROUND_EXEC):
         from ..core.plugins import register_plugin
         register_plugin(BackgroundThreadExecutorPlugin, v)
     executor: JobExecutor = get_extension(EXT_BACKGROUND_EXEC, v)
@@ -94,7 +94,7 @@ def get_progress_tracker(v: Optional[Variables] = None) -> ProgressTracker:
     from ..core.plugins import get_extension, get_registry
     from .progress_tracker import ProgressTrackerPlugin
 
-    if EXT_PROGRESS_TRACKER not in get_registry(v).points:
+    if not get_registry(v).has_point(EXT_PROGRESS_TRACKER):
         from ..core.plugins import register_plugin
         register_plugin(ProgressTrackerPlugin, v)
     tracker: ProgressTracker = get_extension(EXT_PROGRESS_TRACKER, v)

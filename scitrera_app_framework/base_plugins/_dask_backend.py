@@ -3,17 +3,24 @@
 Imported only when ``SAF_JOB_BACKEND=dask`` (or by a direct import); ``distributed`` itself is imported when an
 executor is created. ``SAF_DASK_SCHEDULER=tcp://host:8786`` connects to an existing scheduler; without it an
 embedded :class:`distributed.LocalCluster` (worker processes on 127.0.0.1, ``SAF_JOB_THREADS`` of them, one
-thread each) is started and closed at shutdown.
+thread each, each in its own session so that a terminal's Ctrl-C reaches only the app: see
+:func:`shielded_worker`) is started and closed at shutdown; if it has no worker left, its jobs fail at once.
 
 How a job crosses the process boundary: ``fn``, its arguments and the pre/post functions are pickled
 (cloudpickle: module-level functions by reference, so their module must be importable on the workers; lambdas
 and closures by value) and run by :func:`run_remote_job` on a worker. The submitting context travels with it:
 the :func:`~scitrera_app_framework.core.logs.log_context` fields (str, int, float, bool and None values as they
 are, anything else as its ``str``) and the current tenant id are set on the worker while the job runs (so
-``current_tenant()`` and every log record of the job carry them). Other context variables, thread-locals, the
+``current_tenant()`` and every log record of the job carry them), and so is the active OpenTelemetry span, as a
+remote parent (W3C ``traceparent``; the job's log records carry its ``trace_id`` when the worker has
+``opentelemetry-api``). Other context variables, thread-locals, the
 app's ``Variables``, plugins and extension values, open files, sockets and locks do not cross; a job sees only
 what it was given. The result comes back pickled; a failure comes back as the job's own exception with the
 remote traceback text in its ``saf_remote_traceback`` attribute, and is logged here with that traceback.
+
+The app's logging identity (:class:`WorkerLogSettings`: main logger name, level, format, static fields) reaches
+every worker through :class:`WorkerLoggingPlugin` and with each job, so ``get_logger(name='job')`` in a job gives
+``<app>.job`` with the app's format, as on the thread backend.
 
 Unique jobs are unique across the cluster: the id is claimed on the scheduler (one claim at a time per id,
 decided in the scheduler's event loop) and the job runs under the task key ``saf-unique-<repr(id)>-<token>``;
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -35,10 +43,12 @@ import traceback
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional
 
+from ..core import instrument
 from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
 from ..core.logs import configure_logging, current_log_context, find_framework_handler, log_context
-from ..util.parsing import ext_parse_bool
+from ..core.tracing import attached_trace, trace_carrier
+from ..util.parsing import parse_bool_strict
 from ..util.secrets import mask_text, mask_url_credentials
 from .background import DEFAULT_JOB_THREADS, JobBackendConfigError, JobBackendError, JobExecutor, job_name
 
@@ -53,6 +63,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 CLAIM_TTL = 60.0
 
 _DONE_STATES = frozenset(('memory', 'erred', 'forgotten'))
+_GONE = frozenset(('stopping', 'stopped', 'closing', 'closing_gracefully', 'closed', 'failed'))  # nanny states
 _PLAIN_TYPES = (str, int, float, bool, type(None))
 
 _log = logging.getLogger(__name__)
@@ -78,22 +89,32 @@ def import_distributed() -> Any:
 
 
 class WorkerLogSettings(NamedTuple):
-    """How a worker process writes its log records (the submitting app's settings, see :func:`log_settings_of`)."""
+    """The submitting app's logging identity, as a worker process applies it (see :func:`log_settings_of`): the
+    level, format, date format, static fields and redaction of its records, and ``logger``, the name of the app's
+    main logger (what ``get_logger()`` returns on the worker; ``get_logger(name='job')`` is its child)."""
 
     level: int
     format: Optional[str]
     datefmt: Optional[str]
     static: tuple[tuple[str, str], ...]
     redact: bool
+    logger: Optional[str] = None
 
 
 _worker_logging: Optional[WorkerLogSettings] = None
+_worker_logger: Optional[logging.Logger] = None  # the app logger this module set on the worker
 _worker_logging_lock = threading.Lock()
 
 
 def ensure_worker_logging(settings: Optional[WorkerLogSettings]) -> None:
-    """In a worker process, install the framework's log handler with the app's settings, once, unless the
-    process already has a handler on its root logger (a worker whose logging was set up by its owner)."""
+    """In a worker process, take on the app's logging identity: install the framework's log handler with the
+    app's settings, once, unless the process already has a handler on its root logger (a worker whose logging was
+    set up by its owner), and make ``settings.logger`` the process's app logger, so that ``get_logger()`` and
+    ``get_logger(name='job')`` in a job give ``<app>`` and ``<app>.job`` (without the warning about
+    ``init_framework``), unless the process initialized an app of its own.
+
+    Cheap when nothing changed (one comparison): it runs for every job, and when the executor's worker plugin is
+    installed on a worker."""
     global _worker_logging
     if settings is None or _worker_logging == settings:
         return
@@ -101,13 +122,65 @@ def ensure_worker_logging(settings: Optional[WorkerLogSettings]) -> None:
         if _worker_logging == settings:
             return
         root = logging.getLogger()
-        if root.handlers and find_framework_handler() is None:
-            _worker_logging = settings  # someone else's logging: leave it alone
-            return
-        if find_framework_handler() is None:
-            configure_logging(settings.level, settings.format, settings.datefmt, dict(settings.static),
-                              redact=settings.redact, lean_records=False)
+        if not (root.handlers and find_framework_handler() is None):  # else someone else's logging: left alone
+            if find_framework_handler() is None:
+                configure_logging(settings.level, settings.format, settings.datefmt, dict(settings.static),
+                                  redact=settings.redact, lean_records=False)
+        if settings.logger:
+            adopt_app_logger(settings.logger)
         _worker_logging = settings
+
+
+def adopt_app_logger(name: str, dask_scheduler: Any = None) -> None:
+    """Make the logger ``name`` this process's app logger (what ``get_logger()`` returns), unless the process
+    initialized an app of its own: workers, and the scheduler, which imports a job's module when it unpickles
+    the task (so a module-level ``get_logger(name=...)`` does not warn there either)."""
+    global _worker_logger
+    from ..core.context import get_app_context
+    from ..core.logs import set_app_logger
+
+    ctx = get_app_context(None)
+    if ctx.logger is None or ctx.logger is _worker_logger:  # not an app initialized in this process
+        _worker_logger = logging.getLogger(name)
+        set_app_logger(None, _worker_logger)  # type: ignore[arg-type]
+
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin as _PluginBase
+except ImportError:  # pragma: no cover - the executor reports the missing package (import_distributed)
+    _PluginBase = object  # type: ignore[assignment,misc]
+
+
+class WorkerLoggingPlugin(_PluginBase):  # type: ignore[misc,valid-type]
+    """A Dask worker plugin giving every worker of the cluster, present and joining later, the app's logging
+    identity (:func:`ensure_worker_logging`) before it runs any job, so a job module's import-time
+    ``get_logger(name=...)`` gets it too. The executor registers it under ``saf-logging-<app logger>``."""
+
+    def __init__(self, settings: WorkerLogSettings) -> None:
+        self.settings = settings
+
+    def setup(self, worker: Any = None) -> None:
+        """Called by Dask on each worker."""
+        ensure_worker_logging(self.settings)
+
+
+def shielded_worker(**kwargs: Any) -> Any:
+    """The embedded cluster's worker factory, called by the nanny inside the new worker process: first leave the
+    app's session and process group (``os.setsid``), then build the :class:`distributed.Worker`.
+
+    A terminal sends Ctrl-C (SIGINT), Ctrl-\\ and Ctrl-Z to its whole foreground process group, which the
+    spawned worker processes share with the app: each would stop its running job. In their own session they no
+    longer receive the terminal's signals, and the app alone decides (the shutdown phases finish or cancel the
+    jobs, then close the cluster). A worker still ends when the app does: distributed's worker processes exit when
+    their parent goes away, and the cluster is closed at shutdown.
+    """
+    if hasattr(os, 'setsid'):
+        try:
+            os.setsid()
+        except OSError:  # already a session or group leader: nothing to leave
+            pass
+    from distributed import Worker
+    return Worker(**kwargs)
 
 
 def _annotate(e: BaseException, stage: str) -> None:
@@ -134,12 +207,13 @@ def _announce_start(started: Optional[tuple[str, str]]) -> None:
 def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                    fields: Optional[dict[str, Any]], tenant: Optional[str], pre_fn: Optional[Callable[[], Any]],
                    post_fn: Optional[Callable[[Any], Any]], settings: Optional[WorkerLogSettings],
-                   started: Optional[tuple[str, str]] = None) -> Any:
+                   started: Optional[tuple[str, str]] = None, traceparent: Optional[str] = None) -> Any:
     """Run one job on a worker inside the submitting context (log context fields, tenant); returns its result.
 
     First announces the start (``started`` is the client's event topic and the task key), then ``pre_fn()``
     runs, then the job, then ``post_fn(result)`` (unique jobs); an exception of any stage propagates with
     ``saf_stage`` (``pre``, ``job`` or ``post``), ``saf_worker`` and ``saf_remote_traceback`` set on it.
+    ``traceparent`` (the submitter's active OpenTelemetry span, W3C) is the job's remote parent span context.
     """
     _announce_start(started)
     ensure_worker_logging(settings)
@@ -149,6 +223,8 @@ def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
         if tenant is not None:
             from ..ext_plugins._tenant_base import tenant_context
             stack.enter_context(tenant_context(tenant))
+        if traceparent is not None:
+            stack.enter_context(attached_trace(traceparent))
         stage = 'pre'
         try:
             if pre_fn is not None:
@@ -310,12 +386,13 @@ def log_settings_of(v: Optional[Variables]) -> Optional[WorkerLogSettings]:
         static.setdefault(str(k), '' if val is None else str(val))
     fmt, datefmt = v.get('LOGGING_FORMAT'), v.get('LOGGING_DATE_FORMAT')
     try:
-        redact = bool(ext_parse_bool(v.get('SAF_LOG_REDACT', True)))
+        redact = bool(parse_bool_strict(v.get('SAF_LOG_REDACT', True)))
     except ValueError:
         redact = True
     return WorkerLogSettings(logging.getLogger().level, None if fmt is None else str(fmt),
                              None if datefmt in (None, '') else str(datefmt),
-                             tuple(sorted((k, str(val)) for k, val in static.items())), redact)
+                             tuple(sorted((k, str(val)) for k, val in static.items())), redact,
+                             ctx.logger.name if ctx.logger is not None else None)
 
 
 class DaskBackgroundExecutor(JobExecutor):
@@ -375,11 +452,13 @@ class DaskBackgroundExecutor(JobExecutor):
         else:
             import dask
 
-            # one task per worker thread at a time: the rest waits on the scheduler, where it can be cancelled
+            # one task per worker thread at a time: the rest waits on the scheduler, where it can be cancelled.
+            # The worker processes start their own session (shielded_worker): the terminal's Ctrl-C is the app's.
             with dask.config.set({'distributed.scheduler.worker-saturation': 1.0}):
-                self._cluster = distributed.LocalCluster(n_workers=max_workers, threads_per_worker=1,
-                                                         processes=True, host='127.0.0.1',
-                                                         dashboard_address='127.0.0.1:0')
+                self._cluster = distributed.LocalCluster(
+                    n_workers=max_workers, threads_per_worker=1, processes=True, host='127.0.0.1',
+                    dashboard_address='127.0.0.1:0',
+                    worker_class=functools.partial(distributed.Nanny, worker_class=shielded_worker))
             try:
                 self._client = distributed.Client(self._cluster, set_as_default=False)
             except BaseException:
@@ -389,6 +468,21 @@ class DaskBackgroundExecutor(JobExecutor):
             self._max_workers = max_workers
         self._client.subscribe_topic(self._topic, self._on_started)
         self._collector.start()
+        if log_settings is not None:
+            self._register_logging_plugin(log_settings)
+
+    def _register_logging_plugin(self, settings: WorkerLogSettings) -> None:
+        """Install :class:`WorkerLoggingPlugin` on the cluster (best effort: every job also carries the
+        settings)."""
+        name = f'saf-logging-{settings.logger or "app"}'
+        register = getattr(self._client, 'register_plugin', None) or self._client.register_worker_plugin
+        try:
+            if settings.logger and self._cluster is None:  # an external scheduler (the embedded one is ours)
+                self._client.run_on_scheduler(adopt_app_logger, settings.logger)
+            register(WorkerLoggingPlugin(settings), name=name)
+        except Exception as e:
+            self._logger.debug('could not register the worker logging plugin on %s (%s: %s); each job sets the '
+                               'logging identity when it starts', self._where, type(e).__name__, e)
 
     # --- properties --------------------------------------------------------------------------------------
     @property
@@ -423,6 +517,53 @@ class DaskBackgroundExecutor(JobExecutor):
             raise JobBackendError(
                 f'cannot submit {label}: {self._where} is unreachable (client status {status!r}); jobs fail at once '
                 f'until it is back: check the scheduler (SAF_DASK_SCHEDULER) and the network')
+        if self._no_worker_left():
+            raise JobBackendError(f'cannot submit {label}: {self._no_worker_text()}')
+
+    def _no_worker_left(self) -> bool:
+        """True when the embedded cluster can no longer run anything: no worker on its scheduler and no nanny
+        left that would start one (a worker that ended by a signal sent to it closes its nanny too). An external
+        cluster may gain workers at any time: never true for it."""
+        cluster = self._cluster
+        if cluster is None:
+            return False
+        try:
+            if cluster.scheduler.workers:
+                return False
+            nannies = list(cluster.workers.values())
+        except Exception:  # the cluster is being torn down
+            return False
+        return all(getattr(getattr(n, 'status', None), 'name', 'running') in _GONE for n in nannies)
+
+    def _fail_orphans(self) -> int:
+        """Fail every unfinished job at once when the embedded cluster has no worker left; returns how many."""
+        with self._lock:
+            left = list(self._pending.values())
+            for job in left:
+                self._pending.pop(job.key, None)
+                if job.job_id is not None and self._jobs.get(job.job_id) is job:
+                    del self._jobs[job.job_id]
+            self._idle.notify_all()
+        if not left:
+            return 0
+        self._logger.error('background executor: %s; failing its %d unfinished job(s)', self._no_worker_text(),
+                           len(left))
+        self._cancel_dask(left)
+        claims = [(job.id_key, job.token) for job in left if job.id_key is not None]
+        if claims and self._client.status == 'running':
+            try:
+                self._client.run_on_scheduler(release_unique_many, claims)
+            except Exception as e:
+                self._logger.debug('could not release %d unique job id(s) on the scheduler: %s', len(claims), e)
+        for job in left:
+            if job.future is not None:
+                self._complete(job.future, None, JobBackendError(
+                    f'job {job.label} cannot finish: {self._no_worker_text()}; it may or may not have run'), False)
+        return len(left)
+
+    def _no_worker_text(self) -> str:
+        return (f'{self._where} has no worker left (its worker processes ended: killed by a signal sent to them, '
+                f'or out of memory; see the distributed.nanny log lines); create a new executor (restart the app)')
 
     def _start(self, job: _Job, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                pre_fn: Optional[Callable[[], Any]], post_fn: Optional[Callable[[Any], Any]]) -> DaskJobFuture:
@@ -431,9 +572,12 @@ class DaskBackgroundExecutor(JobExecutor):
         future = DaskJobFuture(self, job)
         job.future = future
         job.dask_future = self._client.submit(run_remote_job, fn, args, kwargs, fields, tenant, pre_fn, post_fn,
-                                              self._log_settings, (self._topic, job.key), key=job.key, pure=False)
+                                              self._log_settings, (self._topic, job.key), key=job.key, pure=False,
+                                              traceparent=trace_carrier())
         self._pending[job.key] = job
         job.dask_future.add_done_callback(self._on_done)
+        if instrument.JOB_TRACKER is not None:  # metrics on (core.instrument)
+            instrument.JOB_TRACKER(self.backend, future, job.label)
         return future
 
     def _submit_plain(self, fn: Callable[..., Any], args: tuple[Any, ...],
@@ -575,7 +719,16 @@ class DaskBackgroundExecutor(JobExecutor):
         """The collector thread: take the finished jobs in batches, fetch their results with one ``gather``,
         release their unique ids, complete their concurrent Futures. Ends at a None."""
         while True:
-            keys = [self._done.get()]
+            try:  # an embedded cluster is checked every second: one with no worker left fails its jobs at once
+                keys = [self._done.get(timeout=1.0 if self._cluster is not None else None)]
+            except queue.Empty:
+                if self._pending and self._no_worker_left():
+                    try:
+                        self._fail_orphans()
+                    except Exception as e:  # never let the collector die
+                        self._logger.error('background executor: failing the jobs of a cluster with no worker '
+                                           'left failed: %s', e, exc_info=True)
+                continue
             while len(keys) < 1000:
                 try:
                     keys.append(self._done.get_nowait())
@@ -755,14 +908,20 @@ class DaskBackgroundExecutor(JobExecutor):
                 threading.Thread(target=self._close_when_idle, name='saf-dask-close', daemon=True).start()
             return
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        orphaned = False
         with self._lock:
             while self._pending and self._client.status == 'running':
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
+                if self._no_worker_left():
+                    orphaned = True  # nothing will run them: do not wait for the timeout
+                    break
                 self._idle.wait(0.25 if remaining is None else min(0.25, remaining))
             left = list(self._pending.values())
-        if left:
+        if orphaned:
+            self._fail_orphans()
+        elif left:
             self._logger.warning('background executor: %d job(s) on %s still unfinished after %gs; cancelling '
                                  'them', len(left), self._where, timeout if timeout is not None else 0)
             self._cancel_dask(left)
@@ -835,7 +994,8 @@ def create_dask_executor(v: Variables, logger: logging.Logger, workers: int,
     return executor
 
 
-__all__ = ['DaskBackgroundExecutor', 'DaskJobFuture', 'WorkerLogSettings', 'run_remote_job', 'claim_unique',
+__all__ = ['DaskBackgroundExecutor', 'DaskJobFuture', 'WorkerLogSettings', 'WorkerLoggingPlugin', 'adopt_app_logger',
+           'shielded_worker', 'run_remote_job', 'claim_unique',
            'release_unique', 'release_unique_many', 'unique_active', 'ensure_worker_logging', 'log_settings_of',
            'create_dask_executor', 'parse_connect_timeout', 'import_distributed', 'UNIQUE_KEY_PREFIX',
            'DEFAULT_CONNECT_TIMEOUT', 'CLAIM_TTL']

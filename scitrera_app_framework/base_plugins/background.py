@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
 from typing import Any, Callable, Hashable, Optional
 
+from ..core import instrument
 from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
 from ..exceptions import ConfigurationError, SAFError
@@ -177,6 +178,8 @@ class BackgroundExecutor(JobExecutor):
         """Queue ``fn(*args, **kwargs)``; return True when queued, False when the executor is shut down."""
         _enter()  # a shutdown signal must not unwind the main thread inside the pool's locks: deferred to leave()
         try:
+            if instrument.JOBS_OBSERVED:  # observability on (metrics, spans): see core.instrument
+                return self._submit_observed(fn, args, kwargs) is not None
             self._pool_submit(copy_context().run, self._run_job, fn, args, kwargs)
         except RuntimeError:
             self._logger.debug('background executor is shut down; job %s not queued', job_name(fn))
@@ -193,12 +196,23 @@ class BackgroundExecutor(JobExecutor):
         """
         _enter()
         try:
+            if instrument.JOBS_OBSERVED:
+                return self._submit_observed(fn, args, kwargs)
             return self._pool_submit(copy_context().run, self._run_job, fn, args, kwargs)
         except RuntimeError as e:
             raise RuntimeError(f'cannot submit {job_name(fn)}: the background executor is shut down '
                                f'(submit jobs before shutdown, or use submit_job which returns False)') from e
         finally:
             _leave()
+
+    def _submit_observed(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Future[Any]:
+        """Submit through the observability hooks (:mod:`..core.instrument`); raises RuntimeError when shut down."""
+        wrap, track = instrument.JOB_WRAPPER, instrument.JOB_TRACKER
+        job = wrap(self.backend, fn) if wrap is not None else fn
+        future = self._pool_submit(copy_context().run, self._run_job, job, args, kwargs)
+        if track is not None:
+            track(self.backend, future, job_name(fn))
+        return future
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Worker side of a plain job: run it, log a failure with its traceback, re-raise for the Future."""
@@ -256,8 +270,10 @@ class BackgroundExecutor(JobExecutor):
                                  'not queueing %s again', job_id, job_name(fn))
                 return False
             self._jobs[job_id] = token
+        wrap, track = instrument.JOB_WRAPPER, instrument.JOB_TRACKER
+        job = wrap(self.backend, fn) if wrap is not None else fn
         try:
-            future = self._pool_submit(copy_context().run, self._run_unique, token, pre_fn, fn, post_fn,
+            future = self._pool_submit(copy_context().run, self._run_unique, token, pre_fn, job, post_fn,
                                        args, kwargs)
         except RuntimeError:
             self._release(token)
@@ -266,6 +282,8 @@ class BackgroundExecutor(JobExecutor):
             return False
         # a job cancelled before it started (shutdown with cancel_pending) never runs: release its id then
         future.add_done_callback(lambda f: self._release(token) if f.cancelled() else None)
+        if track is not None:
+            track(self.backend, future, job_name(fn))
         return True
 
     def _run_unique(self, token: _UniqueJob, pre_fn: Optional[Callable[[], Any]], fn: Callable[..., Any],

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from ..api.plugins import Plugin
 from ..api.variables import Variables
 from ..core.shutdown import get_shutdown_manager, register_intake_stop
-from ..util.parsing import ext_parse_bool
+from ..util.parsing import parse_bool_strict
 from . import EXT_BACKGROUND_EXEC, get_background_exec
 from .background import DEFAULT_JOB_THREADS, BackgroundExecutor, JobExecutor, parse_job_backend, parse_job_threads
 
@@ -67,7 +67,7 @@ class BackgroundThreadExecutorPlugin(Plugin[BackgroundExecutor]):
         """
         backend = v.environ('SAF_JOB_BACKEND', default='thread', type_fn=parse_job_backend)
         threads = v.environ('SAF_JOB_THREADS', default=DEFAULT_JOB_THREADS, type_fn=parse_job_threads)
-        collisions_info = v.environ('SAF_JOB_COLLISIONS_INFO', default=False, type_fn=ext_parse_bool)
+        collisions_info = v.environ('SAF_JOB_COLLISIONS_INFO', default=False, type_fn=parse_bool_strict)
         executor: Any
         if backend == 'dask':
             from ._dask_backend import create_dask_executor
@@ -83,7 +83,7 @@ class BackgroundThreadExecutorPlugin(Plugin[BackgroundExecutor]):
     def _stop_intake(self, v: Variables, logger: logging.Logger, executor: JobExecutor) -> None:
         """The shutdown's intake phase: refuse new jobs, cancel or finish the queued ones, wait for the workers
         (``SAF_SHUTDOWN_TIMEOUT`` bounds the wait), so no job outlives the plugins it uses."""
-        cancel = bool(v.environ('SAF_JOB_SHUTDOWN_CANCEL_PENDING', default=False, type_fn=ext_parse_bool))
+        cancel = bool(v.environ('SAF_JOB_SHUTDOWN_CANCEL_PENDING', default=False, type_fn=parse_bool_strict))
         queued = executor.queue_length()
         if queued:
             logger.info('background executor: %s %d queued job(s) before shutting down',
@@ -105,7 +105,7 @@ class BackgroundThreadExecutorPlugin(Plugin[BackgroundExecutor]):
         before exit still runs), unless ``SAF_JOB_SHUTDOWN_CANCEL_PENDING`` is true. ``SAF_SHUTDOWN_TIMEOUT``
         bounds the wait when shutdown runs from a signal or at exit (the dask backend waits for at most 3/4 of
         it, then cancels what is left and closes its client and embedded cluster)."""
-        cancel = v.environ('SAF_JOB_SHUTDOWN_CANCEL_PENDING', default=False, type_fn=ext_parse_bool)
+        cancel = v.environ('SAF_JOB_SHUTDOWN_CANCEL_PENDING', default=False, type_fn=parse_bool_strict)
         self._shutdown(value, bool(cancel))
 
 

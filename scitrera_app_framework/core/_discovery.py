@@ -8,12 +8,10 @@ from typing import Any, Callable, Iterable, Optional
 from ..api.plugins import Plugin
 from ..api.variables import Variables
 from ._plugin_errors import PluginError
-from ._registry import FAILED, REGISTERED, get_registry, register_plugin, remove_record
-from .critical import critical
+from ._registry import get_registry, register_plugin
 from .defaults import get_variables
 
 _log = logging.getLogger('saf.plugins')
-_CRIT = critical()
 
 
 def _call_flex(fn: Callable[..., Any], *args: Any) -> Any:
@@ -73,10 +71,9 @@ def set_extension(point: str, init_fn: Callable[..., Any], shutdown_fn: Optional
         '_shutdown_fn': staticmethod(shutdown_fn) if shutdown_fn is not None else None,
         '_deps': tuple(dependencies or ()), '__module__': __name__,
     })
-    with _CRIT, reg.lock:
-        old = reg.by_name.get(point)
-        if old is not None and isinstance(old.plugin, _FunctionPlugin) and old.state in (REGISTERED, FAILED):
-            remove_record(reg, old)
+    old = reg.record(point)
+    if old is not None and isinstance(old.plugin, _FunctionPlugin):
+        reg.forget(old)  # only when it is not initialized (nor initializing)
     return register_plugin(cls, v)
 
 

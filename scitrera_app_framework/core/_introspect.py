@@ -5,27 +5,27 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..api.variables import Variables
-from ._registry import REGISTERED, get_registry
-from .critical import critical
-
-_CRIT = critical()
+from ._registry import PluginState, get_registry
 
 
 def describe_plugins(v: Optional[Variables] = None) -> list[dict[str, Any]]:
     """Return one dict per registered plugin, in registration order.
 
-    Keys: ``name``, ``extension_point``, ``multi``, ``enabled``, ``eager``, ``state`` (registered /
-    initializing / initialized / failed / shutting down / shut down), ``dependencies`` (declared),
+    Keys: ``name``, ``extension_point``, ``multi`` (``is_multi_extension``, asked at registration),
+    ``enabled`` (the last answer of ``is_enabled``), ``eager``, ``state`` (registered / initializing /
+    initialized / failed / shutting down / shut down; a contributor skipped under the failure policy ``skip`` is
+    ``failed``), ``dependencies`` (declared),
     ``observed_dependencies`` (points its ``initialize`` asked for), ``init_ms`` (None until initialized),
     ``error`` (the last initialization error, as text) and ``source``.
     """
     reg = get_registry(v)
-    with _CRIT, reg.lock:
+    with reg.locked():
         recs = reg.records()
         return [{
             'name': r.name, 'extension_point': r.point, 'multi': r.multi, 'enabled': r.enabled, 'eager': r.eager,
-            'state': r.state, 'dependencies': list(r.deps), 'observed_dependencies': sorted(r.observed),
-            'init_ms': round(r.init_ms, 3) if r.init_ms is not None and r.state != REGISTERED else None,
+            'state': r.state.value, 'dependencies': list(r.deps), 'observed_dependencies': sorted(r.observed),
+            'init_ms': round(r.init_ms, 3) if r.init_ms is not None and r.state is not PluginState.REGISTERED
+            else None,
             'error': f'{type(r.error).__name__}: {r.error}' if r.error is not None else None, 'source': r.source,
         } for r in recs]
 
@@ -62,7 +62,7 @@ def plugin_graph(v: Optional[Variables] = None) -> PluginGraph:
     """Return the dependency graph of the registered plugins (see :class:`PluginGraph`): declared
     dependencies and those observed while plugins initialized."""
     reg = get_registry(v)
-    with _CRIT, reg.lock:
+    with reg.locked():
         recs = reg.records()
         observed = {id(r): sorted(r.observed) for r in recs}
     nodes: dict[str, list[str]] = {}

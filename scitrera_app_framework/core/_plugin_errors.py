@@ -24,7 +24,8 @@ class PluginDependencyError(PluginError, ValueError):
 
 
 class PluginConflictError(PluginError, ValueError):
-    """Two enabled single plugins claim one extension point."""
+    """Kept for code that catches it; the registry no longer raises it: when several plugins answer
+    ``is_enabled`` True for one extension point, the first registered is used and a warning names them all."""
 
 
 class PluginInitError(PluginError, RuntimeError):

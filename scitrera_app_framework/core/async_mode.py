@@ -41,7 +41,7 @@ AUTO_READY_TIMEOUT = 30.0
 AUTO_STOPPING_TIMEOUT = 5.0
 
 _log = logging.getLogger('saf.plugins')
-_INITIALIZED = 'initialized'  # core._registry.INITIALIZED (not imported: _registry imports this module)
+_INITIALIZED = 'initialized'  # core._registry.PluginState.INITIALIZED, a str (_registry imports this module)
 
 
 # --- the captured loop -------------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def _live_loop(ctx: AppContext) -> Optional[asyncio.AbstractEventLoop]:
 
 def _loop_thread_blocked(reg: Registry, ctx: AppContext) -> bool:
     """True when the loop's thread waits for a plugin initialization (waiting for it would deadlock)."""
-    return ctx.loop_thread is not None and ctx.loop_thread in reg.waiting
+    return reg.is_waiting(ctx.loop_thread)
 
 
 def _overrides(plugin: Plugin[Any], attr: str) -> bool:
@@ -147,8 +147,7 @@ async def _await_pending(pending: Any) -> None:
 
 
 def _keep(reg: Registry, task: Any) -> None:
-    reg.tasks.add(task)
-    task.add_done_callback(reg.tasks.discard)
+    reg.keep_task(task)
 
 
 def _submit(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
@@ -186,7 +185,7 @@ def after_initialize(reg: Registry, rec: PluginRecord, v: Variables, async_enabl
     loop = _live_loop(ctx)
     if loop is None:
         return
-    with reg.lock:
+    with reg.locked():
         if rec.ready_done or rec.state != _INITIALIZED:
             return
         rec.ready_done = True
@@ -215,7 +214,7 @@ def before_shutdown(reg: Registry, order: list[PluginRecord], v: Variables, asyn
     loop = _live_loop(ctx)
     if loop is None:
         return
-    with reg.lock:
+    with reg.locked():
         recs = [r for r in order if r.state == _INITIALIZED and not r.stopping_done]
         for r in recs:
             r.stopping_done = True
@@ -257,10 +256,8 @@ async def async_plugins_ready(v: Optional[Variables] = None, *, capture_loop: bo
         capture_async_loop(v)
     reg = get_registry(v)
     todo: list[tuple[PluginRecord, Any, Any]] = []
-    with reg.lock:
-        for r in reg.init_order:
-            if r.state != _INITIALIZED:
-                continue
+    with reg.locked():
+        for r in reg.initialized_records():
             if r.ready_done:
                 if r.ready_task is not None and not r.ready_task.done():
                     todo.append((r, None, r.ready_task))
@@ -286,8 +283,8 @@ async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
     v = get_variables(v)
     reg = get_registry(v)
     todo: list[tuple[PluginRecord, Any, Any]] = []
-    with reg.lock:
-        for r in shutdown_order([r for r in reg.init_order if r.state == _INITIALIZED]):
+    with reg.locked():
+        for r in shutdown_order(reg.initialized_records()):
             if r.stopping_done:
                 if r.stopping_task is not None and not r.stopping_task.done():
                     todo.append((r, None, r.stopping_task))

@@ -13,8 +13,8 @@ from ..api.variables import Variables
 from ..exceptions import SAFError
 from ..util.imports import ext_get_python, get_python_type_by_name
 from ..util.misc import now_ms
-from ..util.parsing import ext_parse_bool
-from ..util.secrets import add_secret_patterns, bounded_repr, mask_value
+from ..util.parsing import parse_bool_strict
+from ..util.secrets import add_secret_patterns, add_secret_values, bounded_repr, is_secret_key, mask_value
 from . import _stdlib
 from .context import RUNNING, STARTING, AppContext, get_app_context
 from .defaults import get_variables, set_default_variables
@@ -57,6 +57,8 @@ class InitOptions:
     async_auto_enabled: Optional[bool] = None
     stateful_root_env_key: str = 'STATEFUL_ROOT'
     params: tuple[tuple[str, Any], ...] = ()
+    otel: bool = False
+    metrics: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
                    base_plugins: bool = False, pyroscope: bool = False, multitenant: bool = False,
                    entry_points: bool = False, async_auto_enabled: Optional[bool] = None,
                    stateful_root_env_key: str = 'STATEFUL_ROOT', cli_args: Any = None,
+                   otel: bool = False, metrics: bool = False,
                    **params: Any) -> Variables:
     """Initialize the framework for an app and return its :class:`Variables` (also made the default).
 
@@ -86,8 +89,9 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     ``async_auto_enabled`` (``SAF_ASYNC_AUTO_MODE``, default True) switches automatic async mode;
     ``stateful_root_env_key`` names the variable that holds the stateful root. ``cli_args`` (an
     ``argparse.Namespace`` or ``--key=value`` strings) become the command-line layer, above the environment.
-    ``SAF_CONFIG_FILES`` (comma-separated; ``name?`` optional) and ``SAF_SECRETS_DIR`` add file and secrets
-    sources first thing.
+    ``SAF_CONFIG_FILES`` (``os.pathsep``- or comma-separated; ``name?`` optional) and ``SAF_SECRETS_DIR`` add
+    file and secrets sources first thing. ``otel`` (``SAF_OTEL_ENABLED``) registers the OpenTelemetry plugin and
+    ``metrics`` (``SAF_METRICS_ENABLED``) switches the Prometheus metrics on (see the README's "Observability").
 
     Calling it again on a ``Variables`` it already initialized returns that instance unchanged.
     Readiness (:func:`~scitrera_app_framework.core.health.is_ready`) turns true when it returns.
@@ -111,7 +115,7 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
         default_serial_strategy=default_serial_strategy, fault_handler=fault_handler, sep=sep,
         unnamed_params=frozenset(unnamed_params), base_plugins=base_plugins, pyroscope=pyroscope,
         multitenant=multitenant, entry_points=entry_points, async_auto_enabled=async_auto_enabled,
-        stateful_root_env_key=stateful_root_env_key, params=tuple(params.items()))
+        stateful_root_env_key=stateful_root_env_key, params=tuple(params.items()), otel=otel, metrics=metrics)
     ctx.state = STARTING
     set_default_variables(v)
     _step_sources(v, cli_args)
@@ -141,10 +145,12 @@ def _step_sources(v: Variables, cli_args: Any) -> None:
 
 
 def _step_secrets(v: Variables) -> None:
-    """``SAF_SECRET_KEYS``: extra secret-name patterns, in force before anything is printed."""
+    """``SAF_SECRET_KEYS``: extra secret-name patterns, in force before anything is printed; then the values of
+    the secret-named environment variables become known secret values (masked in every text printed)."""
     secret_keys = v.environ('SAF_SECRET_KEYS', default='')
     if secret_keys:
         add_secret_patterns(str(secret_keys))
+    add_secret_values(val for name, val in os.environ.items() if is_secret_key(name))
 
 
 def _step_identity(v: Variables, ctx: AppContext, opts: InitOptions) -> _Identity:
@@ -179,20 +185,20 @@ def _step_logging(v: Variables, opts: InitOptions, app: _Identity) -> tuple[logg
         static.update({k: val for k, val in app.params.items() if k not in static})
         configure_logging(level, v.environ('LOGGING_FORMAT', default=opts.log_format),
                           v.environ('LOGGING_DATE_FORMAT', default=None), static,
-                          redact=bool(v.environ('SAF_LOG_REDACT', default=True, type_fn=ext_parse_bool)),
-                          lean_records=bool(v.environ('SAF_LOG_LEAN_RECORDS', default=True, type_fn=ext_parse_bool)))
+                          redact=bool(v.environ('SAF_LOG_REDACT', default=True, type_fn=parse_bool_strict)),
+                          lean_records=bool(v.environ('SAF_LOG_LEAN_RECORDS', default=True, type_fn=parse_bool_strict)))
         logger = logging.getLogger(app.name)
     set_app_logger(v, logger)
     return logger, bad_level
 
 
 def _step_fault_handler(v: Variables, opts: InitOptions, logger: logging.Logger) -> None:
-    if v.environ('SAF_ENABLE_PYTHON_FAULT_HANDLER', default=opts.fault_handler, type_fn=ext_parse_bool):
+    if v.environ('SAF_ENABLE_PYTHON_FAULT_HANDLER', default=opts.fault_handler, type_fn=parse_bool_strict):
         _enable_fault_handler(logger)
 
 
 def _step_stateful(v: Variables, opts: InitOptions, app: _Identity, logger: logging.Logger) -> None:
-    if v.environ('SAF_SETUP_STATEFUL', default=opts.stateful, type_fn=ext_parse_bool):
+    if v.environ('SAF_SETUP_STATEFUL', default=opts.stateful, type_fn=parse_bool_strict):
         _setup_stateful(v, app.name, opts.default_stateful_root, opts.default_run_id, opts.default_serial_strategy,
                         opts.stateful_chdir, logger, opts.stateful_root_env_key)
 
@@ -200,16 +206,16 @@ def _step_stateful(v: Variables, opts: InitOptions, app: _Identity, logger: logg
 def _step_lifecycle(v: Variables, ctx: AppContext, opts: InitOptions) -> None:
     """Async mode, the registry's debug lines, and the shutdown (settings, signal handlers, exit hooks)."""
     auto_default = True if opts.async_auto_enabled is None else opts.async_auto_enabled
-    ctx.async_auto = bool(v.environ('SAF_ASYNC_AUTO_MODE', default=auto_default, type_fn=ext_parse_bool))
-    ctx.debug_plugins = bool(v.environ('SAF_DEBUG_PLUGINS', default=False, type_fn=ext_parse_bool))
+    ctx.async_auto = bool(v.environ('SAF_ASYNC_AUTO_MODE', default=auto_default, type_fn=parse_bool_strict))
+    ctx.debug_plugins = bool(v.environ('SAF_DEBUG_PLUGINS', default=False, type_fn=parse_bool_strict))
     if ctx.debug_plugins:  # the registry's lines are DEBUG records of 'saf.plugins': let them through
         logging.getLogger('saf.plugins').setLevel(logging.DEBUG)
     _note_main_task(ctx)
     manager = get_shutdown_manager()
     manager.add_app(v)
-    if v.environ('SAF_INSTALL_SHUTDOWN_HOOKS', default=opts.shutdown_hooks, type_fn=ext_parse_bool):
+    if v.environ('SAF_INSTALL_SHUTDOWN_HOOKS', default=opts.shutdown_hooks, type_fn=parse_bool_strict):
         via_atexit = v.environ('SAF_SHUTDOWN_HOOK_VIA_ATEXIT', default=opts.shutdown_hooks_via_atexit,
-                               type_fn=ext_parse_bool)
+                               type_fn=parse_bool_strict)
         manager.timeout = v.environ('SAF_SHUTDOWN_TIMEOUT', default=None, type_fn=_parse_timeout)
         manager.drain = v.environ('SAF_SHUTDOWN_DRAIN_SECONDS', default=0.0, type_fn=_parse_drain)
         manager.sigterm_code = v.environ('SAF_SHUTDOWN_EXIT_CODE', default=0, type_fn=_parse_exit_code)
@@ -218,17 +224,19 @@ def _step_lifecycle(v: Variables, ctx: AppContext, opts: InitOptions) -> None:
 
 def _step_plugins(v: Variables, opts: InitOptions) -> None:
     """Register the switched-on plugin sets, then initialize every eager plugin."""
-    if v.environ('SAF_BASE_PLUGINS', default=opts.base_plugins, type_fn=ext_parse_bool):
+    from .observability import start_observability
+    start_observability(v, otel=opts.otel, metrics=opts.metrics)
+    if v.environ('SAF_BASE_PLUGINS', default=opts.base_plugins, type_fn=parse_bool_strict):
         from .. import base_plugins as _bp
         from ..base_plugins import register_package_plugins
         register_package_plugins(_bp, v)
-    if v.environ('PYROSCOPE_ENABLED', default=opts.pyroscope, type_fn=ext_parse_bool):
+    if v.environ('PYROSCOPE_ENABLED', default=opts.pyroscope, type_fn=parse_bool_strict):
         from ..ext_plugins.pyroscope_plugin import PyroscopePlugin
         register_plugin(PyroscopePlugin, v)
-    if v.environ('SAF_MULTITENANT_ENABLED', default=opts.multitenant, type_fn=ext_parse_bool):
+    if v.environ('SAF_MULTITENANT_ENABLED', default=opts.multitenant, type_fn=parse_bool_strict):
         from ..ext_plugins.multi_tenant import MultiTenantPlugin
         register_plugin(MultiTenantPlugin, v)
-    if v.environ('SAF_ENTRY_POINT_PLUGINS', default=opts.entry_points, type_fn=ext_parse_bool):
+    if v.environ('SAF_ENTRY_POINT_PLUGINS', default=opts.entry_points, type_fn=parse_bool_strict):
         from .plugins import register_entry_point_plugins
         register_entry_point_plugins(v)
     init_all_plugins(v)
@@ -349,7 +357,7 @@ def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_
             f'RUN_SERIAL={serial!r}, APP_NAME={app_name!r}): {e}; make {root_key} writable, point it elsewhere, '
             f'or set SAF_SETUP_STATEFUL=false') from e
     get_app_context(v).stateful_path = path
-    if v.environ('SAF_STATEFUL_CHDIR', default=chdir_default, type_fn=ext_parse_bool):
+    if v.environ('SAF_STATEFUL_CHDIR', default=chdir_default, type_fn=parse_bool_strict):
         if _original_cwd is None:
             _original_cwd = os.getcwd()
         os.chdir(path)
@@ -371,12 +379,16 @@ def original_working_directory() -> Optional[str]:
 
 
 def is_stateful_ready(v: Optional[Variables] = None) -> Optional[str]:
-    """Return the stateful directory ``init_framework`` set up for ``v`` (a str), or None when there is none."""
-    return get_app_context(v).stateful_path
+    """Return the stateful directory ``init_framework`` set up for ``v`` (a str), or None when there is none
+    (also for a stand-in ``v`` that is not a :class:`Variables`)."""
+    return get_stateful_path(v)
 
 
 def get_stateful_path(v: Optional[Variables] = None) -> Optional[str]:
     """Return the stateful directory set up for ``v``, or None."""
+    v = get_variables(v)
+    if not isinstance(v, Variables):  # a stand-in with only get(): it has no app context
+        return None
     return get_app_context(v).stateful_path
 
 
@@ -537,7 +549,19 @@ def init_framework_embedded(base_app_name: str, **kwargs: Any) -> Variables:
     return init_framework_test_harness(base_app_name, **kwargs)
 
 
+def init_framework_cli(base_app_name: str, **kwargs: Any) -> Variables:
+    """``init_framework`` for command-line tools: WARNING level (``LOGGING_LEVEL`` still wins), so the INFO start
+    line and the framework's INFO lines stay off stderr; no stateful directory and never a ``chdir`` (relative
+    paths given on the command line keep working; ``SAF_SETUP_STATEFUL=true`` makes one, without changing into
+    it); shutdown hooks at exit; Ctrl-C ends the tool with exit code 130 and no traceback. Keywords override these
+    defaults. :func:`scitrera_app_framework.cmdline.run` uses it, with a ``--help`` built from the settings."""
+    kwargs = _variant({'log_level': 'WARNING', 'stateful': False, 'shutdown_hooks_via_atexit': True}, kwargs)
+    kwargs['stateful_chdir'] = False
+    return init_framework(base_app_name, **kwargs)
+
+
 __all__ = ['InitOptions', 'init_framework', 'init_framework_desktop', 'init_framework_test_harness',
-           'init_framework_embedded', 'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
+           'init_framework_embedded', 'init_framework_cli',
+           'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
            'log_framework_variables', 'load_strategy', 'load_object', 'StatefulDirError', 'restore_working_directory',
            'original_working_directory']

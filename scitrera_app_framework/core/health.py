@@ -10,6 +10,8 @@ on ``AppContext.health_server``). It answers ``GET``/``HEAD`` with JSON:
 * ``/livez``: always 200 ``{"live": true}`` while the process answers;
 * ``/readyz``: 200 ``{"ready": true}``, else 503 ``{"ready": false, "state": ...}``;
 * ``/healthz``: the :func:`health` report, 200 when its status is ``ok``, else 503;
+* ``/metrics``: the Prometheus text page (:func:`~.metrics.render_metrics`) while metrics are on
+  (``SAF_METRICS_ENABLED``), else 404 with a line saying how to switch them on;
 * anything else: 404.
 
 :func:`start_health_server_from_env` starts it when ``SAF_HEALTH_PORT`` is set (``0``: an ephemeral port),
@@ -173,12 +175,34 @@ def _server_classes() -> tuple[type, type, type]:
             do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _method_not_allowed
 
             def _probe(self, body: bool) -> None:
+                if self.path.split('?', 1)[0].rstrip('/') == '/metrics':  # Prometheus (core.metrics)
+                    self._metrics(body)
+                    return
                 try:
                     code, payload = _route(self.server.variables, self.path)
                 except Exception as e:  # never raise into the server thread: report it
                     _log.debug('health probe %s failed', self.path, exc_info=True)
                     code, payload = 500, {'error': mask_error_text(f'{type(e).__name__}: {e}')}
                 self._send(code, payload, body)
+
+            def _metrics(self, body: bool) -> None:
+                from .metrics import metrics_response
+                try:
+                    code, data, ctype = metrics_response(self.server.variables)
+                except Exception as e:
+                    _log.debug('metrics scrape failed', exc_info=True)
+                    code, ctype = 500, 'text/plain; charset=utf-8'
+                    data = f'metrics failed: {mask_error_text(f"{type(e).__name__}: {e}")}\n'.encode()
+                try:
+                    self.send_response(code)
+                    self.send_header('Content-Type', ctype)
+                    self.send_header('Content-Length', str(len(data)))
+                    self.send_header('Cache-Control', 'no-store')
+                    self.end_headers()
+                    if body:
+                        self.wfile.write(data)
+                except OSError as e:  # the client went away
+                    _log.debug('metrics scrape: client gone: %s', e)
 
             def _send(self, code: int, payload: dict[str, Any], body: bool,
                       extra: Optional[dict[str, str]] = None) -> None:

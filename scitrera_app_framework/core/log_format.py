@@ -27,13 +27,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import sys
 import time
 from collections.abc import Mapping as _MappingABC
 from enum import Enum
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
-from ..util.secrets import MASK, is_secret_key, mask_text, mask_url_credentials
+from ..util.secrets import MASK, is_secret_key, mask_text, mask_url_credentials, secret_values_pattern
+from .tracing import TRACE, TRACE_FIELDS
 
 DEFAULT_FORMAT = '%(asctime)s %(levelname)-8s [%(threadName)s] %(name)s.%(funcName)s: %(message)s'
 
@@ -61,6 +63,9 @@ _DEFAULT_TIME_FMT = '%Y-%m-%d %H:%M:%S'
 _MSECS = tuple(f'.{i:03d}' for i in range(1000))  # '.000' .. '.999': faster than formatting msecs per record
 _MSECS_Z = tuple(m + 'Z' for m in _MSECS)
 _REASON_LIMIT = 300
+
+_modules = sys.modules
+_OTEL_TRACE = 'opentelemetry.trace'  # no span can be active before this module is imported
 
 # fields added to every record emitted inside ``log_context(...)`` (e.g. tenant=t1)
 _log_ctx: contextvars.ContextVar[Optional[Mapping[str, Any]]] = contextvars.ContextVar('saf_log_ctx', default=None)
@@ -414,6 +419,7 @@ class JsonLineFormatter(logging.Formatter):
         self._plain_keys: dict[str, str] = {}  # extra field name that needs no renaming -> its JSON text
         self._second_cache: tuple[int, str] = (-1, '')  # (second, its text), replaced atomically
         self._iso = not self.datefmt
+        self._trace = TRACE if TRACE.decide() else None  # opentelemetry-api installed: decided once
 
     def _second(self, sec: int) -> str:
         if self.datefmt:
@@ -432,6 +438,9 @@ class JsonLineFormatter(logging.Formatter):
                 err = None
             except Exception as e:
                 msg, err = _message_error(record, e)
+            known = secret_values_pattern() if self.redact else None  # known secret values (None: none known)
+            if known is not None and type(msg) is str and known.search(msg) is not None:
+                msg = known.sub(MASK, msg)
             sec = int(rd['created'])
             cached = self._second_cache
             ts = cached[1] if cached[0] == sec else self._second(sec)
@@ -439,7 +448,15 @@ class JsonLineFormatter(logging.Formatter):
                 ts += _MSECS_Z[int(rd['msecs'])]
             n_extra = len(rd) - _N_INIT
             ctx = _ctx_get()
-            if (n_extra <= 1 and err is None and not ctx and type(msg) is str and not rd['exc_info']
+            ids = None
+            trace = self._trace
+            if trace is not None:
+                probe = trace.probe
+                # bound: one ContextVar.get (an empty context: no span); not bound: nothing until the app has
+                # imported opentelemetry.trace (one dict lookup), then ids() binds
+                if (probe() if probe is not None else _OTEL_TRACE in _modules):
+                    ids = trace.ids()
+            if (n_extra <= 1 and err is None and not ctx and ids is None and type(msg) is str and not rd['exc_info']
                     and not rd['exc_text'] and not rd['stack_info']):
                 line = self._simple_line(rd, msg, ts, n_extra)
                 if line is not None:
@@ -453,12 +470,16 @@ class JsonLineFormatter(logging.Formatter):
             d['message'] = msg
             if n_extra > 0 or ctx:
                 self._add_user_fields(d, rd, n_extra, ctx)
+            if ids is not None:
+                _add_trace_fields(d, ids)
             if err is not None:
                 d['log_error'] = err
             if rd['exc_info'] or rd['exc_text']:
                 d['exc_info'] = self._exc_text(record)
             if rd['stack_info']:
                 d['stack_info'] = self.formatStack(rd['stack_info'])
+            if known is not None:
+                _mask_known_values(d, known)
         except Exception as e:
             return minimal_json_line(record, f'record could not be read: {_error_text(e)}')
         try:
@@ -509,6 +530,10 @@ class JsonLineFormatter(logging.Formatter):
                     return None
                 text = str(val)
             elif t is str:
+                if self.redact:
+                    known = secret_values_pattern()
+                    if known is not None and known.search(val) is not None:
+                        return None  # the general path masks it
                 text = jstr(mask_url_credentials(val) if self.redact and '://' in val else val)
             elif val is None:
                 text = 'null'
@@ -594,6 +619,40 @@ class JsonLineFormatter(logging.Formatter):
                 d[name] = to_json_value(val, k, redact)
 
 
+def _mask_known_values(d: dict[str, Any], known: Any) -> None:
+    """Mask known secret values in the text fields of a record's dict, nested values included (the message is
+    masked already; the fixed name fields are left as they are)."""
+    for k, val in d.items():
+        if k in _UNMASKED_FIELDS:
+            continue
+        if type(val) is str:
+            if known.search(val) is not None:
+                d[k] = known.sub(MASK, val)
+        elif isinstance(val, (dict, list)):
+            d[k] = _mask_known_nested(val, known, 0)
+
+
+_UNMASKED_FIELDS = frozenset(('time', 'level', 'logger', 'thread', 'func', 'message'))
+
+
+def _mask_known_nested(val: Any, known: Any, depth: int) -> Any:
+    if type(val) is str:
+        return known.sub(MASK, val) if known.search(val) is not None else val
+    if depth > MAX_DEPTH:
+        return val
+    if isinstance(val, dict):
+        return {k: _mask_known_nested(x, known, depth + 1) for k, x in val.items()}
+    if isinstance(val, list):
+        return [_mask_known_nested(x, known, depth + 1) for x in val]
+    return val
+def _add_trace_fields(d: dict[str, Any], ids: tuple[str, str]) -> None:
+    """Write the active span's ``trace_id`` / ``span_id``; a user field of that name becomes ``extra_<name>``."""
+    for name, value in zip(TRACE_FIELDS, ids):
+        if name in d:
+            d[collision_name(name, d)] = d.pop(name)
+        d[name] = value
+
+
 def make_json_formatter(static_fields: Mapping[str, Any], datefmt: Optional[str] = None, *, redact: bool = True,
                         encoder: Optional[str] = None) -> JsonLineFormatter:
     """Return the framework's JSON formatter (see :class:`JsonLineFormatter`).
@@ -630,6 +689,9 @@ class PlainFormatter(logging.Formatter):
         self.redact = bool(redact)
         self.reserved: frozenset[str] = frozenset(reserved) if reserved is not None else reserved_names()
         self._second_cache: tuple[int, str] = (-1, '')  # (second, its text), replaced atomically
+        # %(trace_id)s / %(span_id)s: the active span's ids, empty without one (or without opentelemetry-api)
+        self._uses_trace = not format_uses(fmt).isdisjoint(TRACE_FIELDS)
+        self._trace = TRACE if self._uses_trace and TRACE.decide() else None
 
     def formatTime(self, record: logging.LogRecord, datefmt: Optional[str] = None) -> str:  # noqa: N802
         """The record's time: ``datefmt`` (or the formatter's) or ``YYYY-mm-dd HH:MM:SS,mmm``, local time."""
@@ -649,6 +711,8 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the formatted record, context fields appended. Never raises."""
+        if self._uses_trace:
+            self._set_trace_fields(record)
         try:
             s = super().format(record)
         except Exception as e:
@@ -656,7 +720,26 @@ class PlainFormatter(logging.Formatter):
         ctx = _log_ctx.get()
         if ctx:
             s += self._context_suffix(ctx)
+        if self.redact:  # known secret values in the message, its arguments, the traceback and context fields
+            known = secret_values_pattern()
+            if known is not None and known.search(s) is not None:
+                s = known.sub(MASK, s)
         return s if s.isascii() else escape_surrogates(s)
+
+    def _set_trace_fields(self, record: logging.LogRecord) -> None:
+        trace = self._trace
+        ids = None
+        if trace is not None:
+            probe = trace.probe
+            if (probe() if probe is not None else _OTEL_TRACE in _modules):
+                ids = trace.ids()
+        rd = record.__dict__
+        if ids is not None:
+            rd[TRACE_FIELDS[0]], rd[TRACE_FIELDS[1]] = ids
+        else:  # no span: empty (an `extra` of that name is kept)
+            for name in TRACE_FIELDS:
+                if name not in rd:
+                    rd[name] = ''
 
     def _context_suffix(self, ctx: Mapping[str, Any]) -> str:
         parts = []

@@ -27,6 +27,7 @@ from .log_format import (
     reserved_names,
 )
 from .log_records import use_lean_records
+from .tracing import TRACE_FIELDS
 
 
 class FrameworkHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -170,6 +171,8 @@ def _check_record() -> logging.LogRecord:
     for name, value in filled.items():
         if name in record.__dict__ and record.__dict__[name] is None:
             record.__dict__[name] = value
+    for name in TRACE_FIELDS:  # %(trace_id)s / %(span_id)s: set by the framework's formatters
+        record.__dict__[name] = ''
     return record
 
 
@@ -288,11 +291,17 @@ def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> log
     """Return the app's main logger, or its child ``name``.
 
     Before ``init_framework`` it is the logger named ``SAF`` (as in the original), and a warning says so once per
-    process.
+    process. ``v`` may be a stand-in with only ``get(key, default=None)`` (as apps' tests pass): its logger is the
+    one it holds under the original's key ``'=|main_logger|'``, else ``SAF``.
     """
     v = get_variables(v)
-    ctx = v._app
-    logger: Optional[logging.Logger] = ctx.logger if ctx is not None else None
+    logger: Optional[logging.Logger]
+    if isinstance(v, Variables):
+        ctx = v._app
+        logger = ctx.logger if ctx is not None else None
+    else:
+        held = v.get(_ORIGINAL_LOGGER_KEY, None)
+        logger = held if isinstance(held, logging.Logger) else None
     if logger is None:
         logger = logging.getLogger(PRE_INIT_LOGGER)
         if not _warned_pre_init:
@@ -304,6 +313,7 @@ def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> log
 
 #: the logger get_logger returns before init_framework (and init_framework_embedded's fixed logger)
 PRE_INIT_LOGGER = 'SAF'
+_ORIGINAL_LOGGER_KEY = '=|main_logger|'  # where the original kept the app logger in v (stand-ins may hold one)
 _warned_pre_init = False
 
 

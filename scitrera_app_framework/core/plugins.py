@@ -25,7 +25,9 @@ from ._plugin_errors import (
     PluginShutdownError,
 )
 from ._registry import (
+    FAILURES_VAR,
     PluginRecord,
+    PluginState,
     Registry,
     get_extension,
     get_extensions,
@@ -40,7 +42,8 @@ from .async_mode import async_plugins_ready, async_plugins_stopping
 __all__ = [
     'register_plugin', 'get_extension', 'get_extensions', 'init_all_plugins', 'shutdown_all_plugins',
     'set_extension', 'register_entry_point_plugins', 'describe_plugins', 'plugin_graph', 'PluginGraph',
-    'async_plugins_ready', 'async_plugins_stopping', 'get_registry', 'Registry', 'PluginRecord', 'shutdown_order',
+    'async_plugins_ready', 'async_plugins_stopping', 'get_registry', 'Registry', 'PluginRecord', 'PluginState',
+    'shutdown_order', 'FAILURES_VAR',
     'PluginError', 'ExtensionNotFoundError', 'PluginRegistrationError', 'PluginDependencyError',
     'PluginConflictError', 'PluginInitError', 'PluginShutdownError',
 ]

@@ -38,7 +38,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from . import _stdlib, critical
+from . import _stdlib, critical, instrument
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..api.variables import Variables
@@ -110,6 +110,8 @@ class ShutdownManager:
         self._delivered = False
         self._code: Optional[int] = None
         # what is running now, for the watchdog's report
+        self._phase_name = ''
+        self._phase_t0 = 0.0
         self._phase = ''
         self._current = ''
         self._failures: list[str] = []
@@ -125,6 +127,26 @@ class ShutdownManager:
         self._exiting = False  # the interpreter is exiting (our exit hook ran)
         self._signal_owner: Optional[Callable[[int], Any]] = None  # a server that stops itself (hand_signals_to)
         self._t_signal: Optional[float] = None  # monotonic time of the first signal
+
+    @property
+    def _phase(self) -> str:
+        """The shutdown phase running now ('' when none); setting it reports the phase that ended to the metrics
+        (``saf_shutdown_phase_seconds``, when on: core.instrument)."""
+        return self._phase_name
+
+    @_phase.setter
+    def _phase(self, name: str) -> None:
+        now = time.monotonic()
+        ended = getattr(self, '_phase_name', '')
+        observe = instrument.SHUTDOWN_PHASE
+        if observe is not None and ended and ended != name:
+            try:
+                observe(ended, now - self._phase_t0)
+            except Exception:  # never let metrics disturb a shutdown
+                pass
+        if ended != name:
+            self._phase_t0 = now
+        self._phase_name = name
 
     # --- registration --------------------------------------------------------------------------------
     def register(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:

@@ -11,14 +11,20 @@ import os
 from typing import Any, Optional, Union
 
 from ..api.variables import Variables
+from ..exceptions import SAFError
 from ..util.config_files import ConfigFileError
 from ..util.config_files import read_env_file as _read_env_file
 from ..util.config_sources import FileSource, SecretsDirSource
 from ..util.secrets import MASK, is_secret_key, mask_value
 from .defaults import get_variables
 
-__all__ = ['ConfigFileError', 'read_env_file', 'add_env_file_source', 'add_file_source', 'add_secrets_dir_source',
-           'add_config_files_from', 'describe_variables', 'variables_markdown', 'stop_watching']
+__all__ = ['ConfigFileError', 'SecretsDirError', 'read_env_file', 'add_env_file_source', 'add_file_source',
+           'add_secrets_dir_source', 'config_file_entries', 'add_config_files_from', 'describe_variables',
+           'variables_markdown', 'stop_watching']
+
+
+class SecretsDirError(SAFError, FileNotFoundError):
+    """A secrets directory that must exist does not (or is not a directory); names it and how to fix it."""
 
 
 def read_env_file(path: Union[str, os.PathLike[str]]) -> dict[str, Optional[str]]:
@@ -69,7 +75,11 @@ def add_file_source(path: Union[str, os.PathLike[str]], v: Optional[Variables] =
     and ``v.get('db_host')``); lists stay lists; ``prefix='app'`` puts ``APP_`` before every name. An
     ``optional`` file may be missing (it gives no values until it appears and ``v.reload()`` runs).
     ``watch=True`` re-reads it when it changes (needs the optional ``watchfiles`` package) and calls the
-    ``v.on_reload`` callbacks with the changed keys.
+    ``v.on_reload`` callbacks with the changed keys. The watch is on the file's directory (and on the directory of
+    every link on the way to it), not on the file, so every change is seen: an edit in place, a rename over it
+    (vim, ``sed -i``, Ansible, ``mv``), a delete and re-create, a Kubernetes ConfigMap volume swapping its
+    ``..data`` link. A file that vanishes is logged (a WARNING naming it; its last good values stay) and read
+    again when it reappears. A change made after this returns is seen.
 
     Raises:
         FileNotFoundError: the file is missing and not ``optional``.
@@ -88,20 +98,28 @@ def add_file_source(path: Union[str, os.PathLike[str]], v: Optional[Variables] =
 
 
 def add_secrets_dir_source(path: Union[str, os.PathLike[str]] = '/run/secrets', v: Optional[Variables] = None,
-                           watch: bool = False) -> SecretsDirSource:
+                           watch: bool = False, optional: bool = False) -> SecretsDirSource:
     """Add a secrets directory (one file per key, trailing newline stripped; the Kubernetes secret-volume layout
-    with its ``..data`` links included) as a source of ``v``; return the source. A missing directory gives no
-    values. ``v.reload()`` (or ``watch=True``, with ``watchfiles``) sees an updated volume. Every value from it is
-    treated as a secret wherever the framework prints it.
+    with its ``..data`` links included) as a source of ``v``; return the source. ``v.reload()`` (or
+    ``watch=True``, with ``watchfiles``) sees an updated volume. Every value from it is treated as a secret
+    wherever the framework prints it.
+
+    A directory that does not exist (a volume that failed to mount) is an error, as a missing file is for
+    :func:`add_file_source`; with ``optional=True`` it gives no values until it appears and ``v.reload()`` runs.
 
     Raises:
-        ConfigFileError: a file that is not UTF-8.
+        SecretsDirError: the directory does not exist (or is not a directory) and is not ``optional``.
         ImportError: ``watch=True`` without ``watchfiles``.
     """
     from ..util.secrets import mark_secret_key
 
     v = get_variables(v)
-    src = SecretsDirSource(path)
+    full = os.path.abspath(os.fspath(path))
+    if not optional and not os.path.isdir(full):
+        what = 'is not a directory' if os.path.exists(full) else 'does not exist'
+        raise SecretsDirError(f'the secrets directory {full!r} {what} (a secret volume that did not mount?); fix the '
+                              f'path, mount it, or make it optional (optional=True; SAF_SECRETS_DIR={full}?)')
+    src = SecretsDirSource(full)
     if watch:
         _watchfiles()
     for k in src.keys():
@@ -112,24 +130,56 @@ def add_secrets_dir_source(path: Union[str, os.PathLike[str]] = '/run/secrets', 
     return src
 
 
-def add_config_files_from(v: Variables) -> list[FileSource]:
-    """Add the files named by ``SAF_CONFIG_FILES`` (comma-separated; a trailing ``?`` marks a file optional) and
-    the directory named by ``SAF_SECRETS_DIR``, in that order; return the file sources (``init_framework`` calls
-    it first thing).
+def config_file_entries(value: str) -> list[tuple[str, bool]]:
+    """Split a ``SAF_CONFIG_FILES`` value into ``(path, optional)`` entries.
+
+    Entries are separated by ``os.pathsep`` (``:`` on POSIX, ``;`` on Windows) when the value contains it, else
+    by commas; so a path containing a comma is written with ``os.pathsep`` separators (``/etc/a,b/app.yaml:``
+    works alone too: a trailing separator). A trailing ``?`` marks an entry optional. Empty entries are ignored.
 
     Raises:
+        ConfigurationError: an entry has no known configuration file type (names the entry, its position and the
+            separator to use when a path contains a comma).
+    """
+    from ..exceptions import ConfigurationError
+    from ..util.config_sources import FILE_KINDS
+
+    sep = os.pathsep if os.pathsep in value else ','
+    raw = [item.strip() for item in value.split(sep)]
+    items = [item for item in raw if item]
+    out: list[tuple[str, bool]] = []
+    for n, item in enumerate(items, 1):
+        optional = item.endswith('?')
+        path = item.rstrip('?').strip()
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in FILE_KINDS and not os.path.basename(path).startswith('.env'):
+            hint = (f'; a path containing a comma: separate the entries with {os.pathsep!r} (os.pathsep) instead of '
+                    f'commas' if sep == ',' and len(items) > 1 else '')
+            raise ConfigurationError(
+                f'SAF_CONFIG_FILES: entry {n} of {len(items)}, {path!r}, is not a configuration file '
+                f'({", ".join(FILE_KINDS)} or a file named .env*){hint}')
+        out.append((path, optional))
+    return out
+
+
+def add_config_files_from(v: Variables) -> list[FileSource]:
+    """Add the files named by ``SAF_CONFIG_FILES`` (see :func:`config_file_entries`: ``os.pathsep``- or
+    comma-separated; a trailing ``?`` marks a file optional) and the directory named by ``SAF_SECRETS_DIR``, in
+    that order; return the file sources (``init_framework`` calls it first thing). Every entry is checked before
+    any is added.
+
+    Raises:
+        ConfigurationError: an entry is not a configuration file name (names the entry).
         FileNotFoundError / ConfigFileError: as :func:`add_file_source` (the message names the file).
+        SecretsDirError: ``SAF_SECRETS_DIR`` names a directory that does not exist (and has no ``?``).
     """
     out = []
-    for item in str(v.environ('SAF_CONFIG_FILES', default='') or '').split(','):
-        item = item.strip()
-        if not item:
-            continue
-        optional = item.endswith('?')
-        out.append(add_file_source(item.rstrip('?').strip(), v, optional=optional))
-    secrets_dir = v.environ('SAF_SECRETS_DIR', default=None)
-    if secrets_dir:
-        add_secrets_dir_source(str(secrets_dir), v)
+    entries = config_file_entries(str(v.environ('SAF_CONFIG_FILES', default='') or ''))
+    for path, optional in entries:
+        out.append(add_file_source(path, v, optional=optional))
+    secrets_dir = str(v.environ('SAF_SECRETS_DIR', default=None) or '').strip()
+    if secrets_dir:  # required, as named; a trailing '?' makes it optional (as for SAF_CONFIG_FILES)
+        add_secrets_dir_source(secrets_dir.rstrip('?').strip(), v, optional=secrets_dir.endswith('?'))
     return out
 
 
@@ -143,23 +193,142 @@ def _watchfiles() -> Any:
 
 
 _watchers: list[tuple[Any, Any]] = []  # (stop event, thread) of every watching thread
+_WATCH_DEBOUNCE_MS = 200
+_MAX_LINK_HOPS = 40
+
+
+def _watch_points(path: str) -> tuple[set[str], set[str]]:
+    """What to watch for ``path``: ``(directories, names)``. The directories are the existing parents of the path
+    and of every symbolic link on the way to the real file (a ConfigMap's ``app.yaml -> ..data/app.yaml`` and
+    ``..data -> ..2026_...``); the names are those paths, whose events matter. Watching directories, not the
+    file, survives a rename over the file, a delete and re-create, and a swap of ``..data``."""
+    dirs: set[str] = set()
+    names: set[str] = set()
+    todo = [os.path.abspath(path)]
+    while todo and len(names) < _MAX_LINK_HOPS:
+        p = todo.pop()
+        if p in names:
+            continue
+        names.add(p)
+        dirs.add(os.path.dirname(p))
+        # the first link among p's ancestors (or p itself): follow it, the rest of the path below its target
+        prefix = os.path.sep
+        for part in p.split(os.path.sep)[1:]:
+            prefix = os.path.join(prefix, part)
+            if os.path.islink(prefix):
+                try:
+                    target = os.readlink(prefix)
+                except OSError:
+                    break
+                names.add(prefix)
+                dirs.add(os.path.dirname(prefix))
+                rest = os.path.relpath(p, prefix)
+                todo.append(os.path.normpath(os.path.join(os.path.dirname(prefix), target, rest)))
+                break
+    return {d for d in dirs if os.path.isdir(d)}, names
+
+
+def _identity(dirs: set[str]) -> frozenset[tuple[str, int, int]]:
+    """The watched directories as (path, device, inode): a directory replaced under the same name differs."""
+    out = set()
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        out.add((d, st.st_dev, st.st_ino))
+    return frozenset(out)
+
+
+class _FileWatch:
+    """The thread that follows one file (or secrets directory) and reloads ``v`` when it changes."""
+
+    def __init__(self, v: Variables, path: str) -> None:
+        import logging
+        import threading
+
+        self.v = v
+        self.path = path
+        self.is_dir = os.path.isdir(path)
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.missing = False
+        self.failure: Optional[str] = None  # the last watch failure logged (logged once until it changes)
+        self.log = logging.getLogger('saf.config')
+
+    def _relevant(self, changed: str, names: set[str]) -> bool:
+        if self.is_dir:
+            return True  # the watched directory itself: every entry is a secret (or its ..data link)
+        return any(changed == n or changed.startswith(n + os.sep) for n in names)
+
+    def _check(self) -> None:
+        """Reload unless the file vanished (then warn once and keep its last good values)."""
+        if not os.path.exists(self.path):
+            if not self.missing:
+                self.missing = True
+                self.log.warning('watched configuration %s vanished (deleted, renamed away or a broken link); '
+                                 'keeping its last good values until it reappears', self.path)
+            return
+        if self.missing:
+            self.missing = False
+            self.log.info('watched configuration %s is back; reading it again', self.path)
+        self.v.reload()
+
+    def _points(self) -> tuple[set[str], set[str]]:
+        if self.is_dir:
+            return ({self.path} if os.path.isdir(self.path) else set()), {self.path}
+        return _watch_points(self.path)
+
+    def run(self) -> None:
+        from watchfiles._rust_notify import RustNotify  # the watchfiles backend's documented direct interface
+
+        backoff = 0.1
+        first = True
+        while not self.stop.is_set():
+            try:
+                dirs, names = self._points()
+                if not dirs:
+                    raise FileNotFoundError(f'no directory of {self.path} exists (yet)')
+                identity = _identity(dirs)
+                with RustNotify(sorted(dirs), False, False, 300, self.is_dir, True) as notify:
+                    self.ready.set()
+                    if not first:
+                        self._check()  # changes between two watchers were not heard
+                    if self.failure is not None:
+                        self.failure = None
+                        self.log.info('watching %s again', self.path)
+                    first = False
+                    backoff = 0.1
+                    while not self.stop.is_set():
+                        changes = notify.watch(_WATCH_DEBOUNCE_MS, 50, 2000, self.stop)
+                        if changes == 'stop':
+                            return
+                        if isinstance(changes, set) and any(self._relevant(c, names) for _k, c in changes):
+                            self._check()
+                        # a link now points elsewhere, or a watched directory was replaced (or removed): watch
+                        # the directories there are now (checked after each change, and every 2 s)
+                        if _identity(self._points()[0]) != identity:
+                            break
+            except Exception as e:  # no directory yet, the watch limit reached, ...
+                self.ready.set()
+                if self.stop.is_set():
+                    return
+                text = f'{type(e).__name__}: {e}'
+                if text != self.failure:
+                    self.failure = text
+                    self.log.warning('cannot watch %s (%s); retrying until it can (every %gs at most)', self.path,
+                                     text, 5.0)
+                first = False
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
 
 def _watch(v: Variables, path: str) -> None:
     import threading
 
-    watchfiles = _watchfiles()
-    stop = threading.Event()
-
-    def loop() -> None:
-        try:
-            for _changes in watchfiles.watch(path, debounce=200, stop_event=stop, raise_interrupt=False):
-                v.reload()
-        except Exception as e:  # the file's directory vanished, ...
-            import logging
-            logging.getLogger('saf.config').warning('stopped watching %s: %s: %s', path, type(e).__name__, e)
-
-    t = threading.Thread(target=loop, name=f'saf-watch:{os.path.basename(path)}', daemon=True)
+    _watchfiles()
+    watch = _FileWatch(v, path)
+    t = threading.Thread(target=watch.run, name=f'saf-watch:{os.path.basename(path)}', daemon=True)
     if not _watchers:
         # stop the watchers at interpreter exit, before daemon threads are abandoned inside native code (a thread
         # killed there at exit can abort the process on some Pythons)
@@ -167,8 +336,9 @@ def _watch(v: Variables, path: str) -> None:
         if not register_before_thread_join(stop_watching):
             import atexit
             atexit.register(stop_watching)
-    _watchers.append((stop, t))
+    _watchers.append((watch.stop, t))
     t.start()
+    watch.ready.wait(10.0)  # a change made once this returns is seen
 
 
 def stop_watching(timeout: float = 2.0) -> None:

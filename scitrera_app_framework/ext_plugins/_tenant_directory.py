@@ -16,6 +16,7 @@ from ..util.config_files import (
     parse_yaml_text,
     read_text,
 )
+from ..util.config_sources import FileSource
 from ._tenant_base import (
     SAF_MULTITENANT_DIR,
     SETTINGS_EXTENSIONS,
@@ -36,7 +37,9 @@ def require_mapping(path: str, data: Any, kind: str) -> dict[str, Any]:
 
 
 def read_tenant_file(path: Union[str, os.PathLike[str]], environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
-    """Read one tenant settings file (``.env``, ``.yaml``/``.yml``, ``.json`` or ``.toml``); return its mapping.
+    """Read one tenant settings file (``.env``, ``.yaml``/``.yml``, ``.json`` or ``.toml``); return its mapping as
+    written (nested, keys as in the file). :class:`DirectoryTenantProvider` reads tenant files as
+    ``add_file_source`` does instead (flattened, keys matched like environment names).
 
     YAML is only ever ``safe_load``ed. An empty YAML file gives an empty mapping. In a ``.env`` file,
     ``${NAME}`` is expanded from the file's own earlier values and then from ``environ`` only (default: none,
@@ -150,8 +153,14 @@ class DirectoryTenantProvider(BaseMultiTenantProvider):
     def tenant_sources(self, tenant_id: str) -> list[Any]:
         """Return ``[settings read from the tenant's file]``, or ``[]`` when it has no file.
 
+        The file is read as :func:`~scitrera_app_framework.core.util.add_file_source` reads a file (a
+        :class:`~scitrera_app_framework.util.config_sources.FileSource`): nested tables flattened to upper-case
+        ``SECTION_KEY`` names, keys matched like environment names (``get('db_host')`` finds ``DB_HOST``), the
+        file and line in ``explain``, keys colliding after flattening and duplicate keys refused.
+
         Raises:
-            ConfigFileError: the file is malformed (names the file and the line).
+            ConfigFileError: the file is malformed, or two of its keys give one setting (names the file and the
+                lines).
             TenantNotFoundError: no file and ``require_file`` is True.
         """
         path = self.tenant_file(tenant_id)
@@ -167,7 +176,7 @@ class DirectoryTenantProvider(BaseMultiTenantProvider):
                 f'tenant {tenant_id!r}: its settings file {path!r} is a link to {real!r}, outside the tenant '
                 f'directory {self._directory!r}; tenant settings files must be regular files inside it')
         environ = os.environ if self.env_placement is not EnvPlacement.IGNORED else {}
-        return [read_tenant_file(path, environ=environ)]
+        return [FileSource(path, environ=environ)]
 
 
 __all__ = ['DirectoryTenantProvider', 'read_tenant_file', 'require_mapping', 'ConfigFileError']

@@ -11,7 +11,7 @@ from ..api.constants import EnvPlacement
 from ..api.variables import Variables
 from ..core.context import get_app_context
 from ..core.logs import get_logger, set_app_logger
-from ..util.parsing import ext_parse_bool, int_in_range
+from ..util.parsing import int_in_range, parse_bool_strict
 from ._tenant_base import (
     SAF_MULTITENANT_CACHE_SIZE,
     SAF_MULTITENANT_INCLUDE_ENV,
@@ -78,7 +78,7 @@ class BaseMultiTenantProvider:
             except ValueError as e:
                 raise ValueError(f'cache_size: {e}') from None
         if include_env is None:
-            include_env = bool(v.environ(SAF_MULTITENANT_INCLUDE_ENV, default=False, type_fn=ext_parse_bool))
+            include_env = bool(v.environ(SAF_MULTITENANT_INCLUDE_ENV, default=False, type_fn=parse_bool_strict))
         self._placement = EnvPlacement.BOTTOM if include_env else EnvPlacement.IGNORED
         self._app_logger = get_logger(v)
         self._tenant_parent_logger = self._app_logger.getChild('tenant')

@@ -34,7 +34,7 @@ from ..api.plugins import Plugin
 from ..api.variables import Variables
 from ..core.defaults import get_variables
 from ..core.plugins import ExtensionNotFoundError, get_extension
-from ..util.parsing import ext_parse_bool
+from ..util.parsing import parse_bool_strict
 from ._tenant_base import (
     EXT_MULTITENANT,
     SAF_MULTITENANT_CACHE_SIZE,
@@ -90,7 +90,7 @@ class MultiTenantPlugin(Plugin[BaseMultiTenantProvider]):
 
     def is_enabled(self, v: Variables) -> bool:
         """True when ``SAF_MULTITENANT_ENABLED`` (or its registered default) is true."""
-        return ext_parse_bool(v.get(SAF_MULTITENANT_ENABLED))
+        return parse_bool_strict(v.get(SAF_MULTITENANT_ENABLED))
 
     def initialize(self, v: Variables, logger: logging.Logger) -> BaseMultiTenantProvider:
         """Return a new provider of the configured class.

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from ..api.plugins import Plugin
-from ..util.parsing import ext_parse_bool, int_in_range, seconds_at_least
+from ..util.parsing import int_in_range, parse_bool_strict, seconds_at_least
 from ..util.secrets import mask_url_credentials, mask_value, redact_mapping
 
 if TYPE_CHECKING:
@@ -76,10 +76,10 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option(PYROSCOPE_TOKEN, '', _parse_text, ('basic_auth_password', 'auth_token')),
     _Option(PYROSCOPE_TENANT, '', _parse_text, ('tenant_id',)),
     _Option(PYROSCOPE_SAMPLE_RATE, 100, _parse_sample_rate, ('sample_rate',)),
-    _Option(PYROSCOPE_DETECT_SUBPROCESSES, True, ext_parse_bool, ('detect_subprocesses',)),
-    _Option(PYROSCOPE_ON_CPU, True, ext_parse_bool, ('oncpu',)),
-    _Option(PYROSCOPE_GIL_ONLY, True, ext_parse_bool, ('gil_only',)),
-    _Option(PYROSCOPE_ENABLE_LOGGING, False, ext_parse_bool, ('enable_logging',)),
+    _Option(PYROSCOPE_DETECT_SUBPROCESSES, True, parse_bool_strict, ('detect_subprocesses',)),
+    _Option(PYROSCOPE_ON_CPU, True, parse_bool_strict, ('oncpu',)),
+    _Option(PYROSCOPE_GIL_ONLY, True, parse_bool_strict, ('gil_only',)),
+    _Option(PYROSCOPE_ENABLE_LOGGING, False, parse_bool_strict, ('enable_logging',)),
 )
 _APP_NAME_PARAMS = ('application_name', 'app_name')
 _TAGS_PARAMS = ('tags',)
@@ -255,7 +255,7 @@ class PyroscopePlugin(Plugin[Optional[PyroscopeConfig]]):
         Raises:
             VariableTypeError: the value is not a boolean.
         """
-        return bool(v.environ(PYROSCOPE_ENABLED, type_fn=ext_parse_bool))
+        return bool(v.environ(PYROSCOPE_ENABLED, type_fn=parse_bool_strict))
 
     def initialize(self, v: Variables, logger: logging.Logger) -> Optional[PyroscopeConfig]:
         """Start the profiling agent; return its configuration (secrets masked), or None when it is not running.

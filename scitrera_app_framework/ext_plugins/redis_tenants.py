@@ -8,7 +8,11 @@ changed tenant's hash, so the ``Variables`` it already handed out see the change
 replica re-reads every tenant it caches, since changes made meanwhile were not heard.
 
 While Redis is unreachable the cached tenants keep serving (the outage is logged once, and its end once); a
-tenant first used meanwhile raises :class:`TenantStoreUnavailableError`. ``redis`` is imported when a provider is
+tenant first used meanwhile raises :class:`TenantStoreUnavailableError`. The listener never dies: a failure is
+logged and it reconnects with backoff, re-reading every cached tenant. A hash that cannot be settings (a field
+name or value that is not UTF-8 text, a key that is not a hash) affects only its tenant: its first read raises
+:class:`TenantValueError` naming the tenant, the key and the problem; a re-read logs that error and the tenant
+keeps its last good values; every other tenant's changes keep propagating. ``redis`` is imported when a provider is
 created. The URL may hold a password: it is only ever shown masked.
 
 Enable it with ``SAF_MULTITENANT_PROVIDER=scitrera_app_framework.ext_plugins.redis_tenants.RedisTenantProvider``
@@ -43,6 +47,40 @@ _BATCH = 500  # hashes read per pipeline when re-reading every cached tenant
 class TenantStoreUnavailableError(MultiTenantError, ConnectionError):
     """The tenant store (Redis) cannot be reached for a tenant that is not cached; the message names the tenant,
     the (masked) URL and the variable holding it."""
+
+
+class TenantValueError(MultiTenantError, ValueError):
+    """A tenant's Redis hash cannot be read as settings (a field name or value that is not UTF-8 text, or a key
+    holding another Redis type); the message names the tenant, the Redis key, the field and the problem (never
+    the value)."""
+
+
+def decode_tenant_hash(tenant_id: str, key: str, raw: Any) -> dict[str, str]:
+    """Decode the reply of ``HGETALL`` (bytes) to text settings.
+
+    Raises:
+        TenantValueError: a field name or value is not UTF-8 (names tenant, key, field and byte offset).
+    """
+    out: dict[str, str] = {}
+    for name, value in raw.items():
+        if isinstance(name, bytes):
+            try:
+                name = name.decode('utf-8')
+            except UnicodeDecodeError as e:
+                raise TenantValueError(
+                    f'tenant {tenant_id!r}: a field name of the Redis hash {key!r} is not UTF-8 text '
+                    f'({name[:40]!r}, byte {e.start}): tenant settings are text; delete that field '
+                    f'(HDEL) and write it with set_tenant_values') from None
+        if isinstance(value, bytes):
+            try:
+                value = value.decode('utf-8')
+            except UnicodeDecodeError as e:
+                raise TenantValueError(
+                    f'tenant {tenant_id!r}: the value of {name!r} in the Redis hash {key!r} is not UTF-8 text '
+                    f'(invalid byte 0x{value[e.start]:02x} at offset {e.start} of {len(value)}): tenant settings '
+                    f'are text; rewrite it with set_tenant_values (or HSET a UTF-8 value)') from None
+        out[str(name)] = str(value)
+    return out
 
 
 def _show(url: str) -> str:
@@ -190,7 +228,7 @@ class RedisTenantProvider(BaseMultiTenantProvider):
 
         try:
             client = redis.Redis.from_url(
-                self._url, decode_responses=True, socket_timeout=self._timeout,
+                self._url, decode_responses=False, socket_timeout=self._timeout,
                 socket_connect_timeout=self._timeout, retry=Retry(NoBackoff(), 1), health_check_interval=30)
         except ValueError as e:
             raise MultiTenantConfigError(f'{SAF_MULTITENANT_REDIS_URL}={self._shown!r} is not a Redis URL '
@@ -240,12 +278,16 @@ class RedisTenantProvider(BaseMultiTenantProvider):
 
         Raises:
             TenantStoreUnavailableError: Redis cannot be reached (the tenant is not cached).
+            TenantValueError: the tenant's hash holds something that is not text, or its key is not a hash.
         """
         h = TenantHash(tenant_id)
         self._hashes[tenant_id] = h  # registered before the read: a change announced meanwhile re-reads it
         seq = next(self._seq)
         try:
-            data = self._client.hgetall(self.tenant_key(tenant_id))
+            data = self._read_hash(tenant_id)
+        except TenantValueError:
+            self._hashes.pop(tenant_id, None)
+            raise
         except self._redis.RedisError as e:
             raise TenantStoreUnavailableError(
                 f'tenant {tenant_id!r} is not cached and the tenant store {SAF_MULTITENANT_REDIS_URL}='
@@ -259,16 +301,32 @@ class RedisTenantProvider(BaseMultiTenantProvider):
 
         Raises:
             redis.RedisError: Redis cannot be reached.
+            TenantValueError: the hash cannot be read as settings (the tenant keeps its last good values).
         """
         h = self._hashes.get(tenant_id)
         if h is None:
             return False
         seq = next(self._seq)
-        h.update_from(self._client.hgetall(self.tenant_key(tenant_id)), seq)
+        h.update_from(self._read_hash(tenant_id), seq)
         return True
+
+    def _read_hash(self, tenant_id: str) -> dict[str, str]:
+        key = self.tenant_key(tenant_id)
+        try:
+            raw = self._client.hgetall(key)
+        except self._redis.ResponseError as e:  # WRONGTYPE: the key holds a string, a list, ...
+            raise self._not_a_hash(tenant_id, key, e) from None
+        return decode_tenant_hash(tenant_id, key, raw)
+
+    def _not_a_hash(self, tenant_id: str, key: str, e: BaseException) -> TenantValueError:
+        return TenantValueError(f'tenant {tenant_id!r}: the Redis key {key!r} is not a hash of settings '
+                                f'({mask_text(str(e))[:200]}); delete it or write it with set_tenant_values')
 
     def refresh_all(self) -> int:
         """Re-read every tenant this replica uses (pipelined); returns how many.
+
+        A tenant whose hash cannot be read as settings keeps its last good values; the error naming it is logged
+        and the others are re-read.
 
         Raises:
             redis.RedisError: Redis cannot be reached.
@@ -280,8 +338,16 @@ class RedisTenantProvider(BaseMultiTenantProvider):
             pipe = self._client.pipeline(transaction=False)
             for tenant_id, _h in batch:
                 pipe.hgetall(self.tenant_key(tenant_id))
-            for (_tid, h), data in zip(batch, pipe.execute()):
-                h.update_from(data, seq)
+            for (tenant_id, h), raw in zip(batch, pipe.execute(raise_on_error=False)):
+                key = self.tenant_key(tenant_id)
+                try:
+                    if isinstance(raw, self._redis.ResponseError):
+                        raise self._not_a_hash(tenant_id, key, raw)
+                    if isinstance(raw, BaseException):
+                        raise raw
+                    h.update_from(decode_tenant_hash(tenant_id, key, raw), seq)
+                except TenantValueError as e:
+                    self._logger.error('%s; it keeps its last good values', e)
         return len(items)
 
     # --- writing -----------------------------------------------------------------------------------------
@@ -294,6 +360,8 @@ class RedisTenantProvider(BaseMultiTenantProvider):
         Raises:
             TypeError / TenantIdError: invalid tenant id.
             TenantStoreUnavailableError: Redis cannot be reached (nothing was written).
+            TenantValueError: the tenant's key holds something that is not a hash (nothing was written), or the
+                hash, written, still holds a field that is not UTF-8 text.
         """
         self.validate_tenant_id(tenant_id)
         key = self.tenant_key(tenant_id)
@@ -310,6 +378,8 @@ class RedisTenantProvider(BaseMultiTenantProvider):
             pipe.publish(self._channel, tenant_id)
             pipe.execute()
             self.refresh(tenant_id)
+        except self._redis.ResponseError as e:  # WRONGTYPE: the key holds something else (nothing was written)
+            raise self._not_a_hash(tenant_id, key, e) from None
         except self._redis.RedisError as e:
             raise TenantStoreUnavailableError(
                 f'cannot write the settings of tenant {tenant_id!r}: the tenant store {SAF_MULTITENANT_REDIS_URL}='
@@ -344,12 +414,18 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
                     if message is not None and message.get('type') == 'message':
-                        self._on_change(message.get('data'))
-            except Exception as e:  # RedisError, or the connection closed under us by close()
+                        self._on_message(message.get('data'))
+            except Exception as e:  # a lost connection, or the connection closed under us by close()
                 self._subscribed.clear()
                 if self._stop.is_set():
                     break
-                if not self._lost:
+                if not isinstance(e, (self._redis.ConnectionError, self._redis.TimeoutError, OSError)):
+                    # not a lost connection: a defect; logged every time, the listener restarts all the same
+                    self._lost = True
+                    self._logger.error('tenant store %s: the change listener failed (%s: %s); restarting it and '
+                                       're-reading the cached tenants', self._shown, type(e).__name__,
+                                       mask_text(str(e))[:200], exc_info=True)
+                elif not self._lost:
                     self._lost = True
                     self._logger.warning('tenant store %s is unreachable (%s: %s); the %d cached tenant(s) keep '
                                          'serving, tenants not cached fail until it is back; retrying',
@@ -365,14 +441,26 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                         pass
         self._subscribed.clear()
 
-    def _on_change(self, tenant_id: Any) -> None:
-        if not isinstance(tenant_id, str):
-            return
+    def _on_message(self, data: Any) -> None:
+        """Handle one announcement on its own: a lost connection propagates (the listener reconnects and re-reads
+        every cached tenant); any other failure is logged and the next message is handled."""
         try:
+            tenant_id = data.decode('utf-8') if isinstance(data, bytes) else data
+            if not isinstance(tenant_id, str):
+                return
             self.refresh(tenant_id)
-        except self._redis.RedisError:
+        except (self._redis.ConnectionError, self._redis.TimeoutError, OSError):
             self._lost = True  # re-read everything once the connection is back
             raise
+        except TenantValueError as e:
+            self._logger.error('%s; it keeps its last good values', e)
+        except UnicodeDecodeError:
+            self._logger.error('tenant store %s: an announcement on %s is not a UTF-8 tenant id (%r); ignored',
+                               self._shown, self._channel, data[:80])
+        except Exception as e:
+            self._logger.error('tenant store %s: handling the announcement %r on %s failed (%s: %s); the listener '
+                               'goes on', self._shown, data if isinstance(data, str) else repr(data)[:80],
+                               self._channel, type(e).__name__, mask_text(str(e))[:200], exc_info=True)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -391,6 +479,7 @@ class RedisTenantProvider(BaseMultiTenantProvider):
         return f'<{type(self).__name__} {self._shown} tenants={len(self)} cache={bound} {state}>'
 
 
-__all__ = ['RedisTenantProvider', 'TenantStoreUnavailableError', 'TenantHash', 'SAF_MULTITENANT_REDIS_URL',
+__all__ = ['RedisTenantProvider', 'TenantStoreUnavailableError', 'TenantValueError', 'TenantHash',
+           'decode_tenant_hash', 'SAF_MULTITENANT_REDIS_URL',
            'SAF_MULTITENANT_REDIS_PREFIX', 'SAF_MULTITENANT_REDIS_TIMEOUT', 'DEFAULT_PREFIX', 'DEFAULT_TIMEOUT',
            'CHANNEL_SUFFIX', 'parse_timeout', 'redis_text']

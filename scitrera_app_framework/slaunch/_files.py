@@ -122,9 +122,25 @@ def read_record(root: Path) -> Optional[Dict[str, Entry]]:
 
 
 def _safe_rel(rel: object) -> bool:
-    if not isinstance(rel, str) or not rel or rel.startswith('/') or '\\' in rel or '\x00' in rel:
-        return False
-    return all(part not in ('', '.', '..') for part in rel.split('/'))
+    return isinstance(rel, str) and rel_path_problem(rel) is None
+
+
+def rel_path_problem(rel: str) -> Optional[str]:
+    """Return why ``rel`` cannot be a file of an installed or deployed directory (a relative POSIX path listed in
+    a file list), or None when it can: no absolute path, no ``..``/``.``/empty part, no backslash (a separator on
+    Windows), no control character (a newline would split a line of the file list)."""
+    if not rel:
+        return 'the path is empty'
+    if rel.startswith('/'):
+        return 'it is an absolute path'
+    if '\\' in rel:
+        return 'it contains a backslash (a path separator on Windows)'
+    bad = next((ch for ch in rel if ord(ch) < 32 or ch in '\x7f\x85\u2028\u2029'), None)
+    if bad is not None:
+        return f'it contains the control character {bad!r} (a line break would split its line of the file list)'
+    if any(part in ('', '.', '..') for part in rel.split('/')):
+        return "it has an empty, '.' or '..' part"
+    return None
 
 
 @dataclass

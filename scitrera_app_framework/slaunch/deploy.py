@@ -1,54 +1,115 @@
 """Deploying apps, libs and environments into a central repository (the layout is in :mod:`.repository`).
 
-::
+The functions have the original 0.0.69's names and signatures (our extras are keyword-only)::
 
     from scitrera_app_framework.slaunch import deploy
 
-    deploy.deploy_environments('envs/')                 # envs/<env>/requirements.txt [+ environment.yml]
-    deploy.deploy_library('src/mylib')                   # version from mylib/__init__.py's __version__
-    deploy.deploy_application('apps/myapp', environment='base', lib_versions={'mylib': '1.2'},
-                              update_current_ver=True)   # version from VERSION or __version__
+    deploy.deploy_environments('build/envs')            # build/envs/<env>/requirements.txt [+ environment.yml]
+    deploy.deploy_libraries('build')                    # build/_libs/<lib>/ -> _libs/<lib>/<version>/
+    deploy.deploy_library('shared', 'build/_libs/shared')            # the same for one lib
+    deploy.deploy_applications('build', update_current=True)       # build/<app>/ -> <app>/<version>/
+    deploy.deploy_application('myapp', 'build/myapp', update_current=True)
+    deploy.update_manifest('myapp', force_current_ver='1.0')        # roll back
 
-The repository defaults to ``$SLAUNCH_REPOSITORY_PATH`` (``/slaunch_repo``). The same safety rules as for
-installs apply: names are checked (no ``..``, no path separators), a version is written to a temporary
-directory beside its final place and renamed into place only when complete (with its ``.slaunch-files.sha256``
-list, which launchers check every copy against), a deployed version is never changed unless ``overwrite=True``
-(and then replaced in one rename), and deployers on several machines are serialized by a lock file in the
-repository. The indexes (``manifest.yaml``) are rewritten atomically.
+The repository is ``$SLAUNCH_REPOSITORY_PATH`` (``/slaunch_repo``), or ``repository=`` (keyword-only).
 
-A version is read from the source directory without importing it: a ``version`` key of its ``manifest.yaml``, a
-``VERSION`` or ``version.txt`` file, or ``__version__ = '...'`` in ``__init__.py``, ``version.py``,
-``_version.py`` or ``main.py``.
+- An app's build directory (``build/myapp``) is copied as ``<app>/<version>/``. Its version is ``__version__`` in
+  ``_<app>_version.py`` (the original's rule), else a ``version`` key of its ``manifest.yaml``, a ``VERSION`` or
+  ``version.txt`` file, or ``__version__`` in ``__init__.py``/``version.py``/``_version.py``/``main.py``. Its
+  ``manifest.yaml`` names the environment (``environment=`` and the other keywords override it).
+- A lib's build directory is copied as ``_libs/<lib>/<version>/``, the directory put on the app's ``sys.path``,
+  so it holds the importable ``<lib>/`` package (or ``<lib>.py``, or a compiled ``<lib>.*.so``/``.pyd``) and a
+  ``manifest.yaml`` (required, as in the original; it may be empty). Its version: ``__version__`` of
+  ``__init__.py`` in the build directory or in ``<lib>/``, of ``<lib>.py``, or of the compiled module (imported in
+  a child interpreter), else a ``VERSION`` file or a ``version`` key of its ``manifest.yaml``.
+- ``ignore_fn`` is a :func:`shutil.copytree` ``ignore`` callable (``(directory, names) -> names to skip``); the
+  default, :func:`default_ignore`, skips ``__pycache__``, ``*.pyc``, ``*.build``, ``*-build-report-*.xml`` and
+  VCS/tool caches.
+
+Safety rules (the launcher's refusals come first: anything a launcher would refuse is refused here, with a
+:class:`~.errors.DeployError` naming it, before the repository changes): names are checked (no ``..``, no path
+separators); file names with a backslash or a control character (a newline would break the hash list) and an
+``entrypoint`` outside the version are refused; a version is written to a staging directory beside its final
+place, with its ``.slaunch-files.sha256`` list, and renamed into place only when complete; a deployed version is
+never changed unless ``overwrite=True``; every writer of a repository (deploys and ``update_manifest`` of apps and
+of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes (``manifest.yaml``) are rewritten
+atomically; an ``overwrite=True`` replacement moves the old copy aside as ``.old-<version>`` and removes it only
+once the new one is in place, so a deploy killed at any instant is rolled back (old copy restored) or forward
+(old copy removed) by the next deploy into the repository. Disk errors (a full disk) are a ``DeployError``
+naming the file; the repository is then as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
+import functools
 import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._files import hash_file, iter_files, write_sums
+from ._files import SUMS_NAME, hash_file, read_sums, rel_path_problem, write_sums
 from ._log import logger
-from .errors import DeployError, InvalidNameError, ManifestError, ManifestFetchError
+from .errors import DeployError, InvalidNameError, ManifestError, ManifestFetchError, StateError
 from .paths import validate_name
-from .repository import APP_MANIFEST, DEFAULT_ENTRYPOINT, ENVS_DIR, INDEX_FILE, LIBS_DIR, repository_path
+from .repository import (
+    APP_MANIFEST,
+    DEFAULT_ENTRYPOINT,
+    ENVS_DIR,
+    INDEX_FILE,
+    LIBS_DIR,
+    entrypoint_problem,
+    repository_path,
+)
 
 __all__ = ['read_app_version', 'read_lib_version', 'update_manifest', 'deploy_application', 'deploy_applications',
-           'deploy_library', 'deploy_libraries', 'deploy_environments', 'DEPLOY_LOCK']
+           'deploy_library', 'deploy_libraries', 'deploy_environments', 'default_ignore', 'DEPLOY_LOCK',
+           'TEST_PAUSE_ENV_VAR']
 
 PathLike = Union[str, 'os.PathLike[str]']
+IgnoreFn = Callable[[str, List[str]], Iterable[str]]
 DEPLOY_LOCK = '.deploy.lock'
-_SKIP_NAMES = frozenset({'.git', '.hg', '.svn', '__pycache__', '.mypy_cache', '.pytest_cache', '.ruff_cache',
-                         '.DS_Store', '.slaunch-files.json', '.slaunch-files.sha256'})
+#: test seam: ``<point>:<directory>`` makes a deploy stop at ``<point>`` (``replace-old-moved`` or
+#: ``replace-new-placed``), create ``<directory>/<point>.reached`` and wait until ``<directory>/<point>.go`` exists
+TEST_PAUSE_ENV_VAR = 'SLAUNCH_DEPLOY_TEST_PAUSE'
+_IGNORED_NAMES = frozenset({'.git', '.hg', '.svn', '__pycache__', '.mypy_cache', '.pytest_cache', '.ruff_cache',
+                            '.DS_Store'})
+_IGNORED_PATTERNS = ('*.pyc', '*.pyo', '*.build', '*-build-report-*.xml')
+_OWN_FILES = frozenset({'.slaunch-files.json', SUMS_NAME})
+_OLD_PREFIX = '.old-'
+_STAGE_PREFIX = '.deploy-'
+_LEGACY_TRASH_PREFIX = '.trash-'
 _VERSION_FILES = ('VERSION', 'version.txt')
 _VERSION_RE = re.compile(r'''^__version__\s*(?::\s*str\s*)?=\s*['"]([^'"]+)['"]''', re.M)
+_READ_COMPILED = '''\
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location(sys.argv[1], sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+version = getattr(module, '__version__', None)
+sys.stdout.write('' if version is None else str(version))
+'''
+
+
+def default_ignore(directory: str, names: List[str]) -> List[str]:
+    """The default ``ignore_fn``: ``__pycache__``, ``*.pyc``/``*.pyo``, ``*.build``, ``*-build-report-*.xml``,
+    VCS directories and tool caches."""
+    return [n for n in names if n in _IGNORED_NAMES or any(fnmatch.fnmatch(n, p) for p in _IGNORED_PATTERNS)]
 
 
 # ------------------------------------------------------------------------------------------------ versions
+
+
+def _version_in(path: Path) -> Optional[str]:
+    if path.is_file():
+        match = _VERSION_RE.search(path.read_text(encoding='utf-8', errors='replace'))
+        if match:
+            return match.group(1).strip()
+    return None
 
 
 def _version_from_files(directory: Path, modules: Sequence[str]) -> Optional[str]:
@@ -59,50 +120,93 @@ def _version_from_files(directory: Path, modules: Sequence[str]) -> Optional[str
             if text:
                 return text.splitlines()[0].strip()
     for name in modules:
-        path = directory / name
-        if path.is_file():
-            match = _VERSION_RE.search(path.read_text(encoding='utf-8', errors='replace'))
-            if match:
-                return match.group(1).strip()
+        found = _version_in(directory / name)
+        if found:
+            return found
+    return None
+
+
+def _manifest_version(directory: Path) -> Optional[str]:
+    manifest = directory / APP_MANIFEST
+    if manifest.is_file():
+        data = _load_yaml(manifest)
+        if isinstance(data, Mapping) and data.get('version') not in (None, ''):
+            return str(data['version'])
     return None
 
 
 def _checked_version(version: Optional[str], where: Path, what: str) -> str:
     if version is None:
-        raise DeployError(f'cannot find the version of {what} {where}: add a VERSION file, a version key to its '
-                          f"{APP_MANIFEST}, or __version__ = '1.0' to its __init__.py (or pass version=)")
+        raise DeployError(f'cannot find the version of {what} {where}: add __version__ = \'1.0\' '
+                          f'({"to _<app>_version.py" if what == "app" else "to its __init__.py"}), a VERSION file, '
+                          f'or a version key to its {APP_MANIFEST} (or pass version=)')
     try:
         return validate_name(version, f'{what} version')
     except InvalidNameError as exc:
         raise DeployError(f'{where}: {exc}') from None
 
 
-def read_app_version(app_dir: PathLike) -> str:
-    """Return the version of the app in ``app_dir`` (see the module docstring for where it is looked for).
+def read_app_version(app_path: PathLike, app_name: Optional[str] = None) -> str:
+    """Return the version of the app built in ``app_path``: ``__version__`` in ``_<app_name>_version.py`` (the
+    original's rule; ``app_name`` defaults to the directory's name), else the other places listed in the module
+    docstring. Nothing is imported.
 
-    Raises :class:`DeployError` when there is none or it is not a safe name.
+    Raises :class:`DeployError` (a ``ValueError``, as the original raised) when there is none or it is unsafe.
     """
-    directory = Path(app_dir)
-    version = None
-    manifest = directory / APP_MANIFEST
-    if manifest.is_file():
-        data = _load_yaml(manifest)
-        if isinstance(data, Mapping) and data.get('version') not in (None, ''):
-            version = str(data['version'])
-    version = version or _version_from_files(directory, ('__init__.py', 'version.py', '_version.py', 'main.py'))
+    directory = Path(app_path)
+    name = app_name or directory.resolve().name
+    version = _version_in(directory / f'_{name}_version.py') or _manifest_version(directory) \
+        or _version_from_files(directory, ('__init__.py', 'version.py', '_version.py', 'main.py'))
     return _checked_version(version, directory, 'app')
 
 
-def read_lib_version(lib_dir: PathLike) -> str:
-    """Return the version of the lib ``lib_dir`` (a package directory, or a module file ``name.py``).
+def _compiled_modules(directory: Path, name: str) -> List[Path]:
+    import importlib.machinery
 
-    Raises :class:`DeployError` when there is none or it is not a safe name.
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES) + ('.pyc',)
+    return sorted(p for p in directory.glob(f'{name}.*') if p.is_file() and p.name.endswith(suffixes))
+
+
+def _compiled_version(module: Path, name: str) -> Optional[str]:
+    """``__version__`` of a compiled module, imported in a child interpreter (its import runs no code here)."""
+    import subprocess
+    import sys
+
+    try:
+        proc = subprocess.run([sys.executable, '-I', '-c', _READ_COMPILED, name, str(module)], capture_output=True,
+                              text=True, timeout=120, cwd=str(module.parent))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DeployError(f'cannot read the version of the compiled module {module}: {exc}') from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ['(no output)'])[-1]
+        raise DeployError(f'cannot read the version of the compiled module {module}: importing it failed: {last}; '
+                          'pass version= or build it for this Python')
+    return proc.stdout.strip() or None
+
+
+def read_lib_version(lib_path: PathLike, lib_name: Optional[str] = None) -> str:
+    """Return the version of the lib built in ``lib_path``: ``__version__`` of ``__init__.py`` in it or in its
+    ``<lib_name>/`` package, of ``<lib_name>.py``, or of a compiled module ``<lib_name>.*.so``/``.pyd``/``.pyc``
+    in it (the original read the root's ``__init__.py`` or the compiled module); else a ``VERSION`` file or a
+    ``version`` key of its ``manifest.yaml``. ``lib_path`` may also be a module file. ``lib_name`` defaults to
+    the directory's name.
+
+    Raises :class:`DeployError` (a ``ValueError``) when there is none or it is unsafe.
     """
-    path = Path(lib_dir)
+    path = Path(lib_path)
     if path.is_file():
-        match = _VERSION_RE.search(path.read_text(encoding='utf-8', errors='replace'))
-        return _checked_version(match.group(1).strip() if match else None, path, 'lib')
-    return _checked_version(_version_from_files(path, ('__init__.py', 'version.py', '_version.py')), path, 'lib')
+        return _checked_version(_version_in(path), path, 'lib')
+    name = lib_name or path.resolve().name
+    version = _version_from_files(path, ('__init__.py', 'version.py', '_version.py'))
+    if version is None:
+        version = _version_from_files(path / name, ('__init__.py', 'version.py', '_version.py')) \
+            or _version_in(path / f'{name}.py') or _manifest_version(path)
+    if version is None:
+        for module in _compiled_modules(path, name):
+            version = _compiled_version(module, name)
+            if version:
+                break
+    return _checked_version(version, path, 'lib')
 
 
 def _version_key(version: str) -> Tuple[Tuple[int, Any], ...]:
@@ -130,17 +234,91 @@ def _load_yaml(path: Path) -> Any:
 # ------------------------------------------------------------------------------------------------ the repository
 
 
+def _disk_error(exc: OSError, what: str) -> DeployError:
+    import errno
+
+    where = f'{exc.filename}: ' if exc.filename else ''
+    hint = ('the disk holding the repository is full; free space and deploy again' if exc.errno in
+            (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else 'check the repository\'s permissions and disk')
+    return DeployError(f'deploying {what} failed: {where}{exc.strerror or exc}; {hint} (the repository is as it '
+                       'was before this deploy)')
+
+
 @contextlib.contextmanager
 def _deploy_lock(repo: Path) -> Iterator[None]:
+    """Hold the repository's one lock (every writer takes it), then finish replacements a crashed deploy left."""
     from ._inuse import exclusive_root_lock
+    from .errors import InstallError
 
     try:
         repo.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DeployError(f'cannot create the repository {repo}: {exc.strerror or exc}; set '
                           'SLAUNCH_REPOSITORY_PATH to a writable directory') from exc
-    with exclusive_root_lock(repo / DEPLOY_LOCK):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_root_lock(repo / DEPLOY_LOCK))
+        except InstallError as exc:
+            raise DeployError(str(exc)) from None
+        try:
+            _recover_repository(repo)
+        except OSError as exc:
+            raise _disk_error(exc, 'the recovery of an interrupted deploy') from exc
         yield
+
+
+def _recover_repository(repo: Path) -> None:
+    """Roll back or forward every replacement a killed deploy left (see :func:`_recover`)."""
+    parents = [repo / ENVS_DIR]
+    for base in (repo, repo / LIBS_DIR):
+        try:
+            parents += [p for p in base.iterdir() if p.is_dir() and not p.name.startswith('.')]
+        except OSError:
+            continue
+    for parent in parents:
+        _recover(parent)
+
+
+def _recover(parent: Path) -> None:
+    """In ``parent`` (a directory of versions): an old copy moved aside (``.old-<v>``) is removed when ``<v>`` is
+    in place (the replacement finished: roll forward) and renamed back otherwise (roll back); staging directories
+    (never the only copy of anything) are removed."""
+    try:
+        entries = sorted(parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith(_OLD_PREFIX):
+            final = parent / name[len(_OLD_PREFIX):]
+            if final.exists():
+                logger().warning('%s: finishing a replacement an interrupted deploy left (removing the old copy)',
+                                 final)
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                logger().warning('%s: undoing a replacement an interrupted deploy left (restoring the old copy)',
+                                 final)
+                os.replace(entry, final)
+        elif name.startswith(_LEGACY_TRASH_PREFIX) and entry.is_dir():  # left by slaunch 0.1's deploy
+            for inner in list(entry.iterdir()):
+                if not (parent / inner.name).exists():
+                    logger().warning('%s: restoring the copy an interrupted deploy left in %s', parent / inner.name,
+                                     entry)
+                    os.replace(inner, parent / inner.name)
+            shutil.rmtree(entry, ignore_errors=True)
+        elif name.startswith(_STAGE_PREFIX):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _test_pause(point: str) -> None:
+    """The test seam of :data:`TEST_PAUSE_ENV_VAR` (a no-op unless it names ``point``)."""
+    spec = os.environ.get(TEST_PAUSE_ENV_VAR, '')
+    wanted, _, directory = spec.partition(':')
+    if wanted != point or not directory:
+        return
+    Path(directory, f'{point}.reached').touch()
+    while not Path(directory, f'{point}.go').exists():
+        time.sleep(0.01)
 
 
 def _dump_yaml(data: Any) -> bytes:
@@ -149,91 +327,216 @@ def _dump_yaml(data: Any) -> bytes:
     return yaml.safe_dump(data, default_flow_style=False, sort_keys=True, allow_unicode=True).encode('utf-8')
 
 
-def _index_path(manifest: PathLike) -> Path:
-    path = Path(manifest)
-    return path / INDEX_FILE if path.is_dir() or not path.suffix else path
+def _check_name(value: object, what: str, call: str) -> str:
+    if isinstance(value, os.PathLike):
+        raise DeployError(f'{call}: the first argument is the {what} (a string), got the path {os.fspath(value)!r}; '
+                          'the signatures are the original\'s, e.g. deploy_application(name, app_path) and '
+                          'update_manifest(name, latest_ver); the repository is $SLAUNCH_REPOSITORY_PATH or '
+                          'repository=')
+    try:
+        return validate_name(value, what)
+    except InvalidNameError as exc:
+        raise DeployError(f'{call}: {exc}') from None
 
 
-def update_manifest(manifest: PathLike, name: str, version: str, update_current_ver: bool = False) -> Dict[str, Any]:
-    """Record ``name`` ``version`` in a repository index (``manifest.yaml``, or a directory holding it):
-    ``latest`` becomes the newer of the two, ``current`` becomes ``version`` when ``update_current_ver`` is true
-    or the entry had none. The file is rewritten atomically, under the repository's deploy lock.
+def _index_file(repo: Path, libs: bool) -> Path:
+    return repo / LIBS_DIR / INDEX_FILE if libs else repo / INDEX_FILE
 
-    Returns the whole index. Raises :class:`DeployError` for an unsafe name or a malformed index.
+
+def _deployed(repo: Path, libs: bool, name: str) -> List[str]:
+    base = repo / LIBS_DIR / name if libs else repo / name
+    try:
+        return sorted((p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith('.')),
+                      key=_version_key)
+    except OSError:
+        return []
+
+
+def update_manifest(name: str, latest_ver: Optional[str] = None, libs: bool = False, update_current_ver: bool = False,
+                    force_current_ver: Optional[str] = None, *,
+                    repository: Optional[PathLike] = None) -> Dict[str, Optional[str]]:
+    """Update the entry ``name`` of the repository's index (``manifest.yaml``; ``_libs/manifest.yaml`` when
+    ``libs``), the original's signature: ``latest_ver`` becomes ``latest``; ``update_current_ver`` makes
+    ``latest`` the ``current`` version; ``force_current_ver`` makes that version ``current`` (how operators roll
+    back). An entry without ``current`` gets ``latest``. The file is rewritten atomically under the repository's
+    lock.
+
+    Returns the entry (``{'current': ..., 'latest': ...}``). Raises :class:`DeployError` for an unsafe name or
+    version, a version that is not deployed, a malformed index, or a name with nothing to record.
     """
-    path = _index_path(manifest)
-    with _deploy_lock(path.parent):
-        return _update_index(path, name, version, update_current_ver)
+    libs = bool(libs)
+    name = _check_name(name, 'lib name' if libs else 'app name', 'update_manifest')
+    repo = repository_path(repository)
+    with _deploy_lock(repo):
+        try:
+            return _update_index(repo, libs, name, latest_ver, update_current_ver, force_current_ver, explicit=True)
+        except OSError as exc:
+            raise _disk_error(exc, f'the index entry of {name}') from exc
 
 
-def _update_index(path: Path, name: str, version: str, update_current_ver: bool) -> Dict[str, Any]:
+def _update_index(repo: Path, libs: bool, name: str, latest_ver: Optional[str], update_current_ver: bool,
+                  force_current_ver: Optional[str], explicit: bool = False) -> Dict[str, Optional[str]]:
+    """Update one entry (the caller holds the lock). A deploy (``explicit`` false) only raises ``latest``."""
     from .repository import read_index
     from .state import write_atomic
 
+    path = _index_file(repo, libs)
+    what = 'lib' if libs else 'app'
     try:
-        validate_name(name, 'name')
-        validate_name(version, 'version')
-        entries = read_index(path) if path.is_file() else {}
+        for value, label in ((latest_ver, 'latest_ver'), (force_current_ver, 'force_current_ver')):
+            if value is not None:
+                validate_name(value, f'{what} version ({label})')
+        entries = read_index(path, what=what) if path.is_file() else {}
     except (InvalidNameError, ManifestError) as exc:
         raise DeployError(str(exc)) from None
-    data: Dict[str, Any] = {key: {'current': e.current, 'latest': e.latest} for key, e in entries.items()}
-    entry = data.setdefault(name, {'current': None, 'latest': None})
-    latest = entry.get('latest')
-    if latest is None or _version_key(version) > _version_key(latest):
-        entry['latest'] = version
-    if update_current_ver or entry.get('current') is None:
-        entry['current'] = version
+    deployed = _deployed(repo, libs, name)
+    for value, label in ((latest_ver, 'latest_ver'), (force_current_ver, 'force_current_ver')):
+        if value is not None and value not in deployed:
+            shown = ', '.join(deployed) or 'none'
+            raise DeployError(f'{what} {name} {value} ({label}) is not deployed in {repo} (deployed versions: '
+                              f'{shown}); deploy it first, or name a deployed version')
+    data: Dict[str, Dict[str, Optional[str]]] = {key: {'current': e.current, 'latest': e.latest}
+                                                 for key, e in entries.items()}
+    entry = data.get(name, {'current': None, 'latest': None})
+    if latest_ver is not None:
+        old = entry.get('latest')
+        if explicit or old is None or _version_key(latest_ver) > _version_key(old):
+            entry['latest'] = latest_ver
+    if force_current_ver is not None:
+        entry['current'] = force_current_ver
+    elif (update_current_ver or entry.get('current') is None) and entry.get('latest') is not None:
+        entry['current'] = entry['latest'] if explicit or latest_ver is None else latest_ver
+    if entry.get('current') is None and entry.get('latest') is None:
+        raise DeployError(f'{what} {name} is not in {path} and no version was given; pass latest_ver= (a deployed '
+                          'version) or deploy it')
+    data[name] = entry
     write_atomic(path, _dump_yaml(data), prefix='.manifest-')
     logger().info('%s: %s current=%s latest=%s', path, name, entry['current'], entry['latest'])
-    return data
+    return dict(entry)
 
 
-def _copy_source(src: Path, dest: Path, what: str) -> Dict[str, str]:
-    """Copy ``src`` (a directory, or one file) into ``dest`` (skipping VCS and cache files); return the hashes."""
+def _listed(src: Path, ignore_fn: Optional[IgnoreFn]) -> List[Tuple[str, Path]]:
+    """The files to copy below ``src`` as ``(relative POSIX path, path)``, ``ignore_fn`` applied per directory
+    (like :func:`shutil.copytree`); our own hash lists are never copied."""
+    ignore = ignore_fn if ignore_fn is not None else default_ignore
+    out: List[Tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        base = Path(dirpath)
+        skipped = set(ignore(dirpath, sorted(dirnames + filenames)) or ())
+        rel_base = base.relative_to(src).as_posix()
+        entries = [n for n in dirnames if n not in skipped and (base / n).is_symlink()] + \
+                  [n for n in filenames if n not in skipped]
+        dirnames[:] = sorted(n for n in dirnames if n not in skipped and not (base / n).is_symlink())
+        for name in sorted(entries):
+            if rel_base == '.' and name in _OWN_FILES:
+                continue
+            out.append((name if rel_base == '.' else f'{rel_base}/{name}', base / name))
+    return out
+
+
+def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]) -> Dict[str, str]:
+    """Copy the directory ``src`` into ``dest``; return the hashes. Names a launcher would refuse are refused
+    before anything is copied."""
     from ._progress import Progress
 
-    if src.is_file():
-        listed = [(src.name, src)]
-    else:
-        listed = [(rel, path) for rel, path in iter_files(src)
-                  if not any(part in _SKIP_NAMES for part in rel.split('/')) and not rel.endswith(('.pyc', '.pyo'))]
+    listed = _listed(src, ignore_fn)
+    base = os.path.realpath(src)
+    for rel, path in listed:
+        problem = rel_path_problem(rel)
+        if problem:
+            raise DeployError(f'{what}: the file {rel!r} of {src} cannot be deployed: {problem}; rename it or leave '
+                              'it out (ignore_fn)')
+        if path.is_symlink() and os.path.commonpath([base, os.path.realpath(path)]) != base:
+            raise DeployError(f'{path} is a symlink that points out of {src}; copy the file instead')
+        if path.is_symlink() and path.is_dir():
+            raise DeployError(f'{path} is a symlink to a directory; copy the directory instead (or leave it out '
+                              'with ignore_fn)')
     hashes: Dict[str, str] = {}
     total = sum(path.stat().st_size for _, path in listed)
     with Progress(f'deploying {what}', total=total, unit='bytes') as bar:
         for rel, path in listed:
             target = dest.joinpath(*rel.split('/'))
             target.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_symlink():
-                real = os.path.realpath(path)
-                base = os.path.realpath(src if src.is_dir() else src.parent)
-                if os.path.commonpath([base, real]) != base:
-                    raise DeployError(f'{path} is a symlink that points out of {src}; copy the file instead')
-            shutil.copy2(path, target)
+            shutil.copy2(path, target)  # a symlink to a file of the source: its content, as launchers copy it
             hashes[rel] = hash_file(target)
             bar.advance(target.stat().st_size)
     return hashes
 
 
+def _seal(staged: Path, hashes: Dict[str, str], what: str) -> None:
+    """Write the hash list and read it back as a launcher will (a list a launcher refuses is never placed)."""
+    write_sums(staged, hashes)
+    try:
+        back = read_sums(staged / SUMS_NAME)
+    except StateError as exc:  # pragma: no cover - rel_path_problem refused such names already
+        raise DeployError(f'{what}: {exc}') from None
+    if back != hashes:  # pragma: no cover - same
+        raise DeployError(f'{what}: the hash list does not read back as written; a file name is not portable')
+
+
 def _place(staged: Path, final: Path, overwrite: bool, what: str) -> None:
-    """Rename the complete ``staged`` directory to ``final`` (replacing it in one rename if ``overwrite``)."""
-    if final.exists():
-        if not overwrite:
-            raise DeployError(f'{what} is already deployed at {final}; deploy a new version (deployed versions '
-                              'never change under running launchers) or pass overwrite=True')
-        trash = Path(tempfile.mkdtemp(prefix=f'.trash-{final.name}-', dir=str(final.parent)))
-        os.replace(final, trash / final.name)
+    """Rename the complete ``staged`` directory to ``final``. A replacement (``overwrite``) moves the old copy
+    aside as ``.old-<name>`` first and removes it only once the new one is in place; :func:`_recover` finishes or
+    undoes a replacement killed in between."""
+    if not final.exists():
         os.replace(staged, final)
-        shutil.rmtree(trash, ignore_errors=True)
         return
+    if not overwrite:
+        raise DeployError(f'{what} is already deployed at {final}; deploy a new version (deployed versions never '
+                          'change under running launchers) or pass overwrite=True')
+    old = final.with_name(_OLD_PREFIX + final.name)
+    os.replace(final, old)
+    _test_pause('replace-old-moved')
     os.replace(staged, final)
+    _test_pause('replace-new-placed')
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _stage_in(parent: Path, name: str) -> Path:
-    """A new staging directory in ``parent`` (under the deploy lock, so any older one is a crashed deploy's)."""
     parent.mkdir(parents=True, exist_ok=True)
-    for stale in list(parent.glob('.deploy-*')) + list(parent.glob('.trash-*')):
-        shutil.rmtree(stale, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f'.deploy-{name}-', dir=str(parent)))
+    return Path(tempfile.mkdtemp(prefix=f'{_STAGE_PREFIX}{name}-', dir=str(parent)))
+
+
+def _deploy_dir(repo: Path, final: Path, what: str, overwrite: bool, fill: Callable[[Path], Dict[str, str]]) -> None:
+    """Stage, fill, seal and place one version directory (the caller holds the lock)."""
+    if final.exists() and not overwrite:
+        raise DeployError(f'{what} is already deployed at {final}; deploy a new version (deployed versions never '
+                          'change under running launchers) or pass overwrite=True')
+    created = [p for p in (final.parent, final.parent.parent) if p != repo and not p.exists()]
+    staged: Optional[Path] = None
+    placed = False
+    try:
+        staged = _stage_in(final.parent, final.name)
+        _seal(staged, fill(staged), what)
+        _place(staged, final, overwrite, what)
+        placed = True
+    except OSError as exc:
+        raise _disk_error(exc, what) from exc
+    finally:
+        if staged is not None and staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+        for directory in ([] if placed else created):  # the deepest first; only if still empty
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
+def _record(repo: Path, libs: bool, name: str, version: str, update_current: bool, final: Path, existed: bool,
+            what: str) -> Dict[str, Optional[str]]:
+    """Record a placed version in the index. If that fails, a new version is taken out again (the repository is
+    as it was); a replaced one stays (its index entry is unchanged) and the error says so."""
+    try:
+        return _update_index(repo, libs, name, version, update_current, None)
+    except (OSError, DeployError) as exc:
+        if existed:
+            fix = (f"; the new copy of {what} is in place, its index entry unchanged: run update_manifest({name!r}, "
+                   f"{version!r}{', libs=True' if libs else ''}) once fixed")
+            raise DeployError(f'recording {what} in the index failed: {exc}{fix}') from exc
+        shutil.rmtree(final, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            final.parent.rmdir()  # only if it is empty now
+        if isinstance(exc, DeployError):
+            raise DeployError(f'{exc} (nothing of {what} was deployed)') from None
+        raise _disk_error(exc, f'the index entry of {what}') from exc
 
 
 def _app_manifest(app_dir: Path, environment: Optional[str], entrypoint: Optional[str],
@@ -263,124 +566,195 @@ def _app_manifest(app_dir: Path, environment: Optional[str], entrypoint: Optiona
     except InvalidNameError as exc:
         raise DeployError(f'{app_dir}: {exc}') from None
     entry = data.get('entrypoint', DEFAULT_ENTRYPOINT)
-    if entry and not (app_dir / str(entry)).is_file():
-        raise DeployError(f'{app_dir}: the entrypoint {entry!r} is not a file of the app; fix entrypoint= (an '
-                          'empty entrypoint runs the environment\'s python)')
+    if entry is not None and not isinstance(entry, str):
+        raise DeployError(f'{app_dir}: entrypoint must be a file of the app (a string), got {entry!r}')
+    entry = (entry or '').strip()
+    if entry:
+        problem = entrypoint_problem(entry)
+        if problem:
+            raise DeployError(f'{app_dir}: entrypoint {problem}; every launcher would refuse it')
+        if not app_dir.joinpath(*entry.replace('\\', '/').split('/')).is_file():
+            raise DeployError(f'{app_dir}: the entrypoint {entry!r} is not a file of the app; fix entrypoint= (an '
+                              'empty entrypoint runs the environment\'s python)')
     return data
 
 
-def deploy_application(app_dir: PathLike, repository: Optional[PathLike] = None, *, name: Optional[str] = None,
-                       version: Optional[str] = None, update_current_ver: bool = False,
-                       environment: Optional[str] = None, entrypoint: Optional[str] = None,
-                       lib_versions: Optional[Mapping[str, Optional[str]]] = None,
-                       pip_requirements: Optional[Sequence[str]] = None,
-                       conda_requirements: Optional[Sequence[str]] = None, overwrite: bool = False) -> Path:
-    """Deploy the app in ``app_dir`` as ``<repository>/<name>/<version>/`` and record it in the repository's
-    ``manifest.yaml`` (``update_current_ver``: make it the version launchers run).
+def _check_as_launcher(repo: Path, staged: Path, name: str, version: str) -> None:
+    """Read the staged version as a launcher will (a manifest it refuses is never placed); warn about an
+    environment or a pinned lib version the repository does not have yet."""
+    from .errors import InstallError
+    from .repository import read_version_dir_spec
 
-    ``name`` defaults to the directory's name, ``version`` to :func:`read_app_version`. The version's
-    ``manifest.yaml`` is the app's own (if it has one) with the given keywords on top. Returns the deployed
-    directory. Raises :class:`DeployError` (nothing is changed in the repository then).
-    """
-    src = Path(app_dir)
-    if not src.is_dir():
-        raise DeployError(f'{src} is not a directory; pass the directory holding the app')
-    repo = repository_path(repository)
     try:
-        name = validate_name(name or src.resolve().name, 'app name')
-        version = validate_name(version, 'app version') if version is not None else read_app_version(src)
+        spec = read_version_dir_spec(repo, staged, name, version)
+    except (ManifestError, InstallError, InvalidNameError) as exc:
+        shown = str(exc).replace(str(staged), str(repo / name / version))
+        raise DeployError(f'{name} {version}: a launcher would refuse this version: {shown}') from None
+    if not (repo / ENVS_DIR / spec.environment).is_dir():
+        logger().warning('%s %s: the environment %r is not deployed in %s yet (deploy_environments); launchers '
+                         'refuse the version until it is', name, version, spec.environment, repo)
+    for lib, lib_version in spec.lib_versions.items():
+        if lib_version is not None and not (repo / LIBS_DIR / lib / lib_version).is_dir():
+            logger().warning('%s %s: lib %s %s is not deployed in %s yet (deploy_library)', name, version, lib,
+                             lib_version, repo)
+
+
+def deploy_application(name: str, app_path: PathLike, update_current: bool = False,
+                       ignore_fn: Optional[IgnoreFn] = None, *, repository: Optional[PathLike] = None,
+                       version: Optional[str] = None, environment: Optional[str] = None,
+                       entrypoint: Optional[str] = None, lib_versions: Optional[Mapping[str, Optional[str]]] = None,
+                       pip_requirements: Optional[Sequence[str]] = None,
+                       conda_requirements: Optional[Sequence[str]] = None,
+                       overwrite: bool = False) -> Dict[str, Optional[str]]:
+    """Deploy the app built in ``app_path`` as ``<repository>/<name>/<version>/`` and record it in the
+    repository's ``manifest.yaml`` (the original's signature; ``update_current``: make it the version launchers
+    run). ``ignore_fn``: see the module docstring.
+
+    Keyword-only extras: ``repository``, ``version`` (default :func:`read_app_version`), ``environment``,
+    ``entrypoint``, ``lib_versions``, ``pip_requirements``, ``conda_requirements`` (written over the app's own
+    ``manifest.yaml``) and ``overwrite`` (replace a deployed version). Returns the index entry
+    (``{'current': ..., 'latest': ...}``). Raises :class:`DeployError`; the repository is then unchanged.
+    """
+    name = _check_name(name, 'app name', 'deploy_application')
+    src = Path(app_path)
+    if not src.is_dir():
+        raise DeployError(f'{src} is not a directory; pass the directory holding the built app {name!r}')
+    try:
+        version = validate_name(version, 'app version') if version is not None else read_app_version(src, name)
     except InvalidNameError as exc:
         raise DeployError(str(exc)) from None
-    if name.startswith('_'):  # pragma: no cover - validate_name already refuses it
-        raise DeployError(f'app name {name!r} is reserved')
     meta = _app_manifest(src, environment, entrypoint, lib_versions, pip_requirements, conda_requirements)
+    repo = repository_path(repository)
+    what = f'{name} {version}'
+
+    def _fill(staged: Path) -> Dict[str, str]:
+        hashes = _copy_source(src, staged, what, ignore_fn)
+        (staged / APP_MANIFEST).write_bytes(_dump_yaml(meta))
+        hashes[APP_MANIFEST] = hash_file(staged / APP_MANIFEST)
+        _check_as_launcher(repo, staged, name, version)
+        return hashes
+
     with _deploy_lock(repo):
         final = repo / name / version
-        if final.exists() and not overwrite:
-            raise DeployError(f'{name} {version} is already deployed at {final}; deploy a new version (deployed '
-                              'versions never change under running launchers) or pass overwrite=True')
-        staged = _stage_in(final.parent, version)
+        existed = final.exists()
+        _deploy_dir(repo, final, what, overwrite, _fill)
+        entry = _record(repo, False, name, version, update_current, final, existed, what)
+    logger().info('deployed %s to %s', what, final)
+    return entry
+
+
+def _batch(kind: str, root: Path, subset: Optional[Iterable[str]],
+           deploy_one: Callable[[str, Path], Any]) -> List[str]:
+    """Deploy every directory of ``root`` (or the ``subset``); the others are deployed even if one fails, then a
+    :class:`DeployError` names the failures. Returns the deployed names."""
+    if not root.is_dir():
+        raise DeployError(f'{root} is not a directory of {kind} build directories')
+    wanted = None if subset is None else [subset] if isinstance(subset, str) else list(subset)
+    if wanted is None:
+        names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(('.', '_')))
+    else:
+        missing = [n for n in wanted if not (root / n).is_dir()]
+        if missing:
+            raise DeployError(f'{root} has no {kind} build directories named {", ".join(missing)}; nothing was '
+                              'deployed')
+        names = wanted
+    done: List[str] = []
+    failed: List[str] = []
+    for name in names:
         try:
-            hashes = _copy_source(src, staged, f'{name} {version}')
-            (staged / APP_MANIFEST).write_bytes(_dump_yaml(meta))
-            hashes[APP_MANIFEST] = hash_file(staged / APP_MANIFEST)
-            write_sums(staged, hashes)
-            _place(staged, final, overwrite, f'{name} {version}')
-        finally:
-            if staged.exists():
-                shutil.rmtree(staged, ignore_errors=True)
-        _update_index(repo / INDEX_FILE, name, version, update_current_ver)
-    logger().info('deployed %s %s to %s', name, version, final)
-    return final
+            deploy_one(name, root / name)
+        except DeployError as exc:
+            logger().error('deploying %s %s failed: %s', kind, name, exc)
+            failed.append(f'{name} ({exc})')
+        else:
+            done.append(name)
+    if failed:
+        raise DeployError(f'{len(failed)} of {len(names)} {kind}s of {root} were not deployed: {"; ".join(failed)}; '
+                          f'deployed: {", ".join(done) or "none"}')
+    return done
 
 
-def deploy_applications(app_dirs: Iterable[PathLike], repository: Optional[PathLike] = None,
-                        **kwargs: Any) -> List[Path]:
-    """:func:`deploy_application` for each directory (same keywords for all); returns the deployed directories."""
-    return [deploy_application(app_dir, repository, **kwargs) for app_dir in app_dirs]
+def deploy_applications(build_root: PathLike, update_current: bool = False, subset: Optional[Iterable[str]] = None,
+                        ignore_fn: Optional[IgnoreFn] = None, *, repository: Optional[PathLike] = None,
+                        **kwargs: Any) -> List[str]:
+    """:func:`deploy_application` for each app directory of ``build_root`` (not ``_libs``, nor names starting
+    with ``.`` or ``_``), or for the names in ``subset`` (the original's signature). The extra keywords go to
+    each :func:`deploy_application`.
 
-
-def deploy_library(lib_dir: PathLike, repository: Optional[PathLike] = None, *, name: Optional[str] = None,
-                   version: Optional[str] = None, update_current_ver: bool = False,
-                   overwrite: bool = False) -> Path:
-    """Deploy the lib ``lib_dir`` (a package directory, or a module ``name.py``) as
-    ``<repository>/_libs/<name>/<version>/<name>[.py]`` and record it in ``_libs/manifest.yaml``.
-
-    ``name`` defaults to the package's (file's) name, ``version`` to :func:`read_lib_version`. Returns the
-    deployed version directory (the one put on ``sys.path``). Raises :class:`DeployError`.
+    Returns the deployed app names. If some fail the others are still deployed, then a :class:`DeployError`
+    names the failures (the original printed them and went on).
     """
-    src = Path(lib_dir)
-    if not src.exists():
-        raise DeployError(f'{src} does not exist; pass a package directory or a module file')
-    repo = repository_path(repository)
-    stem = src.stem if src.is_file() else src.resolve().name
+    return _batch('app', Path(build_root), subset,
+                  lambda n, p: deploy_application(n, p, update_current, ignore_fn, repository=repository, **kwargs))
+
+
+def deploy_library(pkg: str, build_path: PathLike, update_current: bool = False, version: Optional[str] = None,
+                   ignore_fn: Optional[IgnoreFn] = None, *, repository: Optional[PathLike] = None,
+                   overwrite: bool = False) -> Dict[str, Optional[str]]:
+    """Deploy the lib ``pkg`` built in ``build_path``: its files land in ``<repository>/_libs/<pkg>/<version>/``
+    (the directory launchers put on the app's ``sys.path``) and it is recorded in ``_libs/manifest.yaml`` (the
+    original's signature). ``build_path`` must hold a ``manifest.yaml``; ``version`` defaults to
+    :func:`read_lib_version`. ``overwrite`` (keyword-only) replaces a deployed version.
+
+    Returns the index entry. Raises :class:`DeployError`; the repository is then unchanged.
+    """
+    pkg = _check_name(pkg, 'lib name', 'deploy_library')
+    src = Path(build_path)
+    if not src.is_dir():
+        raise DeployError(f'{src} is not a directory; pass the build directory of lib {pkg!r} (its files go on the '
+                          'app\'s path)')
+    if not (src / APP_MANIFEST).is_file():
+        raise DeployError(f'{src} has no {APP_MANIFEST}; a lib build directory needs one (the original\'s rule; it '
+                          'may be empty)')
+    meta = _load_yaml(src / APP_MANIFEST)
+    if meta is not None and not isinstance(meta, Mapping):
+        raise DeployError(f'{src / APP_MANIFEST}: expected a mapping (or an empty file)')
     try:
-        name = validate_name(name or stem, 'lib name')
-        version = validate_name(version, 'lib version') if version is not None else read_lib_version(src)
+        version = validate_name(version, 'lib version') if version is not None else read_lib_version(src, pkg)
     except InvalidNameError as exc:
         raise DeployError(str(exc)) from None
+    if not ((src / pkg).is_dir() or (src / f'{pkg}.py').is_file() or _compiled_modules(src, pkg)):
+        logger().warning('lib %s: %s has no %s/ package, %s.py or compiled %s module at its top; `import %s` will '
+                         'not find it on the app\'s path', pkg, src, pkg, pkg, pkg, pkg)
+    repo = repository_path(repository)
+    what = f'lib {pkg} {version}'
     with _deploy_lock(repo):
-        final = repo / LIBS_DIR / name / version
-        if final.exists() and not overwrite:
-            raise DeployError(f'lib {name} {version} is already deployed at {final}; deploy a new version or pass '
-                              'overwrite=True')
-        staged = _stage_in(final.parent, version)
-        try:
-            inner = staged / (src.name if src.is_file() else stem)
-            if src.is_file():
-                hashes = _copy_source(src, staged, f'lib {name} {version}')
-            else:
-                hashes = {f'{stem}/{rel}': h for rel, h in
-                          _copy_source(src, inner, f'lib {name} {version}').items()}
-            write_sums(staged, hashes)
-            _place(staged, final, overwrite, f'lib {name} {version}')
-        finally:
-            if staged.exists():
-                shutil.rmtree(staged, ignore_errors=True)
-        _update_index(repo / LIBS_DIR / INDEX_FILE, name, version, update_current_ver)
-    logger().info('deployed lib %s %s to %s', name, version, final)
-    return final
+        final = repo / LIBS_DIR / pkg / version
+        existed = final.exists()
+        _deploy_dir(repo, final, what, overwrite, lambda staged: _copy_source(src, staged, what, ignore_fn))
+        entry = _record(repo, True, pkg, version, update_current, final, existed, what)
+    logger().info('deployed %s to %s', what, final)
+    return entry
 
 
-def deploy_libraries(lib_dirs: Iterable[PathLike], repository: Optional[PathLike] = None,
-                     **kwargs: Any) -> List[Path]:
-    """:func:`deploy_library` for each source (same keywords for all); returns the deployed directories."""
-    return [deploy_library(lib_dir, repository, **kwargs) for lib_dir in lib_dirs]
+def deploy_libraries(build_root: PathLike, update_current: bool = False, subset: Optional[Iterable[str]] = None,
+                     ignore_fn: Optional[IgnoreFn] = None, *, repository: Optional[PathLike] = None,
+                     overwrite: bool = False) -> List[str]:
+    """:func:`deploy_library` for each directory of ``build_root/_libs`` (or the names in ``subset``), the
+    original's signature. Returns the deployed lib names; failures as in :func:`deploy_applications`."""
+    return _batch('lib', Path(build_root) / LIBS_DIR, subset,
+                  lambda n, p: deploy_library(n, p, update_current, None, ignore_fn, repository=repository,
+                                              overwrite=overwrite))
 
 
-def deploy_environments(source: Union[PathLike, Mapping[str, PathLike]], repository: Optional[PathLike] = None,
-                        names: Optional[Iterable[str]] = None) -> List[Path]:
-    """Deploy environment definitions as ``<repository>/_env/<env>/``: ``source`` is a directory of
-    ``<env>/requirements.txt`` [+ ``environment.yml``] directories (``names`` picks some), or a mapping of env
-    name -> such a directory. Each replaces the deployed one in one rename (launchers rebuild the environment
-    beside the old one when its files changed). Returns the deployed directories.
+def _copy_env(src: Path, what: str, staged: Path) -> Dict[str, str]:
+    return _copy_source(src, staged, what, None)
+
+
+def deploy_environments(environments_root: Union[PathLike, Mapping[str, PathLike]], *,
+                        repository: Optional[PathLike] = None, names: Optional[Iterable[str]] = None) -> List[Path]:
+    """Deploy environment definitions as ``<repository>/_env/<env>/`` (the original's signature):
+    ``environments_root`` is a directory of ``<env>/requirements.txt`` [+ ``environment.yml``] directories
+    (``names``, keyword-only, picks some), or a mapping of env name -> such a directory. Each replaces the
+    deployed one (launchers rebuild the environment beside the old one when its files changed). Returns the
+    deployed directories.
 
     Raises :class:`DeployError` for an unsafe name or a directory with neither file.
     """
-    if isinstance(source, Mapping):
-        items = [(str(k), Path(v)) for k, v in source.items()]
+    if isinstance(environments_root, Mapping):
+        items = [(str(k), Path(v)) for k, v in environments_root.items()]
     else:
-        base = Path(source)
+        base = Path(environments_root)
         if not base.is_dir():
             raise DeployError(f'{base} is not a directory of environment directories')
         wanted = set(names) if names is not None else None
@@ -389,25 +763,18 @@ def deploy_environments(source: Union[PathLike, Mapping[str, PathLike]], reposit
         missing = sorted((wanted or set()) - {n for n, _ in items})
         if missing:
             raise DeployError(f'{base} has no environment directories named {", ".join(missing)}')
+    for env, src in items:
+        _check_name(env, 'environment name', 'deploy_environments')
+        if not any((src / f).is_file() for f in ('requirements.txt', 'environment.yml', 'environment.yaml')):
+            raise DeployError(f'{src} has neither requirements.txt nor environment.yml; nothing to deploy for '
+                              f'environment {env!r}')
     repo = repository_path(repository)
     out: List[Path] = []
     with _deploy_lock(repo):
         for env, src in items:
-            try:
-                validate_name(env, 'environment name')
-            except InvalidNameError as exc:
-                raise DeployError(str(exc)) from None
-            if not any((src / f).is_file() for f in ('requirements.txt', 'environment.yml', 'environment.yaml')):
-                raise DeployError(f'{src} has neither requirements.txt nor environment.yml; nothing to deploy for '
-                                  f'environment {env!r}')
             final = repo / ENVS_DIR / env
-            staged = _stage_in(final.parent, env)
-            try:
-                write_sums(staged, _copy_source(src, staged, f'environment {env}'))
-                _place(staged, final, True, f'environment {env}')
-            finally:
-                if staged.exists():
-                    shutil.rmtree(staged, ignore_errors=True)
-            logger().info('deployed environment %s to %s', env, final)
+            what = f'environment {env}'
+            _deploy_dir(repo, final, what, True, functools.partial(_copy_env, src, what))
+            logger().info('deployed %s to %s', what, final)
             out.append(final)
     return out

@@ -67,5 +67,6 @@ class StateError(SlaunchError):
     """The slaunch state file (or an installed directory's file list) is unreadable or corrupt."""
 
 
-class DeployError(SlaunchError):
-    """Deploying to a central repository failed (bad source directory, unsafe name, version already there)."""
+class DeployError(SlaunchError, ValueError):
+    """Deploying to a central repository failed (bad source directory, unsafe name, version already there, a full
+    disk). A ``ValueError``, as the original's deploy raised."""

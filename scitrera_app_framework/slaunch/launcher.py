@@ -91,10 +91,47 @@ def _update_from_manifest(session: RootSession, app: str, loaded: Manifest) -> N
                             key_path='apps')
     try:
         env = session.ensure_environment(BuildSpec.from_manifest(loaded, spec.environment))
-        rec, _ = session.manifest_version(spec, env)
+        rec, installed_now = session.manifest_version(spec, env)
+        old = (session.state['apps'].get(app) or {'versions': {}})['versions'].get(spec.version)
+        if installed_now or old is None or (old.get('entry'), old.get('entry_kind')) != (rec['entry'],
+                                                                                           rec['entry_kind']):
+            try:
+                _check_entry(session, app, spec.version, rec)
+            except ManifestError:
+                session.reload()  # nothing of the refused update is recorded; a version installed for it goes
+                if installed_now:
+                    session.retire(rec['dir'])
+                    session.save()
+                raise
         session.switch(app, spec.version, rec, loaded.app_keep_versions(app))
     except (InstallError, OSError) as exc:
         _fall_back(session, app, spec.version, exc)
+
+
+def _check_entry(session: RootSession, app: str, version: str, rec: Dict[str, Any]) -> None:
+    """Resolve a new or changed entry point in the app's own interpreter before it is recorded (a misspelt one
+    must never replace the one that works). Raises :class:`ManifestError` (where it is written, the problem) for
+    an entry point that does not exist, :class:`InstallError` when the check itself fails (the module's import
+    raised, the interpreter cannot start)."""
+    import subprocess
+
+    plan = session.plan_for(app, version, rec)
+    if plan is None or plan.entry_kind == 'python':
+        return
+    try:
+        proc = subprocess.run(plan.command(), env=plan.check_env(), capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InstallError(f'checking the entry point {plan.entry!r} of {app!r} {version} failed: {exc}') from None
+    if proc.returncode == 0:
+        return
+    lines = proc.stderr.strip().splitlines()
+    last = lines[-1] if lines else f'exit status {proc.returncode}'
+    prefix = f'slaunch: error: {plan.entry_location or f"entry point {plan.entry!r}"}: '
+    if proc.returncode == 2 and last.startswith(prefix):
+        raise ManifestError(last[len(prefix):], source=plan.entry_location or f'entry point {plan.entry!r}')
+    raise InstallError(f'the entry point {plan.entry!r} of {app!r} {version} cannot be imported: {last}',
+                       output=proc.stderr)
 
 
 def _fall_back(session: RootSession, app: str, version: str, exc: BaseException) -> None:

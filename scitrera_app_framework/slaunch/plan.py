@@ -12,7 +12,9 @@ and layer directories (``PYTHONPATH`` alone would skip them), then runs the entr
 
 An entry point that does not exist (a misspelt module, function or script) is one line on stderr,
 ``slaunch: error: <where it is written>: <problem>``, and exit status 2, without a traceback (unless
-``SLAUNCH_DEBUG`` is set).
+``SLAUNCH_DEBUG`` is set). With ``SLAUNCH_ENTRY_CHECK=1`` the bootstrap only resolves the entry point (importing
+the module of a ``module:function`` entry) and exits 0: a launcher checks a new or changed entry point that way
+before it records it (:meth:`LaunchPlan.check_env`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ for _d in os.environ.get('SLAUNCH_SITE_DIRS', '').split(os.pathsep):
         site.addsitedir(_d)
 _entry = sys.argv[1]
 _where = os.environ.pop('SLAUNCH_ENTRY_LOCATION', '') or 'entry point %r' % _entry
+_check = os.environ.pop('SLAUNCH_ENTRY_CHECK', '') == '1'
 def _bad(problem):
     if os.environ.get('SLAUNCH_DEBUG'):
         raise
@@ -47,6 +50,8 @@ if _entry.startswith('@'):
         open(_path, 'rb').close()
     except OSError as _e:
         _bad('cannot open the script %s (%s)' % (_path, _e.strerror or _e))
+    if _check:
+        sys.exit(0)
     sys.path.insert(0, os.path.dirname(_path))
     import runpy
     runpy.run_path(_path, run_name='__main__')
@@ -72,7 +77,11 @@ if _sep:
             _obj = getattr(_obj, _part)
         except AttributeError:
             _bad('module %r has no attribute %r' % (_module, _attr))
+    if _check:
+        sys.exit(0 if callable(_obj) else _bad('%r is not callable' % _entry))
     sys.exit(_obj())
+if _check:
+    sys.exit(0)
 import runpy
 runpy.run_module(_module, run_name='__main__', alter_sys=True)
 '''
@@ -119,6 +128,13 @@ class LaunchPlan:
         entry = '@' + str(self.app_dir.joinpath(*self.entry.split('/'))) if self.entry_kind == 'script' \
             else self.entry
         return [str(self.python), '-s', '-c', BOOTSTRAP, entry, *self.args, *args]
+
+    def check_env(self, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+        """The environment of an entry point check: :meth:`environ` with ``SLAUNCH_ENTRY_CHECK=1`` (the bootstrap
+        resolves the entry point and exits 0, or prints its one-line error and exits 2)."""
+        env = self.environ(base=base)
+        env['SLAUNCH_ENTRY_CHECK'] = '1'
+        return env
 
     def release(self) -> None:
         """Drop the "in use" marks this plan holds (run_plan does it when the app exits)."""

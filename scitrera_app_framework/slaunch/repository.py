@@ -8,7 +8,7 @@ Layout (written by :mod:`.deploy`, or by the original's deploy tools)::
         manifest.yaml                    environment, entrypoint, lib_versions, pip_requirements, conda_requirements
         .slaunch-files.sha256            sha256 of every file (written by slaunch.deploy; optional)
       _libs/manifest.yaml                lib name -> {current, latest}
-      _libs/<lib>/<version>/             the lib's files (the directory put on sys.path, e.g. <lib>/__init__.py)
+      _libs/<lib>/<version>/             the lib's build directory (put on sys.path: <lib>/__init__.py, manifest.yaml)
       _env/<env>/requirements.txt        pip requirements of environment <env> (options such as --find-links too)
       _env/<env>/environment.yml         conda environment file (optional)
 
@@ -50,7 +50,7 @@ __all__ = [
     'REPOSITORY_ENV_VAR', 'DEFAULT_REPOSITORY', 'CACHE_ENV_VAR', 'INDEX_FILE', 'APP_MANIFEST', 'LIBS_DIR',
     'ENVS_DIR', 'DEFAULT_ENTRYPOINT', 'IndexEntry', 'AppVersionSpec', 'repository_path', 'cache_root',
     'read_index', 'read_app_version_spec', 'environment_spec', 'copy_tree', 'tree_digest', 'install_version',
-    'repository_repairers',
+    'repository_repairers', 'entrypoint_problem', 'read_version_dir_spec',
 ]
 
 REPOSITORY_ENV_VAR = 'SLAUNCH_REPOSITORY_PATH'
@@ -181,10 +181,20 @@ def read_app_version_spec(repo: Path, app: str, version: str) -> AppVersionSpec:
     validate_name(app, 'app name')
     validate_name(version, 'app version')
     directory = repo / app / version
-    manifest_file = directory / APP_MANIFEST
     if not directory.is_dir():
         raise InstallError(f'{app} {version} is not in the repository: {directory} does not exist; deploy it or '
                            f'fix {repo / INDEX_FILE}')
+    return read_version_dir_spec(repo, directory, app, version)
+
+
+def read_version_dir_spec(repo: Path, directory: Path, app: str, version: str) -> AppVersionSpec:
+    """Return the spec of the app version in ``directory`` (its ``manifest.yaml``), read exactly as a launcher
+    reads ``<repo>/<app>/<version>/`` (deploy checks a staged version with it before placing it).
+
+    Raises :class:`InstallError` when it has no readable ``manifest.yaml``, :class:`ManifestError` (file, line,
+    key path) for a malformed one or an entrypoint that is not a file of the version.
+    """
+    manifest_file = directory / APP_MANIFEST
     try:
         data, marks = _read_yaml(manifest_file)
     except ManifestFetchError as exc:
@@ -206,10 +216,10 @@ def read_app_version_spec(repo: Path, app: str, version: str) -> AppVersionSpec:
                                                 allow_empty=True).strip()
     location = chk.location(('entrypoint',) if 'entrypoint' in body else ())
     if entry:
+        problem = entrypoint_problem(entry)
+        if problem:
+            raise chk.error(('entrypoint',), problem)
         parts = entry.replace('\\', '/').split('/')
-        if entry.startswith(('/', '\\')) or any(p in ('', '.', '..') for p in parts) or ':' in parts[0]:
-            raise chk.error(('entrypoint',), f'{entry!r} must be a relative path of a file of the app (no '
-                                             "'..', not absolute)")
         entry = '/'.join(parts)
         if not directory.joinpath(*parts).is_file():
             top = sorted(p.name for p in directory.iterdir() if p.name != APP_MANIFEST and not p.name.startswith('.'))
@@ -226,6 +236,16 @@ def read_app_version_spec(repo: Path, app: str, version: str) -> AppVersionSpec:
         entrypoint=entry, entry_kind='script' if entry else 'python', entry_location=location, lib_versions=libs,
         pip_requirements=_lines(chk, body.get('pip_requirements'), ('pip_requirements',)),
         conda_requirements=_lines(chk, body.get('conda_requirements'), ('conda_requirements',)))
+
+
+def entrypoint_problem(entry: str) -> Optional[str]:
+    """Return why ``entry`` (an app version's ``entrypoint``, not empty) is refused, or None: it must be a relative
+    path of a file of the version (no ``..``, not absolute, no drive, no control character)."""
+    parts = entry.replace('\\', '/').split('/')
+    if entry.startswith(('/', '\\')) or any(p in ('', '.', '..') for p in parts) or ':' in parts[0] \
+            or any(ord(ch) < 32 or ch in '\x7f\x85\u2028\u2029' for ch in entry):
+        return f"{entry!r} must be a relative path of a file of the app (no '..', not absolute)"
+    return None
 
 
 def _lines(chk: Checker, value: Any, path: KeyPath) -> Tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 ``reset_framework()`` returns the process to its pre-init state: it stops the default ``Variables``' probe
 endpoint, shuts down its plugins, forgets the default ``Variables``, removes the framework's log handler from
-the root logger, forgets every shutdown hook and app, restores the signal handlers it replaced, stops the
+the root logger, switches the Prometheus metrics off (unregistering the ``saf_*`` metrics), forgets every
+shutdown hook and app, restores the signal handlers it replaced, stops the
 shutdown watchdog, forgets the extra secret-name patterns (``SAF_SECRET_KEYS``) and changes back to the working
 directory the framework left.
 """

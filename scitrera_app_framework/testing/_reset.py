@@ -6,6 +6,7 @@ from ..core.core import restore_working_directory
 from ..core.defaults import peek_default_variables, set_default_variables
 from ..core.health import stop_health_server
 from ..core.logs import remove_framework_handler
+from ..core.metrics import disable_metrics
 from ..core.plugins import shutdown_all_plugins
 from ..core.shutdown import get_shutdown_manager
 from ..core.util import stop_watching
@@ -21,6 +22,7 @@ def reset_framework(shutdown_plugins: bool = True) -> None:
             shutdown_all_plugins(v)
     set_default_variables(None)
     remove_framework_handler()
+    disable_metrics()
     get_shutdown_manager().reset()
     reset_secret_patterns()
     stop_watching()

@@ -24,16 +24,29 @@ GET: Callable[[Any], Any] = DATA.get if FAST else (lambda k: os.environ.get(k)) 
 NO_KEY = ('saf: not an environment name',)  # hashable, never present in the environment
 KEYS: dict[Any, Any] = {}  # name -> encoded upper-case key
 VALUES: dict[Any, str] = {}  # raw environment value -> decoded str
-CACHE_MAX = 65536  # names and values cached; past it the oldest entry goes (no cliff: never a full clear)
+CACHE_MAX = 65536  # names and values cached; past it the oldest quarter goes (never a full clear)
+
+
+def _trim(cache: dict[Any, Any]) -> None:
+    """Drop the oldest quarter of ``cache`` (dicts keep insertion order), in place, rebuilding its table.
+
+    Deleting the oldest entry one at a time (``del d[next(iter(d))]``) leaves a deleted slot at the front of the
+    dict's entry table each time, and every later ``next(iter(d))`` walks over all of them until the dict is next
+    resized: past the bound every new name cost ~100x more. Rebuilding the newest three quarters into a cleared
+    dict costs O(CACHE_MAX) once per CACHE_MAX/4 new names: a flat few entries' worth per name.
+    """
+    try:
+        keep = list(cache.items())[len(cache) // 4:]
+    except RuntimeError:  # changed by another thread meanwhile: trim next time
+        return
+    cache.clear()  # (a reader in another thread meanwhile misses and recomputes: correct, just slower once)
+    cache.update(keep)
 
 
 def encoded_key(key: Any) -> Any:
     """Return (and cache) the key under which ``key.upper()`` is stored in the environment."""
     if len(KEYS) >= CACHE_MAX:
-        try:
-            del KEYS[next(iter(KEYS))]  # the oldest entry (dicts keep insertion order)
-        except (StopIteration, KeyError, RuntimeError):  # emptied or changed by another thread meanwhile
-            pass
+        _trim(KEYS)
     if key.__class__ is not str or not key or key[:2] == '=|':
         ek: Any = NO_KEY
     else:
@@ -50,10 +63,7 @@ def decode(raw: Any) -> str:
     if raw.__class__ is str:
         return raw
     if len(VALUES) >= CACHE_MAX:
-        try:
-            del VALUES[next(iter(VALUES))]
-        except (StopIteration, KeyError, RuntimeError):
-            pass
+        _trim(VALUES)
     val = VALUES[raw] = DECODE(raw)  # type: ignore[misc]
     return val
 

@@ -240,6 +240,7 @@ def _check_bounds(path: str, kind: str, root: Any, children: Callable[[Any], Opt
     bomb is caught in time linear in the input.
     """
     memo: dict[int, tuple[int, int]] = {}
+    active: set[int] = set()  # the nodes being sized: the ancestors of the node popped (a DFS stack's property)
     stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
@@ -247,9 +248,14 @@ def _check_bounds(path: str, kind: str, root: Any, children: Callable[[Any], Opt
         if kids is None or (not done and id(node) in memo):
             continue
         if not done:
+            if id(node) in active:  # a recursive alias (&a [*a]): it would expand for ever
+                raise ConfigFileError(path, None, f'invalid {kind}: a structure contains itself (a recursive '
+                                                  f'alias); write it out without the cycle')
+            active.add(id(node))
             stack.append((node, True))
             stack.extend((k, False) for k in kids if id(k) not in memo)
             continue
+        active.discard(id(node))
         height, size = 1, len(kids)
         for k in kids:
             kh, ks = memo.get(id(k), (0, 0))
@@ -275,31 +281,69 @@ def _check_depth(path: str, kind: str, data: Any) -> Any:
     return data
 
 
+def two_lines(first: int, second: int) -> str:
+    """``lines 3 and 5`` (or ``line 4, twice`` when both are on one line), for errors naming two places."""
+    return f'lines {first} and {second}' if first != second else f'line {first}, twice'
+
+
+#: Line numbers of mapping keys: key path (the keys as written, outermost first) -> 1-based line.
+KeyLines = dict[tuple[str, ...], int]
+
+_YAML_STR = 'tag:yaml.org,2002:str'
+_YAML_WORD_KEYS = ('tag:yaml.org,2002:bool', 'tag:yaml.org,2002:null')
+_YAML_MERGE = 'tag:yaml.org,2002:merge'
+
+
 def parse_yaml_text(text: str, path: str = '<string>') -> Any:
-    """``yaml.safe_load`` with errors naming the file and line.
+    """Parse YAML safely (``yaml.SafeLoader``) with errors naming the file and line; see
+    :func:`parse_yaml_document`.
 
     Raises:
-        ConfigFileError: invalid YAML, or nested too deeply.
+        ConfigFileError: invalid YAML, a duplicate key, a recursive alias, or nested too deeply or too large.
+    """
+    return parse_yaml_document(text, path)[0]
+
+
+def parse_yaml_document(text: str, path: str = '<string>') -> tuple[Any, KeyLines]:
+    """Parse YAML once: compose the node graph, check its bounds, note each key's line (rejecting duplicate keys)
+    and construct the data from that same graph (``yaml.SafeLoader``'s constructors: no arbitrary objects).
+
+    Keys that YAML 1.1 would read as booleans or null (``on:``, ``off:``, ``yes:``, ``no:``, ``true:``,
+    ``null:``) stay the strings written; values keep YAML's meaning (``v: on`` is True). Merge keys (``<<:``)
+    may be overridden by the mapping's own keys. Returns ``(data, lines)``: the line of every key reachable
+    through mappings only, by key path (see :data:`KeyLines`).
+
+    Raises:
+        ConfigFileError: invalid YAML, a duplicate key in one mapping (names both lines), a recursive alias, or
+            nested too deeply or too large (see :data:`MAX_DEPTH`).
     """
     import yaml
 
+    loader = yaml.SafeLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)  # the node graph: aliases are shared, not expanded yet
-        if root is not None:
+        try:
+            root = loader.get_single_node()  # the node graph: aliases are shared, not expanded yet
+            if root is None:
+                return None, {}
             _check_yaml_nodes(path, root)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = ' '.join(p for p in (e.context, e.problem) if p) or type(e).__name__
-        raise ConfigFileError(path, line, f'invalid YAML: {problem}') from None
-    except yaml.YAMLError as e:
-        raise ConfigFileError(path, None, f'invalid YAML: {type(e).__name__}') from None
-    except RecursionError:
-        raise _depth_error(path, 'YAML') from None
-    except ValueError as e:  # a value the constructor refuses (an integer too long to convert, ...)
-        raise ConfigFileError(path, None, f'invalid YAML: {type(e).__name__}: {str(e)[:200]}') from None
-    return _check_depth(path, 'YAML', data)
+            lines = _yaml_key_lines(path, root)
+            data = loader.construct_document(root)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark is not None else None
+            problem = ' '.join(p for p in (e.context, e.problem) if p) or type(e).__name__
+            raise ConfigFileError(path, line, f'invalid YAML: {problem}') from None
+        except yaml.YAMLError as e:
+            raise ConfigFileError(path, None, f'invalid YAML: {type(e).__name__}') from None
+        except RecursionError:
+            raise _depth_error(path, 'YAML') from None
+        except ConfigFileError:
+            raise
+        except ValueError as e:  # a value the constructor refuses (an integer too long to convert, ...)
+            raise ConfigFileError(path, None, f'invalid YAML: {type(e).__name__}: {str(e)[:200]}') from None
+    finally:
+        loader.dispose()
+    return data, lines
 
 
 def _check_yaml_nodes(path: str, root: Any) -> None:
@@ -314,14 +358,59 @@ def _check_yaml_nodes(path: str, root: Any) -> None:
     _check_bounds(path, 'YAML', root, children)
 
 
+def _yaml_key_lines(path: str, root: Any) -> KeyLines:
+    """Walk the composed graph once: keys written as YAML 1.1 booleans/null retagged as strings, duplicate keys
+    rejected (both lines named), and the line of each key reachable through mappings recorded."""
+    import yaml
+
+    lines: KeyLines = {}
+    seen: set[int] = set()
+    stack: list[tuple[Any, Optional[tuple[str, ...]]]] = [(root, ())]
+    while stack:
+        node, kpath = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            first = id(node) not in seen
+            if first:
+                seen.add(id(node))
+                where: dict[tuple[str, str], int] = {}
+                for knode, _ in node.value:
+                    if not isinstance(knode, yaml.ScalarNode) or knode.tag == _YAML_MERGE:
+                        continue
+                    if knode.tag in _YAML_WORD_KEYS:
+                        knode.tag = _YAML_STR  # 'on:' stays the key 'on' (YAML 1.1 would make it True)
+                    ident = (knode.tag, knode.value)
+                    line = knode.start_mark.line + 1
+                    if ident in where:
+                        raise ConfigFileError(path, line, f'duplicate key {knode.value!r} in one mapping '
+                                                          f'({two_lines(where[ident], line)}); keep one')
+                    where[ident] = line
+            for knode, vnode in node.value:
+                if isinstance(knode, yaml.ScalarNode) and knode.tag == _YAML_MERGE:
+                    if first:
+                        stack.append((vnode, None))
+                    continue
+                sub = kpath + (str(knode.value),) if kpath is not None and isinstance(knode, yaml.ScalarNode) \
+                    else None
+                if sub is not None:
+                    lines[sub] = knode.start_mark.line + 1
+                if sub is not None or first:
+                    stack.append((vnode, sub))
+        elif isinstance(node, yaml.SequenceNode) and id(node) not in seen:
+            seen.add(id(node))
+            stack.extend((n, None) for n in node.value)
+    return lines
+
+
 def parse_json_text(text: str, path: str = '<string>') -> Any:
     """``json.loads`` with errors naming the file, line and column.
 
     Raises:
-        ConfigFileError: invalid JSON, or nested too deeply.
+        ConfigFileError: invalid JSON, a duplicate key in one object (names both lines), or nested too deeply.
     """
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as e:
+        raise _json_duplicate_error(path, text, e.key) from None
     except json.JSONDecodeError as e:
         raise ConfigFileError(path, e.lineno, f'invalid JSON: {e.msg} (column {e.colno})') from None
     except RecursionError:
@@ -329,6 +418,137 @@ def parse_json_text(text: str, path: str = '<string>') -> Any:
     except ValueError as e:  # an integer too long to convert, ...
         raise ConfigFileError(path, None, f'invalid JSON: {type(e).__name__}: {str(e)[:200]}') from None
     return _check_depth(path, 'JSON', data)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _DuplicateKey(k)
+            seen.add(k)
+    return d
+
+
+def _json_duplicate_error(path: str, text: str, key: str) -> ConfigFileError:
+    where: dict[tuple[int, str], int] = {}
+    for obj, k, line, _ in json_key_lines(text):
+        if k == key and (obj, k) in where:
+            return ConfigFileError(path, line, f'duplicate key {key!r} in one object '
+                                               f'({two_lines(where[(obj, k)], line)}); keep one')
+        where.setdefault((obj, k), line)
+    return ConfigFileError(path, None, f'duplicate key {key!r} in one object; keep one')
+
+
+def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, ...]]]]:
+    """Every object key of a JSON text in document order: ``(object number, key, line, key path)``; the key path
+    (keys from the top, see :data:`KeyLines`) is None inside arrays. Used on error paths only (duplicate keys,
+    keys colliding after flattening): ``json`` itself reports no positions. Assumes text ``json`` accepted."""
+    out: list[tuple[int, str, int, Optional[tuple[str, ...]]]] = []
+    # stack entries: [object number or -1 for an array, path of the container or None, last key]
+    stack: list[list[Any]] = []
+    n_obj = 0
+    line, counted = 1, 0  # the line of text[counted]
+    search = _JSON_SIGNIFICANT.search
+    n = len(text)
+    m = search(text, 0)
+    while m is not None:
+        i = m.start()
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while True:  # the closing quote: one not escaped by an odd run of backslashes
+                j = text.find('"', j)
+                if j < 0:
+                    return out
+                k = j - 1
+                while text[k] == '\\':
+                    k -= 1
+                if (j - 1 - k) % 2 == 0:
+                    break
+                j += 1
+            after = j + 1
+            while after < n and text[after] in ' \t\r\n':
+                after += 1
+            if stack and stack[-1][0] >= 0 and after < n and text[after] == ':':
+                raw = text[i:j + 1]
+                key = raw[1:-1]
+                if '\\' in key:
+                    try:
+                        key = json.loads(raw)
+                    except ValueError:
+                        pass
+                line += text.count('\n', counted, i)
+                counted = i
+                top = stack[-1]
+                top[2] = key
+                out.append((top[0], key, line, top[1] + (key,) if top[1] is not None else None))
+            m = search(text, j + 1)
+            continue
+        if c == '{':
+            parent = stack[-1] if stack else None
+            cpath: Optional[tuple[str, ...]]
+            if parent is None:
+                cpath = ()
+            elif parent[0] >= 0 and parent[1] is not None and parent[2] is not None:
+                cpath = parent[1] + (parent[2],)
+            else:
+                cpath = None
+            stack.append([n_obj, cpath, None])
+            n_obj += 1
+        elif c == '[':
+            stack.append([-1, None, None])
+        elif stack:  # '}' or ']'
+            stack.pop()
+        m = search(text, i + 1)
+    return out
+
+
+_JSON_SIGNIFICANT = re.compile(r'["{}\[\]]')
+
+
+_TOML_HEADER = re.compile(r'\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$')
+_TOML_PART_RE = r'[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\''
+_TOML_KEY = re.compile(rf'\s*((?:{_TOML_PART_RE})(?:\s*\.\s*(?:{_TOML_PART_RE}))*)\s*=')
+_TOML_PART = re.compile(_TOML_PART_RE)
+
+
+def toml_key_lines(text: str) -> KeyLines:
+    """The line of each key of a TOML text by key path (see :data:`KeyLines`); best effort, line by line
+    (table headers, ``key = ...`` and dotted keys; multi-line strings skipped; arrays of tables left out). Used on
+    error paths only."""
+    def parts(dotted: str) -> tuple[str, ...]:
+        return tuple(p[1:-1] if p[:1] in '"\'' else p for p in _TOML_PART.findall(dotted))
+
+    out: KeyLines = {}
+    table: Optional[tuple[str, ...]] = ()
+    in_string: Optional[str] = None
+    for n, row in enumerate(text.split('\n'), 1):
+        if in_string is not None:
+            if row.count(in_string) % 2 == 1:
+                in_string = None
+            continue
+        h = _TOML_HEADER.match(row)
+        if h is not None:
+            table = parts(h.group(2)) if h.group(1) == '[' else None
+            if table is not None:
+                out.setdefault(table, n)
+            continue
+        m = _TOML_KEY.match(row)
+        if m is not None and table is not None:
+            out[table + parts(m.group(1))] = n
+        for q in ('"""', "'''"):
+            if row.count(q) % 2 == 1:
+                in_string = q
+                break
+    return out
 
 
 def parse_toml_text(text: str, path: str = '<string>') -> Any:
@@ -362,4 +582,5 @@ def parse_toml_text(text: str, path: str = '<string>') -> Any:
 
 
 __all__ = ['ConfigFileError', 'decode_utf8', 'read_text', 'parse_env_text', 'read_env_file', 'parse_yaml_text',
-           'parse_json_text', 'parse_toml_text', 'MAX_DEPTH']
+           'parse_yaml_document', 'parse_json_text', 'parse_toml_text', 'json_key_lines', 'toml_key_lines', 'KeyLines',
+           'two_lines', 'MAX_DEPTH']

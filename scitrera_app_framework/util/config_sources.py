@@ -18,16 +18,21 @@ import argparse
 import logging
 import os
 import threading
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Union
 
 from .config_files import (
     ConfigFileError,
+    KeyLines,
+    json_key_lines,
     parse_env_text,
     parse_json_text,
     parse_toml_text,
-    parse_yaml_text,
+    parse_yaml_document,
     read_text,
+    toml_key_lines,
+    two_lines,
 )
+from .secrets import add_secret_values, is_secret_key, mark_secret_key
 
 _NO = object()
 _log = logging.getLogger('saf.config')
@@ -90,9 +95,16 @@ class KeySource:
         return f'<{type(self).__name__} {len(self._data)} keys>'
 
 
-def flatten(data: Mapping[Any, Any], prefix: str = '', sep: str = '_') -> dict[str, Any]:
-    """Flatten nested mappings into upper-case ``SECTION_KEY`` names; lists and other values stay as they are."""
+def flatten(data: Mapping[Any, Any], prefix: str = '', sep: str = '_',
+            on_collision: Optional[Callable[[str, tuple[str, ...], tuple[str, ...]], Any]] = None) -> dict[str, Any]:
+    """Flatten nested mappings into upper-case ``SECTION_KEY`` names; lists and other values stay as they are.
+
+    Two keys can give one name (``db: {host: ...}`` beside ``db_host:``, or ``level`` beside ``LEVEL``): the later
+    one wins, unless ``on_collision`` is given: it is then called with the name and the two key paths (the keys
+    as written, outermost first) and may raise. The check costs nothing unless there is a collision.
+    """
     out: dict[str, Any] = {}
+    leaves = 0
     stack: list[tuple[str, Mapping[Any, Any]]] = [(prefix, data)]
     while stack:
         pre, node = stack.pop()
@@ -102,29 +114,52 @@ def flatten(data: Mapping[Any, Any], prefix: str = '', sep: str = '_') -> dict[s
                 stack.append((name, val))
             else:
                 out[name.upper()] = val
+                leaves += 1
+    if on_collision is not None and leaves != len(out):
+        _find_collision(data, prefix, sep, on_collision)
     return out
 
 
-def _yaml_lines(text: str, prefix: str) -> dict[str, int]:
-    """Line numbers of the flattened keys of a YAML document (best effort: {} when it cannot tell)."""
-    try:
-        import yaml
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except Exception:
-        return {}
-    out: dict[str, int] = {}
-    stack = [(prefix, root)]
+def _find_collision(data: Mapping[Any, Any], prefix: str, sep: str,
+                    on_collision: Callable[[str, tuple[str, ...], tuple[str, ...]], Any]) -> None:
+    origin: dict[str, tuple[str, ...]] = {}
+    stack: list[tuple[str, tuple[str, ...], Mapping[Any, Any]]] = [(prefix, (), data)]
     while stack:
-        pre, node = stack.pop()
-        if not isinstance(node, yaml.MappingNode):
-            continue
-        for knode, vnode in node.value:
-            name = f'{pre}_{knode.value}' if pre else str(knode.value)
-            if isinstance(vnode, yaml.MappingNode) and vnode.value:
-                stack.append((name, vnode))
-            else:
-                out[name.upper()] = knode.start_mark.line + 1
-    return out
+        pre, kpath, node = stack.pop()
+        for k, val in node.items():
+            name = f'{pre}{sep}{k}' if pre else str(k)
+            sub = kpath + (str(k),)
+            if isinstance(val, Mapping) and val:
+                stack.append((name, sub, val))
+                continue
+            up = name.upper()
+            if up in origin:
+                on_collision(up, origin[up], sub)
+            origin[up] = sub
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality for change detection: NaN equals NaN (also inside lists and mappings); a change of type is a
+    change (``1`` to ``1.0`` or ``True``)."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (a != a and b != b)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(x, b[k]) for k, x in a.items())
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+    """The keys added, removed or changed between two snapshots of a source (NaN equals NaN)."""
+    return {k for k in set(old) | set(new) if not _same(old.get(k, _NO), new.get(k, _NO))}
 
 
 class FileSource(KeySource):
@@ -175,21 +210,42 @@ class FileSource(KeySource):
             data: dict[str, Any] = {(f'{self.prefix}_{k}' if self.prefix else k): val for k, val in raw.items()}
             lines = {(f'{self.prefix}_{k}' if self.prefix else k).upper(): n for k, n in lines.items()}
         else:
-            parsed = (parse_yaml_text if self.kind == 'yaml' else parse_json_text if self.kind == 'json'
-                      else parse_toml_text)(text, p)
+            keylines: Optional[KeyLines] = None
+            if self.kind == 'yaml':
+                parsed, keylines = parse_yaml_document(text, p)
+            else:
+                parsed = (parse_json_text if self.kind == 'json' else parse_toml_text)(text, p)
             if parsed is None:
                 parsed = {}
             if not isinstance(parsed, Mapping):
                 raise ConfigFileError(p, 1, f'the top level of a configuration file must be a mapping of settings, '
                                             f'got {type(parsed).__name__}')
-            data = flatten(parsed, self.prefix)
-            if self.kind == 'yaml':
-                lines = _yaml_lines(text, self.prefix)
+            data = flatten(parsed, self.prefix, on_collision=lambda name, a, b: self._collision(p, text, keylines,
+                                                                                                name, a, b))
+            if keylines:
+                pre = f'{self.prefix}_' if self.prefix else ''
+                lines = {(pre + '_'.join(kp)).upper(): n for kp, n in keylines.items()}
         self._lines = lines
+        add_secret_values(val for k, val in data.items() if isinstance(val, (str, int, float)) and is_secret_key(k))
         return data
 
+    def _collision(self, p: str, text: str, keylines: Optional[KeyLines], name: str, a: tuple[str, ...],
+                   b: tuple[str, ...]) -> None:
+        """Raise the error for two keys that flatten to one name, with their lines where the reader can tell."""
+        if keylines is None:
+            if self.kind == 'json':
+                keylines = {kp: n for _, _, n, kp in json_key_lines(text) if kp is not None}
+            else:
+                keylines = toml_key_lines(text)
+        la, lb = keylines.get(a), keylines.get(b)
+        if la is not None and lb is not None and lb < la:
+            a, b, la, lb = b, a, lb, la
+        where = f' ({two_lines(la, lb)})' if la is not None and lb is not None else ''
+        raise ConfigFileError(p, lb, f'the keys {".".join(a)!r} and {".".join(b)!r} both give the setting {name} '
+                                     f'once nested keys are flattened{where}; keep one')
+
     def describe(self, key: str) -> str:
-        """``file /path/app.yaml:12`` (the line where the reader knows it)."""
+        """``file /path/app.yaml:12`` (the line where the reader knows it: YAML files)."""
         line = self._lines.get(key.upper())
         return f'file {self.path}:{line}' if line is not None else f'file {self.path}'
 
@@ -209,7 +265,7 @@ class FileSource(KeySource):
             self.last_error = None
             old = self._data
             self._set(new)
-        return {k for k in set(old) | set(new) if old.get(k, _NO) != new.get(k, _NO)}
+        return changed_keys(old, new)
 
     def __repr__(self) -> str:
         return f'<FileSource {self.path} ({len(self._data)} keys)>'
@@ -220,7 +276,9 @@ class SecretsDirSource(KeySource):
 
     File names are the keys (matched like environment names); names starting with ``.`` are skipped (the
     Kubernetes ``..data`` link and its timestamped directories); links are followed, so the volume's atomic swap
-    of ``..data`` is seen by :meth:`reload`. A missing directory gives no values.
+    of ``..data`` is seen by :meth:`reload`. A missing directory gives no values. Every key read, at start or by a
+    later :meth:`reload`, is marked secret and its value registered as a known secret value (see
+    :mod:`.secrets`).
     """
 
     kind = 'secrets'
@@ -251,6 +309,9 @@ class SecretsDirSource(KeySource):
                 _log.debug('secrets directory %s: %s is not UTF-8 text; skipped', self.path, name)
                 continue
             data[name] = text[:-2] if text.endswith('\r\n') else text[:-1] if text.endswith('\n') else text
+        for name in data:  # every value from a secrets source is secret, whenever it appeared (also on reload)
+            mark_secret_key(name)
+        add_secret_values(data.values())
         return data
 
     def describe(self, key: str) -> str:
@@ -264,7 +325,7 @@ class SecretsDirSource(KeySource):
             new = self._read()
             old = self._data
             self._set(new)
-        return {k for k in set(old) | set(new) if old.get(k, _NO) != new.get(k, _NO)}
+        return changed_keys(old, new)
 
     def __repr__(self) -> str:
         return f'<SecretsDirSource {self.path} ({len(self._data)} keys)>'
@@ -275,15 +336,25 @@ class CliSource(KeySource):
     ``--key=value``, ``--key value`` and ``--flag`` (True); ``--log-level`` answers ``LOG_LEVEL`` and
     ``log_level``. Arguments that are not options are ignored.
 
+    ``flags`` maps variable names to the option that sets them (``{'WORDTOOL_REPEAT': '--repeat'}``, as
+    :func:`scitrera_app_framework.cmdline.add_settings_options` builds them): provenance and error messages name
+    that option instead of one derived from the key.
+
     Raises:
         TypeError: neither a namespace nor a sequence of strings.
     """
 
     kind = 'cli'
 
-    def __init__(self, args: Any) -> None:
+    def __init__(self, args: Any, flags: Optional[Mapping[str, str]] = None) -> None:
         self._flags: dict[str, str] = {}
         super().__init__(self._parse(args))
+        if flags:
+            self._flags.update({str(k).upper(): str(f) for k, f in flags.items()})
+
+    def flag(self, key: str) -> Optional[str]:
+        """The option that sets ``key`` (``--repeat``), when known."""
+        return self._flags.get(key.upper())
 
     def _parse(self, args: Any) -> dict[str, Any]:
         if args is None:
@@ -329,4 +400,4 @@ class CliSource(KeySource):
         return f'command line {flag}' if flag else 'command line'
 
 
-__all__ = ['KeySource', 'FileSource', 'SecretsDirSource', 'CliSource', 'flatten', 'FILE_KINDS']
+__all__ = ['KeySource', 'FileSource', 'SecretsDirSource', 'CliSource', 'flatten', 'changed_keys', 'FILE_KINDS']

@@ -111,8 +111,8 @@ def import_modules(package: Union[str, ModuleType], recursive: bool = False,
     base = pkg.__name__
     paths = getattr(pkg, '__path__', None)
     if paths is None:
-        raise ValueError(f'{base!r} is a module, not a package: import_modules() needs a package (a directory '
-                         f'with submodules)')
+        raise ValueError(f'{base!r} is not a package (it is a plain module): import_modules() needs a package (a '
+                         f'directory with submodules)')
     excluded = {e if e.startswith(base + '.') or e == base else f'{base}.{e}' for e in exclusions}
 
     def _skip(mod_name: str) -> bool:

@@ -1,4 +1,5 @@
-"""Strict parsers for configuration values (booleans and comma-separated lists)."""
+"""Parsers for configuration values: booleans (the original's lenient one and a strict one), comma-separated
+lists, integers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,39 @@ _FALSE = frozenset(('0', 'false', 'f', 'no', 'n', 'off', ''))
 
 
 def ext_parse_bool(value: Any) -> bool:
-    """Parse a configuration value as a boolean.
+    """Read a configuration value as a boolean the way the original 0.0.69 did; never raises.
+
+    A bool is returned as it is; an empty or false-like value (None, ``''``, 0, an empty container) is False.
+    Anything else is read as text (bytes decoded, whitespace stripped, case ignored): ``on`` is True and
+    ``off`` False (the original read ``on`` as False: a documented difference); otherwise the text is True
+    when it contains ``1``, ``t`` or ``y`` (``true``, ``yes``, ``1``, ``y``, but also ``'not'`` and
+    ``'yes please'``), else False (``false``, ``no``, ``0``, ``'enabled'``, ``2``).
+
+    Apps feed it whatever their configuration chain returns. For settings where a typo must be an error use
+    :func:`parse_bool_strict` (the framework's own switches and typed settings do).
+    """
+    if value is True or value is False:
+        return value
+    try:
+        if not value:
+            return False
+    except Exception:  # an object whose truth value cannot be taken: read its text
+        pass
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode('utf-8', 'replace')
+    try:
+        s = str(value).strip().lower()
+    except Exception:
+        return True  # a value that is there but has no text: present, so true (the original raised here)
+    if s == 'on':
+        return True
+    if s == 'off':
+        return False
+    return '1' in s or 't' in s or 'y' in s
+
+
+def parse_bool_strict(value: Any) -> bool:
+    """Parse a configuration value as a boolean, refusing anything that is not clearly one.
 
     Returns ``value`` unchanged when it is a bool; ``None`` is False. Strings are compared case- and
     space-insensitively: ``1/true/t/yes/y/on`` are True and ``0/false/f/no/n/off`` and the empty string are
@@ -123,5 +156,5 @@ def seconds_at_least(minimum: float = 0.0, what: str = '') -> Callable[[Any], fl
     return parse
 
 
-__all__ = ['ext_parse_bool', 'ext_parse_csv', 'ext_parse_csv_set', 'ext_parse_int', 'int_in_range',
+__all__ = ['ext_parse_bool', 'parse_bool_strict', 'ext_parse_csv', 'ext_parse_csv_set', 'ext_parse_int', 'int_in_range',
            'seconds_at_least']

@@ -15,15 +15,31 @@ Values. A secret key's non-empty value prints as ``****``. In every value and te
 credentials in URLs (``scheme://user:password@host``, the password may contain ``@``) and ``name=value`` /
 ``"name": "value"`` pairs whose name is secret are masked.
 
-What it cannot do: recognize a secret by its shape alone (a bare token in a message, a password in a
-non-secret key outside a URL), or mask what user code prints itself without going through the framework.
+Known secret values. The values of variables declared secret (``environ(..., secret=True)``, ``Secret[...]``
+settings fields), of every key of a secrets directory, and of secret-named keys read from files, set locally or
+found in the environment at start are registered as they are loaded (and again on reload) with
+:func:`add_secret_values`; every literal occurrence of one of them, at least
+:data:`MIN_SECRET_VALUE_LENGTH` characters long, is masked in every text the framework prints (:func:`mask_text`,
+hence errors, the health report and ``saf``; and log messages, their arguments, extras and tracebacks with
+``SAF_LOG_REDACT``); values longer than :data:`MAX_SECRET_VALUE_LENGTH` are not searched for. A short common
+word used as a secret value (``default``, ``postgres``) is masked wherever it appears: the safe side. The
+values are kept in memory (never written anywhere) until :func:`reset_secret_patterns`; a rotated secret's old
+value stays masked. One compiled pattern (the values factored as a trie) is rebuilt on the first use after the
+set changed; with no values registered there is no pattern and no cost. A search skips, in C, every character
+that starts no value; its cost otherwise grows with the number of distinct characters that start values (see
+README "Performance").
+
+What it cannot do: recognize a secret by its shape alone (a bare token nobody declared, a password in a
+non-secret key outside a URL), mask a value shorter than :data:`MIN_SECRET_VALUE_LENGTH` characters or a value
+transformed before printing (encoded, split, cut), or mask what user code prints itself without going through
+the framework.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
 MASK = '****'
 
@@ -41,6 +57,8 @@ NON_SECRET_SUFFIXES: tuple[str, ...] = (
     'host', 'port', 'timeout', 'ttl', 'file', 'path', 'dir', 'length', 'min_length', 'max_length',
     'header_name', 'endpoint', 'provider', 'algorithm',
 )
+#: framework settings whose names match a pattern but whose values are not secrets (the list of extra patterns)
+_NEVER_SECRET = frozenset(('saf_secret_keys',))
 _SUFFIX_RE = re.compile('(?:^|_)(?:' + '|'.join(re.escape(x) for x in NON_SECRET_SUFFIXES) + ')$')
 _SEP_RE = re.compile(r'[-_.\s]+')
 _builtin_re = re.compile('|'.join(f'(?:{p})' for p in SECRET_KEY_PATTERNS))
@@ -64,7 +82,9 @@ def is_secret_key(key: Any) -> bool:
     if hit is not None:
         return hit
     norm = normalize_key(key)
-    if norm in _marked:
+    if norm in _NEVER_SECRET:
+        result = False
+    elif norm in _marked:
         result = True
     else:
         result = ((_builtin_re.search(norm) is not None or any(p in norm for p in _extra))
@@ -91,18 +111,130 @@ def add_secret_patterns(patterns: Iterable[str] | str) -> None:
 def mark_secret_key(name: str) -> None:
     """Mark one exact name as secret (the hook for variables declared secret)."""
     global _marked
+    if normalize_key(name) in _marked:
+        return
     with _lock:
         _marked = _marked | {normalize_key(name)}
         _cache.clear()
 
 
 def reset_secret_patterns() -> None:
-    """Forget the extra patterns and marked names (used by ``testing.reset_framework``)."""
-    global _extra, _marked
+    """Forget the extra patterns, the marked names and the known secret values (used by
+    ``testing.reset_framework``)."""
+    global _extra, _marked, _values_re, _values_dirty
     with _lock:
         _extra = ()
         _marked = frozenset()
         _cache.clear()
+        _values.clear()
+        _values_re, _values_dirty = None, False
+
+
+# --- known secret values -------------------------------------------------------------------------------------
+#: The shortest value masked as a known secret value: shorter ones (``admin``, ``1234``) would mask ordinary words
+#: and numbers everywhere; they are still masked under their secret names.
+MIN_SECRET_VALUE_LENGTH = 6
+#: The longest value searched for: longer ones (certificate bundles, keystores as text) are rarely quoted whole and
+#: would make every search pattern huge; they are still masked under their secret names.
+MAX_SECRET_VALUE_LENGTH = 4096
+
+_values: dict[str, None] = {}  # the known secret values (an ordered set)
+_values_re: Optional[re.Pattern[str]] = None
+_values_dirty = False
+
+
+def _value_text(value: Any) -> Optional[str]:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float)):
+        text = repr(value)
+    elif isinstance(value, bytes):
+        try:
+            text = value.decode('utf-8')
+        except UnicodeDecodeError:
+            return None
+    else:
+        return None
+    text = text.strip()  # (the value without the spaces or newline around it: also found where quoted without them)
+    return text if MIN_SECRET_VALUE_LENGTH <= len(text) <= MAX_SECRET_VALUE_LENGTH else None
+
+
+def add_secret_values(values: Iterable[Any]) -> None:
+    """Register known secret values (see the module docstring): strings (bytes decoded as UTF-8, numbers as
+    written) of at least :data:`MIN_SECRET_VALUE_LENGTH` characters; others are ignored. Cheap when every value
+    is known already: the pattern is rebuilt only when the set changes, on its next use."""
+    global _values_dirty
+    new = [t for t in map(_value_text, values) if t is not None and t not in _values]
+    if not new:
+        return
+    with _lock:
+        for t in new:
+            _values[t] = None
+        _values_dirty = True
+
+
+def add_secret_value(value: Any) -> None:
+    """Register one known secret value (see :func:`add_secret_values`)."""
+    add_secret_values((value,))
+
+
+def secret_values_pattern() -> Optional[re.Pattern[str]]:
+    """The compiled pattern matching every known secret value (longest first), or None when there is none."""
+    if _values_dirty:
+        _build_values_re()
+    return _values_re
+
+
+def _build_values_re() -> None:
+    global _values_re, _values_dirty
+    with _lock:
+        if not _values_dirty:
+            return
+        words = list(_values)
+        try:
+            pattern = re.compile(_trie_regex(words)) if words else None
+        except (RecursionError, re.error, OverflowError):  # an unusual set (deeply nested prefixes): plain alternation
+            pattern = re.compile('|'.join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+        _values_re, _values_dirty = pattern, False
+
+
+def _trie_regex(words: list[str]) -> str:
+    """A regular expression matching any of ``words``, factored as a trie (one branch per distinct next
+    character: the engine tries a handful of branches per position, not one per word); longest match first."""
+    trie: dict[str, Any] = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[''] = None
+
+    def build(node: dict[str, Any]) -> str:
+        parts: list[str] = []
+        while len(node) == 1 and '' not in node:  # a chain of single children: plain literal text
+            ch, node = next(iter(node.items()))
+            parts.append(re.escape(ch))
+        if not node:
+            return ''.join(parts)
+        end = '' in node
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch != '']
+        if not alts:
+            return ''.join(parts)
+        body = alts[0] if len(alts) == 1 else '(?:' + '|'.join(alts) + ')'
+        if end:
+            body = f'(?:{body})?' if len(alts) == 1 else body + '?'
+        return ''.join(parts) + body
+
+    return build(trie)
+
+
+def mask_secret_values(text: str) -> str:
+    """Return ``text`` with every known secret value replaced by ``****`` (no cost when none is known)."""
+    pattern = secret_values_pattern()
+    if pattern is None or pattern.search(text) is None:
+        return text
+    return pattern.sub(MASK, text)
 
 
 # scheme://user:password@host -- the password runs to the last '@' before the host (it may contain '@')
@@ -130,8 +262,10 @@ def _mask_pair(m: re.Match[str]) -> str:
 
 
 def mask_text(text: Any) -> str:
-    """Return ``str(text)`` with URL credentials and secret-named ``name=value`` pairs masked."""
+    """Return ``str(text)`` with known secret values, URL credentials and secret-named ``name=value`` pairs
+    masked."""
     s = text if isinstance(text, str) else str(text)
+    s = mask_secret_values(s)
     s = mask_url_credentials(s)
     if '=' in s or ':' in s:
         s = _PAIR_RE.sub(_mask_pair, s)
@@ -155,7 +289,7 @@ def _redact(key: Any, value: Any, depth: int) -> Any:
     if is_secret_key(key) and value is not None and value != '':
         return MASK
     if isinstance(value, str):
-        return mask_text(value) if ('://' in value or '=' in value or ':' in value) else value
+        return mask_text(value) if ('://' in value or '=' in value or ':' in value) else mask_secret_values(value)
     if depth <= 0:
         return value
     if isinstance(value, Mapping):
@@ -190,6 +324,7 @@ def shown_value(key: Any, value: Any, limit: int = 200) -> str:
     return bounded_repr(mask_value(key, value), limit)
 
 
-__all__ = ['MASK', 'SECRET_KEY_PATTERNS', 'NON_SECRET_SUFFIXES', 'normalize_key', 'is_secret_key',
-           'add_secret_patterns', 'mark_secret_key', 'reset_secret_patterns', 'mask_url_credentials', 'mask_text',
-           'mask_value', 'redact_mapping', 'bounded_repr', 'shown_value']
+__all__ = ['MASK', 'SECRET_KEY_PATTERNS', 'NON_SECRET_SUFFIXES', 'MIN_SECRET_VALUE_LENGTH', 'MAX_SECRET_VALUE_LENGTH',
+           'normalize_key', 'is_secret_key', 'add_secret_patterns', 'mark_secret_key', 'reset_secret_patterns',
+           'add_secret_values', 'add_secret_value', 'secret_values_pattern', 'mask_secret_values',
+           'mask_url_credentials', 'mask_text', 'mask_value', 'redact_mapping', 'bounded_repr', 'shown_value']

@@ -96,8 +96,8 @@ def test_enabled_option_pattern_by_name() -> None:
     assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is False
     v.set('SAF_T_IMPL', 'named')
     assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is True
-    v.set('SAF_T_IMPL', ' named ')
-    assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is True
+    v.set('SAF_T_IMPL', ' named ')  # compared with ==, as in the original
+    assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is False
     v.set('SAF_T_IMPL', 'someone-else')
     assert enabled_option_pattern(p, v, 'SAF_T_IMPL') is False
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from scitrera_app_framework.api import NO_MATCH, NOT_SET, EnvPlacement, Variables, is_epp
-from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv
+from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv, parse_bool_strict
 
 KEY = 'saf_t_layer_key'  # environment name: SAF_T_LAYER_KEY
 
@@ -537,7 +537,7 @@ def test_type_fn_failure_other_layers(layer: str) -> None:
         v.add_source({'saf_t_bad': 'xyz'})
     else:
         v.set_default_value('saf_t_bad', 'xyz')
-    v.set_type_fn('saf_t_bad', ext_parse_bool)
+    v.set_type_fn('saf_t_bad', parse_bool_strict)
     with pytest.raises(ValueError) as ei:
         v.get('saf_t_bad')
     msg = str(ei.value)
@@ -642,7 +642,7 @@ def test_find_reports_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     assert v.find('saf_t_nope')[0] is NO_MATCH
 
 
-@pytest.mark.parametrize('type_fn', [int, ext_parse_bool, float])
+@pytest.mark.parametrize('type_fn', [int, parse_bool_strict, float])
 def test_a_huge_bad_value_gives_a_bounded_error(type_fn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('SAF_T_HUGE', 'x' * 10_000_000)
     with pytest.raises(ValueError) as ei:

@@ -340,3 +340,35 @@ def test_embedded_local_cluster_is_started_and_closed(monkeypatch: pytest.Monkey
         shutdown_all_plugins(v)
     assert ex.client.status == 'closed'  # type: ignore[attr-defined]
     assert ex._cluster.status.name == 'closed'  # type: ignore[attr-defined]
+
+
+def test_an_embedded_cluster_with_no_worker_left_fails_its_jobs_at_once() -> None:
+    """The worker ends (a SIGINT sent to it alone: it closes, and so does its nanny) while a job runs and one
+    waits: the executor no longer waits for a task no worker will run; both futures fail naming the cause, and
+    further submissions fail at once."""
+    import signal
+
+    from scitrera_app_framework.base_plugins._dask_backend import DaskBackgroundExecutor
+
+    ex = DaskBackgroundExecutor(max_workers=1)
+    try:
+        [pid] = ex.client.run(os.getpid).values()
+        running = ex.submit(job_sleep, 600)
+        assert _wait_until(running.running)
+        queued = ex.submit(job_sleep, 600)
+        os.kill(pid, signal.SIGINT)
+        # failed at once, without waiting for a shutdown
+        assert _wait_until(lambda: running.done() and queued.done(), 60), 'the jobs still wait for no worker'
+        with pytest.raises(JobBackendError, match='no worker left'):
+            ex.submit(job_pid)
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (ex.shutdown(wait=True, cancel_pending=False, timeout=None), done.set()),
+                             daemon=True)
+        t.start()
+        assert done.wait(60), 'shutdown still waits for jobs no worker will run'
+        for future in (running, queued):
+            error = future.exception(0)
+            assert isinstance(error, JobBackendError), error
+            assert 'no worker left' in str(error) and 'LocalCluster' in str(error)
+    finally:
+        ex.shutdown(wait=True, timeout=5)

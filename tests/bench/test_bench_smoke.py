@@ -22,12 +22,16 @@ EXPECTED_METRICS = {
     'import': {'min_ms', 'median_ms', 'floor_min_ms', 'floor_median_ms', 'runs'},
     'init': {'min_ms', 'median_ms', 'floor_min_ms', 'floor_median_ms', 'runs'},
     'variables': {'local_ns', 'env_ns', 'default_ns', 'floor_local_ns', 'floor_env_ns', 'floor_default_ns'},
+    'variables_names': {'ns_10', 'ns_1000', 'ratio_1000'},
+    'yaml_load': {'keys', 'load_ms', 'reload_ms', 'floor_ms', 'load_ratio'},
     'environ': {'environ_ns', 'floor_ns'},
     'get_extension': {'get_extension_ns', 'floor_ns'},
     'get_extensions': {'get_extensions_ns', 'floor_ns', 'variant'},
     'log_json': {'records_per_s', 'floor_records_per_s', 'records', 'fields'},
     'log_plain': {'records_per_s', 'floor_records_per_s', 'records'},
+    'log_json_secrets': {'records_per_s', 'stdlib_floor_records_per_s', 'known_secrets', 'search_ns_100_chars'},
     'submit': {'submit_ns', 'floor_ns', 'jobs'},
+    'log_otel': {'not_installed_records_per_s', 'no_span_records_per_s', 'span_records_per_s', 'records'},
     'tenants': {'tenants', 'seconds', 'us_per_tenant', 'traced_mib', 'traced_peak_mib', 'bounded'},
     'web_serve': {'serve_per_s', 'uvicorn_per_s', 'requests'},
     'web_middleware': {'bare_ns', 'middleware_ns', 'cost_ns'},
@@ -76,6 +80,8 @@ def test_workload_prints_result(name: str, tmp_path: Path) -> None:
 
     if name == 'web_serve' and importlib.util.find_spec('uvicorn') is None:  # the no-extras leg
         assert not result['available'] and str(result['note']).startswith('unavailable'), result['note']
+    if name == 'log_otel' and importlib.util.find_spec('opentelemetry') is None:  # the no-extras leg
+        assert not result['available'] and 'opentelemetry-sdk is not installed' in str(result['note'])
         return
 
     assert result['available'], f"{result['note']}\n{proc.stderr[-3000:]}"

@@ -163,7 +163,34 @@ def test_secrets_directory_in_the_kubernetes_layout(tmp_path: Path) -> None:
     assert info['layer'] == 'secrets' and info['origin'].endswith('db_password') and info['value'] == '****'
     _k8s_secret_volume(root, {'db_password': 's3cret-two', 'API_TOKEN': 'tok'}, '2026_11_29_02')
     assert v.reload() == {'db_password'} and v.get('db_password') == 's3cret-two'
-    assert add_secrets_dir_source(tmp_path / 'none', Variables()).keys() == []
+    assert add_secrets_dir_source(tmp_path / 'none', Variables(), optional=True).keys() == []
+
+
+def test_a_missing_secrets_directory_is_an_error_unless_optional(tmp_path: Path) -> None:
+    from scitrera_app_framework.exceptions import SAFError, SecretsDirError
+    with pytest.raises(SecretsDirError, match=r"'.*none' does not exist \(a secret volume that did not mount\?\)"
+                                              r".*optional=True") as ei:
+        add_secrets_dir_source(tmp_path / 'none', Variables())
+    assert isinstance(ei.value, SAFError) and isinstance(ei.value, FileNotFoundError)
+    (tmp_path / 'file').write_text('x')
+    with pytest.raises(SecretsDirError, match='is not a directory'):
+        add_secrets_dir_source(tmp_path / 'file', Variables())
+    v = Variables()
+    src = add_secrets_dir_source(tmp_path / 'later', v, optional=True)  # appears later: reload() sees it
+    (tmp_path / 'later').mkdir()
+    (tmp_path / 'later' / 'db_password').write_text('pw\n')
+    assert src.keys() == [] and v.reload() == {'db_password'} and v.get('DB_PASSWORD') == 'pw'
+
+
+def test_saf_secrets_dir_must_exist_unless_marked_optional(tmp_path: Path) -> None:
+    from scitrera_app_framework.core.util import add_config_files_from
+    from scitrera_app_framework.exceptions import SecretsDirError
+    v = Variables(sources=[{'SAF_SECRETS_DIR': str(tmp_path / 'gone')}])
+    with pytest.raises(SecretsDirError, match='gone'):
+        add_config_files_from(v)
+    v = Variables(sources=[{'SAF_SECRETS_DIR': f'{tmp_path / "gone"}?'}])
+    add_config_files_from(v)
+    assert [type(s).__name__ for s in v.sources][-1] == 'SecretsDirSource' and v.sources[-1].keys() == []
 
 
 def test_explain_every_layer(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -263,7 +263,7 @@ def test_failed_plugin_gives_503_without_the_secret(v: Variables, addr: tuple[st
 
 
 def test_unknown_path_is_404_json(addr: tuple[str, int]) -> None:
-    status, body = _get_json(addr, '/metrics')
+    status, body = _get_json(addr, '/nosuch')
     assert status == 404
     assert body['error'] == 'not found' and body['routes'] == ['/livez', '/readyz', '/healthz']
 

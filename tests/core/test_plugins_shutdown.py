@@ -25,9 +25,12 @@ from scitrera_app_framework.core.plugins import (
 
 
 def make(point: str, events: list, *, name: Optional[str] = None, deps: tuple = (), eager: bool = False,
-         multi: bool = False, enabled: bool = True, uses: tuple = (), stop_error: Optional[BaseException] = None,
+         multi: bool = False, enabled: Optional[bool] = None, uses: tuple = (),
+         stop_error: Optional[BaseException] = None,
          init: Optional[Callable[[Variables], Any]] = None) -> type[Plugin]:
     pname = name or point
+    if enabled is None:  # the original's idiom: a contributor answers is_enabled False, is_multi_extension True
+        enabled = not multi
 
     class P(Plugin):
         def name(self) -> str:
@@ -104,10 +107,10 @@ def test_dependency_order_wins_over_initialization_order() -> None:
         register_plugin(make(p, events), v)
         get_extension(p, v)  # initialized a, b, c, d
     reg = get_registry(v)
-    recs = {r.name: r for r in reg.init_order}
+    recs = {r.name: r for r in reg.initialized_records()}
     recs['b'].observed.add('d')  # b uses d although d initialized later
     recs['d'].observed.add('a')
-    order = [r.name for r in shutdown_order(list(reg.init_order))]
+    order = [r.name for r in shutdown_order(reg.initialized_records())]
     # b before d before a; c (independent) by reverse initialization order among what is free
     assert order.index('b') < order.index('d') < order.index('a')
     assert order == ['c', 'b', 'd', 'a']
@@ -180,10 +183,10 @@ def test_get_extensions_cache_returns_a_fresh_dict_and_follows_registrations() -
     events: list = []
     for n in ('m1', 'm2', 'm3'):
         register_plugin(make('pool', events, name=n, multi=True), v)
-    register_plugin(make('pool', events, name='off', multi=True, enabled=False), v)
+    register_plugin(make('pool', events, name='off', multi=False, enabled=False), v)  # neither: skipped
     first = get_extensions('pool', v)
     assert first == {'m1': 'value:m1', 'm2': 'value:m2', 'm3': 'value:m3'}
-    assert 'pool' in get_registry(v).ext_cache
+    assert get_registry(v).cached_extensions('pool') == first
     first['m1'] = 'changed'
     first['extra'] = 1
     second = get_extensions('pool', v)
@@ -195,16 +198,17 @@ def test_get_extensions_cache_returns_a_fresh_dict_and_follows_registrations() -
     assert list(get_extensions('pool', v)) == ['m1', 'm2', 'm3', 'm4']
     assert kinds(events, 'init') == ['m1', 'm2', 'm3', 'm4']
     shutdown_all_plugins(v)
-    assert 'pool' not in get_registry(v).ext_cache
+    assert get_registry(v).cached_extensions('pool') is None
     with pytest.raises(PluginShutdownError, match='pool'):
         get_extensions('pool', v)
 
 
-def test_get_extensions_by_type_and_single_point_use_the_cache_too() -> None:
+def test_get_extensions_by_type_uses_the_cache_too() -> None:
     v = Variables()
     events: list = []
-    single = make('one', events, name='only')
-    assert get_extensions(single, v) == {'only': 'value:only'}
+    member = make('one', events, name='only', multi=True)
+    assert get_extensions(member, v) == {'only': 'value:only'}
+    assert get_registry(v).cached_extensions('one') == {'only': 'value:only'}
     assert get_extensions('one', v) == {'only': 'value:only'}
     assert kinds(events, 'init') == ['only']
 

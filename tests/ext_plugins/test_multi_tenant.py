@@ -551,13 +551,13 @@ def test_directory_provider_reads_every_format(tmp_path: Path, monkeypatch: pyte
     assert p.directory == str(tmp_path.resolve()) or os.path.samefile(p.directory, tmp_path)
     assert p.get_tenant_variables('envt').get('PLAN') == 'gold' and p.get_tenant_variables('envt').get('SEATS') == '5'
     assert p.get_tenant_variables('yamlt').get('seats') == 7
-    assert p.get_tenant_variables('yamlt').get('nested') == {'a': 1}
+    assert p.get_tenant_variables('yamlt').get('nested_a') == 1  # flattened as by add_file_source (issue 19)
     assert p.get_tenant_variables('ymlt').get('plan') == 'bronze'
     assert p.get_tenant_variables('jsont').get('seats') == 9
     tt = p.get_tenant_variables('tomlt')
-    assert tt.get('plan') == 'platinum' and tt.get('db') == {'host': 'x'}
+    assert tt.get('plan') == 'platinum' and tt.get('DB_HOST') == 'x' and tt.get('db') is None
     assert p.get_tenant_variables('emptyt').get('plan') is None
-    assert 'plan' in p.get_tenant_variables('yamlt').keys()
+    assert 'PLAN' in p.get_tenant_variables('yamlt').keys()
 
 
 def test_directory_provider_missing_file_and_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -371,3 +371,103 @@ def test_the_plugin_uses_it_and_its_shutdown_stops_the_listener(redis_server: Re
     assert listener.is_alive() and provider.connected
     shutdown_all_plugins(v)
     assert not listener.is_alive() and not provider.connected
+
+
+def _wait(cond: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_non_utf8_value_affects_only_its_tenant(make_provider: Callable[..., RedisTenantProvider],
+                                                  redis_server: RedisServer, prefix: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    import redis
+
+    from scitrera_app_framework.exceptions import SAFError
+
+    caplog.set_level(logging.INFO, logger='test.redis.tenants')
+    writer = make_provider()
+    reader = make_provider(timeout=0.5)
+    writer.set_tenant_values('good', {'plan': 'basic'})
+    writer.set_tenant_values('bad', {'plan': 'old', 'blob': 'fine'})
+    good, bad = reader.get_tenant_variables('good'), reader.get_tenant_variables('bad')
+    assert good.get('plan') == 'basic' and bad.get('blob') == 'fine'
+
+    raw = redis.Redis.from_url(redis_server.url)  # another tool, writing bytes
+    try:
+        raw.hset(f'{prefix}bad', 'blob', b'\xff\xfe\x00binary')
+        raw.publish(reader.channel, 'bad')
+        raw.publish(reader.channel, b'\xff\xfe')  # an announcement that is not even a tenant id
+        raw.set(f'{prefix}notahash', 'x')
+        raw.publish(reader.channel, 'notahash')
+        for i in range(3):  # other tenants' changes keep propagating, message after message
+            writer.set_tenant_values('good', {'plan': f'pro-{i}'})
+            assert _wait(lambda i=i: good.get('plan') == f'pro-{i}', 5.0), (good.get('plan'), caplog.text)
+        assert reader.connected
+        assert bad.get('plan') == 'old' and bad.get('blob') == 'fine'  # the last good values stay
+        assert _wait(lambda: 'not UTF-8' in caplog.text, 5.0), caplog.text
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert any("'bad'" in m and "'blob'" in m and 'not UTF-8' in m for m in errors), errors
+        assert 'unreachable' not in caplog.text, caplog.text  # a bad value is not a lost connection
+
+        # the first read of the tenant elsewhere: the named error, not a bare UnicodeDecodeError
+        from scitrera_app_framework.ext_plugins.redis_tenants import TenantValueError
+        fresh = make_provider()
+        with pytest.raises(TenantValueError) as info:
+            fresh.get_tenant_variables('bad')
+        assert isinstance(info.value, SAFError) and isinstance(info.value, ValueError)
+        text = str(info.value)
+        assert "tenant 'bad'" in text and "'blob'" in text and 'not UTF-8' in text and f'{prefix}bad' in text
+        with pytest.raises(TenantValueError, match="tenant 'notahash'.*not a hash"):
+            fresh.get_tenant_variables('notahash')
+        with pytest.raises(TenantValueError, match="tenant 'notahash'.*not a hash"):
+            writer.set_tenant_values('notahash', {'a': 1})  # not "unreachable"
+        assert fresh.get_tenant_variables('good').get('plan') == 'pro-2'
+
+        # repaired: seen by the listener again
+        raw.hset(f'{prefix}bad', 'blob', 'repaired')
+        raw.publish(reader.channel, 'bad')
+        assert _wait(lambda: bad.get('blob') == 'repaired', 5.0), caplog.text
+        assert fresh.get_tenant_variables('bad').get('blob') == 'repaired'
+    finally:
+        raw.close()
+
+
+def test_the_listener_survives_a_killed_redis_server(redis_binary: str, prefix: str,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import signal
+
+    caplog.set_level(logging.INFO, logger='test.redis.kill')
+    server = RedisServer(redis_binary)
+    server.start()
+    reader: Optional[RedisTenantProvider] = None
+    writer: Optional[RedisTenantProvider] = None
+    try:
+        log = logging.getLogger('test.redis.kill')
+        reader = RedisTenantProvider(Variables(), log, url=server.url, prefix=prefix, timeout=0.5)
+        writer = RedisTenantProvider(Variables(), log, url=server.url, prefix=prefix, timeout=0.5)
+        writer.set_tenant_values('t1', {'v': 'one'})
+        tv = reader.get_tenant_variables('t1')
+        assert tv.get('v') == 'one'
+        for round_ in range(2):  # killed twice: the listener keeps coming back
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGKILL)
+            server.proc.wait(TIMEOUT)
+            server.proc = None
+            assert _wait(lambda: not reader.connected), 'the reader did not notice the loss'  # type: ignore[union-attr]
+            assert tv.get('v') in ('one', 'after kill 0')  # still served from memory
+            server.start()  # the same port
+            assert _wait(lambda: reader.connected), caplog.text  # type: ignore[union-attr]
+            writer.set_tenant_values('t1', {'v': f'after kill {round_}'})
+            assert _wait(lambda r=round_: tv.get('v') == f'after kill {r}'), caplog.text
+        assert reader._thread.is_alive()
+        assert caplog.text.count('is reachable again') >= 2, caplog.text
+    finally:
+        for p in (reader, writer):
+            if p is not None:
+                p.close()
+        server.cleanup()

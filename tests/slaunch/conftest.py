@@ -17,7 +17,7 @@ import textwrap
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import pytest
 
@@ -54,12 +54,14 @@ def _record_hash(data: bytes) -> str:
     return 'sha256=' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
 
 
-def build_wheel(dest: Path, name: str, version: str, files: Dict[str, str]) -> Path:
-    """Write a pure-Python wheel ``{name}-{version}-py3-none-any.whl`` with ``files`` into ``dest``."""
+def build_wheel(dest: Path, name: str, version: str, files: Dict[str, str], requires: Sequence[str] = ()) -> Path:
+    """Write a pure-Python wheel ``{name}-{version}-py3-none-any.whl`` with ``files`` (and ``Requires-Dist``
+    lines for ``requires``) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     info = f'{name}-{version}.dist-info'
     contents = {path: text.encode() for path, text in files.items()}
-    contents[f'{info}/METADATA'] = f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n'.encode()
+    requires_lines = ''.join(f'Requires-Dist: {r}\n' for r in requires)
+    contents[f'{info}/METADATA'] = f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires_lines}'.encode()
     contents[f'{info}/WHEEL'] = (b'Wheel-Version: 1.0\nGenerator: slaunch-tests\nRoot-Is-Purelib: true\n'
                                  b'Tag: py3-none-any\n')
     wheel = dest / f'{name}-{version}-py3-none-any.whl'
@@ -274,12 +276,12 @@ def repository(slaunch_wheels: Wheels, tmp_path_factory: pytest.TempPathFactory)
     build_wheel(wheels, 'rdep', '1.0', {'rdep.py': "VALUE = 'rdep1'\n"})
     src = base / 'src'
     write_tree(src / 'envs' / 'base', {'requirements.txt': f'--no-index\n--find-links {wheels}\nsllib==1.0\n'})
-    write_tree(src / 'rlib', RLIB)
+    write_tree(src / '_libs' / 'rlib', {'manifest.yaml': '{}\n', **{f'rlib/{k}': v for k, v in RLIB.items()}})
     write_tree(src / 'rapp', RAPP_V1)
     repo = base / 'repo'
-    deploy.deploy_environments(src / 'envs', repo)
-    deploy.deploy_library(src / 'rlib', repo)
-    deploy.deploy_application(src / 'rapp', repo, environment='base', lib_versions={'rlib': '0.5'},
+    deploy.deploy_environments(src / 'envs', repository=repo)
+    deploy.deploy_library('rlib', src / '_libs' / 'rlib', repository=repo)
+    deploy.deploy_application('rapp', src / 'rapp', repository=repo, environment='base', lib_versions={'rlib': '0.5'},
                               pip_requirements=['--no-index', f'--find-links {wheels}', 'rdep==1.0'])
     cache = base / 'cache'
     env = dict(os.environ, PIP_NO_INDEX='1', PIP_CONFIG_FILE=os.devnull, SLAUNCH_REPOSITORY_PATH=str(repo),

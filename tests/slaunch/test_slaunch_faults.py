@@ -325,6 +325,56 @@ def test_misspelt_entry_point_is_one_line_exit_2(installed_root: Any, tmp_path: 
     assert out == ''
 
 
+@pytest.mark.parametrize('version', ['1.0', '2.0'])
+def test_misspelt_entry_point_never_reaches_the_state(installed_root: Any, tmp_path: Path, make_manifest: Callable,
+                                                      capfd: Any, version: str) -> None:
+    """A manifest update with a misspelt ``entry:`` (same version, or a new one) is refused before anything is
+    recorded: the installed version keeps launching with --no-update and with the manifest unreachable."""
+    root = installed_root.copy(tmp_path / 'root')
+    before = _snapshot(root)
+    manifest = installed_root.wheels.write_manifest(f'typo-{version}-{tmp_path.name}.yaml',
+                                                    make_manifest(version, entry='slapp.clii:main'))
+    assert main([str(manifest), APP, '--root', str(root)]) == EXIT_USAGE
+    assert "apps.slapp.entry: No module named 'slapp.clii'" in _error_line(capfd.readouterr().err)
+    assert _snapshot(root) == before
+    rec = _state(root)['apps'][APP]
+    assert rec['current'] == '1.0' and rec['versions']['1.0']['entry'] == 'slapp.cli:main'
+    assert main([str(manifest), APP, '--root', str(root), '--no-update', '--', 'a']) == 0
+    assert _lines(capfd.readouterr().out)[0] == 'app v1 --from-manifest a'
+    assert main([str(tmp_path / 'unreachable.yaml'), APP, '--root', str(root), '--', 'b']) == 0
+    out, err = capfd.readouterr()
+    assert _lines(out)[0] == 'app v1 --from-manifest b' and 'launching the installed slapp 1.0' in err
+    # the corrected manifest is taken at once
+    fixed = installed_root.wheels.write_manifest(f'fixed-{version}-{tmp_path.name}.yaml',
+                                                 make_manifest(version, entry='slapp' if version == '2.0'
+                                                               else 'slapp.cli:main'))
+    assert main([str(fixed), APP, '--root', str(root), '--', 'c']) == 0
+    assert _lines(capfd.readouterr().out)[0] == ('app v2 --from-manifest c' if version == '2.0'
+                                                 else 'app v1 --from-manifest c')
+
+
+def test_new_version_whose_entry_module_fails_to_import_is_not_switched_to(installed_root: Any, tmp_path: Path,
+                                                                            make_manifest: Callable,
+                                                                            wheel_builder: Callable,
+                                                                            capfd: Any) -> None:
+    """The entry point check imports the entry's module: a release whose import raises is refused like a failed
+    install (the installed version runs, a warning names the error), never recorded."""
+    root = installed_root.copy(tmp_path / 'root')
+    wheels = tmp_path / 'src' / 'wheels'
+    import shutil
+
+    shutil.copytree(installed_root.wheels.dir, wheels)
+    wheel_builder(wheels, 'slapp', '3.0', {'slapp/__init__.py': '', 'slapp/cli.py': "raise RuntimeError('boom')\n"})
+    manifest = wheels.parent / 'm3.yaml'
+    manifest.write_text(make_manifest('3.0'))
+    assert main([str(manifest), APP, '--root', str(root)]) == 0
+    out, err = capfd.readouterr()
+    assert _lines(out)[0] == 'app v1 --from-manifest'
+    assert "the entry point 'slapp.cli:main' of 'slapp' 3.0 cannot be imported: RuntimeError: boom" in err
+    assert 'launching the installed version 1.0' in err
+    assert _state(root)['apps'][APP]['current'] == '1.0' and '3.0' not in _state(root)['apps'][APP]['versions']
+
+
 def _alias_bomb() -> str:
     levels = ['a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]']
     for prev, name in zip('abcdefgh', 'bcdefghi'):

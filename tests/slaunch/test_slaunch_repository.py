@@ -113,13 +113,14 @@ def test_v2_switch_then_unreachable_repository(repo_copy: tuple, repository: Any
                                                rapp_v2: Dict[str, str]) -> None:
     repo, cache = repo_copy
     v2 = write_tree(tmp_path / 'src' / 'rapp', rapp_v2)
-    deploy.deploy_application(v2, repo, environment='base', lib_versions={'rlib': None})  # rlib's current
+    # rlib: None is the lib's current version
+    deploy.deploy_application('rapp', v2, repository=repo, environment='base', lib_versions={'rlib': None})
     assert deploy.read_app_version(v2) == '2.0'
     assert main(['rapp', 'x']) == 0  # deployed, but not current yet
     assert _lines(capfd.readouterr().out) == ['rapp v1 rlib05 lib1 rdep1 x']
 
-    index = deploy.update_manifest(repo, APP, '2.0', update_current_ver=True)
-    assert index[APP] == {'current': '2.0', 'latest': '2.0'}
+    entry = deploy.update_manifest(APP, '2.0', update_current_ver=True, repository=repo)
+    assert entry == {'current': '2.0', 'latest': '2.0'}
     assert main(['rapp', 'y']) == 0
     assert _lines(capfd.readouterr().out) == ['rapp v2 rlib05 y']
     state = json.loads((cache / 'state.json').read_text())
@@ -141,10 +142,11 @@ def test_redeploy_needs_app_update_and_libs_update(repo_copy: tuple, repository:
     repo, cache = repo_copy
     src = write_tree(tmp_path / 'src' / 'rapp', {'main.py': "print('rapp v1 redeployed')\n", 'VERSION': '1.0'})
     with pytest.raises(DeployError, match='already deployed'):
-        deploy.deploy_application(src, repo, environment='base')
-    deploy.deploy_application(src, repo, environment='base', overwrite=True)
-    lib = write_tree(tmp_path / 'src' / 'rlib', {'__init__.py': "__version__ = '0.5'\nVALUE = 'rlib05b'\n"})
-    deploy.deploy_library(lib, repo, overwrite=True)
+        deploy.deploy_application('rapp', src, repository=repo, environment='base')
+    deploy.deploy_application('rapp', src, repository=repo, environment='base', overwrite=True)
+    lib = write_tree(tmp_path / 'src' / 'rlib', {'rlib/__init__.py': "__version__ = '0.5'\nVALUE = 'rlib05b'\n",
+                                                 'manifest.yaml': ''})
+    deploy.deploy_library('rlib', lib, repository=repo, overwrite=True)
     assert main(['rapp']) == 0  # same version: the cached copy runs
     assert _lines(capfd.readouterr().out) == ['rapp v1 rlib05 lib1 rdep1']
     assert main(['rapp', '--slaunch-app-update']) == 0
@@ -152,8 +154,8 @@ def test_redeploy_needs_app_update_and_libs_update(repo_copy: tuple, repository:
     assert main(['rapp', '--slaunch-libs-update', '--app-version', '2.0']) == 3  # not deployed: refused
     assert 'rapp 2.0 is not in the repository' in _error_line(capfd.readouterr().err)
     write_tree(tmp_path / 'src' / 'rapp2', rapp_v2)
-    deploy.deploy_application(tmp_path / 'src' / 'rapp2', repo, name='rapp', environment='base',
-                              lib_versions={'rlib': '0.5'}, update_current_ver=True)
+    deploy.deploy_application('rapp', tmp_path / 'src' / 'rapp2', True, repository=repo, environment='base',
+                              lib_versions={'rlib': '0.5'})
     assert main(['rapp', '--slaunch-update']) == 0
     assert _lines(capfd.readouterr().out) == ['rapp v2 rlib05b']
 
@@ -191,7 +193,7 @@ def test_misspelt_entrypoint_and_unknown_keys(repo_copy: tuple, capfd: Any) -> N
     (repo / APP / '1.1' / '.slaunch-files.sha256').unlink()
     meta = repo / APP / '1.1' / 'manifest.yaml'
     meta.write_text(meta.read_text() + 'entrypoint: mian.py\nentry_point: x\n')
-    deploy.update_manifest(repo, APP, '1.1', update_current_ver=True)
+    deploy.update_manifest(APP, '1.1', update_current_ver=True, repository=repo)
     line_no = meta.read_text().splitlines().index('entrypoint: mian.py') + 1
     assert main(['rapp']) == EXIT_USAGE
     out, err = capfd.readouterr()
@@ -199,7 +201,7 @@ def test_misspelt_entrypoint_and_unknown_keys(repo_copy: tuple, capfd: Any) -> N
                                 '(it has: VERSION, helpers, main.py); fix entrypoint or redeploy')
     assert f"{meta}:{line_no + 1}: entry_point: ignoring unknown key" in err and "did you mean 'entrypoint'" in err
     with pytest.raises(DeployError, match="the entrypoint 'mian.py' is not a file of the app"):
-        deploy.deploy_application(repo / APP / '1.0', repo, name='rapp', version='1.2', environment='base',
+        deploy.deploy_application('rapp', repo / APP / '1.0', repository=repo, version='1.2', environment='base',
                                   entrypoint='mian.py')
 
 
@@ -233,10 +235,10 @@ def test_environment_yml_uses_conda_when_there_is_one(repository: Any, tmp_path:
     env_src = write_tree(tmp_path / 'src' / 'envs' / 'cenv', {
         'environment.yml': 'name: cenv\ndependencies: [python=3.11]\n',
         'requirements.txt': f'--no-index\n--find-links {repository.wheels}\nsllib==1.0\n'})
-    deploy.deploy_environments({'cenv': env_src}, repo)
+    deploy.deploy_environments({'cenv': env_src}, repository=repo)
     app_src = write_tree(tmp_path / 'src' / 'capp', {'run.py': "import sllib\nprint('capp', sllib.VALUE)\n",
                                                       '__init__.py': "__version__ = '3.1'\n"})
-    deploy.deploy_application(app_src, repo, environment='cenv', entrypoint='run.py',
+    deploy.deploy_application('capp', app_src, repository=repo, environment='cenv', entrypoint='run.py',
                               conda_requirements=['numpy'])
     assert launch_app('capp', root=cache, repository=repo) == 0
     assert _lines(capfd.readouterr().out) == ['capp lib1']
@@ -277,38 +279,53 @@ def test_read_versions(tmp_path: Path) -> None:
         deploy.read_app_version(write_tree(tmp_path / 'g', {'VERSION': '../x'}))
 
 
-def test_update_manifest_orders_versions(tmp_path: Path) -> None:
-    path = tmp_path / 'manifest.yaml'
-    assert deploy.update_manifest(path, 'a', '1.9') == {'a': {'current': '1.9', 'latest': '1.9'}}
-    assert deploy.update_manifest(path, 'a', '1.10') == {'a': {'current': '1.9', 'latest': '1.10'}}
-    assert deploy.update_manifest(path, 'a', '1.10rc1') == {'a': {'current': '1.9', 'latest': '1.10'}}
-    assert deploy.update_manifest(tmp_path, 'a', '1.2', update_current_ver=True) == {
-        'a': {'current': '1.2', 'latest': '1.10'}}
-    with pytest.raises(DeployError, match='invalid name'):
-        deploy.update_manifest(path, '../a', '1')
+def test_update_manifest_orders_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / 'repo'
+    monkeypatch.setenv('SLAUNCH_REPOSITORY_PATH', str(repo))
+    for version in ('1.2', '1.9', '1.10', '1.10rc1'):
+        (repo / 'a' / version).mkdir(parents=True)
+    assert deploy.update_manifest('a', '1.9') == {'current': '1.9', 'latest': '1.9'}
+    assert deploy.update_manifest('a', '1.10') == {'current': '1.9', 'latest': '1.10'}
+    assert deploy.update_manifest('a', force_current_ver='1.2') == {'current': '1.2', 'latest': '1.10'}
+    assert deploy.update_manifest('a', update_current_ver=True) == {'current': '1.10', 'latest': '1.10'}
+    assert deploy.update_manifest('a', '1.10rc1') == {'current': '1.10', 'latest': '1.10rc1'}  # as told
+    assert (repo / 'manifest.yaml').read_text() == "a:\n  current: '1.10'\n  latest: 1.10rc1\n"
+    with pytest.raises(DeployError, match=r"app a 0\.9 \(force_current_ver\) is not deployed .*deployed versions: "
+                                          r"1\.2, 1\.9, 1\.10rc1, 1\.10\)"):
+        deploy.update_manifest('a', force_current_ver='0.9')
+    with pytest.raises(DeployError, match=r"update_manifest: invalid app name '\.\./a'"):
+        deploy.update_manifest('../a', '1')
+    with pytest.raises(DeployError, match='the first argument is the (app|lib) name'):
+        deploy.update_manifest(repo, 'a', '1.9')  # type: ignore[arg-type]  # our 0.1 signature
+    with pytest.raises(DeployError, match='app zzz is not in .* and no version was given'):
+        deploy.update_manifest('zzz')
+    with pytest.raises(DeployError, match=r'lib a 1\.9 \(latest_ver\) is not deployed'):
+        deploy.update_manifest('a', '1.9', libs=True)
+    assert sorted(p.name for p in repo.iterdir()) == ['.deploy.lock', 'a', 'manifest.yaml']
 
 
 def test_deploy_refuses_bad_input(tmp_path: Path, capfd: Any) -> None:
     repo = tmp_path / 'repo'
     with pytest.raises(DeployError, match='needs an environment'):
-        deploy.deploy_application(write_tree(tmp_path / 'app', {'main.py': '', 'VERSION': '1'}), repo)
+        deploy.deploy_application('app', write_tree(tmp_path / 'app', {'main.py': '', 'VERSION': '1'}),
+                                  repository=repo)
     with pytest.raises(DeployError, match='neither requirements.txt nor environment.yml'):
-        deploy.deploy_environments({'e': write_tree(tmp_path / 'env', {'README': 'x'})}, repo)
+        deploy.deploy_environments({'e': write_tree(tmp_path / 'env', {'README': 'x'})}, repository=repo)
     with pytest.raises(DeployError, match='invalid environment name'):
-        deploy.deploy_environments({'../e': write_tree(tmp_path / 'env2', {'requirements.txt': 'x'})}, repo)
+        deploy.deploy_environments({'../e': write_tree(tmp_path / 'env2', {'requirements.txt': 'x'})},
+                                   repository=repo)
     outside = tmp_path / 'secret.txt'
     outside.write_text('secret')
     app = write_tree(tmp_path / 'app2', {'main.py': '', 'VERSION': '1'})
     (app / 'link.txt').symlink_to(outside)
     with pytest.raises(DeployError, match='points out of'):
-        deploy.deploy_application(app, repo, environment='base')
+        deploy.deploy_application('app2', app, repository=repo, environment='base')
     assert not (repo / 'app2' / '1').exists() and not list((repo / 'app2').glob('.deploy-*'))
-    deploy.deploy_libraries([write_tree(tmp_path / 'l1', {'__init__.py': "__version__ = '1'"}),
-                             write_tree(tmp_path / 'l2', {'__init__.py': "__version__ = '2'"})], repo)
-    assert sorted(p.name for p in (repo / '_libs').iterdir()) == ['l1', 'l2', 'manifest.yaml']
-    deploy.deploy_applications([write_tree(tmp_path / 'x1', {'main.py': '', 'VERSION': '1'})], repo,
-                               environment='base')
-    assert (repo / 'x1' / '1' / 'main.py').is_file()
+    with pytest.raises(DeployError, match='has no manifest.yaml; a lib build directory needs one'):
+        deploy.deploy_library('l0', write_tree(tmp_path / 'l0', {'l0/__init__.py': "__version__ = '1'"}),
+                              repository=repo)
+    with pytest.raises(DeployError, match='the first argument is the app name'):
+        deploy.deploy_application(app, repo)  # type: ignore[arg-type]  # our 0.1 signature
     capfd.readouterr()
 
 
@@ -335,9 +352,11 @@ if _REAL_CONDA is not None:  # defined only where a conda exists (it needs pytho
         repo, cache = repository.copy(tmp_path)
         minor = sys.version_info[1]
         deploy.deploy_environments({'real': write_tree(tmp_path / 'envs' / 'real', {
-            'environment.yml': f'name: real\nchannels: [conda-forge]\ndependencies: [python=3.{minor}]\n'})}, repo)
-        deploy.deploy_application(write_tree(tmp_path / 'capp', {'main.py': 'import sys; print(sys.prefix)',
-                                                                 'VERSION': '1'}), repo, environment='real')
+            'environment.yml': f'name: real\nchannels: [conda-forge]\ndependencies: [python=3.{minor}]\n'})},
+            repository=repo)
+        deploy.deploy_application('capp', write_tree(tmp_path / 'capp', {'main.py': 'import sys; print(sys.prefix)',
+                                                                         'VERSION': '1'}), repository=repo,
+                                  environment='real')
         assert launch_app('capp', root=cache, repository=repo) == 0
         state = json.loads((cache / 'state.json').read_text())
         build = state['envs']['real']['builds'][state['apps']['capp']['versions']['1']['build']]

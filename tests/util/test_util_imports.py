@@ -181,11 +181,11 @@ def test_import_modules_accepts_module_object() -> None:
 
 def test_import_modules_rejects_a_plain_module(demo_pkg: str) -> None:
     import string
-    with pytest.raises(ValueError, match="'string' is a module, not a package"):
+    with pytest.raises(ValueError, match="'string' is not a package"):
         import_modules(string)
     with pytest.raises(ValueError, match='not a package'):
         import_modules('string')
-    with pytest.raises(ValueError, match=f"'{PKG}.alpha' is a module, not a package"):
+    with pytest.raises(ValueError, match=f"'{PKG}.alpha' is not a package"):
         import_modules(f'{PKG}.alpha')
 
 

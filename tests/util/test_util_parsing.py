@@ -1,10 +1,11 @@
-"""Tests for scitrera_app_framework.util.parsing: strict booleans and comma-separated lists."""
+"""Tests for scitrera_app_framework.util.parsing: booleans (strict and the original's lenient reading) and
+comma-separated lists."""
 
 from __future__ import annotations
 
 import pytest
 
-from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv, ext_parse_csv_set
+from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv, ext_parse_csv_set, parse_bool_strict
 
 TRUE_WORDS = ['1', 'true', 't', 'yes', 'y', 'on']
 FALSE_WORDS = ['0', 'false', 'f', 'no', 'n', 'off']
@@ -22,35 +23,53 @@ def test_parse_bool_false_words_any_case_and_spacing(word: str) -> None:
         assert ext_parse_bool(variant) is False, variant
 
 
+@pytest.mark.parametrize('value, expected', [('not', True), ('tru', True), ('yess', True), ('true false', True),
+                                             ('-1', True), ('enabled', False), ('2', False), ('nope', False)])
+def test_parse_bool_reads_other_words_like_the_original_never_raising(value: str, expected: bool) -> None:
+    assert ext_parse_bool(value) is expected
+
+
+@pytest.mark.parametrize('word', TRUE_WORDS)
+def test_strict_bool_true_words_any_case_and_spacing(word: str) -> None:
+    for variant in (word, word.upper(), word.capitalize(), f'  {word}\t', f'\n{word.upper()} '):
+        assert parse_bool_strict(variant) is True, variant
+
+
+@pytest.mark.parametrize('word', FALSE_WORDS)
+def test_strict_bool_false_words_any_case_and_spacing(word: str) -> None:
+    for variant in (word, word.upper(), word.capitalize(), f'  {word}\t', f'\n{word.upper()} '):
+        assert parse_bool_strict(variant) is False, variant
+
+
 @pytest.mark.parametrize('value', [None, '', '   '])
-def test_parse_bool_none_and_empty_are_false(value: object) -> None:
-    assert ext_parse_bool(value) is False
+def test_strict_bool_none_and_empty_are_false(value: object) -> None:
+    assert parse_bool_strict(value) is False
 
 
-def test_parse_bool_bools_pass_through() -> None:
-    assert ext_parse_bool(True) is True
-    assert ext_parse_bool(False) is False
+def test_strict_bool_bools_pass_through() -> None:
+    assert parse_bool_strict(True) is True
+    assert parse_bool_strict(False) is False
 
 
-def test_parse_bool_on_is_true_and_off_is_false() -> None:
+def test_strict_bool_on_is_true_and_off_is_false() -> None:
     # the original guessed from letters and read 'on' as false
-    assert ext_parse_bool('on') is True
-    assert ext_parse_bool('ON') is True
-    assert ext_parse_bool('off') is False
+    assert parse_bool_strict('on') is True
+    assert parse_bool_strict('ON') is True
+    assert parse_bool_strict('off') is False
 
 
 @pytest.mark.parametrize('value', ['enabled', 'not', 'maybe', 'tru', 'yess', '2', '-1', 'true false', 'nope'])
-def test_parse_bool_rejects_other_words_naming_the_value(value: str) -> None:
+def test_strict_bool_rejects_other_words_naming_the_value(value: str) -> None:
     with pytest.raises(ValueError) as ei:
-        ext_parse_bool(value)
+        parse_bool_strict(value)
     assert repr(value) in str(ei.value) or value in str(ei.value)
 
 
-def test_parse_bool_not_is_not_true_and_enabled_is_not_false() -> None:
-    # the original read 'not' as true and 'enabled' as false; both are now errors
+def test_strict_bool_not_is_not_true_and_enabled_is_not_false() -> None:
+    # ext_parse_bool (the original's reading) takes 'not' as true and 'enabled' as false; strict refuses both
     for value in ('not', 'enabled', 'NOT', ' Enabled '):
         with pytest.raises(ValueError, match=value.strip()):
-            ext_parse_bool(value)
+            parse_bool_strict(value)
 
 
 def test_parse_csv_splits_strips_and_drops_empties() -> None:
