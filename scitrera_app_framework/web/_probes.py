@@ -1,4 +1,4 @@
-"""Probes on the app itself: ``/livez`` ``/readyz`` ``/healthz``, the semantics of the ``SAF_HEALTH_PORT`` endpoint.
+"""Probes on the app itself: ``/livez`` ``/readyz`` ``/healthz`` ``/metrics``, the semantics of the ``SAF_HEALTH_PORT`` endpoint.
 
 One table of routes (:data:`PROBE_ROUTES`) serves the ASGI app (:func:`probes`, also answered by
 :class:`~._middleware.RequestContextMiddleware` with ``probes=True``) and the WSGI wrapper (:func:`wsgi_probes`);
@@ -36,8 +36,16 @@ def _healthz(v: Variables) -> ProbeResult:
     return (200 if report['status'] == 'ok' else 503), report
 
 
+def _metrics(v: Variables) -> ProbeResult:
+    """The Prometheus page of :mod:`~scitrera_app_framework.core.metrics` (404 with a how-to while metrics are
+    off), the same answer as ``/metrics`` on the ``SAF_HEALTH_PORT`` server."""
+    from ..core.metrics import metrics_response
+    return metrics_response(v)
+
+
 #: path -> probe function; :func:`add_probe` adds to it
-PROBE_ROUTES: dict[str, ProbeFn] = {'/livez': _livez, '/readyz': _readyz, '/healthz': _healthz}
+PROBE_ROUTES: dict[str, ProbeFn] = {'/livez': _livez, '/readyz': _readyz, '/healthz': _healthz,
+                                    '/metrics': _metrics}
 
 
 def add_probe(path: str, fn: ProbeFn) -> None:

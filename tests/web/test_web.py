@@ -304,3 +304,36 @@ def test_uvicorn_lines_are_json_with_the_request_id_and_no_color(tmp_path: Path)
     assert errors and errors[0].get('request_id') == 'req-boom', errors
     assert any(r['logger'] == 'uvicorn.error' and 'Uvicorn running on' in r['message'] for r in records)
     assert records[-1]['message'].startswith('stopped (exit 0) in ')
+
+
+@pytest.mark.needs_web
+@pytest.mark.needs_fastapi
+@pytest.mark.needs_metrics
+def test_the_probes_serve_metrics_like_the_health_port(tmp_path: Path) -> None:
+    """``/metrics`` is one of the probe routes: 404 with a how-to while metrics are off, the Prometheus page
+    (the framework's ``saf_*`` metrics and the app's own) once they are on; a child process, since metrics
+    register in prometheus-client's process-wide registry."""
+    proc = run_child("""
+        import json
+        from prometheus_client import Counter
+        from prometheus_client.parser import text_string_to_metric_families
+        from starlette.testclient import TestClient
+        from scitrera_app_framework import init_framework
+        from scitrera_app_framework.web import probes
+        v = init_framework('metricsvc', shutdown_hooks=False)
+        with TestClient(probes(v)) as client:
+            off = client.get('/metrics')
+        from scitrera_app_framework.core.metrics import enable_metrics
+        enable_metrics(v)
+        Counter('app_orders', 'orders taken').inc(3)
+        with TestClient(probes(v)) as client:
+            on = client.get('/metrics')
+        names = {f.name: [s.value for s in f.samples] for f in text_string_to_metric_families(on.text)}
+        print(json.dumps([off.status_code, off.text, on.status_code, on.headers['content-type'],
+                          names.get('saf_ready'), names.get('app_orders')]))
+    """, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    off_status, off_text, on_status, ctype, ready, orders = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert off_status == 404 and 'SAF_METRICS_ENABLED' in off_text
+    assert on_status == 200 and ctype.startswith('text/plain')
+    assert ready == [1.0] and orders == [3.0]
