@@ -1,0 +1,470 @@
+"""The differences between the original 0.0.69 and ours that the differential suite accepts, and the comparison.
+
+Three kinds of entries:
+
+- ``documented``: permanent, named in README "Differences from the original", pinned by a test of ours
+  (``pinned_by``). Their ``normalize`` rewrites exactly that divergence and nothing else.
+- ``pending``: expected to disappear once the ``registry`` branch (issue 17 items 1-8) is merged, or found by this
+  suite and not yet decided (``issue_item is None``). The lead removes an entry when its difference is gone or
+  moves it to ``documented`` with a README line. A pending entry either rewrites its divergence exactly
+  (``normalize``) or, when the divergence cascades through a whole scenario, recognises the scenarios that
+  exercise its pattern AND the symptom it describes (``explains``); such an example is counted, not failed.
+
+Before any entry applies, ``canonical`` removes what is arbitrary in the ORIGINAL itself (it is not a difference
+of ours): 0.0.69 keeps plugin names and ``Variables`` keys in ``set``s, so ``init_all_plugins`` initializes in
+set order and ``get_by_prefix``-style dicts come in set order. Those are compared as multisets.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+Obs = dict[str, Any]
+Scenario = dict[str, Any]
+
+SET_ORDERED_OPS = {'get_by_prefix', 'import_from_env_by_prefix', 'import_from_dict_by_prefix', 'export',
+                   'scenario_keys'}
+
+
+def _steps(sc: Scenario) -> list[dict[str, Any]]:
+    return list(sc.get('steps', []))
+
+
+def _key(x: Any) -> str:
+    return json.dumps(x, sort_keys=True)
+
+
+def _sort_dict(res: Any) -> Any:
+    if isinstance(res, dict) and 'ok' in res and isinstance(res['ok'], dict) and '$dict' in res['ok']:
+        return dict(res, ok={'$dict': sorted(res['ok']['$dict'], key=_key)})
+    return res
+
+
+def _sort_step_events(obs: Obs, steps: set[int]) -> None:
+    events = obs.get('events')
+    if not isinstance(events, list):
+        return
+    groups: dict[int, list[Any]] = {}
+    for e in events:
+        groups.setdefault(e[0], []).append(e)
+    out = []
+    for step in sorted(groups):
+        group = groups[step]
+        out.extend(sorted(group, key=_key) if step in steps else group)
+    obs['events'] = out
+
+
+def _drop_messages(obs: Obs) -> None:
+    """Messages are ours to word (README: errors name the key, plugin, ...); only families are compared."""
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k != 'msg'}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+    for key in ('results', 'events'):
+        if key in obs:
+            obs[key] = strip(obs[key])
+
+
+def canonical(sc: Scenario, obs: Obs) -> Obs:
+    obs = copy.deepcopy(obs)
+    obs.pop('asks', None)  # how often is_enabled is asked is informational (the original asks a set in any order)
+    if 'results' not in obs:
+        return obs
+    _drop_messages(obs)
+    steps = _steps(sc)
+    obs['results'] = [_sort_dict(r) if i < len(steps) and steps[i]['op'] in SET_ORDERED_OPS else r
+                      for i, r in enumerate(obs['results'])]
+    _sort_step_events(obs, {i for i, s in enumerate(steps) if s['op'] == 'init_all'})
+    return obs
+
+
+# ------------------------------------------------------------------------------------------------ helpers for entries
+
+def _plugins(sc: Scenario) -> list[dict[str, Any]]:
+    out = list(sc.get('plugins', []))
+    for plugins in sc.get('package', {}).get('modules', {}).values():
+        out.extend(plugins)
+    return out
+
+
+def _truthy_spec(spec: Any) -> bool:
+    return spec is not False and spec is not None
+
+
+def _multi_only_or_both(sc: Scenario) -> bool:
+    return any(_truthy_spec(p.get('multi', False)) for p in _plugins(sc))
+
+
+def _config_driven_enabled(sc: Scenario) -> bool:
+    return any(isinstance(p.get('single'), dict) and p['single'].get('kind') in ('equals', 'pattern', 'parse_bool')
+               for p in _plugins(sc))
+
+
+def _enum_pattern(sc: Scenario) -> bool:
+    return any(isinstance(p.get('single'), dict) and p['single'].get('kind') == 'pattern' and p['single'].get('attr')
+               and any(isinstance(a, dict) and '$enum' in a for a in p.get('attrs', {}).values())
+               for p in _plugins(sc))
+
+
+def _ops(sc: Scenario, *names: str) -> bool:
+    return any(s['op'] in names for s in _steps(sc)) or any(
+        op.get('op') in names for p in _plugins(sc) for op in p.get('init_ops', []) + p.get('on_registration', []))
+
+
+def _results(obs: Obs) -> list[Any]:
+    r = obs.get('results')
+    return r if isinstance(r, list) else []
+
+
+def _has_err(obs: Obs, family: str) -> bool:
+    return any(isinstance(r, dict) and r.get('err') == family for r in _results(obs)) or any(
+        family in _key(e) for e in obs.get('events', []) if 'initialize_ops' in e)
+
+
+def _lazy(sc: Scenario) -> bool:
+    return any(p.get('eager') is False for p in _plugins(sc))
+
+
+# ------------------------------------------------------------------------------------------------ narrow normalizers
+
+def _norm_collected_at_registration(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Ours: collected=True right after register_plugin(init=False); the original: False until init/scheduled."""
+    steps = _steps(sc)
+
+    def fix_flags(of: Any, uf: Any) -> Any:
+        if not (isinstance(of, dict) and isinstance(uf, dict) and '$dict' in of.get('ok', {}) and
+                '$dict' in uf.get('ok', {})):
+            return uf
+        orig = dict((k, v) for k, v in of['ok']['$dict'])
+        new = []
+        for k, v in uf['ok']['$dict']:
+            if orig.get(k) == {'$dict': [['collected', False], ['initialized', False]]} and \
+                    v == {'$dict': [['collected', True], ['initialized', False]]}:
+                v = orig[k]
+            new.append([k, v])
+        return dict(uf, ok={'$dict': new})
+
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        op = steps[i]['op'] if i < len(steps) else None
+        if op == 'register' and not steps[i].get('init') and isinstance(a, dict) and isinstance(b, dict):
+            ao, bo = a.get('ok'), b.get('ok')
+            if (isinstance(ao, dict) and isinstance(bo, dict) and
+                    dict(map(tuple, ao['$dict'])).get('collected') is False and  # type: ignore[arg-type]
+                    _key(bo['$dict']).replace('["collected", true]', '["collected", false]') == _key(ao['$dict'])):
+                b = a
+        if isinstance(a, dict) and isinstance(b, dict) and 'flags' in a and 'flags' in b:
+            b = dict(b, flags=fix_flags(a['flags'], b['flags']))
+        out.append(b)
+    u = dict(u, results=out + _results(u)[len(out):])
+    return o, u
+
+
+def _norm_shutdown_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Ours: shutdown_all_plugins returns the list of failures (empty when all went well); the original: None."""
+    steps = _steps(sc)
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        if i < len(steps) and steps[i]['op'] in ('shutdown_all', 'async_lifespan') and a.get('ok', 0) is None and \
+                isinstance(b.get('ok'), dict) and '$list' in b['ok']:
+            b = dict(b, ok=None)
+        out.append(b)
+    return o, dict(u, results=out + _results(u)[len(out):])
+
+
+def _norm_shutdown_order(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """README: plugins shut down in reverse dependency order (the original: reverse first use / set order).
+    The events of shutdown steps are compared as multisets; which plugins shut down, with what value, still must
+    match."""
+    steps = {i for i, s in enumerate(_steps(sc)) if s['op'] in ('shutdown_all', 'async_lifespan', 'async_stopping',
+                                                                   'async_ready')}
+    o, u = copy.deepcopy(o), copy.deepcopy(u)
+    _sort_step_events(o, steps)
+    _sort_step_events(u, steps)
+    return o, u
+
+
+def _norm_parse_bool_on(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """README: ``on`` reads as true in ours (the original: false, no '1', 't' or 'y' in it)."""
+    steps = _steps(sc)
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        if i < len(steps) and steps[i]['op'] == 'parse_bool' and isinstance(steps[i]['value'], str) and \
+                steps[i]['value'].strip().lower() == 'on' and a == {'ok': False} and b == {'ok': True}:
+            b = a
+        out.append(b)
+    return o, dict(u, results=out + _results(u)[len(out):])
+
+
+def _norm_after_shutdown(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """README: after shutdown_all_plugins, get_extension raises PluginShutdownError (RuntimeError); the original
+    initializes the plugin again. Those steps (their results and events) are dropped on both sides; and a second
+    shutdown_all_plugins is a no-op in ours, while the original calls every shutdown again."""
+    steps = _steps(sc)
+    shut = [i for i, s in enumerate(steps) if s['op'] == 'shutdown_all']
+    if not shut:
+        return o, u
+    first = shut[0]
+    drop = set()
+    ro, ru = list(_results(o)), list(_results(u))
+    for i in range(first + 1, min(len(ro), len(ru))):
+        op = steps[i]['op']
+        if op in ('get_extension', 'get_extensions', 'get_extensions_values', 'register', 'init_all') and \
+                ru[i].get('err') == 'RuntimeError' and 'err' not in ro[i]:
+            drop.add(i)
+            ro[i] = ru[i] = {'after_shutdown': True}
+        elif op == 'shutdown_all':
+            drop.add(i)
+            ro[i] = ru[i] = {'after_shutdown': True}
+    if not drop:
+        return o, u
+    o = dict(o, results=ro, events=[e for e in o.get('events', []) if e[0] not in drop])
+    u = dict(u, results=ru, events=[e for e in u.get('events', []) if e[0] not in drop])
+    return o, u
+
+
+def _norm_initialized_after_shutdown(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Ours: a plugin that was shut down reads initialized=False; the original leaves it True."""
+    steps = _steps(sc)
+    shut = [i for i, s in enumerate(steps) if s['op'] in ('shutdown_all', 'async_lifespan')]
+    if not shut:
+        return o, u
+    was = {'$dict': [['collected', True], ['initialized', True]]}
+    now = {'$dict': [['collected', True], ['initialized', False]]}
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        if i >= shut[0] and isinstance(a, dict) and isinstance(b, dict) and 'flags' in a and 'flags' in b:
+            fa, fb = a['flags'].get('ok'), b['flags'].get('ok')
+            if isinstance(fa, dict) and isinstance(fb, dict):
+                orig = dict((k, v) for k, v in fa['$dict'])
+                new = [[k, orig[k] if v == now and orig.get(k) == was else v] for k, v in fb['$dict']]
+                b = dict(b, flags={'ok': {'$dict': new}})
+        out.append(b)
+    return o, dict(u, results=out + _results(u)[len(out):])
+
+
+# ------------------------------------------------------------------------------------------------ the list
+
+@dataclass(frozen=True)
+class Difference:
+    id: str
+    status: str  # 'documented' or 'pending'
+    original: str
+    ours: str
+    reason: str
+    issue_item: Optional[int] = None  # issue 17 item; None: found by this suite, not in the issue
+    normalize: Optional[Callable[[Scenario, Obs, Obs], tuple[Obs, Obs]]] = None
+    explains: Optional[Callable[[Scenario, Obs, Obs], bool]] = None
+    readme: Optional[str] = None  # documented: the words in README "Differences from the original"
+    pinned_by: Optional[str] = None  # documented: the test of ours that pins our behaviour
+    examples: tuple[str, ...] = field(default=())  # hand-written scenarios that show it
+
+
+DIFFERENCES: list[Difference] = [
+    # ------------------------------------------------------------------ documented (README "Differences")
+    Difference(
+        'parse-bool-on', 'documented',
+        original="ext_parse_bool('on') is False (no '1', 't' or 'y' in it)",
+        ours="ext_parse_bool('on') is True",
+        reason='people write on/off meaning true/false',
+        normalize=_norm_parse_bool_on, readme='`on` is true',
+        pinned_by='tests/util/test_util_parsing.py', examples=('item6_ext_parse_bool_odd_values',)),
+    Difference(
+        'shutdown-order', 'documented',
+        original='plugins shut down in reverse order of first initialization (after init_all_plugins: set order)',
+        ours='plugins shut down in reverse dependency order',
+        reason='a plugin is stopped before what it depends on, whatever order it was first used in',
+        normalize=_norm_shutdown_order, readme='reverse *dependency* order',
+        pinned_by='tests/core/test_plugins_shutdown.py', examples=('init_and_shutdown_failures',)),
+    Difference(
+        'after-shutdown', 'documented',
+        original='get_extension after shutdown_all_plugins initializes the plugin again; a second '
+                 'shutdown_all_plugins calls every shutdown again',
+        ours='get_extension after shutdown raises PluginShutdownError (a RuntimeError); a second shutdown_all_plugins '
+             'does nothing',
+        reason='a half-stopped process must not start plugins again',
+        normalize=_norm_after_shutdown, readme='**After shutdown**',
+        pinned_by='tests/core/test_plugins_shutdown.py', examples=('shutdown_twice_and_after',)),
+    # ------------------------------------------------------------------ pending: issue 17 items (registry branch)
+    Difference(
+        'collected-at-registration', 'pending', issue_item=7,
+        original='register_plugin(cls, v, init=False) leaves collected False until the plugin is initialized or '
+                 'scheduled',
+        ours='collected is True right after registration',
+        reason='issue 17 item 7', normalize=_norm_collected_at_registration, examples=('item7_register_flags',)),
+    Difference(
+        'multi-contributor-disabled', 'pending', issue_item=1,
+        original='a plugin with is_enabled False and is_multi_extension True is a multi contributor: get_extensions '
+                 'initializes and returns it, init_all_plugins initializes it, a single plugin may gather its own '
+                 "point's contributors inside initialize",
+        ours='such a plugin is treated as disabled (get_extensions raises, init_all skips it, the setup plugin gets '
+             "'cycle: point -> point'); get_extensions returns the single plugin",
+        reason='issue 17 item 1',
+        explains=lambda sc, o, u: _multi_only_or_both(sc) and _ops(sc, 'get_extensions', 'get_extensions_values',
+                                                                 'init_all', 'register', 'get_extension'),
+        examples=('item1_multi_contributors', 'item1_setup_gathers_contributors', 'item1_init_all_contributors',
+                  'cli_runtimes_env_file', 'service_registry_package')),
+    Difference(
+        'is-enabled-cached-at-registration', 'pending', issue_item=2,
+        original='is_enabled is asked again at every lookup, so a default set in on_registration or configuration '
+                 'set after registration decides the provider',
+        ours='is_enabled is asked once at registration, before on_registration, and cached',
+        reason='issue 17 item 2',
+        explains=lambda sc, o, u: _config_driven_enabled(sc),
+        examples=('item2_default_in_on_registration', 'item2_config_after_registration',
+                  'service_registry_package')),
+    Difference(
+        'enabled-option-pattern-str', 'pending', issue_item=3,
+        original='enabled_option_pattern compares with ==, so a (str, Enum) PROVIDER_NAME matches its string value',
+        ours='compares str() of both sides: the Enum member never matches',
+        reason='issue 17 item 3', explains=lambda sc, o, u: _enum_pattern(sc),
+        examples=('item3_str_enum_pattern', 'service_registry_package')),
+    Difference(
+        'get-logger-stand-in', 'pending', issue_item=4,
+        original='get_logger(obj, name=...) only calls obj.get: a stand-in with .get works',
+        ours='reads a private attribute: AttributeError',
+        reason='issue 17 item 4', explains=lambda sc, o, u: _ops(sc, 'get_logger_stand_in') and
+        _has_err(u, 'AttributeError'), examples=('item4_get_logger_stand_in',)),
+    Difference(
+        'import-from-env-by-prefix-merged', 'pending', issue_item=5,
+        original='import_from_env_by_prefix returns get_by_prefix(prefix): values already set on v included',
+        ours='returns only what came from the environment',
+        reason='issue 17 item 5', explains=lambda sc, o, u: _ops(sc, 'import_from_env_by_prefix'),
+        examples=('item5_import_from_env_merged',)),
+    Difference(
+        'ext-parse-bool-raises', 'pending', issue_item=6,
+        original="ext_parse_bool never raises: non-empty values are True when str() contains '1', 't' or 'y'",
+        ours="raises ValueError on values the original answered (MagicMock(), 'enabled', 2, 'yes please', ...)",
+        reason='issue 17 item 6',
+        explains=lambda sc, o, u: _ops(sc, 'parse_bool', 'environ') and _has_err(u, 'ValueError') and
+        not _has_err(o, 'ValueError'), examples=('item6_ext_parse_bool_odd_values',)),
+    Difference(
+        'get-extensions-empty-point', 'pending', issue_item=7,
+        original='get_extensions of a point nobody contributes to returns {}',
+        ours='raises ExtensionNotFoundError (a ValueError)',
+        reason='issue 17 item 7', explains=lambda sc, o, u: _ops(sc, 'get_extensions', 'get_extensions_values') and
+        _has_err(u, 'ValueError'), examples=('item7_empty_point',)),
+    Difference(
+        'import-modules-not-a-package', 'pending', issue_item=7,
+        original="import_modules('<a module>') raises ValueError \"'<name>' is not a package\"",
+        ours='raises without the words "is not a package"',
+        reason='issue 17 item 7', explains=lambda sc, o, u: _ops(sc, 'import_modules'),
+        examples=('item7_import_modules_not_a_package',)),
+    Difference(
+        'variables-attribute-read-changes-class', 'pending', issue_item=8,
+        original='reading v.port never changes the class; b.port = 5 sets the instance attribute',
+        ours='a read installs a read-only property on Variables: b.port = 5 raises AttributeError on every instance',
+        reason='issue 17 item 8', explains=lambda sc, o, u: _ops(sc, 'getattr') and _ops(sc, 'setattr'),
+        examples=('item8_attribute_read_does_not_change_class',)),
+    # ------------------------------------------------------------------ pending: found here, not in the issue
+    Difference(
+        'shutdown-returns-failures', 'pending',
+        original='shutdown_all_plugins returns None',
+        ours='returns a list of the failures (empty when every shutdown succeeded)',
+        reason='found by the differential suite; harmless for apps that ignore the result, undecided',
+        normalize=_norm_shutdown_returns, examples=('shutdown_twice_and_after',)),
+    Difference(
+        'initialized-after-shutdown', 'pending',
+        original='plugin.initialized stays True after shutdown_all_plugins',
+        ours='plugin.initialized is False once the plugin has been shut down',
+        reason='found by the differential suite; an app reading the flag after shutdown sees False',
+        normalize=_norm_initialized_after_shutdown, examples=('shutdown_twice_and_after',)),
+    Difference(
+        'lazy-after-init-all', 'pending',
+        original='after init_all_plugins a lazy (eager=False) single plugin is recorded with the value None and '
+                 'get_extension returns None without ever initializing it; a lazy multi contributor shows None in '
+                 'get_extensions',
+        ours='get_extension initializes the lazy plugin and returns its value',
+        reason='found by the differential suite; the original behaviour is a bug no app can rely on (None), '
+               'a README "Differences" line is probably right',
+        explains=lambda sc, o, u: _lazy(sc) and _ops(sc, 'init_all'),
+        examples=('lazy_after_init_all', 'init_and_shutdown_failures')),
+    Difference(
+        'multi-reinitialized', 'pending',
+        original='init_all_plugins twice, or register_plugin(cls, v, init=True) again, initializes a multi-only '
+                 'contributor again (and shutdown_all_plugins shuts it down once per initialization)',
+        ours='a plugin initializes once',
+        reason='found by the differential suite; the original re-runs initialize of contributors',
+        explains=lambda sc, o, u: _multi_only_or_both(sc) and (
+            sum(1 for s in _steps(sc) if s['op'] == 'init_all') > 1 or
+            any(s['op'] == 'register' and s.get('init') for s in _steps(sc))),
+        examples=('init_all_twice_multi',)),
+    Difference(
+        'single-then-contributors', 'pending',
+        original='get_extensions(point) after the point\'s single plugin is initialized returns the SINGLE value '
+                 'under each contributor name and never initializes the contributors',
+        ours='(before the registry fix) returns the single plugin itself; the intended behaviour is the '
+             'contributors\' own values',
+        reason='found by the differential suite; the original short-cuts every _init_plugin of a point already '
+               'holding a single value',
+        explains=lambda sc, o, u: _multi_only_or_both(sc) and _ops(sc, 'get_extension'),
+        examples=('single_then_contributors',)),
+    Difference(
+        'register-instantiates-once', 'pending',
+        original='register_plugin instantiates the class on every call (the returned instance of a repeated call is '
+                 'a new, unregistered one)',
+        ours='a class already registered is not instantiated again',
+        reason='found by the differential suite; only observable through __init__ side effects',
+        explains=lambda sc, o, u: len([s for s in _steps(sc) if s['op'] == 'register']) >
+        len({s['plugin'] for s in _steps(sc) if s['op'] == 'register'}),
+        examples=('duplicate_names',)),
+    Difference(
+        'package-registration-order', 'pending',
+        original="register_package_plugins registers a module's plugin classes in alphabetical order of their "
+                 'attribute names (dir()), so get_extensions lists package contributors alphabetically by class',
+        ours='in definition order',
+        reason='found by the differential suite; get_extensions order of contributors found in packages differs',
+        explains=lambda sc, o, u: _ops(sc, 'register_package'),
+        examples=('service_registry_package',)),
+]
+
+BY_ID = {d.id: d for d in DIFFERENCES}
+
+
+@dataclass
+class Verdict:
+    equal: bool
+    fired: list[str]  # normalizers that changed something
+    explained_by: list[str]  # pending entries whose pattern and symptom the scenario shows
+    detail: str = ''
+
+
+def describe(o: Obs, u: Obs, limit: int = 12) -> str:
+    lines = []
+    for key in sorted(set(o) | set(u)):
+        a, b = o.get(key), u.get(key)
+        if a == b:
+            continue
+        if isinstance(a, list) and isinstance(b, list):
+            for i in range(max(len(a), len(b))):
+                x = a[i] if i < len(a) else '<missing>'
+                y = b[i] if i < len(b) else '<missing>'
+                if x != y:
+                    lines.append(f'{key}[{i}]: original={json.dumps(x)[:300]}\n{" " * len(key)}     ours='
+                                 f'{json.dumps(y)[:300]}')
+        else:
+            lines.append(f'{key}: original={json.dumps(a)[:600]}\n     ours={json.dumps(b)[:600]}')
+    more = f'\n... {len(lines) - limit} more' if len(lines) > limit else ''
+    return '\n'.join(lines[:limit]) + more
+
+
+def compare(sc: Scenario, orig: Obs, ours: Obs, entries: Optional[list[Difference]] = None) -> Verdict:
+    entries = DIFFERENCES if entries is None else entries
+    o, u = canonical(sc, orig), canonical(sc, ours)
+    fired = []
+    for d in entries:
+        if d.normalize is None or o == u:
+            continue
+        o2, u2 = d.normalize(sc, o, u)
+        if (o2, u2) != (o, u):
+            fired.append(d.id)
+        o, u = o2, u2
+    if o == u:
+        return Verdict(True, fired, [])
+    explained = [d.id for d in entries if d.explains is not None and d.explains(sc, o, u)]
+    return Verdict(False, fired, explained, describe(o, u))
