@@ -17,7 +17,7 @@ import pytest
 
 from oracle import INDEX_UNREACHABLE, OracleUnavailable, Pair, ensure_oracle, oracle_python
 
-STATS: dict[str, Any] = {'examples': 0, 'fired': Counter(), 'explained': Counter(), 'started': time.monotonic(),
+STATS: dict[str, Any] = {'examples': 0, 'equal': 0, 'fired': Counter(), 'explained': Counter(), 'started': time.monotonic(),
                          'oracle_install_s': 0.0}
 
 
@@ -50,7 +50,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     tr = terminalreporter
     tr.write_sep('-', 'differential suite')
-    tr.write_line(f'scenarios sent to both implementations: {STATS["examples"]} '
+    tr.write_line(f'scenarios sent to both implementations: {STATS["examples"]}, equal after normalization: '
+                  f'{STATS["equal"]}, explained by a pending difference: {STATS["examples"] - STATS["equal"]} '
                   f'(oracle set-up {STATS["oracle_install_s"]:.1f} s, '
                   f'suite {time.monotonic() - STATS["started"]:.1f} s)')
     for kind in ('fired', 'explained'):

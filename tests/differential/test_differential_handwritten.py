@@ -23,6 +23,7 @@ def _check(name: str, sc: dict[str, Any], orig: dict[str, Any], ours: dict[str, 
     verdict = compare(sc, orig, ours)
     STATS['fired'].update(verdict.fired)
     if verdict.equal:
+        STATS['equal'] += 1
         return
     STATS['explained'].update(verdict.explained_by)
     pending = [d for d in verdict.explained_by if BY_ID[d].status == 'pending']
