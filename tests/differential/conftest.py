@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from oracle import INDEX_UNREACHABLE, OracleUnavailable, Pair, ensure_oracle, oracle_python
 
-STATS: dict[str, Any] = {'examples': 0, 'equal': 0, 'fired': Counter(), 'explained': Counter(), 'started': time.monotonic(),
+STATS: dict[str, Any] = {'examples': 0, 'equal': 0, 'fired': Counter(), 'explained': Counter(),
+                         'started': time.monotonic(),
                          'oracle_install_s': 0.0}
 
 

@@ -170,7 +170,8 @@ def _norm_add_source_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
     steps = _steps(sc)
     out = []
     for i, (a, b) in enumerate(zip(_results(o), _results(u))):
-        if i < len(steps) and steps[i]['op'] == 'add_source' and a == {'ok': None} and b == {'ok': {'$variables': True}}:
+        if i < len(steps) and steps[i]['op'] == 'add_source' and a == {'ok': None} and \
+                b == {'ok': {'$variables': True}}:
             b = a
         out.append(b)
     return o, dict(u, results=out + _results(u)[len(out):])

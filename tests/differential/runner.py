@@ -35,7 +35,14 @@ logging.disable(logging.CRITICAL)  # the original warns on every logger lookup w
 
 import scitrera_app_framework as saf  # noqa: E402
 from scitrera_app_framework import (  # noqa: E402
-    Plugin, Variables, ext_parse_bool, get_extension, get_extensions, get_logger, init_all_plugins, register_plugin,
+    Plugin,
+    Variables,
+    ext_parse_bool,
+    get_extension,
+    get_extensions,
+    get_logger,
+    init_all_plugins,
+    register_plugin,
 )
 from scitrera_app_framework.api import EnvPlacement, enabled_option_pattern  # noqa: E402
 from scitrera_app_framework.core import shutdown_all_plugins  # noqa: E402
@@ -449,7 +456,6 @@ def write_package(spec: Dict[str, Any]) -> None:
             init = os.path.join(d, '__init__.py')
             if not os.path.exists(init):
                 open(init, 'w').close()
-        modname = '.'.join(parts)
         lines = [f'import {RUNNER_MODULE} as _r', '']
         for p in plugins:
             cls = p['class']

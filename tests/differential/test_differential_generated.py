@@ -14,11 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from conftest import STATS
 from differences import BY_ID, compare
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from oracle import Pair
 
 GRAPH_EXAMPLES = 350

@@ -11,7 +11,6 @@ import sys
 from typing import Any
 
 import pytest
-
 from conftest import STATS
 from differences import BY_ID, DIFFERENCES, compare
 from oracle import Pair, oracle_python
