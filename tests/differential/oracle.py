@@ -81,7 +81,7 @@ def _probe(python: Path) -> Optional[dict[str, Any]]:
         return None
 
 
-def _index_reachable(python: str) -> tuple[bool, str]:
+def index_reachable(python: str) -> tuple[bool, str]:
     r = subprocess.run([python, '-m', 'pip', 'index', 'versions', 'scitrera-app-framework'],
                        capture_output=True, text=True, timeout=300, env=clean_env())
     out = r.stdout + r.stderr
@@ -108,7 +108,7 @@ def ensure_oracle() -> dict[str, Any]:
     r = subprocess.run([str(oracle_python()), '-m', 'pip', 'install', '-q', *ORACLE_REQUIREMENTS],
                        capture_output=True, text=True, timeout=600, env=clean_env())
     if r.returncode != 0:
-        reachable, detail = _index_reachable(str(oracle_python()))
+        reachable, detail = index_reachable(str(oracle_python()))
         shutil.rmtree(ORACLE_DIR, ignore_errors=True)
         if not reachable:
             raise OracleUnavailable(f'{INDEX_UNREACHABLE} ({detail.strip()[-500:]})')

@@ -428,6 +428,9 @@ def _op(op: Dict[str, Any], v: Any, me: Any) -> Any:  # noqa: C901 - one dispatc
                       shutdown_hooks=False)
         got = saf.init_framework_desktop(op['app'], **kwargs)
         return {'same_v': got is tv, 'cwd_in_data_dir': os.getcwd().startswith(os.environ.get('APP_DATA_DIR', '\0'))}
+    if name == 'hang':  # for the harness's own test: a scenario that never answers
+        import threading
+        threading.Event().wait()
     if name == 'cwd_rel':  # where the working directory is now: unchanged, or relative to APP_DATA_DIR
         cwd, data = os.path.realpath(os.getcwd()), os.path.realpath(os.environ['APP_DATA_DIR'])
         if cwd == CTX.cwd:

@@ -23,6 +23,10 @@ def _check(name: str, sc: dict[str, Any], orig: dict[str, Any], ours: dict[str, 
     STATS['fired'].update(verdict.fired)
     if verdict.equal:
         STATS['equal'] += 1
+        stale = [d.id for d in DIFFERENCES if d.status == 'pending' and name in d.examples and d.normalize is None]
+        if stale:
+            pytest.fail(f'{name} no longer differs: the pending difference(s) {", ".join(stale)} are gone here; '
+                        f'remove them from tests/differential/differences.py (or drop this example from them)')
         return
     STATS['explained'].update(verdict.explained_by)
     pending = [d for d in verdict.explained_by if BY_ID[d].status == 'pending']
@@ -49,6 +53,20 @@ def test_isolated(oracle_info: dict[str, Any], name: str) -> None:
         p.close()
     assert 'runner_error' not in orig, orig['runner_error']
     _check(name, ISOLATED[name], orig, ours)
+
+
+def test_documented_entries_show_in_a_scenario(pair: Pair) -> None:
+    """Each documented difference is recognized in at least one of its example scenarios (the normalizer is
+    exercised, not dead code)."""
+    for d in DIFFERENCES:
+        if d.status != 'documented':
+            continue
+        fired = []
+        for ex in d.examples:
+            sc = HANDWRITTEN[ex]
+            orig, ours = pair.run(sc)
+            fired += compare(sc, orig, ours).fired
+        assert d.id in fired, f'{d.id} does not show in {d.examples}'
 
 
 def test_every_entry_is_complete() -> None:
