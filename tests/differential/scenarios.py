@@ -36,13 +36,15 @@ def _service_package(pkg: str) -> dict[str, Any]:
     for point in points:
         key = f'DT_{point.upper()}_PROVIDER'
         enum_type = f'{point.title()}Provider'
+        # class names sort in definition order: the original registers a module's classes in dir() order
+        # (package_registration_order pins that difference on its own)
         modules[f'providers/{point}/impls'] = [
-            _provider(f'{m.title()}{point.title()}', f'svc.{point}.{m}', point, enum_type, m, key, 'mock')
-            for m in ('mock', 'local', 'remote')]
+            _provider(f'P{n}{m.title()}{point.title()}', f'svc.{point}.{m}', point, enum_type, m, key, 'mock')
+            for n, m in enumerate(('mock', 'local', 'remote'))]
     # plain services with dependencies on the providers
     modules['services/core'] = [
         {'class': f'Service{i}', 'name': f'svc.service{i}', 'point': f'service{i}', 'value': f'service{i}',
-         'deps': [points[i % len(points)], points[(i + 2) % len(points)]], 'eager': i % 3 != 0}
+         'deps': [points[i % len(points)], points[(i + 2) % len(points)]]}
         for i in range(8)]
     modules['services/more'] = [
         {'class': f'Api{i}', 'name': f'svc.api{i}', 'point': f'api{i}', 'value': f'api{i}',
@@ -52,8 +54,8 @@ def _service_package(pkg: str) -> dict[str, Any]:
         {'class': 'HandlerSetup', 'name': 'svc.handlers.setup', 'point': 'handlers', 'value': 'handler-registry',
          'init_ops': [{'op': 'get_extensions', 'point': 'handlers'}]}]
     modules['handlers/contrib'] = [
-        {'class': f'Handler{c}', 'name': f'svc.handlers.{c}', 'point': 'handlers', 'value': f'handler-{c}',
-         'single': False, 'multi': True} for c in ('alpha', 'beta', 'gamma', 'delta')]
+        {'class': f'Handler{n}{c.title()}', 'name': f'svc.handlers.{c}', 'point': 'handlers', 'value': f'handler-{c}',
+         'single': False, 'multi': True} for n, c in enumerate(('alpha', 'beta', 'gamma', 'delta'))]
     return {'name': pkg, 'modules': modules}
 
 
@@ -79,8 +81,8 @@ SERVICE_REGISTRY_PLAIN: Scenario = {
     'package': {'name': 'dt_plain_app', 'modules': {
         'core/a': [{'class': f'A{i}', 'name': f'plain.a{i}', 'point': f'a{i}', 'value': f'a{i}',
                     'deps': [f'b{i}']} for i in range(10)],
-        'core/deep/b': [{'class': f'B{i}', 'name': f'plain.b{i}', 'point': f'b{i}', 'value': f'b{i}',
-                         'eager': i % 2 == 0} for i in range(10)],
+        'core/deep/b': [{'class': f'B{i}', 'name': f'plain.b{i}', 'point': f'b{i}', 'value': f'b{i}'}
+                        for i in range(10)],
         'extra/c': [{'class': f'C{i}', 'name': f'plain.c{i}', 'point': f'c{i}', 'value': f'c{i}',
                      'deps': [f'a{i}', f'b{(i + 3) % 10}']} for i in range(10)],
     }},
@@ -90,6 +92,19 @@ SERVICE_REGISTRY_PLAIN: Scenario = {
         {'op': 'init_all', 'async_enabled': False, 'flags': True},
         *[{'op': 'get_extension', 'point': f'c{i}'} for i in range(10)],
         {'op': 'shutdown_all'},
+    ],
+}
+
+# the order register_package_plugins registers a module's classes in (get_extensions lists contributors in it)
+PACKAGE_REGISTRATION_ORDER: Scenario = {
+    'package': {'name': 'dt_order_app', 'modules': {
+        'contrib': [{'class': cls, 'name': f'order.{cls.lower()}', 'point': 'fmt', 'value': cls, 'single': False,
+                     'multi': True} for cls in ('Zulu', 'Alpha', 'Mike')],
+    }},
+    'steps': [
+        {'op': 'register_package', 'package': 'dt_order_app', 'recursive': True},
+        {'op': 'registered_names'},
+        {'op': 'get_extensions', 'point': 'fmt'},
     ],
 }
 
@@ -336,6 +351,7 @@ GET_MY_EXTENSION: Scenario = {
 HANDWRITTEN: dict[str, Scenario] = {
     'service_registry_package': SERVICE_REGISTRY,
     'service_registry_plain': SERVICE_REGISTRY_PLAIN,
+    'package_registration_order': PACKAGE_REGISTRATION_ORDER,
     'package_not_recursive': PACKAGE_NOT_RECURSIVE,
     'package_default_names': PACKAGE_DEFAULT_NAMES,
     'item1_multi_contributors': ITEM1_MULTI_CONTRIBUTORS,
