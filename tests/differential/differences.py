@@ -320,7 +320,7 @@ class Difference:
     normalize: Optional[Callable[[Scenario, Obs, Obs], tuple[Obs, Obs]]] = None
     explains: Optional[Callable[[Scenario, Obs, Obs], bool]] = None
     readme: Optional[str] = None  # documented: the words in README "Differences from the original"
-    pinned_by: Optional[str] = None  # documented: the test of ours that pins our behaviour
+    pinned_by: Optional[str] = None  # documented: the test of ours that pins our behaviour (file::function)
     examples: tuple[str, ...] = field(default=())  # hand-written scenarios that show it
 
 
@@ -332,14 +332,16 @@ DIFFERENCES: list[Difference] = [
         ours="ext_parse_bool('on') is True",
         reason='people write on/off meaning true/false',
         normalize=_norm_parse_bool_on, readme='`on` is true',
-        pinned_by='tests/util/test_util_parsing.py', examples=('item6_ext_parse_bool_odd_values',)),
+        pinned_by='tests/util/test_util_parsing.py::test_parse_bool_true_words_any_case_and_spacing',
+        examples=('item6_ext_parse_bool_odd_values',)),
     Difference(
         'shutdown-order', 'documented',
         original='plugins shut down in reverse order of first initialization (after init_all_plugins: set order)',
         ours='plugins shut down in reverse dependency order',
         reason='a plugin is stopped before what it depends on, whatever order it was first used in',
         normalize=_norm_shutdown_order, readme='reverse *dependency* order',
-        pinned_by='tests/core/test_plugins_shutdown.py', examples=('init_and_shutdown_failures',)),
+        pinned_by='tests/core/test_plugins_shutdown.py::test_dependency_order_wins_over_initialization_order',
+        examples=('init_and_shutdown_failures',)),
     Difference(
         'after-shutdown', 'documented',
         original='get_extension after shutdown_all_plugins initializes the plugin again; a second '
@@ -348,7 +350,8 @@ DIFFERENCES: list[Difference] = [
              'does nothing',
         reason='a half-stopped process must not start plugins again',
         normalize=_norm_after_shutdown, readme='**After shutdown**',
-        pinned_by='tests/core/test_plugins_shutdown.py', examples=('shutdown_twice_and_after',)),
+        pinned_by='tests/core/test_plugins_lifecycle.py::test_nothing_initializes_after_shutdown',
+        examples=('shutdown_twice_and_after',)),
     # ------------------------------------------------------------------ pending: issue 17 items (registry branch)
     Difference(
         'collected-at-registration', 'pending', issue_item=7,
