@@ -428,6 +428,29 @@ def _op(op: Dict[str, Any], v: Any, me: Any) -> Any:  # noqa: C901 - one dispatc
                       shutdown_hooks=False)
         got = saf.init_framework_desktop(op['app'], **kwargs)
         return {'same_v': got is tv, 'cwd_in_data_dir': os.getcwd().startswith(os.environ.get('APP_DATA_DIR', '\0'))}
+    if name == 'set_extension':  # a plain-function extension point (the original's facade plugin)
+        point, val = op['point'], make_value(op.get('value'))
+
+        def init_fn() -> Any:
+            REC.event('facade_init', point)
+            return val
+
+        def shutdown_fn() -> None:
+            REC.event('facade_shutdown', point)
+        from scitrera_app_framework.core import set_extension
+        p = set_extension(point, init_fn, shutdown_fn, op.get('deps'), v=tv)
+        return {'name': p.name(), 'eager': bool(p.eager)}
+    if name == 'get_extension_by_type':  # get_extension(PluginClass, v)
+        return get_extension(CTX.classes[op['plugin']], tv)
+    if name == 'get_extension_default_v':  # get_extension(point) with no v: the default Variables
+        return get_extension(op['point'])
+    if name == 'parse_csv':
+        return saf.ext_parse_csv(make_value(op['value']))
+    if name == 'init_framework_variant':  # init_framework_embedded / _test_harness with the same v
+        fn = getattr(saf, op['fn'])
+        got = fn(op['app'], v=tv, **make_value(op.get('kwargs', {})))
+        return {'same_v': got is tv, 'cwd_unchanged': os.path.realpath(os.getcwd()) == CTX.cwd,
+                'logger': get_logger(tv).name}
     if name == 'hang':  # for the harness's own test: a scenario that never answers
         import threading
         threading.Event().wait()

@@ -348,6 +348,21 @@ GET_MY_EXTENSION: Scenario = {
     'steps': [*_reg('me', 'reader'), {'op': 'get_extension', 'point': 'reader'}],
 }
 
+SET_EXTENSION: Scenario = {
+    'plugins': [_p('base', 'base', value='BASE')],
+    'steps': [{'op': 'register', 'plugin': 'base'},
+              {'op': 'set_extension', 'point': 'facade', 'value': 'FACADE', 'deps': ['base']},
+              {'op': 'get_extension', 'point': 'facade', 'flags': True},
+              {'op': 'get_extension', 'point': 'facade'},
+              {'op': 'shutdown_all'}],
+}
+
+EXT_PARSE_CSV: Scenario = {
+    'steps': [{'op': 'parse_csv', 'value': val} for val in
+              ['a,b', ' a , b ,', '', None, 'a,,b', {'$list': ['x', '', ' y ']}, 'single', ',', 0, {'$list': []}, 5,
+               {'$tuple': ['a', 'b']}, {'$float': '1.5'}, False, True]],
+}
+
 HANDWRITTEN: dict[str, Scenario] = {
     'service_registry_package': SERVICE_REGISTRY,
     'service_registry_plain': SERVICE_REGISTRY_PLAIN,
@@ -380,6 +395,8 @@ HANDWRITTEN: dict[str, Scenario] = {
     'init_and_shutdown_failures': INIT_AND_SHUTDOWN_FAILURES,
     'duplicate_names': DUPLICATE_NAMES,
     'get_my_extension': GET_MY_EXTENSION,
+    'set_extension_facade': SET_EXTENSION,
+    'ext_parse_csv_values': EXT_PARSE_CSV,
 }
 
 # ------------------------------------------------------------------------------------------------ own process pair
@@ -397,6 +414,26 @@ INIT_FRAMEWORK_DESKTOP_TWICE: Scenario = {
     ],
 }
 
+INIT_FRAMEWORK_EMBEDDED_AND_HARNESS: Scenario = {
+    'steps': [
+        {'op': 'init_framework_variant', 'fn': 'init_framework_embedded', 'app': 'dt-embedded'},
+        {'op': 'init_framework_variant', 'fn': 'init_framework_embedded', 'app': 'dt-embedded'},
+        {'op': 'get', 'key': 'dt_not_set'},
+    ],
+}
+
+# get_extension(PluginClass, v): the original registers and initializes the class in the DEFAULT Variables and then
+# looks the point up in v (so it is found in v only when the class was registered there too)
+GET_EXTENSION_BY_TYPE: Scenario = {
+    'plugins': [_p('typed', 'typed', value='TYPED'), _p('unregistered', 'unreg', value='UNREG')],
+    'steps': [{'op': 'register', 'plugin': 'typed'},
+              {'op': 'get_extension_by_type', 'plugin': 'typed', 'flags': True},
+              {'op': 'get_extension_by_type', 'plugin': 'unregistered', 'flags': True},
+              {'op': 'get_extension_default_v', 'point': 'unreg'}],
+}
+
 ISOLATED: dict[str, Scenario] = {
     'init_framework_desktop_twice': INIT_FRAMEWORK_DESKTOP_TWICE,
+    'init_framework_embedded_twice': INIT_FRAMEWORK_EMBEDDED_AND_HARNESS,
+    'get_extension_by_type': GET_EXTENSION_BY_TYPE,
 }

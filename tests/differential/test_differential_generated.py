@@ -128,7 +128,7 @@ ATTRS = ['dt_k1', 'dt_k2', 'dt_pfx_a', 'dt_other']
 VALUES = st.one_of(st.sampled_from(['1', '0', 'yes', 'no', 'abc', '42', ' x ', '', 'true', '3.5']),
                    st.integers(-3, 50), st.none(), st.booleans())
 STR_VALUES = st.sampled_from(['1', '0', 'yes', 'no', 'abc', '42', ' x ', 'true', '3.5'])
-TYPE_FNS = st.sampled_from(['int', 'float', 'str', 'csv', 'upper', 'len'])
+TYPE_FNS = st.sampled_from(['int', 'float', 'str', 'csv', 'upper', 'len', 'bool'])
 PREFIXES = st.sampled_from(['DT_PFX', 'dt_pfx', 'DT', 'DT_K', 'NOPE'])
 
 
@@ -155,6 +155,7 @@ def variables_programs(draw: st.DrawFn) -> dict[str, Any]:
         st.builds(lambda d: {'op': 'update', 'values': d}, st.dictionaries(key, VALUES, max_size=3)),
         st.builds(lambda d: {'op': 'add_source', 'source': d}, st.dictionaries(key, VALUES, max_size=3)),
         st.builds(lambda a: {'op': 'getattr', 'attr': a}, st.sampled_from(ATTRS)),
+        st.builds(lambda a, x: {'op': 'setattr', 'attr': a, 'value': x}, st.sampled_from(ATTRS), VALUES),
         st.builds(lambda p, kw: {'op': 'get_by_prefix', 'prefix': p, **kw}, PREFIXES, _prefix_kwargs()),
         st.builds(lambda p, d, kw: {'op': 'import_from_dict_by_prefix', 'prefix': p, 'source': d, **kw},
                   PREFIXES, st.dictionaries(key, STR_VALUES, max_size=3), _prefix_kwargs()),
