@@ -126,8 +126,20 @@ def _has_err(obs: Obs, family: str) -> bool:
         family in _key(e) for e in obs.get('events', []) if 'initialize_ops' in e)
 
 
+def _single_and_multi_on_a_point(sc: Scenario) -> bool:
+    singles = {p.get('point') for p in _plugins(sc) if _truthy_spec(p.get('single', True))}
+    multis = {p.get('point') for p in _plugins(sc) if _truthy_spec(p.get('multi', False))}
+    return bool(singles & multis)
+
+
 def _lazy(sc: Scenario) -> bool:
     return any(p.get('eager') is False for p in _plugins(sc))
+
+
+def _lost_words(a: Any, b: Any, words: str) -> bool:
+    """The original's error message holds ``words`` and ours does not (same family)."""
+    return (a.get('err') == b.get('err') and a.get('msg_has') == {words: True} and
+            b.get('msg_has') == {words: False})
 
 
 class _OnlyAt:
@@ -135,12 +147,14 @@ class _OnlyAt:
     ``check``, each differing pair of results passes it); events are equal. ``covers`` answers for one result, so
     several such entries together can explain one example (``compare``)."""
 
-    def __init__(self, ops: tuple[str, ...], check: Optional[Callable[[Any, Any], bool]]) -> None:
-        self.ops, self.check = ops, check
+    def __init__(self, ops: tuple[str, ...], check: Optional[Callable[[Any, Any], bool]],
+                 where: Optional[Callable[[dict[str, Any], Scenario], bool]] = None) -> None:
+        self.ops, self.check, self.where = ops, check, where
 
     def covers(self, sc: Scenario, o: Obs, u: Obs, i: int) -> bool:
-        a, b = _results(o)[i], _results(u)[i]
-        return _steps(sc)[i]['op'] in self.ops and (self.check is None or bool(self.check(a, b)))
+        a, b, step = _results(o)[i], _results(u)[i], _steps(sc)[i]
+        return (step['op'] in self.ops and (self.check is None or bool(self.check(a, b))) and
+                (self.where is None or bool(self.where(step, sc))))
 
     def __call__(self, sc: Scenario, o: Obs, u: Obs) -> bool:
         bad = _differing_results(sc, o, u)
@@ -155,8 +169,20 @@ def _differing_results(sc: Scenario, o: Obs, u: Obs) -> list[int]:
     return [i for i in range(len(ro)) if ro[i] != ru[i]]
 
 
-def _only_at(*ops: str, check: Optional[Callable[[Any, Any], bool]] = None) -> _OnlyAt:
-    return _OnlyAt(ops, check)
+def _only_at(*ops: str, check: Optional[Callable[[Any, Any], bool]] = None,
+             where: Optional[Callable[[dict[str, Any], Scenario], bool]] = None) -> _OnlyAt:
+    return _OnlyAt(ops, check, where)
+
+
+def _typed_with(fn: str, direct_op: str) -> Callable[[dict[str, Any], Scenario], bool]:
+    """``where``: the step calls the parser itself, or reads a key the scenario gave that type function."""
+    def where(step: dict[str, Any], sc: Scenario) -> bool:
+        if step['op'] == direct_op:
+            return True
+        typed = {s.get('key', '').lower() for s in _steps(sc) if s.get('type_fn') == fn}
+        key = str(step.get('key', step.get('attr', ''))).lower()
+        return key in typed or (step['op'] in ('get_by_prefix', 'export') and bool(typed))
+    return where
 
 
 LISTING_OPS = ('scenario_keys', 'export', 'get_by_prefix', 'import_from_env_by_prefix', 'import_from_dict_by_prefix',
@@ -408,8 +434,9 @@ DIFFERENCES: list[Difference] = [
         original="ext_parse_bool never raises: non-empty values are True when str() contains '1', 't' or 'y'",
         ours="raises ValueError on values the original answered (MagicMock(), 'enabled', 2, 'yes please', ...)",
         reason='issue 17 item 6',
-        explains=_only_at('parse_bool', 'environ', 'get', 'getitem', 'getattr',
-                          check=lambda a, b: b.get('err') == 'ValueError' and 'ok' in a),
+        explains=_only_at('parse_bool', 'environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
+                          check=lambda a, b: b.get('err') == 'ValueError' and 'ok' in a,
+                          where=_typed_with('bool', 'parse_bool')),
         examples=('item6_ext_parse_bool_odd_values',)),
     Difference(
         'get-extensions-empty-point', 'pending', issue_item=7,
@@ -422,9 +449,8 @@ DIFFERENCES: list[Difference] = [
         'import-modules-not-a-package', 'pending', issue_item=7,
         original="import_modules('<a module>') raises ValueError \"'<name>' is not a package\"",
         ours='raises without the words "is not a package"',
-        reason='issue 17 item 7 (and, found here: a missing package lacks the words "not found")',
-        explains=_only_at('import_modules', check=lambda a, b: a.get('msg_has') is True and b.get('msg_has') is False
-                          or (a.get('ok') != b.get('ok') and 'ok' in a and 'ok' in b)),
+        reason='issue 17 item 7',
+        explains=_only_at('import_modules', check=lambda a, b: _lost_words(a, b, 'is not a package')),
         examples=('item7_import_modules_not_a_package',)),
     Difference(
         'variables-attribute-read-changes-class', 'pending', issue_item=8,
@@ -446,6 +472,13 @@ DIFFERENCES: list[Difference] = [
         reason='found by the differential suite; an app reading the flag after shutdown sees False',
         normalize=_norm_initialized_after_shutdown, examples=('shutdown_twice_and_after',)),
     Difference(
+        'import-modules-missing-words', 'pending',
+        original="import_modules('<missing>') raises ModuleNotFoundError \"Package '<name>' not found\"",
+        ours='raises ModuleNotFoundError without the words "not found"',
+        reason='found by the differential suite; the twin of issue 17 item 7 for a missing package',
+        explains=_only_at('import_modules', check=lambda a, b: _lost_words(a, b, 'not found')),
+        examples=('item7_import_modules_not_a_package',)),
+    Difference(
         'import-modules-yields-package', 'pending',
         original="import_modules('pkg') yields the package's submodules (recursively), not the package itself",
         ours="yields the package module first, then its submodules",
@@ -455,11 +488,11 @@ DIFFERENCES: list[Difference] = [
     Difference(
         'type-fn-on-none', 'pending',
         original='a type function is applied to a stored None too (environ(key, type_fn=int) after set(key, None) '
-                 'raises TypeError)',
+                 "raises TypeError, type_fn=str gives 'None')",
         ours='a stored None is returned without calling the type function',
         reason='found by the differential suite',
         explains=_only_at('environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
-                          check=lambda a, b: a.get('err') == 'TypeError' and 'ok' in b)),
+                          check=lambda a, b: b == {'ok': None} and a != b)),
     Difference(
         'set-extension-name', 'pending',
         original="set_extension(point, ...) registers a facade plugin named 'SetExtension|<point>|'",
@@ -472,10 +505,12 @@ DIFFERENCES: list[Difference] = [
         'ext-parse-csv-raises', 'pending',
         original="ext_parse_csv never raises: a falsy value gives [], a list is stripped, anything else is "
                  "str(value).split(',') (5 -> ['5'], True -> ['True'], a tuple -> its str)",
-        ours="raises TypeError for values that are neither a string nor a list (0, 5, True, 1.5); splits a tuple's "
-             "items (the original splits its repr)",
+        ours="raises (TypeError; ValueError in the registry branch) for values that are neither a string nor a list "
+             "(0, 5, False, True, 1.5), also as a type function (environ(key, type_fn=ext_parse_csv)); splits a "
+             "tuple's items (the original splits its repr)",
         reason='found by the differential suite; the twin of issue 17 item 6 for csv',
-        explains=_only_at('parse_csv', check=lambda a, b: 'ok' in a),
+        explains=_only_at('parse_csv', 'environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
+                          check=lambda a, b: 'ok' in a and a != b, where=_typed_with('csv', 'parse_csv')),
         examples=('ext_parse_csv_values',)),
     Difference(
         'get-extension-by-type-default-v', 'pending',
@@ -510,11 +545,17 @@ DIFFERENCES: list[Difference] = [
                'returns more in ours',
         explains=_only_at(*LISTING_OPS)),
     Difference(
-        'import-from-dict-by-prefix-merged', 'pending',
-        original='import_from_dict_by_prefix returns get_by_prefix(prefix): keys already known to v included',
-        ours='returns only what came from the given dict',
-        reason='found by the differential suite; the dict twin of issue 17 item 5',
-        explains=_only_at('import_from_dict_by_prefix', *LISTING_OPS)),
+        'import-from-dict-by-prefix', 'pending',
+        original='import_from_dict_by_prefix(prefix, source) registers the matching entries as fallback DEFAULTS '
+                 '(environ(key, default=value): a value set on v, in a source or in the environment wins), matches '
+                 'the prefix case-sensitively, and returns get_by_prefix(prefix): the merged view of every key v '
+                 'knows',
+        ours='sets the entries over existing values, matches the prefix case-insensitively, and returns only what '
+             'came from the dict',
+        reason='found by the differential suite; the dict twin of issue 17 item 5, plus the precedence: after the '
+               'import a value the app set before reads differently',
+        explains=lambda sc, o, u: any(s['op'] == 'import_from_dict_by_prefix' and s.get('source')
+                                      for s in _steps(sc))),
     Difference(
         'lazy-after-init-all', 'pending',
         original='init_all_plugins (or register_plugin(init=True)) resolves the dependencies of a lazy (eager=False) '
@@ -540,13 +581,15 @@ DIFFERENCES: list[Difference] = [
         examples=('init_all_twice_multi',)),
     Difference(
         'single-then-contributors', 'pending',
-        original='get_extensions(point) after the point\'s single plugin is initialized returns the SINGLE value '
-                 'under each contributor name and never initializes the contributors',
+        original="once a point's single value is recorded (get_extension, or a plugin that is both single and multi "
+                 'initialized earlier in the same get_extensions / init_all_plugins), get_extensions returns the '
+                 'SINGLE value under the name of each contributor not yet initialized, and never initializes them',
         ours='(before the registry fix) returns the single plugin itself; the intended behaviour is the '
              'contributors\' own values',
         reason='found by the differential suite; the original short-cuts every _init_plugin of a point already '
                'holding a single value',
-        explains=lambda sc, o, u: _multi_only_or_both(sc) and _ops(sc, 'get_extension'),
+        explains=lambda sc, o, u: _single_and_multi_on_a_point(sc) and _ops(
+            sc, 'get_extension', 'get_extensions', 'get_extensions_values', 'init_all', 'register'),
         examples=('single_then_contributors',)),
     Difference(
         'register-instantiates-once', 'pending',

@@ -299,8 +299,8 @@ def run_op(op: Dict[str, Any], v: Any, me: Any = None) -> Dict[str, Any]:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not op.get('allow_exit'):
             raise
         out = {'err': family(exc), 'msg': str(exc)[:300]}
-        if 'msg_has' in op:
-            out['msg_has'] = op['msg_has'] in str(exc)
+        if 'msg_has' in op:  # does the message hold these words (apps match on them)?
+            out['msg_has'] = {op['msg_has']: op['msg_has'] in str(exc)}
         return out
 
 
