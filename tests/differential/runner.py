@@ -277,6 +277,8 @@ class Ctx:
         self.tmp: Optional[str] = None
         self.sys_path: List[str] = []
         self.modules_before: set = set()
+        self.order: List[str] = []  # labels of the plugin classes in the order they were first instantiated
+        self.cwd = ''  # the working directory when the scenario started (realpath)
 
 
 CTX = Ctx()
@@ -518,11 +520,10 @@ def _track(label: str, cls: type) -> None:
 def run_scenario(sc: Dict[str, Any]) -> Dict[str, Any]:
     global CTX, REC, _ENUMS
     CTX, REC, _ENUMS = Ctx(), Recorder(), {}
-    CTX.order = []  # type: ignore[attr-defined]
     CTX.modules_before = set(sys.modules)
     env_before = dict(os.environ)
     cwd_before = os.getcwd()
-    CTX.cwd = os.path.realpath(cwd_before)  # type: ignore[attr-defined]
+    CTX.cwd = os.path.realpath(cwd_before)
     try:
         for key, val in sc.get('env', {}).items():
             os.environ[key] = val
@@ -558,9 +559,6 @@ def run_scenario(sc: Dict[str, Any]) -> Dict[str, Any]:
                 del sys.modules[m]
         if CTX.tmp is not None:
             shutil.rmtree(CTX.tmp, ignore_errors=True)
-        reset = getattr(saf, 'testing', None)
-        if reset is not None and hasattr(reset, 'reset_framework') and sc.get('reset_framework'):
-            reset.reset_framework()
 
 
 def hello() -> Dict[str, Any]:
