@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from differences import STATS
 from oracle import INDEX_UNREACHABLE, OracleUnavailable, Pair, ensure_oracle, oracle_python
-
-STATS: dict[str, Any] = {'examples': 0, 'equal': 0, 'fired': Counter(), 'explained': Counter(),
-                         'started': time.monotonic(),
-                         'oracle_install_s': 0.0}
 
 
 @pytest.fixture(scope='session')

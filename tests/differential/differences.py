@@ -19,11 +19,17 @@ from __future__ import annotations
 
 import copy
 import json
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 Obs = dict[str, Any]
 Scenario = dict[str, Any]
+
+# what the session compared (tests/differential/conftest.py prints it at the end)
+STATS: dict[str, Any] = {'examples': 0, 'equal': 0, 'fired': Counter(), 'explained': Counter(),
+                         'started': time.monotonic(), 'oracle_install_s': 0.0}
 
 SET_ORDERED_OPS = {'get_by_prefix', 'import_from_env_by_prefix', 'import_from_dict_by_prefix', 'export',
                    'scenario_keys'}

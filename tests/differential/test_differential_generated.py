@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import STATS
-from differences import BY_ID, compare
+from differences import BY_ID, STATS, compare
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import Pair

@@ -11,8 +11,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import STATS
-from differences import BY_ID, DIFFERENCES, compare
+from differences import BY_ID, DIFFERENCES, STATS, compare
 from oracle import Pair, oracle_python
 from scenarios import HANDWRITTEN, ISOLATED
 
