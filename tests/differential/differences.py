@@ -293,8 +293,9 @@ def _norm_parse_bool_on(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
 
 def _norm_after_shutdown(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
     """README: after shutdown_all_plugins, get_extension raises PluginShutdownError (RuntimeError); the original
-    initializes the plugin again. Those steps (their results and events) are dropped on both sides; and a second
-    shutdown_all_plugins is a no-op in ours, while the original calls every shutdown again."""
+    initializes the plugin again. Those steps (their results and events) are dropped on both sides, and flags
+    read later may show plugins the original initialized again; a second shutdown_all_plugins is a no-op in ours,
+    while the original calls every shutdown again."""
     steps = _steps(sc)
     shut = [i for i, s in enumerate(steps) if s['op'] == 'shutdown_all']
     if not shut:
@@ -313,6 +314,17 @@ def _norm_after_shutdown(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
             ro[i] = ru[i] = {'after_shutdown': True}
     if not drop:
         return o, u
+    # flags read later: plugins the original initialized again are not initialized in ours
+    again = {'$dict': [['collected', True], ['initialized', True]]}
+    for i in range(first + 1, min(len(ro), len(ru))):
+        pa, pb = (ro[i], ru[i]) if steps[i]['op'] == 'flags' else (ro[i].get('flags'), ru[i].get('flags'))
+        if not (isinstance(pa, dict) and isinstance(pb, dict) and isinstance(pa.get('ok'), dict) and
+                isinstance(pb.get('ok'), dict)):
+            continue
+        orig = dict((k, v) for k, v in pa['ok']['$dict'])
+        fixed = {'ok': {'$dict': [[k, orig[k] if orig.get(k) == again and v != again else v]
+                                  for k, v in pb['ok']['$dict']]}}
+        ru[i] = fixed if steps[i]['op'] == 'flags' else dict(ru[i], flags=fixed)
     o = dict(o, results=ro, events=[e for e in o.get('events', []) if e[0] not in drop])
     u = dict(u, results=ru, events=[e for e in u.get('events', []) if e[0] not in drop])
     return o, u
