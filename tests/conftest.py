@@ -32,6 +32,8 @@ ALLOWED_SKIPS = (
     r'fake executables are POSIX',
     r'os.environ on Windows has other internals',
     r'pyroscope-io (is not installed|cannot be imported here)',
+    # tests/differential: the oracle (the original 0.0.69) comes from the package index; only an unreachable index
+    r'package index unreachable: cannot install the original scitrera-app-framework',
     # the Redis tests need a redis-server binary (make test installs one); CI must have it
     *(() if os.environ.get('CI') else (r'redis-server binary not found',)),
 )

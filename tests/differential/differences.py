@@ -1,0 +1,681 @@
+"""The differences between the original 0.0.69 and ours that the differential suite accepts, and the comparison.
+
+Three kinds of entries:
+
+- ``documented``: permanent, named in README "Differences from the original", pinned by a test of ours
+  (``pinned_by``). Their ``normalize`` rewrites exactly that divergence and nothing else.
+- ``pending``: expected to disappear once the ``registry`` branch (issue 17 items 1-8) is merged, or found by this
+  suite and not yet decided (``issue_item is None``). The lead removes an entry when its difference is gone or
+  moves it to ``documented`` with a README line. A pending entry either rewrites its divergence exactly
+  (``normalize``) or, when the divergence cascades through a whole scenario, recognises the scenarios that
+  exercise its pattern AND the symptom it describes (``explains``); such an example is counted, not failed.
+
+Before any entry applies, ``canonical`` removes what is arbitrary in the ORIGINAL itself (it is not a difference
+of ours): 0.0.69 keeps plugin names and ``Variables`` keys in ``set``s, so ``init_all_plugins`` initializes in
+set order and ``get_by_prefix``-style dicts come in set order. Those are compared as multisets.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+Obs = dict[str, Any]
+Scenario = dict[str, Any]
+
+# what the session compared (tests/differential/conftest.py prints it at the end)
+STATS: dict[str, Any] = {'examples': 0, 'equal': 0, 'fired': Counter(), 'explained': Counter(),
+                         'started': time.monotonic(), 'oracle_install_s': 0.0}
+
+SET_ORDERED_OPS = {'get_by_prefix', 'import_from_env_by_prefix', 'import_from_dict_by_prefix', 'export',
+                   'scenario_keys'}
+
+
+def _steps(sc: Scenario) -> list[dict[str, Any]]:
+    return list(sc.get('steps', []))
+
+
+def _key(x: Any) -> str:
+    return json.dumps(x, sort_keys=True)
+
+
+def _sort_dict(res: Any) -> Any:
+    if isinstance(res, dict) and 'ok' in res and isinstance(res['ok'], dict) and '$dict' in res['ok']:
+        return dict(res, ok={'$dict': sorted(res['ok']['$dict'], key=_key)})
+    return res
+
+
+def _sort_step_events(obs: Obs, steps: set[int]) -> None:
+    events = obs.get('events')
+    if not isinstance(events, list):
+        return
+    groups: dict[int, list[Any]] = {}
+    for e in events:
+        groups.setdefault(e[0], []).append(e)
+    out = []
+    for step in sorted(groups):
+        group = groups[step]
+        out.extend(sorted(group, key=_key) if step in steps else group)
+    obs['events'] = out
+
+
+def _drop_messages(obs: Obs) -> None:
+    """Messages are ours to word (README: errors name the key, plugin, ...); only families are compared."""
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k != 'msg'}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+    for key in ('results', 'events'):
+        if key in obs:
+            obs[key] = strip(obs[key])
+
+
+def canonical(sc: Scenario, obs: Obs) -> Obs:
+    obs = copy.deepcopy(obs)
+    obs.pop('asks', None)  # how often is_enabled is asked is informational (the original asks a set in any order)
+    if 'results' not in obs:
+        return obs
+    _drop_messages(obs)
+    steps = _steps(sc)
+    obs['results'] = [_sort_dict(r) if i < len(steps) and steps[i]['op'] in SET_ORDERED_OPS else r
+                      for i, r in enumerate(obs['results'])]
+    _sort_step_events(obs, {i for i, s in enumerate(steps) if s['op'] == 'init_all'})
+    return obs
+
+
+# ------------------------------------------------------------------------------------------------ helpers for entries
+
+def _plugins(sc: Scenario) -> list[dict[str, Any]]:
+    out = list(sc.get('plugins', []))
+    for plugins in sc.get('package', {}).get('modules', {}).values():
+        out.extend(plugins)
+    return out
+
+
+def _truthy_spec(spec: Any) -> bool:
+    return spec is not False and spec is not None
+
+
+def _multi_only_or_both(sc: Scenario) -> bool:
+    return any(_truthy_spec(p.get('multi', False)) for p in _plugins(sc))
+
+
+def _config_driven_enabled(sc: Scenario) -> bool:
+    return any(isinstance(p.get('single'), dict) and p['single'].get('kind') in ('equals', 'pattern', 'parse_bool')
+               for p in _plugins(sc))
+
+
+def _enum_pattern(sc: Scenario) -> bool:
+    return any(isinstance(p.get('single'), dict) and p['single'].get('kind') == 'pattern' and p['single'].get('attr')
+               and any(isinstance(a, dict) and '$enum' in a for a in p.get('attrs', {}).values())
+               for p in _plugins(sc))
+
+
+def _ops(sc: Scenario, *names: str) -> bool:
+    return any(s['op'] in names for s in _steps(sc)) or any(
+        op.get('op') in names for p in _plugins(sc) for op in p.get('init_ops', []) + p.get('on_registration', []))
+
+
+def _results(obs: Obs) -> list[Any]:
+    r = obs.get('results')
+    return r if isinstance(r, list) else []
+
+
+def _has_err(obs: Obs, family: str) -> bool:
+    return any(isinstance(r, dict) and r.get('err') == family for r in _results(obs)) or any(
+        family in _key(e) for e in obs.get('events', []) if 'initialize_ops' in e)
+
+
+def _single_and_multi_on_a_point(sc: Scenario) -> bool:
+    singles = {p.get('point') for p in _plugins(sc) if _truthy_spec(p.get('single', True))}
+    multis = {p.get('point') for p in _plugins(sc) if _truthy_spec(p.get('multi', False))}
+    return bool(singles & multis)
+
+
+def _lazy(sc: Scenario) -> bool:
+    return any(p.get('eager') is False for p in _plugins(sc))
+
+
+def _lost_words(a: Any, b: Any, words: str) -> bool:
+    """The original's error message holds ``words`` and ours does not (same family)."""
+    return (a.get('err') == b.get('err') and a.get('msg_has') == {words: True} and
+            b.get('msg_has') == {words: False})
+
+
+class _OnlyAt:
+    """A predicate: the observations differ only in the results of steps running one of ``ops`` (and, with
+    ``check``, each differing pair of results passes it); events are equal. ``covers`` answers for one result, so
+    several such entries together can explain one example (``compare``)."""
+
+    def __init__(self, ops: tuple[str, ...], check: Optional[Callable[[Any, Any], bool]],
+                 where: Optional[Callable[[dict[str, Any], Scenario], bool]] = None) -> None:
+        self.ops, self.check, self.where = ops, check, where
+
+    def covers(self, sc: Scenario, o: Obs, u: Obs, i: int) -> bool:
+        a, b, step = _results(o)[i], _results(u)[i], _steps(sc)[i]
+        return (step['op'] in self.ops and (self.check is None or bool(self.check(a, b))) and
+                (self.where is None or bool(self.where(step, sc))))
+
+    def __call__(self, sc: Scenario, o: Obs, u: Obs) -> bool:
+        bad = _differing_results(sc, o, u)
+        return bool(bad) and all(self.covers(sc, o, u, i) for i in bad)
+
+
+def _differing_results(sc: Scenario, o: Obs, u: Obs) -> list[int]:
+    """Indices of differing results when only results differ (events equal, same length); else []."""
+    ro, ru = _results(o), _results(u)
+    if len(ro) != len(ru) or o.get('events') != u.get('events') or len(ro) != len(_steps(sc)):
+        return []
+    return [i for i in range(len(ro)) if ro[i] != ru[i]]
+
+
+def _only_at(*ops: str, check: Optional[Callable[[Any, Any], bool]] = None,
+             where: Optional[Callable[[dict[str, Any], Scenario], bool]] = None) -> _OnlyAt:
+    return _OnlyAt(ops, check, where)
+
+
+def _typed_with(fn: str, direct_op: str) -> Callable[[dict[str, Any], Scenario], bool]:
+    """``where``: the step calls the parser itself, or reads a key the scenario gave that type function."""
+    def where(step: dict[str, Any], sc: Scenario) -> bool:
+        if step['op'] == direct_op:
+            return True
+        typed = {s.get('key', '').lower() for s in _steps(sc) if s.get('type_fn') == fn}
+        key = str(step.get('key', step.get('attr', ''))).lower()
+        return key in typed or (step['op'] in ('get_by_prefix', 'export') and bool(typed))
+    return where
+
+
+LISTING_OPS = ('scenario_keys', 'export', 'get_by_prefix', 'import_from_env_by_prefix', 'import_from_dict_by_prefix',
+               'contains')
+
+
+# ------------------------------------------------------------------------------------------------ narrow normalizers
+
+def _norm_add_env_file_source_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Ours: add_env_file_source returns what it read; the original returns None."""
+    steps = _steps(sc)
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        if i < len(steps) and steps[i]['op'] == 'add_env_file_source' and a == {'ok': None} and 'ok' in b:
+            b = a
+        out.append(b)
+    return o, dict(u, results=out + _results(u)[len(out):])
+
+
+def _norm_add_source_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Ours: Variables.add_source returns the Variables (chaining); the original returns None."""
+    steps = _steps(sc)
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        if i < len(steps) and steps[i]['op'] == 'add_source' and a == {'ok': None} and \
+                b == {'ok': {'$variables': True}}:
+            b = a
+        out.append(b)
+    return o, dict(u, results=out + _results(u)[len(out):])
+
+
+def _norm_collected_at_registration(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Ours: collected=True right after register_plugin(init=False); the original: False until init/scheduled."""
+    steps = _steps(sc)
+
+    def fix_flags(of: Any, uf: Any) -> Any:
+        if not (isinstance(of, dict) and isinstance(uf, dict) and '$dict' in of.get('ok', {}) and
+                '$dict' in uf.get('ok', {})):
+            return uf
+        orig = dict((k, v) for k, v in of['ok']['$dict'])
+        new = []
+        for k, v in uf['ok']['$dict']:
+            if orig.get(k) == {'$dict': [['collected', False], ['initialized', False]]} and \
+                    v == {'$dict': [['collected', True], ['initialized', False]]}:
+                v = orig[k]
+            new.append([k, v])
+        return dict(uf, ok={'$dict': new})
+
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        op = steps[i]['op'] if i < len(steps) else None
+        if op == 'flags' and isinstance(a, dict) and isinstance(b, dict):
+            b = fix_flags(a, b)
+        if op == 'register' and isinstance(a, dict) and isinstance(b, dict):
+            ao, bo = a.get('ok'), b.get('ok')
+            if (isinstance(ao, dict) and isinstance(bo, dict) and
+                    [list(x) for x in ao['$dict']][1:] == [['collected', False], ['initialized', False]] and
+                    _key(bo['$dict']).replace('["collected", true]', '["collected", false]') == _key(ao['$dict'])):
+                b = a
+        if isinstance(a, dict) and isinstance(b, dict) and 'flags' in a and 'flags' in b:
+            b = dict(b, flags=fix_flags(a['flags'], b['flags']))
+        out.append(b)
+    u = dict(u, results=out + _results(u)[len(out):])
+    return o, u
+
+
+def _norm_shutdown_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Ours: shutdown_all_plugins returns the list of failures (empty when all went well); the original: None."""
+    steps = _steps(sc)
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        if i < len(steps) and steps[i]['op'] in ('shutdown_all', 'async_lifespan') and a.get('ok', 0) is None and \
+                isinstance(b.get('ok'), dict) and '$list' in b['ok']:
+            b = dict(b, ok=None)
+        out.append(b)
+    return o, dict(u, results=out + _results(u)[len(out):])
+
+
+def _norm_shutdown_order(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """README: plugins shut down in reverse dependency order (the original: reverse first use / set order).
+    The events of shutdown steps are compared as multisets; which plugins shut down, with what value, still must
+    match."""
+    steps = {i for i, s in enumerate(_steps(sc)) if s['op'] in ('shutdown_all', 'async_lifespan', 'async_stopping',
+                                                                   'async_ready')}
+    o, u = copy.deepcopy(o), copy.deepcopy(u)
+    _sort_step_events(o, steps)
+    _sort_step_events(u, steps)
+    return o, u
+
+
+def _norm_parse_bool_on(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """README: ``on`` reads as true in ours (the original: false, no '1', 't' or 'y' in it)."""
+    steps = _steps(sc)
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        if i < len(steps) and steps[i]['op'] == 'parse_bool' and isinstance(steps[i]['value'], str) and \
+                steps[i]['value'].strip().lower() == 'on' and a == {'ok': False} and b == {'ok': True}:
+            b = a
+        out.append(b)
+    return o, dict(u, results=out + _results(u)[len(out):])
+
+
+def _norm_after_shutdown(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """README: after shutdown_all_plugins, get_extension raises PluginShutdownError (RuntimeError); the original
+    initializes the plugin again. Those steps (their results and events) are dropped on both sides, and flags
+    read later may show plugins the original initialized again; a second shutdown_all_plugins is a no-op in ours,
+    while the original calls every shutdown again."""
+    steps = _steps(sc)
+    shut = [i for i, s in enumerate(steps) if s['op'] == 'shutdown_all']
+    if not shut:
+        return o, u
+    first = shut[0]
+    drop = set()
+    ro, ru = list(_results(o)), list(_results(u))
+    for i in range(first + 1, min(len(ro), len(ru))):
+        op = steps[i]['op']
+        if op in ('get_extension', 'get_extensions', 'get_extensions_values', 'register', 'init_all') and \
+                ru[i].get('err') == 'RuntimeError' and ro[i] != ru[i]:
+            drop.add(i)
+            ro[i] = ru[i] = {'after_shutdown': True}
+        elif op == 'shutdown_all':
+            drop.add(i)
+            ro[i] = ru[i] = {'after_shutdown': True}
+    if not drop:
+        return o, u
+    # flags read later: plugins the original initialized again are not initialized in ours
+    again = {'$dict': [['collected', True], ['initialized', True]]}
+    for i in range(first + 1, min(len(ro), len(ru))):
+        pa, pb = (ro[i], ru[i]) if steps[i]['op'] == 'flags' else (ro[i].get('flags'), ru[i].get('flags'))
+        if not (isinstance(pa, dict) and isinstance(pb, dict) and isinstance(pa.get('ok'), dict) and
+                isinstance(pb.get('ok'), dict)):
+            continue
+        orig = dict((k, v) for k, v in pa['ok']['$dict'])
+        fixed = {'ok': {'$dict': [[k, orig[k] if orig.get(k) == again and v != again else v]
+                                  for k, v in pb['ok']['$dict']]}}
+        ru[i] = fixed if steps[i]['op'] == 'flags' else dict(ru[i], flags=fixed)
+    o = dict(o, results=ro, events=[e for e in o.get('events', []) if e[0] not in drop])
+    u = dict(u, results=ru, events=[e for e in u.get('events', []) if e[0] not in drop])
+    return o, u
+
+
+def _norm_initialized_after_shutdown(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Ours: a plugin that was shut down reads initialized=False; the original leaves it True."""
+    steps = _steps(sc)
+    shut = [i for i, s in enumerate(steps) if s['op'] in ('shutdown_all', 'async_lifespan')]
+    if not shut:
+        return o, u
+    was = {'$dict': [['collected', True], ['initialized', True]]}
+    now = {'$dict': [['collected', True], ['initialized', False]]}
+    out = []
+    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
+        pa, pb = (a, b) if i < len(steps) and steps[i]['op'] == 'flags' else (a.get('flags'), b.get('flags'))
+        if i >= shut[0] and isinstance(pa, dict) and isinstance(pb, dict):
+            fa, fb = pa.get('ok'), pb.get('ok')
+            if isinstance(fa, dict) and isinstance(fb, dict):
+                orig = dict((k, v) for k, v in fa['$dict'])
+                new = [[k, orig[k] if v == now and orig.get(k) == was else v] for k, v in fb['$dict']]
+                b = {'ok': {'$dict': new}} if pb is b else dict(b, flags={'ok': {'$dict': new}})
+        out.append(b)
+    return o, dict(u, results=out + _results(u)[len(out):])
+
+
+# ------------------------------------------------------------------------------------------------ the list
+
+@dataclass(frozen=True)
+class Difference:
+    id: str
+    status: str  # 'documented' or 'pending'
+    original: str
+    ours: str
+    reason: str
+    issue_item: Optional[int] = None  # issue 17 item; None: found by this suite, not in the issue
+    normalize: Optional[Callable[[Scenario, Obs, Obs], tuple[Obs, Obs]]] = None
+    explains: Optional[Callable[[Scenario, Obs, Obs], bool]] = None
+    readme: Optional[str] = None  # documented: the words in README "Differences from the original"
+    pinned_by: Optional[str] = None  # documented: the test of ours that pins our behaviour (file::function)
+    examples: tuple[str, ...] = field(default=())  # hand-written scenarios that show it
+
+
+DIFFERENCES: list[Difference] = [
+    # ------------------------------------------------------------------ documented (README "Differences")
+    Difference(
+        'parse-bool-on', 'documented',
+        original="ext_parse_bool('on') is False (no '1', 't' or 'y' in it)",
+        ours="ext_parse_bool('on') is True",
+        reason='people write on/off meaning true/false',
+        normalize=_norm_parse_bool_on, readme='`on` is true',
+        pinned_by='tests/util/test_util_parsing.py::test_parse_bool_true_words_any_case_and_spacing',
+        examples=('item6_ext_parse_bool_odd_values',)),
+    Difference(
+        'shutdown-order', 'documented',
+        original='plugins shut down in reverse order of first initialization (after init_all_plugins: set order)',
+        ours='plugins shut down in reverse dependency order',
+        reason='a plugin is stopped before what it depends on, whatever order it was first used in',
+        normalize=_norm_shutdown_order, readme='reverse *dependency* order',
+        pinned_by='tests/core/test_plugins_shutdown.py::test_dependency_order_wins_over_initialization_order',
+        examples=('init_and_shutdown_failures',)),
+    Difference(
+        'after-shutdown', 'documented',
+        original='get_extension after shutdown_all_plugins initializes the plugin again; a second '
+                 'shutdown_all_plugins calls every shutdown again',
+        ours='get_extension after shutdown raises PluginShutdownError (a RuntimeError); a second shutdown_all_plugins '
+             'does nothing',
+        reason='a half-stopped process must not start plugins again',
+        normalize=_norm_after_shutdown, readme='**After shutdown**',
+        pinned_by='tests/core/test_plugins_lifecycle.py::test_nothing_initializes_after_shutdown',
+        examples=('shutdown_twice_and_after',)),
+    # ------------------------------------------------------------------ pending: issue 17 items (registry branch)
+    Difference(
+        'collected-at-registration', 'pending', issue_item=7,
+        original='register_plugin(cls, v, init=False) leaves collected False until the plugin is initialized or '
+                 'scheduled',
+        ours='collected is True right after registration',
+        reason='issue 17 item 7. With the registry branch (previewed) it still fires in two cases, to decide on: a '
+               'plugin whose dependencies failed to resolve (the original sets collected only after they resolve; '
+               'ours: True), and the instance a repeated register_plugin(cls, v, init=True) returns (the original: '
+               'a new unregistered instance, collected False; ours: the registered one)',
+        normalize=_norm_collected_at_registration, examples=('item7_register_flags',)),
+    Difference(
+        'multi-contributor-disabled', 'pending', issue_item=1,
+        original='a plugin with is_enabled False and is_multi_extension True is a multi contributor: get_extensions '
+                 'initializes and returns it, init_all_plugins initializes it, a single plugin may gather its own '
+                 "point's contributors inside initialize",
+        ours='such a plugin is treated as disabled (get_extensions raises, init_all skips it, the setup plugin gets '
+             "'cycle: point -> point'); get_extensions returns the single plugin",
+        reason='issue 17 item 1',
+        explains=lambda sc, o, u: _multi_only_or_both(sc) and _ops(sc, 'get_extensions', 'get_extensions_values',
+                                                                 'init_all', 'register', 'get_extension'),
+        examples=('item1_multi_contributors', 'item1_setup_gathers_contributors', 'item1_init_all_contributors',
+                  'cli_runtimes_env_file', 'service_registry_package')),
+    Difference(
+        'is-enabled-cached-at-registration', 'pending', issue_item=2,
+        original='is_enabled is asked again at every lookup, so a default set in on_registration or configuration '
+                 'set after registration decides the provider',
+        ours='is_enabled is asked once at registration, before on_registration, and cached',
+        reason='issue 17 item 2',
+        explains=lambda sc, o, u: _config_driven_enabled(sc),
+        examples=('item2_default_in_on_registration', 'item2_config_after_registration',
+                  'service_registry_package')),
+    Difference(
+        'enabled-option-pattern-str', 'pending', issue_item=3,
+        original='enabled_option_pattern compares with ==, so a (str, Enum) PROVIDER_NAME matches its string value',
+        ours='compares str() of both sides: the Enum member never matches',
+        reason='issue 17 item 3', explains=lambda sc, o, u: _enum_pattern(sc),
+        examples=('item3_str_enum_pattern', 'service_registry_package')),
+    Difference(
+        'get-logger-stand-in', 'pending', issue_item=4,
+        original='get_logger(obj, name=...) only calls obj.get: a stand-in with .get works',
+        ours='reads a private attribute: AttributeError',
+        reason='issue 17 item 4',
+        explains=_only_at('get_logger_stand_in', check=lambda a, b: b.get('err') == 'AttributeError'),
+        examples=('item4_get_logger_stand_in',)),
+    Difference(
+        'import-from-env-by-prefix-merged', 'pending', issue_item=5,
+        original='import_from_env_by_prefix returns get_by_prefix(prefix): values already set on v included',
+        ours='returns only what came from the environment',
+        reason='issue 17 item 5', explains=_only_at('import_from_env_by_prefix'),
+        examples=('item5_import_from_env_merged',)),
+    Difference(
+        'ext-parse-bool-raises', 'pending', issue_item=6,
+        original="ext_parse_bool never raises: non-empty values are True when str() contains '1', 't' or 'y'",
+        ours="raises ValueError on values the original answered (MagicMock(), 'enabled', 2, 'yes please', ...)",
+        reason='issue 17 item 6',
+        explains=_only_at('parse_bool', 'environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
+                          check=lambda a, b: b.get('err') == 'ValueError' and 'ok' in a,
+                          where=_typed_with('bool', 'parse_bool')),
+        examples=('item6_ext_parse_bool_odd_values',)),
+    Difference(
+        'get-extensions-empty-point', 'pending', issue_item=7,
+        original='get_extensions of a point nobody contributes to returns {}',
+        ours='raises ExtensionNotFoundError (a ValueError)',
+        reason='issue 17 item 7',
+        explains=lambda sc, o, u: _ops(sc, 'get_extensions', 'get_extensions_values') and _has_err(u, 'ValueError'),
+        examples=('item7_empty_point',)),
+    Difference(
+        'import-modules-not-a-package', 'pending', issue_item=7,
+        original="import_modules('<a module>') raises ValueError \"'<name>' is not a package\"",
+        ours='raises without the words "is not a package"',
+        reason='issue 17 item 7',
+        explains=_only_at('import_modules', check=lambda a, b: _lost_words(a, b, 'is not a package')),
+        examples=('item7_import_modules_not_a_package',)),
+    Difference(
+        'variables-attribute-read-changes-class', 'pending', issue_item=8,
+        original='reading v.port never changes the class; b.port = 5 sets the instance attribute',
+        ours='a read installs a read-only property on Variables: b.port = 5 raises AttributeError on every instance',
+        reason='issue 17 item 8', explains=_only_at('getattr', 'setattr', 'get'),
+        examples=('item8_attribute_read_does_not_change_class',)),
+    # ------------------------------------------------------------------ pending: found here, not in the issue
+    Difference(
+        'shutdown-returns-failures', 'pending',
+        original='shutdown_all_plugins returns None',
+        ours='returns a list of the failures (empty when every shutdown succeeded)',
+        reason='found by the differential suite; harmless for apps that ignore the result, undecided',
+        normalize=_norm_shutdown_returns, examples=('shutdown_twice_and_after',)),
+    Difference(
+        'initialized-after-shutdown', 'pending',
+        original='plugin.initialized stays True after shutdown_all_plugins',
+        ours='plugin.initialized is False once the plugin has been shut down',
+        reason='found by the differential suite; an app reading the flag after shutdown sees False',
+        normalize=_norm_initialized_after_shutdown, examples=('shutdown_twice_and_after',)),
+    Difference(
+        'import-modules-missing-words', 'pending',
+        original="import_modules('<missing>') raises ModuleNotFoundError \"Package '<name>' not found\"",
+        ours='raises ModuleNotFoundError without the words "not found"',
+        reason='found by the differential suite; the twin of issue 17 item 7 for a missing package',
+        explains=_only_at('import_modules', check=lambda a, b: _lost_words(a, b, 'not found')),
+        examples=('item7_import_modules_not_a_package',)),
+    Difference(
+        'import-modules-yields-package', 'pending',
+        original="import_modules('pkg') yields the package's submodules (recursively), not the package itself",
+        ours="yields the package module first, then its submodules",
+        reason='found by the differential suite; an app iterating the modules sees one more',
+        explains=_only_at('import_modules', check=lambda a, b: 'ok' in a and 'ok' in b),
+        examples=('item7_import_modules_not_a_package',)),
+    Difference(
+        'type-fn-on-none', 'pending',
+        original='a type function is applied to a stored None too (environ(key, type_fn=int) after set(key, None) '
+                 "raises TypeError, type_fn=str gives 'None')",
+        ours='a stored None is returned without calling the type function',
+        reason='found by the differential suite',
+        explains=_only_at('environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
+                          check=lambda a, b: b == {'ok': None} and a != b)),
+    Difference(
+        'set-extension-name', 'pending',
+        original="set_extension(point, ...) registers a facade plugin named 'SetExtension|<point>|'",
+        ours="the facade plugin is named '<point>'",
+        reason='found by the differential suite; visible to apps listing plugin names (a second plugin named like '
+               'the point collides in ours)',
+        explains=_only_at('set_extension', check=lambda a, b: 'ok' in a and 'ok' in b),
+        examples=('set_extension_facade',)),
+    Difference(
+        'ext-parse-csv-raises', 'pending',
+        original="ext_parse_csv never raises: a falsy value gives [], a list is stripped, anything else is "
+                 "str(value).split(',') (5 -> ['5'], True -> ['True'], a tuple -> its str)",
+        ours="raises (TypeError; ValueError in the registry branch) for values that are neither a string nor a list "
+             "(0, 5, False, True, 1.5), also as a type function (environ(key, type_fn=ext_parse_csv)); splits a "
+             "tuple's items (the original splits its repr)",
+        reason='found by the differential suite; the twin of issue 17 item 6 for csv',
+        explains=_only_at('parse_csv', 'environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
+                          check=lambda a, b: 'ok' in a and a != b, where=_typed_with('csv', 'parse_csv')),
+        examples=('ext_parse_csv_values',)),
+    Difference(
+        'get-extension-by-type-default-v', 'pending',
+        original='get_extension(PluginClass, v) registers and initializes the class in the DEFAULT Variables, then '
+                 'looks its point up in v: a ValueError unless the class was registered in v too (where it is then '
+                 'initialized a second time); get_extensions(PluginClass, v) likewise',
+        ours='registers the class in v and returns its value',
+        reason="found by the differential suite; the original's behaviour is a bug (the v argument is not passed "
+               'on); ours is what the call means',
+        explains=lambda sc, o, u: _ops(sc, 'get_extension_by_type'), examples=('get_extension_by_type',)),
+    Difference(
+        'add-env-file-source-returns', 'pending',
+        original='add_env_file_source(path, v) returns None',
+        ours="returns what it read from the file (in the registry branch: a dict of the file's values)",
+        reason='found by the differential suite; harmless unless an app tests the result',
+        normalize=_norm_add_env_file_source_returns, examples=('cli_runtimes_env_file',)),
+    Difference(
+        'add-source-returns-self', 'pending',
+        original='Variables.add_source returns None',
+        ours='returns the Variables (for chaining)',
+        reason='found by the differential suite; harmless unless an app tests the result',
+        normalize=_norm_add_source_returns),
+    Difference(
+        'known-keys', 'pending',
+        original="a Variables knows the keys set with set/[]=/update, the keys of its sources, the keys read with a "
+                 "match and the keys passed to environ(); keys(), export_all_variables(), get_by_prefix() and `in` "
+                 "see only those (plus `in` the process environment). set_default_value, set_type_fn and get_or_set "
+                 "do not make a key known, and get_by_prefix does not scan the environment",
+        ours='keys()/get_by_prefix()/`in` also see keys given a default, a type function or a get_or_set value, '
+             'and get_by_prefix finds environment variables never read',
+        reason='found by the differential suite; get_by_prefix of a prefix whose variables the app never read '
+               'returns more in ours',
+        explains=_only_at(*LISTING_OPS)),
+    Difference(
+        'import-from-dict-by-prefix', 'pending',
+        original='import_from_dict_by_prefix(prefix, source) registers the matching entries as fallback DEFAULTS '
+                 '(environ(key, default=value): a value set on v, in a source or in the environment wins), matches '
+                 'the prefix case-sensitively, and returns get_by_prefix(prefix): the merged view of every key v '
+                 'knows',
+        ours='sets the entries over existing values, matches the prefix case-insensitively, and returns only what '
+             'came from the dict',
+        reason='found by the differential suite; the dict twin of issue 17 item 5, plus the precedence: after the '
+               'import a value the app set before reads differently',
+        explains=lambda sc, o, u: any(s['op'] == 'import_from_dict_by_prefix' and s.get('source')
+                                      for s in _steps(sc))),
+    Difference(
+        'lazy-after-init-all', 'pending',
+        original='init_all_plugins (or register_plugin(init=True)) resolves the dependencies of a lazy (eager=False) '
+                 'plugin at once (a missing or cyclic one raises then) and records it with the value None: '
+                 'get_extension returns None without ever initializing it, get_extensions shows None for a lazy '
+                 'contributor',
+        ours='a lazy plugin is only scheduled: its dependencies are resolved and it is initialized at first use, '
+             'and get_extension returns its value',
+        reason='found by the differential suite; the original behaviour is a bug no app can rely on (None), '
+               'a README "Differences" line is probably right',
+        explains=lambda sc, o, u: _lazy(sc) and (_ops(sc, 'init_all') or any(
+            s['op'] == 'register' and s.get('init') for s in _steps(sc))),
+        examples=('lazy_after_init_all', 'init_and_shutdown_failures')),
+    Difference(
+        'multi-reinitialized', 'pending',
+        original='init_all_plugins twice, or register_plugin(cls, v, init=True) again, initializes a multi-only '
+                 'contributor again (and shutdown_all_plugins shuts it down once per initialization)',
+        ours='a plugin initializes once',
+        reason='found by the differential suite; the original re-runs initialize of contributors',
+        explains=lambda sc, o, u: _multi_only_or_both(sc) and (
+            sum(1 for s in _steps(sc) if s['op'] == 'init_all') > 1 or
+            any(s['op'] == 'register' and s.get('init') for s in _steps(sc))),
+        examples=('init_all_twice_multi',)),
+    Difference(
+        'single-then-contributors', 'pending',
+        original="once a point's single value is recorded (get_extension, or a plugin that is both single and multi "
+                 'initialized earlier in the same get_extensions / init_all_plugins), get_extensions returns the '
+                 'SINGLE value under the name of each contributor not yet initialized, and never initializes them',
+        ours='(before the registry fix) returns the single plugin itself; the intended behaviour is the '
+             'contributors\' own values',
+        reason='found by the differential suite; the original short-cuts every _init_plugin of a point already '
+               'holding a single value',
+        explains=lambda sc, o, u: _single_and_multi_on_a_point(sc) and _ops(
+            sc, 'get_extension', 'get_extensions', 'get_extensions_values', 'init_all', 'register'),
+        examples=('single_then_contributors',)),
+    Difference(
+        'register-instantiates-once', 'pending',
+        original='register_plugin instantiates the class on every call (the returned instance of a repeated call is '
+                 'a new, unregistered one)',
+        ours='a class already registered is not instantiated again',
+        reason='found by the differential suite; only observable through __init__ side effects',
+        explains=lambda sc, o, u: len([s for s in _steps(sc) if s['op'] == 'register']) >
+        len({s['plugin'] for s in _steps(sc) if s['op'] == 'register'}),
+        examples=('duplicate_names',)),
+    Difference(
+        'package-registration-order', 'pending',
+        original="register_package_plugins registers a module's plugin classes in alphabetical order of their "
+                 'attribute names (dir()), so get_extensions lists package contributors alphabetically by class',
+        ours='in definition order',
+        reason='found by the differential suite; get_extensions order of contributors found in packages differs',
+        explains=lambda sc, o, u: _ops(sc, 'register_package'),
+        examples=('package_registration_order',)),
+]
+
+BY_ID = {d.id: d for d in DIFFERENCES}
+
+
+@dataclass
+class Verdict:
+    equal: bool
+    fired: list[str]  # normalizers that changed something
+    explained_by: list[str]  # pending entries whose pattern and symptom the scenario shows
+    detail: str = ''
+
+
+def describe(o: Obs, u: Obs, limit: int = 12) -> str:
+    lines = []
+    for key in sorted(set(o) | set(u)):
+        a, b = o.get(key), u.get(key)
+        if a == b:
+            continue
+        if isinstance(a, list) and isinstance(b, list):
+            for i in range(max(len(a), len(b))):
+                x = a[i] if i < len(a) else '<missing>'
+                y = b[i] if i < len(b) else '<missing>'
+                if x != y:
+                    lines.append(f'{key}[{i}]: original={json.dumps(x)[:300]}\n{" " * len(key)}     ours='
+                                 f'{json.dumps(y)[:300]}')
+        else:
+            lines.append(f'{key}: original={json.dumps(a)[:600]}\n     ours={json.dumps(b)[:600]}')
+    more = f'\n... {len(lines) - limit} more' if len(lines) > limit else ''
+    return '\n'.join(lines[:limit]) + more
+
+
+def compare(sc: Scenario, orig: Obs, ours: Obs, entries: Optional[list[Difference]] = None) -> Verdict:
+    entries = DIFFERENCES if entries is None else entries
+    o, u = canonical(sc, orig), canonical(sc, ours)
+    fired = []
+    for d in entries:
+        if d.normalize is None or o == u:
+            continue
+        o2, u2 = d.normalize(sc, o, u)
+        if (o2, u2) != (o, u):
+            fired.append(d.id)
+        o, u = o2, u2
+    if o == u:
+        return Verdict(True, fired, [])
+    explained = [d.id for d in entries if d.explains is not None and d.explains(sc, o, u)]
+    if not explained:  # several result-level entries together
+        bad = _differing_results(sc, o, u)
+        per = [d for d in entries if isinstance(d.explains, _OnlyAt)]
+        cover = [[d.id for d in per if d.explains.covers(sc, o, u, i)] for i in bad]  # type: ignore[union-attr]
+        if bad and all(cover):
+            explained = sorted({ids[0] for ids in cover})
+    return Verdict(False, fired, explained, describe(o, u))
