@@ -324,7 +324,11 @@ def _test_pause(point: str) -> None:
 def _dump_yaml(data: Any) -> bytes:
     import yaml
 
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=True, allow_unicode=True).encode('utf-8')
+    try:
+        text = yaml.safe_dump(data, default_flow_style=False, sort_keys=True, allow_unicode=True)
+    except TypeError:  # keys of several types (an x- annotation with `1:` beside `a:`) cannot be sorted
+        text = yaml.safe_dump(data, default_flow_style=False, sort_keys=False, allow_unicode=True)
+    return text.encode('utf-8')
 
 
 def _check_name(value: object, what: str, call: str) -> str:
@@ -359,7 +363,7 @@ def update_manifest(name: str, latest_ver: Optional[str] = None, libs: bool = Fa
     ``libs``), the original's signature: ``latest_ver`` becomes ``latest``; ``update_current_ver`` makes
     ``latest`` the ``current`` version; ``force_current_ver`` makes that version ``current`` (how operators roll
     back). An entry without ``current`` gets ``latest``. The file is rewritten atomically under the repository's
-    lock.
+    lock; its ``x-`` keys (the operator's own annotations, ignored by launchers) are kept.
 
     Returns the entry (``{'current': ..., 'latest': ...}``). Raises :class:`DeployError` for an unsafe name or
     version, a version that is not deployed, a malformed index, or a name with nothing to record.
@@ -395,8 +399,10 @@ def _update_index(repo: Path, libs: bool, name: str, latest_ver: Optional[str], 
             shown = ', '.join(deployed) or 'none'
             raise DeployError(f'{what} {name} {value} ({label}) is not deployed in {repo} (deployed versions: '
                               f'{shown}); deploy it first, or name a deployed version')
-    data: Dict[str, Dict[str, Optional[str]]] = {key: {'current': e.current, 'latest': e.latest}
-                                                 for key, e in entries.items()}
+    data: Dict[str, Any] = {key: {'current': e.current, 'latest': e.latest} for key, e in entries.items()}
+    raw = _load_yaml(path) if path.is_file() else None
+    if isinstance(raw, Mapping):  # the operator's own x- annotations are kept as they are
+        data.update({key: value for key, value in raw.items() if isinstance(key, str) and key.startswith('x-')})
     entry = data.get(name, {'current': None, 'latest': None})
     if latest_ver is not None:
         old = entry.get('latest')

@@ -1,0 +1,170 @@
+"""slaunch.deploy attacked as a hostile user and an operator would: build directories holding what cannot be
+deployed (pipes, dangling links, names that are not UTF-8), manifests with wrong types or numbers for versions,
+an index with the operator's own ``x-`` annotations, names that collide with the repository's own files, a
+deploy killed after its version was placed but before the index names it, and a repository that cannot be
+written.
+
+Each test was written before its fix and failed then (a traceback, a silently wrong version, lost data or a
+message blaming the wrong thing)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Dict, Union
+
+import pytest
+
+from scitrera_app_framework.slaunch import DeployError, deploy
+from scitrera_app_framework.slaunch.repository import read_app_version_spec, read_index
+
+
+def write_tree(base: Path, files: Dict[str, Union[str, bytes]]) -> Path:
+    for rel, data in files.items():
+        path = base / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode('utf-8'))
+    return base
+
+
+def _listing(repo: Path) -> list:
+    return sorted(str(p.relative_to(repo)) for p in repo.rglob('*'))
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / 'repo'
+    monkeypatch.setenv('SLAUNCH_REPOSITORY_PATH', str(path))
+    deploy.deploy_environments({'base': write_tree(tmp_path / 'env', {'requirements.txt': ''})})
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ data loss
+
+
+def test_the_operators_x_annotations_in_the_index_survive_a_deploy(repo: Path, tmp_path: Path) -> None:
+    """An index is read with its ``x-`` keys ignored; rewriting it must not drop them (nor their content)."""
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
+    deploy.deploy_application('a', app, environment='base')
+    with open(repo / 'manifest.yaml', 'a', encoding='utf-8') as handle:
+        handle.write('x-owner: {team: ops, pager: 1234}\n')
+    lib = write_tree(tmp_path / 'l', {'manifest.yaml': '', 'l/__init__.py': "__version__ = '1'\n"})
+    deploy.deploy_library('l', lib)
+    with open(repo / '_libs' / 'manifest.yaml', 'a', encoding='utf-8') as handle:
+        handle.write('x-note: frozen until Monday\n')
+    deploy.deploy_application('a', write_tree(tmp_path / 'a2', {'VERSION': '1.1', 'main.py': ''}),
+                              environment='base')
+    deploy.update_manifest('a', force_current_ver='1.0')
+    deploy.deploy_library('l', lib, version='2', update_current=True)
+    deploy.update_manifest('l', libs=True, force_current_ver='1')
+    import yaml
+
+    apps = yaml.safe_load((repo / 'manifest.yaml').read_text())
+    libs = yaml.safe_load((repo / '_libs' / 'manifest.yaml').read_text())
+    assert apps['x-owner'] == {'team': 'ops', 'pager': 1234}
+    assert libs['x-note'] == 'frozen until Monday'
+    assert read_index(repo / 'manifest.yaml')['a'].current == '1.0'
+    assert read_index(repo / '_libs' / 'manifest.yaml', what='lib')['l'].current == '1'
+
+
+def test_versions_written_as_yaml_numbers_keep_their_digits(repo: Path, tmp_path: Path) -> None:
+    """``version: 1.10`` and ``lib_versions: {shared: 1.10}`` are the versions 1.10 (a launcher reads them as
+    written), not the float 1.1: deploy must not turn the pin into another, older version."""
+    lib = write_tree(tmp_path / 'shared', {'manifest.yaml': 'version: 1.10\n', 'shared/__init__.py': ''})
+    deploy.deploy_library('shared', lib)
+    assert sorted(p.name for p in (repo / '_libs' / 'shared').iterdir()) == ['1.10']
+    assert deploy.read_lib_version(lib, 'shared') == '1.10'
+    deploy.deploy_library('shared', write_tree(tmp_path / 'shared11', {'manifest.yaml': 'version: 1.1\n',
+                                                                        'shared/__init__.py': ''}))
+    app = write_tree(tmp_path / 'a', {'main.py': '', 'manifest.yaml': 'version: 2.10\nenvironment: base\n'
+                                                                     'lib_versions: {shared: 1.10}\n'})
+    assert deploy.read_app_version(app, 'a') == '2.10'
+    deploy.deploy_application('a', app)
+    spec = read_app_version_spec(repo, 'a', '2.10')
+    assert spec.lib_versions == {'shared': '1.10'}
+
+
+# ------------------------------------------------------------------------------------------------ one-line errors
+
+
+def test_lib_versions_that_is_not_a_mapping_is_a_deploy_error(repo: Path, tmp_path: Path) -> None:
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': '',
+                                      'manifest.yaml': 'environment: base\nlib_versions: [shared]\n'})
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application('a', app)
+    assert 'lib_versions' in str(info.value) and 'mapping' in str(info.value)
+    assert str(app / 'manifest.yaml') in str(info.value)
+    with pytest.raises(DeployError, match='lib_versions'):
+        deploy.deploy_application('a', write_tree(tmp_path / 'b', {'VERSION': '1.0', 'main.py': ''}),
+                                  environment='base', lib_versions=['shared'])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(('data', 'expected'), [('1.0'.encode('utf-16'), None), (b'\xef\xbb\xbf1.0\r\n', '1.0'),
+                                                (b'\xff\xfe\x00', None)])
+def test_a_version_file_that_is_not_utf8_is_a_deploy_error(repo: Path, tmp_path: Path, data: bytes,
+                                                           expected: Any) -> None:
+    """A VERSION file written by Windows tools (UTF-16, or UTF-8 with a BOM) is read or refused by name."""
+    app = write_tree(tmp_path / 'a', {'VERSION': data, 'main.py': ''})
+    if expected is None:
+        with pytest.raises(DeployError) as info:
+            deploy.read_app_version(app, 'a')
+        assert str(app / 'VERSION') in str(info.value) and 'UTF-8' in str(info.value)
+    else:
+        assert deploy.read_app_version(app, 'a') == expected
+
+
+@pytest.mark.skipif(sys.platform != 'linux', reason='file names that are not UTF-8 exist on Linux only')
+def test_a_file_name_that_is_not_utf8_is_refused_by_name(repo: Path, tmp_path: Path) -> None:
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
+    (app / os.fsdecode(b'caf\xe9.py')).write_text('')
+    before = _listing(repo)
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application('a', app, environment='base')
+    assert 'cannot be deployed' in str(info.value) and 'UTF-8' in str(info.value)
+    assert _listing(repo) == before
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='FIFOs and symlinks')
+@pytest.mark.parametrize('kind', ['fifo', 'dangling', 'socket'])
+def test_a_build_file_that_cannot_be_copied_is_named_as_the_builds_problem(repo: Path, tmp_path: Path,
+                                                                           kind: str) -> None:
+    """A pipe (which could block or stream for ever), a socket or a dangling link in the build directory is
+    refused before anything is copied; the message names the file and does not blame the repository."""
+    import socket
+
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
+    bad = app / 'sub' / 'thing'
+    bad.parent.mkdir()
+    if kind == 'fifo':
+        os.mkfifo(bad)
+    elif kind == 'dangling':
+        bad.symlink_to('missing.py')
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(bad))
+        sock.close()
+    before = _listing(repo)
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application('a', app, environment='base')
+    message = str(info.value)
+    assert "'sub/thing'" in message and 'cannot be deployed' in message and 'permissions' not in message
+    assert 'ignore_fn' in message
+    assert _listing(repo) == before
+
+
+@pytest.mark.parametrize('name', ['manifest.yaml', 'Manifest.YAML'])
+def test_names_of_the_repositorys_own_files_are_refused(repo: Path, tmp_path: Path, name: str) -> None:
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application(name, app, environment='base')
+    assert f'invalid app name {name!r}' in str(info.value) and 'index' in str(info.value)
+    lib = write_tree(tmp_path / 'l', {'manifest.yaml': '', 'VERSION': '1'})
+    with pytest.raises(DeployError, match=f'invalid lib name {name!r}'):
+        deploy.deploy_library(name, lib)
+    with pytest.raises(DeployError, match=f'invalid app name {name!r}'):
+        deploy.update_manifest(name, '1.0')
