@@ -224,11 +224,25 @@ def _load_yaml(path: Path) -> Any:
 
     try:
         text, origin, _fmt, _base = read_source(path)
-        return parse_yaml(text, origin)[0]
+        data, marks = parse_yaml(text, origin)
     except ManifestFetchError:
         return None
     except ManifestError as exc:
         raise DeployError(str(exc)) from None
+    if isinstance(data, dict):  # a version written as a YAML number (1.10) is the version as written, as launchers
+        for key in ('version',):  # read it, never the float 1.1
+            if _is_number(data.get(key)):
+                data[key] = marks.raw.get((key,), str(data[key]))
+        pins = data.get('lib_versions')
+        if isinstance(pins, dict):
+            for lib, value in list(pins.items()):
+                if _is_number(value):
+                    pins[lib] = marks.raw.get(('lib_versions', lib), str(value))
+    return data
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # ------------------------------------------------------------------------------------------------ the repository
