@@ -116,7 +116,13 @@ def _version_from_files(directory: Path, modules: Sequence[str]) -> Optional[str
     for name in _VERSION_FILES:
         path = directory / name
         if path.is_file():
-            text = path.read_text(encoding='utf-8').strip()
+            try:
+                text = path.read_bytes().decode('utf-8-sig').strip()  # a BOM (Windows editors) is not the version
+            except UnicodeDecodeError:
+                raise DeployError(f'{path}: the version file is not UTF-8 text (UTF-16 from a Windows tool?); write '
+                                  'it as UTF-8, e.g. 1.0') from None
+            except OSError as exc:
+                raise DeployError(f'{path}: cannot read the version file: {exc.strerror or exc}') from None
             if text:
                 return text.splitlines()[0].strip()
     for name in modules:
@@ -574,6 +580,11 @@ def _app_manifest(app_dir: Path, environment: Optional[str], entrypoint: Optiona
         if value is not None:
             data[key] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, (list, tuple)) \
                 else value
+    pins = data.get('lib_versions')
+    if pins is not None and not isinstance(pins, Mapping):
+        where = own if lib_versions is None and own.is_file() else app_dir
+        raise DeployError(f'{where}: lib_versions must be a mapping of lib name -> version (e.g. '
+                          f'{{shared: "1.2"}}; an empty version means the lib\'s current), got {pins!r}')
     if data.get('environment') in (None, ''):
         raise DeployError(f'{app_dir}: the app needs an environment (environment=... or an environment key in its '
                           f'{APP_MANIFEST})')
