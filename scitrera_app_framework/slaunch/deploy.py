@@ -460,6 +460,28 @@ def _listed(src: Path, ignore_fn: Optional[IgnoreFn]) -> List[Tuple[str, Path]]:
     return out
 
 
+def _source_problem(rel: str, path: Path) -> Optional[str]:
+    """Why the build file ``path`` cannot be copied (found before anything is written), or None."""
+    import stat
+
+    try:
+        rel.encode('utf-8')
+    except UnicodeEncodeError:
+        return 'its name is not valid UTF-8 (the hash list, and launchers on other systems, need UTF-8 names)'
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return (f'it is a symlink to {os.readlink(path)!r}, which does not exist' if path.is_symlink()
+                else f'it cannot be read: {exc.strerror or exc}')
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        kind = ('a named pipe' if stat.S_ISFIFO(st.st_mode) else 'a socket' if stat.S_ISSOCK(st.st_mode)
+                else 'a device' if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 'not a regular file')
+        return f'it is {kind}, not a regular file'
+    if not os.access(path, os.R_OK):
+        return 'it cannot be read: permission denied'
+    return None
+
+
 def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]) -> Dict[str, str]:
     """Copy the directory ``src`` into ``dest``; return the hashes. Names a launcher would refuse are refused
     before anything is copied."""
@@ -468,7 +490,7 @@ def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]
     listed = _listed(src, ignore_fn)
     base = os.path.realpath(src)
     for rel, path in listed:
-        problem = rel_path_problem(rel)
+        problem = rel_path_problem(rel) or _source_problem(rel, path)
         if problem:
             raise DeployError(f'{what}: the file {rel!r} of {src} cannot be deployed: {problem}; rename it or leave '
                               'it out (ignore_fn)')

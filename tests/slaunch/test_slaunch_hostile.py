@@ -168,3 +168,37 @@ def test_names_of_the_repositorys_own_files_are_refused(repo: Path, tmp_path: Pa
         deploy.deploy_library(name, lib)
     with pytest.raises(DeployError, match=f'invalid app name {name!r}'):
         deploy.update_manifest(name, '1.0')
+
+
+UNREADABLE_CHILD = textwrap.dedent('''\
+    import sys
+    from scitrera_app_framework.slaunch import DeployError, deploy
+    try:
+        deploy.deploy_application('a', sys.argv[1], environment='base', repository=sys.argv[2])
+    except DeployError as exc:
+        print('DeployError:', exc)
+    ''')
+
+
+def _without_root_file_access() -> list:
+    """The command prefix that runs a child without root's permission to read any file (``setpriv`` drops
+    CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH), or nothing when not root."""
+    if not hasattr(os, 'geteuid') or os.geteuid() != 0:
+        return []
+    return ['setpriv', '--bounding-set=-dac_override,-dac_read_search']
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file modes')
+def test_a_build_file_that_cannot_be_read_is_named_as_the_builds_problem(repo: Path, tmp_path: Path) -> None:
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': '', 'locked.py': 'x'})
+    (app / 'locked.py').chmod(0)
+    before = _listing(repo)
+    try:
+        proc = subprocess.run([*_without_root_file_access(), sys.executable, '-c', UNREADABLE_CHILD, str(app),
+                               str(repo)], capture_output=True, text=True, timeout=120)
+    finally:
+        (app / 'locked.py').chmod(0o644)
+    assert proc.stdout.startswith('DeployError:'), proc.stdout + proc.stderr
+    assert "the file 'locked.py' of" in proc.stdout and 'permission denied' in proc.stdout
+    assert 'ignore_fn' in proc.stdout and "repository's permissions" not in proc.stdout
+    assert _listing(repo) == before
