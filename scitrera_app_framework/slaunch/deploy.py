@@ -358,9 +358,18 @@ def _check_name(value: object, what: str, call: str) -> str:
                           'update_manifest(name, latest_ver); the repository is $SLAUNCH_REPOSITORY_PATH or '
                           'repository=')
     try:
-        return validate_name(value, what)
+        name = validate_name(value, what)
     except InvalidNameError as exc:
         raise DeployError(f'{call}: {exc}') from None
+    if what in ('app name', 'lib name'):
+        if name.lower() == INDEX_FILE:
+            raise DeployError(f'{call}: invalid {what} {name!r}: it is the name of the repository\'s index file '
+                              f'({INDEX_FILE}); choose another name')
+        if name.startswith('x-'):
+            raise DeployError(f'{call}: invalid {what} {name!r}: launchers skip index entries starting with '
+                              "'x-' (the operator's own annotations), so it could never be launched; choose "
+                              'another name')
+    return name
 
 
 def _index_file(repo: Path, libs: bool) -> Path:

@@ -157,12 +157,13 @@ def test_a_build_file_that_cannot_be_copied_is_named_as_the_builds_problem(repo:
     assert _listing(repo) == before
 
 
-@pytest.mark.parametrize('name', ['manifest.yaml', 'Manifest.YAML'])
+@pytest.mark.parametrize('name', ['manifest.yaml', 'Manifest.YAML', 'x-tool'])
 def test_names_of_the_repositorys_own_files_are_refused(repo: Path, tmp_path: Path, name: str) -> None:
     app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
     with pytest.raises(DeployError) as info:
         deploy.deploy_application(name, app, environment='base')
     assert f'invalid app name {name!r}' in str(info.value) and 'index' in str(info.value)
+    assert not (repo / name).exists() and not (repo / 'manifest.yaml').exists()
     lib = write_tree(tmp_path / 'l', {'manifest.yaml': '', 'VERSION': '1'})
     with pytest.raises(DeployError, match=f'invalid lib name {name!r}'):
         deploy.deploy_library(name, lib)
