@@ -31,7 +31,8 @@ Safety rules (the launcher's refusals come first: anything a launcher would refu
 separators); file names with a backslash or a control character (a newline would break the hash list) and an
 ``entrypoint`` outside the version are refused; a version is written to a staging directory beside its final
 place, with its ``.slaunch-files.sha256`` list, and renamed into place only when complete; a deployed version is
-never changed unless ``overwrite=True``; every writer of a repository (deploys and ``update_manifest`` of apps and
+never changed unless ``overwrite=True`` (the same files deployed again are only recorded: the retry of a deploy
+killed before its index entry was written); every writer of a repository (deploys and ``update_manifest`` of apps and
 of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes (``manifest.yaml``) are rewritten
 atomically; an ``overwrite=True`` replacement moves the old copy aside as ``.old-<version>`` and removes it only
 once the new one is in place, so a deploy killed at any instant is rolled back (old copy restored) or forward
@@ -73,8 +74,10 @@ __all__ = ['read_app_version', 'read_lib_version', 'update_manifest', 'deploy_ap
 PathLike = Union[str, 'os.PathLike[str]']
 IgnoreFn = Callable[[str, List[str]], Iterable[str]]
 DEPLOY_LOCK = '.deploy.lock'
-#: test seam: ``<point>:<directory>`` makes a deploy stop at ``<point>`` (``replace-old-moved`` or
-#: ``replace-new-placed``), create ``<directory>/<point>.reached`` and wait until ``<directory>/<point>.go`` exists
+#: test seam: ``<point>:<directory>`` makes a deploy stop at ``<point>`` (``locked``: the lock is held;
+#: ``copying``: the first file is staged; ``staged``: the version is complete beside its place; ``replace-old-moved``,
+#: ``replace-new-placed``: inside an ``overwrite=True`` replacement; ``placed``: the version is in place, the index not
+#: yet written), create ``<directory>/<point>.reached`` and wait until ``<directory>/<point>.go`` exists
 TEST_PAUSE_ENV_VAR = 'SLAUNCH_DEPLOY_TEST_PAUSE'
 _IGNORED_NAMES = frozenset({'.git', '.hg', '.svn', '__pycache__', '.mypy_cache', '.pytest_cache', '.ruff_cache',
                             '.DS_Store'})
@@ -284,6 +287,7 @@ def _deploy_lock(repo: Path) -> Iterator[None]:
             _recover_repository(repo)
         except OSError as exc:
             raise _disk_error(exc, 'the recovery of an interrupted deploy') from exc
+        _test_pause('locked')
         yield
 
 
@@ -517,6 +521,8 @@ def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]
             shutil.copy2(path, target)  # a symlink to a file of the source: its content, as launchers copy it
             hashes[rel] = hash_file(target)
             bar.advance(target.stat().st_size)
+            if len(hashes) == 1:
+                _test_pause('copying')
     return hashes
 
 
@@ -539,8 +545,8 @@ def _place(staged: Path, final: Path, overwrite: bool, what: str) -> None:
         os.replace(staged, final)
         return
     if not overwrite:
-        raise DeployError(f'{what} is already deployed at {final}; deploy a new version (deployed versions never '
-                          'change under running launchers) or pass overwrite=True')
+        raise DeployError(f'{what} is already deployed at {final} with other files; deploy a new version (deployed '
+                          'versions never change under running launchers) or pass overwrite=True')
     old = final.with_name(_OLD_PREFIX + final.name)
     os.replace(final, old)
     _test_pause('replace-old-moved')
@@ -554,19 +560,32 @@ def _stage_in(parent: Path, name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f'{_STAGE_PREFIX}{name}-', dir=str(parent)))
 
 
+def _same_files(staged: Path, final: Path) -> bool:
+    """True when the deployed ``final`` has the hash list the complete ``staged`` copy has (the same files)."""
+    try:
+        return (final / SUMS_NAME).read_bytes() == (staged / SUMS_NAME).read_bytes()
+    except OSError:
+        return False
+
+
 def _deploy_dir(repo: Path, final: Path, what: str, overwrite: bool, fill: Callable[[Path], Dict[str, str]]) -> None:
-    """Stage, fill, seal and place one version directory (the caller holds the lock)."""
-    if final.exists() and not overwrite:
-        raise DeployError(f'{what} is already deployed at {final}; deploy a new version (deployed versions never '
-                          'change under running launchers) or pass overwrite=True')
+    """Stage, fill, seal and place one version directory (the caller holds the lock). A version already deployed
+    with the same files is left as it is (a retry of a deploy killed before its index entry was written); with
+    other files it is refused unless ``overwrite``."""
     created = [p for p in (final.parent, final.parent.parent) if p != repo and not p.exists()]
     staged: Optional[Path] = None
     placed = False
     try:
         staged = _stage_in(final.parent, final.name)
         _seal(staged, fill(staged), what)
+        _test_pause('staged')
+        if final.exists() and not overwrite and _same_files(staged, final):
+            logger().info('%s is already deployed at %s with the same files; recording it', what, final)
+            placed = True
+            return
         _place(staged, final, overwrite, what)
         placed = True
+        _test_pause('placed')
     except OSError as exc:
         raise _disk_error(exc, what) from exc
     finally:

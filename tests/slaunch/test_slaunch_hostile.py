@@ -203,3 +203,62 @@ def test_a_build_file_that_cannot_be_read_is_named_as_the_builds_problem(repo: P
     assert "the file 'locked.py' of" in proc.stdout and 'permission denied' in proc.stdout
     assert 'ignore_fn' in proc.stdout and "repository's permissions" not in proc.stdout
     assert _listing(repo) == before
+
+
+# ------------------------------------------------------------------------------------------------ kill -9, then launch
+
+KILLED_DEPLOY = textwrap.dedent('''\
+    import sys
+    from scitrera_app_framework.slaunch import deploy
+    deploy.deploy_application('rapp', sys.argv[1], True, environment='base', lib_versions={'rlib': '0.5'})
+    ''')
+
+
+def _wait_for(path: Path, proc: 'subprocess.Popen[str]', what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f'the deployer exited ({proc.returncode}) before {what}: {out}{err}')
+        assert time.monotonic() < deadline, f'the deployer never reached {what}'
+        time.sleep(0.01)
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='needs SIGKILL')
+@pytest.mark.parametrize('point', ['locked', 'copying', 'staged', 'placed'])
+def test_a_deploy_killed_at_any_step_then_launch_and_retry(repository: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch, capfd: Any,
+                                                           point: str) -> None:
+    """SIGKILL a deploy of rapp 1.1 (``update_current``) at each step: launchers keep running 1.0, the repository
+    holds nothing half-made once the next deploy ran, and the CI's retry of the same deploy succeeds (a version
+    placed before the kill, with the same files, is recorded rather than refused)."""
+    from scitrera_app_framework.slaunch.main import main
+
+    repo, cache = repository.copy(tmp_path)
+    monkeypatch.setenv('SLAUNCH_REPOSITORY_PATH', str(repo))
+    monkeypatch.setenv('SLAUNCH_CACHE_PATH', str(cache))
+    src = write_tree(tmp_path / 'rapp11', {'main.py': "import rlib\nprint('rapp v11', rlib.VALUE)\n",
+                                           'VERSION': '1.1\n', 'big/data.txt': 'x' * 100_000, 'z.py': ''})
+    pause = tmp_path / 'pause'
+    pause.mkdir()
+    env = dict(os.environ, SLAUNCH_DEPLOY_TEST_PAUSE=f'{point}:{pause}')
+    proc = subprocess.Popen([sys.executable, '-c', KILLED_DEPLOY, str(src)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(pause / f'{point}.reached', proc, point)
+    assert main(['rapp', 'during']) == 0  # a launch while the deployer holds the lock, at that step
+    assert capfd.readouterr().out.split() == ['rapp', 'v1', 'rlib05', 'lib1', 'rdep1', 'during']
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert read_index(repo / 'manifest.yaml')['rapp'].current == '1.0'
+    assert main(['rapp', 'after']) == 0  # after the kill: still 1.0
+    assert capfd.readouterr().out.split() == ['rapp', 'v1', 'rlib05', 'lib1', 'rdep1', 'after']
+
+    deploy.deploy_application('rapp', src, True, environment='base', lib_versions={'rlib': '0.5'})  # the retry
+    entry = read_index(repo / 'manifest.yaml')['rapp']
+    assert (entry.current, entry.latest) == ('1.1', '1.1')
+    assert sorted(p.name for p in (repo / 'rapp').iterdir()) == ['1.0', '1.1']  # no staging left
+    assert main(['rapp', 'retried']) == 0
+    assert capfd.readouterr().out.split() == ['rapp', 'v11', 'rlib05']
+    with pytest.raises(DeployError, match='already deployed .* with other files'):  # other files: still refused
+        deploy.deploy_application('rapp', write_tree(tmp_path / 'other', {'main.py': '', 'VERSION': '1.1'}),
+                                  environment='base')
