@@ -561,17 +561,26 @@ def _stage_in(parent: Path, name: str) -> Path:
 
 
 def _same_files(staged: Path, final: Path) -> bool:
-    """True when the deployed ``final`` has the hash list the complete ``staged`` copy has (the same files)."""
+    """True when the deployed ``final`` holds exactly the files of the complete ``staged`` copy: the same hash
+    list, every file of it intact, nothing else."""
+    from ._files import iter_files
+
     try:
-        return (final / SUMS_NAME).read_bytes() == (staged / SUMS_NAME).read_bytes()
-    except OSError:
+        if (final / SUMS_NAME).read_bytes() != (staged / SUMS_NAME).read_bytes():
+            return False
+        sums = read_sums(final / SUMS_NAME)
+        present = [rel for rel, _ in iter_files(final)]
+        return sorted(present) == sorted(sums) and all(hash_file(final.joinpath(*rel.split('/'))) == digest
+                                                       for rel, digest in sums.items())
+    except (OSError, StateError):
         return False
 
 
 def _deploy_dir(repo: Path, final: Path, what: str, overwrite: bool, fill: Callable[[Path], Dict[str, str]]) -> None:
     """Stage, fill, seal and place one version directory (the caller holds the lock). A version already deployed
     with the same files is left as it is (a retry of a deploy killed before its index entry was written); with
-    other files it is refused unless ``overwrite``."""
+    other files it is refused unless ``overwrite``. A version (or environment) with the same files is never
+    replaced, so launchers never miss it for a moment."""
     created = [p for p in (final.parent, final.parent.parent) if p != repo and not p.exists()]
     staged: Optional[Path] = None
     placed = False
@@ -579,7 +588,7 @@ def _deploy_dir(repo: Path, final: Path, what: str, overwrite: bool, fill: Calla
         staged = _stage_in(final.parent, final.name)
         _seal(staged, fill(staged), what)
         _test_pause('staged')
-        if final.exists() and not overwrite and _same_files(staged, final):
+        if final.exists() and _same_files(staged, final):  # nothing to change (nor a moment without it)
             logger().info('%s is already deployed at %s with the same files; recording it', what, final)
             placed = True
             return

@@ -262,3 +262,26 @@ def test_a_deploy_killed_at_any_step_then_launch_and_retry(repository: Any, tmp_
     with pytest.raises(DeployError, match='already deployed .* with other files'):  # other files: still refused
         deploy.deploy_application('rapp', write_tree(tmp_path / 'other', {'main.py': '', 'VERSION': '1.1'}),
                                   environment='base')
+
+
+def test_an_unchanged_environment_is_not_replaced_under_launchers(repo: Path, tmp_path: Path) -> None:
+    """Every CI build deploys its environments again; replacing an unchanged one left a moment where
+    ``_env/base`` did not exist (a launch then warned "not in the repository" or, with nothing cached, failed). The
+    same files are left in place; changed (or damaged) ones are replaced."""
+    env_dir = repo / '_env' / 'base'
+    before = env_dir.stat().st_ino
+    deploy.deploy_environments({'base': tmp_path / 'env'})
+    assert env_dir.stat().st_ino == before
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
+    deploy.deploy_application('a', app, environment='base')
+    version_dir = repo / 'a' / '1.0'
+    before = version_dir.stat().st_ino
+    deploy.deploy_application('a', app, environment='base', overwrite=True)
+    assert version_dir.stat().st_ino == before
+    (version_dir / 'main.py').write_text('damaged')  # an edit in the repository: an overwrite repairs it
+    deploy.deploy_application('a', app, environment='base', overwrite=True)
+    assert version_dir.stat().st_ino != before and (version_dir / 'main.py').read_text() == ''
+    (tmp_path / 'env' / 'requirements.txt').write_text('sllib\n')
+    before = env_dir.stat().st_ino
+    deploy.deploy_environments({'base': tmp_path / 'env'})
+    assert env_dir.stat().st_ino != before and (env_dir / 'requirements.txt').read_text() == 'sllib\n'
