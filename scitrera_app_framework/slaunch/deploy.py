@@ -4,7 +4,7 @@ The functions have the original 0.0.69's names and signatures (our extras are ke
 
     from scitrera_app_framework.slaunch import deploy
 
-    deploy.deploy_environments('build/envs')            # build/envs/<env>/requirements.txt [+ environment.yml]
+    deploy.deploy_environments('envs')                  # envs/<env>/requirements.txt [+ environment.yml]
     deploy.deploy_libraries('build')                    # build/_libs/<lib>/ -> _libs/<lib>/<version>/
     deploy.deploy_library('shared', 'build/_libs/shared')            # the same for one lib
     deploy.deploy_applications('build', update_current=True)       # build/<app>/ -> <app>/<version>/

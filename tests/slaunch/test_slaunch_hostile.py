@@ -285,3 +285,27 @@ def test_an_unchanged_environment_is_not_replaced_under_launchers(repo: Path, tm
     before = env_dir.stat().st_ino
     deploy.deploy_environments({'base': tmp_path / 'env'})
     assert env_dir.stat().st_ino != before and (env_dir / 'requirements.txt').read_text() == 'sllib\n'
+
+
+def test_the_readme_deploy_walk_through_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's deploy block, run as written on the build layout its text describes."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / 'README.md').read_text(encoding='utf-8')
+    block = re.search(r'```python\n(from scitrera_app_framework\.slaunch import deploy\n\ndeploy\.deploy_environments'
+                      r'.*?)```', readme, re.S)
+    assert block, 'the README has no deploy walk-through block'
+    code = block.group(1)
+    envs = re.search(r"deploy_environments\('([^']+)'\)", code)
+    assert envs
+    write_tree(tmp_path, {f'{envs.group(1)}/base/requirements.txt': '',
+                          'build/myapp/_myapp_version.py': "__version__ = '1.0'\n", 'build/myapp/main.py': '',
+                          'build/myapp/manifest.yaml': 'environment: base\n',
+                          'build/_libs/shared/shared/__init__.py': "__version__ = '1.2'\n",
+                          'build/_libs/shared/manifest.yaml': ''})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('SLAUNCH_REPOSITORY_PATH', str(tmp_path / 'repo'))
+    exec(compile(code, 'README.md', 'exec'), {})  # noqa: S102 - the documented calls, run as documented
+    assert read_index(tmp_path / 'repo' / 'manifest.yaml')['myapp'].current == '1.0'
+    assert read_index(tmp_path / 'repo' / '_libs' / 'manifest.yaml', what='lib')['shared'].current == '1.2'
+    assert (tmp_path / 'repo' / '_env' / 'base' / 'requirements.txt').is_file()
