@@ -309,3 +309,22 @@ def test_the_readme_deploy_walk_through_runs_as_written(tmp_path: Path, monkeypa
     assert read_index(tmp_path / 'repo' / 'manifest.yaml')['myapp'].current == '1.0'
     assert read_index(tmp_path / 'repo' / '_libs' / 'manifest.yaml', what='lib')['shared'].current == '1.2'
     assert (tmp_path / 'repo' / '_env' / 'base' / 'requirements.txt').is_file()
+
+
+@pytest.mark.parametrize('text', ['a: {current: "1.0"}\n\x00\x00\x00', 'a:\n  current: "1\x07.0"\n'])
+def test_an_index_with_a_control_character_is_one_error_naming_it(repo: Path, tmp_path: Path, text: str) -> None:
+    """A crash can leave a file's tail full of NUL bytes; such an index (or manifest) is a ManifestError with the
+    file and line for launchers and a DeployError for deploys, not a raw yaml ReaderError."""
+    from scitrera_app_framework.slaunch import ManifestError
+
+    deploy.deploy_application('a', write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''}), environment='base')
+    (repo / 'manifest.yaml').write_text(text, encoding='utf-8')
+    line = text[:text.index(next(ch for ch in text if ord(ch) < 9))].count('\n') + 1
+    with pytest.raises(ManifestError) as info:
+        read_index(repo / 'manifest.yaml')
+    assert str(info.value).startswith(f'{repo / "manifest.yaml"}:{line}:') and 'not allowed' in str(info.value)
+    with pytest.raises(DeployError, match=f'manifest.yaml:{line}:.*invalid YAML'):
+        deploy.update_manifest('a', '1.0')
+    write_tree(tmp_path / 'b', {'VERSION': '1.0', 'main.py': '', 'manifest.yaml': 'environment: base\x00\n'})
+    with pytest.raises(DeployError, match='manifest.yaml:1:.*invalid YAML'):
+        deploy.deploy_application('b', tmp_path / 'b')
