@@ -495,6 +495,21 @@ def _source_problem(rel: str, path: Path) -> Optional[str]:
     return None
 
 
+def _refuse_folded_collisions(src: Path, listed: List[Tuple[str, Path]], what: str) -> None:
+    """Refuse two files whose paths differ only in case or Unicode normalization: on a macOS or Windows
+    launcher's disk they are one file, and copying the second would silently replace the first."""
+    import unicodedata
+
+    seen: Dict[str, str] = {}
+    for rel, _path in listed:
+        key = unicodedata.normalize('NFC', rel).casefold()
+        if key in seen:
+            raise DeployError(f'{what}: the files {seen[key]!r} and {rel!r} of {src} differ only in case or Unicode '
+                              'normalization; on macOS and Windows they are one file (one would replace the other '
+                              'in a launcher\'s copy); rename one or leave it out (ignore_fn)')
+        seen[key] = rel
+
+
 def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]) -> Dict[str, str]:
     """Copy the directory ``src`` into ``dest``; return the hashes. Names a launcher would refuse are refused
     before anything is copied."""
@@ -512,6 +527,7 @@ def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]
         if path.is_symlink() and path.is_dir():
             raise DeployError(f'{path} is a symlink to a directory; copy the directory instead (or leave it out '
                               'with ignore_fn)')
+    _refuse_folded_collisions(src, listed, what)
     hashes: Dict[str, str] = {}
     total = sum(path.stat().st_size for _, path in listed)
     with Progress(f'deploying {what}', total=total, unit='bytes') as bar:

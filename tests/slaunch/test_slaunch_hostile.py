@@ -328,3 +328,19 @@ def test_an_index_with_a_control_character_is_one_error_naming_it(repo: Path, tm
     write_tree(tmp_path / 'b', {'VERSION': '1.0', 'main.py': '', 'manifest.yaml': 'environment: base\x00\n'})
     with pytest.raises(DeployError, match='manifest.yaml:1:.*invalid YAML'):
         deploy.deploy_application('b', tmp_path / 'b')
+
+
+@pytest.mark.skipif(sys.platform != 'linux', reason='names that differ only in case need a case-sensitive disk')
+@pytest.mark.parametrize(('first', 'second'), [('pkg/Util.py', 'pkg/util.py'), ('caf\u00e9.py', 'cafe\u0301.py'),
+                                               ('Data/a.txt', 'data/a.txt')])
+def test_paths_that_collide_on_macos_or_windows_are_refused(repo: Path, tmp_path: Path, first: str,
+                                                            second: str) -> None:
+    """Two build files whose paths differ only in case or Unicode normalization are one file on a macOS or
+    Windows launcher's disk: the copy would silently replace one by the other. Refused, naming both."""
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': '', first: 'one', second: 'two'})
+    before = _listing(repo)
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application('a', app, environment='base')
+    message = str(info.value)
+    assert repr(first) in message and repr(second) in message and 'case' in message
+    assert _listing(repo) == before
