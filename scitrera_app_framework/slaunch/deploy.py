@@ -484,8 +484,12 @@ def _source_problem(rel: str, path: Path) -> Optional[str]:
     try:
         st = path.stat()
     except OSError as exc:
-        return (f'it is a symlink to {os.readlink(path)!r}, which does not exist' if path.is_symlink()
-                else f'it cannot be read: {exc.strerror or exc}')
+        if path.is_symlink():
+            import errno
+
+            return (f'it is a symlink to {os.readlink(path)!r}, which does not exist' if exc.errno == errno.ENOENT
+                    else f'it is a symlink to {os.readlink(path)!r} that cannot be followed: {exc.strerror or exc}')
+        return f'it cannot be read: {exc.strerror or exc}'
     if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
         kind = ('a named pipe' if stat.S_ISFIFO(st.st_mode) else 'a socket' if stat.S_ISSOCK(st.st_mode)
                 else 'a device' if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 'not a regular file')

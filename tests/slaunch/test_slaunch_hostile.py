@@ -130,7 +130,7 @@ def test_a_file_name_that_is_not_utf8_is_refused_by_name(repo: Path, tmp_path: P
 
 
 @pytest.mark.skipif(sys.platform == 'win32', reason='FIFOs and symlinks')
-@pytest.mark.parametrize('kind', ['fifo', 'dangling', 'socket'])
+@pytest.mark.parametrize('kind', ['fifo', 'dangling', 'socket', 'loop'])
 def test_a_build_file_that_cannot_be_copied_is_named_as_the_builds_problem(repo: Path, tmp_path: Path,
                                                                            kind: str) -> None:
     """A pipe (which could block or stream for ever), a socket or a dangling link in the build directory is
@@ -144,6 +144,8 @@ def test_a_build_file_that_cannot_be_copied_is_named_as_the_builds_problem(repo:
         os.mkfifo(bad)
     elif kind == 'dangling':
         bad.symlink_to('missing.py')
+    elif kind == 'loop':
+        bad.symlink_to('thing')
     else:
         sock = socket.socket(socket.AF_UNIX)
         sock.bind(str(bad))
@@ -154,6 +156,8 @@ def test_a_build_file_that_cannot_be_copied_is_named_as_the_builds_problem(repo:
     message = str(info.value)
     assert "'sub/thing'" in message and 'cannot be deployed' in message and 'permissions' not in message
     assert 'ignore_fn' in message
+    assert {'fifo': 'named pipe', 'socket': 'a socket', 'dangling': "symlink to 'missing.py', which does not exist",
+            'loop': "symlink to 'thing' that cannot be followed: Too many levels"}[kind] in message
     assert _listing(repo) == before
 
 
