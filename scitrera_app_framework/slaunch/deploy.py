@@ -282,7 +282,10 @@ def _deploy_lock(repo: Path) -> Iterator[None]:
         try:
             stack.enter_context(exclusive_root_lock(repo / DEPLOY_LOCK))
         except InstallError as exc:
-            raise DeployError(str(exc)) from None
+            cause = exc.__cause__
+            reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(exc)
+            raise DeployError(f'cannot lock the repository {repo}: {reason} ({repo / DEPLOY_LOCK}); deployers need a '
+                              'writable repository (launchers only read it)') from None
         try:
             _recover_repository(repo)
         except OSError as exc:

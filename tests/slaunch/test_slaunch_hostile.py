@@ -348,3 +348,37 @@ def test_paths_that_collide_on_macos_or_windows_are_refused(repo: Path, tmp_path
     message = str(info.value)
     assert repr(first) in message and repr(second) in message and 'case' in message
     assert _listing(repo) == before
+
+
+READ_ONLY_CHILD = textwrap.dedent('''\
+    import sys
+    from scitrera_app_framework.slaunch import DeployError, deploy
+    for call in (lambda: deploy.deploy_application('a', sys.argv[1], environment='base', version='1.1'),
+                 lambda: deploy.update_manifest('a', force_current_ver='1.0')):
+        try:
+            call()
+        except DeployError as exc:
+            print('DeployError:', exc)
+    ''')
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file modes')
+def test_a_read_only_repository_is_one_error_naming_it(repo: Path, tmp_path: Path) -> None:
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
+    deploy.deploy_application('a', app, environment='base')
+    before = _listing(repo)
+    (repo / '.deploy.lock').chmod(0o444)
+    repo.chmod(0o555)
+    try:
+        proc = subprocess.run([*_without_root_file_access(), sys.executable, '-c', READ_ONLY_CHILD, str(app)],
+                              capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, SLAUNCH_REPOSITORY_PATH=str(repo)))
+    finally:
+        repo.chmod(0o755)
+        (repo / '.deploy.lock').chmod(0o644)
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and 'Traceback' not in proc.stderr, proc.stdout + proc.stderr
+    for line in lines:
+        assert line.startswith(f'DeployError: cannot lock the repository {repo}: ') and 'Permission denied' in line
+        assert 'writable' in line and 'root' not in line.replace(str(repo), '')
+    assert _listing(repo) == before
