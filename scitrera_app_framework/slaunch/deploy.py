@@ -86,6 +86,7 @@ _OWN_FILES = frozenset({'.slaunch-files.json', SUMS_NAME})
 _OLD_PREFIX = '.old-'
 _STAGE_PREFIX = '.deploy-'
 _LEGACY_TRASH_PREFIX = '.trash-'
+_INDEX_TMP_PREFIX = '.manifest-'
 _VERSION_FILES = ('VERSION', 'version.txt')
 _VERSION_RE = re.compile(r'''^__version__\s*(?::\s*str\s*)?=\s*['"]([^'"]+)['"]''', re.M)
 _READ_COMPILED = '''\
@@ -304,6 +305,10 @@ def _recover_repository(repo: Path) -> None:
             continue
     for parent in parents:
         _recover(parent)
+    for index_dir in (repo, repo / LIBS_DIR):  # an index write killed before its rename
+        for stale in index_dir.glob(f'{_INDEX_TMP_PREFIX}*.tmp'):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _recover(parent: Path) -> None:
@@ -452,7 +457,7 @@ def _update_index(repo: Path, libs: bool, name: str, latest_ver: Optional[str], 
         raise DeployError(f'{what} {name} is not in {path} and no version was given; pass latest_ver= (a deployed '
                           'version) or deploy it')
     data[name] = entry
-    write_atomic(path, _dump_yaml(data), prefix='.manifest-')
+    write_atomic(path, _dump_yaml(data), prefix=_INDEX_TMP_PREFIX)
     logger().info('%s: %s current=%s latest=%s', path, name, entry['current'], entry['latest'])
     return dict(entry)
 

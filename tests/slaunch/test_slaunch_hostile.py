@@ -382,3 +382,13 @@ def test_a_read_only_repository_is_one_error_naming_it(repo: Path, tmp_path: Pat
         assert line.startswith(f'DeployError: cannot lock the repository {repo}: ') and 'Permission denied' in line
         assert 'writable' in line and 'root' not in line.replace(str(repo), '')
     assert _listing(repo) == before
+
+
+def test_index_temp_files_of_a_killed_deploy_are_removed(repo: Path, tmp_path: Path) -> None:
+    """A deploy killed while writing an index (between its temporary file and the rename) leaves
+    ``.manifest-*.tmp``; the next deploy removes it, as it removes staging directories."""
+    lib = write_tree(tmp_path / 'l', {'manifest.yaml': '', 'l/__init__.py': "__version__ = '1'\n"})
+    deploy.deploy_library('l', lib)
+    write_tree(repo, {'.manifest-k1ll3d.tmp': 'a: {current:', '_libs/.manifest-x.tmp': ''})
+    deploy.update_manifest('l', libs=True, update_current_ver=True)
+    assert sorted(p.name for p in repo.glob('**/.manifest-*')) == []
