@@ -218,7 +218,7 @@ KILLED_DEPLOY = textwrap.dedent('''\
     ''')
 
 
-def _wait_for(path: Path, proc: 'subprocess.Popen[str]', what: str) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen[str], what: str) -> None:
     deadline = time.monotonic() + 120
     while not path.exists():
         if proc.poll() is not None:
