@@ -412,6 +412,9 @@ def update_manifest(name: str, latest_ver: Optional[str] = None, libs: bool = Fa
     libs = bool(libs)
     name = _check_name(name, 'lib name' if libs else 'app name', 'update_manifest')
     repo = repository_path(repository)
+    if not repo.is_dir():  # never create a repository only to say that nothing is deployed in it
+        raise DeployError(f'update_manifest: no repository at {repo}; set SLAUNCH_REPOSITORY_PATH (or repository=) '
+                          'to the repository the versions were deployed to')
     with _deploy_lock(repo):
         try:
             return _update_index(repo, libs, name, latest_ver, update_current_ver, force_current_ver, explicit=True)

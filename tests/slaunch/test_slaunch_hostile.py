@@ -392,3 +392,15 @@ def test_index_temp_files_of_a_killed_deploy_are_removed(repo: Path, tmp_path: P
     write_tree(repo, {'.manifest-k1ll3d.tmp': 'a: {current:', '_libs/.manifest-x.tmp': ''})
     deploy.update_manifest('l', libs=True, update_current_ver=True)
     assert sorted(p.name for p in repo.glob('**/.manifest-*')) == []
+
+
+def test_update_manifest_on_a_missing_repository_creates_nothing(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misspelt ``SLAUNCH_REPOSITORY_PATH`` (or none: ``/slaunch_repo``) must not make ``update_manifest`` create
+    an empty repository on its way to failing; the error names the path and the variable."""
+    typo = tmp_path / 'slaunch_rpeo' / 'prod'
+    monkeypatch.setenv('SLAUNCH_REPOSITORY_PATH', str(typo))
+    with pytest.raises(DeployError) as info:
+        deploy.update_manifest('a', force_current_ver='1.0')
+    assert f'no repository at {typo}' in str(info.value) and 'SLAUNCH_REPOSITORY_PATH' in str(info.value)
+    assert not (tmp_path / 'slaunch_rpeo').exists()
