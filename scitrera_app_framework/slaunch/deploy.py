@@ -34,8 +34,9 @@ place, with its ``.slaunch-files.sha256`` list, and renamed into place only when
 never changed unless ``overwrite=True`` (the same files deployed again are only recorded: the retry of a deploy
 killed before its index entry was written); every writer of a repository (deploys and ``update_manifest`` of apps and
 of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes (``manifest.yaml``) are rewritten
-atomically; an ``overwrite=True`` replacement moves the old copy aside as ``.old-<version>`` and removes it only
-once the new one is in place, so a deploy killed at any instant is rolled back (old copy restored) or forward
+atomically; an ``overwrite=True`` replacement swaps the two directories in one step on Linux
+(``renameat2(RENAME_EXCHANGE)``: launchers never find it missing), elsewhere moves the old copy aside as
+``.old-<version>``; the old copy is removed only once the new one is in place, so a deploy killed at any instant is rolled back (old copy restored) or forward
 (old copy removed) by the next deploy into the repository. Disk errors (a full disk) are a ``DeployError``
 naming the file; the repository is then as it was.
 """
@@ -75,9 +76,11 @@ PathLike = Union[str, 'os.PathLike[str]']
 IgnoreFn = Callable[[str, List[str]], Iterable[str]]
 DEPLOY_LOCK = '.deploy.lock'
 #: test seam: ``<point>:<directory>`` makes a deploy stop at ``<point>`` (``locked``: the lock is held;
-#: ``copying``: the first file is staged; ``staged``: the version is complete beside its place; ``replace-old-moved``,
-#: ``replace-new-placed``: inside an ``overwrite=True`` replacement; ``placed``: the version is in place, the index not
-#: yet written), create ``<directory>/<point>.reached`` and wait until ``<directory>/<point>.go`` exists
+#: ``copying``: the first file is staged; ``staged``: the version is complete beside its place;
+#: ``replace-exchanged``: an ``overwrite=True`` replacement swapped the directories (Linux), the old copy not yet
+#: removed; ``replace-old-moved``, ``replace-new-placed``: inside the two-rename replacement used where directories
+#: cannot be swapped (naming them selects it); ``placed``: the version is in place, the index not yet written),
+#: create ``<directory>/<point>.reached`` and wait until ``<directory>/<point>.go`` exists
 TEST_PAUSE_ENV_VAR = 'SLAUNCH_DEPLOY_TEST_PAUSE'
 _IGNORED_NAMES = frozenset({'.git', '.hg', '.svn', '__pycache__', '.mypy_cache', '.pytest_cache', '.ruff_cache',
                             '.DS_Store'})
@@ -568,16 +571,48 @@ def _seal(staged: Path, hashes: Dict[str, str], what: str) -> None:
         raise DeployError(f'{what}: the hash list does not read back as written; a file name is not portable')
 
 
+def _exchange(staged: Path, final: Path) -> bool:
+    """Swap the directories ``staged`` and ``final`` in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where that is not available (other systems, file systems without it such as NFS): the caller then
+    replaces in two renames. The test seam's two-rename points select the two renames."""
+    import errno
+    import sys
+
+    if not sys.platform.startswith('linux') or os.environ.get(TEST_PAUSE_ENV_VAR, '').startswith(
+            ('replace-old-moved:', 'replace-new-placed:')):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a libc without it (glibc < 2.28, some musl builds)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(staged), at_fdcwd, os.fsencode(final), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(final))
+
+
 def _place(staged: Path, final: Path, overwrite: bool, what: str) -> None:
-    """Rename the complete ``staged`` directory to ``final``. A replacement (``overwrite``) moves the old copy
-    aside as ``.old-<name>`` first and removes it only once the new one is in place; :func:`_recover` finishes or
-    undoes a replacement killed in between."""
+    """Rename the complete ``staged`` directory to ``final``. A replacement (``overwrite``) exchanges the two
+    directories in one step where the system can (Linux), then removes the old copy; elsewhere it moves the old
+    copy aside as ``.old-<name>`` first and removes it only once the new one is in place. :func:`_recover`
+    finishes or undoes a replacement killed in between."""
     if not final.exists():
         os.replace(staged, final)
         return
     if not overwrite:
         raise DeployError(f'{what} is already deployed at {final} with other files; deploy a new version (deployed '
                           'versions never change under running launchers) or pass overwrite=True')
+    if _exchange(staged, final):  # one atomic step: launchers never find the directory missing
+        _test_pause('replace-exchanged')  # ``staged`` now holds the old copy; the recovery removes a staging name
+        shutil.rmtree(staged, ignore_errors=True)
+        return
     old = final.with_name(_OLD_PREFIX + final.name)
     os.replace(final, old)
     _test_pause('replace-old-moved')

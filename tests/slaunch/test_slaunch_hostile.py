@@ -404,3 +404,45 @@ def test_update_manifest_on_a_missing_repository_creates_nothing(tmp_path: Path,
         deploy.update_manifest('a', force_current_ver='1.0')
     assert f'no repository at {typo}' in str(info.value) and 'SLAUNCH_REPOSITORY_PATH' in str(info.value)
     assert not (tmp_path / 'slaunch_rpeo').exists()
+
+
+EXCHANGE_CHILD = textwrap.dedent('''\
+    import sys
+    from scitrera_app_framework.slaunch import deploy
+    deploy.deploy_environments(sys.argv[1])
+    ''')
+
+
+@pytest.mark.skipif(sys.platform != 'linux', reason='renameat2(RENAME_EXCHANGE) is Linux only')
+def test_a_changed_environment_is_swapped_in_with_no_moment_missing(repository: Any, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capfd: Any) -> None:
+    """Replacing a changed environment (or an ``overwrite=True`` version) used to leave a moment with no
+    ``_env/<env>`` (a launch then warned "not in the repository", or with nothing cached failed). On Linux the two
+    directories are exchanged in one step; the old copy, under a staging name, is removed after (or by the next
+    deploy when this one is killed)."""
+    from scitrera_app_framework.slaunch.main import main
+
+    repo, cache = repository.copy(tmp_path)
+    monkeypatch.setenv('SLAUNCH_REPOSITORY_PATH', str(repo))
+    monkeypatch.setenv('SLAUNCH_CACHE_PATH', str(cache))
+    envs = tmp_path / 'envs'
+    write_tree(envs, {'base/requirements.txt': (repository.src / 'envs' / 'base' / 'requirements.txt').read_text()
+                      + '# changed\n'})
+    pause = tmp_path / 'pause'
+    pause.mkdir()
+    env = dict(os.environ, SLAUNCH_DEPLOY_TEST_PAUSE=f'replace-exchanged:{pause}')
+    proc = subprocess.Popen([sys.executable, '-c', EXCHANGE_CHILD, str(envs)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(pause / 'replace-exchanged.reached', proc, 'the exchange')
+    assert (repo / '_env' / 'base' / 'requirements.txt').read_text().endswith('# changed\n')
+    assert main(['rapp', 'during']) == 0
+    out = capfd.readouterr()
+    assert out.out.split() == ['rapp', 'v1', 'rlib05', 'lib1', 'rdep1', 'during']
+    assert 'not in the repository' not in out.err
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert [p.name for p in (repo / '_env').iterdir() if p.name.startswith('.')]  # the old copy, staged aside
+    deploy.deploy_environments(envs)  # unchanged now: nothing replaced; the recovery removes the old copy
+    assert sorted(p.name for p in (repo / '_env').iterdir()) == ['base']
+    assert (repo / '_env' / 'base' / 'requirements.txt').read_text().endswith('# changed\n')
