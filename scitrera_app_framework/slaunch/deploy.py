@@ -32,12 +32,12 @@ separators); file names with a backslash or a control character (a newline would
 ``entrypoint`` outside the version are refused; a version is written to a staging directory beside its final
 place, with its ``.slaunch-files.sha256`` list, and renamed into place only when complete; a deployed version is
 never changed unless ``overwrite=True`` (the same files deployed again are only recorded: the retry of a deploy
-killed before its index entry was written); every writer of a repository (deploys and ``update_manifest`` of apps and
-of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes (``manifest.yaml``) are rewritten
+killed before its index entry was written); every writer of a repository (deploys and ``update_manifest`` of apps
+and of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes (``manifest.yaml``) are rewritten
 atomically; an ``overwrite=True`` replacement swaps the two directories in one step on Linux
 (``renameat2(RENAME_EXCHANGE)``: launchers never find it missing), elsewhere moves the old copy aside as
-``.old-<version>``; the old copy is removed only once the new one is in place, so a deploy killed at any instant is rolled back (old copy restored) or forward
-(old copy removed) by the next deploy into the repository. Disk errors (a full disk) are a ``DeployError``
+``.old-<version>``; the old copy is removed only once the new one is in place, so a deploy killed at any instant
+is rolled back (old copy restored) or forward (old copy removed) by the next deploy into the repository. Disk errors (a full disk) are a ``DeployError``
 naming the file; the repository is then as it was.
 """
 
