@@ -37,8 +37,8 @@ and of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes 
 atomically; an ``overwrite=True`` replacement swaps the two directories in one step on Linux
 (``renameat2(RENAME_EXCHANGE)``: launchers never find it missing), elsewhere moves the old copy aside as
 ``.old-<version>``; the old copy is removed only once the new one is in place, so a deploy killed at any instant
-is rolled back (old copy restored) or forward (old copy removed) by the next deploy into the repository. Disk errors (a full disk) are a ``DeployError``
-naming the file; the repository is then as it was.
+is rolled back (old copy restored) or forward (old copy removed) by the next deploy into the repository. Disk
+errors (a full disk) are a ``DeployError`` naming the file; the repository is then as it was.
 """
 
 from __future__ import annotations
