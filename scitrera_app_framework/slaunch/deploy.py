@@ -414,6 +414,12 @@ def update_manifest(name: str, latest_ver: Optional[str] = None, libs: bool = Fa
     """
     libs = bool(libs)
     name = _check_name(name, 'lib name' if libs else 'app name', 'update_manifest')
+    for value, label in ((latest_ver, 'latest_ver'), (force_current_ver, 'force_current_ver')):
+        if value is not None:
+            try:
+                validate_name(value, f'{"lib" if libs else "app"} version ({label})')
+            except InvalidNameError as exc:
+                raise DeployError(str(exc)) from None
     repo = repository_path(repository)
     if not repo.is_dir():  # never create a repository only to say that nothing is deployed in it
         raise DeployError(f'update_manifest: no repository at {repo}; set SLAUNCH_REPOSITORY_PATH (or repository=) '
