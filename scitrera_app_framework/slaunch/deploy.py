@@ -264,7 +264,8 @@ def _is_number(value: object) -> bool:
 def _disk_error(exc: OSError, what: str) -> DeployError:
     import errno
 
-    where = f'{exc.filename}: ' if exc.filename else ''
+    name = exc.filename2 or exc.filename  # a failed rename: its destination is the file that matters
+    where = f'{name}: ' if name else ''
     hint = ('the disk holding the repository is full; free space and deploy again' if exc.errno in
             (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else 'check the repository\'s permissions and disk')
     return DeployError(f'deploying {what} failed: {where}{exc.strerror or exc}; {hint} (the repository is as it '

@@ -446,3 +446,12 @@ def test_a_changed_environment_is_swapped_in_with_no_moment_missing(repository: 
     deploy.deploy_environments(envs)  # unchanged now: nothing replaced; the recovery removes the old copy
     assert sorted(p.name for p in (repo / '_env').iterdir()) == ['base']
     assert (repo / '_env' / 'base' / 'requirements.txt').read_text().endswith('# changed\n')
+
+
+def test_an_index_that_is_a_directory_is_named(repo: Path, tmp_path: Path) -> None:
+    (repo / 'manifest.yaml').mkdir()
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application('a', write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''}),
+                                  environment='base')
+    assert f'{repo / "manifest.yaml"}: Is a directory' in str(info.value), str(info.value)
+    assert not (repo / 'a').exists()
