@@ -144,7 +144,11 @@ def _manifest_version(directory: Path) -> Optional[str]:
     if manifest.is_file():
         data = _load_yaml(manifest)
         if isinstance(data, Mapping) and data.get('version') not in (None, ''):
-            return str(data['version'])
+            value = data['version']
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise DeployError(f'{manifest}: version must be a version string such as \'1.0\' (quote it), got '
+                                  f'{value!r} ({type(value).__name__})')
+            return str(value)
     return None
 
 

@@ -455,3 +455,13 @@ def test_an_index_that_is_a_directory_is_named(repo: Path, tmp_path: Path) -> No
                                   environment='base')
     assert f'{repo / "manifest.yaml"}: Is a directory' in str(info.value), str(info.value)
     assert not (repo / 'a').exists()
+
+
+@pytest.mark.parametrize('value', ['yes', 'true', '[1]', '{a: 1}', '2020-01-01'])
+def test_a_manifest_version_that_is_not_a_string_is_refused(repo: Path, tmp_path: Path, value: str) -> None:
+    """``version: yes`` is the YAML boolean: it must not become the version ``True``."""
+    lib = write_tree(tmp_path / 'l', {'manifest.yaml': f'version: {value}\n', 'l/__init__.py': ''})
+    with pytest.raises(DeployError) as info:
+        deploy.read_lib_version(lib, 'l')
+    assert str(lib / 'manifest.yaml') in str(info.value) and 'version' in str(info.value)
+    assert "'1.0'" in str(info.value)
