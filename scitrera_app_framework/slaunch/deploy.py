@@ -484,7 +484,12 @@ def _listed(src: Path, ignore_fn: Optional[IgnoreFn]) -> List[Tuple[str, Path]]:
     (like :func:`shutil.copytree`); our own hash lists are never copied."""
     ignore = ignore_fn if ignore_fn is not None else default_ignore
     out: List[Tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(src):
+
+    def _unlistable(exc: OSError) -> None:  # os.walk would skip the directory, and the version would lack it
+        raise DeployError(f'{exc.filename}: the build directory cannot be listed: {exc.strerror or exc}; fix its '
+                          'permissions or leave it out (ignore_fn)') from None
+
+    for dirpath, dirnames, filenames in os.walk(src, onerror=_unlistable):
         base = Path(dirpath)
         skipped = set(ignore(dirpath, sorted(dirnames + filenames)) or ())
         rel_base = base.relative_to(src).as_posix()

@@ -465,3 +465,30 @@ def test_a_manifest_version_that_is_not_a_string_is_refused(repo: Path, tmp_path
         deploy.read_lib_version(lib, 'l')
     assert str(lib / 'manifest.yaml') in str(info.value) and 'version' in str(info.value)
     assert "'1.0'" in str(info.value)
+
+
+UNREADABLE_DIR_CHILD = textwrap.dedent('''\
+    import sys
+    from scitrera_app_framework.slaunch import DeployError, deploy
+    try:
+        deploy.deploy_application('a', sys.argv[1], environment='base', repository=sys.argv[2])
+        print('deployed')
+    except DeployError as exc:
+        print('DeployError:', exc)
+    ''')
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file modes')
+def test_a_build_directory_that_cannot_be_listed_is_not_skipped_silently(repo: Path, tmp_path: Path) -> None:
+    """``os.walk`` skips a directory it cannot list; the version was deployed without it, and nobody was told."""
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': 'import pkg.core\n', 'pkg/core.py': ''})
+    (app / 'pkg').chmod(0o300)  # writable and searchable, not listable
+    before = _listing(repo)
+    try:
+        proc = subprocess.run([*_without_root_file_access(), sys.executable, '-c', UNREADABLE_DIR_CHILD, str(app),
+                               str(repo)], capture_output=True, text=True, timeout=120)
+    finally:
+        (app / 'pkg').chmod(0o755)
+    assert proc.stdout.startswith('DeployError:'), proc.stdout + proc.stderr
+    assert str(app / 'pkg') in proc.stdout and 'Permission denied' in proc.stdout and 'ignore_fn' in proc.stdout
+    assert _listing(repo) == before
