@@ -33,10 +33,16 @@ _CHUNK = 1024 * 1024
 Entry = Tuple[int, int, str]
 
 
+def _unlistable(exc: OSError) -> None:
+    raise exc  # os.walk would skip the directory: a copy or record would silently lack its files
+
+
 def iter_files(root: Path) -> Iterator[Tuple[str, Path]]:
     """Yield ``(relative POSIX path, path)`` of every file below ``root`` (sorted, symlinks not followed, the
-    record files and ``__pycache__`` directories left out)."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    record files and ``__pycache__`` directories left out).
+
+    Raises ``OSError`` (its ``filename`` the directory) for a directory that cannot be listed, never skips it."""
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_unlistable):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         base = Path(dirpath)
         rel_base = base.relative_to(root).as_posix()

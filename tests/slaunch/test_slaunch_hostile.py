@@ -492,3 +492,29 @@ def test_a_build_directory_that_cannot_be_listed_is_not_skipped_silently(repo: P
     assert proc.stdout.startswith('DeployError:'), proc.stdout + proc.stderr
     assert str(app / 'pkg') in proc.stdout and 'Permission denied' in proc.stdout and 'ignore_fn' in proc.stdout
     assert _listing(repo) == before
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file modes')
+@pytest.mark.parametrize('sums', [False, True])
+def test_a_launcher_never_installs_a_version_missing_a_directory_it_cannot_list(repository: Any, tmp_path: Path,
+                                                                                 sums: bool) -> None:
+    """A repository written by the original's deploy has no hash lists; a directory of it the launching user
+    cannot list (a CI user's umask 077) was skipped by the copy, and the incomplete version installed and ran.
+    With a hash list the error blamed a missing file. Either way: one line naming the directory and the cause."""
+    repo, cache = repository.copy(tmp_path)
+    src = write_tree(tmp_path / 'rapp3', {'VERSION': '3.0', 'main.py': "import data.table\nprint('v3 complete')\n",
+                                          'data/__init__.py': '', 'data/table.py': ''})
+    deploy.deploy_application('rapp', src, True, environment='base', repository=repo)
+    if not sums:
+        (repo / 'rapp' / '3.0' / '.slaunch-files.sha256').unlink()
+    (repo / 'rapp' / '3.0' / 'data').chmod(0o300 if not sums else 0o000)
+    env = dict(os.environ, SLAUNCH_REPOSITORY_PATH=str(repo), SLAUNCH_CACHE_PATH=str(cache), PIP_NO_INDEX='1')
+    try:
+        proc = subprocess.run([*_without_root_file_access(), sys.executable, '-m', 'scitrera_app_framework.slaunch',
+                               'rapp'], capture_output=True, text=True, timeout=180, env=env)
+    finally:
+        (repo / 'rapp' / '3.0' / 'data').chmod(0o755)
+    assert 'v3 complete' not in proc.stdout and 'Traceback' not in proc.stderr, proc.stdout + proc.stderr
+    assert 'data' in proc.stderr and 'Permission denied' in proc.stderr, proc.stderr
+    assert 'missing in the repository' not in proc.stderr
+    assert proc.stdout.split() == ['rapp', 'v1', 'rlib05', 'lib1', 'rdep1']  # the installed version ran instead
