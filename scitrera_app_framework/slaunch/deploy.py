@@ -92,14 +92,15 @@ _LEGACY_TRASH_PREFIX = '.trash-'
 _INDEX_TMP_PREFIX = '.manifest-'
 _VERSION_FILES = ('VERSION', 'version.txt')
 _VERSION_RE = re.compile(r'''^__version__\s*(?::\s*str\s*)?=\s*['"]([^'"]+)['"]''', re.M)
+_VERSION_MARK = '@@slaunch-version@@ '
 _READ_COMPILED = '''\
 import importlib.util, sys
 spec = importlib.util.spec_from_file_location(sys.argv[1], sys.argv[2])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 version = getattr(module, '__version__', None)
-sys.stdout.write('' if version is None else str(version))
-'''
+sys.stdout.write('\\n' + _MARK + ('' if version is None else str(version)))
+'''.replace('_MARK', repr(_VERSION_MARK))
 
 
 def default_ignore(directory: str, names: List[str]) -> List[str]:
@@ -198,7 +199,8 @@ def _compiled_version(module: Path, name: str) -> Optional[str]:
         last = (proc.stderr.strip().splitlines() or ['(no output)'])[-1]
         raise DeployError(f'cannot read the version of the compiled module {module}: importing it failed: {last}; '
                           'pass version= or build it for this Python')
-    return proc.stdout.strip() or None
+    _printed, found, version = proc.stdout.rpartition(_VERSION_MARK)  # what the module printed at import: ignored
+    return (version.strip() or None) if found else None
 
 
 def read_lib_version(lib_path: PathLike, lib_name: Optional[str] = None) -> str:

@@ -518,3 +518,14 @@ def test_a_launcher_never_installs_a_version_missing_a_directory_it_cannot_list(
     assert 'data' in proc.stderr and 'Permission denied' in proc.stderr, proc.stderr
     assert 'missing in the repository' not in proc.stderr
     assert proc.stdout.split() == ['rapp', 'v1', 'rlib05', 'lib1', 'rdep1']  # the installed version ran instead
+
+
+def test_a_compiled_lib_that_prints_at_import_has_its_version_read(tmp_path: Path) -> None:
+    """The version of a compiled module is read by importing it in a child; a banner it prints at import is not
+    part of the version (it was: ``'banner\\n1.4'``, refused as an unsafe name)."""
+    import py_compile
+
+    lib = write_tree(tmp_path / 'shared', {'manifest.yaml': ''})
+    source = write_tree(tmp_path, {'shared_src.py': "print('banner: shared loading')\n__version__ = '1.4'\n"})
+    py_compile.compile(str(source / 'shared_src.py'), cfile=str(lib / 'shared.pyc'), doraise=True)
+    assert deploy.read_lib_version(lib, 'shared') == '1.4'
