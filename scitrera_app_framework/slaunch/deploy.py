@@ -417,7 +417,8 @@ def update_manifest(name: str, latest_ver: Optional[str] = None, libs: bool = Fa
     lock; its ``x-`` keys (the operator's own annotations, ignored by launchers) are kept.
 
     Returns the entry (``{'current': ..., 'latest': ...}``). Raises :class:`DeployError` for an unsafe name or
-    version, a version that is not deployed, a malformed index, or a name with nothing to record.
+    version, a version that is not deployed (or, for an app, one a launcher would refuse: a directory made by
+    hand), a missing repository, a malformed index, or a name with nothing to record.
     """
     libs = bool(libs)
     name = _check_name(name, 'lib name' if libs else 'app name', 'update_manifest')
@@ -432,6 +433,10 @@ def update_manifest(name: str, latest_ver: Optional[str] = None, libs: bool = Fa
         raise DeployError(f'update_manifest: no repository at {repo}; set SLAUNCH_REPOSITORY_PATH (or repository=) '
                           'to the repository the versions were deployed to')
     with _deploy_lock(repo):
+        if not libs:  # a directory made by hand (or half copied) is no version: launchers would refuse it
+            for value in {v for v in (latest_ver, force_current_ver) if v is not None}:
+                if (repo / name / value).is_dir():
+                    _check_as_launcher(repo, repo / name / value, name, value)
         try:
             return _update_index(repo, libs, name, latest_ver, update_current_ver, force_current_ver, explicit=True)
         except OSError as exc:

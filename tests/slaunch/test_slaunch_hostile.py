@@ -529,3 +529,18 @@ def test_a_compiled_lib_that_prints_at_import_has_its_version_read(tmp_path: Pat
     source = write_tree(tmp_path, {'shared_src.py': "print('banner: shared loading')\n__version__ = '1.4'\n"})
     py_compile.compile(str(source / 'shared_src.py'), cfile=str(lib / 'shared.pyc'), doraise=True)
     assert deploy.read_lib_version(lib, 'shared') == '1.4'
+
+
+def test_update_manifest_refuses_a_version_every_launcher_would_refuse(repo: Path, tmp_path: Path) -> None:
+    """A directory someone made by hand (``mkdir <repo>/a/9.9``, or a half-copied one) is not a version: making it
+    ``current`` would send every launcher to a version it refuses."""
+    deploy.deploy_application('a', write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''}), environment='base')
+    (repo / 'a' / '9.9').mkdir()
+    write_tree(repo / 'a' / '9.8', {'manifest.yaml': 'environment: base\nentrypoint: gone.py\n'})
+    for call in (lambda: deploy.update_manifest('a', force_current_ver='9.9'),
+                 lambda: deploy.update_manifest('a', '9.8', update_current_ver=True)):
+        with pytest.raises(DeployError, match='a launcher would refuse') as info:
+            call()
+        assert 'manifest.yaml' in str(info.value)
+    entry = read_index(repo / 'manifest.yaml')['a']
+    assert (entry.current, entry.latest) == ('1.0', '1.0')
