@@ -240,8 +240,24 @@ def read_sums(path: Path) -> Dict[str, str]:
 
 
 def write_sums(root: Path, files: Dict[str, str]) -> None:
-    """Write ``root/.slaunch-files.sha256`` (sorted ``<hex>  <path>`` lines) atomically."""
+    """Write ``root/.slaunch-files.sha256`` (sorted ``<hex>  <path>`` lines) atomically, readable as any file the
+    process creates (0666 less the umask: it is read by every user who launches from a shared repository)."""
     from .state import write_atomic
 
     text = ''.join(f'{digest}  {rel}\n' for rel, digest in sorted(files.items()))
-    write_atomic(root / SUMS_NAME, text.encode('utf-8'), prefix='.slaunch-sums-')
+    write_atomic(root / SUMS_NAME, text.encode('utf-8'), prefix='.slaunch-sums-', mode=0o666 & ~current_umask())
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux), else by setting it back at
+    once."""
+    try:
+        with open('/proc/self/status', encoding='ascii', errors='replace') as handle:
+            for line in handle:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old

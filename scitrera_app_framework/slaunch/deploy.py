@@ -49,12 +49,11 @@ import functools
 import os
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._files import SUMS_NAME, hash_file, read_sums, rel_path_problem, write_sums
+from ._files import SUMS_NAME, current_umask, hash_file, read_sums, rel_path_problem, write_sums
 from ._log import logger
 from .errors import DeployError, InvalidNameError, ManifestError, ManifestFetchError, StateError
 from .paths import validate_name
@@ -481,7 +480,7 @@ def _update_index(repo: Path, libs: bool, name: str, latest_ver: Optional[str], 
         raise DeployError(f'{what} {name} is not in {path} and no version was given; pass latest_ver= (a deployed '
                           'version) or deploy it')
     data[name] = entry
-    write_atomic(path, _dump_yaml(data), prefix=_INDEX_TMP_PREFIX)
+    write_atomic(path, _dump_yaml(data), prefix=_INDEX_TMP_PREFIX, mode=0o666 & ~current_umask())  # read by all
     logger().info('%s: %s current=%s latest=%s', path, name, entry['current'], entry['latest'])
     return dict(entry)
 
@@ -645,8 +644,18 @@ def _place(staged: Path, final: Path, overwrite: bool, what: str) -> None:
 
 
 def _stage_in(parent: Path, name: str) -> Path:
+    """A new staging directory in ``parent``, with the mode of any directory the process creates (0777 less the
+    umask; not mkdtemp's 0700: renamed into place it is what every launching user of the repository reads)."""
+    import secrets
+
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f'{_STAGE_PREFIX}{name}-', dir=str(parent)))
+    while True:
+        staged = parent / f'{_STAGE_PREFIX}{name}-{secrets.token_hex(4)}'
+        try:
+            staged.mkdir(0o777)
+            return staged
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
 
 
 def _same_files(staged: Path, final: Path) -> bool:

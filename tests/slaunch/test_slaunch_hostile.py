@@ -364,6 +364,8 @@ READ_ONLY_CHILD = textwrap.dedent('''\
 
 @pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file modes')
 def test_a_read_only_repository_is_one_error_naming_it(repo: Path, tmp_path: Path) -> None:
+    """A repository (and its lock file) the deployer cannot write: one DeployError line per call, nothing changed.
+    With the lock directory itself unwritable too, the lock cannot even be created: named as such."""
     app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
     deploy.deploy_application('a', app, environment='base')
     before = _listing(repo)
@@ -377,10 +379,22 @@ def test_a_read_only_repository_is_one_error_naming_it(repo: Path, tmp_path: Pat
         repo.chmod(0o755)
         (repo / '.deploy.lock').chmod(0o644)
     lines = proc.stdout.splitlines()
+    (repo / '.deploy.lock').unlink()
+    repo.chmod(0o555)
+    try:
+        locked = subprocess.run([*_without_root_file_access(), sys.executable, '-c', READ_ONLY_CHILD, str(app)],
+                                capture_output=True, text=True, timeout=120,
+                                env=dict(os.environ, SLAUNCH_REPOSITORY_PATH=str(repo)))
+    finally:
+        repo.chmod(0o755)
+    for line in locked.stdout.splitlines():
+        assert line.startswith(f'DeployError: cannot lock the repository {repo}: Permission denied'), locked.stdout
+    assert len(locked.stdout.splitlines()) == 2, locked.stdout + locked.stderr
+    before.remove('.deploy.lock')
     assert len(lines) == 2 and 'Traceback' not in proc.stderr, proc.stdout + proc.stderr
-    for line in lines:
-        assert line.startswith(f'DeployError: cannot lock the repository {repo}: ') and 'Permission denied' in line
-        assert 'writable' in line and 'root' not in line.replace(str(repo), '')
+    for line in lines:  # the lock is taken (it needs no write access); writing the repository is refused
+        assert line.startswith('DeployError: ') and f'{repo}/' in line and 'Permission denied' in line
+        assert "check the repository's permissions" in line and 'root' not in line.replace(str(repo), '')
     assert _listing(repo) == before
 
 
@@ -544,3 +558,60 @@ def test_update_manifest_refuses_a_version_every_launcher_would_refuse(repo: Pat
         assert 'manifest.yaml' in str(info.value)
     entry = read_index(repo / 'manifest.yaml')['a']
     assert (entry.current, entry.latest) == ('1.0', '1.0')
+
+
+# ------------------------------------------------------------------------------------------------ a shared repository
+
+
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file modes')
+def test_what_a_deploy_writes_is_readable_by_the_users_who_launch(repo: Path, tmp_path: Path) -> None:
+    """The repository is a shared directory: a CI user deploys, everyone launches. Versions were placed with the
+    staging directory's mode 0700 and the index and hash lists written 0600: no other user could launch anything.
+    They now get the modes of anything else the deployer creates (0777 / 0666 less its umask)."""
+    import stat
+
+    mask = _umask()
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
+    deploy.deploy_application('a', app, environment='base')
+    deploy.deploy_application('a', write_tree(tmp_path / 'a2', {'VERSION': '1.0', 'main.py': '#'}),
+                              environment='base', overwrite=True)
+    deploy.deploy_library('l', write_tree(tmp_path / 'l', {'manifest.yaml': '', 'l/__init__.py': ''}), version='1')
+    expected_dirs = [repo / 'a' / '1.0', repo / '_libs' / 'l' / '1', repo / '_env' / 'base', repo / 'a']
+    expected_files = [repo / 'manifest.yaml', repo / '_libs' / 'manifest.yaml', repo / 'a' / '1.0' /
+                      '.slaunch-files.sha256', repo / '_libs' / 'l' / '1' / '.slaunch-files.sha256',
+                      repo / '_env' / 'base' / '.slaunch-files.sha256']
+    for path in expected_dirs:
+        assert oct(stat.S_IMODE(path.stat().st_mode)) == oct(0o777 & ~mask), path
+    for path in expected_files:
+        assert oct(stat.S_IMODE(path.stat().st_mode)) == oct(0o666 & ~mask), path
+
+
+LOCK_CHILD = textwrap.dedent('''\
+    import sys
+    from scitrera_app_framework.slaunch import deploy
+    print(deploy.deploy_application('a', sys.argv[1], environment='base', version='2.0'))
+    ''')
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file modes')
+def test_a_second_deploying_user_can_take_the_lock(repo: Path, tmp_path: Path) -> None:
+    """The lock file belongs to whoever deployed first (0644 under the usual umask); another deploying user of a
+    group-writable repository could not open it for writing and could never deploy. A lock needs no write access."""
+    app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
+    deploy.deploy_application('a', app, environment='base')
+    lock = repo / '.deploy.lock'
+    os.chown(lock, 4242, 4242)  # another user's lock file
+    lock.chmod(0o644)
+    for path in [repo, repo / 'a', repo / '_env', repo / '_env' / 'base']:
+        path.chmod(0o777)
+    proc = subprocess.run([*_without_root_file_access(), sys.executable, '-c', LOCK_CHILD, str(app)],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, SLAUNCH_REPOSITORY_PATH=str(repo)))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert read_index(repo / 'manifest.yaml')['a'].latest == '2.0'
