@@ -606,12 +606,12 @@ def test_a_second_deploying_user_can_take_the_lock(repo: Path, tmp_path: Path) -
     app = write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''})
     deploy.deploy_application('a', app, environment='base')
     lock = repo / '.deploy.lock'
-    os.chown(lock, 4242, 4242)  # another user's lock file
-    lock.chmod(0o644)
-    for path in [repo, repo / 'a', repo / '_env', repo / '_env' / 'base']:
-        path.chmod(0o777)
-    proc = subprocess.run([*_without_root_file_access(), sys.executable, '-c', LOCK_CHILD, str(app)],
-                          capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, SLAUNCH_REPOSITORY_PATH=str(repo)))
+    lock.chmod(0o444)  # as another user's 0644 lock file is to us: readable, not writable
+    try:
+        proc = subprocess.run([*_without_root_file_access(), sys.executable, '-c', LOCK_CHILD, str(app)],
+                              capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, SLAUNCH_REPOSITORY_PATH=str(repo)))
+    finally:
+        lock.chmod(0o644)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert read_index(repo / 'manifest.yaml')['a'].latest == '2.0'
