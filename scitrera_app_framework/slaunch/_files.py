@@ -33,10 +33,16 @@ _CHUNK = 1024 * 1024
 Entry = Tuple[int, int, str]
 
 
+def _unlistable(exc: OSError) -> None:
+    raise exc  # os.walk would skip the directory: a copy or record would silently lack its files
+
+
 def iter_files(root: Path) -> Iterator[Tuple[str, Path]]:
     """Yield ``(relative POSIX path, path)`` of every file below ``root`` (sorted, symlinks not followed, the
-    record files and ``__pycache__`` directories left out)."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    record files and ``__pycache__`` directories left out).
+
+    Raises ``OSError`` (its ``filename`` the directory) for a directory that cannot be listed, never skips it."""
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_unlistable):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         base = Path(dirpath)
         rel_base = base.relative_to(root).as_posix()
@@ -234,8 +240,24 @@ def read_sums(path: Path) -> Dict[str, str]:
 
 
 def write_sums(root: Path, files: Dict[str, str]) -> None:
-    """Write ``root/.slaunch-files.sha256`` (sorted ``<hex>  <path>`` lines) atomically."""
+    """Write ``root/.slaunch-files.sha256`` (sorted ``<hex>  <path>`` lines) atomically, readable as any file the
+    process creates (0666 less the umask: it is read by every user who launches from a shared repository)."""
     from .state import write_atomic
 
     text = ''.join(f'{digest}  {rel}\n' for rel, digest in sorted(files.items()))
-    write_atomic(root / SUMS_NAME, text.encode('utf-8'), prefix='.slaunch-sums-')
+    write_atomic(root / SUMS_NAME, text.encode('utf-8'), prefix='.slaunch-sums-', mode=0o666 & ~current_umask())
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux), else by setting it back at
+    once."""
+    try:
+        with open('/proc/self/status', encoding='ascii', errors='replace') as handle:
+            for line in handle:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old

@@ -135,7 +135,12 @@ def in_use(path: Path) -> bool:
 def exclusive_root_lock(path: Path) -> Iterator[None]:
     """Hold the root's install lock (waiting, with one INFO line, while another slaunch installs)."""
     try:
-        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o666)  # 0666 less the umask: shared by its users
+        except PermissionError:
+            if sys.platform == 'win32' or not path.is_file():
+                raise
+            fd = os.open(str(path), os.O_RDONLY)  # another user's lock file: flock needs no write access
     except OSError as exc:
         raise InstallError(f'cannot open the lock file {path}: {exc.strerror or exc}; is the root writable?') \
             from exc

@@ -117,7 +117,14 @@ def parse_yaml(text: str, origin: str) -> Tuple[Any, Marks]:
     """
     import yaml
 
-    loader = _bounded_loader(text, origin)
+    try:
+        loader = _bounded_loader(text, origin)  # the reader refuses control characters (NUL) right here
+    except yaml.reader.ReaderError as exc:
+        line = text.count('\n', 0, max(exc.position, 0)) + 1
+        column = exc.position - (text.rfind('\n', 0, max(exc.position, 0)) + 1) + 1
+        raise ManifestError(f'invalid YAML: character {exc.character!r} is not allowed in YAML (a control character; '
+                            'a file left full of NUL bytes by a crash?); rewrite the file', source=origin, line=line,
+                            column=column) from None
     marks = Marks()
     try:
         node = loader.get_single_node()

@@ -4,7 +4,7 @@ The functions have the original 0.0.69's names and signatures (our extras are ke
 
     from scitrera_app_framework.slaunch import deploy
 
-    deploy.deploy_environments('build/envs')            # build/envs/<env>/requirements.txt [+ environment.yml]
+    deploy.deploy_environments('envs')                  # envs/<env>/requirements.txt [+ environment.yml]
     deploy.deploy_libraries('build')                    # build/_libs/<lib>/ -> _libs/<lib>/<version>/
     deploy.deploy_library('shared', 'build/_libs/shared')            # the same for one lib
     deploy.deploy_applications('build', update_current=True)       # build/<app>/ -> <app>/<version>/
@@ -31,12 +31,14 @@ Safety rules (the launcher's refusals come first: anything a launcher would refu
 separators); file names with a backslash or a control character (a newline would break the hash list) and an
 ``entrypoint`` outside the version are refused; a version is written to a staging directory beside its final
 place, with its ``.slaunch-files.sha256`` list, and renamed into place only when complete; a deployed version is
-never changed unless ``overwrite=True``; every writer of a repository (deploys and ``update_manifest`` of apps and
-of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes (``manifest.yaml``) are rewritten
-atomically; an ``overwrite=True`` replacement moves the old copy aside as ``.old-<version>`` and removes it only
-once the new one is in place, so a deploy killed at any instant is rolled back (old copy restored) or forward
-(old copy removed) by the next deploy into the repository. Disk errors (a full disk) are a ``DeployError``
-naming the file; the repository is then as it was.
+never changed unless ``overwrite=True`` (the same files deployed again are only recorded: the retry of a deploy
+killed before its index entry was written); every writer of a repository (deploys and ``update_manifest`` of apps
+and of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes (``manifest.yaml``) are rewritten
+atomically; an ``overwrite=True`` replacement swaps the two directories in one step on Linux
+(``renameat2(RENAME_EXCHANGE)``: launchers never find it missing), elsewhere moves the old copy aside as
+``.old-<version>``; the old copy is removed only once the new one is in place, so a deploy killed at any instant
+is rolled back (old copy restored) or forward (old copy removed) by the next deploy into the repository. Disk
+errors (a full disk) are a ``DeployError`` naming the file; the repository is then as it was.
 """
 
 from __future__ import annotations
@@ -47,12 +49,11 @@ import functools
 import os
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._files import SUMS_NAME, hash_file, read_sums, rel_path_problem, write_sums
+from ._files import SUMS_NAME, current_umask, hash_file, read_sums, rel_path_problem, write_sums
 from ._log import logger
 from .errors import DeployError, InvalidNameError, ManifestError, ManifestFetchError, StateError
 from .paths import validate_name
@@ -73,8 +74,12 @@ __all__ = ['read_app_version', 'read_lib_version', 'update_manifest', 'deploy_ap
 PathLike = Union[str, 'os.PathLike[str]']
 IgnoreFn = Callable[[str, List[str]], Iterable[str]]
 DEPLOY_LOCK = '.deploy.lock'
-#: test seam: ``<point>:<directory>`` makes a deploy stop at ``<point>`` (``replace-old-moved`` or
-#: ``replace-new-placed``), create ``<directory>/<point>.reached`` and wait until ``<directory>/<point>.go`` exists
+#: test seam: ``<point>:<directory>`` makes a deploy stop at ``<point>`` (``locked``: the lock is held;
+#: ``copying``: the first file is staged; ``staged``: the version is complete beside its place;
+#: ``replace-exchanged``: an ``overwrite=True`` replacement swapped the directories (Linux), the old copy not yet
+#: removed; ``replace-old-moved``, ``replace-new-placed``: inside the two-rename replacement used where directories
+#: cannot be swapped (naming them selects it); ``placed``: the version is in place, the index not yet written),
+#: create ``<directory>/<point>.reached`` and wait until ``<directory>/<point>.go`` exists
 TEST_PAUSE_ENV_VAR = 'SLAUNCH_DEPLOY_TEST_PAUSE'
 _IGNORED_NAMES = frozenset({'.git', '.hg', '.svn', '__pycache__', '.mypy_cache', '.pytest_cache', '.ruff_cache',
                             '.DS_Store'})
@@ -83,16 +88,18 @@ _OWN_FILES = frozenset({'.slaunch-files.json', SUMS_NAME})
 _OLD_PREFIX = '.old-'
 _STAGE_PREFIX = '.deploy-'
 _LEGACY_TRASH_PREFIX = '.trash-'
+_INDEX_TMP_PREFIX = '.manifest-'
 _VERSION_FILES = ('VERSION', 'version.txt')
 _VERSION_RE = re.compile(r'''^__version__\s*(?::\s*str\s*)?=\s*['"]([^'"]+)['"]''', re.M)
+_VERSION_MARK = '@@slaunch-version@@ '
 _READ_COMPILED = '''\
 import importlib.util, sys
 spec = importlib.util.spec_from_file_location(sys.argv[1], sys.argv[2])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 version = getattr(module, '__version__', None)
-sys.stdout.write('' if version is None else str(version))
-'''
+sys.stdout.write('\\n' + _MARK + ('' if version is None else str(version)))
+'''.replace('_MARK', repr(_VERSION_MARK))
 
 
 def default_ignore(directory: str, names: List[str]) -> List[str]:
@@ -116,7 +123,13 @@ def _version_from_files(directory: Path, modules: Sequence[str]) -> Optional[str
     for name in _VERSION_FILES:
         path = directory / name
         if path.is_file():
-            text = path.read_text(encoding='utf-8').strip()
+            try:
+                text = path.read_bytes().decode('utf-8-sig').strip()  # a BOM (Windows editors) is not the version
+            except UnicodeDecodeError:
+                raise DeployError(f'{path}: the version file is not UTF-8 text (UTF-16 from a Windows tool?); write '
+                                  'it as UTF-8, e.g. 1.0') from None
+            except OSError as exc:
+                raise DeployError(f'{path}: cannot read the version file: {exc.strerror or exc}') from None
             if text:
                 return text.splitlines()[0].strip()
     for name in modules:
@@ -131,7 +144,11 @@ def _manifest_version(directory: Path) -> Optional[str]:
     if manifest.is_file():
         data = _load_yaml(manifest)
         if isinstance(data, Mapping) and data.get('version') not in (None, ''):
-            return str(data['version'])
+            value = data['version']
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise DeployError(f'{manifest}: version must be a version string such as \'1.0\' (quote it), got '
+                                  f'{value!r} ({type(value).__name__})')
+            return str(value)
     return None
 
 
@@ -181,7 +198,8 @@ def _compiled_version(module: Path, name: str) -> Optional[str]:
         last = (proc.stderr.strip().splitlines() or ['(no output)'])[-1]
         raise DeployError(f'cannot read the version of the compiled module {module}: importing it failed: {last}; '
                           'pass version= or build it for this Python')
-    return proc.stdout.strip() or None
+    _printed, found, version = proc.stdout.rpartition(_VERSION_MARK)  # what the module printed at import: ignored
+    return (version.strip() or None) if found else None
 
 
 def read_lib_version(lib_path: PathLike, lib_name: Optional[str] = None) -> str:
@@ -224,11 +242,25 @@ def _load_yaml(path: Path) -> Any:
 
     try:
         text, origin, _fmt, _base = read_source(path)
-        return parse_yaml(text, origin)[0]
+        data, marks = parse_yaml(text, origin)
     except ManifestFetchError:
         return None
     except ManifestError as exc:
         raise DeployError(str(exc)) from None
+    if isinstance(data, dict):  # a version written as a YAML number (1.10) is the version as written, as launchers
+        for key in ('version',):  # read it, never the float 1.1
+            if _is_number(data.get(key)):
+                data[key] = marks.raw.get((key,), str(data[key]))
+        pins = data.get('lib_versions')
+        if isinstance(pins, dict):
+            for lib, value in list(pins.items()):
+                if _is_number(value):
+                    pins[lib] = marks.raw.get(('lib_versions', lib), str(value))
+    return data
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # ------------------------------------------------------------------------------------------------ the repository
@@ -237,7 +269,8 @@ def _load_yaml(path: Path) -> Any:
 def _disk_error(exc: OSError, what: str) -> DeployError:
     import errno
 
-    where = f'{exc.filename}: ' if exc.filename else ''
+    name = exc.filename2 or exc.filename  # a failed rename: its destination is the file that matters
+    where = f'{name}: ' if name else ''
     hint = ('the disk holding the repository is full; free space and deploy again' if exc.errno in
             (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else 'check the repository\'s permissions and disk')
     return DeployError(f'deploying {what} failed: {where}{exc.strerror or exc}; {hint} (the repository is as it '
@@ -259,11 +292,15 @@ def _deploy_lock(repo: Path) -> Iterator[None]:
         try:
             stack.enter_context(exclusive_root_lock(repo / DEPLOY_LOCK))
         except InstallError as exc:
-            raise DeployError(str(exc)) from None
+            cause = exc.__cause__
+            reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(exc)
+            raise DeployError(f'cannot lock the repository {repo}: {reason} ({repo / DEPLOY_LOCK}); deployers need a '
+                              'writable repository (launchers only read it)') from None
         try:
             _recover_repository(repo)
         except OSError as exc:
             raise _disk_error(exc, 'the recovery of an interrupted deploy') from exc
+        _test_pause('locked')
         yield
 
 
@@ -277,6 +314,10 @@ def _recover_repository(repo: Path) -> None:
             continue
     for parent in parents:
         _recover(parent)
+    for index_dir in (repo, repo / LIBS_DIR):  # an index write killed before its rename
+        for stale in index_dir.glob(f'{_INDEX_TMP_PREFIX}*.tmp'):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _recover(parent: Path) -> None:
@@ -324,7 +365,11 @@ def _test_pause(point: str) -> None:
 def _dump_yaml(data: Any) -> bytes:
     import yaml
 
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=True, allow_unicode=True).encode('utf-8')
+    try:
+        text = yaml.safe_dump(data, default_flow_style=False, sort_keys=True, allow_unicode=True)
+    except TypeError:  # keys of several types (an x- annotation with `1:` beside `a:`) cannot be sorted
+        text = yaml.safe_dump(data, default_flow_style=False, sort_keys=False, allow_unicode=True)
+    return text.encode('utf-8')
 
 
 def _check_name(value: object, what: str, call: str) -> str:
@@ -334,9 +379,18 @@ def _check_name(value: object, what: str, call: str) -> str:
                           'update_manifest(name, latest_ver); the repository is $SLAUNCH_REPOSITORY_PATH or '
                           'repository=')
     try:
-        return validate_name(value, what)
+        name = validate_name(value, what)
     except InvalidNameError as exc:
         raise DeployError(f'{call}: {exc}') from None
+    if what in ('app name', 'lib name'):
+        if name.lower() == INDEX_FILE:
+            raise DeployError(f'{call}: invalid {what} {name!r}: it is the name of the repository\'s index file '
+                              f'({INDEX_FILE}); choose another name')
+        if name.startswith('x-'):
+            raise DeployError(f'{call}: invalid {what} {name!r}: launchers skip index entries starting with '
+                              "'x-' (the operator's own annotations), so it could never be launched; choose "
+                              'another name')
+    return name
 
 
 def _index_file(repo: Path, libs: bool) -> Path:
@@ -359,15 +413,29 @@ def update_manifest(name: str, latest_ver: Optional[str] = None, libs: bool = Fa
     ``libs``), the original's signature: ``latest_ver`` becomes ``latest``; ``update_current_ver`` makes
     ``latest`` the ``current`` version; ``force_current_ver`` makes that version ``current`` (how operators roll
     back). An entry without ``current`` gets ``latest``. The file is rewritten atomically under the repository's
-    lock.
+    lock; its ``x-`` keys (the operator's own annotations, ignored by launchers) are kept.
 
     Returns the entry (``{'current': ..., 'latest': ...}``). Raises :class:`DeployError` for an unsafe name or
-    version, a version that is not deployed, a malformed index, or a name with nothing to record.
+    version, a version that is not deployed (or, for an app, one a launcher would refuse: a directory made by
+    hand), a missing repository, a malformed index, or a name with nothing to record.
     """
     libs = bool(libs)
     name = _check_name(name, 'lib name' if libs else 'app name', 'update_manifest')
+    for value, label in ((latest_ver, 'latest_ver'), (force_current_ver, 'force_current_ver')):
+        if value is not None:
+            try:
+                validate_name(value, f'{"lib" if libs else "app"} version ({label})')
+            except InvalidNameError as exc:
+                raise DeployError(str(exc)) from None
     repo = repository_path(repository)
+    if not repo.is_dir():  # never create a repository only to say that nothing is deployed in it
+        raise DeployError(f'update_manifest: no repository at {repo}; set SLAUNCH_REPOSITORY_PATH (or repository=) '
+                          'to the repository the versions were deployed to')
     with _deploy_lock(repo):
+        if not libs:  # a directory made by hand (or half copied) is no version: launchers would refuse it
+            for value in {v for v in (latest_ver, force_current_ver) if v is not None}:
+                if (repo / name / value).is_dir():
+                    _check_as_launcher(repo, repo / name / value, name, value)
         try:
             return _update_index(repo, libs, name, latest_ver, update_current_ver, force_current_ver, explicit=True)
         except OSError as exc:
@@ -395,8 +463,10 @@ def _update_index(repo: Path, libs: bool, name: str, latest_ver: Optional[str], 
             shown = ', '.join(deployed) or 'none'
             raise DeployError(f'{what} {name} {value} ({label}) is not deployed in {repo} (deployed versions: '
                               f'{shown}); deploy it first, or name a deployed version')
-    data: Dict[str, Dict[str, Optional[str]]] = {key: {'current': e.current, 'latest': e.latest}
-                                                 for key, e in entries.items()}
+    data: Dict[str, Any] = {key: {'current': e.current, 'latest': e.latest} for key, e in entries.items()}
+    raw = _load_yaml(path) if path.is_file() else None
+    if isinstance(raw, Mapping):  # the operator's own x- annotations are kept as they are
+        data.update({key: value for key, value in raw.items() if isinstance(key, str) and key.startswith('x-')})
     entry = data.get(name, {'current': None, 'latest': None})
     if latest_ver is not None:
         old = entry.get('latest')
@@ -410,7 +480,7 @@ def _update_index(repo: Path, libs: bool, name: str, latest_ver: Optional[str], 
         raise DeployError(f'{what} {name} is not in {path} and no version was given; pass latest_ver= (a deployed '
                           'version) or deploy it')
     data[name] = entry
-    write_atomic(path, _dump_yaml(data), prefix='.manifest-')
+    write_atomic(path, _dump_yaml(data), prefix=_INDEX_TMP_PREFIX, mode=0o666 & ~current_umask())  # read by all
     logger().info('%s: %s current=%s latest=%s', path, name, entry['current'], entry['latest'])
     return dict(entry)
 
@@ -420,7 +490,12 @@ def _listed(src: Path, ignore_fn: Optional[IgnoreFn]) -> List[Tuple[str, Path]]:
     (like :func:`shutil.copytree`); our own hash lists are never copied."""
     ignore = ignore_fn if ignore_fn is not None else default_ignore
     out: List[Tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(src):
+
+    def _unlistable(exc: OSError) -> None:  # os.walk would skip the directory, and the version would lack it
+        raise DeployError(f'{exc.filename}: the build directory cannot be listed: {exc.strerror or exc}; fix its '
+                          'permissions or leave it out (ignore_fn)') from None
+
+    for dirpath, dirnames, filenames in os.walk(src, onerror=_unlistable):
         base = Path(dirpath)
         skipped = set(ignore(dirpath, sorted(dirnames + filenames)) or ())
         rel_base = base.relative_to(src).as_posix()
@@ -434,6 +509,47 @@ def _listed(src: Path, ignore_fn: Optional[IgnoreFn]) -> List[Tuple[str, Path]]:
     return out
 
 
+def _source_problem(rel: str, path: Path) -> Optional[str]:
+    """Why the build file ``path`` cannot be copied (found before anything is written), or None."""
+    import stat
+
+    try:
+        rel.encode('utf-8')
+    except UnicodeEncodeError:
+        return 'its name is not valid UTF-8 (the hash list, and launchers on other systems, need UTF-8 names)'
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if path.is_symlink():
+            import errno
+
+            return (f'it is a symlink to {os.readlink(path)!r}, which does not exist' if exc.errno == errno.ENOENT
+                    else f'it is a symlink to {os.readlink(path)!r} that cannot be followed: {exc.strerror or exc}')
+        return f'it cannot be read: {exc.strerror or exc}'
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        kind = ('a named pipe' if stat.S_ISFIFO(st.st_mode) else 'a socket' if stat.S_ISSOCK(st.st_mode)
+                else 'a device' if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 'not a regular file')
+        return f'it is {kind}, not a regular file'
+    if not os.access(path, os.R_OK):
+        return 'it cannot be read: permission denied'
+    return None
+
+
+def _refuse_folded_collisions(src: Path, listed: List[Tuple[str, Path]], what: str) -> None:
+    """Refuse two files whose paths differ only in case or Unicode normalization: on a macOS or Windows
+    launcher's disk they are one file, and copying the second would silently replace the first."""
+    import unicodedata
+
+    seen: Dict[str, str] = {}
+    for rel, _path in listed:
+        key = unicodedata.normalize('NFC', rel).casefold()
+        if key in seen:
+            raise DeployError(f'{what}: the files {seen[key]!r} and {rel!r} of {src} differ only in case or Unicode '
+                              'normalization; on macOS and Windows they are one file (one would replace the other '
+                              'in a launcher\'s copy); rename one or leave it out (ignore_fn)')
+        seen[key] = rel
+
+
 def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]) -> Dict[str, str]:
     """Copy the directory ``src`` into ``dest``; return the hashes. Names a launcher would refuse are refused
     before anything is copied."""
@@ -442,7 +558,7 @@ def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]
     listed = _listed(src, ignore_fn)
     base = os.path.realpath(src)
     for rel, path in listed:
-        problem = rel_path_problem(rel)
+        problem = rel_path_problem(rel) or _source_problem(rel, path)
         if problem:
             raise DeployError(f'{what}: the file {rel!r} of {src} cannot be deployed: {problem}; rename it or leave '
                               'it out (ignore_fn)')
@@ -451,6 +567,7 @@ def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]
         if path.is_symlink() and path.is_dir():
             raise DeployError(f'{path} is a symlink to a directory; copy the directory instead (or leave it out '
                               'with ignore_fn)')
+    _refuse_folded_collisions(src, listed, what)
     hashes: Dict[str, str] = {}
     total = sum(path.stat().st_size for _, path in listed)
     with Progress(f'deploying {what}', total=total, unit='bytes') as bar:
@@ -460,6 +577,8 @@ def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]
             shutil.copy2(path, target)  # a symlink to a file of the source: its content, as launchers copy it
             hashes[rel] = hash_file(target)
             bar.advance(target.stat().st_size)
+            if len(hashes) == 1:
+                _test_pause('copying')
     return hashes
 
 
@@ -474,16 +593,48 @@ def _seal(staged: Path, hashes: Dict[str, str], what: str) -> None:
         raise DeployError(f'{what}: the hash list does not read back as written; a file name is not portable')
 
 
+def _exchange(staged: Path, final: Path) -> bool:
+    """Swap the directories ``staged`` and ``final`` in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where that is not available (other systems, file systems without it such as NFS): the caller then
+    replaces in two renames. The test seam's two-rename points select the two renames."""
+    import errno
+    import sys
+
+    if not sys.platform.startswith('linux') or os.environ.get(TEST_PAUSE_ENV_VAR, '').startswith(
+            ('replace-old-moved:', 'replace-new-placed:')):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a libc without it (glibc < 2.28, some musl builds)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(staged), at_fdcwd, os.fsencode(final), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(final))
+
+
 def _place(staged: Path, final: Path, overwrite: bool, what: str) -> None:
-    """Rename the complete ``staged`` directory to ``final``. A replacement (``overwrite``) moves the old copy
-    aside as ``.old-<name>`` first and removes it only once the new one is in place; :func:`_recover` finishes or
-    undoes a replacement killed in between."""
+    """Rename the complete ``staged`` directory to ``final``. A replacement (``overwrite``) exchanges the two
+    directories in one step where the system can (Linux), then removes the old copy; elsewhere it moves the old
+    copy aside as ``.old-<name>`` first and removes it only once the new one is in place. :func:`_recover`
+    finishes or undoes a replacement killed in between."""
     if not final.exists():
         os.replace(staged, final)
         return
     if not overwrite:
-        raise DeployError(f'{what} is already deployed at {final}; deploy a new version (deployed versions never '
-                          'change under running launchers) or pass overwrite=True')
+        raise DeployError(f'{what} is already deployed at {final} with other files; deploy a new version (deployed '
+                          'versions never change under running launchers) or pass overwrite=True')
+    if _exchange(staged, final):  # one atomic step: launchers never find the directory missing
+        _test_pause('replace-exchanged')  # ``staged`` now holds the old copy; the recovery removes a staging name
+        shutil.rmtree(staged, ignore_errors=True)
+        return
     old = final.with_name(_OLD_PREFIX + final.name)
     os.replace(final, old)
     _test_pause('replace-old-moved')
@@ -493,23 +644,55 @@ def _place(staged: Path, final: Path, overwrite: bool, what: str) -> None:
 
 
 def _stage_in(parent: Path, name: str) -> Path:
+    """A new staging directory in ``parent``, with the mode of any directory the process creates (0777 less the
+    umask; not mkdtemp's 0700: renamed into place it is what every launching user of the repository reads)."""
+    import secrets
+
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f'{_STAGE_PREFIX}{name}-', dir=str(parent)))
+    while True:
+        staged = parent / f'{_STAGE_PREFIX}{name}-{secrets.token_hex(4)}'
+        try:
+            staged.mkdir(0o777)
+            return staged
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
+
+
+def _same_files(staged: Path, final: Path) -> bool:
+    """True when the deployed ``final`` holds exactly the files of the complete ``staged`` copy: the same hash
+    list, every file of it intact, nothing else."""
+    from ._files import iter_files
+
+    try:
+        if (final / SUMS_NAME).read_bytes() != (staged / SUMS_NAME).read_bytes():
+            return False
+        sums = read_sums(final / SUMS_NAME)
+        present = [rel for rel, _ in iter_files(final)]
+        return sorted(present) == sorted(sums) and all(hash_file(final.joinpath(*rel.split('/'))) == digest
+                                                       for rel, digest in sums.items())
+    except (OSError, StateError):
+        return False
 
 
 def _deploy_dir(repo: Path, final: Path, what: str, overwrite: bool, fill: Callable[[Path], Dict[str, str]]) -> None:
-    """Stage, fill, seal and place one version directory (the caller holds the lock)."""
-    if final.exists() and not overwrite:
-        raise DeployError(f'{what} is already deployed at {final}; deploy a new version (deployed versions never '
-                          'change under running launchers) or pass overwrite=True')
+    """Stage, fill, seal and place one version directory (the caller holds the lock). A version already deployed
+    with the same files is left as it is (a retry of a deploy killed before its index entry was written); with
+    other files it is refused unless ``overwrite``. A version (or environment) with the same files is never
+    replaced, so launchers never miss it for a moment."""
     created = [p for p in (final.parent, final.parent.parent) if p != repo and not p.exists()]
     staged: Optional[Path] = None
     placed = False
     try:
         staged = _stage_in(final.parent, final.name)
         _seal(staged, fill(staged), what)
+        _test_pause('staged')
+        if final.exists() and _same_files(staged, final):  # nothing to change (nor a moment without it)
+            logger().info('%s is already deployed at %s with the same files; recording it', what, final)
+            placed = True
+            return
         _place(staged, final, overwrite, what)
         placed = True
+        _test_pause('placed')
     except OSError as exc:
         raise _disk_error(exc, what) from exc
     finally:
@@ -554,6 +737,11 @@ def _app_manifest(app_dir: Path, environment: Optional[str], entrypoint: Optiona
         if value is not None:
             data[key] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, (list, tuple)) \
                 else value
+    pins = data.get('lib_versions')
+    if pins is not None and not isinstance(pins, Mapping):
+        where = own if lib_versions is None and own.is_file() else app_dir
+        raise DeployError(f'{where}: lib_versions must be a mapping of lib name -> version (e.g. '
+                          f'{{shared: "1.2"}}; an empty version means the lib\'s current), got {pins!r}')
     if data.get('environment') in (None, ''):
         raise DeployError(f'{app_dir}: the app needs an environment (environment=... or an environment key in its '
                           f'{APP_MANIFEST})')

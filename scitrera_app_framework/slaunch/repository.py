@@ -322,10 +322,18 @@ def tree_digest(directory: Path) -> str:
     if sums.is_file():
         return _file_digest(sums)
     digest = hashlib.sha256()
-    for rel, path in iter_files(directory):
-        st = path.stat()
-        digest.update(f'{rel}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
+    try:
+        for rel, path in iter_files(directory):
+            st = path.stat()
+            digest.update(f'{rel}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
+    except OSError as exc:
+        raise _unreadable(exc, str(directory)) from None
     return digest.hexdigest()[:16]
+
+
+def _unreadable(exc: OSError, what: str) -> InstallError:
+    return InstallError(f'{what}: {exc.filename} in the repository cannot be read: {exc.strerror or exc}; make the '
+                        'repository readable by the users who launch from it')
 
 
 def copy_tree(src: Path, dest: Path, what: str) -> None:
@@ -342,15 +350,22 @@ def copy_tree(src: Path, dest: Path, what: str) -> None:
     if sums is not None:
         listed = [(rel, src.joinpath(*rel.split('/'))) for rel in sorted(sums)]
     else:
-        listed = list(iter_files(src))
+        try:
+            listed = list(iter_files(src))
+        except OSError as exc:
+            raise _unreadable(exc, what) from None
     real_src = os.path.realpath(src)
     total = 0
     for rel, path in listed:
         try:
             total += path.stat().st_size
-        except OSError:
-            raise InstallError(f'{what}: {rel} is listed in {src / SUMS_NAME} but missing in the repository; '
-                               'redeploy it') from None
+        except FileNotFoundError:
+            where = f'listed in {src / SUMS_NAME} but' if sums is not None else 'a symlink whose target is'
+            raise InstallError(f'{what}: {rel} is {where} missing in the repository; redeploy it') from None
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = str(path)
+            raise _unreadable(exc, what) from None
         if os.path.commonpath([real_src, os.path.realpath(path)]) != real_src:
             raise InstallError(f'{what}: {path} is a symlink that points out of {src}; deploy the file itself')
     with Progress(f'copying {what}', total=total, unit='bytes') as bar:

@@ -114,8 +114,10 @@ def save_state(root: Path, state: Dict[str, Any]) -> None:
     write_atomic(root / STATE_FILE, payload.encode('utf-8'), prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
 
 
-def write_atomic(path: Path, data: bytes, prefix: str = '.slaunch-', suffix: str = '.tmp') -> None:
+def write_atomic(path: Path, data: bytes, prefix: str = '.slaunch-', suffix: str = '.tmp',
+                 mode: Optional[int] = None) -> None:
     """Write ``data`` to ``path`` through a fsynced temporary file in the same directory and ``os.replace``.
+    The file is private (0600) unless ``mode`` is given (set before the rename, so no reader sees another mode).
 
     Raises ``OSError``; ``path`` is then untouched and the temporary file removed.
     """
@@ -124,6 +126,8 @@ def write_atomic(path: Path, data: bytes, prefix: str = '.slaunch-', suffix: str
         with os.fdopen(fd, 'wb') as handle:
             handle.write(data)
             handle.flush()
+            if mode is not None and hasattr(os, 'fchmod'):
+                os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:

@@ -193,7 +193,9 @@ def test_misspelt_entrypoint_and_unknown_keys(repo_copy: tuple, capfd: Any) -> N
     (repo / APP / '1.1' / '.slaunch-files.sha256').unlink()
     meta = repo / APP / '1.1' / 'manifest.yaml'
     meta.write_text(meta.read_text() + 'entrypoint: mian.py\nentry_point: x\n')
-    deploy.update_manifest(APP, '1.1', update_current_ver=True, repository=repo)
+    with pytest.raises(DeployError, match="a launcher would refuse this version: .*'mian.py' is not a file"):
+        deploy.update_manifest(APP, '1.1', update_current_ver=True, repository=repo)
+    (repo / 'manifest.yaml').write_text("rapp: {current: '1.1', latest: '1.1'}\n")  # recorded by hand
     line_no = meta.read_text().splitlines().index('entrypoint: mian.py') + 1
     assert main(['rapp']) == EXIT_USAGE
     out, err = capfd.readouterr()
@@ -284,6 +286,7 @@ def test_update_manifest_orders_versions(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv('SLAUNCH_REPOSITORY_PATH', str(repo))
     for version in ('1.2', '1.9', '1.10', '1.10rc1'):
         (repo / 'a' / version).mkdir(parents=True)
+        (repo / 'a' / version / 'manifest.yaml').write_text('environment: base\nentrypoint: ""\n')
     assert deploy.update_manifest('a', '1.9') == {'current': '1.9', 'latest': '1.9'}
     assert deploy.update_manifest('a', '1.10') == {'current': '1.9', 'latest': '1.10'}
     assert deploy.update_manifest('a', force_current_ver='1.2') == {'current': '1.2', 'latest': '1.10'}
