@@ -646,7 +646,6 @@ class Registry:
             if stack is None:
                 stack = self._stacks[me] = []
             stack.append(rec)
-            rec.plugin.collected = True
         att: Optional[_Attempt] = None
         try:
             rec.deps = _deps_of(rec, v)
@@ -655,6 +654,7 @@ class Registry:
                     self._initialize(drec, v, async_enabled)
                     self._bind_value(drec)
             with self._guard:
+                rec.plugin.collected = True  # as in the original: once its dependencies resolved
                 if _is_initialized(rec):
                     return rec.value
                 if self._closed:

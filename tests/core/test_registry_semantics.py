@@ -269,6 +269,20 @@ def test_collected_becomes_true_when_initialized_or_scheduled_not_at_registratio
     assert lazy.initialized is True
 
 
+def test_collected_stays_false_while_the_dependencies_do_not_resolve() -> None:
+    """As in the original: ``collected`` turns True once the dependencies resolved, not before."""
+    from scitrera_app_framework.core.plugins import PluginDependencyError
+    v = Variables()
+    p = register_plugin(plugin('needs-missing', 'nm-pt', deps=('saf-t-missing-point',)), v, init=False)
+    with pytest.raises(PluginDependencyError):
+        get_extension('nm-pt', v)
+    assert p.collected is False and p.initialized is False
+    dep = register_plugin(plugin('has-dep', 'hd-pt', deps=('e2',)), v, init=False)
+    register_plugin(plugin('e2-impl', 'e2'), v, init=False)
+    assert get_extension('hd-pt', v) == 'value:has-dep'
+    assert dep.collected is True and dep.initialized is True
+
+
 def test_register_plugin_instance() -> None:
     v = Variables()
     inst = plugin('inst', 'inst-pt')()
