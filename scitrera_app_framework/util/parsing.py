@@ -3,7 +3,7 @@ lists, integers."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional
 
 from .secrets import bounded_repr
 

@@ -1,4 +1,5 @@
-"""Probes on the app itself: ``/livez`` ``/readyz`` ``/healthz`` ``/metrics``, the semantics of the ``SAF_HEALTH_PORT`` endpoint.
+"""Probes on the app itself: ``/livez`` ``/readyz`` ``/healthz`` ``/metrics``, the semantics of the
+``SAF_HEALTH_PORT`` endpoint.
 
 One table of routes (:data:`PROBE_ROUTES`) serves the ASGI app (:func:`probes`, also answered by
 :class:`~._middleware.RequestContextMiddleware` with ``probes=True``) and the WSGI wrapper (:func:`wsgi_probes`);

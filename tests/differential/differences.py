@@ -1,14 +1,16 @@
 """The differences between the original 0.0.69 and ours that the differential suite accepts, and the comparison.
 
-Three kinds of entries:
+Two kinds of entries:
 
 - ``documented``: permanent, named in README "Differences from the original", pinned by a test of ours
   (``pinned_by``). Their ``normalize`` rewrites exactly that divergence and nothing else.
-- ``pending``: expected to disappear once the ``registry`` branch (issue 17 items 1-8) is merged, or found by this
-  suite and not yet decided (``issue_item is None``). The lead removes an entry when its difference is gone or
-  moves it to ``documented`` with a README line. A pending entry either rewrites its divergence exactly
-  (``normalize``) or, when the divergence cascades through a whole scenario, recognises the scenarios that
-  exercise its pattern AND the symptom it describes (``explains``); such an example is counted, not failed.
+- ``pending``: found by this suite and not yet decided (none is left). A pending entry either rewrites its
+  divergence exactly (``normalize``) or, when the divergence cascades through a whole scenario, recognises the
+  scenarios that exercise its pattern AND the symptom it describes (``explains``); such an example is counted, not
+  failed, and a hand-written example that stops showing it fails until the entry is removed or documented.
+
+A documented entry may also use ``explains`` when its divergence cascades (e.g. the original's registry bugs).
+The differences of issue 17's items are fixed and gone from the list.
 
 Before any entry applies, ``canonical`` removes what is arbitrary in the ORIGINAL itself (it is not a difference
 of ours): 0.0.69 keeps plugin names and ``Variables`` keys in ``set``s, so ``init_all_plugins`` initializes in
@@ -218,41 +220,6 @@ def _norm_add_source_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
             b = a
         out.append(b)
     return o, dict(u, results=out + _results(u)[len(out):])
-
-
-def _norm_collected_at_registration(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
-    """Ours: collected=True right after register_plugin(init=False); the original: False until init/scheduled."""
-    steps = _steps(sc)
-
-    def fix_flags(of: Any, uf: Any) -> Any:
-        if not (isinstance(of, dict) and isinstance(uf, dict) and '$dict' in of.get('ok', {}) and
-                '$dict' in uf.get('ok', {})):
-            return uf
-        orig = dict((k, v) for k, v in of['ok']['$dict'])
-        new = []
-        for k, v in uf['ok']['$dict']:
-            if orig.get(k) == {'$dict': [['collected', False], ['initialized', False]]} and \
-                    v == {'$dict': [['collected', True], ['initialized', False]]}:
-                v = orig[k]
-            new.append([k, v])
-        return dict(uf, ok={'$dict': new})
-
-    out = []
-    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
-        op = steps[i]['op'] if i < len(steps) else None
-        if op == 'flags' and isinstance(a, dict) and isinstance(b, dict):
-            b = fix_flags(a, b)
-        if op == 'register' and isinstance(a, dict) and isinstance(b, dict):
-            ao, bo = a.get('ok'), b.get('ok')
-            if (isinstance(ao, dict) and isinstance(bo, dict) and
-                    [list(x) for x in ao['$dict']][1:] == [['collected', False], ['initialized', False]] and
-                    _key(bo['$dict']).replace('["collected", true]', '["collected", false]') == _key(ao['$dict'])):
-                b = a
-        if isinstance(a, dict) and isinstance(b, dict) and 'flags' in a and 'flags' in b:
-            b = dict(b, flags=fix_flags(a['flags'], b['flags']))
-        out.append(b)
-    u = dict(u, results=out + _results(u)[len(out):])
-    return o, u
 
 
 def _norm_shutdown_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
@@ -477,21 +444,24 @@ DIFFERENCES: list[Difference] = [
         ours='returns a list of the failures (empty when every shutdown succeeded)',
         reason='harmless for apps that ignore the result; lets a caller report what failed to stop',
         normalize=_norm_shutdown_returns, readme='`shutdown_all_plugins` returns',
-        pinned_by='tests/core/test_original_differences.py::test_shutdown_all_plugins_returns_the_failures', examples=('shutdown_twice_and_after',)),
+        pinned_by='tests/core/test_original_differences.py::test_shutdown_all_plugins_returns_the_failures',
+        examples=('shutdown_twice_and_after',)),
     Difference(
         'initialized-after-shutdown', 'documented',
         original='plugin.initialized stays True after shutdown_all_plugins',
         ours='plugin.initialized is False once the plugin has been shut down',
         reason='the flag tells the truth: a shut-down plugin is not usable',
         normalize=_norm_initialized_after_shutdown, readme='`initialized` is False',
-        pinned_by='tests/core/test_original_differences.py::test_initialized_is_false_once_shut_down', examples=('shutdown_twice_and_after',)),
+        pinned_by='tests/core/test_original_differences.py::test_initialized_is_false_once_shut_down',
+        examples=('shutdown_twice_and_after',)),
     Difference(
         'add-env-file-source-returns', 'documented',
         original='add_env_file_source(path, v) returns None',
         ours="returns a dict of the file's values",
         reason='harmless unless an app tests the result',
         normalize=_norm_add_env_file_source_returns, readme='`add_env_file_source` returns',
-        pinned_by='tests/core/test_original_differences.py::test_add_env_file_source_returns_what_it_read', examples=('cli_runtimes_env_file',)),
+        pinned_by='tests/core/test_original_differences.py::test_add_env_file_source_returns_what_it_read',
+        examples=('cli_runtimes_env_file',)),
     Difference(
         'add-source-returns-self', 'documented',
         original='Variables.add_source returns None',

@@ -12,8 +12,8 @@
    resets the framework's process state (``scitrera_app_framework.testing.reset_framework``) around the test;
    ``capture_logs`` is a handler that keeps records.
 4. pytest runs the tests with a JUnit report; every failure must be in ``ALLOWED`` with its reason (a documented
-   difference of README "Differences from the original", or a private name of the original). An allowed test that now passes is
-   reported as stale and fails the run too, so the list stays true.
+   difference of README "Differences from the original", or a private name of the original). An allowed test that
+   now passes is reported as stale and fails the run too, so the list stays true.
 
 Exit status 0 when every failure is allowed and no allowance is stale. With ``--no-fail-stale`` stale allowances
 only warn (for a run right after a fix lands).
