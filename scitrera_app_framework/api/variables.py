@@ -722,17 +722,27 @@ class Variables:
 
     def import_from_dict_by_prefix(self, prefix: Any, source: Any = None, sep: str = '_', drop_prefix: bool = True,
                                    prefix_lower: bool = False, key_lower: bool = True) -> dict[str, Any]:
-        """Like :meth:`import_from_env_by_prefix` but reading the mapping ``source``
-        (``import_from_dict_by_prefix('DB', {'DB_HOST': 'h'})``; the older ``(mapping, prefix)`` order works too).
+        """Register the entries of the mapping ``source`` named ``<prefix><sep>...`` (the prefix matched
+        case-sensitively, as the original) as DEFAULTS under their full names: a value set on ``v`` (before or
+        after), in a source or in the environment wins over them. Return :meth:`get_by_prefix` of the same prefix,
+        as the original did: the merged view (``import_from_dict_by_prefix('DB', {'DB_HOST': 'h'})`` gives
+        ``{'host': ...}``). The older ``(mapping, prefix)`` order works too; ``source=None`` imports nothing.
 
         Raises:
             TypeError: ``source`` is not a mapping.
         """
         if isinstance(prefix, Mapping) and isinstance(source, str):
             prefix, source = source, prefix
+        if source is None:
+            source = {}
         if not isinstance(source, Mapping):
             raise TypeError(f'import_from_dict_by_prefix: source must be a mapping, got {type(source).__name__}')
-        return self._import_by_prefix(list(source.items()), str(prefix), sep, drop_prefix, prefix_lower, key_lower)
+        full = self._full_prefix(str(prefix), sep, prefix_lower)
+        for name, value in list(source.items()):
+            if isinstance(name, str) and len(name) > len(full) and name.startswith(full):
+                self.set_default_value(name, value)
+        return self.get_by_prefix(str(prefix), sep=sep, drop_prefix=drop_prefix, prefix_lower=prefix_lower,
+                                  key_lower=key_lower)
 
     def __repr__(self) -> str:
         return (f'<Variables placement={self._placement.name} local={len(self._local)} '

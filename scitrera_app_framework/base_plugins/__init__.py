@@ -33,7 +33,8 @@ def register_package_plugins(package: Union[str, ModuleType], v: Optional[Variab
     register; a module object is excluded like its name; a class is not registered (under any of its aliases).
     ``package`` may also be a plain module, whose own classes are registered.
 
-    Returns the registered plugins, in module order, then definition order.
+    Returns the registered plugins, in module order, then ``dir()`` order (by attribute name) within a module, as
+    in the original; the package's own ``__init__`` is not scanned (as in the original), a plain module is.
 
     Raises:
         ModuleNotFoundError / ImportError: the package or one of its modules fails to import.

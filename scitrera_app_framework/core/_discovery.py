@@ -36,7 +36,7 @@ class _FunctionPlugin(Plugin[Any]):
     _deps: tuple[str, ...] = ()
 
     def name(self) -> str:
-        return self._point
+        return f'SetExtension|{self._point}|'  # the original's name for a facade
 
     def extension_point_name(self, v: Variables) -> str:
         return self._point
@@ -62,7 +62,8 @@ def set_extension(point: str, init_fn: Callable[..., Any], shutdown_fn: Optional
     initialized yet replaces the facade.
 
     Raises:
-        PluginRegistrationError: another (non-facade or already initialized) plugin owns the name ``point``.
+        PluginRegistrationError: the facade of ``point`` (named ``SetExtension|<point>|``, as in the original) is
+            already initialized.
     """
     v = get_variables(v)
     reg = get_registry(v)
@@ -71,7 +72,7 @@ def set_extension(point: str, init_fn: Callable[..., Any], shutdown_fn: Optional
         '_shutdown_fn': staticmethod(shutdown_fn) if shutdown_fn is not None else None,
         '_deps': tuple(dependencies or ()), '__module__': __name__,
     })
-    old = reg.record(point)
+    old = reg.record(f'SetExtension|{point}|')
     if old is not None and isinstance(old.plugin, _FunctionPlugin):
         reg.forget(old)  # only when it is not initialized (nor initializing)
     return register_plugin(cls, v)

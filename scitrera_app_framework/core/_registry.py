@@ -158,13 +158,17 @@ class PluginRecord:
 class _Point:
     """One extension point: its plugins in registration order and its single implementation, once chosen."""
 
-    __slots__ = ('name', 'records', 'single', 'warned')
+    __slots__ = ('name', 'records', 'single', 'warned', 'ambiguous')
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.records: list[PluginRecord] = []
         self.single: Optional[PluginRecord] = None  # chosen single implementation (initializing or initialized)
         self.warned = False  # the several-candidates warning was logged
+        # several enabled candidates seen by init_all_plugins (which binds the first quietly): the warning waits for
+        # the first request of THE implementation (get_extension / a dependency); the seed's multi example, whose
+        # contributors answer is_enabled True by default, never asks and never warns
+        self.ambiguous: Optional[list[PluginRecord]] = None
 
     def multis(self) -> list[PluginRecord]:
         return [r for r in self.records if r.multi]
@@ -513,20 +517,30 @@ class Registry:
         rec.enabled = answer
         return answer
 
-    def _choose_single(self, point: str, v: Variables) -> Optional[PluginRecord]:
+    def _choose_single(self, point: str, v: Variables, warn: bool = True) -> Optional[PluginRecord]:
         """The single implementation of ``point``: the one initialized (or initializing), else the first
-        registered plugin whose ``is_enabled(v)`` answers True now (bound to the point); None when none does."""
+        registered plugin whose ``is_enabled(v)`` answers True now (bound to the point); None when none does.
+        ``warn``: log when several answer True (a caller that asks for THE implementation; ``init_all_plugins``
+        binding a contributor that is single too does not)."""
         pt = self._points.get(point)
         if pt is None:
             return None
         bound = pt.bound()
         if bound is not None:
+            if warn and pt.ambiguous is not None:
+                self._warn_conflict(pt, pt.ambiguous)
+                self._bind_value(bound)
             return bound
         enabled = [r for r in list(pt.records) if self._ask_enabled(r, v)]
         if not enabled:
             return None
         if len(enabled) > 1:
-            self._warn_conflict(pt, enabled)
+            if warn:
+                self._warn_conflict(pt, enabled)
+            elif not pt.warned:
+                with self._guard:
+                    pt.ambiguous = enabled
+                    self._ready.pop(point, None)
         with self._guard:
             bound = pt.bound()
             if bound is None:
@@ -536,6 +550,7 @@ class Registry:
     @staticmethod
     def _warn_conflict(pt: _Point, enabled: list[PluginRecord]) -> None:
         """Log once per point that several plugins answered ``is_enabled`` True; the first one is used."""
+        pt.ambiguous = None
         if pt.warned:
             return
         pt.warned = True
@@ -578,7 +593,7 @@ class Registry:
         with self._guard:
             pt = self._points.get(rec.point)
             if (pt is not None and pt.single is rec and rec.state is PluginState.INITIALIZED
-                    and rec.point not in self._ready):
+                    and rec.point not in self._ready and pt.ambiguous is None):
                 self._ready[rec.point] = rec.value
 
     def _dependency_records(self, rec: PluginRecord, dep: str, stack: list[PluginRecord], v: Variables
@@ -646,7 +661,6 @@ class Registry:
             if stack is None:
                 stack = self._stacks[me] = []
             stack.append(rec)
-            rec.plugin.collected = True
         att: Optional[_Attempt] = None
         try:
             rec.deps = _deps_of(rec, v)
@@ -655,6 +669,7 @@ class Registry:
                     self._initialize(drec, v, async_enabled)
                     self._bind_value(drec)
             with self._guard:
+                rec.plugin.collected = True  # as in the original: once its dependencies resolved
                 if _is_initialized(rec):
                     return rec.value
                 if self._closed:
@@ -774,7 +789,7 @@ class Registry:
             return
         if rec.state is PluginState.INITIALIZED:
             if rec.multi and pt.bound() is None and self._ask_enabled(rec, v):  # a contributor that is single too
-                self._choose_single(rec.point, v)
+                self._choose_single(rec.point, v, warn=False)
                 self._bind_value(rec)
             return
         if policy == 'skip' and rec.skipped:
@@ -785,8 +800,12 @@ class Registry:
         if single:
             chosen = self._claim(pt, rec)
             if chosen is not rec:  # another candidate (initialized, or scheduled earlier) is the point's
-                if chosen is not None:
+                if chosen is not None and not rec.multi:
                     self._warn_conflict(pt, [chosen, rec])
+                elif chosen is not None and not pt.warned:  # a contributor is used anyway: get_extension warns
+                    with self._guard:
+                        pt.ambiguous = (pt.ambiguous or [chosen]) + [rec]
+                        self._ready.pop(rec.point, None)  # the next get_extension takes the slow path and warns
                 if not rec.multi:
                     return
                 single = False

@@ -287,28 +287,37 @@ def set_app_logger(v: Variables, logger: logging.Logger) -> None:
     get_app_context(v).logger = logger
 
 
-def get_logger(v: Optional[Variables] = None, name: Optional[str] = None) -> logging.Logger:
-    """Return the app's main logger, or its child ``name``.
+def get_logger(v: Optional[Variables] = None, logger: Union[logging.Logger, str, None] = None,
+               name: Optional[str] = None) -> logging.Logger:
+    """Return the app's main logger, or its child ``name``; the original's signature.
+
+    ``logger``, when given, is returned instead of the app's logger (its child ``name`` when a name is given), as
+    in the original (``get_logger(v, self.logger)`` in a plugin). A string in its place is taken as ``name`` (our
+    earlier signature was ``get_logger(v, name)``).
 
     Before ``init_framework`` it is the logger named ``SAF`` (as in the original), and a warning says so once per
     process. ``v`` may be a stand-in with only ``get(key, default=None)`` (as apps' tests pass): its logger is the
     one it holds under the original's key ``'=|main_logger|'``, else ``SAF``.
     """
+    if isinstance(logger, str):
+        logger, name = None, (logger if name is None else f'{logger}.{name}')
+    if logger is not None:
+        return logger.getChild(str(name)) if name else logger
     v = get_variables(v)
-    logger: Optional[logging.Logger]
+    main: Optional[logging.Logger]
     if isinstance(v, Variables):
         ctx = v._app
-        logger = ctx.logger if ctx is not None else None
+        main = ctx.logger if ctx is not None else None
     else:
         held = v.get(_ORIGINAL_LOGGER_KEY, None)
-        logger = held if isinstance(held, logging.Logger) else None
-    if logger is None:
-        logger = logging.getLogger(PRE_INIT_LOGGER)
+        main = held if isinstance(held, logging.Logger) else None
+    if main is None:
+        main = logging.getLogger(PRE_INIT_LOGGER)
         if not _warned_pre_init:
-            _warn_pre_init(logger)
+            _warn_pre_init(main)
     if name:
-        return logger.getChild(str(name))
-    return logger
+        return main.getChild(str(name))
+    return main
 
 
 #: the logger get_logger returns before init_framework (and init_framework_embedded's fixed logger)

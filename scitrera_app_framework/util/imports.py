@@ -92,22 +92,29 @@ def _import(module: Union[str, ModuleType]) -> ModuleType:
     return importlib.import_module(module) if isinstance(module, str) else module
 
 
-def import_modules(package: Union[str, ModuleType], recursive: bool = False,
+def import_modules(package: Union[str, ModuleType], recursive: bool = True,
                    exclusions: Iterable[str] = ()) -> list[ModuleType]:
-    """Import ``package`` and its submodules (all levels when ``recursive``).
+    """Import the submodules of ``package`` (at every level when ``recursive``, the default, as in the original).
 
     ``exclusions`` are module names (full or relative to the package) to skip, with their children.
 
-    Returns the modules in import order, the package itself first.
+    Returns the submodules in import order; the package itself is imported but not listed (as in the original,
+    whose generator yielded only the submodules).
 
     Raises:
         ValueError: ``package`` is a plain module, not a package (it has no submodules to import).
-        ModuleNotFoundError: the package does not exist.
+        ModuleNotFoundError: the package does not exist ("Package '<name>' not found").
         ImportError: the package or one of its submodules fails to import.
     """
     import pkgutil
 
-    pkg = _import(package)
+    try:
+        pkg = _import(package)
+    except ModuleNotFoundError as e:
+        if isinstance(package, str) and e.name is not None and (package == e.name or package.startswith(e.name + '.')):
+            raise ModuleNotFoundError(f"Package {package!r} not found: no module named {e.name!r} on sys.path; check "
+                                      f'the name and that its distribution is installed', name=e.name) from e
+        raise
     base = pkg.__name__
     paths = getattr(pkg, '__path__', None)
     if paths is None:
@@ -118,7 +125,7 @@ def import_modules(package: Union[str, ModuleType], recursive: bool = False,
     def _skip(mod_name: str) -> bool:
         return any(mod_name == ex or mod_name.startswith(ex + '.') for ex in excluded)
 
-    result: list[ModuleType] = [pkg]
+    result: list[ModuleType] = []
     walker = pkgutil.walk_packages(paths, base + '.') if recursive else pkgutil.iter_modules(paths, base + '.')
     for info in walker:
         if _skip(info.name):
@@ -153,7 +160,8 @@ def find_types_in_modules(package_name: Union[str, ModuleType, Iterable[Union[st
     ``base_type`` itself; ``exclude_abstract`` leaves out abstract classes (``inspect.isabstract``: abstract
     methods not yet implemented). ``include_parent`` is the older spelling of ``exclude_base_type=False``.
 
-    Returns the classes in module order, then definition order within a module.
+    Returns the classes in module order, then in ``dir()`` order (by attribute name) within a module, as the
+    original.
 
     Raises:
         ModuleNotFoundError / ImportError: a module does not exist or fails to import.
@@ -163,7 +171,7 @@ def find_types_in_modules(package_name: Union[str, ModuleType, Iterable[Union[st
     found: list[type] = []
     seen: set[type] = set()
     for mod in _modules_to_scan(package_name, recursive):
-        for obj in list(vars(mod).values()):
+        for _attr, obj in sorted(vars(mod).items()):  # dir() order, as the original (register order follows it)
             if not isinstance(obj, type) or obj in seen or obj.__module__ != mod.__name__:
                 continue
             if not issubclass(obj, base_type):

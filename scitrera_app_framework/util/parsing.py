@@ -3,7 +3,7 @@ lists, integers."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional
 
 from .secrets import bounded_repr
 
@@ -72,30 +72,32 @@ def parse_bool_strict(value: Any) -> bool:
     )
 
 
-def ext_parse_csv(value: Union[str, Iterable[Any], None]) -> list[str]:
-    """Split a comma-separated string into a list of stripped, non-empty items.
+def ext_parse_csv(value: Any) -> list[str]:
+    """Split a comma-separated string into a list of stripped, non-empty items; never raises (as the original).
 
-    Lists, tuples and other iterables pass through with each item stripped (empties dropped);
-    ``None`` gives an empty list.
-
-    Raises:
-        TypeError: when ``value`` is neither a string nor an iterable.
+    A falsy value (``None``, ``''``, ``0``, ``False``, an empty list) gives ``[]``. A list, tuple, set or
+    frozenset gives its truthy items as stripped strings (the original split a tuple's repr); bytes are decoded.
+    Any other value is split as its ``str()`` (``5`` gives ``['5']``, as in the original). Items that are blank
+    after stripping are dropped (the original kept ``''`` for ``'a, ,b'``).
     """
-    if value is None:
-        return []
     if isinstance(value, (bytes, bytearray)):
         value = value.decode('utf-8', 'replace')
-    if isinstance(value, str):
-        return [p.strip() for p in value.split(',') if p.strip()]
     try:
-        items = iter(value)
-    except TypeError:
-        raise TypeError(f'cannot parse {bounded_repr(value)} as a comma-separated list: expected a string or a '
-                        f'list') from None
+        if not value:
+            return []
+    except Exception:  # an object whose truth value is undefined (e.g. an array): split its text below
+        pass
+    items: Iterable[Any]
+    if isinstance(value, str):
+        items = value.split(',')
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = [x for x in value if x]
+    else:
+        items = str(value).split(',')
     return [s for s in (str(x).strip() for x in items) if s]
 
 
-def ext_parse_csv_set(value: Union[str, Iterable[Any], None]) -> set[str]:
+def ext_parse_csv_set(value: Any) -> set[str]:
     """Like :func:`ext_parse_csv` but returns a set."""
     return set(ext_parse_csv(value))
 

@@ -487,12 +487,24 @@ def test_import_from_dict_by_prefix() -> None:
     assert v.get('app.port') == 1
     assert v.import_from_dict_by_prefix(d, 'app', sep='.') == {'db.host': 'h', 'port': 1}  # our older order
     v2 = Variables(env_placement=EnvPlacement.IGNORED)
-    assert v2.import_from_dict_by_prefix('APP', {'APP_Key': 1}, drop_prefix=False) == {'APP_key': 1}
-    assert v2.import_from_dict_by_prefix('APP', {'APP_Key': 1}, drop_prefix=False, prefix_lower=True,
-                                         key_lower=False) == {'app_Key': 1}
+    assert v2.import_from_dict_by_prefix('APP', {'APP_Key': 1}) == {'key': 1}
     assert v2.get('APP_Key') == 1
     with pytest.raises(TypeError, match='mapping'):
         v2.import_from_dict_by_prefix('APP', ['not', 'a', 'mapping'])
+
+
+def test_import_from_dict_by_prefix_as_the_original() -> None:
+    """As 0.0.69: the entries are fallback defaults (a value set on v wins, before or after), the prefix matches
+    case-sensitively, and the result is get_by_prefix(prefix): the merged view."""
+    v = Variables(env_placement=EnvPlacement.IGNORED)
+    v.set('SVC_A', 'mine')
+    assert v.import_from_dict_by_prefix('SVC', {'SVC_A': 'dict', 'SVC_B': 'b', 'svc_c': 'c'}) == {'a': 'mine',
+                                                                                                  'b': 'b'}
+    assert v.get('SVC_A') == 'mine' and v.get('SVC_B') == 'b'
+    assert 'svc_c' not in v  # another case: not imported
+    v.set('SVC_B', 'later')
+    assert v.get('SVC_B') == 'later'  # a default: what the app sets afterwards wins
+    assert v.import_from_dict_by_prefix('SVC', None) == {'a': 'mine', 'b': 'later'}  # nothing to import
 
 
 def test_environ_proxy(monkeypatch: pytest.MonkeyPatch) -> None:

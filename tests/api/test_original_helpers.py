@@ -42,6 +42,22 @@ def test_get_logger_with_a_stand_in_holding_the_originals_logger_uses_it() -> No
     assert get_logger(StandIn(**{'=|main_logger|': mine}), name='x').name == 'saf-t-standin-app.x'  # type: ignore
 
 
+def test_get_logger_takes_a_logger_second_as_the_original() -> None:
+    """0.0.69's signature is get_logger(v, logger=None, name=None): a logger passed is returned (its child with a
+    name); a name given by keyword still names a child of the app logger."""
+    from scitrera_app_framework import get_logger
+
+    v = Variables()
+    mine = logging.getLogger('saf-t-passed-logger')
+    assert get_logger(v, mine) is mine
+    assert get_logger(v, logger=mine) is mine
+    assert get_logger(v, mine, 'child').name == 'saf-t-passed-logger.child'
+    assert get_logger(v, mine, name='kw').name == 'saf-t-passed-logger.kw'
+    assert get_logger(StandIn(), mine) is mine  # type: ignore[arg-type]
+    assert get_logger(v, name='x').name.endswith('.x')
+    assert get_logger(v, 'older').name.endswith('.older')  # our earlier get_logger(v, name) still works
+
+
 def test_get_logger_with_a_magicmock_does_not_raise() -> None:
     from scitrera_app_framework import get_logger
 

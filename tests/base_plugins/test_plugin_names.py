@@ -208,3 +208,32 @@ def test_register_package_plugins_bad_exclusion(plug_pkg: str, v: Variables) -> 
     with pytest.raises(TypeError, match='exclusions'):
         register_package_plugins(plug_pkg, v, exclusions=(3,))  # type: ignore[arg-type]
     assert describe_plugins(v) == []
+
+
+def test_register_package_plugins_order_is_the_originals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         v: Variables) -> None:
+    """As the original: modules in import order, a module's classes in dir() order (by attribute name), the
+    package's own ``__init__`` not scanned; get_extensions lists contributors in that order."""
+    root = tmp_path / 'saf_t_orderpkg'
+    root.mkdir()
+    body = textwrap.dedent('''
+        from scitrera_app_framework.api import Plugin
+
+        class {name}(Plugin):
+            def extension_point_name(self, v):
+                return 'saf-t-order'
+            def is_enabled(self, v):
+                return False
+            def is_multi_extension(self, v):
+                return True
+            def initialize(self, v, logger):
+                return '{name}'
+    ''')
+    (root / '__init__.py').write_text(body.format(name='InInit'))
+    (root / 'm_one.py').write_text(body.format(name='Zeta') + body.format(name='Alpha').split('\n', 2)[2])
+    (root / 'm_two.py').write_text(body.format(name='Mid'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = register_package_plugins('saf_t_orderpkg', v)
+    assert _cls_names(plugins) == ['Alpha', 'Zeta', 'Mid']
+    from scitrera_app_framework.core.plugins import get_extensions
+    assert list(get_extensions('saf-t-order', v).values()) == ['Alpha', 'Zeta', 'Mid']

@@ -515,6 +515,26 @@ def test_set_extension_replaces_uninitialized_facade() -> None:
     assert get_extension('saf-t-f', v) == 2
 
 
+def test_set_extension_facade_is_named_as_in_the_original() -> None:
+    """0.0.69 names the facade 'SetExtension|<point>|': a plugin of the app named like the point does not collide."""
+    v = Variables()
+    facade = set_extension('saf-t-named', lambda: 'facade', v=v)
+    assert facade.name() == 'SetExtension|saf-t-named|'
+
+    class NamedLikeThePoint(Plugin):
+        def name(self) -> str:
+            return 'saf-t-named'
+
+        def extension_point_name(self, v: Variables) -> str:
+            return 'saf-t-other'
+
+        def initialize(self, v: Variables, logger: logging.Logger) -> str:
+            return 'other'
+
+    register_plugin(NamedLikeThePoint, v)
+    assert get_extension('saf-t-named', v) == 'facade' and get_extension('saf-t-other', v) == 'other'
+
+
 # --- Plugin[T] typing ------------------------------------------------------------------------------------------
 class Config:
     def __init__(self, url: str) -> None:

@@ -186,6 +186,38 @@ def test_several_enabled_candidates_pick_the_first_registered_and_warn(caplog: p
     assert any('impl-one' in r.getMessage() and 'impl-two' in r.getMessage() for r in caplog.records)
 
 
+def test_the_seeds_multi_example_logs_no_conflict_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """The seed README's ImplA/ImplB (is_multi_extension True, is_enabled left True) are contributors: registering,
+    init_all_plugins and get_extensions warn about nothing; asking for THE implementation (get_extension) does."""
+
+    class ImplA(Plugin[Any]):
+        def extension_point_name(self, v: Variables) -> str:
+            return 'saf-t-seed-ext'
+
+        def is_multi_extension(self, v: Variables) -> bool:
+            return True
+
+        def initialize(self, v: Variables, logger: logging.Logger) -> str:
+            return 'A'
+
+    class ImplB(ImplA):
+        def initialize(self, v: Variables, logger: logging.Logger) -> str:
+            return 'B'
+
+    v = Variables()
+    with caplog.at_level(logging.WARNING):
+        register_plugin(ImplA, v)
+        register_plugin(ImplB, v)
+        init_all_plugins(v)
+        init_all_plugins(v)
+        assert list(get_extensions('saf-t-seed-ext', v).values()) == ['A', 'B']
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and
+            r.name.startswith('saf.plugins')] == []
+    with caplog.at_level(logging.WARNING, logger='saf.plugins'):
+        assert get_extension('saf-t-seed-ext', v) == 'A'
+    assert any('enabled single implementations' in r.getMessage() for r in caplog.records)
+
+
 def test_init_all_plugins_with_two_enabled_candidates_initializes_the_first_only() -> None:
     v = Variables()
     events: list[Any] = []
@@ -267,6 +299,20 @@ def test_collected_becomes_true_when_initialized_or_scheduled_not_at_registratio
     assert lazy.collected is True and lazy.initialized is False  # scheduled: initialized on first request
     assert get_extension('l1', v) == 'value:lazy-one'
     assert lazy.initialized is True
+
+
+def test_collected_stays_false_while_the_dependencies_do_not_resolve() -> None:
+    """As in the original: ``collected`` turns True once the dependencies resolved, not before."""
+    from scitrera_app_framework.core.plugins import PluginDependencyError
+    v = Variables()
+    p = register_plugin(plugin('needs-missing', 'nm-pt', deps=('saf-t-missing-point',)), v, init=False)
+    with pytest.raises(PluginDependencyError):
+        get_extension('nm-pt', v)
+    assert p.collected is False and p.initialized is False
+    dep = register_plugin(plugin('has-dep', 'hd-pt', deps=('e2',)), v, init=False)
+    register_plugin(plugin('e2-impl', 'e2'), v, init=False)
+    assert get_extension('hd-pt', v) == 'value:has-dep'
+    assert dep.collected is True and dep.initialized is True
 
 
 def test_register_plugin_instance() -> None:

@@ -47,7 +47,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     tr = terminalreporter
     tr.write_sep('-', 'differential suite')
     tr.write_line(f'scenarios sent to both implementations: {STATS["examples"]}, equal after normalization: '
-                  f'{STATS["equal"]}, explained by a pending difference: {STATS["examples"] - STATS["equal"]} '
+                  f'{STATS["equal"]}, explained by a documented or pending difference: '
+                  f'{STATS["examples"] - STATS["equal"]} '
                   f'(oracle set-up {STATS["oracle_install_s"]:.1f} s, '
                   f'suite {time.monotonic() - STATS["started"]:.1f} s)')
     for kind in ('fired', 'explained'):

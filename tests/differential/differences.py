@@ -1,14 +1,16 @@
 """The differences between the original 0.0.69 and ours that the differential suite accepts, and the comparison.
 
-Three kinds of entries:
+Two kinds of entries:
 
 - ``documented``: permanent, named in README "Differences from the original", pinned by a test of ours
   (``pinned_by``). Their ``normalize`` rewrites exactly that divergence and nothing else.
-- ``pending``: expected to disappear once the ``registry`` branch (issue 17 items 1-8) is merged, or found by this
-  suite and not yet decided (``issue_item is None``). The lead removes an entry when its difference is gone or
-  moves it to ``documented`` with a README line. A pending entry either rewrites its divergence exactly
-  (``normalize``) or, when the divergence cascades through a whole scenario, recognises the scenarios that
-  exercise its pattern AND the symptom it describes (``explains``); such an example is counted, not failed.
+- ``pending``: found by this suite and not yet decided (none is left). A pending entry either rewrites its
+  divergence exactly (``normalize``) or, when the divergence cascades through a whole scenario, recognises the
+  scenarios that exercise its pattern AND the symptom it describes (``explains``); such an example is counted, not
+  failed, and a hand-written example that stops showing it fails until the entry is removed or documented.
+
+A documented entry may also use ``explains`` when its divergence cascades (e.g. the original's registry bugs).
+The differences of issue 17's items are fixed and gone from the list.
 
 Before any entry applies, ``canonical`` removes what is arbitrary in the ORIGINAL itself (it is not a difference
 of ours): 0.0.69 keeps plugin names and ``Variables`` keys in ``set``s, so ``init_all_plugins`` initializes in
@@ -220,41 +222,6 @@ def _norm_add_source_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
     return o, dict(u, results=out + _results(u)[len(out):])
 
 
-def _norm_collected_at_registration(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
-    """Ours: collected=True right after register_plugin(init=False); the original: False until init/scheduled."""
-    steps = _steps(sc)
-
-    def fix_flags(of: Any, uf: Any) -> Any:
-        if not (isinstance(of, dict) and isinstance(uf, dict) and '$dict' in of.get('ok', {}) and
-                '$dict' in uf.get('ok', {})):
-            return uf
-        orig = dict((k, v) for k, v in of['ok']['$dict'])
-        new = []
-        for k, v in uf['ok']['$dict']:
-            if orig.get(k) == {'$dict': [['collected', False], ['initialized', False]]} and \
-                    v == {'$dict': [['collected', True], ['initialized', False]]}:
-                v = orig[k]
-            new.append([k, v])
-        return dict(uf, ok={'$dict': new})
-
-    out = []
-    for i, (a, b) in enumerate(zip(_results(o), _results(u))):
-        op = steps[i]['op'] if i < len(steps) else None
-        if op == 'flags' and isinstance(a, dict) and isinstance(b, dict):
-            b = fix_flags(a, b)
-        if op == 'register' and isinstance(a, dict) and isinstance(b, dict):
-            ao, bo = a.get('ok'), b.get('ok')
-            if (isinstance(ao, dict) and isinstance(bo, dict) and
-                    [list(x) for x in ao['$dict']][1:] == [['collected', False], ['initialized', False]] and
-                    _key(bo['$dict']).replace('["collected", true]', '["collected", false]') == _key(ao['$dict'])):
-                b = a
-        if isinstance(a, dict) and isinstance(b, dict) and 'flags' in a and 'flags' in b:
-            b = dict(b, flags=fix_flags(a['flags'], b['flags']))
-        out.append(b)
-    u = dict(u, results=out + _results(u)[len(out):])
-    return o, u
-
-
 def _norm_shutdown_returns(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
     """Ours: shutdown_all_plugins returns the list of failures (empty when all went well); the original: None."""
     steps = _steps(sc)
@@ -351,6 +318,18 @@ def _norm_initialized_after_shutdown(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs,
     return o, dict(u, results=out + _results(u)[len(out):])
 
 
+def _csv_items_check(a: Any, b: Any) -> bool:
+    """ext-parse-csv-items: ours is the original's list without blank items, or the original split a repr."""
+    if not ('ok' in a and 'ok' in b):
+        return False
+    la, lb = a['ok'], b['ok']
+    if not (isinstance(la, dict) and isinstance(lb, dict) and '$list' in la and '$list' in lb):
+        return False
+    orig, ours = la['$list'], lb['$list']
+    return [x for x in orig if x != ''] == ours or any(isinstance(x, str) and x[:1] in '(\'{' and
+                                                       x[-1:] in ")'}" for x in orig)
+
+
 # ------------------------------------------------------------------------------------------------ the list
 
 @dataclass(frozen=True)
@@ -396,236 +375,133 @@ DIFFERENCES: list[Difference] = [
         normalize=_norm_after_shutdown, readme='**After shutdown**',
         pinned_by='tests/core/test_plugins_lifecycle.py::test_nothing_initializes_after_shutdown',
         examples=('shutdown_twice_and_after',)),
-    # ------------------------------------------------------------------ pending: issue 17 items (registry branch)
+    # ------------------------------------------------------------------ documented: the original's bugs, or ours
     Difference(
-        'collected-at-registration', 'pending', issue_item=7,
-        original='register_plugin(cls, v, init=False) leaves collected False until the plugin is initialized or '
-                 'scheduled',
-        ours='collected is True right after registration',
-        reason='issue 17 item 7. With the registry branch (previewed) it still fires in two cases, to decide on: a '
-               'plugin whose dependencies failed to resolve (the original sets collected only after they resolve; '
-               'ours: True), and the instance a repeated register_plugin(cls, v, init=True) returns (the original: '
-               'a new unregistered instance, collected False; ours: the registered one)',
-        normalize=_norm_collected_at_registration, examples=('item7_register_flags',)),
+        'single-then-contributors', 'documented',
+        original="once a point's single value is recorded (get_extension, or a plugin that is both single and multi "
+                 'initialized earlier in the same get_extensions / init_all_plugins), get_extensions returns the '
+                 'SINGLE value under the name of each contributor not yet initialized, and never initializes them',
+        ours="get_extensions returns the contributors' own values (each initialized once)",
+        reason="the original short-cuts every initialization of a point already holding a single value (a bug: the "
+               "contributors' values are lost)",
+        explains=lambda sc, o, u: _single_and_multi_on_a_point(sc) and _ops(
+            sc, 'get_extension', 'get_extensions', 'get_extensions_values', 'init_all', 'register'),
+        readme='stand in for its contributors',
+        pinned_by='tests/core/test_original_differences.py::test_a_points_single_value_does_not_stand_in_for_its_contributors',
+        examples=('single_then_contributors',)),
     Difference(
-        'multi-contributor-disabled', 'pending', issue_item=1,
-        original='a plugin with is_enabled False and is_multi_extension True is a multi contributor: get_extensions '
-                 'initializes and returns it, init_all_plugins initializes it, a single plugin may gather its own '
-                 "point's contributors inside initialize",
-        ours='such a plugin is treated as disabled (get_extensions raises, init_all skips it, the setup plugin gets '
-             "'cycle: point -> point'); get_extensions returns the single plugin",
-        reason='issue 17 item 1',
-        explains=lambda sc, o, u: _multi_only_or_both(sc) and _ops(sc, 'get_extensions', 'get_extensions_values',
-                                                                 'init_all', 'register', 'get_extension'),
-        examples=('item1_multi_contributors', 'item1_setup_gathers_contributors', 'item1_init_all_contributors',
-                  'cli_runtimes_env_file', 'service_registry_package')),
-    Difference(
-        'is-enabled-cached-at-registration', 'pending', issue_item=2,
-        original='is_enabled is asked again at every lookup, so a default set in on_registration or configuration '
-                 'set after registration decides the provider',
-        ours='is_enabled is asked once at registration, before on_registration, and cached',
-        reason='issue 17 item 2',
-        explains=lambda sc, o, u: _config_driven_enabled(sc),
-        examples=('item2_default_in_on_registration', 'item2_config_after_registration',
-                  'service_registry_package')),
-    Difference(
-        'enabled-option-pattern-str', 'pending', issue_item=3,
-        original='enabled_option_pattern compares with ==, so a (str, Enum) PROVIDER_NAME matches its string value',
-        ours='compares str() of both sides: the Enum member never matches',
-        reason='issue 17 item 3', explains=lambda sc, o, u: _enum_pattern(sc),
-        examples=('item3_str_enum_pattern', 'service_registry_package')),
-    Difference(
-        'get-logger-stand-in', 'pending', issue_item=4,
-        original='get_logger(obj, name=...) only calls obj.get: a stand-in with .get works',
-        ours='reads a private attribute: AttributeError',
-        reason='issue 17 item 4',
-        explains=_only_at('get_logger_stand_in', check=lambda a, b: b.get('err') == 'AttributeError'),
-        examples=('item4_get_logger_stand_in',)),
-    Difference(
-        'import-from-env-by-prefix-merged', 'pending', issue_item=5,
-        original='import_from_env_by_prefix returns get_by_prefix(prefix): values already set on v included',
-        ours='returns only what came from the environment',
-        reason='issue 17 item 5', explains=_only_at('import_from_env_by_prefix'),
-        examples=('item5_import_from_env_merged',)),
-    Difference(
-        'ext-parse-bool-raises', 'pending', issue_item=6,
-        original="ext_parse_bool never raises: non-empty values are True when str() contains '1', 't' or 'y'",
-        ours="raises ValueError on values the original answered (MagicMock(), 'enabled', 2, 'yes please', ...)",
-        reason='issue 17 item 6',
-        explains=_only_at('parse_bool', 'environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
-                          check=lambda a, b: b.get('err') == 'ValueError' and 'ok' in a,
-                          where=_typed_with('bool', 'parse_bool')),
-        examples=('item6_ext_parse_bool_odd_values',)),
-    Difference(
-        'get-extensions-empty-point', 'pending', issue_item=7,
-        original='get_extensions of a point nobody contributes to returns {}',
-        ours='raises ExtensionNotFoundError (a ValueError)',
-        reason='issue 17 item 7',
-        explains=lambda sc, o, u: _ops(sc, 'get_extensions', 'get_extensions_values') and _has_err(u, 'ValueError'),
-        examples=('item7_empty_point',)),
-    Difference(
-        'import-modules-not-a-package', 'pending', issue_item=7,
-        original="import_modules('<a module>') raises ValueError \"'<name>' is not a package\"",
-        ours='raises without the words "is not a package"',
-        reason='issue 17 item 7',
-        explains=_only_at('import_modules', check=lambda a, b: _lost_words(a, b, 'is not a package')),
-        examples=('item7_import_modules_not_a_package',)),
-    Difference(
-        'variables-attribute-read-changes-class', 'pending', issue_item=8,
-        original='reading v.port never changes the class; b.port = 5 sets the instance attribute',
-        ours='a read installs a read-only property on Variables: b.port = 5 raises AttributeError on every instance',
-        reason='issue 17 item 8', explains=_only_at('getattr', 'setattr', 'get'),
-        examples=('item8_attribute_read_does_not_change_class',)),
-    # ------------------------------------------------------------------ pending: found here, not in the issue
-    Difference(
-        'shutdown-returns-failures', 'pending',
-        original='shutdown_all_plugins returns None',
-        ours='returns a list of the failures (empty when every shutdown succeeded)',
-        reason='found by the differential suite; harmless for apps that ignore the result, undecided',
-        normalize=_norm_shutdown_returns, examples=('shutdown_twice_and_after',)),
-    Difference(
-        'initialized-after-shutdown', 'pending',
-        original='plugin.initialized stays True after shutdown_all_plugins',
-        ours='plugin.initialized is False once the plugin has been shut down',
-        reason='found by the differential suite; an app reading the flag after shutdown sees False',
-        normalize=_norm_initialized_after_shutdown, examples=('shutdown_twice_and_after',)),
-    Difference(
-        'import-modules-missing-words', 'pending',
-        original="import_modules('<missing>') raises ModuleNotFoundError \"Package '<name>' not found\"",
-        ours='raises ModuleNotFoundError without the words "not found"',
-        reason='found by the differential suite; the twin of issue 17 item 7 for a missing package',
-        explains=_only_at('import_modules', check=lambda a, b: _lost_words(a, b, 'not found')),
-        examples=('item7_import_modules_not_a_package',)),
-    Difference(
-        'import-modules-yields-package', 'pending',
-        original="import_modules('pkg') yields the package's submodules (recursively), not the package itself",
-        ours="yields the package module first, then its submodules",
-        reason='found by the differential suite; an app iterating the modules sees one more',
-        explains=_only_at('import_modules', check=lambda a, b: 'ok' in a and 'ok' in b),
-        examples=('item7_import_modules_not_a_package',)),
-    Difference(
-        'type-fn-on-none', 'pending',
-        original='a type function is applied to a stored None too (environ(key, type_fn=int) after set(key, None) '
-                 "raises TypeError, type_fn=str gives 'None')",
-        ours='a stored None is returned without calling the type function',
-        reason='found by the differential suite',
-        explains=_only_at('environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
-                          check=lambda a, b: b == {'ok': None} and a != b)),
-    Difference(
-        'set-extension-name', 'pending',
-        original="set_extension(point, ...) registers a facade plugin named 'SetExtension|<point>|'",
-        ours="the facade plugin is named '<point>'",
-        reason='found by the differential suite; visible to apps listing plugin names (a second plugin named like '
-               'the point collides in ours)',
-        explains=_only_at('set_extension', check=lambda a, b: 'ok' in a and 'ok' in b),
-        examples=('set_extension_facade',)),
-    Difference(
-        'ext-parse-csv-raises', 'pending',
-        original="ext_parse_csv never raises: a falsy value gives [], a list is stripped, anything else is "
-                 "str(value).split(',') (5 -> ['5'], True -> ['True'], a tuple -> its str)",
-        ours="raises (TypeError; ValueError in the registry branch) for values that are neither a string nor a list "
-             "(0, 5, False, True, 1.5), also as a type function (environ(key, type_fn=ext_parse_csv)); splits a "
-             "tuple's items (the original splits its repr)",
-        reason='found by the differential suite; the twin of issue 17 item 6 for csv',
-        explains=_only_at('parse_csv', 'environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
-                          check=lambda a, b: 'ok' in a and a != b, where=_typed_with('csv', 'parse_csv')),
-        examples=('ext_parse_csv_values',)),
-    Difference(
-        'get-extension-by-type-default-v', 'pending',
-        original='get_extension(PluginClass, v) registers and initializes the class in the DEFAULT Variables, then '
-                 'looks its point up in v: a ValueError unless the class was registered in v too (where it is then '
-                 'initialized a second time); get_extensions(PluginClass, v) likewise',
-        ours='registers the class in v and returns its value',
-        reason="found by the differential suite; the original's behaviour is a bug (the v argument is not passed "
-               'on); ours is what the call means',
-        explains=lambda sc, o, u: _ops(sc, 'get_extension_by_type'), examples=('get_extension_by_type',)),
-    Difference(
-        'add-env-file-source-returns', 'pending',
-        original='add_env_file_source(path, v) returns None',
-        ours="returns what it read from the file (in the registry branch: a dict of the file's values)",
-        reason='found by the differential suite; harmless unless an app tests the result',
-        normalize=_norm_add_env_file_source_returns, examples=('cli_runtimes_env_file',)),
-    Difference(
-        'add-source-returns-self', 'pending',
-        original='Variables.add_source returns None',
-        ours='returns the Variables (for chaining)',
-        reason='found by the differential suite; harmless unless an app tests the result',
-        normalize=_norm_add_source_returns),
-    Difference(
-        'known-keys', 'pending',
-        original="a Variables knows the keys set with set/[]=/update, the keys of its sources, the keys read with a "
-                 "match and the keys passed to environ(); keys(), export_all_variables(), get_by_prefix() and `in` "
-                 "see only those (plus `in` the process environment). set_default_value, set_type_fn and get_or_set "
-                 "do not make a key known, and get_by_prefix does not scan the environment",
-        ours='keys()/get_by_prefix()/`in` also see keys given a default, a type function or a get_or_set value, '
-             'and get_by_prefix finds environment variables never read',
-        reason='found by the differential suite; get_by_prefix of a prefix whose variables the app never read '
-               'returns more in ours',
-        explains=_only_at(*LISTING_OPS)),
-    Difference(
-        'import-from-dict-by-prefix', 'pending',
-        original='import_from_dict_by_prefix(prefix, source) registers the matching entries as fallback DEFAULTS '
-                 '(environ(key, default=value): a value set on v, in a source or in the environment wins), matches '
-                 'the prefix case-sensitively, and returns get_by_prefix(prefix): the merged view of every key v '
-                 'knows',
-        ours='sets the entries over existing values, matches the prefix case-insensitively, and returns only what '
-             'came from the dict',
-        reason='found by the differential suite; the dict twin of issue 17 item 5, plus the precedence: after the '
-               'import a value the app set before reads differently',
-        explains=lambda sc, o, u: any(s['op'] == 'import_from_dict_by_prefix' and s.get('source')
-                                      for s in _steps(sc))),
-    Difference(
-        'lazy-after-init-all', 'pending',
+        'lazy-after-init-all', 'documented',
         original='init_all_plugins (or register_plugin(init=True)) resolves the dependencies of a lazy (eager=False) '
                  'plugin at once (a missing or cyclic one raises then) and records it with the value None: '
                  'get_extension returns None without ever initializing it, get_extensions shows None for a lazy '
                  'contributor',
         ours='a lazy plugin is only scheduled: its dependencies are resolved and it is initialized at first use, '
              'and get_extension returns its value',
-        reason='found by the differential suite; the original behaviour is a bug no app can rely on (None), '
-               'a README "Differences" line is probably right',
+        reason='the original behaviour is a bug no app can rely on (None for ever)',
         explains=lambda sc, o, u: _lazy(sc) and (_ops(sc, 'init_all') or any(
             s['op'] == 'register' and s.get('init') for s in _steps(sc))),
+        readme='A lazy plugin visited by `init_all_plugins`',
+        pinned_by='tests/core/test_original_differences.py::test_lazy_plugin_after_init_all_is_initialized_at_first_use',
         examples=('lazy_after_init_all', 'init_and_shutdown_failures')),
     Difference(
-        'multi-reinitialized', 'pending',
+        'multi-reinitialized', 'documented',
         original='init_all_plugins twice, or register_plugin(cls, v, init=True) again, initializes a multi-only '
                  'contributor again (and shutdown_all_plugins shuts it down once per initialization)',
-        ours='a plugin initializes once',
-        reason='found by the differential suite; the original re-runs initialize of contributors',
+        ours='a plugin initializes once (and shuts down once)',
+        reason='the original re-runs initialize of contributors, leaking what the first run opened',
         explains=lambda sc, o, u: _multi_only_or_both(sc) and (
             sum(1 for s in _steps(sc) if s['op'] == 'init_all') > 1 or
             any(s['op'] == 'register' and s.get('init') for s in _steps(sc))),
+        readme='a contributor initializes once',
+        pinned_by='tests/core/test_original_differences.py::test_a_contributor_initializes_once_across_init_all_and_register_init',
         examples=('init_all_twice_multi',)),
     Difference(
-        'single-then-contributors', 'pending',
-        original="once a point's single value is recorded (get_extension, or a plugin that is both single and multi "
-                 'initialized earlier in the same get_extensions / init_all_plugins), get_extensions returns the '
-                 'SINGLE value under the name of each contributor not yet initialized, and never initializes them',
-        ours='(before the registry fix) returns the single plugin itself; the intended behaviour is the '
-             'contributors\' own values',
-        reason='found by the differential suite; the original short-cuts every _init_plugin of a point already '
-               'holding a single value',
-        explains=lambda sc, o, u: _single_and_multi_on_a_point(sc) and _ops(
-            sc, 'get_extension', 'get_extensions', 'get_extensions_values', 'init_all', 'register'),
-        examples=('single_then_contributors',)),
-    Difference(
-        'register-instantiates-once', 'pending',
-        original='register_plugin instantiates the class on every call (the returned instance of a repeated call is '
-                 'a new, unregistered one)',
-        ours='a class already registered is not instantiated again',
-        reason='found by the differential suite; only observable through __init__ side effects',
+        'register-instantiates-once', 'documented',
+        original='register_plugin instantiates the class on every call; a repeated call returns that new, '
+                 'unregistered instance (collected False, initialized False)',
+        ours='a class already registered is not instantiated again; a repeated call returns the registered instance',
+        reason='the new instance of the original is useless (nothing initializes it); only observable through '
+               "__init__ side effects and the returned instance's flags",
         explains=lambda sc, o, u: len([s for s in _steps(sc) if s['op'] == 'register']) >
         len({s['plugin'] for s in _steps(sc) if s['op'] == 'register'}),
+        readme='Registering a class',
+        pinned_by='tests/core/test_original_differences.py::test_registering_a_class_again_returns_the_registered_instance',
         examples=('duplicate_names',)),
     Difference(
-        'package-registration-order', 'pending',
-        original="register_package_plugins registers a module's plugin classes in alphabetical order of their "
-                 'attribute names (dir()), so get_extensions lists package contributors alphabetically by class',
-        ours='in definition order',
-        reason='found by the differential suite; get_extensions order of contributors found in packages differs',
-        explains=lambda sc, o, u: _ops(sc, 'register_package'),
-        examples=('package_registration_order',)),
+        'get-extension-by-type-default-v', 'documented',
+        original='get_extension(PluginClass, v) registers and initializes the class in the DEFAULT Variables, then '
+                 'looks its point up in v: a ValueError unless the class was registered in v too (where it is then '
+                 'initialized a second time); get_extensions(PluginClass, v) likewise',
+        ours='registers the class in v and returns its value',
+        reason="the original's behaviour is a bug (the v argument is not passed on); ours is what the call means",
+        explains=lambda sc, o, u: _ops(sc, 'get_extension_by_type'),
+        readme='`get_extension(PluginClass, v)`',
+        pinned_by='tests/core/test_original_differences.py::test_get_extension_by_type_uses_the_given_variables',
+        examples=('get_extension_by_type',)),
+    Difference(
+        'shutdown-returns-failures', 'documented',
+        original='shutdown_all_plugins returns None',
+        ours='returns a list of the failures (empty when every shutdown succeeded)',
+        reason='harmless for apps that ignore the result; lets a caller report what failed to stop',
+        normalize=_norm_shutdown_returns, readme='`shutdown_all_plugins` returns',
+        pinned_by='tests/core/test_original_differences.py::test_shutdown_all_plugins_returns_the_failures',
+        examples=('shutdown_twice_and_after',)),
+    Difference(
+        'initialized-after-shutdown', 'documented',
+        original='plugin.initialized stays True after shutdown_all_plugins',
+        ours='plugin.initialized is False once the plugin has been shut down',
+        reason='the flag tells the truth: a shut-down plugin is not usable',
+        normalize=_norm_initialized_after_shutdown, readme='`initialized` is False',
+        pinned_by='tests/core/test_original_differences.py::test_initialized_is_false_once_shut_down',
+        examples=('shutdown_twice_and_after',)),
+    Difference(
+        'add-env-file-source-returns', 'documented',
+        original='add_env_file_source(path, v) returns None',
+        ours="returns a dict of the file's values",
+        reason='harmless unless an app tests the result',
+        normalize=_norm_add_env_file_source_returns, readme='`add_env_file_source` returns',
+        pinned_by='tests/core/test_original_differences.py::test_add_env_file_source_returns_what_it_read',
+        examples=('cli_runtimes_env_file',)),
+    Difference(
+        'add-source-returns-self', 'documented',
+        original='Variables.add_source returns None',
+        ours='returns the Variables (for chaining)',
+        reason='harmless unless an app tests the result',
+        normalize=_norm_add_source_returns, readme='`add_source` returns',
+        pinned_by='tests/core/test_original_differences.py::test_add_source_returns_the_variables_for_chaining'),
+    Difference(
+        'known-keys', 'documented',
+        original="a Variables knows the keys set with set/[]=/update, the keys of its sources, the keys read with a "
+                 "match and the keys passed to environ(); keys(), export_all_variables(), get_by_prefix() and `in` "
+                 "see only those (plus `in` the process environment). set_default_value, set_type_fn and get_or_set "
+                 "do not make a key known, and get_by_prefix does not scan the environment",
+        ours='keys()/get_by_prefix()/`in` also see keys given a default, a type function or a get_or_set value, '
+             'and get_by_prefix finds environment variables never read',
+        reason='what an app declared is configuration it has; get_by_prefix of a prefix whose variables the app '
+               'never read returns more in ours',
+        explains=_only_at(*LISTING_OPS), readme='keys given a default',
+        pinned_by='tests/core/test_original_differences.py::test_keys_include_defaults_type_functions_and_get_or_set'),
+    Difference(
+        'type-fn-on-none', 'documented',
+        original='a type function is applied to a stored None too (environ(key, type_fn=int) after set(key, None) '
+                 "raises TypeError, type_fn=str gives 'None')",
+        ours='a stored None is returned without calling the type function',
+        reason="None means 'no value'; str gives the text 'None' and int raises in the original",
+        explains=_only_at('environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
+                          check=lambda a, b: b == {'ok': None} and a != b),
+        readme='stored `None`',
+        pinned_by='tests/core/test_original_differences.py::test_a_stored_none_is_returned_without_calling_the_type_function'),
+    Difference(
+        'ext-parse-csv-items', 'documented',
+        original="ext_parse_csv keeps an item that is blank after stripping ('a, ,b' -> ['a', '', 'b']) and splits "
+                 "the repr of a tuple or set (('a', 'b') -> [\"('a'\", \"'b')\"])",
+        ours='drops blank items and splits a tuple or set into its items',
+        reason='an empty name in a list is never meant; the repr of a tuple is not its items',
+        explains=_only_at('parse_csv', 'environ', 'get', 'getitem', 'getattr', 'get_by_prefix', 'export',
+                          check=_csv_items_check, where=_typed_with('csv', 'parse_csv')),
+        readme='`ext_parse_csv`',
+        pinned_by='tests/util/test_util_parsing.py::test_parse_csv_lists_pass_through_stripped',
+        examples=('ext_parse_csv_values',)),
 ]
 
 BY_ID = {d.id: d for d in DIFFERENCES}

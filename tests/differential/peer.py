@@ -12,8 +12,8 @@
    resets the framework's process state (``scitrera_app_framework.testing.reset_framework``) around the test;
    ``capture_logs`` is a handler that keeps records.
 4. pytest runs the tests with a JUnit report; every failure must be in ``ALLOWED`` with its reason (a documented
-   difference, a pending issue 17 item, or a private name of the original). An allowed test that now passes is
-   reported as stale and fails the run too, so the list stays true.
+   difference of README "Differences from the original", or a private name of the original). An allowed test that
+   now passes is reported as stale and fails the run too, so the list stays true.
 
 Exit status 0 when every failure is allowed and no allowance is stale. With ``--no-fail-stale`` stale allowances
 only warn (for a run right after a fix lands).
@@ -48,24 +48,11 @@ ALLOWED: dict[str, str] = {
     'test_api_variables.py::TestVariablesBasic::test_keys': _PRIVATE.format('Variables._keys'),
     'test_api_variables.py::TestVariablesExport::test_export_includes_epp_when_requested':
         _PRIVATE.format('Variables._keys'),
-    'test_async_plugins.py::TestAsyncAutoEnabledConfig::*':
-        _PRIVATE.format('Plugin._async_ready_called / Plugin._async_stopping_called'),
-    'test_async_plugins.py::TestAutoVsManualAsyncModes::*':
-        _PRIVATE.format('Plugin._async_ready_called / Plugin._async_stopping_called'),
     'test_base_plugins.py::TestRegisterPackagePlugins::*': _PRIVATE.format('core.plugins._plugin_registry'),
     'test_core.py::TestInitFrameworkIdempotent::test_init_framework_idempotent_preserves_param_map':
         _PRIVATE.format('core.core._VAR_PARAM_MAP'),
     'test_core.py::TestRegisterShutdownFunction::test_register_shutdown_function':
         _PRIVATE.format('core.core._sigterm_hooks'),
-    # pending: issue 17 items (the registry branch)
-    'test_util_parsing.py::TestExtParseBool::test_parse_bool_with_extra_chars':
-        "pending: issue 17 item 6 (ext_parse_bool raises on 'truthy', 'yep', 'enabled1', 'nope')",
-    'test_core_plugins.py::TestRegisterPlugin::test_register_plugin_basic':
-        'pending: issue 17 item 7 (collected is True right after register_plugin(init=False))',
-    # pending: found by the peer suite, not in the issue
-    'test_core_plugins.py::TestPluginDependencies::test_missing_dependency_raises':
-        "pending (found here): the missing-dependency ValueError does not contain the original's words "
-        "'unable to find' (pytest.raises(match=...)); README 'Errors' says ours name the plugin and point",
 }
 
 

@@ -12,7 +12,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -162,21 +162,23 @@ def test_get_python_type_by_name_errors_of_resolution() -> None:
 
 # --- import_modules / find_types_in_modules / path_for_module ------------------------------------------------
 def test_import_modules_top_level(demo_pkg: str) -> None:
-    mods = import_modules(demo_pkg)
-    names = [m.__name__ for m in mods]
-    assert names[0] == PKG
-    assert set(names) == {PKG, f'{PKG}.alpha', f'{PKG}.beta', f'{PKG}.sub'}
+    """As the original: the package's submodules (recursive by default), not the package itself."""
+    names = [m.__name__ for m in import_modules(demo_pkg, recursive=False)]
+    assert PKG not in names
+    assert set(names) == {f'{PKG}.alpha', f'{PKG}.beta', f'{PKG}.sub'}
+    assert f'{PKG}.sub.gamma' in {m.__name__ for m in import_modules(demo_pkg)}  # recursive=True by default
 
 
 def test_import_modules_recursive_and_exclusions(demo_pkg: str) -> None:
     names = {m.__name__ for m in import_modules(demo_pkg, recursive=True)}
     assert f'{PKG}.sub.gamma' in names
     names = {m.__name__ for m in import_modules(demo_pkg, recursive=True, exclusions=('sub', f'{PKG}.beta'))}
-    assert names == {PKG, f'{PKG}.alpha'}
+    assert names == {f'{PKG}.alpha'}
 
 
 def test_import_modules_accepts_module_object() -> None:
-    assert [m.__name__ for m in import_modules(json)][0] == 'json'
+    names = [m.__name__ for m in import_modules(json)]
+    assert 'json' not in names and 'json.decoder' in names
 
 
 def test_import_modules_rejects_a_plain_module(demo_pkg: str) -> None:
@@ -190,8 +192,19 @@ def test_import_modules_rejects_a_plain_module(demo_pkg: str) -> None:
 
 
 def test_import_modules_missing_package() -> None:
-    with pytest.raises(ModuleNotFoundError):
+    """The original's words ("Package '<name>' not found"), and how to fix it."""
+    with pytest.raises(ModuleNotFoundError, match="Package 'saf_t_no_such_pkg_xyz' not found"):
         import_modules('saf_t_no_such_pkg_xyz')
+
+
+def test_find_types_in_modules_dir_order_within_a_module(tmp_path: Any, monkeypatch: Any) -> None:
+    """As the original (and so register_package_plugins and get_extensions): a module's classes in dir() order."""
+    (tmp_path / 'saf_t_order_pkg').mkdir()
+    (tmp_path / 'saf_t_order_pkg' / '__init__.py').write_text('class InInit(int):\n    pass\n')
+    (tmp_path / 'saf_t_order_pkg' / 'mod.py').write_text(
+        'class Zeta(int):\n    pass\n\n\nclass Alpha(int):\n    pass\n\n\nclass Mid(int):\n    pass\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert [c.__name__ for c in find_types_in_modules('saf_t_order_pkg', int)] == ['Alpha', 'Mid', 'Zeta']
 
 
 def test_find_types_in_modules(demo_pkg: str) -> None:
@@ -201,10 +214,10 @@ def test_find_types_in_modules(demo_pkg: str) -> None:
     names = [t.__qualname__ for t in found]
     assert sorted(names) == ['A1', 'A2', 'B1', 'G1']
     assert len(names) == len(set(names))  # re-export of A1 in beta not counted twice
-    assert names.index('A1') < names.index('A2')  # definition order within a module
+    assert names.index('A1') < names.index('A2')  # dir() order within a module
     assert 'Unrelated' not in names and 'Base' not in names
-    assert base in find_types_in_modules(mods, base, include_parent=True)
-    assert base in find_types_in_modules(mods, base, exclude_base_type=False)
+    assert base in find_types_in_modules([sys.modules[PKG], *mods], base, include_parent=True)
+    assert base in find_types_in_modules([sys.modules[PKG], *mods], base, exclude_base_type=False)
 
 
 def _names(types: list[type]) -> list[str]:
@@ -218,7 +231,7 @@ def test_find_types_in_modules_by_package_name(demo_pkg: str) -> None:
     assert sorted(_names(find_types_in_modules(PKG, base, recursive=False))) == ['A1', 'A2', 'B1']
     assert sorted(_names(find_types_in_modules(sys.modules[PKG], base))) == ['A1', 'A2', 'B1', 'G1']
     # positional flags as in the original signature
-    assert 'Base' in _names(find_types_in_modules(PKG, base, True, False))
+    assert 'Base' in _names(find_types_in_modules([sys.modules[PKG]], base, True, False))
 
 
 def test_find_types_in_modules_single_module_and_module_list(demo_pkg: str) -> None:
@@ -251,9 +264,9 @@ def test_find_types_in_modules_excludes_abstract_classes(tmp_path: Path, monkeyp
         base = importlib.import_module('saf_t_abstract_mod').Base
         assert _names(find_types_in_modules('saf_t_abstract_mod', base)) == ['Concrete']
         assert _names(find_types_in_modules('saf_t_abstract_mod', base, exclude_abstract=False)) == [
-            'StillAbstract', 'Concrete']
+            'Concrete', 'StillAbstract']
         assert _names(find_types_in_modules('saf_t_abstract_mod', base, exclude_base_type=False,
-                                            exclude_abstract=False)) == ['Base', 'StillAbstract', 'Concrete']
+                                            exclude_abstract=False)) == ['Base', 'Concrete', 'StillAbstract']
     finally:
         sys.modules.pop('saf_t_abstract_mod', None)
 

@@ -103,3 +103,17 @@ def test_parse_csv_set() -> None:
     assert ext_parse_csv_set('') == set()
     assert ext_parse_csv_set(None) == set()
     assert isinstance(ext_parse_csv_set('a'), set)
+
+
+def test_parse_csv_never_raises_where_the_original_answered() -> None:
+    """As the original: a falsy value is [], a value that is neither a string nor a collection is split as str()."""
+    assert ext_parse_csv(0) == [] and ext_parse_csv(False) == [] and ext_parse_csv(0.0) == []
+    assert ext_parse_csv([]) == [] and ext_parse_csv({}) == [] and ext_parse_csv(()) == []
+    assert ext_parse_csv(5) == ['5']
+    assert ext_parse_csv(1.5) == ['1.5']
+    assert ext_parse_csv(True) == ['True']
+    assert ext_parse_csv({'a': 1}) == ["{'a': 1}"]
+    assert ext_parse_csv(['a', None, 0, ' b ']) == ['a', 'b']  # falsy items dropped, the rest stripped
+    assert ext_parse_csv([1, 2]) == ['1', '2']  # the original raised AttributeError here; ours answers
+    assert ext_parse_csv(b'a, b') == ['a', 'b']  # bytes are decoded (the original split their repr)
+
