@@ -280,13 +280,17 @@ class RedisTenantProvider(BaseMultiTenantProvider):
             TenantStoreUnavailableError: Redis cannot be reached (the tenant is not cached).
             TenantValueError: the tenant's hash holds something that is not text, or its key is not a hash.
         """
-        h = TenantHash(tenant_id)
-        self._hashes[tenant_id] = h  # registered before the read: a change announced meanwhile re-reads it
+        h = self._hashes.get(tenant_id)  # still followed for an evicted copy in use: both share it
+        fresh = h is None
+        if h is None:
+            h = TenantHash(tenant_id)
+            self._hashes[tenant_id] = h  # registered before the read: a change announced meanwhile re-reads it
         seq = next(self._seq)
         try:
             data = self._read_hash(tenant_id)
         except TenantValueError:
-            self._hashes.pop(tenant_id, None)
+            if fresh:
+                self._hashes.pop(tenant_id, None)
             raise
         except self._redis.RedisError as e:
             raise TenantStoreUnavailableError(

@@ -471,3 +471,19 @@ def test_the_listener_survives_a_killed_redis_server(redis_binary: str, prefix: 
             if p is not None:
                 p.close()
         server.cleanup()
+
+
+def test_an_evicted_tenant_still_in_use_keeps_seeing_changes(make_provider: Callable[..., RedisTenantProvider]) -> None:
+    """The Variables of a tenant evicted from the cache, still held by a running request, follow changes (as the
+    module docstring promises) even after the tenant is created again in the cache."""
+    reader = make_provider(cache_size=1)
+    writer = make_provider()
+    writer.set_tenant_values('e1', {'v': 'one'})
+    writer.set_tenant_values('e2', {'v': 'two'})
+    held = reader.get_tenant_variables('e1')
+    reader.get_tenant_variables('e2')  # evicts e1; ``held`` is still in use
+    again = reader.get_tenant_variables('e1')  # e1 created again
+    assert again is not held
+    writer.set_tenant_values('e1', {'v': 'changed'})
+    assert _wait(lambda: again.get('v') == 'changed', 5.0)
+    assert _wait(lambda: held.get('v') == 'changed', 5.0), held.get('v')
