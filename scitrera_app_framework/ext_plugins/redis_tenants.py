@@ -5,7 +5,8 @@ Each tenant's settings are one Redis hash, ``<SAF_MULTITENANT_REDIS_PREFIX><tena
 ``SAF_MULTITENANT_CACHE_SIZE``). :meth:`RedisTenantProvider.set_tenant_values` writes a hash and publishes the
 tenant id on the channel ``<prefix>changed``; every replica listens there (one daemon thread) and re-reads the
 changed tenant's hash, so the ``Variables`` it already handed out see the change. After a lost connection a
-replica re-reads every tenant it caches, since changes made meanwhile were not heard.
+replica re-reads every tenant it caches, since changes made meanwhile were not heard (a connection that
+redis-py re-opened by itself, after a ``CLIENT KILL`` or a proxy's restart, included).
 
 While Redis is unreachable the cached tenants keep serving (the outage is logged once, and its end once); a
 tenant first used meanwhile raises :class:`TenantStoreUnavailableError`. The listener never dies: a failure is
@@ -203,6 +204,7 @@ class RedisTenantProvider(BaseMultiTenantProvider):
         self._stop = threading.Event()
         self._subscribed = threading.Event()
         self._lost = False
+        self._connects = 0  # (re)connections of the listener's pub/sub connection, redis-py's own included
         self._pubsub: Any = None
         self._thread = threading.Thread(target=self._listen, name='saf-tenant-redis', daemon=True)
         self._thread.start()
@@ -407,6 +409,10 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                 pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 self._pubsub = pubsub
                 pubsub.subscribe(self._channel)
+                # redis-py re-opens a pub/sub connection closed under it (CLIENT KILL, a proxy, a failover) by
+                # itself and re-subscribes: count those, announcements made meanwhile were not heard
+                pubsub.connection.register_connect_callback(self._on_listener_connect)
+                connects = self._connects
                 pubsub.get_message(timeout=self._timeout)  # the subscription's confirmation
                 if self._lost:
                     n = self.refresh_all()  # changes made while we were away were not heard
@@ -417,6 +423,12 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                 backoff = 0.05
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
+                    if self._connects != connects:  # re-connected (and re-subscribed) by redis-py
+                        connects = self._connects
+                        n = self.refresh_all()
+                        self._logger.warning('tenant store %s: the change listener\'s connection was closed and '
+                                             'opened again; announcements made meanwhile were missed, re-read %d '
+                                             'cached tenant(s)', self._shown, n)
                     if message is not None and message.get('type') == 'message':
                         self._on_message(message.get('data'))
             except Exception as e:  # a lost connection, or the connection closed under us by close()
@@ -440,10 +452,16 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                 self._pubsub = None
                 if pubsub is not None:
                     try:
+                        if pubsub.connection is not None:  # the connection goes back to the pool: not ours then
+                            pubsub.connection.deregister_connect_callback(self._on_listener_connect)
                         pubsub.close()
                     except Exception:
                         pass
         self._subscribed.clear()
+
+    def _on_listener_connect(self, connection: Any) -> None:
+        """redis-py's callback: the listener's pub/sub connection was (re)opened."""
+        self._connects += 1
 
     def _on_message(self, data: Any) -> None:
         """Handle one announcement on its own: a lost connection propagates (the listener reconnects and re-reads

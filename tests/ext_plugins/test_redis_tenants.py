@@ -473,6 +473,34 @@ def test_the_listener_survives_a_killed_redis_server(redis_binary: str, prefix: 
         server.cleanup()
 
 
+def test_a_killed_listener_connection_loses_no_change(make_provider: Callable[..., RedisTenantProvider],
+                                                      redis_server: RedisServer) -> None:
+    """``CLIENT KILL`` of the listener's connection (an operator, a proxy, a failover): redis-py reconnects the
+    pub/sub connection by itself; the announcements sent meanwhile are lost, so the replica must re-read its
+    cached tenants then, or it serves stale values until the next change."""
+    import redis
+
+    reader = make_provider(timeout=0.5)
+    writer = make_provider()
+    writer.set_tenant_values('k1', {'v': 'before'})
+    tv = reader.get_tenant_variables('k1')
+    assert tv.get('v') == 'before'
+    raw = redis.Redis.from_url(redis_server.url)
+    try:
+        for i in range(3):
+            pipe = raw.pipeline(transaction=True)  # the kill and the change in one step: the announcement is lost
+            pipe.execute_command('CLIENT', 'KILL', 'TYPE', 'pubsub')
+            pipe.hset(reader.tenant_key('k1'), 'v', f'during kill {i}')
+            pipe.publish(reader.channel, 'k1')
+            pipe.execute()
+            assert _wait(lambda i=i: tv.get('v') == f'during kill {i}', 10.0), tv.get('v')
+        writer.set_tenant_values('k1', {'v': 'after'})  # and announcements are heard again
+        assert _wait(lambda: tv.get('v') == 'after', 10.0), tv.get('v')
+        assert reader.connected and reader._thread.is_alive()
+    finally:
+        raw.close()
+
+
 def test_an_evicted_tenant_still_in_use_keeps_seeing_changes(make_provider: Callable[..., RedisTenantProvider]) -> None:
     """The Variables of a tenant evicted from the cache, still held by a running request, follow changes (as the
     module docstring promises) even after the tenant is created again in the cache."""
