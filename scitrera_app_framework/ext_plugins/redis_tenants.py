@@ -27,9 +27,10 @@ import logging
 import threading
 import weakref
 from typing import Any, Iterator, Mapping, Optional
+from urllib.parse import unquote
 
 from ..api.variables import Variables
-from ..util.secrets import mask_text, mask_url_credentials
+from ..util.secrets import MASK, is_secret_key, mask_text, mask_url_credentials
 from ._tenant_base import MultiTenantConfigError, MultiTenantError
 from ._tenant_provider import BaseMultiTenantProvider
 
@@ -85,6 +86,15 @@ def decode_tenant_hash(tenant_id: str, key: str, raw: Any) -> dict[str, str]:
 
 
 def _show(url: str) -> str:
+    """The URL fit to print: the password masked, whether in ``user:password@`` or in the query string
+    (``?password=``, as redis-py also takes it)."""
+    base, sep, query = url.partition('?')
+    if sep:
+        pairs = []
+        for pair in query.split('&'):
+            name, eq, value = pair.partition('=')
+            pairs.append(f'{name}={MASK}' if eq and value and is_secret_key(unquote(name)) else pair)
+        url = base + sep + '&'.join(pairs)
     return mask_text(mask_url_credentials(url))
 
 

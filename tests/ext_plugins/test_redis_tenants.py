@@ -515,3 +515,21 @@ def test_an_evicted_tenant_still_in_use_keeps_seeing_changes(make_provider: Call
     writer.set_tenant_values('e1', {'v': 'changed'})
     assert _wait(lambda: again.get('v') == 'changed', 5.0)
     assert _wait(lambda: held.get('v') == 'changed', 5.0), held.get('v')
+
+
+def test_a_password_in_the_query_string_is_never_shown(redis_server: RedisServer, prefix: str) -> None:
+    """redis-py also takes the password as ``?password=`` (and the user as ``?username=``)."""
+    good = f'redis://127.0.0.1:{redis_server.port}/0?password={PASSWORD}'
+    p = RedisTenantProvider(Variables(), url=good, prefix=prefix, timeout=1.0)
+    try:
+        assert p.connected
+        assert PASSWORD not in repr(p) and PASSWORD not in p.url and 'password=****' in p.url, p.url
+    finally:
+        p.close()
+    wrong = 'not-the-' + PASSWORD
+    for url in (f'redis://127.0.0.1:{redis_server.port}/0?password={wrong}',
+                f'redis://127.0.0.1:{redis_server.port}/0?db=0&password={wrong}',
+                f'redis://127.0.0.1:{redis_server.port}?username=default&password={wrong}'):
+        with pytest.raises(TenantStoreUnavailableError) as info:
+            RedisTenantProvider(Variables(), url=url, timeout=1.0)
+        assert wrong not in str(info.value) and 'AuthenticationError' in str(info.value), str(info.value)
