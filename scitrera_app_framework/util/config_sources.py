@@ -161,7 +161,7 @@ class FileSource(KeySource):
         self.last_error: Optional[BaseException] = None
         super().__init__(self._read())
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self, keep_if_blank: bool = False) -> dict[str, Any]:
         try:
             p, text = read_text(self.path)
         except FileNotFoundError:
@@ -169,6 +169,10 @@ class FileSource(KeySource):
                 self._lines = {}
                 return {}
             raise
+        if keep_if_blank and not text.strip():
+            # open(path, 'w') and a shell's '>' empty the file before writing it: not "no settings"
+            raise ConfigFileError(p, None, 'the file is empty (being written?); its last good values stay until it '
+                                           'holds settings again (to clear them on purpose, leave a comment in it)')
         lines: dict[str, int] = {}
         if self.kind == 'env':
             raw = parse_env_text(text, p, self._environ, lines)
@@ -197,12 +201,13 @@ class FileSource(KeySource):
         """Re-read the file; return the changed keys.
 
         Raises:
-            ConfigFileError / FileNotFoundError / OSError: the file cannot be read now; the last good values stay
-                (the caller logs the error).
+            ConfigFileError / FileNotFoundError / OSError: the file cannot be read now, or it became empty (as it
+                is while ``open(path, 'w')`` or a shell's ``>`` writes it); the last good values stay (the caller
+                logs the error).
         """
         with self._lock:
             try:
-                new = self._read()
+                new = self._read(keep_if_blank=bool(self._data))
             except BaseException as e:
                 self.last_error = e
                 raise

@@ -221,3 +221,46 @@ def test_a_missing_directory_is_reported_once_and_watched_for(tmp_path: Path, wa
     while v.get('level') != 'late':
         reloads.get(timeout=TIMEOUT)
     assert warnings.records.qsize() == 0, [warnings.records.get().getMessage() for _ in range(3)]
+
+
+class Records(logging.Handler):
+    """Every record of ``saf.config`` (any level), in a queue."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: queue.Queue[logging.LogRecord] = queue.Queue()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.put(record)
+
+
+def test_a_file_truncated_then_written_never_loses_its_values(tmp_path: Path) -> None:
+    """``open(path, 'w')`` (or a shell's ``>``) empties the file before the new text is written: a watch that
+    fires in between must not take the empty file for "no settings" (every value gone, the callbacks told so);
+    the last good values stay and it is logged, naming the file."""
+    p = tmp_path / 'app.yaml'
+    p.write_text('level: L0\nport: 1\n')
+    handler = Records()
+    logger = logging.getLogger('saf.config')
+    logger.addHandler(handler)
+    try:
+        w = Watched(p)
+        seen: list[Any] = []
+        w.v.on_reload(lambda changed: seen.append(w.v.get('level')))
+        for i in range(1, 3):
+            with open(p, 'w') as f:  # truncated: 0 bytes until the write below
+                f.flush()
+                while True:  # the watch has looked at the empty file (a log line) or taken it (a reload)
+                    try:
+                        record = handler.records.get(timeout=TIMEOUT)
+                    except queue.Empty:
+                        raise AssertionError(f'nothing logged about the emptied {p}; reloads saw {seen}') from None
+                    if str(p) in record.getMessage() and 'empty' in record.getMessage():
+                        break
+                assert w.v.get('level') == f'L{i - 1}', seen
+                f.write(f'level: L{i}\nport: {i + 1}\n')
+            w.expect(f'L{i}')
+        assert None not in seen, seen
+        assert w.v.get('port') == 3
+    finally:
+        logger.removeHandler(handler)
