@@ -13,7 +13,8 @@ the :func:`~scitrera_app_framework.core.logs.log_context` fields (str, int, floa
 are, anything else as its ``str``) and the current tenant id are set on the worker while the job runs (so
 ``current_tenant()`` and every log record of the job carry them). Other context variables, thread-locals, the
 app's ``Variables``, plugins and extension values, open files, sockets and locks do not cross; a job sees only
-what it was given. The result comes back pickled; a failure comes back as the job's own exception with the
+what it was given. The result comes back pickled (one that cannot be pickled fails its job, alone, with
+:class:`JobBackendError` saying so); a failure comes back as the job's own exception with the
 remote traceback text in its ``saf_remote_traceback`` attribute, and is logged here with that traceback.
 
 The app's logging identity (:class:`WorkerLogSettings`: main logger name, level, format, static fields) reaches
@@ -286,6 +287,13 @@ def unique_active(id_key: str, ttl: float, dask_scheduler: Any = None) -> bool:
 
 # ----------------------------------------------------------------------------------------------------------------
 # submitting side
+
+
+def _lost_error(text: str) -> JobBackendError:
+    """The error of a job whose outcome is unknown because the connection to the scheduler was lost."""
+    error = JobBackendError(text)
+    error.saf_lost = True  # type: ignore[attr-defined]
+    return error
 
 
 def _capture_context() -> tuple[Optional[dict[str, Any]], Optional[str]]:
@@ -741,15 +749,7 @@ class DaskBackgroundExecutor(JobExecutor):
         outcomes: dict[str, tuple[Any, Optional[BaseException], str, bool]] = {}
         finished = [job for job in jobs if job.dask_future.status == 'finished']
         if finished:
-            try:
-                results = self._client.gather([job.dask_future for job in finished])
-                for job, result in zip(finished, results):
-                    outcomes[job.key] = (result, None, '', False)
-            except Exception as e:  # the outcomes could not be fetched (connection lost meanwhile)
-                for job in finished:
-                    outcomes[job.key] = (None, JobBackendError(
-                        f'the outcome of job {job.label} could not be fetched from {self._where} '
-                        f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False)
+            self._gather(finished, outcomes)
         for job in jobs:
             if job.key not in outcomes:
                 outcomes[job.key] = self._outcome(job)
@@ -774,6 +774,33 @@ class DaskBackgroundExecutor(JobExecutor):
             if job.future is not None:
                 self._complete(job.future, result, error, cancelled)
 
+    def _gather(self, finished: list[_Job], outcomes: dict[str, tuple[Any, Optional[BaseException], str, bool]]
+                ) -> None:
+        """Fetch the results of ``finished`` jobs into ``outcomes``: in one ``gather``, or, when that fails while
+        the scheduler is still there (a result that cannot be pickled on its worker), one job at a time, so that
+        only the jobs whose results cannot come back fail."""
+        try:
+            results = self._client.gather([job.dask_future for job in finished])
+        except Exception as e:
+            if self._client.status == 'running':
+                if len(finished) > 1:
+                    for job in finished:
+                        self._gather([job], outcomes)
+                    return
+                job = finished[0]
+                reason = (mask_text(str(e)).strip().splitlines() or [''])[0][:200]
+                outcomes[job.key] = (None, JobBackendError(
+                    f'the result of job {job.label} could not be sent back from {self._where} ({type(e).__name__}: '
+                    f'{reason}): a job\'s result must be picklable to come back from a worker'), '', False)
+                return
+            for job in finished:  # the connection was lost meanwhile
+                outcomes[job.key] = (None, _lost_error(
+                    f'the outcome of job {job.label} could not be fetched from {self._where} '
+                    f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False)
+            return
+        for job, result in zip(finished, results):
+            outcomes[job.key] = (result, None, '', False)
+
     def _outcome(self, job: _Job) -> tuple[Any, Optional[BaseException], str, bool]:
         """(result, error, remote traceback, cancelled) of a job that did not finish normally."""
         dask_future = job.dask_future
@@ -786,14 +813,14 @@ class DaskBackgroundExecutor(JobExecutor):
             if job.cancel_requested:
                 return None, None, '', True
             # cancelled by the client itself: the connection to the scheduler was lost
-            return None, JobBackendError(f'{self._where} was lost before job {job.label} finished; it may or may '
-                                         f'not have run'), '', False
+            return None, _lost_error(f'{self._where} was lost before job {job.label} finished; it may or may not '
+                                     f'have run'), '', False
         except Exception as e:
-            return None, JobBackendError(f'the outcome of job {job.label} could not be fetched from {self._where} '
-                                         f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False
+            return None, _lost_error(f'the outcome of job {job.label} could not be fetched from {self._where} '
+                                     f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False
 
     def _log_failure(self, job: _Job, error: BaseException, remote_tb: str) -> None:
-        if isinstance(error, JobBackendError):
+        if getattr(error, 'saf_lost', False):  # one lost connection fails many jobs: logged once
             if not self._lost_logged:
                 self._lost_logged = True
                 self._logger.error('%s (further jobs lost this way are logged at DEBUG)', error)

@@ -64,6 +64,22 @@ def job_log_line(message: str) -> tuple[int, str, Any]:
     return os.getpid(), buf.getvalue(), current_tenant()
 
 
+def job_unpicklable_result() -> Any:
+    return threading.Lock()  # cannot be pickled: it cannot come back from the worker
+
+
+class _LockedError(Exception):
+    """An exception that cannot be pickled (it holds a lock)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def job_unpicklable_error(message: str) -> None:
+    raise _LockedError(message)
+
+
 def job_pre_fail() -> None:
     raise RuntimeError('pre says no')
 
@@ -372,3 +388,55 @@ def test_an_embedded_cluster_with_no_worker_left_fails_its_jobs_at_once() -> Non
             assert 'no worker left' in str(error) and 'LocalCluster' in str(error)
     finally:
         ex.shutdown(wait=True, timeout=5)
+
+
+class _Gate:
+    """Stands in for an executor's queue of finished jobs: holds the collector until :meth:`open`, so that every job
+    finished meanwhile is completed in one batch."""
+
+    def __init__(self, q: Any) -> None:
+        self.q = q
+        self.waiting = threading.Event()
+        self.opened = threading.Event()
+
+    def get(self, timeout: Any = None) -> Any:
+        self.waiting.set()
+        self.opened.wait()
+        return self.q.get(timeout=timeout)
+
+    def get_nowait(self) -> Any:
+        return self.q.get_nowait()
+
+    def put(self, item: Any) -> None:
+        self.q.put(item)
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+def test_a_result_that_cannot_come_back_fails_only_its_own_job(make_exec: Callable[..., Any],
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A job returning something that cannot be pickled fails, naming the problem; the jobs finished at the same
+    time (fetched in the same batch) keep their results, and each such failure is logged as a job failure."""
+    logger = logging.getLogger('test.dask.results')
+    ex = make_exec(logger=logger)
+    gate = _Gate(ex._done)
+    original = ex._done
+    ex._done = gate
+    original.put('-')  # wakes the collector, which then waits at the gate
+    assert gate.waiting.wait(TIMEOUT)
+    with caplog.at_level(logging.ERROR, logger='test.dask.results'):
+        futures = [ex.submit(job_sleep, 0, i) for i in range(4)]
+        bad = [ex.submit(job_unpicklable_result), ex.submit(job_unpicklable_result)]
+        futures += [ex.submit(job_sleep, 0, i) for i in range(4, 8)]
+        assert _wait_until(lambda: all(f._saf_job.dask_future.status == 'finished' for f in futures + bad))
+        gate.open()
+        assert [f.result(TIMEOUT) for f in futures] == list(range(8))
+        for f in bad:
+            error = f.exception(TIMEOUT)
+            assert isinstance(error, JobBackendError), error
+            assert 'job_unpicklable_result' in str(error) and 'picklable' in str(error), str(error)
+        assert _wait_until(lambda: len([r for r in caplog.records if r.name == 'test.dask.results']) >= 2)
+    messages = [r.getMessage() for r in caplog.records if r.name == 'test.dask.results']
+    assert all(r.levelno == logging.ERROR for r in caplog.records if r.name == 'test.dask.results')
+    assert sum('job_unpicklable_result' in m for m in messages) == 2, messages
