@@ -209,7 +209,9 @@ def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
 
     First announces the start (``started`` is the client's event topic and the task key), then ``pre_fn()``
     runs, then the job, then ``post_fn(result)`` (unique jobs); an exception of any stage propagates with
-    ``saf_stage`` (``pre``, ``job`` or ``post``), ``saf_worker`` and ``saf_remote_traceback`` set on it.
+    ``saf_stage`` (``pre``, ``job`` or ``post``), ``saf_worker`` and ``saf_remote_traceback`` set on it (one that
+    cannot be pickled is replaced by a :class:`JobBackendError` naming its type and message, with the same
+    attributes).
     """
     _announce_start(started)
     ensure_worker_logging(settings)
@@ -231,7 +233,37 @@ def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
             return result
         except Exception as e:
             _annotate(e, stage)
-            raise
+            stand_in = _picklable_failure(e)
+            if stand_in is e:
+                raise
+        raise stand_in  # outside the except block: Dask pickles an exception's context too, and that one cannot be
+
+
+def _picklable_failure(e: BaseException) -> BaseException:
+    """``e`` if it can be pickled (to come back to the submitting side); else a :class:`JobBackendError` naming its
+    type and message, with the same ``saf_*`` attributes (the worker's traceback included)."""
+    try:
+        import cloudpickle
+        chain: list[BaseException] = []
+        seen: Optional[BaseException] = e
+        while seen is not None and len(chain) < 20 and seen not in chain:  # Dask sends the causes along
+            chain.append(seen)
+            seen = seen.__cause__ or seen.__context__
+        cloudpickle.dumps(chain)
+        return e
+    except Exception as problem:
+        try:
+            message = str(e)
+        except Exception:  # a __str__ that fails too
+            message = '<str() failed>'
+        stand_in = JobBackendError(
+            f'{type(e).__module__}.{type(e).__qualname__}: {message[:500]} (this exception cannot be pickled to come '
+            f'back from the worker: {type(problem).__name__}: {str(problem)[:200]}; the worker\'s traceback is in '
+            f'saf_remote_traceback)')
+        for name in ('saf_stage', 'saf_worker', 'saf_remote_traceback'):
+            if hasattr(e, name):
+                setattr(stand_in, name, getattr(e, name))
+        return stand_in
 
 
 # ----------------------------------------------------------------------------------------------------------------

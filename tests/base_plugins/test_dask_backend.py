@@ -440,3 +440,25 @@ def test_a_result_that_cannot_come_back_fails_only_its_own_job(make_exec: Callab
     messages = [r.getMessage() for r in caplog.records if r.name == 'test.dask.results']
     assert all(r.levelno == logging.ERROR for r in caplog.records if r.name == 'test.dask.results')
     assert sum('job_unpicklable_result' in m for m in messages) == 2, messages
+
+
+def test_an_exception_that_cannot_be_pickled_still_comes_back_with_its_traceback(
+        make_exec: Callable[..., Any], caplog: pytest.LogCaptureFixture) -> None:
+    """A job raising an exception that cannot be pickled (it holds a lock, a socket, ...): its future fails with
+    an error naming the exception's type, its message and why it could not come back, with the worker's
+    traceback (``saf_remote_traceback``), as for any other failure."""
+    logger = logging.getLogger('test.dask.unpicklable')
+    ex = make_exec(logger=logger)
+    with caplog.at_level(logging.ERROR, logger='test.dask.unpicklable'):
+        future = ex.submit(job_unpicklable_error, 'held a lock')
+        error = future.exception(TIMEOUT)
+        assert _wait_until(lambda: any(r.name == 'test.dask.unpicklable' for r in caplog.records))
+    assert isinstance(error, JobBackendError), repr(error)
+    text = str(error)
+    assert '_LockedError' in text and 'held a lock' in text and 'pickle' in text, text
+    assert getattr(error, 'saf_stage', None) == 'job'
+    remote = getattr(error, 'saf_remote_traceback', '')
+    assert 'job_unpicklable_error' in remote and '_LockedError: held a lock' in remote, remote
+    message = next(r.getMessage() for r in caplog.records if r.name == 'test.dask.unpicklable')
+    assert 'job_unpicklable_error' in message and 'held a lock' in message, message
+    assert ex.submit(job_sleep, 0, 'next').result(TIMEOUT) == 'next'  # the worker goes on
