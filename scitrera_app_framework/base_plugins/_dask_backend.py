@@ -935,8 +935,8 @@ class DaskBackgroundExecutor(JobExecutor):
     def shutdown(self, wait: bool = False, cancel_pending: bool = True, timeout: Optional[float] = None) -> None:
         """Stop accepting jobs. With ``cancel_pending`` cancel the jobs no worker has started (the running ones
         finish). With ``wait`` wait for the rest (at most ``timeout`` seconds; then the ones not started are
-        cancelled, the running ones fail with :class:`JobBackendError`, and a warning says how many), then close
-        the client and the embedded cluster. Without ``wait`` they are closed once the last job is done. Safe to
+        cancelled, the running ones fail with :class:`JobBackendError`, a warning says how many, and the embedded cluster's
+        workers still running them are killed), then close the client and the embedded cluster. Without ``wait`` they are closed once the last job is done. Safe to
         call twice."""
         with self._lock:
             self._shut_down = True
@@ -958,6 +958,7 @@ class DaskBackgroundExecutor(JobExecutor):
             return
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         orphaned = False
+        abandoned_running = False
         with self._lock:
             while self._pending and self._client.status == 'running':
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -975,12 +976,28 @@ class DaskBackgroundExecutor(JobExecutor):
                                  'them', len(left), self._where, timeout if timeout is not None else 0)
             self._cancel_dask(left)
             for job in left:
+                abandoned_running = abandoned_running or job.started
                 if job.future is not None:
                     abandoned = JobBackendError(
                         f'job {job.label} was still running on {self._where} when the executor shut down (waited '
                         f'{timeout:g}s); its outcome is unknown') if job.started else None
                     self._complete(job.future, None, abandoned, abandoned is None)
+        if abandoned_running:  # the time is up: their workers are stopped, not waited for
+            self._stop_workers_now()
         self.close()
+
+    def _stop_workers_now(self, grace: float = 0.5) -> None:
+        """Close the embedded cluster's nannies, killing a worker still busy after ``grace`` seconds (a nanny's
+        own close waits 4s for it, beyond the shutdown's time budget). Best effort."""
+        cluster = self._cluster
+        if cluster is None:
+            return
+        try:
+            nannies = list(cluster.workers.values())
+            if nannies:
+                cluster.sync(_close_nannies, nannies, grace)
+        except Exception as e:  # the cluster closes them (slower) all the same
+            self._logger.debug('stopping the workers of %s failed: %s', self._where, e)
 
     def _close_when_idle(self) -> None:
         with self._lock:
@@ -1010,6 +1027,14 @@ class DaskBackgroundExecutor(JobExecutor):
         state = 'shut down' if self._shut_down else self._client.status
         return (f'<DaskBackgroundExecutor {self._where} workers={self._max_workers} pending={len(self._pending)} '
                 f'unique_jobs={len(self.get_jobs())} {state}>')
+
+
+async def _close_nannies(nannies: list[Any], grace: float) -> None:
+    """In the cluster's event loop: close the nannies, each killing its worker after ``0.8 * grace`` seconds."""
+    import asyncio
+
+    await asyncio.gather(*(n.close(timeout=grace, reason='saf-shutdown-timeout') for n in nannies),
+                         return_exceptions=True)
 
 
 def parse_connect_timeout(value: Any) -> float:

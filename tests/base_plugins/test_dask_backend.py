@@ -462,3 +462,44 @@ def test_an_exception_that_cannot_be_pickled_still_comes_back_with_its_traceback
     message = next(r.getMessage() for r in caplog.records if r.name == 'test.dask.unpicklable')
     assert 'job_unpicklable_error' in message and 'held a lock' in message, message
     assert ex.submit(job_sleep, 0, 'next').result(TIMEOUT) == 'next'  # the worker goes on
+
+
+def job_forever() -> None:
+    while True:  # a job that never returns (a hung call, a loop without exit)
+        time.sleep(0.05)
+
+
+def test_a_job_that_never_returns_does_not_stretch_a_bounded_shutdown() -> None:
+    """``shutdown(wait=True, timeout=...)`` with an embedded cluster whose worker runs a job that never returns:
+    after the timeout the job is abandoned and the cluster closed without waiting the seconds a worker gets to
+    finish gracefully (distributed's nanny waits 4s before it kills a worker): the app's shutdown budget
+    (``SAF_SHUTDOWN_TIMEOUT``, of which the executor gets 3/4) must hold, or the watchdog ends the exit with 124."""
+    from scitrera_app_framework.base_plugins._dask_backend import DaskBackgroundExecutor
+
+    ex = DaskBackgroundExecutor(max_workers=1)
+    [pid] = ex.client.run(os.getpid).values()
+    try:
+        stuck = ex.submit(job_forever)
+        assert _wait_until(stuck.running)
+        t0 = time.monotonic()
+        ex.shutdown(wait=True, cancel_pending=True, timeout=0.2)
+        took = time.monotonic() - t0
+        with pytest.raises(JobBackendError, match='still running'):
+            stuck.result(0)
+        assert took < 3.8, f'shutdown with timeout=0.2 took {took:.1f}s'  # the nanny's graceful wait alone is 4s
+        assert ex._cluster.status.name == 'closed'
+        assert _wait_until(lambda: not _pid_alive(pid), 10), 'the worker process is still alive'
+    finally:
+        ex.shutdown(wait=True, timeout=5)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (not reaped yet) is not alive
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(')')[-1].split()[0] != 'Z'
+    except OSError:
+        return True
