@@ -47,7 +47,14 @@ from ..core.critical import leave as _leave
 from ..core.logs import configure_logging, current_log_context, find_framework_handler, log_context
 from ..util.parsing import ext_parse_bool
 from ..util.secrets import mask_text, mask_url_credentials
-from .background import DEFAULT_JOB_THREADS, JobBackendConfigError, JobBackendError, JobExecutor, job_name
+from .background import (
+    DEFAULT_JOB_THREADS,
+    JobBackendConfigError,
+    JobBackendError,
+    JobExecutor,
+    JobSerializationError,
+    job_name,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..api.variables import Variables
@@ -319,6 +326,23 @@ def unique_active(id_key: str, ttl: float, dask_scheduler: Any = None) -> bool:
 
 # ----------------------------------------------------------------------------------------------------------------
 # submitting side
+
+
+def _unpicklable_part(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                      pre_fn: Optional[Callable[[], Any]], post_fn: Optional[Callable[[Any], Any]]) -> Optional[str]:
+    """Which part of a job cannot be pickled (``"args[1] (a _thread.lock: TypeError: ...)"``), or None."""
+    import cloudpickle
+
+    parts: list[tuple[str, Any]] = [('the job function', fn)]
+    parts += [(f'args[{i}]', a) for i, a in enumerate(args)]
+    parts += [(f'kwargs[{k!r}]', a) for k, a in kwargs.items()]
+    parts += [(name, f) for name, f in (('the pre function', pre_fn), ('the post function', post_fn)) if f is not None]
+    for name, obj in parts:
+        try:
+            cloudpickle.dumps(obj)
+        except Exception as e:
+            return f'{name} (a {type(obj).__module__}.{type(obj).__qualname__}: {type(e).__name__}: {str(e)[:200]})'
+    return None
 
 
 def _lost_error(text: str) -> JobBackendError:
@@ -604,8 +628,16 @@ class DaskBackgroundExecutor(JobExecutor):
         fields, tenant = _capture_context()
         future = DaskJobFuture(self, job)
         job.future = future
-        job.dask_future = self._client.submit(run_remote_job, fn, args, kwargs, fields, tenant, pre_fn, post_fn,
-                                              self._log_settings, (self._topic, job.key), key=job.key, pure=False)
+        try:
+            job.dask_future = self._client.submit(run_remote_job, fn, args, kwargs, fields, tenant, pre_fn, post_fn,
+                                                  self._log_settings, (self._topic, job.key), key=job.key, pure=False)
+        except Exception as e:
+            culprit = _unpicklable_part(fn, args, kwargs, pre_fn, post_fn)
+            if culprit is None:
+                raise
+            raise JobSerializationError(
+                f'cannot submit {job.label}: {culprit} cannot be pickled to reach a Dask worker; pass values that '
+                f'can (or what the job needs to rebuild them: a path, a URL, settings)') from e
         self._pending[job.key] = job
         job.dask_future.add_done_callback(self._on_done)
         return future
@@ -628,6 +660,7 @@ class DaskBackgroundExecutor(JobExecutor):
 
         Raises:
             JobBackendError: the scheduler is unreachable (fails at once, no waiting).
+            JobSerializationError (a TypeError): the function or an argument cannot be pickled (names it).
         """
         if self._submit_plain(fn, args, kwargs) is None:
             self._logger.debug('background executor is shut down; job %s not queued', job_name(fn))
@@ -640,6 +673,7 @@ class DaskBackgroundExecutor(JobExecutor):
         Raises:
             RuntimeError: the executor is shut down.
             JobBackendError: the scheduler is unreachable (fails at once, no waiting).
+            JobSerializationError (a TypeError): the function or an argument cannot be pickled (names it).
         """
         future = self._submit_plain(fn, args, kwargs)
         if future is None:
@@ -656,6 +690,8 @@ class DaskBackgroundExecutor(JobExecutor):
 
         Raises:
             JobBackendError: the scheduler is unreachable.
+            JobSerializationError (a TypeError): the function or an argument cannot be pickled (names it; the id is
+                not left taken).
         """
         return self._submit_unique(job_id, None, fn, None, args, kwargs)
 

@@ -503,3 +503,26 @@ def _pid_alive(pid: int) -> bool:
             return f.read().split(')')[-1].split()[0] != 'Z'
     except OSError:
         return True
+
+
+def test_an_argument_that_cannot_be_pickled_is_a_clear_error(make_exec: Callable[..., Any]) -> None:
+    """A job's argument that cannot reach a worker (a lock, an open socket, a generator): the submission fails at
+    once naming the job and the argument (distributed's own error names only its internal task graph type), and
+    nothing is left queued or claimed."""
+    from scitrera_app_framework.exceptions import SAFError
+
+    ex = make_exec()
+    lock = threading.Lock()
+    with pytest.raises(TypeError) as info:
+        ex.submit(job_sleep, 0, lock)
+    error = info.value
+    assert isinstance(error, SAFError), repr(error)
+    text = str(error)
+    assert 'job_sleep' in text and 'args[1]' in text and 'lock' in text and 'pickle' in text, text
+    with pytest.raises(TypeError, match=r"kwargs\['value'\]"):
+        ex.submit(job_sleep, 0, value=lock)
+    with pytest.raises(TypeError, match='args'):
+        ex.submit_unique_job('pickle-u', job_sleep, 0, lock)
+    assert ex.pending_count() == 0 and not ex.contains_job('pickle-u')
+    assert ex.submit_unique_job('pickle-u', job_sleep, 0, 'ok')  # the id was not left claimed
+    assert ex.submit(job_sleep, 0, 'fine').result(TIMEOUT) == 'fine'
