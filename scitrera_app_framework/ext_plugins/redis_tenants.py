@@ -4,7 +4,8 @@ Each tenant's settings are one Redis hash, ``<SAF_MULTITENANT_REDIS_PREFIX><tena
 ``saf:tenant:``), read when the tenant is first used and then served from memory (the provider's LRU cache,
 ``SAF_MULTITENANT_CACHE_SIZE``). :meth:`RedisTenantProvider.set_tenant_values` writes a hash and publishes the
 tenant id on the channel ``<prefix>changed``; every replica listens there (one daemon thread) and re-reads the
-changed tenant's hash, so the ``Variables`` it already handed out see the change. After a lost connection a
+changed tenant's hash, so the ``Variables`` it already handed out see the change (once per batch of announcements
+waiting: a flood of announcements of one tenant is one read). After a lost connection a
 replica re-reads every tenant it caches, since changes made meanwhile were not heard (a connection that
 redis-py re-opened by itself, after a ``CLIENT KILL`` or a proxy's restart, included).
 
@@ -44,6 +45,7 @@ CHANNEL_SUFFIX = 'changed'
 #: the longest pause between two reconnection attempts of the listener (seconds)
 MAX_BACKOFF = 2.0
 _BATCH = 500  # hashes read per pipeline when re-reading every cached tenant
+_DRAIN = 10_000  # announcements taken at once by the listener (each tenant among them is re-read once)
 
 
 class TenantStoreUnavailableError(MultiTenantError, ConnectionError):
@@ -440,7 +442,17 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                                              'opened again; announcements made meanwhile were missed, re-read %d '
                                              'cached tenant(s)', self._shown, n)
                     if message is not None and message.get('type') == 'message':
-                        self._on_message(message.get('data'))
+                        # the announcements already waiting too, each tenant re-read once: a read made after its
+                        # last announcement arrived sees every change announced
+                        waiting = [message.get('data')]
+                        while len(waiting) < _DRAIN:
+                            more = pubsub.get_message(timeout=0)
+                            if more is None:
+                                break
+                            if more.get('type') == 'message':
+                                waiting.append(more.get('data'))
+                        for data in dict.fromkeys(waiting):
+                            self._on_message(data)
             except Exception as e:  # a lost connection, or the connection closed under us by close()
                 self._subscribed.clear()
                 if self._stop.is_set():

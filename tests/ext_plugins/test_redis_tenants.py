@@ -533,3 +533,39 @@ def test_a_password_in_the_query_string_is_never_shown(redis_server: RedisServer
         with pytest.raises(TenantStoreUnavailableError) as info:
             RedisTenantProvider(Variables(), url=url, timeout=1.0)
         assert wrong not in str(info.value) and 'AuthenticationError' in str(info.value), str(info.value)
+
+
+def test_a_flood_of_announcements_is_read_once_per_tenant(make_provider: Callable[..., RedisTenantProvider],
+                                                          redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """A bulk job announcing one tenant 20,000 times: the listener re-reads the tenant once per batch of waiting
+    announcements, not 20,000 times (each a round trip that delays every other tenant's change)."""
+    import redis
+
+    reader = make_provider(timeout=0.5)
+    writer = make_provider()
+    writer.set_tenant_values('busy', {'v': '0'})
+    writer.set_tenant_values('quiet', {'v': 'before'})
+    busy, quiet = reader.get_tenant_variables('busy'), reader.get_tenant_variables('quiet')
+    reads: list[str] = []
+    original = reader.refresh
+
+    def counting(tenant_id: str) -> bool:
+        reads.append(tenant_id)
+        return original(tenant_id)
+
+    monkeypatch.setattr(reader, 'refresh', counting)
+    n = 20_000
+    raw = redis.Redis.from_url(redis_server.url)
+    try:
+        pipe = raw.pipeline(transaction=False)
+        pipe.hset(reader.tenant_key('busy'), 'v', 'last')
+        for _ in range(n):
+            pipe.publish(reader.channel, 'busy')
+        pipe.execute()
+    finally:
+        raw.close()
+    writer.set_tenant_values('quiet', {'v': 'after'})
+    assert _wait(lambda: quiet.get('v') == 'after', 60.0)
+    assert busy.get('v') == 'last'
+    assert reads.count('busy') < n // 4, reads.count('busy')
