@@ -971,9 +971,9 @@ class DaskBackgroundExecutor(JobExecutor):
     def shutdown(self, wait: bool = False, cancel_pending: bool = True, timeout: Optional[float] = None) -> None:
         """Stop accepting jobs. With ``cancel_pending`` cancel the jobs no worker has started (the running ones
         finish). With ``wait`` wait for the rest (at most ``timeout`` seconds; then the ones not started are
-        cancelled, the running ones fail with :class:`JobBackendError`, a warning says how many, and the embedded cluster's
-        workers still running them are killed), then close the client and the embedded cluster. Without ``wait`` they are closed once the last job is done. Safe to
-        call twice."""
+        cancelled, the running ones fail with :class:`JobBackendError`, a warning says how many, and the embedded
+        cluster's workers still running them are killed), then close the client and the embedded cluster. Without
+        ``wait`` they are closed once the last job is done. Safe to call twice."""
         with self._lock:
             self._shut_down = True
             jobs = list(self._pending.values())

@@ -398,5 +398,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
-__all__ = ['JobExecutor', 'BackgroundExecutor', 'JobBackendError', 'JobSerializationError', 'JobBackendConfigError', 'DEFAULT_JOB_THREADS',
-           'THREAD_NAME_PREFIX', 'JOB_BACKENDS', 'job_name', 'parse_job_threads', 'parse_job_backend']
+__all__ = ['JobExecutor', 'BackgroundExecutor', 'JobBackendError', 'JobSerializationError', 'JobBackendConfigError',
+           'DEFAULT_JOB_THREADS', 'THREAD_NAME_PREFIX', 'JOB_BACKENDS', 'job_name', 'parse_job_threads',
+           'parse_job_backend']
