@@ -461,7 +461,8 @@ class DaskBackgroundExecutor(JobExecutor):
         max_workers: worker processes of the embedded cluster (>= 1).
         logger: where job failures and collisions are logged.
         collisions_info: log a rejected duplicate unique job at INFO (True) or DEBUG (False).
-        connect_timeout: seconds to wait for the scheduler at start-up.
+        connect_timeout: seconds to wait for the scheduler at start-up, and for its answer to each question the
+            executor asks it (unique job ids).
         log_settings: how worker processes write log records (None: their logging is left alone).
         claim_ttl: seconds a unique-job claim holds if its task never reaches the scheduler.
 
@@ -484,6 +485,7 @@ class DaskBackgroundExecutor(JobExecutor):
         self._collision_level = logging.INFO if collisions_info else logging.DEBUG
         self._log_settings = log_settings
         self._claim_ttl = float(claim_ttl)
+        self._call_timeout = float(connect_timeout)  # a scheduler that stops answering fails a call after this
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending: dict[str, _Job] = {}
@@ -535,11 +537,20 @@ class DaskBackgroundExecutor(JobExecutor):
         register = getattr(self._client, 'register_plugin', None) or self._client.register_worker_plugin
         try:
             if settings.logger and self._cluster is None:  # an external scheduler (the embedded one is ours)
-                self._client.run_on_scheduler(adopt_app_logger, settings.logger)
+                self._on_scheduler(adopt_app_logger, settings.logger)
             register(WorkerLoggingPlugin(settings), name=name)
         except Exception as e:
             self._logger.debug('could not register the worker logging plugin on %s (%s: %s); each job sets the '
                                'logging identity when it starts', self._where, type(e).__name__, e)
+
+    def _on_scheduler(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in the scheduler's event loop; returns its result.
+
+        Raises:
+            TimeoutError: no answer within the connect timeout (a scheduler that stops answering, e.g. frozen).
+            Whatever the call raises (the connection lost).
+        """
+        return self._client.run_on_scheduler(fn, *args, callback_timeout=self._call_timeout)
 
     # --- properties --------------------------------------------------------------------------------------
     @property
@@ -609,7 +620,7 @@ class DaskBackgroundExecutor(JobExecutor):
         claims = [(job.id_key, job.token) for job in left if job.id_key is not None]
         if claims and self._client.status == 'running':
             try:
-                self._client.run_on_scheduler(release_unique_many, claims)
+                self._on_scheduler(release_unique_many, claims)
             except Exception as e:
                 self._logger.debug('could not release %d unique job id(s) on the scheduler: %s', len(claims), e)
         for job in left:
@@ -728,7 +739,7 @@ class DaskBackgroundExecutor(JobExecutor):
         granted = False
         try:
             try:
-                granted = self._client.run_on_scheduler(claim_unique, id_key, token, job.key, self._claim_ttl)
+                granted = self._on_scheduler(claim_unique, id_key, token, job.key, self._claim_ttl)
             except Exception as e:
                 raise JobBackendError(f'cannot submit unique job {job_id!r} ({label}): {self._where} did not answer '
                                       f'({type(e).__name__}: {mask_text(str(e))[:200]})') from e
@@ -758,7 +769,7 @@ class DaskBackgroundExecutor(JobExecutor):
 
     def _release_claim(self, job: _Job) -> None:
         try:
-            self._client.run_on_scheduler(release_unique, job.id_key, job.token)
+            self._on_scheduler(release_unique, job.id_key, job.token)
         except Exception as e:  # the scheduler is gone: its claims are gone with it
             self._logger.debug('could not release unique job %r on the scheduler: %s', job.job_id, e)
 
@@ -824,7 +835,7 @@ class DaskBackgroundExecutor(JobExecutor):
         claims = [(job.id_key, job.token) for job in jobs if job.id_key is not None]
         if claims and self._client.status == 'running':
             try:
-                self._client.run_on_scheduler(release_unique_many, claims)
+                self._on_scheduler(release_unique_many, claims)
             except Exception as e:  # the scheduler is gone: its claims are gone with it
                 self._logger.debug('could not release %d unique job id(s) on the scheduler: %s', len(claims), e)
         with self._lock:
@@ -952,7 +963,7 @@ class DaskBackgroundExecutor(JobExecutor):
         if self._client.status != 'running':
             return False
         try:
-            return bool(self._client.run_on_scheduler(unique_active, UNIQUE_KEY_PREFIX + repr(job_id),
+            return bool(self._on_scheduler(unique_active, UNIQUE_KEY_PREFIX + repr(job_id),
                                                       self._claim_ttl))
         except Exception as e:
             self._logger.debug('cannot ask %s about unique job %r: %s', self._where, job_id, e)

@@ -526,3 +526,48 @@ def test_an_argument_that_cannot_be_pickled_is_a_clear_error(make_exec: Callable
     assert ex.pending_count() == 0 and not ex.contains_job('pickle-u')
     assert ex.submit_unique_job('pickle-u', job_sleep, 0, 'ok')  # the id was not left claimed
     assert ex.submit(job_sleep, 0, 'fine').result(TIMEOUT) == 'fine'
+
+
+def test_a_scheduler_that_stops_answering_does_not_hang_unique_jobs(tmp_path: Any) -> None:
+    """An external scheduler that keeps its connections but stops answering (SIGSTOP: a frozen VM, a process
+    stuck in a long GC): ``submit_unique_job`` asks it for the id, and must fail with ``JobBackendError`` after the
+    connect timeout instead of hanging the caller for ever; once it answers again, unique jobs work."""
+    import signal
+    import subprocess
+    import sys
+
+    from scitrera_app_framework.base_plugins._dask_backend import DaskBackgroundExecutor
+
+    port = _free_port()
+    scheduler = subprocess.Popen(
+        [sys.executable, '-m', 'distributed.cli.dask_scheduler', '--host', '127.0.0.1', '--port', str(port),
+         '--dashboard-address', '127.0.0.1:0'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ex = None
+    try:
+        ex = DaskBackgroundExecutor(scheduler=f'tcp://127.0.0.1:{port}', connect_timeout=30)
+        ex._call_timeout = 1.0  # what connect_timeout sets; short here, the connection above may take long
+        os.kill(scheduler.pid, signal.SIGSTOP)
+        outcome: dict[str, Any] = {}
+
+        def submit() -> None:
+            try:
+                outcome['result'] = ex.submit_unique_job('frozen', job_sleep, 0)  # type: ignore[union-attr]
+            except Exception as e:  # noqa: BLE001 - reported below
+                outcome['error'] = e
+
+        t = threading.Thread(target=submit, daemon=True)
+        t.start()
+        t.join(TIMEOUT)
+        assert not t.is_alive(), 'submit_unique_job still waits for a scheduler that does not answer'
+        error = outcome.get('error')
+        assert isinstance(error, JobBackendError), outcome
+        assert "'frozen'" in str(error) and 'did not answer' in str(error), str(error)
+        assert ex.get_jobs() == []
+        os.kill(scheduler.pid, signal.SIGCONT)
+        assert _wait_until(lambda: ex.submit_unique_job('thawed', job_sleep, 0) is True)  # type: ignore[union-attr]
+    finally:
+        os.kill(scheduler.pid, signal.SIGCONT)
+        if ex is not None:
+            ex.shutdown(wait=True, timeout=2)
+        scheduler.terminate()
+        scheduler.wait(TIMEOUT)
