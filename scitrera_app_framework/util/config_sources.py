@@ -15,6 +15,7 @@ keeps the last good values and the error is reported to the caller).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import threading
@@ -133,7 +134,8 @@ class FileSource(KeySource):
     Args:
         path: the file. Its extension picks the reader (a file named ``.env...`` is a ``.env`` file).
         prefix: put ``PREFIX_`` before every key (``prefix='db'`` turns ``host`` into ``DB_HOST``).
-        optional: a missing file gives no values (and is read again on :meth:`reload`) instead of an error.
+        optional: a missing file (or one behind a dangling link, a link loop or a regular file where a directory
+            should be) gives no values (and is read again on :meth:`reload`) instead of an error.
         environ: where ``${NAME}`` in a ``.env`` file is looked up after the file's own values (default: the
             process environment).
         kind: ``env``, ``yaml``, ``json`` or ``toml`` when the extension does not say.
@@ -164,8 +166,13 @@ class FileSource(KeySource):
     def _read(self, keep_if_blank: bool = False) -> dict[str, Any]:
         try:
             p, text = read_text(self.path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             if self.optional:
+                self._lines = {}
+                return {}
+            raise
+        except OSError as e:
+            if self.optional and e.errno == errno.ELOOP:  # behind a link loop: missing, as behind a dangling link
                 self._lines = {}
                 return {}
             raise

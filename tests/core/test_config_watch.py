@@ -264,3 +264,25 @@ def test_a_file_truncated_then_written_never_loses_its_values(tmp_path: Path) ->
         assert w.v.get('port') == 3
     finally:
         logger.removeHandler(handler)
+
+
+def test_an_optional_file_behind_a_link_loop_is_missing_until_repaired(tmp_path: Path) -> None:
+    """An optional file whose path runs through a symbolic-link loop (``conf -> conf2 -> conf``: a botched
+    deployment) or through a regular file is missing, like one behind a dangling link: no values, no raw
+    ``OSError``; once the path is repaired the watch reads it."""
+    os.symlink(tmp_path / 'conf2', tmp_path / 'conf')
+    os.symlink(tmp_path / 'conf', tmp_path / 'conf2')
+    (tmp_path / 'plain').write_text('x')
+    v = Variables()
+    reloads: queue.Queue[set[str]] = queue.Queue()
+    v.on_reload(reloads.put)
+    add_file_source(tmp_path / 'plain' / 'app.yaml', v, optional=True)  # a file where a directory should be
+    add_file_source(tmp_path / 'conf' / 'app.yaml', v, optional=True, watch=True)
+    assert v.get('level') is None
+    with pytest.raises(OSError, match='app.yaml'):  # not optional: an error naming the file
+        add_file_source(tmp_path / 'conf' / 'app.yaml', Variables())
+    os.unlink(tmp_path / 'conf')
+    (tmp_path / 'conf').mkdir()
+    (tmp_path / 'conf' / 'app.yaml').write_text('level: repaired\n')
+    while v.get('level') != 'repaired':
+        reloads.get(timeout=TIMEOUT)
