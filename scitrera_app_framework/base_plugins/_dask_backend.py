@@ -33,6 +33,7 @@ import contextlib
 import functools
 import logging
 import os
+import pickle
 import queue
 import socket
 import sys
@@ -868,9 +869,11 @@ class DaskBackgroundExecutor(JobExecutor):
                     return
                 job = finished[0]
                 reason = (mask_text(str(e)).strip().splitlines() or [''])[0][:200]
+                pickling = isinstance(e, (TypeError, pickle.PicklingError)) or 'serializ' in reason.lower()
                 outcomes[job.key] = (None, JobBackendError(
-                    f'the result of job {job.label} could not be sent back from {self._where} ({type(e).__name__}: '
-                    f'{reason}): a job\'s result must be picklable to come back from a worker'), '', False)
+                    f'the result of job {job.label} could not be fetched from {self._where} ({type(e).__name__}: '
+                    f'{reason})' + (': a job\'s result must be picklable to come back from a worker' if pickling
+                                    else '')), '', False)
                 return
             for job in finished:  # the connection was lost meanwhile
                 outcomes[job.key] = (None, _lost_error(
