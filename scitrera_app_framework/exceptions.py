@@ -35,6 +35,7 @@ _WHERE = {
     'NoCurrentTenantError': 'ext_plugins.multi_tenant', 'TenantNotFoundError': 'ext_plugins.multi_tenant',
     'YAMLParseError': 'k8s.util', 'KubeConfigError': 'k8s.util',
     'JobBackendError': 'base_plugins.background', 'JobBackendConfigError': 'base_plugins.background',
+    'JobSerializationError': 'base_plugins.background',
     'TenantStoreUnavailableError': 'ext_plugins.redis_tenants',
     'TenantValueError': 'ext_plugins.redis_tenants',
     'MetricsUnavailableError': 'core.metrics', 'OTelConfigError': 'ext_plugins.otel_plugin',

@@ -15,7 +15,8 @@ are, anything else as its ``str``) and the current tenant id are set on the work
 remote parent (W3C ``traceparent``; the job's log records carry its ``trace_id`` when the worker has
 ``opentelemetry-api``). Other context variables, thread-locals, the
 app's ``Variables``, plugins and extension values, open files, sockets and locks do not cross; a job sees only
-what it was given. The result comes back pickled; a failure comes back as the job's own exception with the
+what it was given. The result comes back pickled (one that cannot be pickled fails its job, alone, with
+:class:`JobBackendError` saying so); a failure comes back as the job's own exception with the
 remote traceback text in its ``saf_remote_traceback`` attribute, and is logged here with that traceback.
 
 The app's logging identity (:class:`WorkerLogSettings`: main logger name, level, format, static fields) reaches
@@ -34,6 +35,7 @@ import contextlib
 import functools
 import logging
 import os
+import pickle
 import queue
 import socket
 import sys
@@ -50,7 +52,14 @@ from ..core.logs import configure_logging, current_log_context, find_framework_h
 from ..core.tracing import attached_trace, trace_carrier
 from ..util.parsing import parse_bool_strict
 from ..util.secrets import mask_text, mask_url_credentials
-from .background import DEFAULT_JOB_THREADS, JobBackendConfigError, JobBackendError, JobExecutor, job_name
+from .background import (
+    DEFAULT_JOB_THREADS,
+    JobBackendConfigError,
+    JobBackendError,
+    JobExecutor,
+    JobSerializationError,
+    job_name,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..api.variables import Variables
@@ -212,8 +221,10 @@ def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
 
     First announces the start (``started`` is the client's event topic and the task key), then ``pre_fn()``
     runs, then the job, then ``post_fn(result)`` (unique jobs); an exception of any stage propagates with
-    ``saf_stage`` (``pre``, ``job`` or ``post``), ``saf_worker`` and ``saf_remote_traceback`` set on it.
-    ``traceparent`` (the submitter's active OpenTelemetry span, W3C) is the job's remote parent span context.
+    ``saf_stage`` (``pre``, ``job`` or ``post``), ``saf_worker`` and ``saf_remote_traceback`` set on it (one that
+    cannot be pickled is replaced by a :class:`JobBackendError` naming its type and message, with the same
+    attributes). ``traceparent`` (the submitter's active OpenTelemetry span, W3C) is the job's remote parent span
+    context.
     """
     _announce_start(started)
     ensure_worker_logging(settings)
@@ -237,7 +248,37 @@ def run_remote_job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
             return result
         except Exception as e:
             _annotate(e, stage)
-            raise
+            stand_in = _picklable_failure(e)
+            if stand_in is e:
+                raise
+        raise stand_in  # outside the except block: Dask pickles an exception's context too, and that one cannot be
+
+
+def _picklable_failure(e: BaseException) -> BaseException:
+    """``e`` if it can be pickled (to come back to the submitting side); else a :class:`JobBackendError` naming its
+    type and message, with the same ``saf_*`` attributes (the worker's traceback included)."""
+    try:
+        import cloudpickle
+        chain: list[BaseException] = []
+        seen: Optional[BaseException] = e
+        while seen is not None and len(chain) < 20 and seen not in chain:  # Dask sends the causes along
+            chain.append(seen)
+            seen = seen.__cause__ or seen.__context__
+        cloudpickle.dumps(chain)
+        return e
+    except Exception as problem:
+        try:
+            message = str(e)
+        except Exception:  # a __str__ that fails too
+            message = '<str() failed>'
+        stand_in = JobBackendError(
+            f'{type(e).__module__}.{type(e).__qualname__}: {message[:500]} (this exception cannot be pickled to come '
+            f'back from the worker: {type(problem).__name__}: {str(problem)[:200]}; the worker\'s traceback is in '
+            f'saf_remote_traceback)')
+        for name in ('saf_stage', 'saf_worker', 'saf_remote_traceback'):
+            if hasattr(e, name):
+                setattr(stand_in, name, getattr(e, name))
+        return stand_in
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -293,6 +334,30 @@ def unique_active(id_key: str, ttl: float, dask_scheduler: Any = None) -> bool:
 
 # ----------------------------------------------------------------------------------------------------------------
 # submitting side
+
+
+def _unpicklable_part(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                      pre_fn: Optional[Callable[[], Any]], post_fn: Optional[Callable[[Any], Any]]) -> Optional[str]:
+    """Which part of a job cannot be pickled (``"args[1] (a _thread.lock: TypeError: ...)"``), or None."""
+    import cloudpickle
+
+    parts: list[tuple[str, Any]] = [('the job function', fn)]
+    parts += [(f'args[{i}]', a) for i, a in enumerate(args)]
+    parts += [(f'kwargs[{k!r}]', a) for k, a in kwargs.items()]
+    parts += [(name, f) for name, f in (('the pre function', pre_fn), ('the post function', post_fn)) if f is not None]
+    for name, obj in parts:
+        try:
+            cloudpickle.dumps(obj)
+        except Exception as e:
+            return f'{name} (a {type(obj).__module__}.{type(obj).__qualname__}: {type(e).__name__}: {str(e)[:200]})'
+    return None
+
+
+def _lost_error(text: str) -> JobBackendError:
+    """The error of a job whose outcome is unknown because the connection to the scheduler was lost."""
+    error = JobBackendError(text)
+    error.saf_lost = True  # type: ignore[attr-defined]
+    return error
 
 
 def _capture_context() -> tuple[Optional[dict[str, Any]], Optional[str]]:
@@ -404,7 +469,8 @@ class DaskBackgroundExecutor(JobExecutor):
         max_workers: worker processes of the embedded cluster (>= 1).
         logger: where job failures and collisions are logged.
         collisions_info: log a rejected duplicate unique job at INFO (True) or DEBUG (False).
-        connect_timeout: seconds to wait for the scheduler at start-up.
+        connect_timeout: seconds to wait for the scheduler at start-up, and for its answer to each question the
+            executor asks it (unique job ids).
         log_settings: how worker processes write log records (None: their logging is left alone).
         claim_ttl: seconds a unique-job claim holds if its task never reaches the scheduler.
 
@@ -427,6 +493,7 @@ class DaskBackgroundExecutor(JobExecutor):
         self._collision_level = logging.INFO if collisions_info else logging.DEBUG
         self._log_settings = log_settings
         self._claim_ttl = float(claim_ttl)
+        self._call_timeout = float(connect_timeout)  # a scheduler that stops answering fails a call after this
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending: dict[str, _Job] = {}
@@ -478,11 +545,20 @@ class DaskBackgroundExecutor(JobExecutor):
         register = getattr(self._client, 'register_plugin', None) or self._client.register_worker_plugin
         try:
             if settings.logger and self._cluster is None:  # an external scheduler (the embedded one is ours)
-                self._client.run_on_scheduler(adopt_app_logger, settings.logger)
+                self._on_scheduler(adopt_app_logger, settings.logger)
             register(WorkerLoggingPlugin(settings), name=name)
         except Exception as e:
             self._logger.debug('could not register the worker logging plugin on %s (%s: %s); each job sets the '
                                'logging identity when it starts', self._where, type(e).__name__, e)
+
+    def _on_scheduler(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in the scheduler's event loop; returns its result.
+
+        Raises:
+            TimeoutError: no answer within the connect timeout (a scheduler that stops answering, e.g. frozen).
+            Whatever the call raises (the connection lost).
+        """
+        return self._client.run_on_scheduler(fn, *args, callback_timeout=self._call_timeout)
 
     # --- properties --------------------------------------------------------------------------------------
     @property
@@ -552,7 +628,7 @@ class DaskBackgroundExecutor(JobExecutor):
         claims = [(job.id_key, job.token) for job in left if job.id_key is not None]
         if claims and self._client.status == 'running':
             try:
-                self._client.run_on_scheduler(release_unique_many, claims)
+                self._on_scheduler(release_unique_many, claims)
             except Exception as e:
                 self._logger.debug('could not release %d unique job id(s) on the scheduler: %s', len(claims), e)
         for job in left:
@@ -571,9 +647,17 @@ class DaskBackgroundExecutor(JobExecutor):
         fields, tenant = _capture_context()
         future = DaskJobFuture(self, job)
         job.future = future
-        job.dask_future = self._client.submit(run_remote_job, fn, args, kwargs, fields, tenant, pre_fn, post_fn,
-                                              self._log_settings, (self._topic, job.key), key=job.key, pure=False,
-                                              traceparent=trace_carrier())
+        try:
+            job.dask_future = self._client.submit(run_remote_job, fn, args, kwargs, fields, tenant, pre_fn, post_fn,
+                                                  self._log_settings, (self._topic, job.key), key=job.key, pure=False,
+                                                  traceparent=trace_carrier())
+        except Exception as e:
+            culprit = _unpicklable_part(fn, args, kwargs, pre_fn, post_fn)
+            if culprit is None:
+                raise
+            raise JobSerializationError(
+                f'cannot submit {job.label}: {culprit} cannot be pickled to reach a Dask worker; pass values that '
+                f'can (or what the job needs to rebuild them: a path, a URL, settings)') from e
         self._pending[job.key] = job
         job.dask_future.add_done_callback(self._on_done)
         if instrument.JOB_TRACKER is not None:  # metrics on (core.instrument)
@@ -598,6 +682,7 @@ class DaskBackgroundExecutor(JobExecutor):
 
         Raises:
             JobBackendError: the scheduler is unreachable (fails at once, no waiting).
+            JobSerializationError (a TypeError): the function or an argument cannot be pickled (names it).
         """
         if self._submit_plain(fn, args, kwargs) is None:
             self._logger.debug('background executor is shut down; job %s not queued', job_name(fn))
@@ -610,6 +695,7 @@ class DaskBackgroundExecutor(JobExecutor):
         Raises:
             RuntimeError: the executor is shut down.
             JobBackendError: the scheduler is unreachable (fails at once, no waiting).
+            JobSerializationError (a TypeError): the function or an argument cannot be pickled (names it).
         """
         future = self._submit_plain(fn, args, kwargs)
         if future is None:
@@ -626,6 +712,8 @@ class DaskBackgroundExecutor(JobExecutor):
 
         Raises:
             JobBackendError: the scheduler is unreachable.
+            JobSerializationError (a TypeError): the function or an argument cannot be pickled (names it; the id is
+                not left taken).
         """
         return self._submit_unique(job_id, None, fn, None, args, kwargs)
 
@@ -662,7 +750,7 @@ class DaskBackgroundExecutor(JobExecutor):
         granted = False
         try:
             try:
-                granted = self._client.run_on_scheduler(claim_unique, id_key, token, job.key, self._claim_ttl)
+                granted = self._on_scheduler(claim_unique, id_key, token, job.key, self._claim_ttl)
             except Exception as e:
                 raise JobBackendError(f'cannot submit unique job {job_id!r} ({label}): {self._where} did not answer '
                                       f'({type(e).__name__}: {mask_text(str(e))[:200]})') from e
@@ -692,7 +780,7 @@ class DaskBackgroundExecutor(JobExecutor):
 
     def _release_claim(self, job: _Job) -> None:
         try:
-            self._client.run_on_scheduler(release_unique, job.id_key, job.token)
+            self._on_scheduler(release_unique, job.id_key, job.token)
         except Exception as e:  # the scheduler is gone: its claims are gone with it
             self._logger.debug('could not release unique job %r on the scheduler: %s', job.job_id, e)
 
@@ -751,22 +839,14 @@ class DaskBackgroundExecutor(JobExecutor):
         outcomes: dict[str, tuple[Any, Optional[BaseException], str, bool]] = {}
         finished = [job for job in jobs if job.dask_future.status == 'finished']
         if finished:
-            try:
-                results = self._client.gather([job.dask_future for job in finished])
-                for job, result in zip(finished, results):
-                    outcomes[job.key] = (result, None, '', False)
-            except Exception as e:  # the outcomes could not be fetched (connection lost meanwhile)
-                for job in finished:
-                    outcomes[job.key] = (None, JobBackendError(
-                        f'the outcome of job {job.label} could not be fetched from {self._where} '
-                        f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False)
+            self._gather(finished, outcomes)
         for job in jobs:
             if job.key not in outcomes:
                 outcomes[job.key] = self._outcome(job)
         claims = [(job.id_key, job.token) for job in jobs if job.id_key is not None]
         if claims and self._client.status == 'running':
             try:
-                self._client.run_on_scheduler(release_unique_many, claims)
+                self._on_scheduler(release_unique_many, claims)
             except Exception as e:  # the scheduler is gone: its claims are gone with it
                 self._logger.debug('could not release %d unique job id(s) on the scheduler: %s', len(claims), e)
         with self._lock:
@@ -784,6 +864,35 @@ class DaskBackgroundExecutor(JobExecutor):
             if job.future is not None:
                 self._complete(job.future, result, error, cancelled)
 
+    def _gather(self, finished: list[_Job], outcomes: dict[str, tuple[Any, Optional[BaseException], str, bool]]
+                ) -> None:
+        """Fetch the results of ``finished`` jobs into ``outcomes``: in one ``gather``, or, when that fails while
+        the scheduler is still there (a result that cannot be pickled on its worker), one job at a time, so that
+        only the jobs whose results cannot come back fail."""
+        try:
+            results = self._client.gather([job.dask_future for job in finished])
+        except Exception as e:
+            if self._client.status == 'running':
+                if len(finished) > 1:
+                    for job in finished:
+                        self._gather([job], outcomes)
+                    return
+                job = finished[0]
+                reason = (mask_text(str(e)).strip().splitlines() or [''])[0][:200]
+                pickling = isinstance(e, (TypeError, pickle.PicklingError)) or 'serializ' in reason.lower()
+                outcomes[job.key] = (None, JobBackendError(
+                    f'the result of job {job.label} could not be fetched from {self._where} ({type(e).__name__}: '
+                    f'{reason})' + (': a job\'s result must be picklable to come back from a worker' if pickling
+                                    else '')), '', False)
+                return
+            for job in finished:  # the connection was lost meanwhile
+                outcomes[job.key] = (None, _lost_error(
+                    f'the outcome of job {job.label} could not be fetched from {self._where} '
+                    f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False)
+            return
+        for job, result in zip(finished, results):
+            outcomes[job.key] = (result, None, '', False)
+
     def _outcome(self, job: _Job) -> tuple[Any, Optional[BaseException], str, bool]:
         """(result, error, remote traceback, cancelled) of a job that did not finish normally."""
         dask_future = job.dask_future
@@ -796,14 +905,14 @@ class DaskBackgroundExecutor(JobExecutor):
             if job.cancel_requested:
                 return None, None, '', True
             # cancelled by the client itself: the connection to the scheduler was lost
-            return None, JobBackendError(f'{self._where} was lost before job {job.label} finished; it may or may '
-                                         f'not have run'), '', False
+            return None, _lost_error(f'{self._where} was lost before job {job.label} finished; it may or may not '
+                                     f'have run'), '', False
         except Exception as e:
-            return None, JobBackendError(f'the outcome of job {job.label} could not be fetched from {self._where} '
-                                         f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False
+            return None, _lost_error(f'the outcome of job {job.label} could not be fetched from {self._where} '
+                                     f'({type(e).__name__}: {mask_text(str(e))[:200]})'), '', False
 
     def _log_failure(self, job: _Job, error: BaseException, remote_tb: str) -> None:
-        if isinstance(error, JobBackendError):
+        if getattr(error, 'saf_lost', False):  # one lost connection fails many jobs: logged once
             if not self._lost_logged:
                 self._lost_logged = True
                 self._logger.error('%s (further jobs lost this way are logged at DEBUG)', error)
@@ -867,7 +976,7 @@ class DaskBackgroundExecutor(JobExecutor):
         if self._client.status != 'running':
             return False
         try:
-            return bool(self._client.run_on_scheduler(unique_active, UNIQUE_KEY_PREFIX + repr(job_id),
+            return bool(self._on_scheduler(unique_active, UNIQUE_KEY_PREFIX + repr(job_id),
                                                       self._claim_ttl))
         except Exception as e:
             self._logger.debug('cannot ask %s about unique job %r: %s', self._where, job_id, e)
@@ -886,9 +995,9 @@ class DaskBackgroundExecutor(JobExecutor):
     def shutdown(self, wait: bool = False, cancel_pending: bool = True, timeout: Optional[float] = None) -> None:
         """Stop accepting jobs. With ``cancel_pending`` cancel the jobs no worker has started (the running ones
         finish). With ``wait`` wait for the rest (at most ``timeout`` seconds; then the ones not started are
-        cancelled, the running ones fail with :class:`JobBackendError`, and a warning says how many), then close
-        the client and the embedded cluster. Without ``wait`` they are closed once the last job is done. Safe to
-        call twice."""
+        cancelled, the running ones fail with :class:`JobBackendError`, a warning says how many, and the embedded
+        cluster's workers still running them are killed), then close the client and the embedded cluster. Without
+        ``wait`` they are closed once the last job is done. Safe to call twice."""
         with self._lock:
             self._shut_down = True
             jobs = list(self._pending.values())
@@ -909,6 +1018,7 @@ class DaskBackgroundExecutor(JobExecutor):
             return
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         orphaned = False
+        abandoned_running = False
         with self._lock:
             while self._pending and self._client.status == 'running':
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -926,12 +1036,28 @@ class DaskBackgroundExecutor(JobExecutor):
                                  'them', len(left), self._where, timeout if timeout is not None else 0)
             self._cancel_dask(left)
             for job in left:
+                abandoned_running = abandoned_running or job.started
                 if job.future is not None:
                     abandoned = JobBackendError(
                         f'job {job.label} was still running on {self._where} when the executor shut down (waited '
                         f'{timeout:g}s); its outcome is unknown') if job.started else None
                     self._complete(job.future, None, abandoned, abandoned is None)
+        if abandoned_running:  # the time is up: their workers are stopped, not waited for
+            self._stop_workers_now()
         self.close()
+
+    def _stop_workers_now(self, grace: float = 0.5) -> None:
+        """Close the embedded cluster's nannies, killing a worker still busy after ``grace`` seconds (a nanny's
+        own close waits 4s for it, beyond the shutdown's time budget). Best effort."""
+        cluster = self._cluster
+        if cluster is None:
+            return
+        try:
+            nannies = list(cluster.workers.values())
+            if nannies:
+                cluster.sync(_close_nannies, nannies, grace)
+        except Exception as e:  # the cluster closes them (slower) all the same
+            self._logger.debug('stopping the workers of %s failed: %s', self._where, e)
 
     def _close_when_idle(self) -> None:
         with self._lock:
@@ -961,6 +1087,14 @@ class DaskBackgroundExecutor(JobExecutor):
         state = 'shut down' if self._shut_down else self._client.status
         return (f'<DaskBackgroundExecutor {self._where} workers={self._max_workers} pending={len(self._pending)} '
                 f'unique_jobs={len(self.get_jobs())} {state}>')
+
+
+async def _close_nannies(nannies: list[Any], grace: float) -> None:
+    """In the cluster's event loop: close the nannies, each killing its worker after ``0.8 * grace`` seconds."""
+    import asyncio
+
+    await asyncio.gather(*(n.close(timeout=grace, reason='saf-shutdown-timeout') for n in nannies),
+                         return_exceptions=True)
 
 
 def parse_connect_timeout(value: Any) -> float:

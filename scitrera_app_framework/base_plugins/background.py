@@ -40,6 +40,11 @@ class JobBackendError(SAFError, RuntimeError):
     names the backend, the (masked) address and what to check."""
 
 
+class JobSerializationError(JobBackendError, TypeError):
+    """A job cannot be sent to another process (the ``dask`` backend): its function or an argument cannot be
+    pickled; the message names the job, the part (``args[1]``, ``kwargs['x']``) and its type."""
+
+
 class JobBackendConfigError(ConfigurationError):
     """A job backend setting is unusable (``SAF_JOB_BACKEND``, ``SAF_DASK_SCHEDULER`` unreachable at start-up,
     ``distributed`` not installed); the message names the variable, its (masked) value and the fix."""
@@ -411,5 +416,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
-__all__ = ['JobExecutor', 'BackgroundExecutor', 'JobBackendError', 'JobBackendConfigError', 'DEFAULT_JOB_THREADS',
-           'THREAD_NAME_PREFIX', 'JOB_BACKENDS', 'job_name', 'parse_job_threads', 'parse_job_backend']
+__all__ = ['JobExecutor', 'BackgroundExecutor', 'JobBackendError', 'JobSerializationError', 'JobBackendConfigError',
+           'DEFAULT_JOB_THREADS', 'THREAD_NAME_PREFIX', 'JOB_BACKENDS', 'job_name', 'parse_job_threads',
+           'parse_job_backend']

@@ -4,8 +4,10 @@ Each tenant's settings are one Redis hash, ``<SAF_MULTITENANT_REDIS_PREFIX><tena
 ``saf:tenant:``), read when the tenant is first used and then served from memory (the provider's LRU cache,
 ``SAF_MULTITENANT_CACHE_SIZE``). :meth:`RedisTenantProvider.set_tenant_values` writes a hash and publishes the
 tenant id on the channel ``<prefix>changed``; every replica listens there (one daemon thread) and re-reads the
-changed tenant's hash, so the ``Variables`` it already handed out see the change. After a lost connection a
-replica re-reads every tenant it caches, since changes made meanwhile were not heard.
+changed tenant's hash, so the ``Variables`` it already handed out see the change (once per batch of announcements
+waiting: a flood of announcements of one tenant is one read). After a lost connection a
+replica re-reads every tenant it caches, since changes made meanwhile were not heard (a connection that
+redis-py re-opened by itself, after a ``CLIENT KILL`` or a proxy's restart, included).
 
 While Redis is unreachable the cached tenants keep serving (the outage is logged once, and its end once); a
 tenant first used meanwhile raises :class:`TenantStoreUnavailableError`. The listener never dies: a failure is
@@ -26,9 +28,10 @@ import logging
 import threading
 import weakref
 from typing import Any, Iterator, Mapping, Optional
+from urllib.parse import unquote
 
 from ..api.variables import Variables
-from ..util.secrets import mask_text, mask_url_credentials
+from ..util.secrets import MASK, is_secret_key, mask_text, mask_url_credentials
 from ._tenant_base import MultiTenantConfigError, MultiTenantError
 from ._tenant_provider import BaseMultiTenantProvider
 
@@ -42,6 +45,7 @@ CHANNEL_SUFFIX = 'changed'
 #: the longest pause between two reconnection attempts of the listener (seconds)
 MAX_BACKOFF = 2.0
 _BATCH = 500  # hashes read per pipeline when re-reading every cached tenant
+_DRAIN = 10_000  # announcements taken at once by the listener (each tenant among them is re-read once)
 
 
 class TenantStoreUnavailableError(MultiTenantError, ConnectionError):
@@ -84,6 +88,15 @@ def decode_tenant_hash(tenant_id: str, key: str, raw: Any) -> dict[str, str]:
 
 
 def _show(url: str) -> str:
+    """The URL fit to print: the password masked, whether in ``user:password@`` or in the query string
+    (``?password=``, as redis-py also takes it)."""
+    base, sep, query = url.partition('?')
+    if sep:
+        pairs = []
+        for pair in query.split('&'):
+            name, eq, value = pair.partition('=')
+            pairs.append(f'{name}={MASK}' if eq and value and is_secret_key(unquote(name)) else pair)
+        url = base + sep + '&'.join(pairs)
     return mask_text(mask_url_credentials(url))
 
 
@@ -203,6 +216,7 @@ class RedisTenantProvider(BaseMultiTenantProvider):
         self._stop = threading.Event()
         self._subscribed = threading.Event()
         self._lost = False
+        self._connects = 0  # (re)connections of the listener's pub/sub connection, redis-py's own included
         self._pubsub: Any = None
         self._thread = threading.Thread(target=self._listen, name='saf-tenant-redis', daemon=True)
         self._thread.start()
@@ -280,13 +294,17 @@ class RedisTenantProvider(BaseMultiTenantProvider):
             TenantStoreUnavailableError: Redis cannot be reached (the tenant is not cached).
             TenantValueError: the tenant's hash holds something that is not text, or its key is not a hash.
         """
-        h = TenantHash(tenant_id)
-        self._hashes[tenant_id] = h  # registered before the read: a change announced meanwhile re-reads it
+        h = self._hashes.get(tenant_id)  # still followed for an evicted copy in use: both share it
+        fresh = h is None
+        if h is None:
+            h = TenantHash(tenant_id)
+            self._hashes[tenant_id] = h  # registered before the read: a change announced meanwhile re-reads it
         seq = next(self._seq)
         try:
             data = self._read_hash(tenant_id)
         except TenantValueError:
-            self._hashes.pop(tenant_id, None)
+            if fresh:
+                self._hashes.pop(tenant_id, None)
             raise
         except self._redis.RedisError as e:
             raise TenantStoreUnavailableError(
@@ -403,6 +421,10 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                 pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 self._pubsub = pubsub
                 pubsub.subscribe(self._channel)
+                # redis-py re-opens a pub/sub connection closed under it (CLIENT KILL, a proxy, a failover) by
+                # itself and re-subscribes: count those, announcements made meanwhile were not heard
+                pubsub.connection.register_connect_callback(self._on_listener_connect)
+                connects = self._connects
                 pubsub.get_message(timeout=self._timeout)  # the subscription's confirmation
                 if self._lost:
                     n = self.refresh_all()  # changes made while we were away were not heard
@@ -413,8 +435,24 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                 backoff = 0.05
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
+                    if self._connects != connects:  # re-connected (and re-subscribed) by redis-py
+                        connects = self._connects
+                        n = self.refresh_all()
+                        self._logger.warning('tenant store %s: the change listener\'s connection was closed and '
+                                             'opened again; announcements made meanwhile were missed, re-read %d '
+                                             'cached tenant(s)', self._shown, n)
                     if message is not None and message.get('type') == 'message':
-                        self._on_message(message.get('data'))
+                        # the announcements already waiting too, each tenant re-read once: a read made after its
+                        # last announcement arrived sees every change announced
+                        waiting = [message.get('data')]
+                        while len(waiting) < _DRAIN:
+                            more = pubsub.get_message(timeout=0)
+                            if more is None:
+                                break
+                            if more.get('type') == 'message':
+                                waiting.append(more.get('data'))
+                        for data in dict.fromkeys(waiting):
+                            self._on_message(data)
             except Exception as e:  # a lost connection, or the connection closed under us by close()
                 self._subscribed.clear()
                 if self._stop.is_set():
@@ -436,10 +474,16 @@ class RedisTenantProvider(BaseMultiTenantProvider):
                 self._pubsub = None
                 if pubsub is not None:
                     try:
+                        if pubsub.connection is not None:  # the connection goes back to the pool: not ours then
+                            pubsub.connection.deregister_connect_callback(self._on_listener_connect)
                         pubsub.close()
                     except Exception:
                         pass
         self._subscribed.clear()
+
+    def _on_listener_connect(self, connection: Any) -> None:
+        """redis-py's callback: the listener's pub/sub connection was (re)opened."""
+        self._connects += 1
 
     def _on_message(self, data: Any) -> None:
         """Handle one announcement on its own: a lost connection propagates (the listener reconnects and re-reads

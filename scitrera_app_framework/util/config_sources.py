@@ -15,6 +15,7 @@ keeps the last good values and the error is reported to the caller).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import threading
@@ -168,7 +169,8 @@ class FileSource(KeySource):
     Args:
         path: the file. Its extension picks the reader (a file named ``.env...`` is a ``.env`` file).
         prefix: put ``PREFIX_`` before every key (``prefix='db'`` turns ``host`` into ``DB_HOST``).
-        optional: a missing file gives no values (and is read again on :meth:`reload`) instead of an error.
+        optional: a missing file (or one behind a dangling link, a link loop or a regular file where a directory
+            should be) gives no values (and is read again on :meth:`reload`) instead of an error.
         environ: where ``${NAME}`` in a ``.env`` file is looked up after the file's own values (default: the
             process environment).
         kind: ``env``, ``yaml``, ``json`` or ``toml`` when the extension does not say.
@@ -196,14 +198,23 @@ class FileSource(KeySource):
         self.last_error: Optional[BaseException] = None
         super().__init__(self._read())
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self, keep_if_blank: bool = False) -> dict[str, Any]:
         try:
             p, text = read_text(self.path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             if self.optional:
                 self._lines = {}
                 return {}
             raise
+        except OSError as e:
+            if self.optional and e.errno == errno.ELOOP:  # behind a link loop: missing, as behind a dangling link
+                self._lines = {}
+                return {}
+            raise
+        if keep_if_blank and not text.strip():
+            # open(path, 'w') and a shell's '>' empty the file before writing it: not "no settings"
+            raise ConfigFileError(p, None, 'the file is empty (being written?); its last good values stay until it '
+                                           'holds settings again (to clear them on purpose, leave a comment in it)')
         lines: dict[str, int] = {}
         if self.kind == 'env':
             raw = parse_env_text(text, p, self._environ, lines)
@@ -253,12 +264,13 @@ class FileSource(KeySource):
         """Re-read the file; return the changed keys.
 
         Raises:
-            ConfigFileError / FileNotFoundError / OSError: the file cannot be read now; the last good values stay
-                (the caller logs the error).
+            ConfigFileError / FileNotFoundError / OSError: the file cannot be read now, or it became empty (as it
+                is while ``open(path, 'w')`` or a shell's ``>`` writes it); the last good values stay (the caller
+                logs the error).
         """
         with self._lock:
             try:
-                new = self._read()
+                new = self._read(keep_if_blank=bool(self._data))
             except BaseException as e:
                 self.last_error = e
                 raise

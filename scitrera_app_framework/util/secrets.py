@@ -245,6 +245,10 @@ _PAIR_RE = re.compile(
     r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]'"]+)''')
 
 
+# ?name=value / &name=value in a URL's query string
+_QUERY_PAIR_RE = re.compile(r'''([?&;])([A-Za-z_][A-Za-z0-9_.\-]*)=([^&;#\s'"]+)''')
+
+
 def mask_url_credentials(text: str) -> str:
     """Mask the password of every ``scheme://user:password@host`` in ``text``."""
     if '://' not in text or '@' not in text:
@@ -261,12 +265,18 @@ def _mask_pair(m: re.Match[str]) -> str:
     return f'{m.group("key")}{m.group("sep")}{quote}{MASK}{quote}'
 
 
+def _mask_query_pair(m: re.Match[str]) -> str:
+    return f'{m.group(1)}{m.group(2)}={MASK}' if is_secret_key(m.group(2)) else m.group(0)
+
+
 def mask_text(text: Any) -> str:
-    """Return ``str(text)`` with known secret values, URL credentials and secret-named ``name=value`` pairs
-    masked."""
+    """Return ``str(text)`` with known secret values, URL credentials (``user:password@`` and secret-named query
+    parameters such as ``?password=``) and secret-named ``name=value`` pairs masked."""
     s = text if isinstance(text, str) else str(text)
     s = mask_secret_values(s)
     s = mask_url_credentials(s)
+    if '?' in s and '://' in s:  # a URL's query: 'scheme:' would otherwise be taken for the pair's name
+        s = _QUERY_PAIR_RE.sub(_mask_query_pair, s)
     if '=' in s or ':' in s:
         s = _PAIR_RE.sub(_mask_pair, s)
     return s

@@ -64,6 +64,22 @@ def job_log_line(message: str) -> tuple[int, str, Any]:
     return os.getpid(), buf.getvalue(), current_tenant()
 
 
+def job_unpicklable_result() -> Any:
+    return threading.Lock()  # cannot be pickled: it cannot come back from the worker
+
+
+class _LockedError(Exception):
+    """An exception that cannot be pickled (it holds a lock)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def job_unpicklable_error(message: str) -> None:
+    raise _LockedError(message)
+
+
 def job_pre_fail() -> None:
     raise RuntimeError('pre says no')
 
@@ -372,3 +388,186 @@ def test_an_embedded_cluster_with_no_worker_left_fails_its_jobs_at_once() -> Non
             assert 'no worker left' in str(error) and 'LocalCluster' in str(error)
     finally:
         ex.shutdown(wait=True, timeout=5)
+
+
+class _Gate:
+    """Stands in for an executor's queue of finished jobs: holds the collector until :meth:`open`, so that every job
+    finished meanwhile is completed in one batch."""
+
+    def __init__(self, q: Any) -> None:
+        self.q = q
+        self.waiting = threading.Event()
+        self.opened = threading.Event()
+
+    def get(self, timeout: Any = None) -> Any:
+        self.waiting.set()
+        self.opened.wait()
+        return self.q.get(timeout=timeout)
+
+    def get_nowait(self) -> Any:
+        return self.q.get_nowait()
+
+    def put(self, item: Any) -> None:
+        self.q.put(item)
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+def test_a_result_that_cannot_come_back_fails_only_its_own_job(make_exec: Callable[..., Any],
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A job returning something that cannot be pickled fails, naming the problem; the jobs finished at the same
+    time (fetched in the same batch) keep their results, and each such failure is logged as a job failure."""
+    logger = logging.getLogger('test.dask.results')
+    ex = make_exec(logger=logger)
+    gate = _Gate(ex._done)
+    original = ex._done
+    ex._done = gate
+    original.put('-')  # wakes the collector, which then waits at the gate
+    assert gate.waiting.wait(TIMEOUT)
+    with caplog.at_level(logging.ERROR, logger='test.dask.results'):
+        futures = [ex.submit(job_sleep, 0, i) for i in range(4)]
+        bad = [ex.submit(job_unpicklable_result), ex.submit(job_unpicklable_result)]
+        futures += [ex.submit(job_sleep, 0, i) for i in range(4, 8)]
+        assert _wait_until(lambda: all(f._saf_job.dask_future.status == 'finished' for f in futures + bad))
+        gate.open()
+        assert [f.result(TIMEOUT) for f in futures] == list(range(8))
+        for f in bad:
+            error = f.exception(TIMEOUT)
+            assert isinstance(error, JobBackendError), error
+            assert 'job_unpicklable_result' in str(error) and 'picklable' in str(error), str(error)
+        assert _wait_until(lambda: len([r for r in caplog.records if r.name == 'test.dask.results']) >= 2)
+    messages = [r.getMessage() for r in caplog.records if r.name == 'test.dask.results']
+    assert all(r.levelno == logging.ERROR for r in caplog.records if r.name == 'test.dask.results')
+    assert sum('job_unpicklable_result' in m for m in messages) == 2, messages
+
+
+def test_an_exception_that_cannot_be_pickled_still_comes_back_with_its_traceback(
+        make_exec: Callable[..., Any], caplog: pytest.LogCaptureFixture) -> None:
+    """A job raising an exception that cannot be pickled (it holds a lock, a socket, ...): its future fails with
+    an error naming the exception's type, its message and why it could not come back, with the worker's
+    traceback (``saf_remote_traceback``), as for any other failure."""
+    logger = logging.getLogger('test.dask.unpicklable')
+    ex = make_exec(logger=logger)
+    with caplog.at_level(logging.ERROR, logger='test.dask.unpicklable'):
+        future = ex.submit(job_unpicklable_error, 'held a lock')
+        error = future.exception(TIMEOUT)
+        assert _wait_until(lambda: any(r.name == 'test.dask.unpicklable' for r in caplog.records))
+    assert isinstance(error, JobBackendError), repr(error)
+    text = str(error)
+    assert '_LockedError' in text and 'held a lock' in text and 'pickle' in text, text
+    assert getattr(error, 'saf_stage', None) == 'job'
+    remote = getattr(error, 'saf_remote_traceback', '')
+    assert 'job_unpicklable_error' in remote and '_LockedError: held a lock' in remote, remote
+    message = next(r.getMessage() for r in caplog.records if r.name == 'test.dask.unpicklable')
+    assert 'job_unpicklable_error' in message and 'held a lock' in message, message
+    assert ex.submit(job_sleep, 0, 'next').result(TIMEOUT) == 'next'  # the worker goes on
+
+
+def job_forever() -> None:
+    while True:  # a job that never returns (a hung call, a loop without exit)
+        time.sleep(0.05)
+
+
+def test_a_job_that_never_returns_does_not_stretch_a_bounded_shutdown() -> None:
+    """``shutdown(wait=True, timeout=...)`` with an embedded cluster whose worker runs a job that never returns:
+    after the timeout the job is abandoned and the cluster closed without waiting the seconds a worker gets to
+    finish gracefully (distributed's nanny waits 4s before it kills a worker): the app's shutdown budget
+    (``SAF_SHUTDOWN_TIMEOUT``, of which the executor gets 3/4) must hold, or the watchdog ends the exit with 124."""
+    from scitrera_app_framework.base_plugins._dask_backend import DaskBackgroundExecutor
+
+    ex = DaskBackgroundExecutor(max_workers=1)
+    [pid] = ex.client.run(os.getpid).values()
+    try:
+        stuck = ex.submit(job_forever)
+        assert _wait_until(stuck.running)
+        t0 = time.monotonic()
+        ex.shutdown(wait=True, cancel_pending=True, timeout=0.2)
+        took = time.monotonic() - t0
+        with pytest.raises(JobBackendError, match='still running'):
+            stuck.result(0)
+        assert took < 3.8, f'shutdown with timeout=0.2 took {took:.1f}s'  # the nanny's graceful wait alone is 4s
+        assert ex._cluster.status.name == 'closed'
+        assert _wait_until(lambda: not _pid_alive(pid), 10), 'the worker process is still alive'
+    finally:
+        ex.shutdown(wait=True, timeout=5)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (not reaped yet) is not alive
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(')')[-1].split()[0] != 'Z'
+    except OSError:
+        return True
+
+
+def test_an_argument_that_cannot_be_pickled_is_a_clear_error(make_exec: Callable[..., Any]) -> None:
+    """A job's argument that cannot reach a worker (a lock, an open socket, a generator): the submission fails at
+    once naming the job and the argument (distributed's own error names only its internal task graph type), and
+    nothing is left queued or claimed."""
+    from scitrera_app_framework.exceptions import SAFError
+
+    ex = make_exec()
+    lock = threading.Lock()
+    with pytest.raises(TypeError) as info:
+        ex.submit(job_sleep, 0, lock)
+    error = info.value
+    assert isinstance(error, SAFError), repr(error)
+    text = str(error)
+    assert 'job_sleep' in text and 'args[1]' in text and 'lock' in text and 'pickle' in text, text
+    with pytest.raises(TypeError, match=r"kwargs\['value'\]"):
+        ex.submit(job_sleep, 0, value=lock)
+    with pytest.raises(TypeError, match='args'):
+        ex.submit_unique_job('pickle-u', job_sleep, 0, lock)
+    assert ex.pending_count() == 0 and not ex.contains_job('pickle-u')
+    assert ex.submit_unique_job('pickle-u', job_sleep, 0, 'ok')  # the id was not left claimed
+    assert ex.submit(job_sleep, 0, 'fine').result(TIMEOUT) == 'fine'
+
+
+def test_a_scheduler_that_stops_answering_does_not_hang_unique_jobs(tmp_path: Any) -> None:
+    """An external scheduler that keeps its connections but stops answering (SIGSTOP: a frozen VM, a process
+    stuck in a long GC): ``submit_unique_job`` asks it for the id, and must fail with ``JobBackendError`` after the
+    connect timeout instead of hanging the caller for ever; once it answers again, unique jobs work."""
+    import signal
+    import subprocess
+    import sys
+
+    from scitrera_app_framework.base_plugins._dask_backend import DaskBackgroundExecutor
+
+    port = _free_port()
+    scheduler = subprocess.Popen(
+        [sys.executable, '-m', 'distributed.cli.dask_scheduler', '--host', '127.0.0.1', '--port', str(port),
+         '--dashboard-address', '127.0.0.1:0'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ex = None
+    try:
+        ex = DaskBackgroundExecutor(scheduler=f'tcp://127.0.0.1:{port}', connect_timeout=30)
+        ex._call_timeout = 1.0  # what connect_timeout sets; short here, the connection above may take long
+        os.kill(scheduler.pid, signal.SIGSTOP)
+        outcome: dict[str, Any] = {}
+
+        def submit() -> None:
+            try:
+                outcome['result'] = ex.submit_unique_job('frozen', job_sleep, 0)  # type: ignore[union-attr]
+            except Exception as e:  # noqa: BLE001 - reported below
+                outcome['error'] = e
+
+        t = threading.Thread(target=submit, daemon=True)
+        t.start()
+        t.join(TIMEOUT)
+        assert not t.is_alive(), 'submit_unique_job still waits for a scheduler that does not answer'
+        error = outcome.get('error')
+        assert isinstance(error, JobBackendError), outcome
+        assert "'frozen'" in str(error) and 'did not answer' in str(error), str(error)
+        assert ex.get_jobs() == []
+        os.kill(scheduler.pid, signal.SIGCONT)
+        assert _wait_until(lambda: ex.submit_unique_job('thawed', job_sleep, 0) is True)  # type: ignore[union-attr]
+    finally:
+        os.kill(scheduler.pid, signal.SIGCONT)
+        if ex is not None:
+            ex.shutdown(wait=True, timeout=2)
+        scheduler.terminate()
+        scheduler.wait(TIMEOUT)

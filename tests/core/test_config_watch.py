@@ -221,3 +221,68 @@ def test_a_missing_directory_is_reported_once_and_watched_for(tmp_path: Path, wa
     while v.get('level') != 'late':
         reloads.get(timeout=TIMEOUT)
     assert warnings.records.qsize() == 0, [warnings.records.get().getMessage() for _ in range(3)]
+
+
+class Records(logging.Handler):
+    """Every record of ``saf.config`` (any level), in a queue."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: queue.Queue[logging.LogRecord] = queue.Queue()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.put(record)
+
+
+def test_a_file_truncated_then_written_never_loses_its_values(tmp_path: Path) -> None:
+    """``open(path, 'w')`` (or a shell's ``>``) empties the file before the new text is written: a watch that
+    fires in between must not take the empty file for "no settings" (every value gone, the callbacks told so);
+    the last good values stay and it is logged, naming the file."""
+    p = tmp_path / 'app.yaml'
+    p.write_text('level: L0\nport: 1\n')
+    handler = Records()
+    logger = logging.getLogger('saf.config')
+    logger.addHandler(handler)
+    try:
+        w = Watched(p)
+        seen: list[Any] = []
+        w.v.on_reload(lambda changed: seen.append(w.v.get('level')))
+        for i in range(1, 3):
+            with open(p, 'w') as f:  # truncated: 0 bytes until the write below
+                f.flush()
+                while True:  # the watch has looked at the empty file (a log line) or taken it (a reload)
+                    try:
+                        record = handler.records.get(timeout=TIMEOUT)
+                    except queue.Empty:
+                        raise AssertionError(f'nothing logged about the emptied {p}; reloads saw {seen}') from None
+                    if str(p) in record.getMessage() and 'empty' in record.getMessage():
+                        break
+                assert w.v.get('level') == f'L{i - 1}', seen
+                f.write(f'level: L{i}\nport: {i + 1}\n')
+            w.expect(f'L{i}')
+        assert None not in seen, seen
+        assert w.v.get('port') == 3
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_an_optional_file_behind_a_link_loop_is_missing_until_repaired(tmp_path: Path) -> None:
+    """An optional file whose path runs through a symbolic-link loop (``conf -> conf2 -> conf``: a botched
+    deployment) or through a regular file is missing, like one behind a dangling link: no values, no raw
+    ``OSError``; once the path is repaired the watch reads it."""
+    os.symlink(tmp_path / 'conf2', tmp_path / 'conf')
+    os.symlink(tmp_path / 'conf', tmp_path / 'conf2')
+    (tmp_path / 'plain').write_text('x')
+    v = Variables()
+    reloads: queue.Queue[set[str]] = queue.Queue()
+    v.on_reload(reloads.put)
+    add_file_source(tmp_path / 'plain' / 'app.yaml', v, optional=True)  # a file where a directory should be
+    add_file_source(tmp_path / 'conf' / 'app.yaml', v, optional=True, watch=True)
+    assert v.get('level') is None
+    with pytest.raises(OSError, match='app.yaml'):  # not optional: an error naming the file
+        add_file_source(tmp_path / 'conf' / 'app.yaml', Variables())
+    os.unlink(tmp_path / 'conf')
+    (tmp_path / 'conf').mkdir()
+    (tmp_path / 'conf' / 'app.yaml').write_text('level: repaired\n')
+    while v.get('level') != 'repaired':
+        reloads.get(timeout=TIMEOUT)

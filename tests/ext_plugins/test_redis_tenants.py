@@ -471,3 +471,101 @@ def test_the_listener_survives_a_killed_redis_server(redis_binary: str, prefix: 
             if p is not None:
                 p.close()
         server.cleanup()
+
+
+def test_a_killed_listener_connection_loses_no_change(make_provider: Callable[..., RedisTenantProvider],
+                                                      redis_server: RedisServer) -> None:
+    """``CLIENT KILL`` of the listener's connection (an operator, a proxy, a failover): redis-py reconnects the
+    pub/sub connection by itself; the announcements sent meanwhile are lost, so the replica must re-read its
+    cached tenants then, or it serves stale values until the next change."""
+    import redis
+
+    reader = make_provider(timeout=0.5)
+    writer = make_provider()
+    writer.set_tenant_values('k1', {'v': 'before'})
+    tv = reader.get_tenant_variables('k1')
+    assert tv.get('v') == 'before'
+    raw = redis.Redis.from_url(redis_server.url)
+    try:
+        for i in range(3):
+            pipe = raw.pipeline(transaction=True)  # the kill and the change in one step: the announcement is lost
+            pipe.execute_command('CLIENT', 'KILL', 'TYPE', 'pubsub')
+            pipe.hset(reader.tenant_key('k1'), 'v', f'during kill {i}')
+            pipe.publish(reader.channel, 'k1')
+            pipe.execute()
+            assert _wait(lambda i=i: tv.get('v') == f'during kill {i}', 10.0), tv.get('v')
+        writer.set_tenant_values('k1', {'v': 'after'})  # and announcements are heard again
+        assert _wait(lambda: tv.get('v') == 'after', 10.0), tv.get('v')
+        assert reader.connected and reader._thread.is_alive()
+    finally:
+        raw.close()
+
+
+def test_an_evicted_tenant_still_in_use_keeps_seeing_changes(make_provider: Callable[..., RedisTenantProvider]) -> None:
+    """The Variables of a tenant evicted from the cache, still held by a running request, follow changes (as the
+    module docstring promises) even after the tenant is created again in the cache."""
+    reader = make_provider(cache_size=1)
+    writer = make_provider()
+    writer.set_tenant_values('e1', {'v': 'one'})
+    writer.set_tenant_values('e2', {'v': 'two'})
+    held = reader.get_tenant_variables('e1')
+    reader.get_tenant_variables('e2')  # evicts e1; ``held`` is still in use
+    again = reader.get_tenant_variables('e1')  # e1 created again
+    assert again is not held
+    writer.set_tenant_values('e1', {'v': 'changed'})
+    assert _wait(lambda: again.get('v') == 'changed', 5.0)
+    assert _wait(lambda: held.get('v') == 'changed', 5.0), held.get('v')
+
+
+def test_a_password_in_the_query_string_is_never_shown(redis_server: RedisServer, prefix: str) -> None:
+    """redis-py also takes the password as ``?password=`` (and the user as ``?username=``)."""
+    good = f'redis://127.0.0.1:{redis_server.port}/0?password={PASSWORD}'
+    p = RedisTenantProvider(Variables(), url=good, prefix=prefix, timeout=1.0)
+    try:
+        assert p.connected
+        assert PASSWORD not in repr(p) and PASSWORD not in p.url and 'password=****' in p.url, p.url
+    finally:
+        p.close()
+    wrong = 'not-the-' + PASSWORD
+    for url in (f'redis://127.0.0.1:{redis_server.port}/0?password={wrong}',
+                f'redis://127.0.0.1:{redis_server.port}/0?db=0&password={wrong}',
+                f'redis://127.0.0.1:{redis_server.port}?username=default&password={wrong}'):
+        with pytest.raises(TenantStoreUnavailableError) as info:
+            RedisTenantProvider(Variables(), url=url, timeout=1.0)
+        assert wrong not in str(info.value) and 'AuthenticationError' in str(info.value), str(info.value)
+
+
+def test_a_flood_of_announcements_is_read_once_per_tenant(make_provider: Callable[..., RedisTenantProvider],
+                                                          redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """A bulk job announcing one tenant 20,000 times: the listener re-reads the tenant once per batch of waiting
+    announcements, not 20,000 times (each a round trip that delays every other tenant's change)."""
+    import redis
+
+    reader = make_provider(timeout=0.5)
+    writer = make_provider()
+    writer.set_tenant_values('busy', {'v': '0'})
+    writer.set_tenant_values('quiet', {'v': 'before'})
+    busy, quiet = reader.get_tenant_variables('busy'), reader.get_tenant_variables('quiet')
+    reads: list[str] = []
+    original = reader.refresh
+
+    def counting(tenant_id: str) -> bool:
+        reads.append(tenant_id)
+        return original(tenant_id)
+
+    monkeypatch.setattr(reader, 'refresh', counting)
+    n = 20_000
+    raw = redis.Redis.from_url(redis_server.url)
+    try:
+        pipe = raw.pipeline(transaction=False)
+        pipe.hset(reader.tenant_key('busy'), 'v', 'last')
+        for _ in range(n):
+            pipe.publish(reader.channel, 'busy')
+        pipe.execute()
+    finally:
+        raw.close()
+    writer.set_tenant_values('quiet', {'v': 'after'})
+    assert _wait(lambda: quiet.get('v') == 'after', 60.0)
+    assert busy.get('v') == 'last'
+    assert reads.count('busy') < n // 4, reads.count('busy')

@@ -76,6 +76,10 @@ def test_url_credentials(text: str, expected: str) -> None:
     ("{'db_password': 'hunter2'}", 'hunter2'),
     ('token: hunter2, other: 1', 'hunter2'),
     ('DB_URL=postgres://a:hunter2@c/d', 'hunter2'),
+    # a password in a URL's query string (redis-py, libpq, AMQP clients take it there)
+    ('redis://127.0.0.1:6379/0?password=hunter2', 'hunter2'),
+    ('connecting to postgresql://db/app?sslmode=require&password=hunter2 now', 'hunter2'),
+    ('amqp://host/vhost?auth_token=hunter2#frag', 'hunter2'),
 ])
 def test_mask_text(text: str, hidden: str) -> None:
     out = mask_text(text)
