@@ -83,8 +83,9 @@ def init_framework(base_app_name: str, fixed_logger: Union[logging.Logger, str, 
     """Initialize the framework for an app and return its :class:`Variables` (also made the default).
 
     ``params`` are app parameters: each may be overridden by the environment variable of its upper-cased
-    name; unless listed in ``unnamed_params`` their values are appended to the app name with ``sep``; they
-    are static fields of JSON log lines and Pyroscope tags. ``APP_NAME`` overrides the computed name.
+    name; unless listed in ``unnamed_params`` (or secret-named, like ``api_token``: never part of the name, its
+    value masked) their values are appended to the app name with ``sep``; they are static fields of JSON log lines
+    and Pyroscope tags. ``APP_NAME`` overrides the computed name.
     Every keyword has an environment variable that overrides it (see the README's table).
     ``async_auto_enabled`` (``SAF_ASYNC_AUTO_MODE``, default True) switches automatic async mode;
     ``stateful_root_env_key`` names the variable that holds the stateful root. ``cli_args`` (an
@@ -157,8 +158,13 @@ def _step_identity(v: Variables, ctx: AppContext, opts: InitOptions) -> _Identit
     """The app name (``APP_NAME`` or base name plus parameters), image, version and resolved parameters."""
     v.set('SAF_BASE_APP_NAME', opts.base_app_name)
     resolved = {key: v.environ(key, default=default) for key, default in opts.params}
+    # a secret-named parameter (api_token=...) never becomes part of the name (it would be in every log line);
+    # its value is a known secret value from now on
+    secret = {key for key in resolved if is_secret_key(key)}
+    add_secret_values(str(resolved[key]) for key in secret if resolved[key] not in (None, ''))
     name_parts = [str(opts.base_app_name)] + [str(val) for key, val in resolved.items()
-                                              if key not in opts.unnamed_params and val not in (None, '')]
+                                              if key not in opts.unnamed_params and key not in secret
+                                              and val not in (None, '')]
     app_name = str(v.environ('APP_NAME', default=opts.sep.join(name_parts)))
     ctx.params = resolved
     ctx.app_name = app_name

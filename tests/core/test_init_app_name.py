@@ -73,6 +73,16 @@ def test_unnamed_params_do_not_change_the_name(fresh: None) -> None:
     assert get_app_params(v) == {'region': 'eu', 'zone': 'z1'}
 
 
+def test_a_secret_named_param_never_becomes_part_of_the_name(fresh: None) -> None:
+    """``init_framework('svc', api_token=...)``: the token would otherwise be in the logger name, so in every log
+    line; it stays an app parameter (a static field, masked by name) and its value is a known secret value."""
+    from scitrera_app_framework.util.secrets import mask_text
+    v = init_framework('svc', v=Variables(), region='eu', api_token='tok-7f3a9c21e0')
+    assert get_logger(v).name == 'svc-eu'
+    assert get_app_params(v) == {'region': 'eu', 'api_token': 'tok-7f3a9c21e0'}
+    assert 'tok-7f3a9c21e0' not in mask_text('upstream refused tok-7f3a9c21e0')
+
+
 def test_environment_overrides_a_param(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('REGION', 'us')
     v = init_framework('svc', v=Variables(), region='eu')
