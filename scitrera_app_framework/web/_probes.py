@@ -1,4 +1,5 @@
-"""Probes on the app itself: ``/livez`` ``/readyz`` ``/healthz`` ``/metrics``, the semantics of the ``SAF_HEALTH_PORT`` endpoint.
+"""Probes on the app itself: ``/livez`` ``/readyz`` ``/healthz`` ``/metrics``, the semantics of the
+``SAF_HEALTH_PORT`` endpoint.
 
 One table of routes (:data:`PROBE_ROUTES`) serves the ASGI app (:func:`probes`, also answered by
 :class:`~._middleware.RequestContextMiddleware` with ``probes=True``) and the WSGI wrapper (:func:`wsgi_probes`);
@@ -76,7 +77,7 @@ def probe_response(path: str, v: Optional[Variables] = None) -> Optional[tuple[i
         return 500, json.dumps({'error': f'{type(e).__name__}: {e}'[:300]}).encode(), 'application/json'
     status, body = result[0], result[1]
     if isinstance(body, (str, bytes)):
-        ctype = result[2] if len(result) > 2 else 'text/plain; charset=utf-8'  # type: ignore[misc]
+        ctype = result[2] if len(result) > 2 else 'text/plain; charset=utf-8'
         return status, body.encode() if isinstance(body, str) else body, ctype
     return status, json.dumps(body, default=str, separators=(',', ':')).encode(), 'application/json'
 
