@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import importlib
 
+from ._version import __version__ as __version__
+
 TYPE_CHECKING = False  # typing is not imported at run time: it would double the import cost of the package
-__version__ = '0.1.0'
 
 _EXPORTS = {
     'init_framework': 'core.core', 'init_framework_desktop': 'core.core', 'init_framework_test_harness': 'core.core',

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import inspect
 import logging
 import os
 import sys
@@ -34,7 +33,7 @@ from ._settings_types import (
     type_name,
 )
 from .api.constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
-from .api.variables import Variables, VariableTypeError
+from .api.variables import RequiredVariableError, Variables, VariableTypeError
 from .exceptions import ConfigurationError
 from .util import _environ
 from .util.secrets import (
@@ -366,29 +365,6 @@ def _plan(cls: type[Settings], prefix: Optional[str] = None) -> _Plan:
 # loading
 
 
-_environ_kw: dict[type, tuple[bool, bool]] = {}  # Variables type -> (environ takes help/secret, takes required)
-
-
-def _environ_features(v: Variables) -> tuple[bool, bool]:
-    """Whether ``v.environ`` declares variables (``help=``, ``secret=``; ``required=``)."""
-    t = type(v)
-    hit = _environ_kw.get(t)
-    if hit is None:
-        try:
-            params = inspect.signature(t.environ).parameters
-        except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
-        hit = _environ_kw[t] = ('help' in params and 'secret' in params, 'required' in params)
-    return hit
-
-
-def _required_error_type() -> Optional[type]:
-    """The error ``environ(..., required=True)`` raises for a missing value, where Variables has one."""
-    from .api import variables as variables_module
-
-    return getattr(variables_module, 'RequiredVariableError', None)
-
-
 def _mark_secrets(plan: _Plan) -> None:
     for name in plan.secret_names:
         if not is_secret_key(name):
@@ -432,35 +408,29 @@ def _missing(f: _Field, name: str, path: str, v: Optional[Variables], empty: boo
                            f.type_name, path, None)
 
 
-def _run(plan: _Plan, v: Variables, problems: list[SettingsProblem], path: str,
-         features: tuple[bool, bool], required_error: Optional[type]) -> Settings:
+def _run(plan: _Plan, v: Variables, problems: list[SettingsProblem], path: str) -> Settings:
     """Resolve every field of ``plan`` through ``v``; returns a new bound object (problems appended).
 
-    The first load into a Variables also declares each field (help, secret, required) where ``environ`` takes
-    those; later loads pass only the default and the type function (the declaration persists in ``v``).
+    The first load into a Variables also declares each field (help, secret, required); later loads pass only the
+    default and the type function (the declaration persists in ``v``).
     """
     cls = plan.cls
     obj = cls.__new__(cls)
     set_ = object.__setattr__
     environ = v.environ
-    declare, declare_required = features
-    if (declare or declare_required) and v in plan.declared:
-        declare = declare_required = False
+    declare = v not in plan.declared
     for f, name, child in plan.steps:
         if child is not None:
-            val: Any = _run(child, v, problems, f'{path}{f.name}.', features, required_error)
+            val: Any = _run(child, v, problems, f'{path}{f.name}.')
         else:
             default = f.default if f.factory is None else f.factory()
             try:
-                if declare_required:
-                    val = environ(name, default, f.fn, help=f.help, secret=f.secret,  # type: ignore[call-arg]
-                                  required=f.required)
-                elif declare:
-                    val = environ(name, default, f.fn, help=f.help, secret=f.secret)  # type: ignore[call-arg]
+                if declare:
+                    val = environ(name, default, f.fn, help=f.help, secret=f.secret, required=f.required)
                 else:
                     val = environ(name, default, f.fn)
             except Exception as e:
-                if required_error is not None and isinstance(e, required_error):
+                if isinstance(e, RequiredVariableError):
                     problems.append(_missing(f, name, path + f.name, v))
                 else:
                     problems.append(_invalid(f, name, path + f.name, e, v))
@@ -478,7 +448,7 @@ def _run(plan: _Plan, v: Variables, problems: list[SettingsProblem], path: str,
         set_(obj, f.name, val)
     set_(obj, '_saf_vars', v)
     set_(obj, '_saf_prefix', plan.prefix)
-    if declare or declare_required:
+    if declare:
         plan.declared.add(v)
     return obj
 
@@ -605,7 +575,7 @@ def load_settings(cls: type[S], v: Optional[Variables] = None, prefix: Optional[
     plan = _plan(cls, prefix)
     _mark_secrets(plan)
     problems: list[SettingsProblem] = []
-    obj = _run(plan, v, problems, '', _environ_features(v), _required_error_type())
+    obj = _run(plan, v, problems, '')
     unknown = _unknown(plan, v)
     if unknown:
         problems += [_unknown_problem(k, c, s) for k, policy, c, s in unknown if policy == 'fail']

@@ -95,7 +95,7 @@ def split_optional(tp: Any) -> tuple[Any, bool]:
         args = get_args(tp)
         rest = tuple(a for a in args if a is not _NONE_TYPE)
         if len(rest) < len(args):
-            return (rest[0] if len(rest) == 1 else Union[rest]), True  # type: ignore[return-value]
+            return (rest[0] if len(rest) == 1 else Union[rest]), True
     return tp, False
 
 

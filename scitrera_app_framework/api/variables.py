@@ -72,7 +72,7 @@ class EnvironProxy(MutableMapping[str, str]):
     def __len__(self) -> int:
         return len(_os.environ)
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         """``os.environ.get(key.upper(), default)``."""
         return _os.environ.get(key.upper(), default)
 

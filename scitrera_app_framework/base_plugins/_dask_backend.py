@@ -160,7 +160,7 @@ except ImportError:  # pragma: no cover - the executor reports the missing packa
     _PluginBase = object  # type: ignore[assignment,misc]
 
 
-class WorkerLoggingPlugin(_PluginBase):  # type: ignore[misc,valid-type]
+class WorkerLoggingPlugin(_PluginBase):
     """A Dask worker plugin giving every worker of the cluster, present and joining later, the app's logging
     identity (:func:`ensure_worker_logging`) before it runs any job, so a job module's import-time
     ``get_logger(name=...)`` gets it too. The executor registers it under ``saf-logging-<app logger>``."""

@@ -31,7 +31,7 @@ def _call_flex(fn: Callable[..., Any], *args: Any) -> Any:
 class _FunctionPlugin(Plugin[Any]):
     eager = False  # facades are lazy
     _point = ''
-    _init_fn: Callable[..., Any] = staticmethod(lambda: None)  # type: ignore[assignment]
+    _init_fn: Callable[..., Any] = staticmethod(lambda: None)
     _shutdown_fn: Optional[Callable[..., Any]] = None
     _deps: tuple[str, ...] = ()
 

@@ -177,12 +177,18 @@ def _wait(fut: Any, timeout: float, what: str, overrun: str) -> bool:
     return True
 
 
+def _auto_loop(ctx: AppContext, async_enabled: Optional[bool]) -> Optional[asyncio.AbstractEventLoop]:
+    """The loop automatic mode schedules on: None when the mode is off (``async_enabled`` overrides the app's
+    switch) or no live loop was captured."""
+    if not (ctx.async_auto if async_enabled is None else async_enabled):
+        return None
+    return _live_loop(ctx)
+
+
 def after_initialize(reg: Registry, rec: PluginRecord, v: Variables, async_enabled: Optional[bool]) -> None:
     """Automatic mode: schedule ``rec``'s ``async_ready`` now that it initialized (registry internal)."""
     ctx = reg.ctx
-    if not (ctx.async_auto if async_enabled is None else async_enabled):
-        return
-    loop = _live_loop(ctx)
+    loop = _auto_loop(ctx, async_enabled)
     if loop is None:
         return
     with reg.locked():
@@ -209,9 +215,7 @@ def after_initialize(reg: Registry, rec: PluginRecord, v: Variables, async_enabl
 def before_shutdown(reg: Registry, order: list[PluginRecord], v: Variables, async_enabled: Optional[bool]) -> None:
     """Automatic mode: run the ``async_stopping`` hooks of ``order`` not run yet (registry internal)."""
     ctx = reg.ctx
-    if not (ctx.async_auto if async_enabled is None else async_enabled):
-        return
-    loop = _live_loop(ctx)
+    loop = _auto_loop(ctx, async_enabled)
     if loop is None:
         return
     with reg.locked():

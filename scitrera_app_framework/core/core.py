@@ -439,7 +439,7 @@ def _module_versions() -> list[tuple[str, str]]:
     import platform
     import sys
 
-    from .. import __version__
+    from .._version import __version__
     out = [('python', platform.python_version()), ('scitrera-app-framework', __version__)]
     import warnings
     for name, mod in sorted(sys.modules.items()):

@@ -9,7 +9,9 @@ call, so switched-off observability costs one attribute read. Hooks are set by :
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager, Optional
+from typing import Any, Callable, ContextManager, Optional, TypeVar
+
+_F = TypeVar('_F')
 
 #: ``wrap(backend, fn) -> fn``: called in the submitting thread before a job is queued; may wrap the job function
 #: (e.g. in a span whose parent is the submitter's span). Thread backend only (a wrapper would not cross processes).
@@ -31,68 +33,66 @@ _plugin_inits: dict[str, Callable[[str, str], ContextManager[Any]]] = {}
 def set_job_wrapper(owner: str, wrap: Optional[Callable[[str, Callable[..., Any]], Callable[..., Any]]]) -> None:
     """Add (or with None remove) ``owner``'s job wrapper; wrappers compose in the order they were added."""
     global JOB_WRAPPER, JOBS_OBSERVED
-    _update(_job_wrappers, owner, wrap)
-    wrappers = list(_job_wrappers.values())
-    if not wrappers:
-        JOB_WRAPPER = None
-    elif len(wrappers) == 1:
-        JOB_WRAPPER = wrappers[0]
-    else:
-        def chained(backend: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-            for w in wrappers:
-                fn = w(backend, fn)
-            return fn
-        JOB_WRAPPER = chained
+    JOB_WRAPPER = _combine(_job_wrappers, owner, wrap, _chain_wrappers)
     JOBS_OBSERVED = bool(_job_wrappers or _job_trackers)
 
 
 def set_job_tracker(owner: str, track: Optional[Callable[[str, Any, str], None]]) -> None:
     """Add (or with None remove) ``owner``'s job tracker."""
     global JOB_TRACKER, JOBS_OBSERVED
-    _update(_job_trackers, owner, track)
-    trackers = list(_job_trackers.values())
-    if not trackers:
-        JOB_TRACKER = None
-    elif len(trackers) == 1:
-        JOB_TRACKER = trackers[0]
-    else:
-        def chained(backend: str, future: Any, name: str) -> None:
-            for t in trackers:
-                t(backend, future, name)
-        JOB_TRACKER = chained
+    JOB_TRACKER = _combine(_job_trackers, owner, track, _chain_trackers)
     JOBS_OBSERVED = bool(_job_wrappers or _job_trackers)
 
 
 def set_plugin_init_observer(owner: str, observe: Optional[Callable[[str, str], ContextManager[Any]]]) -> None:
     """Add (or with None remove) ``owner``'s context manager factory around plugin initialization."""
     global PLUGIN_INIT
-    _update(_plugin_inits, owner, observe)
-    observers = list(_plugin_inits.values())
-    if not observers:
-        PLUGIN_INIT = None
-    elif len(observers) == 1:
-        PLUGIN_INIT = observers[0]
+    PLUGIN_INIT = _combine(_plugin_inits, owner, observe, _chain_observers)
+
+
+def _combine(table: dict[str, _F], owner: str, fn: Optional[_F], chain: Callable[[list[_F]], _F]) -> Optional[_F]:
+    """Update ``owner``'s entry of ``table``; the hook to publish: None, the one entry, or ``chain`` of them all."""
+    if fn is None:
+        table.pop(owner, None)
     else:
-        @contextlib.contextmanager
-        def chained(name: str, point: str) -> Any:
-            with contextlib.ExitStack() as stack:
-                for o in observers:
-                    stack.enter_context(o(name, point))
-                yield
-        PLUGIN_INIT = chained
+        table[owner] = fn
+    entries = list(table.values())
+    if not entries:
+        return None
+    return entries[0] if len(entries) == 1 else chain(entries)
+
+
+def _chain_wrappers(wrappers: list[Callable[[str, Callable[..., Any]], Callable[..., Any]]]
+                    ) -> Callable[[str, Callable[..., Any]], Callable[..., Any]]:
+    def chained(backend: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        for w in wrappers:
+            fn = w(backend, fn)
+        return fn
+    return chained
+
+
+def _chain_trackers(trackers: list[Callable[[str, Any, str], None]]) -> Callable[[str, Any, str], None]:
+    def chained(backend: str, future: Any, name: str) -> None:
+        for t in trackers:
+            t(backend, future, name)
+    return chained
+
+
+def _chain_observers(observers: list[Callable[[str, str], ContextManager[Any]]]
+                     ) -> Callable[[str, str], ContextManager[Any]]:
+    @contextlib.contextmanager
+    def chained(name: str, point: str) -> Any:
+        with contextlib.ExitStack() as stack:
+            for o in observers:
+                stack.enter_context(o(name, point))
+            yield
+    return chained
 
 
 def set_shutdown_phase_observer(observe: Optional[Callable[[str, float], None]]) -> None:
     """Set (or with None clear) the shutdown phase observer (one: the metrics)."""
     global SHUTDOWN_PHASE
     SHUTDOWN_PHASE = observe
-
-
-def _update(table: dict[str, Any], owner: str, fn: Any) -> None:
-    if fn is None:
-        table.pop(owner, None)
-    else:
-        table[owner] = fn
 
 
 __all__ = ['JOB_WRAPPER', 'JOBS_OBSERVED', 'JOB_TRACKER', 'PLUGIN_INIT', 'SHUTDOWN_PHASE', 'set_job_wrapper',

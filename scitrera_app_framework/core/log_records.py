@@ -133,7 +133,7 @@ class LeanLogRecord(logging.LogRecord):
                 aio = sys.modules.get('asyncio')
                 if aio is not None:
                     try:
-                        self.taskName = aio.current_task().get_name()  # type: ignore[union-attr]
+                        self.taskName = aio.current_task().get_name()
                     except Exception:
                         pass
 

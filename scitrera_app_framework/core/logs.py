@@ -44,7 +44,7 @@ class FrameworkHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._fixed_stream: Optional[TextIO] = stream
         super().__init__(stream)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return self._fixed_stream if self._fixed_stream is not None else sys.stderr
 

@@ -249,7 +249,7 @@ class _LogCounter(logging.Handler):
         self._children = children
         self._counter = counter
 
-    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+    def handle(self, record: logging.LogRecord) -> bool:
         child = self._children.get(record.levelname)
         if child is None:
             child = self._counter.labels(str(record.levelname)[:40])

@@ -268,6 +268,7 @@ class ShutdownManager:
 
     def _phase_async(self, apps: list[Variables]) -> None:
         self._phase = 'async stopping'
+        from .async_mode import schedule_async_shutdown
         from .context import get_app_context
         for v in apps:
             ctx = get_app_context(v)
@@ -276,7 +277,6 @@ class ShutdownManager:
                 continue
             if ctx.loop_thread == threading.get_ident():
                 continue  # this thread runs the loop: it cannot block on it (the in-loop path did this part)
-            schedule_async_shutdown = _async_api('schedule_async_shutdown')
             remaining = self._remaining()
             self._isolated('async stopping', schedule_async_shutdown, v, timeout=remaining if remaining else 5.0)
 
@@ -460,6 +460,7 @@ class ShutdownManager:
     async def _shutdown_in_loop(self, loop: Any) -> None:
         import asyncio
 
+        from .async_mode import async_plugins_stopping
         from .context import get_app_context
         if self.drain > 0:
             self._phase = 'drain'
@@ -482,7 +483,6 @@ class ShutdownManager:
         self._phase = 'intake'
         await loop.run_in_executor(None, self._phase_intake, list(apps))
         self._phase = 'async stopping'
-        async_plugins_stopping = _async_api('async_plugins_stopping')
         for v in apps:  # (apps on this loop, and apps that never captured one: this is the asyncio app's loop)
             self._current = 'async stopping'
             try:
@@ -703,15 +703,6 @@ def _flush_std() -> None:
                 s.flush()
         except Exception:
             pass
-
-
-def _async_api(name: str) -> Callable[..., Any]:
-    from . import plugins
-    fn = getattr(plugins, name, None)
-    if fn is None:
-        from . import async_mode  # type: ignore[attr-defined]
-        fn = getattr(async_mode, name)
-    return fn  # type: ignore[no-any-return]
 
 
 _manager = ShutdownManager()

@@ -77,7 +77,7 @@ def probe_response(path: str, v: Optional[Variables] = None) -> Optional[tuple[i
         return 500, json.dumps({'error': f'{type(e).__name__}: {e}'[:300]}).encode(), 'application/json'
     status, body = result[0], result[1]
     if isinstance(body, (str, bytes)):
-        ctype = result[2] if len(result) > 2 else 'text/plain; charset=utf-8'  # type: ignore[misc]
+        ctype = result[2] if len(result) > 2 else 'text/plain; charset=utf-8'
         return status, body.encode() if isinstance(body, str) else body, ctype
     return status, json.dumps(body, default=str, separators=(',', ':')).encode(), 'application/json'
 

@@ -147,7 +147,7 @@ def take_signals_from_uvicorn(server: Any) -> bool:
 def _server_class() -> type:
     import uvicorn
 
-    class SAFServer(uvicorn.Server):  # type: ignore[misc]
+    class SAFServer(uvicorn.Server):
         """uvicorn's Server, its signal handling left to the framework; ready once it listens."""
 
         saf_v: Optional[Variables] = None

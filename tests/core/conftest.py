@@ -79,6 +79,18 @@ class Child:
             if line == text or (prefix is not None and line.startswith(prefix)):
                 return line
 
+    def wait_for_stderr(self, text: str, timeout: float = 20) -> None:
+        """Wait until ``text`` appears in the child's stderr (polled with a deadline: stderr goes to a file)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr():
+            if self.proc.poll() is not None and text not in self.stderr():
+                pytest.fail(f'child exited before writing {text!r} to stderr: rc={self.proc.returncode}, '
+                            f'stdout={self.lines}, stderr={self.stderr()}')
+            if time.monotonic() > deadline:
+                pytest.fail(f'child did not write {text!r} to stderr within {timeout}s; stdout={self.lines}, '
+                            f'stderr={self.stderr()}')
+            time.sleep(0.01)  # polling a file, with the deadline above
+
     def send(self, sig: int) -> None:
         self.proc.send_signal(sig)
 

@@ -84,16 +84,17 @@ n = 0
 while True:
     n += 1
     {submit}
+    if n == 200:
+        say('looping')
 """, SAF_JOB_SHUTDOWN_CANCEL_PENDING='true', SAF_SHUTDOWN_TIMEOUT='20') for _ in range(5)]
     for c in children:
-        c.wait_for('ready')
-    time.sleep(0.2)  # let the loops run
+        c.wait_for('looping')  # deep in the submit loop
     for c in children:
         c.send(signal.SIGTERM)
     for c in children:
         rc = c.finish()
         assert rc == EXIT_OK, c.stderr()
-        assert c.after() == ['hook-ran'], c.stderr()
+        assert c.after('looping') == ['hook-ran'], c.stderr()
 
 
 def test_a_lock_held_by_the_main_thread_is_released_before_the_hooks(spawn: Spawn) -> None:
@@ -112,12 +113,13 @@ n = 0
 while True:
     with lock:
         n += 1
+        if n == 1000:
+            say('looping')
 """)
-    child.wait_for('ready')
-    time.sleep(0.1)
+    child.wait_for('looping')  # the main thread takes and releases the lock in a loop
     child.send(signal.SIGTERM)
     assert child.finish() == EXIT_OK, child.stderr()
-    assert child.after() == ['hook-got-lock']
+    assert child.after('looping') == ['hook-got-lock']
 
 
 def test_except_keyboard_interrupt_still_handles_ctrl_c(spawn: Spawn) -> None:
@@ -164,9 +166,7 @@ say('ready')
 time.sleep(60)
 """)
     child.wait_for('ready')
-    child.send(signal.SIGINT)
-    time.sleep(0.3)
-    assert child.proc.poll() is None
+    child.send(signal.SIGINT)  # ignored: discarded when sent (handled, it would stop the child with 130, not 0)
     child.send(signal.SIGTERM)
     assert child.finish() == EXIT_OK
     assert child.lines == ['sigint-ignored', 'ready', 'hook']
@@ -340,8 +340,8 @@ time.sleep(60)
     child.send(signal.SIGTERM)
     child.wait_for('slow-start')
     child.send(signal.SIGTERM)
-    time.sleep(0.3)
-    assert child.proc.poll() is None  # the second one is only logged
+    child.wait_for_stderr('shutdown is already in progress')  # the second one is only logged
+    assert child.proc.poll() is None
     t0 = time.monotonic()
     child.send(signal.SIGTERM)
     assert child.finish() == EXIT_FORCED
@@ -380,7 +380,7 @@ time.sleep(60)
     child.wait_for('ready')
     child.send(signal.SIGTERM)
     child.wait_for('hook-a')
-    time.sleep(0.3)  # the phases have finished; the interpreter is joining the worker
+    child.wait_for_stderr('stopped (exit 0)')  # the phases' last line: the interpreter is joining the worker
     t0 = time.monotonic()
     child.send(signal.SIGINT)
     assert child.finish() == EXIT_FORCED
@@ -700,9 +700,9 @@ def worker():
     say('worker-finished')
 threading.Thread(target=worker, name='slow-worker').start()
 say('ready')
-""")
+""", LOGGING_LEVEL='DEBUG')
     child.wait_for('hook-ran')
-    time.sleep(0.2)
+    child.wait_for_stderr('stopped in')  # the phases' last line (DEBUG after a normal exit): joining the worker
     child.send(signal.SIGTERM)
     assert child.finish() == EXIT_FORCED
     err = child.stderr()

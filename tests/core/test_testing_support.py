@@ -215,5 +215,5 @@ def test_the_pytest_plugin_loads_nothing_of_the_framework() -> None:
             'print(sorted(m for m in sys.modules if m.startswith("scitrera_app_framework")))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=30, env=_env())
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ("['scitrera_app_framework', 'scitrera_app_framework.testing', "
-                                  "'scitrera_app_framework.testing.pytest_plugin']")
+    assert out.stdout.strip() == ("['scitrera_app_framework', 'scitrera_app_framework._version', "  # one constant
+                                  "'scitrera_app_framework.testing', 'scitrera_app_framework.testing.pytest_plugin']")
