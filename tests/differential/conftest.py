@@ -51,6 +51,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                   f'{STATS["examples"] - STATS["equal"]} '
                   f'(oracle set-up {STATS["oracle_install_s"]:.1f} s, '
                   f'suite {time.monotonic() - STATS["started"]:.1f} s)')
+    for what, n in sorted(STATS['generated'].items()):
+        tr.write_line(f'  generated {what}: {n}')
     for kind in ('fired', 'explained'):
         for did, n in sorted(STATS[kind].items()):
             tr.write_line(f'  {kind:9} {did}: {n}')

@@ -4,13 +4,18 @@ Two kinds of entries:
 
 - ``documented``: permanent, named in README "Differences from the original", pinned by a test of ours
   (``pinned_by``). Their ``normalize`` rewrites exactly that divergence and nothing else.
-- ``pending``: found by this suite and not yet decided (none is left). A pending entry either rewrites its
-  divergence exactly (``normalize``) or, when the divergence cascades through a whole scenario, recognises the
-  scenarios that exercise its pattern AND the symptom it describes (``explains``); such an example is counted, not
-  failed, and a hand-written example that stops showing it fails until the entry is removed or documented.
+- ``pending``: found by this suite and not yet decided. A pending entry either rewrites its divergence exactly
+  (``normalize``) or recognises the scenarios that show its pattern AND its symptom (``explains``); such an example
+  is counted, not failed, and a hand-written example that stops showing it fails until the entry is removed or
+  documented.
 
-A documented entry may also use ``explains`` when its divergence cascades (e.g. the original's registry bugs).
-The differences of issue 17's items are fixed and gone from the list.
+A documented entry may use ``explains`` when its divergence cascades. The original's three registry bugs
+(``single-then-contributors``, ``lazy-after-init-all``, ``multi-reinitialized``) are normalized plugin by plugin:
+only the results, events and flags of the plugins the bug touches, at the steps it can show, are rewritten, and
+everything else is compared strictly. Where such a bug still cascades (e.g. the original skips a contributor whose
+dependency would have failed, so ours raises in an init_all_plugins that the original finishes), the entry's
+``cascade_from`` names the first step where the bug can show: the example is counted as explained (not equal) when
+everything before that step is equal.
 
 Before any entry applies, ``canonical`` removes what is arbitrary in the ORIGINAL itself (it is not a difference
 of ours): 0.0.69 keeps plugin names and ``Variables`` keys in ``set``s, so ``init_all_plugins`` initializes in
@@ -30,7 +35,7 @@ Obs = dict[str, Any]
 Scenario = dict[str, Any]
 
 # what the session compared (tests/differential/conftest.py prints it at the end)
-STATS: dict[str, Any] = {'examples': 0, 'equal': 0, 'fired': Counter(), 'explained': Counter(),
+STATS: dict[str, Any] = {'examples': 0, 'equal': 0, 'fired': Counter(), 'explained': Counter(), 'generated': Counter(),
                          'started': time.monotonic(), 'oracle_install_s': 0.0}
 
 SET_ORDERED_OPS = {'get_by_prefix', 'import_from_env_by_prefix', 'import_from_dict_by_prefix', 'export',
@@ -281,15 +286,18 @@ def _norm_after_shutdown(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
             ro[i] = ru[i] = {'after_shutdown': True}
     if not drop:
         return o, u
-    # flags read later: plugins the original initialized again are not initialized in ours
+    # flags read later: plugins the original initialized (or collected) again are not in ours
     again = {'$dict': [['collected', True], ['initialized', True]]}
+    collected = {'$dict': [['collected', True], ['initialized', False]]}
+    never = {'$dict': [['collected', False], ['initialized', False]]}
     for i in range(first + 1, min(len(ro), len(ru))):
         pa, pb = (ro[i], ru[i]) if steps[i]['op'] == 'flags' else (ro[i].get('flags'), ru[i].get('flags'))
         if not (isinstance(pa, dict) and isinstance(pb, dict) and isinstance(pa.get('ok'), dict) and
                 isinstance(pb.get('ok'), dict)):
             continue
         orig = dict((k, v) for k, v in pa['ok']['$dict'])
-        fixed = {'ok': {'$dict': [[k, orig[k] if orig.get(k) == again and v != again else v]
+        fixed = {'ok': {'$dict': [[k, orig[k] if (orig.get(k) == again and v != again) or
+                                   (orig.get(k) == collected and v == never) else v]
                                   for k, v in pb['ok']['$dict']]}}
         ru[i] = fixed if steps[i]['op'] == 'flags' else dict(ru[i], flags=fixed)
     o = dict(o, results=ro, events=[e for e in o.get('events', []) if e[0] not in drop])
@@ -330,6 +338,453 @@ def _csv_items_check(a: Any, b: Any) -> bool:
                                                        x[-1:] in ")'}" for x in orig)
 
 
+# ------------------------------------------------------------------------------------------------ the registry bugs
+# The three bugs of the original's registry (lazy-after-init-all, single-then-contributors, multi-reinitialized)
+# are normalized, not recognized: each rewrites only the observations of the plugins the bug touches (named by
+# label, at the steps it can show), and everything else is compared strictly. Events are only dropped when the
+# other side lacks them at that step, and only for the affected plugins.
+
+PLUGIN_EVENTS = ('initialize', 'initialize_ops', 'shutdown')
+
+
+def _labels(sc: Scenario) -> dict[str, dict[str, Any]]:
+    return {str(p.get('label') or p.get('name')): p for p in _plugins(sc)}
+
+
+def _plain(value: Any) -> Any:
+    """A plugin's value as observed, when its JSON description is a plain scalar (else a value nothing equals)."""
+    return value if value is None or isinstance(value, (str, int, bool)) else {'$unmatched': True}
+
+
+def _drop_unmatched(o: Obs, u: Obs, drop_o: Callable[[list[Any]], bool],
+                    drop_u: Callable[[list[Any]], bool]) -> tuple[Obs, Obs]:
+    """Drop the events one side has and the other lacks at the same step (as a multiset), when ``drop_*`` says
+    that event is the bug's."""
+    eo, eu = o.get('events'), u.get('events')
+    if not isinstance(eo, list) or not isinstance(eu, list):
+        return o, u
+
+    def keep(mine: list[Any], other: list[Any], drop: Callable[[list[Any]], bool]) -> list[Any]:
+        left = Counter(_key(e) for e in other)
+        out = []
+        for e in mine:
+            k = _key(e)
+            if left[k] > 0:
+                left[k] -= 1
+                out.append(e)
+            elif not drop(e):
+                out.append(e)
+        return out
+    new_o, new_u = keep(eo, eu, drop_o), keep(eu, eo, drop_u)
+    if new_o == eo and new_u == eu:
+        return o, u
+    return dict(o, events=new_o), dict(u, events=new_u)
+
+
+def _ever(obs: Obs, kind: str, label: str) -> bool:
+    return any(len(e) > 2 and e[1] == kind and e[2] == label for e in obs.get('events', []))
+
+
+def _rewrite_results(sc: Scenario, o: Obs, u: Obs,
+                     fix: Callable[[int, dict[str, Any], Any, Any], Any]) -> tuple[Obs, Obs]:
+    """Ours' result of each step rewritten by ``fix(step index, step, original's result, ours)``."""
+    steps = _steps(sc)
+    ro, ru = _results(o), _results(u)
+    out = [fix(i, steps[i], a, b) if i < len(steps) and a != b else b for i, (a, b) in enumerate(zip(ro, ru))]
+    if out == ru[:len(out)]:
+        return o, u
+    return o, dict(u, results=out + ru[len(out):])
+
+
+def _fix_flags(a: Any, b: Any, affected: set[str], orig_flags: dict[str, Any]) -> Any:
+    """Ours' flags with the original's for the ``affected`` labels where they show the original's state."""
+    fa, fb = a.get('ok') if isinstance(a, dict) else None, b.get('ok') if isinstance(b, dict) else None
+    if not (isinstance(fa, dict) and isinstance(fb, dict) and '$dict' in fa and '$dict' in fb):
+        return b
+    orig = {k: v for k, v in fa['$dict']}
+    new = [[k, orig[k] if k in affected and k in orig and orig[k] in orig_flags.values() else v]
+           for k, v in fb['$dict']]
+    return dict(b, ok={'$dict': new})
+
+
+_NEVER_INITIALIZED = {'never': {'$dict': [['collected', True], ['initialized', False]]},
+                      'uncollected': {'$dict': [['collected', False], ['initialized', False]]}}
+_UNCOLLECTED = {'uncollected': {'$dict': [['collected', False], ['initialized', False]]}}
+
+
+def _fix_step(i: int, step: dict[str, Any], a: Any, b: Any, affected: Callable[[int], set[str]],
+              value_fix: Callable[[int, dict[str, Any], Any, Any], Any],
+              states: Optional[dict[str, Any]] = None) -> Any:
+    """Ours' flags of the ``affected`` plugins read as the original's when the original's are one of ``states``
+    (default: not initialized), then ``value_fix`` for the step's result."""
+    states = _NEVER_INITIALIZED if states is None else states
+    if step['op'] == 'flags':
+        return _fix_flags(a, b, affected(i), states)
+    if isinstance(a, dict) and isinstance(b, dict) and 'flags' in a and 'flags' in b:
+        b = dict(b, flags=_fix_flags(a['flags'], b['flags'], affected(i), states))
+    return value_fix(i, step, a, b)
+
+
+def _fix_extensions_dict(a: Any, b: Any, stand_in: Callable[[str, Any, Any], bool]) -> Any:
+    """get_extensions: ours' entry [name, value] takes the original's value where ``stand_in(name, orig, ours)``."""
+    va, vb = a.get('ok'), b.get('ok')
+    if not (isinstance(va, dict) and isinstance(vb, dict) and '$dict' in va and '$dict' in vb):
+        return b
+    orig = {k: v for k, v in va['$dict']}
+    new = [[k, orig[k] if k in orig and orig[k] != v and stand_in(k, orig[k], v) else v] for k, v in vb['$dict']]
+    return dict(b, ok={'$dict': new})
+
+
+def _lazy_visited(sc: Scenario) -> dict[str, int]:
+    """Lazy plugins the original records with None, and the step where it does: the first init_all after their
+    registration, or their own register(init=True)."""
+    steps, specs = _steps(sc), _labels(sc)
+    registered: dict[str, int] = {}
+    visited: dict[str, int] = {}
+    for i, s in enumerate(steps):
+        if s['op'] == 'register':
+            registered.setdefault(s['plugin'], i)
+            if s.get('init') and specs.get(s['plugin'], {}).get('eager') is False:
+                visited.setdefault(s['plugin'], i)
+        elif s['op'] == 'init_all':
+            for label in registered:
+                if specs.get(label, {}).get('eager') is False:
+                    visited.setdefault(label, i)
+    return visited
+
+
+def _norm_lazy_after_init_all(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """The original answers None for a lazy plugin visited by init_all_plugins / register_plugin(init=True) and
+    never initializes it; ours initializes it at first use. For those plugins only, from that step on: ours' value
+    (get_extension of their point, their entry in get_extensions) becomes the original's None, ours' initialize /
+    shutdown events the original never has are dropped, and their flags read as the original's.
+
+    The original also resolves such a plugin's dependencies at the visit: a missing or cyclic one raises there
+    (ValueError, the plugin stays uncollected) where ours returns. At such a step ours' result becomes the
+    original's error; for init_all_plugins, which the original then abandons half-way (in set order), the
+    original's events of that step must be a subset of ours, and the plugins ours initialized there beyond the
+    original's (``deferred``) may initialize later in the original, or never."""
+    visited = _lazy_visited(sc)
+    if not visited:
+        return o, u
+    specs, steps = _labels(sc), _steps(sc)
+    ro, ru = _results(o), _results(u)
+    failed = [i for i, s in enumerate(steps) if i < min(len(ro), len(ru)) and s['op'] in ('init_all', 'register')
+              and ro[i].get('err') == 'ValueError' and 'ok' in ru[i]
+              and any(t <= i and specs[x].get('deps') for x, t in visited.items())]
+    eo, eu = o.get('events', []), u.get('events', [])
+    deferred: set[str] = set()
+    for i in failed:
+        if steps[i]['op'] != 'init_all':
+            continue
+        left = Counter(_key(e) for e in eo if e[0] == i)
+        for e in (e for e in eu if e[0] == i):
+            if left[_key(e)] > 0:
+                left[_key(e)] -= 1
+            elif e[1] in ('initialize', 'initialize_ops'):
+                deferred.add(e[2])
+        if +left:  # the original did something at that step that ours did not: not this bug
+            return o, u
+    unresolved = {x for x, t in visited.items() if specs[x].get('deps') and failed and t <= failed[-1]}
+
+    def at(i: int) -> set[str]:
+        return {x for x, t in visited.items() if t <= i}
+
+    def value_fix(i: int, step: dict[str, Any], a: Any, b: Any) -> Any:
+        if i in failed:
+            return a
+        if step['op'] == 'get_extension' and a == {'ok': None} and 'ok' in b:
+            if any(specs[x].get('point') == step['point'] and b['ok'] == _plain(specs[x].get('value'))
+                   for x in at(i)):
+                return a
+        if step['op'] == 'get_extensions' and 'ok' in a and 'ok' in b:
+            return _fix_extensions_dict(a, b, lambda name, va, vb: name in at(i) and va is None and
+                                        vb == _plain(specs[name].get('value')))
+        return b
+
+    def fix(i: int, step: dict[str, Any], a: Any, b: Any) -> Any:
+        b = _fix_step(i, step, a, b, lambda j: at(j) | deferred, value_fix)
+        if step['op'] == 'flags' or 'flags' in b:  # plugins left uncollected by a failed visit
+            pa, pb = (a, b) if step['op'] == 'flags' else (a.get('flags', {}), b.get('flags', {}))
+            fixed = _fix_flags(pa, pb, unresolved, _UNCOLLECTED)
+            b = fixed if step['op'] == 'flags' else dict(b, flags=fixed)
+        return b
+
+    o, u = _rewrite_results(sc, o, u, fix)
+
+    def drop_u(e: list[Any]) -> bool:
+        if len(e) < 3 or e[1] not in PLUGIN_EVENTS:
+            return False
+        return (e[2] in at(e[0]) or (e[2] in deferred and e[0] >= failed[0])) and not _ever(o, 'initialize', e[2]) \
+            or (e[0] in failed and e[2] in deferred)
+
+    def drop_o(e: list[Any]) -> bool:  # the original initializes a deferred plugin at its first use after
+        return len(e) > 2 and e[1] in ('initialize', 'initialize_ops') and e[2] in deferred and e[0] > failed[0]
+    return _drop_unmatched(o, u, drop_o, drop_u)
+
+
+def _contributors_of_single_points(sc: Scenario) -> dict[str, set[Any]]:
+    """Contributors (multi) of a point that also has single candidates -> the values those candidates give."""
+    specs = list(_plugins(sc))
+    out: dict[str, set[Any]] = {}
+    for p in specs:
+        if not _truthy_spec(p.get('multi', False)):
+            continue
+        singles = {_key(_plain(q.get('value'))) for q in specs
+                   if q.get('point') == p.get('point') and _truthy_spec(q.get('single', True))}
+        if singles:
+            out[str(p.get('label') or p.get('name'))] = singles
+    return out
+
+
+def _norm_single_then_contributors(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """Once a point holds a single value, the original's get_extensions gives that single value under the name of
+    each contributor not yet initialized, and never initializes it. For those contributors only: their entry of
+    get_extensions takes the original's value when that is the value of a single candidate of the point, ours'
+    initialize / shutdown events the original never has are dropped, and their flags read as the original's."""
+    contributors = _contributors_of_single_points(sc)
+    if not contributors:
+        return o, u
+    names, specs = set(contributors), _labels(sc)
+
+    def value_fix(i: int, step: dict[str, Any], a: Any, b: Any) -> Any:
+        if step['op'] == 'get_extensions' and 'ok' in a and 'ok' in b:
+            return _fix_extensions_dict(a, b, lambda name, va, vb: name in names and _key(va) in contributors[name])
+        if step['op'] == 'get_extensions' and isinstance(a.get('ok'), dict) and b.get('err') == 'ValueError':
+            # ours initializes a stood-in contributor, whose dependency fails; the original never initializes it
+            entries = a['ok'].get('$dict', [])
+            if entries and all(k in names and _key(x) in contributors[k] for k, x in entries) and \
+                    any(specs.get(k, {}).get('deps') for k, _x in entries):
+                return a
+        return b
+
+    o, u = _rewrite_results(sc, o, u, lambda i, s, a, b: _fix_step(i, s, a, b, lambda _i: names, value_fix))
+    u = _fix_inner_results(sc, o, u, value_fix)
+
+    def drop_u(e: list[Any]) -> bool:
+        return len(e) > 2 and e[1] in PLUGIN_EVENTS and e[2] in names and not _ever(o, 'initialize', e[2])
+    return _drop_unmatched(o, u, lambda e: False, drop_u)
+
+
+def _fix_inner_results(sc: Scenario, o: Obs, u: Obs, value_fix: Callable[[int, dict[str, Any], Any, Any], Any]) -> Obs:
+    """``value_fix`` applied to the results of the operations a plugin runs in its initialize (its initialize_ops
+    event), where the original has the same event (same step, same plugin) with other results."""
+    specs = _labels(sc)
+    eo, eu = o.get('events', []), u.get('events', [])
+    theirs = {(e[0], e[2]): e for e in eo if len(e) > 3 and e[1] == 'initialize_ops'}
+    out, changed = [], False
+    for e in eu:
+        a = theirs.get((e[0], e[2])) if len(e) > 3 and e[1] == 'initialize_ops' else None
+        ops = specs.get(e[2], {}).get('init_ops', []) if a is not None else []
+        if a is not None and a != e and isinstance(a[3], dict) and isinstance(e[3], dict) and \
+                len(a[3].get('$list', [])) == len(e[3].get('$list', [])) == len(ops):
+            inner = [_unsafe_result(x) for x in e[3]['$list']]
+            fixed = [value_fix(e[0], op, _unsafe_result(ra), rb) if _unsafe_result(ra) != rb else rb
+                     for op, ra, rb in zip(ops, a[3]['$list'], inner)]
+            if fixed != inner:
+                e = e[:3] + [{'$list': [_safe_result(x) for x in fixed]}] + e[4:]
+                changed = True
+        out.append(e)
+    return dict(u, events=out) if changed else u
+
+
+def _unsafe_result(x: Any) -> Any:
+    """A result recorded inside an event (the runner's safe() applied once more) back to its result form."""
+    if isinstance(x, dict) and '$dict' in x and isinstance(x['$dict'], list):
+        return {_unsafe_result(k): _unsafe_result(v) for k, v in x['$dict']}
+    if isinstance(x, dict) and '$list' in x:
+        return [_unsafe_result(v) for v in x['$list']]
+    return x
+
+
+def _safe_result(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {'$dict': [[_safe_result(k), _safe_result(v)] for k, v in x.items()]}
+    if isinstance(x, list):
+        return {'$list': [_safe_result(v) for v in x]}
+    return x
+
+
+def _norm_multi_reinitialized(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """The original initializes a contributor again at a second init_all_plugins or register_plugin(init=True),
+    and shuts it down once per initialization. The original's initialize events of a contributor it had already
+    initialized at an earlier step, and its surplus shutdown events of such a contributor, are dropped when ours
+    lacks them; nothing else."""
+    steps = _steps(sc)
+    multi = {str(p.get('label') or p.get('name')) for p in _plugins(sc) if _truthy_spec(p.get('multi', False))}
+    events = o.get('events', [])
+    if not multi or not isinstance(events, list):
+        return o, u
+    first: dict[str, int] = {}
+    for e in events:
+        if len(e) > 2 and e[1] == 'initialize' and e[2] in multi:
+            first.setdefault(e[2], e[0])
+
+    def again(e: list[Any]) -> bool:
+        if len(e) < 3 or e[2] not in first:
+            return False
+        step = steps[e[0]]['op'] if 0 <= e[0] < len(steps) else ''
+        if e[1] in ('initialize', 'initialize_ops'):
+            return e[0] > first[e[2]] and step in ('init_all', 'register')
+        return e[1] == 'shutdown' and sum(1 for x in events if x[1:3] == ['initialize', e[2]]) > 1
+    return _drop_unmatched(o, u, again, lambda e: False)
+
+
+_REGISTRY_OPS = ('get_extension', 'get_extensions', 'get_extensions_values', 'init_all')
+
+
+def _first_lazy_visit(sc: Scenario) -> Optional[int]:
+    visited = _lazy_visited(sc)
+    return min(visited.values()) if visited else None
+
+
+def _can_be_single(sc: Scenario, p: dict[str, Any]) -> bool:
+    """The plugin's is_enabled can answer True in this scenario (a config-driven one: some value selects it)."""
+    spec = p.get('single', True)
+    if not isinstance(spec, dict) or spec.get('kind') != 'equals':
+        return _truthy_spec(spec)
+    given = [v for k, v in sc.get('env', {}).items() if k.lower() == str(spec.get('key')).lower()]
+    ops = [op for q in _plugins(sc) for op in q.get('on_registration', []) + q.get('init_ops', [])] + _steps(sc)
+    given += [op.get('value') for op in ops if str(op.get('key', '')).lower() == str(spec.get('key')).lower()]
+    return spec.get('value') in given
+
+
+def _first_single_then_contributors(sc: Scenario) -> Optional[int]:
+    """The first step that can record the single value of a point that has contributors too: get_extension of
+    such a point, init_all_plugins or register_plugin(init=True) once a single candidate and a contributor of it are
+    registered, or get_extensions of a point with a plugin that is both single and multi."""
+    specs = _labels(sc)
+    singles: set[Any] = set()
+    multis: set[Any] = set()
+    both: set[Any] = set()
+    for i, s in enumerate(_steps(sc)):
+        if s['op'] == 'register' and s['plugin'] in specs:
+            p = specs[s['plugin']]
+            is_single, is_multi = _can_be_single(sc, p), _truthy_spec(p.get('multi', False))
+            singles |= {p.get('point')} if is_single else set()
+            multis |= {p.get('point')} if is_multi else set()
+            both |= {p.get('point')} if is_single and is_multi else set()
+        shared = singles & multis
+        if not shared:
+            continue
+        if s['op'] == 'init_all' or (s['op'] == 'register' and s.get('init')) or \
+                (s['op'] == 'get_extension' and s['point'] in shared) or \
+                (s['op'] in ('get_extensions', 'get_extensions_values') and s['point'] in both):
+            return i
+    return None
+
+
+def _first_reinitialization(sc: Scenario) -> Optional[int]:
+    """A second init_all, or a register(init=True), when the scenario has contributors."""
+    if not _multi_only_or_both(sc):
+        return None
+    seen = 0
+    for i, s in enumerate(_steps(sc)):
+        seen += s['op'] == 'init_all'
+        if seen > 1 or (s['op'] == 'register' and s.get('init')):
+            return i
+    return None
+
+
+def _equal_before(o: Obs, u: Obs, step: int) -> bool:
+    """The observations of the steps before ``step`` are equal (results and events)."""
+    if not (isinstance(o.get('results'), list) and isinstance(u.get('results'), list)):
+        return False
+    return o['results'][:step] == u['results'][:step] and \
+        [e for e in o.get('events', []) if e[0] < step] == [e for e in u.get('events', []) if e[0] < step]
+
+
+def _first_difference(o: Obs, u: Obs) -> Optional[int]:
+    """The first step whose result or events differ (None: no step-level difference)."""
+    ro, ru = _results(o), _results(u)
+    steps = {e[0] for e in o.get('events', []) + u.get('events', [])} | set(range(max(len(ro), len(ru))))
+    for i in sorted(steps):
+        if (ro[i:i + 1] != ru[i:i + 1] or [e for e in o.get('events', []) if e[0] == i] !=
+                [e for e in u.get('events', []) if e[0] == i]):
+            return i
+    return None
+
+
+def _dependency_on_contributors_only(sc: Scenario, o: Obs, u: Obs) -> bool:
+    """Everything before the first differing step is equal, and a plugin registered by then depends on a point whose
+    registered plugins are contributors only (none can be its single implementation). At that step either the
+    original raises ValueError where ours answers, or both raise ValueError and ours has initialized contributors
+    of such a point first (its other dependency failing afterwards)."""
+    first = _first_difference(o, u)
+    ro, ru = _results(o), _results(u)
+    if first is None or first >= min(len(ro), len(ru)) or ro[first].get('err') != 'ValueError':
+        return False
+    specs = _labels(sc)
+    registered = [specs[s['plugin']] for s in _steps(sc)[:first + 1] if s['op'] == 'register' and s['plugin'] in specs]
+    contributors: set[str] = set()
+    for p in registered:
+        for dep in p.get('deps', []):
+            on = [q for q in registered if q.get('point') == dep]
+            if any(_truthy_spec(q.get('multi', False)) for q in on) and not any(_can_be_single(sc, q) for q in on):
+                contributors |= {str(q.get('label') or q.get('name')) for q in on
+                                 if _truthy_spec(q.get('multi', False))}
+    if not contributors:
+        return False
+    if 'ok' in ru[first]:
+        return True
+    if ru[first] != ro[first]:
+        return False
+    left = Counter(_key(e) for e in o.get('events', []) if e[0] == first)
+    extra = []
+    for e in (e for e in u.get('events', []) if e[0] == first):
+        if left[_key(e)] > 0:
+            left[_key(e)] -= 1
+        else:
+            extra.append(e)
+    return not +left and all(e[1] in ('initialize', 'initialize_ops') and e[2] in contributors for e in extra)
+
+
+def _contributor_depends_on_own_point(sc: Scenario, o: Obs, u: Obs) -> bool:
+    """Everything before the first differing step is equal; there the original raises ValueError (its "circular
+    dependency" on the point name) where ours answers, and a registered contributor depends on its own point, which
+    has a single candidate that can be enabled."""
+    first = _first_difference(o, u)
+    ro, ru = _results(o), _results(u)
+    if first is None or first >= min(len(ro), len(ru)) or ro[first].get('err') != 'ValueError' or 'ok' not in ru[first]:
+        return False
+    specs = _labels(sc)
+    registered = [specs[s['plugin']] for s in _steps(sc)[:first + 1] if s['op'] == 'register' and s['plugin'] in specs]
+    return any(_truthy_spec(p.get('multi', False)) and p.get('point') in p.get('deps', []) and
+               any(q.get('point') == p.get('point') and _can_be_single(sc, q) for q in registered)
+               for p in registered)
+
+
+def _norm_init_all_partial(sc: Scenario, o: Obs, u: Obs) -> tuple[Obs, Obs]:
+    """init_all_plugins raises on both sides (same family): the plugins it initialized before raising differ (the
+    original walks a set of names, ours the registration order and stops at the first failure). For those plugins
+    only (initialized at that step on one side and not the other): their initialize events of that step, their later
+    initialize / shutdown events the other side lacks, and their flags (ours read as the original's) are dropped."""
+    steps, ro, ru = _steps(sc), _results(o), _results(u)
+    eo, eu = o.get('events', []), u.get('events', [])
+    partial: set[str] = set()
+    first: Optional[int] = None
+    for i, s in enumerate(steps[:min(len(ro), len(ru))]):
+        if s['op'] != 'init_all' or 'err' not in ro[i] or ro[i].get('err') != ru[i].get('err'):
+            continue
+        a = {e[2] for e in eo if e[0] == i and e[1] == 'initialize'}
+        b = {e[2] for e in eu if e[0] == i and e[1] == 'initialize'}
+        if a != b:
+            partial |= a ^ b
+            first = i if first is None else first
+    if first is None:
+        return o, u
+    start = first
+
+    def drop(e: list[Any]) -> bool:
+        return len(e) > 2 and e[0] >= start and e[1] in PLUGIN_EVENTS and e[2] in partial
+
+    o, u = _drop_unmatched(o, u, drop, drop)
+    any_state = {f'{c}{i}': {'$dict': [['collected', c], ['initialized', i]]} for c in (True, False)
+                 for i in (True, False)}
+    return _rewrite_results(sc, o, u, lambda i, s, a, b: _fix_step(
+        i, s, a, b, lambda j: partial if j >= start else set(), lambda _i, _s, _a, bb: bb, any_state))
+
+
 # ------------------------------------------------------------------------------------------------ the list
 
 @dataclass(frozen=True)
@@ -342,6 +797,9 @@ class Difference:
     issue_item: Optional[int] = None  # issue 17 item; None: found by this suite, not in the issue
     normalize: Optional[Callable[[Scenario, Obs, Obs], tuple[Obs, Obs]]] = None
     explains: Optional[Callable[[Scenario, Obs, Obs], bool]] = None
+    # a normalized entry whose divergence may cascade: the first step where it can show. An example still differing
+    # after every normalizer is counted as explained by it (not as equal) when everything before that step is equal
+    cascade_from: Optional[Callable[[Scenario], Optional[int]]] = None
     readme: Optional[str] = None  # documented: the words in README "Differences from the original"
     pinned_by: Optional[str] = None  # documented: the test of ours that pins our behaviour (file::function)
     examples: tuple[str, ...] = field(default=())  # hand-written scenarios that show it
@@ -384,8 +842,7 @@ DIFFERENCES: list[Difference] = [
         ours="get_extensions returns the contributors' own values (each initialized once)",
         reason="the original short-cuts every initialization of a point already holding a single value (a bug: the "
                "contributors' values are lost)",
-        explains=lambda sc, o, u: _single_and_multi_on_a_point(sc) and _ops(
-            sc, 'get_extension', 'get_extensions', 'get_extensions_values', 'init_all', 'register'),
+        normalize=_norm_single_then_contributors, cascade_from=_first_single_then_contributors,
         readme='stand in for its contributors',
         pinned_by='tests/core/test_original_differences.py::test_a_points_single_value_does_not_stand_in_for_its_contributors',
         examples=('single_then_contributors',)),
@@ -398,8 +855,7 @@ DIFFERENCES: list[Difference] = [
         ours='a lazy plugin is only scheduled: its dependencies are resolved and it is initialized at first use, '
              'and get_extension returns its value',
         reason='the original behaviour is a bug no app can rely on (None for ever)',
-        explains=lambda sc, o, u: _lazy(sc) and (_ops(sc, 'init_all') or any(
-            s['op'] == 'register' and s.get('init') for s in _steps(sc))),
+        normalize=_norm_lazy_after_init_all, cascade_from=_first_lazy_visit,
         readme='A lazy plugin visited by `init_all_plugins`',
         pinned_by='tests/core/test_original_differences.py::test_lazy_plugin_after_init_all_is_initialized_at_first_use',
         examples=('lazy_after_init_all', 'init_and_shutdown_failures')),
@@ -409,12 +865,31 @@ DIFFERENCES: list[Difference] = [
                  'contributor again (and shutdown_all_plugins shuts it down once per initialization)',
         ours='a plugin initializes once (and shuts down once)',
         reason='the original re-runs initialize of contributors, leaking what the first run opened',
-        explains=lambda sc, o, u: _multi_only_or_both(sc) and (
-            sum(1 for s in _steps(sc) if s['op'] == 'init_all') > 1 or
-            any(s['op'] == 'register' and s.get('init') for s in _steps(sc))),
+        normalize=_norm_multi_reinitialized, cascade_from=_first_reinitialization,
         readme='a contributor initializes once',
         pinned_by='tests/core/test_original_differences.py::test_a_contributor_initializes_once_across_init_all_and_register_init',
         examples=('init_all_twice_multi',)),
+    Difference(
+        'dependency-on-contributors', 'documented',
+        original='a plugin depending on a point that has contributors only (no single implementation) fails to '
+                 'initialize: ValueError "unable to find registered plugin for extension point"',
+        ours='the dependency initializes every contributor of that point first, and the plugin initializes',
+        reason='depending on a point of contributors means needing them; found hidden behind the registry-bug '
+               'entries once those were narrowed',
+        explains=_dependency_on_contributors_only, readme='contributors only initializes them all',
+        pinned_by='tests/core/test_plugins_registry.py::test_dependency_on_multi_point_initializes_all_members',
+        examples=('dependency_on_contributors',)),
+    Difference(
+        'contributor-depends-on-own-point', 'pending',
+        original='a contributor (multi) whose dependencies name its own extension point fails to initialize: '
+                 'ValueError \'circular dependency "p"\' (get_extensions of the point, init_all_plugins), even when '
+                 'the point has a single implementation',
+        ours="the dependency resolves to the point's single implementation, which initializes first; the "
+             'contributor initializes and get_extensions answers',
+        reason='found by the generated graphs once the registry-bug entries were narrowed (they hid it); to decide: '
+               'document ours (a contributor may use the single implementation of its point) or match the original',
+        explains=_contributor_depends_on_own_point,
+        examples=('contributor_depends_on_own_point',)),
     Difference(
         'register-instantiates-once', 'documented',
         original='register_plugin instantiates the class on every call; a repeated call returns that new, '
@@ -502,6 +977,18 @@ DIFFERENCES: list[Difference] = [
         readme='`ext_parse_csv`',
         pinned_by='tests/util/test_util_parsing.py::test_parse_csv_lists_pass_through_stripped',
         examples=('ext_parse_csv_values',)),
+    # ------------------------------------------------------------------ pending (found by this suite, to decide)
+    Difference(
+        'init-all-partial-on-failure', 'pending',
+        original='init_all_plugins that raises (a missing or cyclic dependency, a failing initialize) has initialized '
+                 'the plugins it reached first in its set order of names, and those after the failing one not',
+        ours='walks the plugins in registration order and stops at the first failure: a different subset is '
+             'initialized when it raises (e.g. registered a, b (missing dependency), c: the original initializes a '
+             'and c, ours a only)',
+        reason="the original's subset is arbitrary (set order); found hidden behind the registry-bug entries. To "
+               'decide: document (and pin) ours, or continue past a failure to initialize what can be',
+        normalize=_norm_init_all_partial,
+        examples=('init_all_failure_midway',)),
 ]
 
 BY_ID = {d.id: d for d in DIFFERENCES}
@@ -548,6 +1035,12 @@ def compare(sc: Scenario, orig: Obs, ours: Obs, entries: Optional[list[Differenc
     if o == u:
         return Verdict(True, fired, [])
     explained = [d.id for d in entries if d.explains is not None and d.explains(sc, o, u)]
+    if not explained:  # a registry bug's cascade: equal up to the step where it can first show
+        for d in entries:
+            start = d.cascade_from(sc) if d.cascade_from is not None else None
+            if start is not None and _equal_before(o, u, start):
+                explained = [d.id]
+                break
     if not explained:  # several result-level entries together
         bad = _differing_results(sc, o, u)
         per = [d for d in entries if isinstance(d.explains, _OnlyAt)]

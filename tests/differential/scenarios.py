@@ -337,6 +337,31 @@ INIT_AND_SHUTDOWN_FAILURES: Scenario = {
               {'op': 'get_extension', 'point': 'bi', 'flags': True}, {'op': 'shutdown_all'}],
 }
 
+# a plugin depending on a point of contributors only (found by the generated graphs once the registry-bug entries
+# were narrowed): the original cannot find a plugin for that point, ours initializes the contributors first
+DEPENDENCY_ON_CONTRIBUTORS: Scenario = {
+    'plugins': [_p('c1', 'parts', value='C1', single=False, multi=True),
+                _p('c2', 'parts', value='C2', single=False, multi=True),
+                _p('user', 'user', value='U', deps=['parts'])],
+    'steps': [*_reg('c1', 'c2', 'user'), {'op': 'get_extension', 'point': 'user', 'flags': True},
+              {'op': 'get_extensions', 'point': 'parts'}],
+}
+
+# found hidden behind the registry-bug entries (pending): a contributor depending on its own point, which has a
+# single implementation (the original: circular dependency; ours: the single implementation initializes first)
+CONTRIBUTOR_DEPENDS_ON_OWN_POINT: Scenario = {
+    'plugins': [_p('impl', 'p', value='A', single=True, multi=False),
+                _p('contrib', 'p', value='C', single=False, multi=True, deps=['p'])],
+    'steps': [*_reg('impl', 'contrib'), {'op': 'get_extensions', 'point': 'p', 'flags': True}],
+}
+
+# init_all_plugins raising half-way (pending): which plugins it initialized first differs (set order in the original)
+INIT_ALL_FAILURE_MIDWAY: Scenario = {
+    'plugins': [_p('a', 'pa', value='A'), _p('b', 'pb', value='B', deps=['missing']), _p('c', 'pc', value='C')],
+    'steps': [*_reg('a', 'b', 'c'), {'op': 'init_all', 'flags': True}, {'op': 'get_extension', 'point': 'pc'},
+              {'op': 'shutdown_all'}],
+}
+
 DUPLICATE_NAMES: Scenario = {
     'plugins': [_p('dup', 'x', value='first'), {'label': 'dup_other', 'name': 'dup', 'point': 'x', 'value': 'second'}],
     'steps': [*_reg('dup', 'dup'), {'op': 'register', 'plugin': 'dup_other'}, {'op': 'get_extension', 'point': 'x'}],
@@ -393,6 +418,9 @@ HANDWRITTEN: dict[str, Scenario] = {
     'single_then_contributors': SINGLE_THEN_CONTRIBUTORS,
     'dependency_errors': DEPENDENCY_ERRORS,
     'init_and_shutdown_failures': INIT_AND_SHUTDOWN_FAILURES,
+    'dependency_on_contributors': DEPENDENCY_ON_CONTRIBUTORS,
+    'contributor_depends_on_own_point': CONTRIBUTOR_DEPENDS_ON_OWN_POINT,
+    'init_all_failure_midway': INIT_ALL_FAILURE_MIDWAY,
     'duplicate_names': DUPLICATE_NAMES,
     'get_my_extension': GET_MY_EXTENSION,
     'set_extension_facade': SET_EXTENSION,

@@ -26,11 +26,12 @@ SETTINGS = dict(deadline=None, derandomize=True, database=None,
                                        HealthCheck.function_scoped_fixture])
 
 
-def _check(sc: dict[str, Any], orig: dict[str, Any], ours: dict[str, Any]) -> None:
+def _check(sc: dict[str, Any], orig: dict[str, Any], ours: dict[str, Any], kind: str) -> None:
     STATS['examples'] += 1
     assert 'runner_error' not in orig, orig['runner_error']
     verdict = compare(sc, orig, ours)
     STATS['fired'].update(verdict.fired)
+    STATS['generated'][f'{kind} {"equal" if verdict.equal else "explained"}'] += 1
     if verdict.equal:
         STATS['equal'] += 1
         return
@@ -116,7 +117,7 @@ def plugin_graphs(draw: st.DrawFn) -> dict[str, Any]:
 @given(sc=plugin_graphs())
 def test_plugin_graphs(pair: Pair, sc: dict[str, Any]) -> None:
     orig, ours = pair.run(sc)
-    _check(sc, orig, ours)
+    _check(sc, orig, ours, 'plugin graphs')
 
 
 # ------------------------------------------------------------------------------------------------ Variables
@@ -176,4 +177,4 @@ def variables_programs(draw: st.DrawFn) -> dict[str, Any]:
 @given(sc=variables_programs())
 def test_variables_programs(pair: Pair, sc: dict[str, Any]) -> None:
     orig, ours = pair.run(sc)
-    _check(sc, orig, ours)
+    _check(sc, orig, ours, 'Variables programs')
