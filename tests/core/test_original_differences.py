@@ -167,3 +167,38 @@ def test_a_stored_none_is_returned_without_calling_the_type_function() -> None:
     v.set('SAF_T_NONE', None)
     assert v.environ('SAF_T_NONE', type_fn=int) is None
     assert v.environ('SAF_T_NONE', type_fn=str) is None
+
+
+def _with_deps(cls: type[Plugin[Any]], deps: list[str]) -> type[Plugin[Any]]:
+    class D(cls):  # type: ignore[valid-type,misc]
+        def get_dependencies(self, v: Variables) -> list[str]:
+            return list(deps)
+
+    D.__qualname__ = D.__name__ = cls.__name__
+    return D
+
+
+def test_a_contributor_may_depend_on_the_single_implementation_of_its_own_point() -> None:
+    """The original failed such a contributor with 'circular dependency'; the dependency names a point, which
+    resolves to its single implementation (initialized first), so the contributor initializes."""
+    v, calls = Variables(), []
+    register_plugin(plugin('impl', 'p', calls=calls), v)
+    register_plugin(_with_deps(plugin('contrib', 'p', single=False, multi=True, calls=calls), ['p']), v)
+    assert get_extensions('p', v) == {'contrib': 'value:contrib'}
+    assert [c for c in calls if c.startswith('init:')] == ['init:impl', 'init:contrib']
+    assert get_extension('p', v) == 'value:impl'
+
+
+def test_init_all_stops_at_the_first_failure_in_registration_order_and_a_retry_goes_on() -> None:
+    """The original initialized an arbitrary subset (its set order of names) before raising; ours walks in
+    registration order, stops at the first failure (the plugins after it stay uninitialized), and a later call
+    initializes what can be."""
+    import pytest
+    v, calls = Variables(), []
+    register_plugin(plugin('a', 'pa', calls=calls), v)
+    register_plugin(_with_deps(plugin('b', 'pb', calls=calls), ['missing']), v)
+    register_plugin(plugin('c', 'pc', calls=calls), v)
+    with pytest.raises(ValueError, match='missing'):
+        init_all_plugins(v)
+    assert [c for c in calls if c.startswith('init:')] == ['init:a']
+    assert get_extension('pc', v) == 'value:c'

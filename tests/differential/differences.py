@@ -880,15 +880,19 @@ DIFFERENCES: list[Difference] = [
         pinned_by='tests/core/test_plugins_registry.py::test_dependency_on_multi_point_initializes_all_members',
         examples=('dependency_on_contributors',)),
     Difference(
-        'contributor-depends-on-own-point', 'pending',
+        'contributor-depends-on-own-point', 'documented',
         original='a contributor (multi) whose dependencies name its own extension point fails to initialize: '
                  'ValueError \'circular dependency "p"\' (get_extensions of the point, init_all_plugins), even when '
                  'the point has a single implementation',
         ours="the dependency resolves to the point's single implementation, which initializes first; the "
              'contributor initializes and get_extensions answers',
-        reason='found by the generated graphs once the registry-bug entries were narrowed (they hid it); to decide: '
-               'document ours (a contributor may use the single implementation of its point) or match the original',
+        reason='a dependency names a point and resolves to its single implementation; a contributor using the '
+               'implementation of its own point is no cycle (found by the generated graphs once the registry-bug '
+               'entries were narrowed)',
         explains=_contributor_depends_on_own_point,
+        readme='may depend on the single implementation of its own point',
+        pinned_by='tests/core/test_original_differences.py::'
+                  'test_a_contributor_may_depend_on_the_single_implementation_of_its_own_point',
         examples=('contributor_depends_on_own_point',)),
     Difference(
         'register-instantiates-once', 'documented',
@@ -979,15 +983,18 @@ DIFFERENCES: list[Difference] = [
         examples=('ext_parse_csv_values',)),
     # ------------------------------------------------------------------ pending (found by this suite, to decide)
     Difference(
-        'init-all-partial-on-failure', 'pending',
+        'init-all-partial-on-failure', 'documented',
         original='init_all_plugins that raises (a missing or cyclic dependency, a failing initialize) has initialized '
                  'the plugins it reached first in its set order of names, and those after the failing one not',
         ours='walks the plugins in registration order and stops at the first failure: a different subset is '
              'initialized when it raises (e.g. registered a, b (missing dependency), c: the original initializes a '
              'and c, ours a only)',
-        reason="the original's subset is arbitrary (set order); found hidden behind the registry-bug entries. To "
-               'decide: document (and pin) ours, or continue past a failure to initialize what can be',
+        reason="the original's subset is arbitrary (set order); ours is the registration order, predictable, and a "
+               'later call goes on (found hidden behind the registry-bug entries)',
         normalize=_norm_init_all_partial,
+        readme='has initialized the plugins registered before the failing one',
+        pinned_by='tests/core/test_original_differences.py::'
+                  'test_init_all_stops_at_the_first_failure_in_registration_order_and_a_retry_goes_on',
         examples=('init_all_failure_midway',)),
 ]
 
