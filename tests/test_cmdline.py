@@ -289,8 +289,11 @@ def test_ctrl_c_exits_130_quietly(tmp_path: Path, code: Optional[str]) -> None:
     script.write_text(TOOL if code is None else code)
     env = {k: val for k, val in os.environ.items() if not k.startswith(('SAF_', 'LOGGING_'))}
     env.update(MYTOOL_TOKEN='t', PYTHONUNBUFFERED='1')
+    # the child starts with SIGINT at its default whatever this process inherited (CI runs a leg with it ignored,
+    # and an ignored SIGINT is respected by the framework, as in a shell's background job)
     proc = subprocess.Popen([sys.executable, str(script), 'wait'], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_line(proc, 'ready')
         proc.send_signal(signal.SIGINT)

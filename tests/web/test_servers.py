@@ -124,7 +124,9 @@ def start(argv: list[str], tmp_path: Path, port: int, **env: str) -> Service:
     err_path = tmp_path / f'stderr-{port}.txt'
     err = open(err_path, 'w')
     proc = subprocess.Popen(argv, cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=err, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            # SIGINT at its default whatever the suite inherited (a background job ignores it)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err.close()
     svc = Service(proc, port, err_path)
     threading.Thread(target=svc.read, daemon=True).start()
