@@ -18,7 +18,8 @@ credentials in URLs (``scheme://user:password@host``, the password may contain `
 Known secret values. The values of variables declared secret (``environ(..., secret=True)``, ``Secret[...]``
 settings fields), of every key of a secrets directory, and of secret-named keys read from files, set locally or
 found in the environment at start are registered as they are loaded (and again on reload) with
-:func:`add_secret_values`; every literal occurrence of one of them, at least
+:func:`add_secret_values`; every literal occurrence of one of them (or of its spelling inside ``repr``, JSON or
+UTF-8 bytes, or in its other Unicode normal form), at least
 :data:`MIN_SECRET_VALUE_LENGTH` characters long, is masked in every text the framework prints (:func:`mask_text`,
 hence errors, the health report and ``saf``; and log messages, their arguments, extras and tracebacks with
 ``SAF_LOG_REDACT``); values longer than :data:`MAX_SECRET_VALUE_LENGTH` are not searched for. A short common
@@ -31,14 +32,16 @@ README "Performance").
 
 What it cannot do: recognize a secret by its shape alone (a bare token nobody declared, a password in a
 non-secret key outside a URL), mask a value shorter than :data:`MIN_SECRET_VALUE_LENGTH` characters or a value
-transformed before printing (encoded, split, cut), or mask what user code prints itself without going through
-the framework.
+transformed before printing (base64- or URL-encoded, split, cut), or mask what user code prints itself without
+going through the framework.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import unicodedata
 from typing import Any, Iterable, Mapping, Optional
 
 MASK = '****'
@@ -161,12 +164,25 @@ def _value_text(value: Any) -> Optional[str]:
     return text if MIN_SECRET_VALUE_LENGTH <= len(text) <= MAX_SECRET_VALUE_LENGTH else None
 
 
+def _spellings(text: str) -> list[str]:
+    """``text`` and the ways it is printed escaped: its other Unicode normal forms, inside ``repr`` (a traceback's
+    ``ValueError(f'{pw!r}')``, a logged list or dict), JSON (``\\"``, ``\\n``, ``\\u00e9``) and as UTF-8 bytes."""
+    out = dict.fromkeys((text,))
+    for form in ('NFC', 'NFD'):
+        out.setdefault(unicodedata.normalize(form, text))
+    for t in list(out):
+        for shown in (repr(t)[1:-1], json.dumps(t)[1:-1], json.dumps(t, ensure_ascii=False)[1:-1],
+                      repr(t.encode('utf-8', 'surrogatepass'))[2:-1]):
+            out.setdefault(shown)
+    return [v for v in out if len(v) <= MAX_SECRET_VALUE_LENGTH]
+
+
 def add_secret_values(values: Iterable[Any]) -> None:
     """Register known secret values (see the module docstring): strings (bytes decoded as UTF-8, numbers as
     written) of at least :data:`MIN_SECRET_VALUE_LENGTH` characters; others are ignored. Cheap when every value
     is known already: the pattern is rebuilt only when the set changes, on its next use."""
     global _values_dirty
-    new = [t for t in map(_value_text, values) if t is not None and t not in _values]
+    new = [v for t in map(_value_text, values) if t is not None for v in _spellings(t) if v not in _values]
     if not new:
         return
     with _lock:
