@@ -8,7 +8,8 @@
 ``--app`` imports your module and calls its setup function first (one that calls ``init_framework`` and
 registers plugins; if it returns a ``Variables``, that one is shown), so your declared variables and plugins
 appear. Each ``--app-arg KEY=VALUE`` (repeatable) is passed to the setup function as the keyword argument
-``KEY='VALUE'`` (a string). Without ``--app`` the framework's own settings are shown, as this environment
+``KEY='VALUE'`` (a string; a secret-named KEY's value is masked wherever saf prints, also in ``--debug``
+tracebacks). Without ``--app`` the framework's own settings are shown, as this environment
 resolves them (with ``SAF_CONFIG_FILES`` and ``SAF_SECRETS_DIR`` read). Secrets are always masked.
 
 ``config`` with ``--app`` shows the app's variables; the framework's own (``SAF_*``, ``LOGGING_*``, ``APP_NAME``,
@@ -72,10 +73,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _key_value(text: str) -> tuple[str, str]:
+    from .util.secrets import add_secret_value, is_secret_key, mask_text
+
     key, eq, value = text.partition('=')
     if not eq or not key.strip().isidentifier():
-        raise argparse.ArgumentTypeError(f'{text!r}: expected KEY=VALUE, KEY a Python name (e.g. --app-arg '
+        # (masked: a malformed 'API-TOKEN=...' must not print the secret)
+        raise argparse.ArgumentTypeError(f'{mask_text(text)!r}: expected KEY=VALUE, KEY a Python name (e.g. --app-arg '
                                          f'region=eu-west)')
+    if is_secret_key(key.strip()):
+        add_secret_value(value)  # a known secret value before the app runs: masked in its errors
     return key.strip(), value
 
 
@@ -316,11 +322,11 @@ def _stdout_kept_apart() -> Iterator[TextIO]:
 
 
 def _error_line(e: BaseException, debug: bool) -> None:
+    from .util.secrets import mask_text
     if debug:
         import traceback
-        traceback.print_exception(type(e), e, e.__traceback__)
+        sys.stderr.write(mask_text(''.join(traceback.format_exception(type(e), e, e.__traceback__))))
         return
-    from .util.secrets import mask_text
     text = mask_text(str(e)).splitlines()
     sys.stderr.write(f'saf: error: {type(e).__name__}: {text[0] if text else ""}'
                      f'{" (...)" if len(text) > 1 else ""} (--debug for the traceback)\n')

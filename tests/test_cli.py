@@ -349,3 +349,21 @@ def test_app_arguments_reach_the_setup_function(tmp_path: Path) -> None:
     assert p.returncode == 2 and "argument --app-arg: 'noequals': expected KEY=VALUE" in p.stderr
     p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup_failing', '--app-arg', 'x=1')
     assert p.returncode == 1 and "unexpected keyword argument 'x'" in p.stderr
+
+
+def test_secret_named_app_argument_is_never_printed(tmp_path: Path) -> None:
+    """``--app-arg api_token=VALUE``: the value is a known secret value from the start, so the setup's error
+    line (also with ``--debug``) masks it; a malformed secret-named argument is not echoed by the usage error."""
+    TOKEN = 'tok-VALUE-9911'  # (not in the environment saf() sets)
+    (tmp_path / 'tok_app.py').write_text(textwrap.dedent('''
+        def fail(api_token='x'):
+            raise ValueError(f'upstream refused token {api_token}')
+    '''))
+    for extra in ((), ('--debug',)):
+        p = saf(tmp_path, *extra, 'config', '--app', 'tok_app:fail', '--app-arg', f'api_token={TOKEN}')
+        assert p.returncode == 1 and 'upstream refused token ****' in p.stderr, p.stderr
+        assert TOKEN not in p.stderr + p.stdout
+    for bad in (f'API-TOKEN={TOKEN}', f'api token={TOKEN}', f'9password={TOKEN}'):
+        p = saf(tmp_path, 'config', '--app', 'tok_app:fail', '--app-arg', bad)
+        assert p.returncode == 2 and 'expected KEY=VALUE' in p.stderr, p.stderr
+        assert TOKEN not in p.stderr + p.stdout
