@@ -160,6 +160,29 @@ def test_a_bad_int_is_argparse_usage_error(capsys: pytest.CaptureFixture[str]) -
     assert ei.value.code == 2 and "argument --repeat: invalid int value: 'lots'" in capsys.readouterr().err
 
 
+class Keys(Settings, prefix='KEYS'):
+    api_token: Secret[str] = field('', help='the token')
+    api_host: str = 'h'
+    pin: Secret[int] = field(0, help='a secret number')
+
+
+@pytest.mark.parametrize('argv', [
+    ['--pin', SECRET],  # argparse: invalid int value: '...'
+    [f'--pin={SECRET}'],
+    [f'--api-tokn={SECRET}'],  # unrecognized, with a did-you-mean
+    [f'--api={SECRET}'],  # argparse: ambiguous option: --api=... could match
+    [f'--ap={SECRET}', 'count', 'x'],
+    ['count', 'x', f'--api-tok={SECRET}x', '--pin', 'y'],
+])
+def test_usage_errors_never_print_a_secret_option_value(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    p = _parser()
+    add_settings_options(p, Keys)
+    with pytest.raises(SystemExit) as ei:
+        parse_strict(p, argv)
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and 'error' in err and SECRET not in err, err
+
+
 # --- run() and init_framework_cli, in child interpreters --------------------------------------------------------------
 
 TOOL = '''
