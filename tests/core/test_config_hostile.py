@@ -249,3 +249,18 @@ def test_settings_pickle_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
     assert proc.exitcode == 0
     assert got[:5] == ('localhost', 5432, 'pickled-pw-1', ['a', 'b'], True)
     assert 'pickled-pw-1' not in got[5] and got[6] == s.to_dict()
+
+
+@pytest.mark.parametrize('text, lines', [
+    ('0x1: a\n1: b\n', 'lines 1 and 2'),  # two spellings of the int 1
+    ('1: a\nx: 0\n1.0: b\n', 'lines 1 and 3'),  # 1 == 1.0: one dict key
+    ('db:\n  010: a\n  8: b\n', 'lines 2 and 3'),  # YAML 1.1 octal
+])
+def test_yaml_keys_equal_once_constructed_are_duplicates(tmp_path: Path, text: str, lines: str) -> None:
+    """Two keys written differently that YAML constructs to one key (``0x1`` and ``1``): one value would be lost
+    silently; it is the duplicate-key error naming both lines."""
+    f = tmp_path / 'num.yaml'
+    f.write_text(text)
+    with pytest.raises(ConfigFileError, match=f'duplicate key .*{lines}'):
+        add_file_source(f, Variables())
+
