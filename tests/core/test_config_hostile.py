@@ -264,3 +264,15 @@ def test_yaml_keys_equal_once_constructed_are_duplicates(tmp_path: Path, text: s
     with pytest.raises(ConfigFileError, match=f'duplicate key .*{lines}'):
         add_file_source(f, Variables())
 
+
+def test_secret_named_keys_inside_lists_and_list_values_are_known_secret_values(tmp_path: Path) -> None:
+    """``password`` inside a list of mappings and a secret-named key holding a list are keys with secret names
+    read from a file: their values are masked in every text the framework prints, like top-level ones."""
+    from scitrera_app_framework.util.secrets import mask_text
+
+    f = tmp_path / 'app.yaml'
+    f.write_text('upstreams:\n  - name: a\n    password: hunter2-LISTED\n  - {name: b, dsn: "pg://x/y-9Q"}\n'
+                 'api_tokens: [tok-AAAAAA1, {v: tok-NESTED2}]\nhosts: [alpha-host-1]\n')
+    add_file_source(f, Variables())
+    masked = mask_text('failed: hunter2-LISTED tok-AAAAAA1 tok-NESTED2 pg://x/y-9Q alpha-host-1')
+    assert masked == 'failed: **** **** **** **** alpha-host-1', masked
