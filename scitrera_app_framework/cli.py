@@ -21,7 +21,8 @@ prints (at import, in its setup, from its threads, even on the raw file descript
 ``plugins`` and ``health`` print their table even when the setup failed (a plugin whose ``initialize``
 raised): the plugins that loaded, the failing one with its error; the error is one line on stderr, and the
 exit code is 1. After the output, saf runs the app's shutdown phases (plugin shutdowns, shutdown hooks), so an
-app whose plugins keep threads until their shutdown does not keep saf running.
+app whose plugins keep threads until their shutdown does not keep saf running; a thread the app started and
+never stops is named on stderr and not waited for.
 
 Exit codes: 0 ok (for ``health``: the app is healthy), 1 a runtime error (one line; ``--debug`` for the
 traceback), a plugin that failed, or, for ``health``, an app that is not healthy, 2 a usage error.
@@ -36,7 +37,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Iterator, Mapping, Optional, Sequence, TextIO
+from typing import Any, Iterator, Mapping, NoReturn, Optional, Sequence, TextIO
 
 from .api.variables import Variables
 from .exceptions import SAFError
@@ -352,9 +353,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             return _plugins(args, v, out)
         return _health(args, v, out)
     except SystemExit as e:  # the app's setup called sys.exit
-        code = e.code if isinstance(e.code, int) else 1
-        sys.stderr.write(f'saf: error: the app exited (SystemExit({code}))\n')
-        return code if code else 1
+        if e.code is None or isinstance(e.code, int):
+            code = e.code or 0
+            sys.stderr.write(f'saf: error: the app exited (SystemExit({code}))\n')
+            return code if code else 1
+        from .util.secrets import mask_text  # sys.exit('message'): the message, as Python would print it
+        text = mask_text(str(e.code)).strip().splitlines()
+        sys.stderr.write(f'saf: error: the app exited (SystemExit): {text[0] if text else ""}'
+                         f'{" (...)" if len(text) > 1 else ""}\n')
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write('saf: interrupted\n')
         return 130
@@ -379,8 +386,28 @@ def _shut_down(debug: bool) -> None:
 
 
 def console_main() -> None:
-    """Entry point of the ``saf`` console script."""
-    raise SystemExit(main())
+    """Entry point of the ``saf`` console script (and ``python -m scitrera_app_framework``)."""
+    _exit_now(main())
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit with ``code``. A thread the app started and left running (not a plugin's: the shutdown phases have
+    run) is named on stderr and not waited for: an inspection command must not hang on the app's threads."""
+    import threading
+
+    left = [t for t in threading.enumerate()
+            if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if not left:
+        raise SystemExit(code)
+    names = ', '.join(repr(t.name) for t in left[:5]) + (', ...' if len(left) > 5 else '')
+    sys.stderr.write(f'saf: the app left {len(left)} thread(s) running ({names}); exiting without waiting for '
+                     f'them\n')
+    import logging
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(code)
 
 
 __all__ = ['main', 'console_main', 'CliError']
