@@ -212,6 +212,22 @@ def test_config_files_error_names_the_fragment(tmp_path: Path, monkeypatch: pyte
     assert os.pathsep in msg and v.sources == ()  # nothing added from a value that is wrong
 
 
+def test_config_files_and_secrets_dir_expand_the_home_directory(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``~/app.yaml`` in ``SAF_CONFIG_FILES`` (or ``SAF_SECRETS_DIR=~/secrets``) set where no shell expands it (a
+    container's environment, a ``.env`` file): the home directory, as for the stateful root."""
+    monkeypatch.setenv('HOME', str(tmp_path))
+    (tmp_path / 'app.yaml').write_text('level: 7\n')
+    (tmp_path / 'secrets').mkdir()
+    (tmp_path / 'secrets' / 'db_password').write_text('hunter2-HOME\n')
+    monkeypatch.setenv('SAF_CONFIG_FILES', f'~/app.yaml{os.pathsep}~/missing.json?')
+    monkeypatch.setenv('SAF_SECRETS_DIR', '~/secrets')
+    v = Variables()
+    srcs = add_config_files_from(v)
+    assert srcs[0].path == str(tmp_path / 'app.yaml') and v.get('LEVEL') == 7
+    assert v.get('DB_PASSWORD') == 'hunter2-HOME'
+
+
 # --- 18: a loaded Settings object pickles ---------------------------------------------------------------------
 class PklDb(Settings, prefix='DB'):
     host: str = 'localhost'
