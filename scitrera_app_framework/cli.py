@@ -14,7 +14,7 @@ resolves them (with ``SAF_CONFIG_FILES`` and ``SAF_SECRETS_DIR`` read). Secrets 
 
 ``config`` with ``--app`` shows the app's variables; the framework's own (``SAF_*``, ``LOGGING_*``, ``APP_NAME``,
 ...) are counted on a last line and shown with ``--all``. The output is the command's alone: whatever the app
-prints (at import, in its setup, from its threads, even on the raw file descriptor) goes to stderr, and
+prints (at import, in its setup, from its threads, at exit, even on the raw file descriptor) goes to stderr, and
 ``--json`` is always one valid JSON document (a value that cannot be shown, NaN or an infinity is a string
 ``<unprintable TYPE>`` / ``<float nan>``; mapping keys that are not strings become their ``repr``).
 
@@ -387,7 +387,13 @@ def _shut_down(debug: bool) -> None:
 
 def console_main() -> None:
     """Entry point of the ``saf`` console script (and ``python -m scitrera_app_framework``)."""
-    _exit_now(main())
+    code = main()
+    try:  # the output is complete: what runs after (atexit handlers, the app's threads) goes to stderr
+        sys.stdout.flush()
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        pass
+    _exit_now(code)
 
 
 def _exit_now(code: int) -> NoReturn:

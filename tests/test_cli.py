@@ -382,6 +382,12 @@ def setup():
 
 def exits():
     sys.exit('fatal: cannot reach the license server')
+
+def goodbye():
+    import atexit
+    v = init_framework('goodbye-app', stateful=False)
+    atexit.register(lambda: print('goodbye from atexit'))  # runs after saf printed its output
+    return v
 '''
 
 
@@ -405,3 +411,10 @@ def test_an_app_exiting_with_a_message_shows_it(tmp_path: Path) -> None:
     assert p.returncode == 1
     assert p.stderr.strip().splitlines()[-1] == ('saf: error: the app exited (SystemExit): fatal: cannot reach the '
                                                   'license server'), p.stderr
+
+
+def test_what_the_app_prints_at_exit_stays_off_stdout(tmp_path: Path) -> None:
+    (tmp_path / 'threaded_app.py').write_text(THREADED)
+    p = saf(tmp_path, 'config', '--app', 'threaded_app:goodbye', '--json')
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == [] and 'goodbye from atexit' in p.stderr
