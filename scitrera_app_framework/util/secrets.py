@@ -246,11 +246,36 @@ def _trie_regex(words: list[str]) -> str:
 
 
 def mask_secret_values(text: str) -> str:
-    """Return ``text`` with every known secret value replaced by ``****`` (no cost when none is known)."""
+    """Return ``text`` with every known secret value replaced by ``****`` (no cost when none is known). Values
+    that overlap in the text (``secret-AB`` and ``B-other-1`` in ``secret-AB-other-1``) are masked as one run:
+    no character of either is left."""
     pattern = secret_values_pattern()
-    if pattern is None or pattern.search(text) is None:
+    if pattern is None:
         return text
-    return pattern.sub(MASK, text)
+    m = pattern.search(text)
+    if m is None:
+        return text
+    search = pattern.search
+    out: list[str] = []
+    last = 0
+    while m is not None:
+        start, end = m.span()
+        if end == start:  # (no empty value is registered; never loop on an empty match)
+            m = search(text, end + 1)
+            continue
+        i = start + 1
+        while i < end:  # a value starting inside this match and running past it extends the run
+            n = search(text, i, end + 4096 + 1)
+            if n is None or n.start() >= end:
+                break
+            end = max(end, n.end())
+            i = n.start() + 1
+        out.append(text[last:start])
+        out.append(MASK)
+        last = end
+        m = search(text, end)
+    out.append(text[last:])
+    return ''.join(out)
 
 
 # scheme://user:password@host -- the password runs to the last '@' before the host (it may contain '@')

@@ -233,3 +233,16 @@ def test_known_value_masked_when_escaped_or_repr_d(value: str) -> None:
         lg.exception('failed with %r', [value])
     out = buf.getvalue()
     assert json.dumps(value)[1:-1] not in out and repr(value)[1:-1] not in out, out
+
+
+def test_overlapping_known_values_are_both_masked_whole() -> None:
+    """Two secrets overlapping in a text (the end of one is the start of the other), one inside another, and
+    values holding regular-expression metacharacters: every character of every occurrence is masked."""
+    from scitrera_app_framework.util.secrets import add_secret_values
+
+    add_secret_values(['secret-AB', 'B-other-1', 'abc.*+?def', 'inner-secret', 'outer-inner-secret-x', 'aaaaaa'])
+    assert mask_text('x secret-AB-other-1 y') == 'x **** y'
+    assert mask_text('x B-other-1secret-AB y') == 'x ******** y'  # (adjacent, not overlapping: two masks)
+    assert mask_text('x abc.*+?def y abcXdef') == 'x **** y abcXdef'
+    assert mask_text('outer-inner-secret-x and inner-secret') == '**** and ****'
+    assert mask_text('aaaaaaaa') == '****'
