@@ -344,15 +344,23 @@ def _masking_error(p: argparse.ArgumentParser, top: argparse.ArgumentParser,
 def _unrecognized(parser: argparse.ArgumentParser, extras: list[str], known: list[str]) -> None:
     extras = [_mask_args(a, parser, [a]) for a in extras]
     hints: list[str] = []
+    elsewhere: list[str] = []
     for a in extras:
         if a.startswith('--') and len(a) > 2:
-            close = difflib.get_close_matches(a.split('=', 1)[0], known, n=1, cutoff=0.6)
+            name = a.split('=', 1)[0]
+            if name in known:  # an option of another parser (the sub-command's, or the main one's)
+                elsewhere.append(name)
+                continue
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
             if close and close[0] not in hints:
                 hints.append(close[0])
     shown = ' '.join(extras)
     if len(shown) > 200:
         shown = shown[:197] + '...'
     hint = f' (did you mean {" or ".join(hints)}?)' if hints else ''
+    if elsewhere:
+        hint += f' ({", ".join(dict.fromkeys(elsewhere))}: not an option here; give it on the other side of the ' \
+                f'sub-command)'
     sys.stderr.write(f'{parser.prog}: error: unrecognized arguments: {shown}{hint}; see {parser.prog} --help\n')
     raise SystemExit(2)
 
@@ -441,9 +449,11 @@ def run(main: Callable[..., Any], name: Optional[str] = None, *, parser: Optiona
             if v.declared() or v.registered_keys():
                 declared.append(v)
             options = add_settings_options(parser, *declared)
-            if not _has_option(parser, '--debug'):
-                parser.add_argument('--debug', action='store_true', dest=_DEST + 'debug',
-                                    help='show the traceback of a configuration or plugin error')
+            for i, p in enumerate([parser] + _subparsers(parser)):  # (before or after the sub-command)
+                if not _has_option(p, '--debug'):
+                    p.add_argument('--debug', action='store_true', dest=_DEST + 'debug',
+                                   default=False if i == 0 else argparse.SUPPRESS,
+                                   help='show the traceback of a configuration or plugin error')
             args = parse_strict(parser, argv)
             options.apply(args, v)
             v = (init or init_framework_cli)(str(prog), v=v, **init_kwargs)

@@ -141,6 +141,8 @@ def test_taken_options_fall_back_to_the_variable_name() -> None:
     (['count', 'x', 'y'], 'wordtool: error: unrecognized arguments: y; see wordtool --help'),
     (['--repaet', '2', 'count', 'x'], 'unrecognized arguments: --repaet (did you mean --repeat?)'),
     (['count', 'x', '--db-hots=h'], 'unrecognized arguments: --db-hots=h (did you mean --db-host?)'),
+    (['count', 'x', '--verbose'], 'unrecognized arguments: --verbose (--verbose: not an option here; give it on the '
+                                  'other side of the sub-command)'),
 ])
 def test_an_unknown_option_is_one_line_with_a_did_you_mean(argv: list[str], expected: str,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
