@@ -177,12 +177,30 @@ def _spellings(text: str) -> list[str]:
     return [v for v in out if len(v) <= MAX_SECRET_VALUE_LENGTH]
 
 
+def _scalars(values: Iterable[Any]) -> list[Any]:
+    """The values, with every list, tuple, set or mapping replaced by the scalars inside it (any depth to 16)."""
+    out: list[Any] = []
+    stack: list[tuple[Any, int]] = [(v, 0) for v in values]
+    stack.reverse()
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            value = list(value.values())
+        if isinstance(value, (list, tuple, set, frozenset)):
+            if depth < 16:
+                stack.extend((x, depth + 1) for x in value)
+        else:
+            out.append(value)
+    return out
+
+
 def add_secret_values(values: Iterable[Any]) -> None:
     """Register known secret values (see the module docstring): strings (bytes decoded as UTF-8, numbers as
-    written) of at least :data:`MIN_SECRET_VALUE_LENGTH` characters; others are ignored. Cheap when every value
+    written) of at least :data:`MIN_SECRET_VALUE_LENGTH` characters, and those inside a list, tuple, set or
+    mapping given as a value; others are ignored. Cheap when every value
     is known already: the pattern is rebuilt only when the set changes, on its next use."""
     global _values_dirty
-    new = [v for t in map(_value_text, values) if t is not None for v in _spellings(t) if v not in _values]
+    new = [v for t in map(_value_text, _scalars(values)) if t is not None for v in _spellings(t) if v not in _values]
     if not new:
         return
     with _lock:

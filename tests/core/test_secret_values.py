@@ -246,3 +246,13 @@ def test_overlapping_known_values_are_both_masked_whole() -> None:
     assert mask_text('x abc.*+?def y abcXdef') == 'x **** y abcXdef'
     assert mask_text('outer-inner-secret-x and inner-secret') == '**** and ****'
     assert mask_text('aaaaaaaa') == '****'
+
+
+def test_a_secret_holding_a_list_or_mapping_registers_every_value_in_it() -> None:
+    """``v.set('API_TOKENS', [...])`` or a declared secret whose value is a mapping: each string inside is a known
+    secret value (the container itself was ignored)."""
+    v = Variables()
+    v.set('API_TOKENS', ['tok-AAAAAA1', ('tok-BBBBBB2',)])
+    v.set('UPSTREAM', {'primary': 'hunter2-PRIMARY', 'spare': ['hunter2-SPARE']})
+    v.environ('UPSTREAM', secret=True)
+    assert mask_text('tok-AAAAAA1 tok-BBBBBB2 hunter2-PRIMARY hunter2-SPARE') == '**** **** **** ****'
