@@ -13,7 +13,8 @@ marked with :func:`mark_secret_key` (always).
 
 Values. A secret key's non-empty value prints as ``****``. In every value and text, whatever the key,
 credentials in URLs (``scheme://user:password@host``, the password may contain ``@``) and ``name=value`` /
-``"name": "value"`` pairs whose name is secret are masked.
+``"name": "value"`` pairs whose name is secret are masked (after an authorization scheme, ``Authorization: Bearer
+TOKEN``, the credential is the value).
 
 Known secret values. The values of variables declared secret (``environ(..., secret=True)``, ``Secret[...]``
 settings fields), of every key of a secrets directory, and of secret-named keys read from files, set locally or
@@ -301,6 +302,8 @@ _URL_CRED_RE = re.compile(r'([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@\'"]*:)[^\s/\'"]*
 # name=value, name: value, "name": "value" where name looks secret
 _PAIR_RE = re.compile(
     r'''(?P<key>["']?[A-Za-z_][A-Za-z0-9_.\-]*["']?)(?P<sep>\s*[:=]\s*)'''
+    # an HTTP authorization scheme (Authorization: Bearer TOKEN) is kept; the credential after it is the value
+    r'''(?P<scheme>(?i:bearer|basic|digest|token|bot|negotiate|apikey|api-key|hmac)[ \t]+(?=[^\s,;&)}\]'"]))?'''
     r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]'"]+)''')
 
 
@@ -321,7 +324,7 @@ def _mask_pair(m: re.Match[str]) -> str:
         return m.group(0)
     val = m.group('val')
     quote = val[0] if val[:1] in ('"', "'") else ''
-    return f'{m.group("key")}{m.group("sep")}{quote}{MASK}{quote}'
+    return f'{m.group("key")}{m.group("sep")}{m.group("scheme") or ""}{quote}{MASK}{quote}'
 
 
 def _mask_query_pair(m: re.Match[str]) -> str:
