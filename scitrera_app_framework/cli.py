@@ -8,19 +8,21 @@
 ``--app`` imports your module and calls its setup function first (one that calls ``init_framework`` and
 registers plugins; if it returns a ``Variables``, that one is shown), so your declared variables and plugins
 appear. Each ``--app-arg KEY=VALUE`` (repeatable) is passed to the setup function as the keyword argument
-``KEY='VALUE'`` (a string). Without ``--app`` the framework's own settings are shown, as this environment
+``KEY='VALUE'`` (a string; a secret-named KEY's value is masked wherever saf prints, also in ``--debug``
+tracebacks). Without ``--app`` the framework's own settings are shown, as this environment
 resolves them (with ``SAF_CONFIG_FILES`` and ``SAF_SECRETS_DIR`` read). Secrets are always masked.
 
 ``config`` with ``--app`` shows the app's variables; the framework's own (``SAF_*``, ``LOGGING_*``, ``APP_NAME``,
 ...) are counted on a last line and shown with ``--all``. The output is the command's alone: whatever the app
-prints (at import, in its setup, from its threads, even on the raw file descriptor) goes to stderr, and
+prints (at import, in its setup, from its threads, at exit, even on the raw file descriptor) goes to stderr, and
 ``--json`` is always one valid JSON document (a value that cannot be shown, NaN or an infinity is a string
 ``<unprintable TYPE>`` / ``<float nan>``; mapping keys that are not strings become their ``repr``).
 
 ``plugins`` and ``health`` print their table even when the setup failed (a plugin whose ``initialize``
 raised): the plugins that loaded, the failing one with its error; the error is one line on stderr, and the
 exit code is 1. After the output, saf runs the app's shutdown phases (plugin shutdowns, shutdown hooks), so an
-app whose plugins keep threads until their shutdown does not keep saf running.
+app whose plugins keep threads until their shutdown does not keep saf running; a thread the app started and
+never stops is named on stderr and not waited for.
 
 Exit codes: 0 ok (for ``health``: the app is healthy), 1 a runtime error (one line; ``--debug`` for the
 traceback), a plugin that failed, or, for ``health``, an app that is not healthy, 2 a usage error.
@@ -35,7 +37,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Iterator, Mapping, Optional, Sequence, TextIO
+from typing import Any, Iterator, Mapping, NoReturn, Optional, Sequence, TextIO
 
 from .api.variables import Variables
 from .exceptions import SAFError
@@ -72,10 +74,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _key_value(text: str) -> tuple[str, str]:
+    from .util.secrets import add_secret_value, is_secret_key, mask_text
+
     key, eq, value = text.partition('=')
     if not eq or not key.strip().isidentifier():
-        raise argparse.ArgumentTypeError(f'{text!r}: expected KEY=VALUE, KEY a Python name (e.g. --app-arg '
+        # (masked: a malformed 'API-TOKEN=...' must not print the secret)
+        raise argparse.ArgumentTypeError(f'{mask_text(text)!r}: expected KEY=VALUE, KEY a Python name (e.g. --app-arg '
                                          f'region=eu-west)')
+    if is_secret_key(key.strip()):
+        add_secret_value(value)  # a known secret value before the app runs: masked in its errors
     return key.strip(), value
 
 
@@ -316,11 +323,11 @@ def _stdout_kept_apart() -> Iterator[TextIO]:
 
 
 def _error_line(e: BaseException, debug: bool) -> None:
+    from .util.secrets import mask_text
     if debug:
         import traceback
-        traceback.print_exception(type(e), e, e.__traceback__)
+        sys.stderr.write(mask_text(''.join(traceback.format_exception(type(e), e, e.__traceback__))))
         return
-    from .util.secrets import mask_text
     text = mask_text(str(e)).splitlines()
     sys.stderr.write(f'saf: error: {type(e).__name__}: {text[0] if text else ""}'
                      f'{" (...)" if len(text) > 1 else ""} (--debug for the traceback)\n')
@@ -346,9 +353,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             return _plugins(args, v, out)
         return _health(args, v, out)
     except SystemExit as e:  # the app's setup called sys.exit
-        code = e.code if isinstance(e.code, int) else 1
-        sys.stderr.write(f'saf: error: the app exited (SystemExit({code}))\n')
-        return code if code else 1
+        if e.code is None or isinstance(e.code, int):
+            code = e.code or 0
+            sys.stderr.write(f'saf: error: the app exited (SystemExit({code}))\n')
+            return code if code else 1
+        from .util.secrets import mask_text  # sys.exit('message'): the message, as Python would print it
+        text = mask_text(str(e.code)).strip().splitlines()
+        sys.stderr.write(f'saf: error: the app exited (SystemExit): {text[0] if text else ""}'
+                         f'{" (...)" if len(text) > 1 else ""}\n')
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write('saf: interrupted\n')
         return 130
@@ -373,8 +386,34 @@ def _shut_down(debug: bool) -> None:
 
 
 def console_main() -> None:
-    """Entry point of the ``saf`` console script."""
-    raise SystemExit(main())
+    """Entry point of the ``saf`` console script (and ``python -m scitrera_app_framework``)."""
+    code = main()
+    try:  # the output is complete: what runs after (atexit handlers, the app's threads) goes to stderr
+        sys.stdout.flush()
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        pass
+    _exit_now(code)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit with ``code``. A thread the app started and left running (not a plugin's: the shutdown phases have
+    run) is named on stderr and not waited for: an inspection command must not hang on the app's threads."""
+    import threading
+
+    left = [t for t in threading.enumerate()
+            if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if not left:
+        raise SystemExit(code)
+    names = ', '.join(repr(t.name) for t in left[:5]) + (', ...' if len(left) > 5 else '')
+    sys.stderr.write(f'saf: the app left {len(left)} thread(s) running ({names}); exiting without waiting for '
+                     f'them\n')
+    import logging
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(code)
 
 
 __all__ = ['main', 'console_main', 'CliError']

@@ -35,7 +35,8 @@ environment value would be. A secret's value is never shown (no default in the h
 sub-command parsers, so ``wordtool --repeat 3 count x`` and ``wordtool count x --repeat 3`` both work.
 
 **Strict parsing.** An unknown option is one line on stderr, with a did-you-mean, and exit code 2; ``--help``
-prints the usage and exits 0 (argparse's conventions).
+prints the usage and exits 0 (argparse's conventions). A usage error never quotes a secret option's value
+(``--pin x``: invalid int value, not shown; ``--api-tokn=VALUE`` or an ambiguous ``--api=VALUE``: ``****``).
 
 **run(main, ...)** parses, initializes the framework with :func:`init_framework_cli` (WARNING level, no
 stateful directory, no ``chdir``), calls ``main`` and exits: 0 (or the int ``main`` returns), 2 with one line on
@@ -52,6 +53,7 @@ import inspect
 import os
 import sys
 import traceback
+import weakref
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from .api.variables import Variables
@@ -138,6 +140,25 @@ def _rows(declared: Iterable[Any]) -> list[tuple[str, str, dict[str, Any]]]:
         else:
             raise TypeError(f'add_settings_options takes Settings classes and Variables, got {type(item).__name__}')
     return rows
+
+
+#: each parser's options that hold secrets: their values are masked in usage errors
+_SECRET_FLAGS: weakref.WeakKeyDictionary[argparse.ArgumentParser, set[str]] = weakref.WeakKeyDictionary()
+
+
+class _SecretNumber:
+    """argparse's ``type`` for a secret int or float option: its error does not quote the value."""
+
+    def __init__(self, convert: Callable[[str], Any]) -> None:
+        self.convert = convert
+        self.__name__ = convert.__name__
+
+    def __call__(self, text: str) -> Any:
+        try:
+            return self.convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f'invalid {self.__name__} value (the value of a secret is not shown)') from None
 
 
 _BOOL_TYPES = ('bool', 'ext_parse_bool', 'parse_bool')
@@ -235,7 +256,10 @@ def add_settings_options(parser: argparse.ArgumentParser, *declared: Any, title:
                 kw['metavar'] = o.metavar
                 if o.kind in ('int', 'float'):
                     kw['type'] = int if o.kind == 'int' else float
+                    if o.secret:
+                        kw['type'] = _SecretNumber(kw['type'])
             group.add_argument(o.flag, **kw)
+        _SECRET_FLAGS.setdefault(p, set()).update(o.flag for o in options if o.secret)
     return SettingsOptions(parser, options)
 
 
@@ -269,23 +293,74 @@ def parse_strict(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] 
                 unknown.append(a)
     if unknown:
         _unrecognized(parser, unknown, known)
-    ns, extras = parser.parse_known_args(args)
+    parsers = [parser] + _subparsers(parser)
+    for p in parsers:  # argparse's own errors ('ambiguous option: --api=VALUE could match ...') masked too
+        p.error = _masking_error(p, parser, args)  # type: ignore[method-assign,assignment]
+    try:
+        ns, extras = parser.parse_known_args(args)
+    finally:
+        for p in parsers:
+            p.__dict__.pop('error', None)
     if extras:
         _unrecognized(parser, extras, known)
     return ns
 
 
+def _secret_flags(parser: argparse.ArgumentParser) -> set[str]:
+    out = set(_SECRET_FLAGS.get(parser, ()))
+    for sp in _subparsers(parser):
+        out |= _SECRET_FLAGS.get(sp, set())
+    return out
+
+
+def _mask_args(text: str, parser: argparse.ArgumentParser, args: Sequence[str]) -> str:
+    """``text`` (a usage error) with the value of every ``--name=value`` in ``args`` masked where ``name`` may
+    mean a secret option (an abbreviation or misspelling of one, or a secret-looking name), and known secret
+    values masked."""
+    from .util.secrets import MASK, is_secret_key, mask_secret_values
+
+    secret = _secret_flags(parser)
+    known = _all_options(parser)
+    for a in args:
+        name, eq, value = a.partition('=')
+        if not (eq and value and name.startswith('--') and a in text):
+            continue
+        if (is_secret_key(name[2:]) or any(f.startswith(name) for f in secret)
+                or set(difflib.get_close_matches(name, known, n=1, cutoff=0.6)) & secret):
+            text = text.replace(a, f'{name}={MASK}')
+    return mask_secret_values(text)  # (not mask_text: 'argument --pin: invalid' is no name=value pair)
+
+
+def _masking_error(p: argparse.ArgumentParser, top: argparse.ArgumentParser,
+                   args: Sequence[str]) -> Callable[[str], Any]:
+    error = type(p).error
+
+    def masked(message: str) -> Any:
+        return error(p, _mask_args(message, top, args))
+
+    return masked
+
+
 def _unrecognized(parser: argparse.ArgumentParser, extras: list[str], known: list[str]) -> None:
+    extras = [_mask_args(a, parser, [a]) for a in extras]
     hints: list[str] = []
+    elsewhere: list[str] = []
     for a in extras:
         if a.startswith('--') and len(a) > 2:
-            close = difflib.get_close_matches(a.split('=', 1)[0], known, n=1, cutoff=0.6)
+            name = a.split('=', 1)[0]
+            if name in known:  # an option of another parser (the sub-command's, or the main one's)
+                elsewhere.append(name)
+                continue
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
             if close and close[0] not in hints:
                 hints.append(close[0])
     shown = ' '.join(extras)
     if len(shown) > 200:
         shown = shown[:197] + '...'
     hint = f' (did you mean {" or ".join(hints)}?)' if hints else ''
+    if elsewhere:
+        hint += f' ({", ".join(dict.fromkeys(elsewhere))}: not an option here; give it on the other side of the ' \
+                f'sub-command)'
     sys.stderr.write(f'{parser.prog}: error: unrecognized arguments: {shown}{hint}; see {parser.prog} --help\n')
     raise SystemExit(2)
 
@@ -374,9 +449,11 @@ def run(main: Callable[..., Any], name: Optional[str] = None, *, parser: Optiona
             if v.declared() or v.registered_keys():
                 declared.append(v)
             options = add_settings_options(parser, *declared)
-            if not _has_option(parser, '--debug'):
-                parser.add_argument('--debug', action='store_true', dest=_DEST + 'debug',
-                                    help='show the traceback of a configuration or plugin error')
+            for i, p in enumerate([parser] + _subparsers(parser)):  # (before or after the sub-command)
+                if not _has_option(p, '--debug'):
+                    p.add_argument('--debug', action='store_true', dest=_DEST + 'debug',
+                                   default=False if i == 0 else argparse.SUPPRESS,
+                                   help='show the traceback of a configuration or plugin error')
             args = parse_strict(parser, argv)
             options.apply(args, v)
             v = (init or init_framework_cli)(str(prog), v=v, **init_kwargs)

@@ -349,3 +349,72 @@ def test_app_arguments_reach_the_setup_function(tmp_path: Path) -> None:
     assert p.returncode == 2 and "argument --app-arg: 'noequals': expected KEY=VALUE" in p.stderr
     p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup_failing', '--app-arg', 'x=1')
     assert p.returncode == 1 and "unexpected keyword argument 'x'" in p.stderr
+
+
+def test_secret_named_app_argument_is_never_printed(tmp_path: Path) -> None:
+    """``--app-arg api_token=VALUE``: the value is a known secret value from the start, so the setup's error
+    line (also with ``--debug``) masks it; a malformed secret-named argument is not echoed by the usage error."""
+    TOKEN = 'tok-VALUE-9911'  # (not in the environment saf() sets)
+    (tmp_path / 'tok_app.py').write_text(textwrap.dedent('''
+        def fail(api_token='x'):
+            raise ValueError(f'upstream refused token {api_token}')
+    '''))
+    for extra in ((), ('--debug',)):
+        p = saf(tmp_path, *extra, 'config', '--app', 'tok_app:fail', '--app-arg', f'api_token={TOKEN}')
+        assert p.returncode == 1 and 'upstream refused token ****' in p.stderr, p.stderr
+        assert TOKEN not in p.stderr + p.stdout
+    for bad in (f'API-TOKEN={TOKEN}', f'api token={TOKEN}', f'9password={TOKEN}'):
+        p = saf(tmp_path, 'config', '--app', 'tok_app:fail', '--app-arg', bad)
+        assert p.returncode == 2 and 'expected KEY=VALUE' in p.stderr, p.stderr
+        assert TOKEN not in p.stderr + p.stdout
+
+
+THREADED = '''
+import sys
+import threading
+from scitrera_app_framework import init_framework
+
+def setup():
+    v = init_framework('threaded-app', stateful=False)
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, name='app-poller').start()  # never stopped: the app forgot it
+    return v
+
+def exits():
+    sys.exit('fatal: cannot reach the license server')
+
+def goodbye():
+    import atexit
+    v = init_framework('goodbye-app', stateful=False)
+    atexit.register(lambda: print('goodbye from atexit'))  # runs after saf printed its output
+    return v
+'''
+
+
+@pytest.mark.parametrize('entry', ['-m', 'console'])
+def test_saf_exits_although_the_app_left_a_thread_running(tmp_path: Path, entry: str) -> None:
+    """A non-daemon thread the app never stops (not a plugin's: the shutdown phases do not know it): saf prints its
+    output, names the thread on stderr and exits instead of waiting for ever."""
+    (tmp_path / 'threaded_app.py').write_text(THREADED)
+    cmd = ([sys.executable, '-m', 'scitrera_app_framework'] if entry == '-m' else
+           [sys.executable, '-c', 'from scitrera_app_framework.cli import console_main; console_main()'])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIXES)}
+    p = subprocess.run([*cmd, 'config', '--app', 'threaded_app:setup', '--json'], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert isinstance(json.loads(p.stdout), list) and "'app-poller'" in p.stderr, p.stderr
+
+
+def test_an_app_exiting_with_a_message_shows_it(tmp_path: Path) -> None:
+    (tmp_path / 'threaded_app.py').write_text(THREADED)
+    p = saf(tmp_path, 'config', '--app', 'threaded_app:exits')
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines()[-1] == ('saf: error: the app exited (SystemExit): fatal: cannot reach the '
+                                                  'license server'), p.stderr
+
+
+def test_what_the_app_prints_at_exit_stays_off_stdout(tmp_path: Path) -> None:
+    (tmp_path / 'threaded_app.py').write_text(THREADED)
+    p = saf(tmp_path, 'config', '--app', 'threaded_app:goodbye', '--json')
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == [] and 'goodbye from atexit' in p.stderr

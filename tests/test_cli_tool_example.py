@@ -131,6 +131,15 @@ def test_a_bad_flag_and_a_bad_value_are_one_line_exit_2() -> None:
     assert p.returncode == 2 and "argument --repeat: invalid int value: 'lots'" in p.stderr
 
 
+def test_debug_before_or_after_the_sub_command() -> None:
+    """``--debug``, like the settings options, works before and after the sub-command."""
+    for args in (('--debug', 'count', 'x'), ('count', 'x', '--debug')):
+        p = wordtool(*args, WORDTOOL_REPEAT='lots')
+        assert p.returncode == 2, p.stderr
+        assert 'Traceback' in p.stderr and "WORDTOOL_REPEAT (repeat): invalid value 'lots'" in p.stderr, p.stderr
+        assert '--debug for the traceback' not in p.stderr
+
+
 def test_a_plugin_from_another_distribution(extras: Path) -> None:
     p = wordtool('filter', 'hello', site=extras)
     assert (p.returncode, p.stdout, p.stderr) == (0, 'olleh\n', '')

@@ -141,6 +141,8 @@ def test_taken_options_fall_back_to_the_variable_name() -> None:
     (['count', 'x', 'y'], 'wordtool: error: unrecognized arguments: y; see wordtool --help'),
     (['--repaet', '2', 'count', 'x'], 'unrecognized arguments: --repaet (did you mean --repeat?)'),
     (['count', 'x', '--db-hots=h'], 'unrecognized arguments: --db-hots=h (did you mean --db-host?)'),
+    (['count', 'x', '--verbose'], 'unrecognized arguments: --verbose (--verbose: not an option here; give it on the '
+                                  'other side of the sub-command)'),
 ])
 def test_an_unknown_option_is_one_line_with_a_did_you_mean(argv: list[str], expected: str,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -158,6 +160,29 @@ def test_a_bad_int_is_argparse_usage_error(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit) as ei:
         parse_strict(p, ['--repeat', 'lots', 'count', 'x'])
     assert ei.value.code == 2 and "argument --repeat: invalid int value: 'lots'" in capsys.readouterr().err
+
+
+class Keys(Settings, prefix='KEYS'):
+    api_token: Secret[str] = field('', help='the token')
+    api_host: str = 'h'
+    pin: Secret[int] = field(0, help='a secret number')
+
+
+@pytest.mark.parametrize('argv', [
+    ['--pin', SECRET],  # argparse: invalid int value: '...'
+    [f'--pin={SECRET}'],
+    [f'--api-tokn={SECRET}'],  # unrecognized, with a did-you-mean
+    [f'--api={SECRET}'],  # argparse: ambiguous option: --api=... could match
+    [f'--ap={SECRET}', 'count', 'x'],
+    ['count', 'x', f'--api-tok={SECRET}x', '--pin', 'y'],
+])
+def test_usage_errors_never_print_a_secret_option_value(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    p = _parser()
+    add_settings_options(p, Keys)
+    with pytest.raises(SystemExit) as ei:
+        parse_strict(p, argv)
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and 'error' in err and SECRET not in err, err
 
 
 # --- run() and init_framework_cli, in child interpreters --------------------------------------------------------------

@@ -136,6 +136,7 @@ def config_file_entries(value: str) -> list[tuple[str, bool]]:
     Entries are separated by ``os.pathsep`` (``:`` on POSIX, ``;`` on Windows) when the value contains it, else
     by commas; so a path containing a comma is written with ``os.pathsep`` separators (``/etc/a,b/app.yaml:``
     works alone too: a trailing separator). A trailing ``?`` marks an entry optional. Empty entries are ignored.
+A leading ``~`` is the home directory (also in ``SAF_SECRETS_DIR``).
 
     Raises:
         ConfigurationError: an entry has no known configuration file type (names the entry, its position and the
@@ -150,7 +151,7 @@ def config_file_entries(value: str) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     for n, item in enumerate(items, 1):
         optional = item.endswith('?')
-        path = item.rstrip('?').strip()
+        path = os.path.expanduser(item.rstrip('?').strip())  # ('~/app.yaml': no shell expands it in a container)
         ext = os.path.splitext(path)[1].lower()
         if ext not in FILE_KINDS and not os.path.basename(path).startswith('.env'):
             hint = (f'; a path containing a comma: separate the entries with {os.pathsep!r} (os.pathsep) instead of '
@@ -179,7 +180,8 @@ def add_config_files_from(v: Variables) -> list[FileSource]:
         out.append(add_file_source(path, v, optional=optional))
     secrets_dir = str(v.environ('SAF_SECRETS_DIR', default=None) or '').strip()
     if secrets_dir:  # required, as named; a trailing '?' makes it optional (as for SAF_CONFIG_FILES)
-        add_secrets_dir_source(secrets_dir.rstrip('?').strip(), v, optional=secrets_dir.endswith('?'))
+        add_secrets_dir_source(os.path.expanduser(secrets_dir.rstrip('?').strip()), v,
+                               optional=secrets_dir.endswith('?'))
     return out
 
 

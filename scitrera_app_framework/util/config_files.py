@@ -326,7 +326,7 @@ def parse_yaml_document(text: str, path: str = '<string>') -> tuple[Any, KeyLine
             if root is None:
                 return None, {}
             _check_yaml_nodes(path, root)
-            lines = _yaml_key_lines(path, root)
+            lines = _yaml_key_lines(path, root, loader)
             data = loader.construct_document(root)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
@@ -358,7 +358,7 @@ def _check_yaml_nodes(path: str, root: Any) -> None:
     _check_bounds(path, 'YAML', root, children)
 
 
-def _yaml_key_lines(path: str, root: Any) -> KeyLines:
+def _yaml_key_lines(path: str, root: Any, loader: Any) -> KeyLines:
     """Walk the composed graph once: keys written as YAML 1.1 booleans/null retagged as strings, duplicate keys
     rejected (both lines named), and the line of each key reachable through mappings recorded."""
     import yaml
@@ -372,13 +372,13 @@ def _yaml_key_lines(path: str, root: Any) -> KeyLines:
             first = id(node) not in seen
             if first:
                 seen.add(id(node))
-                where: dict[tuple[str, str], int] = {}
+                where: dict[tuple[str, Any], int] = {}
                 for knode, _ in node.value:
                     if not isinstance(knode, yaml.ScalarNode) or knode.tag == _YAML_MERGE:
                         continue
                     if knode.tag in _YAML_WORD_KEYS:
                         knode.tag = _YAML_STR  # 'on:' stays the key 'on' (YAML 1.1 would make it True)
-                    ident = (knode.tag, knode.value)
+                    ident = _yaml_key_ident(knode, loader)
                     line = knode.start_mark.line + 1
                     if ident in where:
                         raise ConfigFileError(path, line, f'duplicate key {knode.value!r} in one mapping '
@@ -399,6 +399,24 @@ def _yaml_key_lines(path: str, root: Any) -> KeyLines:
             seen.add(id(node))
             stack.extend((n, None) for n in node.value)
     return lines
+
+
+_YAML_NUMBERS = ('tag:yaml.org,2002:int', 'tag:yaml.org,2002:float')
+
+
+def _yaml_key_ident(knode: Any, loader: Any) -> tuple[str, Any]:
+    """What a scalar key becomes once constructed: numbers by value (``0x1``, ``1`` and ``1.0`` are one dict key),
+    other scalars by tag and text."""
+    import yaml
+
+    if knode.tag in _YAML_NUMBERS:
+        try:
+            number = loader.construct_object(knode)  # (cached by the loader: constructed once for the document)
+        except (yaml.YAMLError, ValueError):
+            return knode.tag, knode.value
+        if number == number:  # (NaN is never equal to a key: each .nan stays its own)
+            return 'number', number
+    return knode.tag, knode.value
 
 
 def parse_json_text(text: str, path: str = '<string>') -> Any:

@@ -139,6 +139,25 @@ def _find_collision(data: Mapping[Any, Any], prefix: str, sep: str,
             origin[up] = sub
 
 
+def _secret_values_in(data: Mapping[Any, Any]) -> list[Any]:
+    """The scalar values held under a secret-named key, at any depth: in the flattened mapping, inside lists (a
+    list of upstreams each with its ``password``) and every scalar of a list or mapping held by a secret key."""
+    out: list[Any] = []
+    stack: list[tuple[Any, bool, int]] = [(data, False, 0)]
+    while stack:
+        node, secret, depth = stack.pop()
+        if depth > 64:
+            continue
+        items = node.items() if isinstance(node, Mapping) else ((None, val) for val in node)
+        for k, val in items:
+            sec = secret or (k is not None and is_secret_key(k))
+            if isinstance(val, (Mapping, list, tuple)):
+                stack.append((val, sec, depth + 1))
+            elif sec and isinstance(val, (str, int, float)):
+                out.append(val)
+    return out
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equality for change detection: NaN equals NaN (also inside lists and mappings); a change of type is a
     change (``1`` to ``1.0`` or ``True``)."""
@@ -237,7 +256,7 @@ class FileSource(KeySource):
                 pre = f'{self.prefix}_' if self.prefix else ''
                 lines = {(pre + '_'.join(kp)).upper(): n for kp, n in keylines.items()}
         self._lines = lines
-        add_secret_values(val for k, val in data.items() if isinstance(val, (str, int, float)) and is_secret_key(k))
+        add_secret_values(_secret_values_in(data))
         return data
 
     def _collision(self, p: str, text: str, keylines: Optional[KeyLines], name: str, a: tuple[str, ...],

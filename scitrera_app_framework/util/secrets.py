@@ -13,12 +13,14 @@ marked with :func:`mark_secret_key` (always).
 
 Values. A secret key's non-empty value prints as ``****``. In every value and text, whatever the key,
 credentials in URLs (``scheme://user:password@host``, the password may contain ``@``) and ``name=value`` /
-``"name": "value"`` pairs whose name is secret are masked.
+``"name": "value"`` pairs whose name is secret are masked (after an authorization scheme, ``Authorization: Bearer
+TOKEN``, the credential is the value).
 
 Known secret values. The values of variables declared secret (``environ(..., secret=True)``, ``Secret[...]``
 settings fields), of every key of a secrets directory, and of secret-named keys read from files, set locally or
 found in the environment at start are registered as they are loaded (and again on reload) with
-:func:`add_secret_values`; every literal occurrence of one of them, at least
+:func:`add_secret_values`; every literal occurrence of one of them (or of its spelling inside ``repr``, JSON or
+UTF-8 bytes, or in its other Unicode normal form), at least
 :data:`MIN_SECRET_VALUE_LENGTH` characters long, is masked in every text the framework prints (:func:`mask_text`,
 hence errors, the health report and ``saf``; and log messages, their arguments, extras and tracebacks with
 ``SAF_LOG_REDACT``); values longer than :data:`MAX_SECRET_VALUE_LENGTH` are not searched for. A short common
@@ -31,14 +33,16 @@ README "Performance").
 
 What it cannot do: recognize a secret by its shape alone (a bare token nobody declared, a password in a
 non-secret key outside a URL), mask a value shorter than :data:`MIN_SECRET_VALUE_LENGTH` characters or a value
-transformed before printing (encoded, split, cut), or mask what user code prints itself without going through
-the framework.
+transformed before printing (base64- or URL-encoded, split, cut), or mask what user code prints itself without
+going through the framework.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import unicodedata
 from typing import Any, Iterable, Mapping, Optional
 
 MASK = '****'
@@ -161,12 +165,43 @@ def _value_text(value: Any) -> Optional[str]:
     return text if MIN_SECRET_VALUE_LENGTH <= len(text) <= MAX_SECRET_VALUE_LENGTH else None
 
 
+def _spellings(text: str) -> list[str]:
+    """``text`` and the ways it is printed escaped: its other Unicode normal forms, inside ``repr`` (a traceback's
+    ``ValueError(f'{pw!r}')``, a logged list or dict), JSON (``\\"``, ``\\n``, ``\\u00e9``) and as UTF-8 bytes."""
+    out = dict.fromkeys((text,))
+    for form in ('NFC', 'NFD'):
+        out.setdefault(unicodedata.normalize(form, text))
+    for t in list(out):
+        for shown in (repr(t)[1:-1], json.dumps(t)[1:-1], json.dumps(t, ensure_ascii=False)[1:-1],
+                      repr(t.encode('utf-8', 'surrogatepass'))[2:-1]):
+            out.setdefault(shown)
+    return [v for v in out if len(v) <= MAX_SECRET_VALUE_LENGTH]
+
+
+def _scalars(values: Iterable[Any]) -> list[Any]:
+    """The values, with every list, tuple, set or mapping replaced by the scalars inside it (any depth to 16)."""
+    out: list[Any] = []
+    stack: list[tuple[Any, int]] = [(v, 0) for v in values]
+    stack.reverse()
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            value = list(value.values())
+        if isinstance(value, (list, tuple, set, frozenset)):
+            if depth < 16:
+                stack.extend((x, depth + 1) for x in value)
+        else:
+            out.append(value)
+    return out
+
+
 def add_secret_values(values: Iterable[Any]) -> None:
     """Register known secret values (see the module docstring): strings (bytes decoded as UTF-8, numbers as
-    written) of at least :data:`MIN_SECRET_VALUE_LENGTH` characters; others are ignored. Cheap when every value
+    written) of at least :data:`MIN_SECRET_VALUE_LENGTH` characters, and those inside a list, tuple, set or
+    mapping given as a value; others are ignored. Cheap when every value
     is known already: the pattern is rebuilt only when the set changes, on its next use."""
     global _values_dirty
-    new = [t for t in map(_value_text, values) if t is not None and t not in _values]
+    new = [v for t in map(_value_text, _scalars(values)) if t is not None for v in _spellings(t) if v not in _values]
     if not new:
         return
     with _lock:
@@ -230,11 +265,36 @@ def _trie_regex(words: list[str]) -> str:
 
 
 def mask_secret_values(text: str) -> str:
-    """Return ``text`` with every known secret value replaced by ``****`` (no cost when none is known)."""
+    """Return ``text`` with every known secret value replaced by ``****`` (no cost when none is known). Values
+    that overlap in the text (``secret-AB`` and ``B-other-1`` in ``secret-AB-other-1``) are masked as one run:
+    no character of either is left."""
     pattern = secret_values_pattern()
-    if pattern is None or pattern.search(text) is None:
+    if pattern is None:
         return text
-    return pattern.sub(MASK, text)
+    m = pattern.search(text)
+    if m is None:
+        return text
+    search = pattern.search
+    out: list[str] = []
+    last = 0
+    while m is not None:
+        start, end = m.span()
+        if end == start:  # (no empty value is registered; never loop on an empty match)
+            m = search(text, end + 1)
+            continue
+        i = start + 1
+        while i < end:  # a value starting inside this match and running past it extends the run
+            n = search(text, i, end + 4096 + 1)
+            if n is None or n.start() >= end:
+                break
+            end = max(end, n.end())
+            i = n.start() + 1
+        out.append(text[last:start])
+        out.append(MASK)
+        last = end
+        m = search(text, end)
+    out.append(text[last:])
+    return ''.join(out)
 
 
 # scheme://user:password@host -- the password runs to the last '@' before the host (it may contain '@')
@@ -242,6 +302,8 @@ _URL_CRED_RE = re.compile(r'([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@\'"]*:)[^\s/\'"]*
 # name=value, name: value, "name": "value" where name looks secret
 _PAIR_RE = re.compile(
     r'''(?P<key>["']?[A-Za-z_][A-Za-z0-9_.\-]*["']?)(?P<sep>\s*[:=]\s*)'''
+    # an HTTP authorization scheme (Authorization: Bearer TOKEN) is kept; the credential after it is the value
+    r'''(?P<scheme>(?i:bearer|basic|digest|token|bot|negotiate|apikey|api-key|hmac)[ \t]+(?=[^\s,;&)}\]'"]))?'''
     r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]'"]+)''')
 
 
@@ -262,7 +324,7 @@ def _mask_pair(m: re.Match[str]) -> str:
         return m.group(0)
     val = m.group('val')
     quote = val[0] if val[:1] in ('"', "'") else ''
-    return f'{m.group("key")}{m.group("sep")}{quote}{MASK}{quote}'
+    return f'{m.group("key")}{m.group("sep")}{m.group("scheme") or ""}{quote}{MASK}{quote}'
 
 
 def _mask_query_pair(m: re.Match[str]) -> str:

@@ -212,6 +212,22 @@ def test_config_files_error_names_the_fragment(tmp_path: Path, monkeypatch: pyte
     assert os.pathsep in msg and v.sources == ()  # nothing added from a value that is wrong
 
 
+def test_config_files_and_secrets_dir_expand_the_home_directory(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``~/app.yaml`` in ``SAF_CONFIG_FILES`` (or ``SAF_SECRETS_DIR=~/secrets``) set where no shell expands it (a
+    container's environment, a ``.env`` file): the home directory, as for the stateful root."""
+    monkeypatch.setenv('HOME', str(tmp_path))
+    (tmp_path / 'app.yaml').write_text('level: 7\n')
+    (tmp_path / 'secrets').mkdir()
+    (tmp_path / 'secrets' / 'db_password').write_text('hunter2-HOME\n')
+    monkeypatch.setenv('SAF_CONFIG_FILES', f'~/app.yaml{os.pathsep}~/missing.json?')
+    monkeypatch.setenv('SAF_SECRETS_DIR', '~/secrets')
+    v = Variables()
+    srcs = add_config_files_from(v)
+    assert srcs[0].path == str(tmp_path / 'app.yaml') and v.get('LEVEL') == 7
+    assert v.get('DB_PASSWORD') == 'hunter2-HOME'
+
+
 # --- 18: a loaded Settings object pickles ---------------------------------------------------------------------
 class PklDb(Settings, prefix='DB'):
     host: str = 'localhost'
@@ -249,3 +265,30 @@ def test_settings_pickle_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
     assert proc.exitcode == 0
     assert got[:5] == ('localhost', 5432, 'pickled-pw-1', ['a', 'b'], True)
     assert 'pickled-pw-1' not in got[5] and got[6] == s.to_dict()
+
+
+@pytest.mark.parametrize('text, lines', [
+    ('0x1: a\n1: b\n', 'lines 1 and 2'),  # two spellings of the int 1
+    ('1: a\nx: 0\n1.0: b\n', 'lines 1 and 3'),  # 1 == 1.0: one dict key
+    ('db:\n  010: a\n  8: b\n', 'lines 2 and 3'),  # YAML 1.1 octal
+])
+def test_yaml_keys_equal_once_constructed_are_duplicates(tmp_path: Path, text: str, lines: str) -> None:
+    """Two keys written differently that YAML constructs to one key (``0x1`` and ``1``): one value would be lost
+    silently; it is the duplicate-key error naming both lines."""
+    f = tmp_path / 'num.yaml'
+    f.write_text(text)
+    with pytest.raises(ConfigFileError, match=f'duplicate key .*{lines}'):
+        add_file_source(f, Variables())
+
+
+def test_secret_named_keys_inside_lists_and_list_values_are_known_secret_values(tmp_path: Path) -> None:
+    """``password`` inside a list of mappings and a secret-named key holding a list are keys with secret names
+    read from a file: their values are masked in every text the framework prints, like top-level ones."""
+    from scitrera_app_framework.util.secrets import mask_text
+
+    f = tmp_path / 'app.yaml'
+    f.write_text('upstreams:\n  - name: a\n    password: hunter2-LISTED\n  - {name: b, dsn: "pg://x/y-9Q"}\n'
+                 'api_tokens: [tok-AAAAAA1, {v: tok-NESTED2}]\nhosts: [alpha-host-1]\n')
+    add_file_source(f, Variables())
+    masked = mask_text('failed: hunter2-LISTED tok-AAAAAA1 tok-NESTED2 pg://x/y-9Q alpha-host-1')
+    assert masked == 'failed: **** **** **** **** alpha-host-1', masked

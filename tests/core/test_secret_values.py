@@ -199,3 +199,60 @@ def test_secret_named_environment_values_are_known_after_init(tmp_path: Path) ->
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert 'the token is ****' in p.stderr and 'tok-value-12345' not in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize('value', ['pa"ss\\w0rd', 'line-one\nline-two', 'tab\tsep99', 'caf\u00e9-s3cret',
+                                   "it's-\"both\""])
+def test_known_value_masked_when_escaped_or_repr_d(value: str) -> None:
+    """A secret holding a backslash, quote, control or non-ASCII character is printed escaped by ``repr`` (a
+    traceback's ``ValueError(f'{pw!r}')``, a logged list or dict) and by JSON (a log line, ``json.dumps`` in an
+    error): every such spelling is masked too, and the other Unicode normal form of the value."""
+    import unicodedata
+
+    from scitrera_app_framework.util.secrets import add_secret_value
+
+    add_secret_value(value)
+    spellings = [value, repr(value), json.dumps(value), json.dumps(value, ensure_ascii=False), str([value]),
+                 str({'k': value}), repr(value.encode()), unicodedata.normalize('NFD', value),
+                 unicodedata.normalize('NFC', value)]
+    for shown in spellings:
+        masked = mask_text(f'refused {shown} (x)')
+        assert '****' in masked and masked != f'refused {shown} (x)', (shown, masked)
+    buf = io.StringIO()
+    h = logging.StreamHandler(buf)
+    h.setFormatter(JsonLineFormatter({'app': 'x'}))
+    lg = logging.getLogger('saf-test-escaped-values')
+    lg.handlers[:] = [h]
+    lg.propagate = False
+    try:
+        try:
+            raise KeyError(value)
+        except KeyError as inner:
+            raise RuntimeError(f'wrapped {value!r}') from inner
+    except RuntimeError:
+        lg.exception('failed with %r', [value])
+    out = buf.getvalue()
+    assert json.dumps(value)[1:-1] not in out and repr(value)[1:-1] not in out, out
+
+
+def test_overlapping_known_values_are_both_masked_whole() -> None:
+    """Two secrets overlapping in a text (the end of one is the start of the other), one inside another, and
+    values holding regular-expression metacharacters: every character of every occurrence is masked."""
+    from scitrera_app_framework.util.secrets import add_secret_values
+
+    add_secret_values(['secret-AB', 'B-other-1', 'abc.*+?def', 'inner-secret', 'outer-inner-secret-x', 'aaaaaa'])
+    assert mask_text('x secret-AB-other-1 y') == 'x **** y'
+    assert mask_text('x B-other-1secret-AB y') == 'x ******** y'  # (adjacent, not overlapping: two masks)
+    assert mask_text('x abc.*+?def y abcXdef') == 'x **** y abcXdef'
+    assert mask_text('outer-inner-secret-x and inner-secret') == '**** and ****'
+    assert mask_text('aaaaaaaa') == '****'
+
+
+def test_a_secret_holding_a_list_or_mapping_registers_every_value_in_it() -> None:
+    """``v.set('API_TOKENS', [...])`` or a declared secret whose value is a mapping: each string inside is a known
+    secret value (the container itself was ignored)."""
+    v = Variables()
+    v.set('API_TOKENS', ['tok-AAAAAA1', ('tok-BBBBBB2',)])
+    v.set('UPSTREAM', {'primary': 'hunter2-PRIMARY', 'spare': ['hunter2-SPARE']})
+    v.environ('UPSTREAM', secret=True)
+    assert mask_text('tok-AAAAAA1 tok-BBBBBB2 hunter2-PRIMARY hunter2-SPARE') == '**** **** **** ****'

@@ -120,3 +120,16 @@ def test_name_cache_is_bounded() -> None:
     for i in range(secrets._CACHE_MAX + 10):
         is_secret_key(f'name_{i}')
     assert len(secrets._cache) <= secrets._CACHE_MAX
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('request failed, Authorization: Bearer eyJhbGciOi.abc.def', 'request failed, Authorization: Bearer ****'),
+    ('authorization=Basic dXNlcjpwYXNz rest', 'authorization=Basic **** rest'),
+    ('Proxy-Authorization: Digest abc123 x', 'Proxy-Authorization: Digest **** x'),
+    ('api_token: token abc123', 'api_token: token ****'),
+    ("headers {'Authorization': 'Bearer abc'}", "headers {'Authorization': '****'}"),
+])
+def test_an_authorization_scheme_does_not_shield_the_credential(text: str, expected: str) -> None:
+    """``Authorization: Bearer TOKEN`` (an HTTP header line in an error or a log message): the credential after the
+    scheme is masked, not the scheme word."""
+    assert secrets.mask_text(text) == expected
