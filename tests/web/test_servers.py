@@ -333,3 +333,21 @@ def test_a_request_longer_than_the_timeout_is_cancelled_by_uvicorn_and_the_phase
     assert 'timeout graceful shutdown exceeded' in err and 'LIFESPAN SHUTDOWN' in out and 'HOOK RAN' in out, err
     assert re.search(r'stopped \(exit 0\) in [0-9.]+ s', err), err
     assert slow_result and slow_result[0] != '200', slow_result
+
+
+def test_the_middleware_answers_the_probes_behind_a_root_path(tmp_path: Path) -> None:
+    """``uvicorn --root-path /api`` (a proxy strips the prefix): the scope's path is ``/api/readyz`` for a request to
+    ``/readyz``; the middleware still answers the probes there, as the app answers its routes."""
+    port = free_port()
+    svc = start(py('-m', 'uvicorn', 'svc_app:app', '--host', '127.0.0.1', '--port', str(port), '--root-path', '/api'),
+                tmp_path, port, WEB_INIT='import')
+    try:
+        deadline = time.monotonic() + 90
+        while outcome(port, '/fast') != '200':  # the app answers its own route behind the prefix
+            assert svc.proc.poll() is None and time.monotonic() < deadline, f'{svc.lines}\n{svc.stderr()}'
+            time.sleep(0.1)
+        for path in ('/readyz', '/livez', '/healthz'):
+            status, body, _ = get(port, path)
+            assert status == 200 and body.startswith(b'{'), (path, status, body)
+    finally:
+        svc.kill()
