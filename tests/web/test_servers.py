@@ -351,3 +351,20 @@ def test_the_middleware_answers_the_probes_behind_a_root_path(tmp_path: Path) ->
             assert status == 200 and body.startswith(b'{'), (path, status, body)
     finally:
         svc.kill()
+
+
+@pytest.mark.needs_gunicorn
+def test_a_gunicorn_init_function_that_raises_is_named_in_one_line_and_the_master_stops(tmp_path: Path) -> None:
+    """``SAF_GUNICORN_INIT`` names a function that raises: the error line names the variable and the function (not
+    only the bare exception), the worker fails to boot and gunicorn stops (no crash loop hiding the error)."""
+    (tmp_path / 'bad_init.py').write_text('def register(v):\n    raise RuntimeError("db plugin: no DSN")\n')
+    port = free_port()
+    svc = start(py(*GUNICORN, '-b', f'127.0.0.1:{port}', 'svc_app:app'), tmp_path, port, WEB_KIND='wsgi',
+                WEB_INIT='none', SAF_APP_NAME='websvc', SAF_GUNICORN_INIT='bad_init:register')
+    try:
+        code = svc.proc.wait(60)
+    finally:
+        svc.kill()
+    err = svc.stderr()
+    assert code != 0 and 'Worker failed to boot' in err, err
+    assert re.search(r"SAF_GUNICORN_INIT='bad_init:register'.*RuntimeError: db plugin: no DSN", err), err
