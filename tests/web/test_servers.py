@@ -348,6 +348,9 @@ def test_the_middleware_answers_the_probes_behind_a_root_path(tmp_path: Path) ->
             time.sleep(0.1)
         for path in ('/readyz', '/livez', '/healthz'):
             status, body, _ = get(port, path)
+            while status == 503 and time.monotonic() < deadline:  # readiness turns true once uvicorn says started
+                time.sleep(0.1)
+                status, body, _ = get(port, path)
             assert status == 200 and body.startswith(b'{'), (path, status, body)
     finally:
         svc.kill()
