@@ -27,7 +27,8 @@ class RequestContextMiddleware:
     own task). An incoming id that is not 1-128 characters of ``A-Za-z0-9._:/+=@-`` is replaced by a generated one
     (a client cannot write arbitrary text into the log).
 
-    With ``probes=True`` (the default) it also answers the probe routes (``/livez`` ``/readyz`` ``/healthz``, see
+    With ``probes=True`` (the default) it also answers the probe routes (``/livez`` ``/readyz`` ``/healthz``, also
+    behind a ``root_path`` prefix, see
     :func:`~scitrera_app_framework.web.probes`) before the app sees them, for ``v``'s app (default: the app's
     ``state.v`` set by :func:`~scitrera_app_framework.web.lifespan`, else the default ``Variables``).
 
@@ -55,7 +56,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         if self.probes and kind == 'http':
-            answer = probe_response(scope.get('path', '/'), self.v if self.v is not None else _scope_v(scope))
+            path = scope.get('path', '/')
+            root = scope.get('root_path', '')
+            if root and path.startswith(root):  # behind a prefix (uvicorn --root-path): the path includes it
+                path = path[len(root):] or '/'
+            answer = probe_response(path, self.v if self.v is not None else _scope_v(scope))
             if answer is not None:
                 await send_probe(send, scope.get('method', 'GET'), answer)
                 return

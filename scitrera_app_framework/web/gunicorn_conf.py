@@ -5,7 +5,8 @@ worker, once it has loaded the app (``post_worker_init``):
 
 - initializes the framework (``init_framework(SAF_APP_NAME)``; a no-op when the app module did it at import),
   then calls ``SAF_GUNICORN_INIT=module:function`` with the worker's ``Variables`` (register the app's plugins
-  there);
+  there; an exception from it is re-raised as ``WebConfigError`` naming the variable and the function, and the
+  worker fails to boot);
 - sync and gthread workers: gunicorn keeps its own signal handling, except that SIGTERM (gunicorn's graceful stop)
   first goes through the framework: readiness off, the drain (``SAF_SHUTDOWN_DRAIN_SECONDS``) while the worker
   still accepts and serves, then gunicorn's graceful stop (the request in flight finishes). SIGINT/SIGQUIT stay
@@ -84,7 +85,13 @@ def post_worker_init(worker: Any) -> None:
     v = init_framework(name)
     spec = os.environ.get(INIT_VAR, '').strip()
     if spec:
-        load_init_function(spec)(v)
+        fn = load_init_function(spec)
+        try:
+            fn(v)
+        except Exception as e:  # name the function: a bare exception does not say which hook failed
+            from . import WebConfigError
+            raise WebConfigError(f'{INIT_VAR}={spec!r} raised {type(e).__name__}: {e} (the worker does not boot; '
+                                 f'fix the function or unset {INIT_VAR})') from e
     if _is_uvicorn_worker(worker):
         return  # its uvicorn server installs its own handlers when it starts: web.lifespan takes them over then
     manager = get_shutdown_manager()

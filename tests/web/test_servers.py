@@ -335,3 +335,41 @@ def test_a_request_longer_than_the_timeout_is_cancelled_by_uvicorn_and_the_phase
     assert 'timeout graceful shutdown exceeded' in err and 'LIFESPAN SHUTDOWN' in out and 'HOOK RAN' in out, err
     assert re.search(r'stopped \(exit 0\) in [0-9.]+ s', err), err
     assert slow_result and slow_result[0] != '200', slow_result
+
+
+def test_the_middleware_answers_the_probes_behind_a_root_path(tmp_path: Path) -> None:
+    """``uvicorn --root-path /api`` (a proxy strips the prefix): the scope's path is ``/api/readyz`` for a request to
+    ``/readyz``; the middleware still answers the probes there, as the app answers its routes."""
+    port = free_port()
+    svc = start(py('-m', 'uvicorn', 'svc_app:app', '--host', '127.0.0.1', '--port', str(port), '--root-path', '/api'),
+                tmp_path, port, WEB_INIT='import')
+    try:
+        deadline = time.monotonic() + 90
+        while outcome(port, '/fast') != '200':  # the app answers its own route behind the prefix
+            assert svc.proc.poll() is None and time.monotonic() < deadline, f'{svc.lines}\n{svc.stderr()}'
+            time.sleep(0.1)
+        for path in ('/readyz', '/livez', '/healthz'):
+            status, body, _ = get(port, path)
+            while status == 503 and time.monotonic() < deadline:  # readiness turns true once uvicorn says started
+                time.sleep(0.1)
+                status, body, _ = get(port, path)
+            assert status == 200 and body.startswith(b'{'), (path, status, body)
+    finally:
+        svc.kill()
+
+
+@pytest.mark.needs_gunicorn
+def test_a_gunicorn_init_function_that_raises_is_named_in_one_line_and_the_master_stops(tmp_path: Path) -> None:
+    """``SAF_GUNICORN_INIT`` names a function that raises: the error line names the variable and the function (not
+    only the bare exception), the worker fails to boot and gunicorn stops (no crash loop hiding the error)."""
+    (tmp_path / 'bad_init.py').write_text('def register(v):\n    raise RuntimeError("db plugin: no DSN")\n')
+    port = free_port()
+    svc = start(py(*GUNICORN, '-b', f'127.0.0.1:{port}', 'svc_app:app'), tmp_path, port, WEB_KIND='wsgi',
+                WEB_INIT='none', SAF_APP_NAME='websvc', SAF_GUNICORN_INIT='bad_init:register')
+    try:
+        code = svc.proc.wait(60)
+    finally:
+        svc.kill()
+    err = svc.stderr()
+    assert code != 0 and 'Worker failed to boot' in err, err
+    assert re.search(r"SAF_GUNICORN_INIT='bad_init:register'.*RuntimeError: db plugin: no DSN", err), err
