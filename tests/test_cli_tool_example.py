@@ -5,6 +5,7 @@ like any installed distribution)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,11 +76,14 @@ def extras(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--disable-pip-version-check',
             '--target', str(site)]
     # offline first (the venv's setuptools builds it), else pip's isolated build (fetches the build backend)
+    # (a setuptools too old for PEP 621 metadata, as in a Python 3.9 venv, builds an UNKNOWN-0.0.0 offline)
+    dist_info = site / 'wordtool_extras-1.0.dist-info' / 'entry_points.txt'
     p = subprocess.run([*base, '--no-build-isolation', str(src)], capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
+    if p.returncode != 0 or not dist_info.exists():
+        shutil.rmtree(site, ignore_errors=True)
         p = subprocess.run([*base, str(src)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert (site / 'wordtool_extras-1.0.dist-info' / 'entry_points.txt').exists()
+    assert dist_info.exists(), sorted(x.name for x in site.iterdir())
     return site
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -98,6 +99,8 @@ while True:
 
 
 def test_a_lock_held_by_the_main_thread_is_released_before_the_hooks(spawn: Spawn) -> None:
+    if sys.version_info < (3, 10):  # a signal between the lock's __enter__ and the with block loses its __exit__
+        pytest.skip('bpo-29988: before Python 3.10 a with statement can lose __exit__ to a signal')
     child = spawn("""
 lock = threading.Lock()
 v = init_framework('svc')
