@@ -307,7 +307,8 @@ def test_gunicorn_multiprocess_mode_sums_the_workers(tmp_path: Path) -> None:
     (tmp_path / 'gconf.py').write_text(textwrap.dedent(GUNICORN_CONF))
     port = _free_port()
     env = {k: val for k, val in os.environ.items() if not k.startswith(('SAF_', 'LOGGING_', 'PROMETHEUS_'))}
-    env.update(PROMETHEUS_MULTIPROC_DIR=str(mp_dir), PYTHONPATH=str(tmp_path))
+    # HOME in the temporary directory: gunicorn >= 25 puts its control socket under ~/.gunicorn
+    env.update(PROMETHEUS_MULTIPROC_DIR=str(mp_dir), PYTHONPATH=str(tmp_path), HOME=str(tmp_path))
     proc = subprocess.Popen([sys.executable, '-m', 'gunicorn', '-w', '2', '-b', f'127.0.0.1:{port}', '-c',
                              str(tmp_path / 'gconf.py'), 'mpapp:app'], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / 'gunicorn.err', 'w'))

@@ -121,6 +121,7 @@ def start(argv: list[str], tmp_path: Path, port: int, **env: str) -> Service:
                  'WEB_PORT': str(port), 'SAF_SHUTDOWN_DRAIN_SECONDS': str(DRAIN), 'SAF_SHUTDOWN_TIMEOUT': '30',
                  'SAF_SETUP_STATEFUL': 'false', 'PYTHONWARNINGS': 'ignore::DeprecationWarning'})
     full.update(env)
+    full['HOME'] = str(tmp_path)  # gunicorn >= 25 puts its control socket under ~/.gunicorn: keep it in the test's dir
     err_path = tmp_path / f'stderr-{port}.txt'
     err = open(err_path, 'w')
     proc = subprocess.Popen(argv, cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=err, text=True,
