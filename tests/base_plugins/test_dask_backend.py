@@ -358,11 +358,6 @@ def test_embedded_local_cluster_is_started_and_closed(monkeypatch: pytest.Monkey
     assert ex._cluster.status.name == 'closed'  # type: ignore[attr-defined]
 
 
-def _sigint_default() -> None:
-    import signal
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 def test_an_embedded_cluster_with_no_worker_left_fails_its_jobs_at_once() -> None:
     """The worker ends (a SIGINT sent to it alone: it closes, and so does its nanny) while a job runs and one
     waits: the executor no longer waits for a task no worker will run; both futures fail naming the cause, and
@@ -374,9 +369,6 @@ def test_an_embedded_cluster_with_no_worker_left_fails_its_jobs_at_once() -> Non
     ex = DaskBackgroundExecutor(max_workers=1)
     try:
         [pid] = ex.client.run(os.getpid).values()
-        # the worker inherits this process's SIGINT disposition (ignored when the suite runs as a background job):
-        # give it the default handler, as in a terminal
-        ex.client.run(_sigint_default)
         running = ex.submit(job_sleep, 600)
         assert _wait_until(running.running)
         queued = ex.submit(job_sleep, 600)
