@@ -96,9 +96,11 @@ def _get(url: str) -> tuple[int, bytes]:
         return resp.status, resp.read()
 
 
-def test_http_service_serves_probes_and_stops_on_sigterm(tmp_path: Path) -> None:
-    env = _example_env(HTTP_PORT='0', SAF_HEALTH_PORT='0', PYTHONUNBUFFERED='1')
-    proc = subprocess.Popen([sys.executable, str(EXAMPLES / 'http_service.py')], cwd=tmp_path, env=env,
+def _start_example(name: str, env: dict[str, str], tmp_path: Path
+                   ) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    """Start ``examples/<name>`` as a child; its output (stderr merged) is collected line by line by the returned
+    thread (join it before reading all of it)."""
+    proc = subprocess.Popen([sys.executable, str(EXAMPLES / name)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
 
@@ -109,6 +111,12 @@ def test_http_service_serves_probes_and_stops_on_sigterm(tmp_path: Path) -> None
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    return proc, lines, reader
+
+
+def test_http_service_serves_probes_and_stops_on_sigterm(tmp_path: Path) -> None:
+    env = _example_env(HTTP_PORT='0', SAF_HEALTH_PORT='0', PYTHONUNBUFFERED='1')
+    proc, lines, reader = _start_example('http_service.py', env, tmp_path)
     try:
         health = _wait_for(lines, r'health endpoint listening on http://([0-9.]+):(\d+) ', proc, 60)
         app = _wait_for(lines, r'serving http://([0-9.]+):(\d+)/hello', proc, 60)
@@ -136,17 +144,7 @@ def test_http_service_serves_probes_and_stops_on_sigterm(tmp_path: Path) -> None
 @pytest.mark.needs_fastapi
 def test_fastapi_service_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = _example_env(HTTP_PORT='0', PYTHONUNBUFFERED='1', SAF_SHUTDOWN_DRAIN_SECONDS='0.3', GREETING='hi')
-    proc = subprocess.Popen([sys.executable, str(EXAMPLES / 'fastapi_service.py')], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    proc, lines, reader = _start_example('fastapi_service.py', env, tmp_path)
     try:
         m = _wait_for(lines, r'Uvicorn running on http://([0-9.]+):(\d+)', proc, 60)
         url = f'http://{m.group(1)}:{m.group(2)}'
