@@ -358,21 +358,24 @@ def test_embedded_local_cluster_is_started_and_closed(monkeypatch: pytest.Monkey
     assert ex._cluster.status.name == 'closed'  # type: ignore[attr-defined]
 
 
-def test_an_embedded_cluster_with_no_worker_left_fails_its_jobs_at_once() -> None:
-    """The worker ends (a SIGINT sent to it alone: it closes, and so does its nanny) while a job runs and one
-    waits: the executor no longer waits for a task no worker will run; both futures fail naming the cause, and
-    further submissions fail at once."""
-    import signal
+async def _close_worker_and_nanny(dask_worker: Any) -> None:
+    """Run on a worker: close it and its nanny (the nanny does not start another)."""
+    await dask_worker.close(nanny=True)
 
+
+def test_an_embedded_cluster_with_no_worker_left_fails_its_jobs_at_once() -> None:
+    """The worker ends while a job runs and one waits (it closes itself and its nanny, what a worker does at a
+    SIGINT sent to it alone; done here without a signal, so the test does not depend on the signal dispositions
+    the suite inherits): the executor no longer waits for a task no worker will run; both futures fail naming
+    the cause, and further submissions fail at once."""
     from scitrera_app_framework.base_plugins._dask_backend import DaskBackgroundExecutor
 
     ex = DaskBackgroundExecutor(max_workers=1)
     try:
-        [pid] = ex.client.run(os.getpid).values()
         running = ex.submit(job_sleep, 600)
         assert _wait_until(running.running)
         queued = ex.submit(job_sleep, 600)
-        os.kill(pid, signal.SIGINT)
+        ex.client.run(_close_worker_and_nanny, wait=False)
         # failed at once, without waiting for a shutdown
         assert _wait_until(lambda: running.done() and queued.done(), 60), 'the jobs still wait for no worker'
         with pytest.raises(JobBackendError, match='no worker left'):
