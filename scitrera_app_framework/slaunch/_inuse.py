@@ -132,8 +132,13 @@ def in_use(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def exclusive_root_lock(path: Path) -> Iterator[None]:
-    """Hold the root's install lock (waiting, with one INFO line, while another slaunch installs)."""
+def exclusive_root_lock(path: Path, doing: str = 'installing') -> Iterator[None]:
+    """Hold the root's install lock (waiting, with one INFO line naming what the other slaunch is ``doing``).
+
+    Raises:
+        InstallError: the lock file cannot be opened or locked (a read-only file system, an NFS mount without
+            lock support); chained to the OSError.
+    """
     try:
         try:
             fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o666)  # 0666 less the umask: shared by its users
@@ -155,7 +160,7 @@ def exclusive_root_lock(path: Path) -> Iterator[None]:
                     break
                 except OSError:
                     if not waited:
-                        logger().info('waiting for another slaunch to finish installing in %s', path.parent)
+                        logger().info('waiting for another slaunch to finish %s in %s', doing, path.parent)
                         waited = True
                     time.sleep(0.2)
             try:
@@ -167,10 +172,14 @@ def exclusive_root_lock(path: Path) -> Iterator[None]:
             import fcntl
 
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                logger().info('waiting for another slaunch to finish installing in %s', path.parent)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    logger().info('waiting for another slaunch to finish %s in %s', doing, path.parent)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:  # e.g. EBADF: NFS emulates flock with write locks, refused on a read-only fd
+                raise InstallError(f'cannot lock the lock file {path}: {exc.strerror or exc}; the root must be on '
+                                   'a file system with working locks, writable by this user') from exc
             try:
                 yield
             finally:

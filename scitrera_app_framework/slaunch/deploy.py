@@ -290,7 +290,7 @@ def _deploy_lock(repo: Path) -> Iterator[None]:
                           'SLAUNCH_REPOSITORY_PATH to a writable directory') from exc
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(exclusive_root_lock(repo / DEPLOY_LOCK))
+            stack.enter_context(exclusive_root_lock(repo / DEPLOY_LOCK, 'deploying'))
         except InstallError as exc:
             cause = exc.__cause__
             reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(exc)

@@ -89,6 +89,57 @@ def test_concurrent_deployers_lose_nothing(tmp_path: Path) -> None:
     assert deployed == sorted(f'{w}.{i}' for w in range(workers) for i in range(1, rounds + 1))
 
 
+def test_a_deploy_waiting_for_the_lock_says_it_waits_for_a_deploy(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """While another deployer holds the repository's lock, a deploy waits with one INFO line saying so (not
+    "installing": that is the launcher's lock), then deploys once the lock is free."""
+    import fcntl
+    import logging
+    import threading
+
+    from scitrera_app_framework.slaunch.deploy import DEPLOY_LOCK
+
+    repo = tmp_path / 'repo'
+    repo.mkdir()
+    app = write_tree(tmp_path / 'app', {'main.py': "print('x')\n"})
+    caplog.set_level(logging.INFO)
+    with open(repo / DEPLOY_LOCK, 'w') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        t = threading.Thread(target=deploy.deploy_application, args=('wapp', app),
+                             kwargs={'environment': 'base', 'version': '1.0', 'repository': str(repo)}, daemon=True)
+        t.start()
+        deadline = time.monotonic() + 60
+        while not any('waiting for another slaunch' in r.getMessage() for r in caplog.records):
+            assert t.is_alive() and time.monotonic() < deadline, 'the deploy neither waited nor said so'
+            time.sleep(0.01)
+        assert not (repo / 'wapp').exists()
+    t.join(60)
+    assert not t.is_alive()
+    [line] = [r.getMessage() for r in caplog.records if 'waiting for another slaunch' in r.getMessage()]
+    assert line == f'waiting for another slaunch to finish deploying in {repo}'
+    assert read_index(repo / 'manifest.yaml')['wapp'].latest == '1.0'
+
+
+def test_a_lock_the_file_system_refuses_is_a_deploy_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NFS emulates flock with write locks, refused (EBADF) on a lock file opened read-only, and some mounts have
+    no locks at all (ENOLCK): the deploy fails with a DeployError naming the lock file and the reason, deploying
+    nothing. (NFS cannot run here: flock is made to fail the way it fails there.)"""
+    import errno
+    import fcntl
+
+    repo = tmp_path / 'repo'
+    app = write_tree(tmp_path / 'app', {'main.py': "print('x')\n"})
+
+    def refuse(fd: int, op: int) -> None:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    monkeypatch.setattr(fcntl, 'flock', refuse)
+    with pytest.raises(DeployError) as info:
+        deploy.deploy_application('napp', app, environment='base', version='1.0', repository=str(repo))
+    assert f'cannot lock the repository {repo}' in str(info.value) and 'Bad file descriptor' in str(info.value)
+    assert not (repo / 'napp').exists() and not (repo / 'manifest.yaml').exists()
+
+
 # ------------------------------------------------------------------------------------------------ kill -9
 
 REDEPLOY = textwrap.dedent('''\
