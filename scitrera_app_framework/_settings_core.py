@@ -35,7 +35,6 @@ from ._settings_types import (
 )
 from .api.constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 from .api.variables import RequiredVariableError, Variables, VariableTypeError
-from .core.context import get_app_context
 from .exceptions import ConfigurationError
 from .util import _environ
 from .util.secrets import (
@@ -587,6 +586,8 @@ def _unknown_problem(key: str, cls_name: str, suggestion: Optional[str]) -> Sett
 
 
 def _warn_unknown(plan: _Plan, v: Variables, items: list[_UnknownKey]) -> None:
+    from .core.context import get_app_context  # here: importing settings does not load core
+
     ctx = get_app_context(v)
     with ctx.lock:
         done = ctx.settings_warned
