@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import weakref
+from enum import Enum
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Sequence, TypeVar, get_origin, get_type_hints
 
 from ._settings_types import (
@@ -50,7 +51,17 @@ from .util.secrets import (
 S = TypeVar('S', bound='Settings')
 
 _log = logging.getLogger('saf.config')
-_UNKNOWN_POLICIES = ('warn', 'fail', 'ignore')
+
+
+class _Unknown(str, Enum):
+    """What a settings class does with a variable under its prefix that no field reads (``unknown=``)."""
+
+    WARN = 'warn'
+    FAIL = 'fail'
+    IGNORE = 'ignore'
+
+
+_UNKNOWN_POLICIES = tuple(p.value for p in _Unknown)
 _IMMUTABLE = (str, int, float, bool, bytes, type(None), tuple, frozenset, complex)
 #: names a field cannot have: the methods and attributes of Settings itself
 _RESERVED = frozenset(('load', 'reload', 'to_dict', 'describe', 'variables'))
@@ -219,7 +230,7 @@ class _ClassInfo:
 
     __slots__ = ('prefix', 'unknown', 'raw', 'localns', 'fields', 'plans', 'lock')
 
-    def __init__(self, prefix: Optional[str], unknown: str, raw: dict[str, FieldInfo],
+    def __init__(self, prefix: Optional[str], unknown: _Unknown, raw: dict[str, FieldInfo],
                  localns: Optional[dict[str, Any]]) -> None:
         self.prefix = prefix
         self.unknown = unknown
@@ -294,6 +305,44 @@ def _fields(cls: type) -> tuple[_Field, ...]:
 # plans: one per (class, prefix)
 
 
+class _Step(NamedTuple):
+    """One step of a plan: a field, its variable name (a group's: its prefix) and, for a group, its plan."""
+
+    field: _Field
+    name: str
+    child: Optional[_Plan]
+
+
+class _Group:
+    """The variables under one prefix of a plan (the class's own, or a group's): for the unknown-key check."""
+
+    __slots__ = ('start', 'policy', 'cls_name', 'names')
+
+    def __init__(self, start: str, policy: _Unknown, cls_name: str, names: list[str]) -> None:
+        self.start = start  # the prefix and '_', upper case
+        self.policy = policy
+        self.cls_name = cls_name
+        self.names = names  # the variable names the class's fields (its groups' included) read, sorted
+
+
+class _ScanCache:
+    """The last scan for names under a plan's prefixes, and the key and environment names it was made from."""
+
+    __slots__ = ('keys', 'env', 'hits')
+
+    def __init__(self, keys: frozenset[Any], env: frozenset[Any], hits: frozenset[str]) -> None:
+        self.keys, self.env, self.hits = keys, env, hits
+
+
+class _UnknownKey(NamedTuple):
+    """A variable under one of a plan's prefixes that no field reads (sorted as a tuple: by key first)."""
+
+    key: str
+    policy: _Unknown
+    cls_name: str
+    suggestion: Optional[str]
+
+
 class _Plan:
     """The compiled load of one settings class under one prefix."""
 
@@ -301,50 +350,49 @@ class _Plan:
                  'env_starts', 'scan_cache', 'checks_unknown', 'declared', '__weakref__')
     names: frozenset[str]
     secret_names: tuple[str, ...]
-    groups: tuple[tuple[str, str, str, list[str]], ...]
+    groups: tuple[_Group, ...]
 
     def __init__(self, cls: type[Settings], prefix: str) -> None:
         self.cls = cls
         self.prefix = prefix
-        steps: list[tuple[_Field, str, Optional[_Plan]]] = []
+        steps: list[_Step] = []
         names: set[str] = set()
         secrets: list[str] = []
-        # (prefix + '_', policy, class name, variable names under that prefix), most specific first
-        groups: list[tuple[str, str, str, list[str]]] = []
+        groups: list[_Group] = []  # most specific (longest prefix) first
         own: list[str] = []
         for f in _fields(cls):
             if f.group is not None:
                 gprefix = _norm_prefix(f.prefix) or _info(f.group).prefix or f.name.upper()
                 child = _plan(f.group, _join(prefix, gprefix))
-                steps.append((f, child.prefix, child))
+                steps.append(_Step(f, child.prefix, child))
                 names |= child.names
                 secrets += child.secret_names
                 groups += child.groups
                 own += child.names
             else:
                 name = f.env or _join(prefix, f.name.upper())
-                steps.append((f, name, None))
+                steps.append(_Step(f, name, None))
                 names.add(name)
                 own.append(name)
                 if f.secret:
                     secrets.append(name)
         if prefix:
-            groups.append((prefix.upper() + '_', _info(cls).unknown, _name(cls), sorted(own)))
-        groups.sort(key=lambda g: -len(g[0]))
+            groups.append(_Group(prefix.upper() + '_', _info(cls).unknown, _name(cls), sorted(own)))
+        groups.sort(key=lambda g: -len(g.start))
         self.steps = tuple(steps)
         self.names = frozenset(names)
         self.secret_names = tuple(dict.fromkeys(secrets))
         self.groups = tuple(groups)
-        self.fields_by_name = {f.name: (f, name, child) for f, name, child in steps}
-        self.checks_unknown = any(g[1] != 'ignore' for g in self.groups)
-        self.starts = tuple(g[0] for g in self.groups)
+        self.fields_by_name = {s.field.name: s for s in steps}
+        self.checks_unknown = any(g.policy is not _Unknown.IGNORE for g in self.groups)
+        self.starts = tuple(g.start for g in self.groups)
         self.env_starts: Optional[tuple[Any, ...]] = None  # the same, encoded like the raw environment names
         if _environ.FAST and _environ.ENCODE is not None:
             try:
                 self.env_starts = tuple(_environ.ENCODE(p) for p in self.starts)
             except (UnicodeError, ValueError, TypeError):
                 pass
-        self.scan_cache: Optional[tuple[frozenset[Any], frozenset[Any], frozenset[str]]] = None
+        self.scan_cache: Optional[_ScanCache] = None
         #: the Variables this plan's fields were declared to (help, secret, required): later loads skip that
         self.declared: weakref.WeakSet[Variables] = weakref.WeakSet()
 
@@ -468,8 +516,8 @@ def _under_prefixes(plan: _Plan, v: Variables) -> frozenset[str]:
     else:
         env = frozenset(list(data) if raw else list(os.environ))  # type: ignore[arg-type]
     cached = plan.scan_cache
-    if cached is not None and cached[0] == keys and cached[1] == env:
-        return cached[2]
+    if cached is not None and cached.keys == keys and cached.env == env:
+        return cached.hits
     starts, env_starts = plan.starts, plan.env_starts
     hits = {k for k in keys if k.__class__ is str and k.upper().startswith(starts)}
     if raw and env_starts is not None:
@@ -477,7 +525,7 @@ def _under_prefixes(plan: _Plan, v: Variables) -> frozenset[str]:
     else:
         hits.update(k for k in env if k.__class__ is str and k.upper().startswith(starts))
     result = frozenset(hits)
-    plan.scan_cache = (keys, env, result)
+    plan.scan_cache = _ScanCache(keys, env, result)
     return result
 
 
@@ -489,14 +537,8 @@ def _declared_by_code(v: Variables, key: str) -> bool:
     return key in v.registered_keys()
 
 
-#: unknown variables already warned about, per Variables (a reload does not warn again)
-_warned: weakref.WeakKeyDictionary[Variables, set[str]] = weakref.WeakKeyDictionary()
-_warned_lock = threading.Lock()
-
-
-def _unknown(plan: _Plan, v: Variables) -> list[tuple[str, str, str, Optional[str]]]:
-    """``(key, policy, class name, suggestion)`` for each variable under one of the plan's prefixes that no field
-    reads (policy 'ignore' left out)."""
+def _unknown(plan: _Plan, v: Variables) -> list[_UnknownKey]:
+    """Each variable under one of the plan's prefixes that no field reads, sorted (policy 'ignore' left out)."""
     if not plan.checks_unknown:
         return []
     out = []
@@ -504,10 +546,10 @@ def _unknown(plan: _Plan, v: Variables) -> list[tuple[str, str, str, Optional[st
         if is_epp(key):
             continue
         up = key.upper()
-        for gprefix, policy, cls_name, gnames in plan.groups:
-            if up.startswith(gprefix) and len(up) > len(gprefix):
-                if policy != 'ignore' and not _declared_by_code(v, key):
-                    out.append((key, policy, cls_name, _suggest(up, gprefix, gnames)))
+        for g in plan.groups:
+            if up.startswith(g.start) and len(up) > len(g.start):
+                if g.policy is not _Unknown.IGNORE and not _declared_by_code(v, key):
+                    out.append(_UnknownKey(key, g.policy, g.cls_name, _suggest(up, g.start, g.names)))
                 break
     out.sort()
     return out
@@ -543,11 +585,14 @@ def _unknown_problem(key: str, cls_name: str, suggestion: Optional[str]) -> Sett
     return SettingsProblem(key, 'unknown', f'no field of {cls_name} reads it{hint}')
 
 
-def _warn_unknown(plan: _Plan, v: Variables, items: list[tuple[str, str, str, Optional[str]]]) -> None:
-    with _warned_lock:
-        done = _warned.setdefault(v, set())
-        new = [it for it in items if it[0] not in done]
-        done.update(it[0] for it in new)
+def _warn_unknown(plan: _Plan, v: Variables, items: list[_UnknownKey]) -> None:
+    from .core.context import get_app_context  # here: importing settings does not load core
+
+    ctx = get_app_context(v)
+    with ctx.lock:
+        done = ctx.settings_warned
+        new = [it for it in items if it.key not in done]
+        done.update(it.key for it in new)
     if not new:
         return
     parts = []
@@ -578,8 +623,9 @@ def load_settings(cls: type[S], v: Optional[Variables] = None, prefix: Optional[
     obj = _run(plan, v, problems, '')
     unknown = _unknown(plan, v)
     if unknown:
-        problems += [_unknown_problem(k, c, s) for k, policy, c, s in unknown if policy == 'fail']
-        warn = [it for it in unknown if it[1] == 'warn']
+        problems += [_unknown_problem(u.key, u.cls_name, u.suggestion) for u in unknown
+                     if u.policy is _Unknown.FAIL]
+        warn = [u for u in unknown if u.policy is _Unknown.WARN]
         if warn:
             _warn_unknown(plan, v, warn)
     if problems:
@@ -692,8 +738,10 @@ class Settings:
         super().__init_subclass__(**kwargs)
         parent = next((b.__dict__['_saf_info'] for b in cls.__mro__[1:] if b.__dict__.get('_saf_info')), None)
         if unknown is None:
-            unknown = parent.unknown if parent is not None else 'warn'
-        if unknown not in _UNKNOWN_POLICIES:
+            policy = parent.unknown if parent is not None else _Unknown.WARN
+        elif unknown in _UNKNOWN_POLICIES:
+            policy = _Unknown(unknown)
+        else:
             raise ValueError(f'{_name(cls)}: unknown={unknown!r}; use one of {", ".join(_UNKNOWN_POLICIES)}')
         own_prefix = _norm_prefix(prefix) if prefix is not None else (parent.prefix if parent is not None else None)
         annotations = cls.__dict__.get('__annotations__', {})
@@ -714,7 +762,7 @@ class Settings:
             localns = dict(caller.f_globals)
         if caller.f_locals is not caller.f_globals:
             localns = {**(localns or {}), **caller.f_locals}
-        cls._saf_info = _ClassInfo(own_prefix, unknown, raw, localns)
+        cls._saf_info = _ClassInfo(own_prefix, policy, raw, localns)
 
     def __init__(self, **values: Any) -> None:
         """Build an unbound object from field values (converted like variables; omitted fields get their

@@ -54,6 +54,7 @@ import os
 import sys
 import traceback
 import weakref
+from enum import Enum
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from .api.variables import Variables
@@ -79,10 +80,19 @@ class CommandLineError(SAFError, ValueError):
     """The options cannot be built (two variables, or the app's parser, want an option that cannot be shared)."""
 
 
+class _Kind(Enum):
+    """What an option takes: a switch (``--x``/``--no-x``), a number, or text (converted by the variable)."""
+
+    BOOL = 'bool'
+    INT = 'int'
+    FLOAT = 'float'
+    TEXT = 'text'
+
+
 class _Option:
     __slots__ = ('variable', 'flag', 'kind', 'help', 'metavar', 'secret')
 
-    def __init__(self, variable: str, flag: str, kind: str, help: str, metavar: Optional[str],
+    def __init__(self, variable: str, flag: str, kind: _Kind, help: str, metavar: Optional[str],
                  secret: bool) -> None:
         self.variable, self.flag, self.kind, self.help, self.metavar, self.secret = (
             variable, flag, kind, help, metavar, secret)
@@ -121,22 +131,32 @@ class SettingsOptions:
         return f'<SettingsOptions {", ".join(o.flag for o in self._options)}>'
 
 
-def _rows(declared: Iterable[Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(variable, preferred option name, row) for every settings field and declared variable."""
+class _Row:
+    """A variable that gets an option: its name, its preferred (short) option name and its described row
+    (``Settings.describe()`` or ``describe_variables``)."""
+
+    __slots__ = ('variable', 'short', 'row')
+
+    def __init__(self, variable: str, short: str, row: dict[str, Any]) -> None:
+        self.variable, self.short, self.row = variable, short, row
+
+
+def _rows(declared: Iterable[Any]) -> list[_Row]:
+    """A row for every settings field and declared variable."""
     from .core.util import describe_variables
     from .settings import Settings
 
-    rows: list[tuple[str, str, dict[str, Any]]] = []
+    rows: list[_Row] = []
     for item in declared:
         if isinstance(item, type) and issubclass(item, Settings):
             for r in item.describe():
-                rows.append((r['variable'], r['field'].replace('.', '-').replace('_', '-').lower(), r))
+                rows.append(_Row(r['variable'], r['field'].replace('.', '-').replace('_', '-').lower(), r))
         elif isinstance(item, Settings):
             raise TypeError(f'add_settings_options takes settings classes, not a loaded object: give '
                             f'{type(item).__qualname__} itself')
         elif isinstance(item, Variables):
             for r in describe_variables(item):
-                rows.append((r['env'], r['env'].replace('_', '-').lower(), r))
+                rows.append(_Row(r['env'], r['env'].replace('_', '-').lower(), r))
         else:
             raise TypeError(f'add_settings_options takes Settings classes and Variables, got {type(item).__name__}')
     return rows
@@ -165,18 +185,18 @@ _BOOL_TYPES = ('bool', 'ext_parse_bool', 'parse_bool')
 _METAVARS = {'int': 'INT', 'float': 'FLOAT', 'str': 'TEXT', 'Path': 'PATH', 'timedelta': 'SECONDS'}
 
 
-def _kind(type_name: str) -> tuple[str, Optional[str]]:
-    """(``bool``/``int``/``float``/``text``, metavar) from a described type name."""
+def _kind(type_name: str) -> tuple[_Kind, Optional[str]]:
+    """(the option's kind, metavar) from a described type name."""
     t = type_name
     for wrap in ('Optional[', 'Secret['):
         while t.startswith(wrap) and t.endswith(']'):
             t = t[len(wrap):-1]
     if t in _BOOL_TYPES:
-        return 'bool', None
+        return _Kind.BOOL, None
     if t in ('int', 'float'):
-        return t, _METAVARS[t]
+        return _Kind(t), _METAVARS[t]
     base = t.split('[', 1)[0]
-    return 'text', _METAVARS.get(base) or ('A,B,...' if base in ('list', 'tuple', 'set', 'frozenset')
+    return _Kind.TEXT, _METAVARS.get(base) or ('A,B,...' if base in ('list', 'tuple', 'set', 'frozenset')
                                            else 'JSON' if base == 'dict' else 'VALUE')
 
 
@@ -218,44 +238,43 @@ def add_settings_options(parser: argparse.ArgumentParser, *declared: Any, title:
         CommandLineError: an option that neither the short nor the full name can give (the app's parser has both).
         TypeError: ``declared`` holds something that is neither a settings class nor a ``Variables``.
     """
-    rows = _rows(declared)
-    seen: dict[str, None] = {}
-    unique = []
-    for variable, short, row in rows:
-        if variable in seen or is_framework_variable(variable):
+    seen: set[str] = set()
+    unique: list[_Row] = []
+    for r in _rows(declared):
+        if r.variable in seen or is_framework_variable(r.variable):
             continue
-        seen[variable] = None
-        unique.append((variable, short, row))
+        seen.add(r.variable)
+        unique.append(r)
     wanted: dict[str, int] = {}
-    for _, short, _ in unique:
-        wanted[short] = wanted.get(short, 0) + 1
+    for r in unique:
+        wanted[r.short] = wanted.get(r.short, 0) + 1
     parsers = [parser] + (_subparsers(parser) if sub_commands else [])
     options: list[_Option] = []
     taken: set[str] = set()
-    for variable, short, row in unique:
-        full = variable.replace('_', '-').lower()
-        candidates = [f'--{short}', f'--{full}'] if wanted[short] == 1 else [f'--{full}']
+    for r in unique:
+        full = r.variable.replace('_', '-').lower()
+        candidates = [f'--{r.short}', f'--{full}'] if wanted[r.short] == 1 else [f'--{full}']
+        is_bool = r.row.get('type') in _BOOL_TYPES
         flag = next((c for c in candidates if c not in taken and not any(_has_option(p, c) for p in parsers)
-                     and not (row.get('type') in _BOOL_TYPES and any(_has_option(p, '--no-' + c[2:])
-                                                                     for p in parsers))), None)
+                     and not (is_bool and any(_has_option(p, '--no-' + c[2:]) for p in parsers))), None)
         if flag is None:
-            raise CommandLineError(f'cannot add an option for {variable}: {" and ".join(candidates)} are taken in '
+            raise CommandLineError(f'cannot add an option for {r.variable}: {" and ".join(candidates)} are taken in '
                                    f'the parser of {parser.prog!r}; rename the app\'s option or the setting')
         taken.add(flag)
-        kind, metavar = _kind(str(row.get('type') or 'str'))
-        options.append(_Option(variable, flag, kind, _help(row, variable), metavar, bool(row.get('secret'))))
+        kind, metavar = _kind(str(r.row.get('type') or 'str'))
+        options.append(_Option(r.variable, flag, kind, _help(r.row, r.variable), metavar, bool(r.row.get('secret'))))
     for i, p in enumerate(parsers):
         group = p.add_argument_group(title, 'these options override the environment variables named'
                                      if i == 0 else None)
         for o in options:
             kw: dict[str, Any] = {'dest': _DEST + o.variable, 'help': o.help,
                                   'default': argparse.SUPPRESS}
-            if o.kind == 'bool':
+            if o.kind is _Kind.BOOL:
                 kw['action'] = argparse.BooleanOptionalAction
             else:
                 kw['metavar'] = o.metavar
-                if o.kind in ('int', 'float'):
-                    kw['type'] = int if o.kind == 'int' else float
+                if o.kind is not _Kind.TEXT:
+                    kw['type'] = int if o.kind is _Kind.INT else float
                     if o.secret:
                         kw['type'] = _SecretNumber(kw['type'])
             group.add_argument(o.flag, **kw)

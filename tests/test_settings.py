@@ -534,6 +534,43 @@ def test_unknown_warns_once_with_suggestion(monkeypatch: pytest.MonkeyPatch, cap
     assert w.port == 1  # a lower-case local key is not read
 
 
+def test_unknown_warned_once_per_app_and_forgotten_with_it(monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """What was warned about belongs to one app (its Variables): another app warns on its own, a reset default
+    Variables warns again, and a dropped Variables is not kept alive by the settings machinery."""
+    import gc
+    import weakref
+
+    from scitrera_app_framework.core.defaults import get_variables
+    from scitrera_app_framework.testing import reset_framework
+
+    monkeypatch.setenv('DB_HOTS', 'x')
+
+    def warnings() -> int:
+        return sum(1 for r in caplog.records if r.name == 'saf.config' and 'DB_HOTS' in r.getMessage())
+
+    reset_framework()
+    try:
+        with caplog.at_level(logging.WARNING, logger='saf.config'):
+            one, two = Variables(), Variables()
+            Warned.load(one)
+            Warned.load(one)
+            Warned.load(two)
+            assert warnings() == 2
+            Warned.load()  # the default Variables: a third app
+            Warned.load()
+            assert warnings() == 3
+            reset_framework()
+            Warned.load(get_variables())  # a new default Variables: warned again
+            assert warnings() == 4
+        ref = weakref.ref(one)
+        del one
+        gc.collect()
+        assert ref() is None
+    finally:
+        reset_framework()
+
+
 def test_unknown_fail_and_ignore(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     class Fail(Settings, prefix='DB', unknown='fail'):
         host: str = 'h'

@@ -53,7 +53,7 @@ class AppContext:
 
     __slots__ = ('state', 'ready', 'initialized', 'registry', 'logger', 'params', 'stateful_path', 'loop',
                  'loop_thread', 'main_task', 'async_auto', 'debug_plugins', 'failures', 'intake_stoppers',
-                 'health_server', 'lock', 'app_name', 'shutdown_hooked', 'tenant_id', '__weakref__')
+                 'health_server', 'lock', 'app_name', 'shutdown_hooked', 'tenant_id', 'settings_warned', '__weakref__')
 
     def __init__(self) -> None:
         self.state = CREATED
@@ -75,6 +75,7 @@ class AppContext:
         self.app_name: Optional[str] = None
         self.shutdown_hooked = False
         self.tenant_id: Optional[str] = None
+        self.settings_warned: set[str] = set()  # typed settings: unknown variables already warned about (under lock)
 
     @property
     def stopping(self) -> bool:

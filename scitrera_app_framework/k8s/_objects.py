@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from ._client import get_api_client
@@ -21,41 +21,49 @@ FIELD_MANAGER = 'scitrera-app-framework'
 
 _VERBS = ('apply', 'get', 'replace')
 
-# (apiVersion, kind) -> (plural resource name, namespaced?)
-_KNOWN_RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
-    ('v1', 'Pod'): ('pods', True),
-    ('v1', 'Service'): ('services', True),
-    ('v1', 'ConfigMap'): ('configmaps', True),
-    ('v1', 'Secret'): ('secrets', True),
-    ('v1', 'ServiceAccount'): ('serviceaccounts', True),
-    ('v1', 'PersistentVolumeClaim'): ('persistentvolumeclaims', True),
-    ('v1', 'Endpoints'): ('endpoints', True),
-    ('v1', 'LimitRange'): ('limitranges', True),
-    ('v1', 'ResourceQuota'): ('resourcequotas', True),
-    ('v1', 'ReplicationController'): ('replicationcontrollers', True),
-    ('v1', 'Namespace'): ('namespaces', False),
-    ('v1', 'PersistentVolume'): ('persistentvolumes', False),
-    ('v1', 'Node'): ('nodes', False),
-    ('apps/v1', 'Deployment'): ('deployments', True),
-    ('apps/v1', 'StatefulSet'): ('statefulsets', True),
-    ('apps/v1', 'DaemonSet'): ('daemonsets', True),
-    ('apps/v1', 'ReplicaSet'): ('replicasets', True),
-    ('batch/v1', 'Job'): ('jobs', True),
-    ('batch/v1', 'CronJob'): ('cronjobs', True),
-    ('networking.k8s.io/v1', 'Ingress'): ('ingresses', True),
-    ('networking.k8s.io/v1', 'NetworkPolicy'): ('networkpolicies', True),
-    ('networking.k8s.io/v1', 'IngressClass'): ('ingressclasses', False),
-    ('policy/v1', 'PodDisruptionBudget'): ('poddisruptionbudgets', True),
-    ('autoscaling/v1', 'HorizontalPodAutoscaler'): ('horizontalpodautoscalers', True),
-    ('autoscaling/v2', 'HorizontalPodAutoscaler'): ('horizontalpodautoscalers', True),
-    ('rbac.authorization.k8s.io/v1', 'Role'): ('roles', True),
-    ('rbac.authorization.k8s.io/v1', 'RoleBinding'): ('rolebindings', True),
-    ('rbac.authorization.k8s.io/v1', 'ClusterRole'): ('clusterroles', False),
-    ('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'): ('clusterrolebindings', False),
-    ('storage.k8s.io/v1', 'StorageClass'): ('storageclasses', False),
-    ('apiextensions.k8s.io/v1', 'CustomResourceDefinition'): ('customresourcedefinitions', False),
+
+class _Resource(NamedTuple):
+    """How the API serves a kind: its plural resource name (the path segment) and whether it is namespaced."""
+
+    plural: str
+    namespaced: bool
+
+
+#: (apiVersion, kind) -> the resource, for the built-in kinds (others are asked of the API server, once)
+_KNOWN_RESOURCES: dict[tuple[str, str], _Resource] = {
+    ('v1', 'Pod'): _Resource('pods', True),
+    ('v1', 'Service'): _Resource('services', True),
+    ('v1', 'ConfigMap'): _Resource('configmaps', True),
+    ('v1', 'Secret'): _Resource('secrets', True),
+    ('v1', 'ServiceAccount'): _Resource('serviceaccounts', True),
+    ('v1', 'PersistentVolumeClaim'): _Resource('persistentvolumeclaims', True),
+    ('v1', 'Endpoints'): _Resource('endpoints', True),
+    ('v1', 'LimitRange'): _Resource('limitranges', True),
+    ('v1', 'ResourceQuota'): _Resource('resourcequotas', True),
+    ('v1', 'ReplicationController'): _Resource('replicationcontrollers', True),
+    ('v1', 'Namespace'): _Resource('namespaces', False),
+    ('v1', 'PersistentVolume'): _Resource('persistentvolumes', False),
+    ('v1', 'Node'): _Resource('nodes', False),
+    ('apps/v1', 'Deployment'): _Resource('deployments', True),
+    ('apps/v1', 'StatefulSet'): _Resource('statefulsets', True),
+    ('apps/v1', 'DaemonSet'): _Resource('daemonsets', True),
+    ('apps/v1', 'ReplicaSet'): _Resource('replicasets', True),
+    ('batch/v1', 'Job'): _Resource('jobs', True),
+    ('batch/v1', 'CronJob'): _Resource('cronjobs', True),
+    ('networking.k8s.io/v1', 'Ingress'): _Resource('ingresses', True),
+    ('networking.k8s.io/v1', 'NetworkPolicy'): _Resource('networkpolicies', True),
+    ('networking.k8s.io/v1', 'IngressClass'): _Resource('ingressclasses', False),
+    ('policy/v1', 'PodDisruptionBudget'): _Resource('poddisruptionbudgets', True),
+    ('autoscaling/v1', 'HorizontalPodAutoscaler'): _Resource('horizontalpodautoscalers', True),
+    ('autoscaling/v2', 'HorizontalPodAutoscaler'): _Resource('horizontalpodautoscalers', True),
+    ('rbac.authorization.k8s.io/v1', 'Role'): _Resource('roles', True),
+    ('rbac.authorization.k8s.io/v1', 'RoleBinding'): _Resource('rolebindings', True),
+    ('rbac.authorization.k8s.io/v1', 'ClusterRole'): _Resource('clusterroles', False),
+    ('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'): _Resource('clusterrolebindings', False),
+    ('storage.k8s.io/v1', 'StorageClass'): _Resource('storageclasses', False),
+    ('apiextensions.k8s.io/v1', 'CustomResourceDefinition'): _Resource('customresourcedefinitions', False),
 }
-_discovered_resources: dict[tuple[str, str], tuple[str, bool]] = {}
+_discovered_resources: dict[tuple[str, str], _Resource] = {}
 
 
 def as_dict(obj: Any, api_client: Any) -> dict[str, Any]:
@@ -71,7 +79,7 @@ def as_dict(obj: Any, api_client: Any) -> dict[str, Any]:
     return data
 
 
-def _resource_info(api_client: Any, api_version: str, kind: str) -> tuple[str, bool]:
+def _resource_info(api_client: Any, api_version: str, kind: str) -> _Resource:
     """Return (plural, namespaced) for a kind, from the built-in table or the API server's discovery."""
     key = (api_version, kind)
     info = _KNOWN_RESOURCES.get(key) or _discovered_resources.get(key)
@@ -87,7 +95,7 @@ def _resource_info(api_client: Any, api_version: str, kind: str) -> tuple[str, b
         raise
     for resource in (listing or {}).get('resources') or []:
         if resource.get('kind') == kind and '/' not in str(resource.get('name', '/')):
-            info = (str(resource['name']), bool(resource.get('namespaced')))
+            info = _Resource(str(resource['name']), bool(resource.get('namespaced')))
             _discovered_resources[key] = info
             return info
     raise ValueError(f'unknown kind {kind!r}: apiVersion {api_version!r} on the API server has no such resource')

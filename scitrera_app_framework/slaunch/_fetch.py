@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import NamedTuple, Optional, Union
 
 from .errors import ManifestError, ManifestFetchError
 
@@ -16,7 +16,16 @@ _MAX_MANIFEST_BYTES = 5 * 1024 * 1024
 _URL_TIMEOUT_S = 30.0
 
 
-def read_source(source: Union[str, os.PathLike[str]]) -> Tuple[str, str, Optional[str], str]:
+class ManifestSource(NamedTuple):
+    """A manifest as read from a path or URL."""
+
+    text: str
+    origin: str  #: the path, or the URL with its credentials masked
+    format: Optional[str]  #: ``'yaml'`` or ``'json'`` when the name (or a URL's content type) says it, else None
+    base: str  #: what relative references in it are relative to: its directory (a URL's: the URL of its folder)
+
+
+def read_source(source: Union[str, os.PathLike[str]]) -> ManifestSource:
     """Return (text, origin, format or None, base for relative references) of a manifest path or URL.
 
     Raises :class:`ManifestFetchError` when it cannot be read, :class:`ManifestError` when it is too large or
@@ -45,10 +54,10 @@ def read_source(source: Union[str, os.PathLike[str]]) -> Tuple[str, str, Optiona
     except OSError as exc:
         raise ManifestFetchError(f'cannot read the manifest: {exc.strerror or exc}', source=origin) from exc
     text = _decode(raw, origin)
-    return text, origin, _format_from_name(path.name), str(path.parent.absolute())
+    return ManifestSource(text, origin, _format_from_name(path.name), str(path.parent.absolute()))
 
 
-def _fetch_url(url: str) -> Tuple[str, str, Optional[str], str]:
+def _fetch_url(url: str) -> ManifestSource:
     import urllib.error
     import urllib.request
     from urllib.parse import urljoin, urlsplit
@@ -71,7 +80,7 @@ def _fetch_url(url: str) -> Tuple[str, str, Optional[str], str]:
     fmt = _format_from_name(urlsplit(url).path)
     if fmt is None and 'json' in content_type:
         fmt = 'json'
-    return _decode(raw, shown), shown, fmt, urljoin(url, '.')
+    return ManifestSource(_decode(raw, shown), shown, fmt, urljoin(url, '.'))
 
 
 def _decode(raw: bytes, origin: str) -> str:

@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from .errors import StateError
 
@@ -29,8 +29,12 @@ _OWN_FILES = frozenset({RECORD_NAME, SUMS_NAME})
 MAX_RECORD_BYTES = 256 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
-#: one file of a record: size, mtime in ns, sha256 hex digest
-Entry = Tuple[int, int, str]
+class Entry(NamedTuple):
+    """One file of a record (a tuple, written as the JSON list ``[size, mtime_ns, sha256]``)."""
+
+    size: int
+    mtime_ns: int
+    sha256: str  #: hex digest (of the link text for a symlink)
 
 
 def _unlistable(exc: OSError) -> None:
@@ -76,7 +80,7 @@ def make_record(root: Path, on_file: Optional[Callable[[int], None]] = None) -> 
     files: Dict[str, Entry] = {}
     for rel, path in iter_files(root):
         st = path.lstat()
-        files[rel] = (st.st_size, st.st_mtime_ns, hash_file(path))
+        files[rel] = Entry(st.st_size, st.st_mtime_ns, hash_file(path))
         if on_file is not None:
             on_file(st.st_size)
     return files
@@ -123,7 +127,7 @@ def read_record(root: Path) -> Optional[Dict[str, Entry]]:
                 and isinstance(entry[2], str) and _safe_rel(rel)):
             raise StateError(f'{path}: files[{rel!r}]: expected [size, mtime_ns, sha256] of a path inside the '
                              f'directory; {fix}')
-        out[rel] = (entry[0], entry[1], entry[2])
+        out[rel] = Entry(*entry)
     return out
 
 
@@ -203,7 +207,7 @@ def check_files(root: Path, files: Dict[str, Entry], mode: str) -> Damage:
         if not same:
             damage.modified.append(rel)
         elif st.st_mtime_ns != mtime:
-            files[rel] = (size, st.st_mtime_ns, digest)
+            files[rel] = Entry(size, st.st_mtime_ns, digest)
             damage.refreshed = True
     return damage
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple
 
 if TYPE_CHECKING:
     from ._model import EnvironmentSpec
@@ -11,7 +11,15 @@ if TYPE_CHECKING:
 _PY_CLAUSE_RE = re.compile(r'\s*(~=|==|!=|<=|>=|<|>)?\s*(\d+(?:\.\d+){0,2})(\.\*)?\s*')
 
 
-def parse_python_spec(spec: str) -> Tuple[Tuple[str, Tuple[int, ...], bool], ...]:
+class PythonClause(NamedTuple):
+    """One clause of a ``python`` requirement: ``>=3.9`` is ``('>=', (3, 9), False)``."""
+
+    op: str  #: ``~=``, ``==``, ``!=``, ``<=``, ``>=``, ``<``, ``>`` or ``''`` (a bare version: a prefix match)
+    version: Tuple[int, ...]
+    prefix: bool  #: compare only the given parts (``==3.11.*``, or a bare ``3.11``)
+
+
+def parse_python_spec(spec: str) -> Tuple[PythonClause, ...]:
     """Return the clauses of ``spec`` as ``(operator, version parts, prefix match?)``.
 
     Raises ``ValueError`` naming the bad clause and the accepted forms.
@@ -27,7 +35,7 @@ def parse_python_spec(spec: str) -> Tuple[Tuple[str, Tuple[int, ...], bool], ...
             raise ValueError(f"'.*' is only allowed with == or != (in {spec!r})")
         if op == '~=' and version.count('.') == 0:
             raise ValueError(f"'~=' needs at least two version parts (in {spec!r}), e.g. '~=3.10'")
-        clauses.append((op, tuple(int(p) for p in version.split('.')), star or op == ''))
+        clauses.append(PythonClause(op, tuple(int(p) for p in version.split('.')), star or op == ''))
     return tuple(clauses)
 
 

@@ -45,10 +45,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import _tools
-from ._files import Damage, check_files, make_record, read_record, write_record
+from ._files import Damage, Entry, check_files, make_record, read_record, write_record
 from ._inuse import InUse, exclusive_root_lock, lock_path, remove_lock_file, retiring
 from ._log import LOGGER_NAME, logger
 from .errors import InstallError, IntegrityError, StateError
@@ -57,8 +57,8 @@ from .paths import env_python
 from .plan import LaunchPlan
 from .state import load_state, remove_stale_temp_files, save_state
 
-__all__ = ['LOGGER_NAME', 'VERIFY_ENV_VAR', 'DEPS_DIR', 'BuildSpec', 'EnvInfo', 'RootSession', 'open_root',
-           'verify_mode', 'pip_repair_source']
+__all__ = ['LOGGER_NAME', 'VERIFY_ENV_VAR', 'DEPS_DIR', 'BuildSpec', 'EnvInfo', 'RecordedDir', 'RootSession',
+           'open_root', 'verify_mode', 'pip_repair_source']
 
 TMP_DIR = '.tmp'
 LOCK_FILE = '.lock'
@@ -202,6 +202,14 @@ def _prune(entries: Dict[str, Any], current: str, keep: int) -> List[str]:
     kept = [current] + [k for k in newest_first if k != current][:max(keep - 1, 0)]
     removed = [k for k in newest_first if k not in kept]
     return list(reversed(removed))  # oldest first
+
+
+class RecordedDir(NamedTuple):
+    """A recorded directory of an installed version (:meth:`RootSession.dirs_of`)."""
+
+    what: str  #: how messages name it (``app 'x' 1.0``, ``lib 'y' 2.0``, ``the packages of environment 'e'``)
+    kind: str  #: ``'app'``, ``'lib'`` or ``'layer'`` (the key of its repairer in :meth:`RootSession.check_version`)
+    record: Dict[str, Any]  #: its record in the state file
 
 
 class RootSession:
@@ -594,19 +602,19 @@ class RootSession:
                           entry_kind=rec.get('entry_kind', 'module'), extra_dirs=tuple(extra),
                           entry_location=rec.get('entry_location'))
 
-    def dirs_of(self, app: str, version: str) -> List[Tuple[str, str, Dict[str, Any]]]:
+    def dirs_of(self, app: str, version: str) -> List[RecordedDir]:
         """Return ``(what, kind, record)`` of every recorded directory a version uses: the version, its libs,
         its layer (kind is ``'app'``, ``'lib'`` or ``'layer'``)."""
         rec = self.state['apps'][app]['versions'][version]
-        out = [(f'app {app!r} {version}', 'app', rec)]
+        out = [RecordedDir(f'app {app!r} {version}', 'app', rec)]
         for lib, lib_version in (rec.get('libs') or {}).items():
             lib_rec = self.state['libs'].get(lib, {'versions': {}})['versions'].get(lib_version)
             if lib_rec is not None:
-                out.append((f'lib {lib!r} {lib_version}', 'lib', lib_rec))
+                out.append(RecordedDir(f'lib {lib!r} {lib_version}', 'lib', lib_rec))
         env = self.state['envs'].get(rec['environment'])
         if env is not None and rec.get('layer') in env['layers']:
-            out.append((f'the packages of environment {rec["environment"]!r}', 'layer',
-                        env['layers'][rec['layer']]))
+            out.append(RecordedDir(f'the packages of environment {rec["environment"]!r}', 'layer',
+                                   env['layers'][rec['layer']]))
         return out
 
     def hold(self, plan: LaunchPlan) -> InUse:
@@ -662,7 +670,7 @@ class RootSession:
             if damage.refreshed:
                 write_record(directory, files)
 
-    def _repair(self, directory: Path, files: Dict[str, Any], damage: Damage, what: str,
+    def _repair(self, directory: Path, files: Dict[str, Entry], damage: Damage, what: str,
                 fetch: Callable[[Path], None]) -> None:
         """Put fresh copies of the damaged files in place, one atomic rename each (a running instance keeps
         working); each copy must have the recorded hash."""
@@ -674,7 +682,7 @@ class RootSession:
             fetch(staged)
             for rel in damage.bad:
                 fresh = staged.joinpath(*rel.split('/'))
-                if not fresh.is_file() or hash_file(fresh) != files[rel][2]:
+                if not fresh.is_file() or hash_file(fresh) != files[rel].sha256:
                     raise InstallError(f'the source no longer has the installed {rel} (its content changed)')
             for rel in damage.bad:
                 target = directory.joinpath(*rel.split('/'))
@@ -683,7 +691,7 @@ class RootSession:
                 shutil.copy2(staged.joinpath(*rel.split('/')), tmp)
                 os.replace(tmp, target)
                 st = target.lstat()
-                files[rel] = (st.st_size, st.st_mtime_ns, files[rel][2])
+                files[rel] = Entry(st.st_size, st.st_mtime_ns, files[rel].sha256)
         finally:
             _remove(staged)
         for cache in sorted(directory.rglob('__pycache__'), reverse=True):  # may hold the damaged code's bytecode

@@ -164,22 +164,37 @@ def _original_flags(args: Sequence[str]) -> Tuple[Dict[str, Any], List[str], boo
     return opts, rest, debug
 
 
-def _leading_options(args: Sequence[str]) -> Dict[str, Any]:
+class _Leading:
+    """slaunch's own options before the app name (``slaunch [options] APP ...``)."""
+
+    __slots__ = ('verbose', 'debug', 'root', 'repository')
+
+    def __init__(self, debug: bool = False) -> None:
+        self.verbose = 0
+        self.debug = debug
+        self.root: Optional[str] = None
+        self.repository: Optional[str] = None
+
+
+def _leading_options(args: Sequence[str]) -> _Leading:
     """slaunch's own options before the app name in ``slaunch [options] APP ...``."""
-    out: Dict[str, Any] = {'verbose': 0, 'debug': False, 'root': None, 'repository': None}
+    out = _Leading()
     i = 0
     while i < len(args):
         arg = args[i]
         if arg in ('-v', '--verbose'):
-            out['verbose'] += 1
+            out.verbose += 1
         elif arg == '-vv':
-            out['verbose'] += 2
+            out.verbose += 2
         elif arg in ('--debug', '--slaunch-debug'):
-            out['debug'] = True
+            out.debug = True
         elif arg in ('--root', '--repository'):
             if i + 1 >= len(args):
                 raise _Usage(f'{arg} needs a directory')
-            out[arg[2:]] = args[i + 1]
+            if arg == '--root':
+                out.root = args[i + 1]
+            else:
+                out.repository = args[i + 1]
             i += 1
         else:
             raise _Usage(f'unknown option {arg!r} before the app name (options for the app go after it)')
@@ -195,7 +210,7 @@ def _logging(verbose: int, debug: bool) -> Callable[[], None]:
     progress = logging.getLogger(LOGGER_NAME + '.progress')
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter('slaunch: %(levelname)s: %(message)s'))
-    saved = (log.level, log.propagate, progress.level)
+    saved_level, saved_propagate, saved_progress = log.level, log.propagate, progress.level
     level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
     log.addHandler(handler)
     log.setLevel(level)
@@ -204,9 +219,9 @@ def _logging(verbose: int, debug: bool) -> Callable[[], None]:
 
     def _undo() -> None:
         log.removeHandler(handler)
-        log.setLevel(saved[0])
-        log.propagate = saved[1]
-        progress.setLevel(saved[2])
+        log.setLevel(saved_level)
+        log.propagate = saved_propagate
+        progress.setLevel(saved_progress)
 
     return _undo
 
@@ -224,15 +239,14 @@ def main(*argv: Any, prog: Optional[str] = None) -> int:
     try:
         if app_from_prog is not None and _known_app(app_from_prog):
             opts, app_args, flag_debug = _original_flags(args)
-            return _run_repository(app_from_prog, app_args, opts, {'verbose': 0, 'debug': debug or flag_debug,
-                                                                    'root': None, 'repository': None})
+            return _run_repository(app_from_prog, app_args, opts, _Leading(debug=debug or flag_debug))
         first = _first_positional(args)
         if first is not None and args[first] == 'verify':
             return _run_verify(args[:first] + args[first + 1:], debug)
         if first is not None and not looks_like_manifest(args[first]):
             leading = _leading_options(args[:first])
             opts, app_args, flag_debug = _original_flags(args[first + 1:])
-            leading['debug'] = leading['debug'] or debug or flag_debug
+            leading.debug = leading.debug or debug or flag_debug
             return _run_repository(args[first], app_args, opts, leading)
     except _Usage as exc:
         print(f'slaunch: error: {exc}', file=sys.stderr)
@@ -259,14 +273,14 @@ def _run_manifest(args: List[str], debug: bool) -> int:
                                        env={'SLAUNCH_DEBUG': '1'} if debug else None), ns.verbose, debug)
 
 
-def _run_repository(app: str, app_args: List[str], opts: Dict[str, Any], leading: Dict[str, Any]) -> int:
-    env = {'SLAUNCH_DEBUG': '1'} if leading['debug'] else None
-    return _guarded(lambda: launch_repository_app(app, *app_args, root=leading['root'],
-                                                  repository=leading['repository'], env=env,
+def _run_repository(app: str, app_args: List[str], opts: Dict[str, Any], leading: _Leading) -> int:
+    env = {'SLAUNCH_DEBUG': '1'} if leading.debug else None
+    return _guarded(lambda: launch_repository_app(app, *app_args, root=leading.root,
+                                                  repository=leading.repository, env=env,
                                                   version=opts.get('version'), app_update=bool(opts.get('app_update')),
                                                   libs_update=bool(opts.get('libs_update')),
                                                   reset=bool(opts.get('reset'))),
-                    leading['verbose'], leading['debug'])
+                    leading.verbose, leading.debug)
 
 
 def _run_verify(args: List[str], debug: bool) -> int:

@@ -35,7 +35,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._checker import Checker, describe
 from ._files import SUMS_NAME, iter_files, read_sums
@@ -394,17 +394,33 @@ def _ensure_lib(session: RootSession, repo: Path, lib: str, version: str, update
     if not src.is_dir():
         raise InstallError(f'lib {lib!r} {version} is not in the repository: {src} does not exist; deploy it '
                            '(slaunch.deploy.deploy_library)')
-    staged = session.stage(f'lib-{lib}-{version}-')
+    rel, files = _install_staged(session, f'lib-{lib}-{version}-', f'lib {lib!r} {version}', f'libs/{lib}/{version}',
+                                 lambda staged: copy_tree(src, staged, f'lib {lib} {version}'))
+    session.add_lib(lib, version, {'dir': rel, 'serial': session.next_serial(), 'installed_at': _now(),
+                                   'source': str(src), 'files': files, 'digest': tree_digest(src)})
+
+
+class _Installed(NamedTuple):
+    """A directory :func:`_install_staged` put in place."""
+
+    rel: str  #: where it went, relative to the root
+    files: int  #: how many files its file list holds
+
+
+def _install_staged(session: RootSession, stage_prefix: str, what: str, base: str,
+                    fill: Callable[[Path], None]) -> _Installed:
+    """Fill a new staging directory, record its files and rename it into place under ``base`` (or ``base@<serial>``
+    when that is taken); the staging directory is removed whatever happens."""
+    staged = session.stage(stage_prefix)
     try:
-        copy_tree(src, staged, f'lib {lib} {version}')
-        files = session.record(staged, f'lib {lib!r} {version}')
-        rel = session.fresh_rel(f'libs/{lib}/{version}')
+        fill(staged)
+        files = session.record(staged, what)
+        rel = session.fresh_rel(base)
         session.commit(staged, rel)
     finally:
         if staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
-    session.add_lib(lib, version, {'dir': rel, 'serial': session.next_serial(), 'installed_at': _now(),
-                                   'source': str(src), 'files': files, 'digest': tree_digest(src)})
+    return _Installed(rel, files)
 
 
 def _now() -> str:
@@ -474,15 +490,8 @@ def install_version(session: RootSession, repo: Path, app: str, version: str, li
                                     source=str(spec.manifest_file), key_path=f'lib_versions.{lib}')
         _ensure_lib(session, repo, lib, lib_version, update=libs_update, force=reset)
         libs[lib] = lib_version
-    staged = session.stage(f'app-{app}-{version}-')
-    try:
-        _fill_version(spec, env, staged)
-        files = session.record(staged, f'{app} {version}')
-        rel = session.fresh_rel(f'apps/{app}/{version}')
-        session.commit(staged, rel)
-    finally:
-        if staged.exists():
-            shutil.rmtree(staged, ignore_errors=True)
+    rel, files = _install_staged(session, f'app-{app}-{version}-', f'{app} {version}', f'apps/{app}/{version}',
+                                 lambda staged: _fill_version(spec, env, staged))
     return {'dir': rel, 'serial': session.next_serial(), 'installed_at': _now(), 'origin': 'repository',
             'python': env.python_version, 'source': str(spec.directory), 'pip_args': [], 'args': [], 'env': {},
             'files': files, 'digest': tree_digest(spec.directory), 'deps': bool(spec.pip_requirements),

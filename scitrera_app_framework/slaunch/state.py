@@ -36,7 +36,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional
 
 from ._checker import describe
 from ._marks import KeyPath, format_path
@@ -211,17 +211,24 @@ def _is_name(value: Any) -> bool:
     return True
 
 
-_ATOMS: Dict[str, Tuple[str, Callable[[Any], bool]]] = {
-    'str': ('a string', lambda v: isinstance(v, str)),
-    'int': ('an integer', lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
-    'null': ('null', lambda v: v is None),
-    'bool': ('true or false', lambda v: isinstance(v, bool)),
-    'name': ('a safe name', _is_name),
-    'version': ('a safe version name', _is_name),
-    'kind': ("'venv' or 'conda'", lambda v: v in ('venv', 'conda')),
-    'origin': ("'manifest' or 'repository'", lambda v: v in ('manifest', 'repository')),
-    'entry_kind': ("'module', 'script' or 'python'", lambda v: v in ('module', 'script', 'python')),
-    'dir': ('a directory below the root', lambda v: isinstance(v, str) and _DIR_RE.fullmatch(v) is not None),
+class _Atom(NamedTuple):
+    """A leaf type of the state schema: how errors name it, and the test of a value."""
+
+    what: str
+    test: Callable[[Any], bool]
+
+
+_ATOMS: Dict[str, _Atom] = {
+    'str': _Atom('a string', lambda v: isinstance(v, str)),
+    'int': _Atom('an integer', lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    'null': _Atom('null', lambda v: v is None),
+    'bool': _Atom('true or false', lambda v: isinstance(v, bool)),
+    'name': _Atom('a safe name', _is_name),
+    'version': _Atom('a safe version name', _is_name),
+    'kind': _Atom("'venv' or 'conda'", lambda v: v in ('venv', 'conda')),
+    'origin': _Atom("'manifest' or 'repository'", lambda v: v in ('manifest', 'repository')),
+    'entry_kind': _Atom("'module', 'script' or 'python'", lambda v: v in ('module', 'script', 'python')),
+    'dir': _Atom('a directory below the root', lambda v: isinstance(v, str) and _DIR_RE.fullmatch(v) is not None),
 }
 _KEY_KINDS = {'*': 'name', '*id': 'id', '*hash': 'id', '*version': 'version', '*version_of': 'name', '*str': 'env'}
 _ID_RE = re.compile(r'[A-Za-z0-9]{1,64}')
@@ -253,8 +260,8 @@ class _StateChecker:
         if isinstance(schema, str):
             schema = (schema,)
         if isinstance(schema, tuple):
-            if not any(_ATOMS[atom][1](value) for atom in schema):
-                what = ' or '.join(_ATOMS[atom][0] for atom in schema)
+            if not any(_ATOMS[atom].test(value) for atom in schema):
+                what = ' or '.join(_ATOMS[atom].what for atom in schema)
                 raise self.error(path, f'expected {what}, got {describe(value)}')
             return
         if isinstance(schema, list):

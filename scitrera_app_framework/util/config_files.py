@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
 
 from ..exceptions import SAFError
 from .secrets import is_secret_key, shown_value
@@ -67,6 +67,14 @@ def read_text(path: PathLike) -> tuple[str, str]:
 # grammar for such lines: the value runs to the end of the line; ' #...' is a comment)
 _PLAIN_LINE = re.compile(r'[ \t]*(?:export[ \t]+)?([^=#\s\'"]+)[ \t]*(?:=([ \t]*)([^\r\n]*))?\r?$')
 _SKIP_LINE = re.compile(r'[ \t]*(?:#.*)?\r?$')
+
+
+class _Binding(NamedTuple):
+    """One ``KEY=value`` line of a ``.env`` file (``value`` None for a key without ``=``)."""
+
+    key: str
+    value: Optional[str]
+    line: int
 
 
 def parse_env_text(text: str, path: str = '<string>', environ: Optional[Mapping[str, str]] = None,
@@ -144,15 +152,15 @@ def _strip_comment(value: str) -> str:
     return value
 
 
-def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[str], int]]]:
+def _parse_env_fast(text: str, path: str) -> Optional[list[_Binding]]:
     """Parse a file whose bindings have no quoted values; None when one has (the full parser is needed).
 
     Raises:
         ConfigFileError: a line without quotes that is not a binding (names the file and line).
     """
-    pairs: list[tuple[str, Optional[str], int]] = []
+    pairs: list[_Binding] = []
     plain, skip = _PLAIN_LINE.match, _SKIP_LINE.match
-    bad: Optional[tuple[int, str]] = None
+    bad_line, bad_text = 0, ''  # the first line that does not parse (0: none)
     for n, line in enumerate(text.split('\n'), 1):
         m = plain(line)
         if m is not None:
@@ -165,18 +173,18 @@ def _parse_env_fast(text: str, path: str) -> Optional[list[tuple[str, Optional[s
                 elif '#' in value:
                     value = _strip_comment(value)
                 value = value.rstrip()
-            pairs.append((m.group(1), value, n))
+            pairs.append(_Binding(m.group(1), value, n))
         elif skip(line) is None:
             if '"' in line or "'" in line:
                 return None  # a quoted key or value (may span lines): python-dotenv's parser decides
-            if bad is None:
-                bad = (n, line)
-    if bad is not None:
-        raise ConfigFileError(path, bad[0], _describe_bad_line(bad[1]))
+            if not bad_line:
+                bad_line, bad_text = n, line
+    if bad_line:
+        raise ConfigFileError(path, bad_line, _describe_bad_line(bad_text))
     return pairs
 
 
-def _parse_env_dotenv(text: str, path: str) -> list[tuple[str, Optional[str], int]]:
+def _parse_env_dotenv(text: str, path: str) -> list[_Binding]:
     try:
         from dotenv.parser import parse_stream
     except ImportError as e:
@@ -184,12 +192,12 @@ def _parse_env_dotenv(text: str, path: str) -> list[tuple[str, Optional[str], in
                           f"pip install 'scitrera-app-framework[dotenv]'") from e
     import io
 
-    pairs: list[tuple[str, Optional[str], int]] = []
+    pairs: list[_Binding] = []
     for b in parse_stream(io.StringIO(text)):
         if b.error:
             raise ConfigFileError(path, b.original.line, _describe_bad_line(b.original.string))
         if b.key is not None:
-            pairs.append((b.key, b.value, b.original.line))
+            pairs.append(_Binding(b.key, b.value, b.original.line))
     return pairs
 
 
@@ -457,21 +465,41 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _json_duplicate_error(path: str, text: str, key: str) -> ConfigFileError:
     where: dict[tuple[int, str], int] = {}
-    for obj, k, line, _ in json_key_lines(text):
-        if k == key and (obj, k) in where:
-            return ConfigFileError(path, line, f'duplicate key {key!r} in one object '
-                                               f'({two_lines(where[(obj, k)], line)}); keep one')
-        where.setdefault((obj, k), line)
+    for jk in json_key_lines(text):
+        if jk.key == key and (jk.obj, key) in where:
+            return ConfigFileError(path, jk.line, f'duplicate key {key!r} in one object '
+                                                  f'({two_lines(where[(jk.obj, key)], jk.line)}); keep one')
+        where.setdefault((jk.obj, jk.key), jk.line)
     return ConfigFileError(path, None, f'duplicate key {key!r} in one object; keep one')
 
 
-def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, ...]]]]:
-    """Every object key of a JSON text in document order: ``(object number, key, line, key path)``; the key path
-    (keys from the top, see :data:`KeyLines`) is None inside arrays. Used on error paths only (duplicate keys,
-    keys colliding after flattening): ``json`` itself reports no positions. Assumes text ``json`` accepted."""
-    out: list[tuple[int, str, int, Optional[tuple[str, ...]]]] = []
-    # stack entries: [object number or -1 for an array, path of the container or None, last key]
-    stack: list[list[Any]] = []
+class JsonKey(NamedTuple):
+    """One object key of a JSON text, as :func:`json_key_lines` lists them (a tuple: unpacks as before)."""
+
+    obj: int  #: the number of the object holding the key (0 for the top, in the order the objects open)
+    key: str
+    line: int
+    path: Optional[tuple[str, ...]]  #: the keys from the top (see :data:`KeyLines`); None inside arrays
+
+
+class _JsonContainer:
+    """An object or array :func:`json_key_lines` is inside of."""
+
+    __slots__ = ('obj', 'path', 'last_key')
+
+    def __init__(self, obj: int, path: Optional[tuple[str, ...]]) -> None:
+        self.obj = obj  # the object's number, or -1 for an array
+        self.path = path  # the container's key path, or None inside an array
+        self.last_key: Optional[str] = None
+
+
+def json_key_lines(text: str) -> list[JsonKey]:
+    """Every object key of a JSON text in document order: ``(object number, key, line, key path)`` (a
+    :class:`JsonKey`); the key path (keys from the top, see :data:`KeyLines`) is None inside arrays. Used on error
+    paths only (duplicate keys, keys colliding after flattening): ``json`` itself reports no positions. Assumes text
+    ``json`` accepted."""
+    out: list[JsonKey] = []
+    stack: list[_JsonContainer] = []
     n_obj = 0
     line, counted = 1, 0  # the line of text[counted]
     search = _JSON_SIGNIFICANT.search
@@ -495,7 +523,7 @@ def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, .
             after = j + 1
             while after < n and text[after] in ' \t\r\n':
                 after += 1
-            if stack and stack[-1][0] >= 0 and after < n and text[after] == ':':
+            if stack and stack[-1].obj >= 0 and after < n and text[after] == ':':
                 raw = text[i:j + 1]
                 key = raw[1:-1]
                 if '\\' in key:
@@ -506,8 +534,8 @@ def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, .
                 line += text.count('\n', counted, i)
                 counted = i
                 top = stack[-1]
-                top[2] = key
-                out.append((top[0], key, line, top[1] + (key,) if top[1] is not None else None))
+                top.last_key = key
+                out.append(JsonKey(top.obj, key, line, top.path + (key,) if top.path is not None else None))
             m = search(text, j + 1)
             continue
         if c == '{':
@@ -515,14 +543,14 @@ def json_key_lines(text: str) -> list[tuple[int, str, int, Optional[tuple[str, .
             cpath: Optional[tuple[str, ...]]
             if parent is None:
                 cpath = ()
-            elif parent[0] >= 0 and parent[1] is not None and parent[2] is not None:
-                cpath = parent[1] + (parent[2],)
+            elif parent.obj >= 0 and parent.path is not None and parent.last_key is not None:
+                cpath = parent.path + (parent.last_key,)
             else:
                 cpath = None
-            stack.append([n_obj, cpath, None])
+            stack.append(_JsonContainer(n_obj, cpath))
             n_obj += 1
         elif c == '[':
-            stack.append([-1, None, None])
+            stack.append(_JsonContainer(-1, None))
         elif stack:  # '}' or ']'
             stack.pop()
         m = search(text, i + 1)
@@ -600,5 +628,5 @@ def parse_toml_text(text: str, path: str = '<string>') -> Any:
 
 
 __all__ = ['ConfigFileError', 'decode_utf8', 'read_text', 'parse_env_text', 'read_env_file', 'parse_yaml_text',
-           'parse_yaml_document', 'parse_json_text', 'parse_toml_text', 'json_key_lines', 'toml_key_lines', 'KeyLines',
-           'two_lines', 'MAX_DEPTH']
+           'parse_yaml_document', 'parse_json_text', 'parse_toml_text', 'json_key_lines', 'JsonKey', 'toml_key_lines',
+           'KeyLines', 'two_lines', 'MAX_DEPTH']

@@ -264,7 +264,7 @@ class FileSource(KeySource):
         """Raise the error for two keys that flatten to one name, with their lines where the reader can tell."""
         if keylines is None:
             if self.kind == 'json':
-                keylines = {kp: n for _, _, n, kp in json_key_lines(text) if kp is not None}
+                keylines = {jk.path: jk.line for jk in json_key_lines(text) if jk.path is not None}
             else:
                 keylines = toml_key_lines(text)
         la, lb = keylines.get(a), keylines.get(b)
