@@ -19,8 +19,9 @@ from scitrera_app_framework.base_plugins import (
     get_progress_tracker,
     register_package_plugins,
 )
-from scitrera_app_framework.base_plugins.background import BackgroundExecPlugin, BackgroundExecutor
+from scitrera_app_framework.base_plugins.background import BackgroundExecutor
 from scitrera_app_framework.base_plugins.bg_exec import BackgroundThreadExecutorPlugin
+from scitrera_app_framework.base_plugins.bg_exec import BackgroundThreadExecutorPlugin as BackgroundExecPlugin
 from scitrera_app_framework.base_plugins.progress_tracker import ProgressTracker, ProgressTrackerPlugin
 from scitrera_app_framework.core.plugins import describe_plugins, get_extension, shutdown_all_plugins
 from scitrera_app_framework.util import find_types_in_modules

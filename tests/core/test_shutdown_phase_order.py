@@ -10,9 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from scitrera_app_framework import register_intake_stop
 from scitrera_app_framework.api.variables import Variables
-from scitrera_app_framework.core.shutdown import ShutdownManager
+from scitrera_app_framework.core.shutdown import ShutdownManager, register_intake_stop
 
 Child = Any  # conftest.Child (the spawn fixture's children)
 

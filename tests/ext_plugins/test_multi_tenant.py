@@ -21,7 +21,6 @@ from scitrera_app_framework import Variables, get_logger, init_framework_test_ha
 from scitrera_app_framework.api import EnvPlacement
 from scitrera_app_framework.core.logs import find_framework_handler
 from scitrera_app_framework.core.plugins import PluginInitError, register_plugin, shutdown_all_plugins
-from scitrera_app_framework.core.util import ConfigFileError
 from scitrera_app_framework.ext_plugins import multi_tenant as mt
 from scitrera_app_framework.ext_plugins.multi_tenant import (
     EXT_MULTITENANT,
@@ -41,6 +40,7 @@ from scitrera_app_framework.ext_plugins.multi_tenant import (
     tenant_id_of,
 )
 from scitrera_app_framework.testing import reset_framework
+from scitrera_app_framework.util.config_files import ConfigFileError
 
 ROOT = Path(__file__).resolve().parents[2]
 _LOG = logging.getLogger('mt-tests')

@@ -20,8 +20,9 @@ from typing import Dict, Iterator
 
 import pytest
 
-from scitrera_app_framework.slaunch import DeployError, deploy
+from scitrera_app_framework.slaunch import deploy
 from scitrera_app_framework.slaunch._files import read_sums
+from scitrera_app_framework.slaunch.errors import DeployError
 from scitrera_app_framework.slaunch.repository import read_index
 
 

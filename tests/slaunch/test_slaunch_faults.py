@@ -19,7 +19,9 @@ from typing import Any, Callable
 
 import pytest
 
-from scitrera_app_framework.slaunch import IntegrityError, _tools, launch_app
+from scitrera_app_framework.slaunch import _tools
+from scitrera_app_framework.slaunch.errors import IntegrityError
+from scitrera_app_framework.slaunch.launcher import launch_app
 from scitrera_app_framework.slaunch.main import EXIT_DAMAGED, EXIT_INSTALL, EXIT_USAGE, main
 
 APP = 'slapp'

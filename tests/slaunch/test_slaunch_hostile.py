@@ -20,7 +20,8 @@ from typing import Any, Dict, Union
 
 import pytest
 
-from scitrera_app_framework.slaunch import DeployError, deploy
+from scitrera_app_framework.slaunch import deploy
+from scitrera_app_framework.slaunch.errors import DeployError
 from scitrera_app_framework.slaunch.repository import read_app_version_spec, read_index
 
 
@@ -319,7 +320,7 @@ def test_the_readme_deploy_walk_through_runs_as_written(tmp_path: Path, monkeypa
 def test_an_index_with_a_control_character_is_one_error_naming_it(repo: Path, tmp_path: Path, text: str) -> None:
     """A crash can leave a file's tail full of NUL bytes; such an index (or manifest) is a ManifestError with the
     file and line for launchers and a DeployError for deploys, not a raw yaml ReaderError."""
-    from scitrera_app_framework.slaunch import ManifestError
+    from scitrera_app_framework.slaunch.errors import ManifestError
 
     deploy.deploy_application('a', write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''}), environment='base')
     (repo / 'manifest.yaml').write_text(text, encoding='utf-8')

@@ -43,7 +43,8 @@ def test_importing_the_framework_and_web_imports_no_server_library(tmp_path: Pat
 
 
 def test_web_config_error_is_a_saf_error() -> None:
-    from scitrera_app_framework.exceptions import SAFError, WebConfigError
+    from scitrera_app_framework.exceptions import SAFError
+    from scitrera_app_framework.web import WebConfigError
     assert issubclass(WebConfigError, SAFError) and issubclass(WebConfigError, ValueError)
 
 
