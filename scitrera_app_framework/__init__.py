@@ -58,7 +58,34 @@ _MOVED = {
 
 _EXPORTS = Exports(__name__, globals(), lazy=_LAZY, moved=_MOVED)
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    'EXT_BACKGROUND_EXEC',
+    'EXT_PROGRESS_TRACKER',
+    'Plugin',
+    'Variables',
+    'add_env_file_source',
+    'async_plugins_ready',
+    'async_plugins_stopping',
+    'ext_get_python',
+    'ext_parse_bool',
+    'ext_parse_csv',
+    'get_background_exec',
+    'get_extension',
+    'get_extensions',
+    'get_logger',
+    'get_progress_tracker',
+    'get_variables',
+    'get_working_path',
+    'init_all_plugins',
+    'init_framework',
+    'init_framework_desktop',
+    'init_framework_embedded',
+    'init_framework_test_harness',
+    'register_package_plugins',
+    'register_plugin',
+    'register_shutdown_function',
+    'shutdown_all_plugins',
+]
 
 
 def __getattr__(name: str) -> object:
@@ -69,8 +96,7 @@ def __dir__() -> list[str]:
     return _EXPORTS.names()
 
 
-if TYPE_CHECKING:  # let type checkers and IDEs see the real names (the deprecated ones too, until removed)
-    from .api.constants import EnvPlacement
+if TYPE_CHECKING:  # let type checkers and IDEs see the real names (not the deprecated ones: they read as object)
     from .api.plugins import Plugin
     from .api.variables import Variables
     from .base_plugins import (
@@ -80,44 +106,18 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (the deprecat
         get_progress_tracker,
         register_package_plugins,
     )
-    from .core.async_mode import (
-        capture_async_loop,
-        clear_async_loop_ref,
-        get_captured_async_loop,
-        schedule_async_shutdown,
-        set_async_auto_enabled,
-    )
+    from .core.async_mode import async_plugins_ready, async_plugins_stopping
     from .core.core import (
         get_working_path,
         init_framework,
-        init_framework_cli,
         init_framework_desktop,
         init_framework_embedded,
         init_framework_test_harness,
-        is_stateful_ready,
-        load_strategy,
-        log_framework_variables,
     )
     from .core.defaults import get_variables
-    from .core.health import health, is_ready, set_ready
-    from .core.log_format import log_context
     from .core.logs import get_logger
-    from .core.plugins import (
-        async_plugins_ready,
-        async_plugins_stopping,
-        describe_plugins,
-        get_extension,
-        get_extensions,
-        init_all_plugins,
-        plugin_graph,
-        register_entry_point_plugins,
-        register_plugin,
-        set_extension,
-        shutdown_all_plugins,
-    )
-    from .core.shutdown import register_intake_stop, register_shutdown_function, run_shutdown_hooks, wait_for_shutdown
-    from .core.util import add_env_file_source, add_file_source, add_secrets_dir_source, describe_variables
-    from .exceptions import ConfigurationError, SAFError
-    from .settings import Secret, Settings, SettingsError, bind_settings
+    from .core.plugins import get_extension, get_extensions, init_all_plugins, register_plugin, shutdown_all_plugins
+    from .core.shutdown import register_shutdown_function
+    from .core.util import add_env_file_source
     from .util.imports import ext_get_python
     from .util.parsing import ext_parse_bool, ext_parse_csv

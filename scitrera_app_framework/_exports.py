@@ -1,9 +1,10 @@
 """Lazy and deprecated module exports: the one helper behind the modules' ``__getattr__``.
 
 A module lists the names it loads on first use (``lazy``: name -> module that defines it) and the names it only
-keeps for old imports (``moved``: name -> the module that is their home, or ``module:other_name`` for a name that was an alias). A lazy name is imported once and then
-cached in the module; a moved name warns a :class:`DeprecationWarning` on every access (naming the old path, the
-home and the version marker) and is never cached, so each import of it warns::
+keeps for old imports (``moved``: name -> the module that is their home, or ``module:other_name`` for a name that
+was an alias). A lazy name is imported once and then cached in the module; a moved name warns a
+:class:`DeprecationWarning` on every access (naming the old path, the home and the version marker) and is never
+cached, so each import of it warns::
 
     _EXPORTS = Exports(__name__, globals(), lazy={'serve': '._serve'}, moved={'old_name': 'pkg.home'})
 
@@ -15,7 +16,7 @@ home and the version marker) and is never cached, so each import of it warns::
 
 Moved names are left out of ``dir()`` (and of ``__all__``), so tools that walk a module's names (``inspect``,
 ``register_package_plugins``) never trip a warning. Nothing is imported here beyond ``importlib``, ``sys`` and
-``warnings`` (all loaded by the interpreter at start-up).
+``warnings`` (all loaded by the interpreter at start-up; not even ``typing``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
-from typing import Any, Mapping, MutableMapping, Optional
+
+TYPE_CHECKING = False  # typing is not imported at run time: it would double the import cost of the package
+if TYPE_CHECKING:
+    from typing import Any, Mapping, MutableMapping, Optional
 
 DEPRECATED_SINCE = '0.1.0'
 REMOVED_IN = '0.3.0'

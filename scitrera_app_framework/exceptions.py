@@ -49,7 +49,8 @@ _WHERE = {
 }
 
 # where each error lives (its home): importing it from here is deprecated since 0.1.0
-_EXPORTS = Exports(__name__, globals(), moved={name: f'scitrera_app_framework.{where}' for name, where in _WHERE.items()})
+_EXPORTS = Exports(__name__, globals(),
+                   moved={name: f'scitrera_app_framework.{where}' for name, where in _WHERE.items()})
 
 __all__ = ['SAFError', 'ConfigurationError']
 

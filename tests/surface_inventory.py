@@ -59,10 +59,10 @@ _SLAUNCH_CONSTANTS = ('DATA', 'ENV', 'ENVIRONMENT_YML', 'ENV_DEFS', 'LIBS', 'MAN
 for _name in _SLAUNCH_CONSTANTS:
     KNOWN_ABSENT[(f'{PKG}.slaunch.deploy', _name)] = ('slaunch is a rewrite: slaunch.deploy offers the original '
                                                       'functions, not the constants it imported')
-for _name in (*_SLAUNCH_CONSTANTS, 'APP_NAME', 'CURRENT_OS', 'NATIVE_COPY', 'REPOSITORY_PATH', 'SET_DYNAMIC_LIB_ENV_VARS',
-              'apply_conda_requirements', 'apply_pip_requirements', 'build_env', 'check_env', 'check_update_lib',
-              'ensure_mc3', 'get_manifest', 'mc3_conda_exec', 'mc3_download_url', 'mc3_install_args',
-              'mc3_installer_save_path', 'python_exe', 'pythonw_exe', 'run_conda', 'run_python', 'shell_dl'):
+for _name in (*_SLAUNCH_CONSTANTS, 'APP_NAME', 'CURRENT_OS', 'NATIVE_COPY', 'REPOSITORY_PATH',
+              'SET_DYNAMIC_LIB_ENV_VARS', 'apply_conda_requirements', 'apply_pip_requirements', 'build_env',
+              'check_env', 'check_update_lib', 'ensure_mc3', 'get_manifest', 'mc3_conda_exec', 'mc3_download_url',
+              'mc3_install_args', 'mc3_installer_save_path', 'python_exe', 'pythonw_exe', 'run_conda', 'run_python', 'shell_dl'):
     KNOWN_ABSENT[(f'{PKG}.slaunch.main', _name)] = ('slaunch is a rewrite: slaunch.main offers the original entry '
                                                     'points (launch_app, main), not its conda helpers and globals')
 
@@ -155,7 +155,8 @@ import ast, importlib, json, os, pkgutil, sys, types
 import scitrera_app_framework as pkg
 SCALAR = (str, bytes, int, float, bool, type(None), list, tuple, dict)
 out, failed = {}, {}
-names = [pkg.__name__] + [m.name for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.', onerror=lambda n: None)]
+walk = pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.', onerror=lambda n: None)
+names = [pkg.__name__] + [m.name for m in walk]
 for name in names:
     try:
         mod = importlib.import_module(name)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+from .._exports import Exports
 from ..api.plugins import Plugin
 from ..api.variables import Variables
 from ..core.shutdown import get_shutdown_manager, register_intake_stop
 from ..util.parsing import parse_bool_strict
-from .._exports import Exports
 from . import EXT_BACKGROUND_EXEC
 from .background import DEFAULT_JOB_THREADS, BackgroundExecutor, JobExecutor, parse_job_backend, parse_job_threads
 

@@ -24,9 +24,9 @@ import math
 import threading
 from typing import Any, Callable, Hashable, Optional
 
+from .._exports import Exports
 from ..api.plugins import Plugin
 from ..api.variables import Variables
-from .._exports import Exports
 from . import EXT_PROGRESS_TRACKER
 
 __all__ = ['ProgressCallback', 'ProgressTracker', 'ProgressTrackerPlugin', 'EXT_PROGRESS_TRACKER']

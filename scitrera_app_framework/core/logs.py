@@ -332,7 +332,8 @@ def _warn_pre_init(logger: logging.Logger) -> None:
 
 LoggerLike = Union[logging.Logger, str]
 
-__all__ = ['FrameworkHandler', 'find_framework_handler', 'parse_level', 'LoggingConfigError', 'validate_log_format', 'validate_date_format', 'build_formatter',
+__all__ = ['FrameworkHandler', 'find_framework_handler', 'parse_level', 'LoggingConfigError', 'validate_log_format',
+           'validate_date_format', 'build_formatter',
            'configure_logging', 'remove_framework_handler', 'set_app_logger', 'get_logger', 'LoggerLike',
            'PRE_INIT_LOGGER']
 
@@ -340,7 +341,8 @@ __all__ = ['FrameworkHandler', 'find_framework_handler', 'parse_level', 'Logging
 # (PlainFormatter, JsonLineFormatter, make_json_formatter and DEFAULT_FORMAT are still imported above, for this
 # module's own use, and are not part of its surface)
 _EXPORTS = Exports(__name__, globals(), moved=dict.fromkeys(
-    ['log_context', 'current_log_context', 'FIXED_FIELDS', 'COLLISION_PREFIX'], 'scitrera_app_framework.core.log_format'))
+    ['log_context', 'current_log_context', 'FIXED_FIELDS', 'COLLISION_PREFIX'],
+    'scitrera_app_framework.core.log_format'))
 
 
 def __getattr__(name: str) -> object:

@@ -21,8 +21,8 @@ follows asyncio tasks and jobs submitted to the framework's background executor.
 (``.yaml``, ``.yml``, ``.json`` or ``.toml``). A tenant without a file gets no settings source (set
 ``require_file = True`` on a subclass to make that a :class:`TenantNotFoundError`).
 
-:class:`~.redis_tenants.RedisTenantProvider` (extra ``redis``) reads each tenant's settings from a Redis hash shared by every
-replica and re-reads a tenant when another replica changes it (see :mod:`.redis_tenants`).
+:class:`~.redis_tenants.RedisTenantProvider` (extra ``redis``; import it from there) reads each tenant's settings
+from a Redis hash shared by every replica and re-reads a tenant when another replica changes it.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ __all__ = [
 ]
 
 # RedisTenantProvider lives in redis_tenants (importing it from here is deprecated since 0.1.0)
-_EXPORTS = Exports(__name__, globals(), moved={'RedisTenantProvider': 'scitrera_app_framework.ext_plugins.redis_tenants'})
+_EXPORTS = Exports(__name__, globals(),
+                   moved={'RedisTenantProvider': 'scitrera_app_framework.ext_plugins.redis_tenants'})
 
 
 def __getattr__(name: str) -> object:

@@ -286,7 +286,8 @@ def repository(slaunch_wheels: Wheels, tmp_path_factory: pytest.TempPathFactory)
     cache = base / 'cache'
     env = dict(os.environ, PIP_NO_INDEX='1', PIP_CONFIG_FILE=os.devnull, SLAUNCH_REPOSITORY_PATH=str(repo),
                SLAUNCH_CACHE_PATH=str(cache))
-    code = 'import sys; from scitrera_app_framework.slaunch.launcher import launch_app; sys.exit(launch_app("rapp", "first"))'
+    code = ('import sys; from scitrera_app_framework.slaunch.launcher import launch_app; '
+            'sys.exit(launch_app("rapp", "first"))')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return Repository(repo=repo, cache=cache, src=src, wheels=wheels, first_output=proc.stdout)
