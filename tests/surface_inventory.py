@@ -62,7 +62,8 @@ for _name in _SLAUNCH_CONSTANTS:
 for _name in (*_SLAUNCH_CONSTANTS, 'APP_NAME', 'CURRENT_OS', 'NATIVE_COPY', 'REPOSITORY_PATH',
               'SET_DYNAMIC_LIB_ENV_VARS', 'apply_conda_requirements', 'apply_pip_requirements', 'build_env',
               'check_env', 'check_update_lib', 'ensure_mc3', 'get_manifest', 'mc3_conda_exec', 'mc3_download_url',
-              'mc3_install_args', 'mc3_installer_save_path', 'python_exe', 'pythonw_exe', 'run_conda', 'run_python', 'shell_dl'):
+              'mc3_install_args', 'mc3_installer_save_path', 'python_exe', 'pythonw_exe', 'run_conda', 'run_python',
+              'shell_dl'):
     KNOWN_ABSENT[(f'{PKG}.slaunch.main', _name)] = ('slaunch is a rewrite: slaunch.main offers the original entry '
                                                     'points (launch_app, main), not its conda helpers and globals')
 
