@@ -11,7 +11,6 @@ lives"); the few this package also offered here before 0.1.0 still work with a D
 
 from __future__ import annotations
 
-from ._exports import Exports
 from ._version import __version__ as __version__
 
 TYPE_CHECKING = False  # typing is not imported at run time: it would double the import cost of the package
@@ -56,7 +55,7 @@ _MOVED = {
     'EnvPlacement': f'{_P}.api.constants',
 }
 
-_EXPORTS = Exports(__name__, globals(), lazy=_LAZY, moved=_MOVED)
+_EXPORTS: Exports | None = None  # made on the first name asked: importing the package stays bare
 
 __all__ = [
     'EXT_BACKGROUND_EXEC',
@@ -88,15 +87,24 @@ __all__ = [
 ]
 
 
+def _get_exports() -> Exports:  # (not "_exports": importing that submodule sets this attribute)
+    global _EXPORTS
+    if _EXPORTS is None:
+        from ._exports import Exports
+        _EXPORTS = Exports(__name__, globals(), lazy=_LAZY, moved=_MOVED)
+    return _EXPORTS
+
+
 def __getattr__(name: str) -> object:
-    return _EXPORTS.attribute(name)
+    return _get_exports().attribute(name)
 
 
 def __dir__() -> list[str]:
-    return _EXPORTS.names()
+    return _get_exports().names()
 
 
 if TYPE_CHECKING:  # let type checkers and IDEs see the real names (not the deprecated ones: they read as object)
+    from ._exports import Exports
     from .api.plugins import Plugin
     from .api.variables import Variables
     from .base_plugins import (

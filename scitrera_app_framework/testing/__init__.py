@@ -10,22 +10,16 @@ directory the framework left.
 
 from __future__ import annotations
 
-from .._exports import Exports
-
 TYPE_CHECKING = False  # nothing of the framework is imported until reset_framework is used (the pytest plugin
 if TYPE_CHECKING:      # loads this package into every pytest run of a project that has the package installed)
     from ._reset import reset_framework
 
 
-_EXPORTS = Exports(__name__, globals(), lazy={'reset_framework': '._reset'})
-
-
 def __getattr__(name: str) -> object:
-    return _EXPORTS.attribute(name)
-
-
-def __dir__() -> list[str]:
-    return _EXPORTS.names()
+    if name == 'reset_framework':
+        from ._reset import reset_framework
+        return reset_framework
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 __all__ = ['reset_framework']

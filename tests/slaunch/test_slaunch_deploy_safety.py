@@ -161,7 +161,8 @@ def _small_filesystem(path: Path) -> Iterator[bool]:
 
 FULL_DISK_CHILD = textwrap.dedent('''\
     import resource, signal, sys
-    from scitrera_app_framework.slaunch import DeployError, deploy
+    from scitrera_app_framework.slaunch import deploy
+    from scitrera_app_framework.slaunch.errors import DeployError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
     try:

@@ -178,7 +178,8 @@ def test_names_of_the_repositorys_own_files_are_refused(repo: Path, tmp_path: Pa
 
 UNREADABLE_CHILD = textwrap.dedent('''\
     import sys
-    from scitrera_app_framework.slaunch import DeployError, deploy
+    from scitrera_app_framework.slaunch import deploy
+    from scitrera_app_framework.slaunch.errors import DeployError
     try:
         deploy.deploy_application('a', sys.argv[1], environment='base', repository=sys.argv[2])
     except DeployError as exc:
@@ -353,7 +354,8 @@ def test_paths_that_collide_on_macos_or_windows_are_refused(repo: Path, tmp_path
 
 READ_ONLY_CHILD = textwrap.dedent('''\
     import sys
-    from scitrera_app_framework.slaunch import DeployError, deploy
+    from scitrera_app_framework.slaunch import deploy
+    from scitrera_app_framework.slaunch.errors import DeployError
     for call in (lambda: deploy.deploy_application('a', sys.argv[1], environment='base', version='1.1'),
                  lambda: deploy.update_manifest('a', force_current_ver='1.0')):
         try:
@@ -484,7 +486,8 @@ def test_a_manifest_version_that_is_not_a_string_is_refused(repo: Path, tmp_path
 
 UNREADABLE_DIR_CHILD = textwrap.dedent('''\
     import sys
-    from scitrera_app_framework.slaunch import DeployError, deploy
+    from scitrera_app_framework.slaunch import deploy
+    from scitrera_app_framework.slaunch.errors import DeployError
     try:
         deploy.deploy_application('a', sys.argv[1], environment='base', repository=sys.argv[2])
         print('deployed')

@@ -245,7 +245,8 @@ def test_failed_state_write_launches_previous_version(installed_root: Any, tmp_p
 KILLER = textwrap.dedent('''\
     import os, signal, sys
     from pathlib import Path
-    from scitrera_app_framework.slaunch import _tools, launch_app
+    from scitrera_app_framework.slaunch import _tools
+    from scitrera_app_framework.slaunch.launcher import launch_app
 
     def _killed_mid_install(cmd, what, cwd=None):
         target = Path(cmd[cmd.index('--target') + 1])
