@@ -58,7 +58,8 @@ class Exports:
         return importlib.import_module(target)
 
     def attribute(self, name: str) -> Any:
-        """The value of ``name`` for the module's ``__getattr__``.
+        """The value of ``name`` for the module's ``__getattr__``, which calls it directly (a moved name's warning
+        points at the line that asked the module for it: two frames up).
 
         Raises:
             AttributeError: the module has no such name (the message names the module and the name).
