@@ -23,8 +23,9 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from scitrera_app_framework import Variables, get_extensions, init_framework_cli
+from scitrera_app_framework import Variables, get_extensions
 from scitrera_app_framework.cmdline import run
+from scitrera_app_framework.core.core import init_framework_cli
 from scitrera_app_framework.settings import Secret, Settings, field
 
 FILTERS = 'wordtool.filters'  # a multi extension point: each plugin gives a function str -> str

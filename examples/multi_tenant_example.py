@@ -8,12 +8,8 @@ It prints what it found to stdout (the log lines go to stderr) and ends with ``O
 from __future__ import annotations
 
 from scitrera_app_framework import get_logger, init_framework
-from scitrera_app_framework.ext_plugins.muti_tenant import (
-    current_tenant,
-    get_tenant_provider,
-    get_tenant_variables,
-    tenant_context,
-)
+from scitrera_app_framework.ext_plugins.multi_tenant import current_tenant, tenant_context
+from scitrera_app_framework.ext_plugins.muti_tenant import get_tenant_provider, get_tenant_variables
 
 
 def main() -> None:

@@ -1,15 +1,18 @@
 """Every error the framework raises on purpose derives from :class:`SAFError` (and keeps the standard base it
 had before, e.g. ``ValueError``, so ``except ValueError`` still works).
 
-The classes are defined next to the code that raises them and are all importable from here (loaded on first
-use, so importing this module costs nothing)::
+The two base classes live here; every other error is defined next to the code that raises them, which is its
+one home (``_WHERE`` below lists where each lives)::
 
-    from scitrera_app_framework.exceptions import SAFError, PluginInitError
+    from scitrera_app_framework.exceptions import SAFError
+    from scitrera_app_framework.core.plugins import PluginInitError
+
+Importing another error from here still works until 0.3.0, with a DeprecationWarning naming its home.
 """
 
 from __future__ import annotations
 
-import importlib
+from ._exports import Exports
 
 
 class SAFError(Exception):
@@ -45,17 +48,16 @@ _WHERE = {
     'WebConfigError': 'web',
 }
 
-__all__ = ['SAFError', 'ConfigurationError', *sorted(_WHERE)]
+# where each error lives (its home): importing it from here is deprecated since 0.1.0
+_EXPORTS = Exports(__name__, globals(),
+                   moved={name: f'scitrera_app_framework.{where}' for name, where in _WHERE.items()})
+
+__all__ = ['SAFError', 'ConfigurationError']
 
 
 def __getattr__(name: str) -> object:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    value = getattr(importlib.import_module(f'scitrera_app_framework.{where}'), name)
-    globals()[name] = value
-    return value
+    return _EXPORTS.attribute(name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+    return _EXPORTS.names()

@@ -52,6 +52,10 @@ def _installed(module: str) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     for marker, module in OPTIONAL.items():
         config.addinivalue_line('markers', f'{marker}: needs the optional dependency {module!r}')
+    # the suite uses every name from its home: a deprecated import path of ours (scitrera_app_framework._exports)
+    # is an error here, except where a test asks for the warning (pytest.warns)
+    config.addinivalue_line('filterwarnings',
+                            r'error:scitrera_app_framework\.\S+ is deprecated since:DeprecationWarning')
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

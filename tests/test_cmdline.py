@@ -306,7 +306,7 @@ def _wait_line(proc: subprocess.Popen[str], text: str) -> None:
 
 @pytest.mark.parametrize('code', [
     None,  # run()
-    'from scitrera_app_framework import init_framework_cli\nimport time\nv = init_framework_cli("t")\n'
+    'from scitrera_app_framework.core.core import init_framework_cli\nimport time\nv = init_framework_cli("t")\n'
     'print("ready", flush=True)\ntime.sleep(60)\n',  # the variant alone
 ])
 def test_ctrl_c_exits_130_quietly(tmp_path: Path, code: Optional[str]) -> None:
@@ -338,7 +338,8 @@ def test_init_framework_cli_defaults_in_a_child(tmp_path: Path) -> None:
     (tmp_path / 'scratch').mkdir()
     code = textwrap.dedent('''
         import logging, os
-        from scitrera_app_framework import init_framework_cli, get_logger
+        from scitrera_app_framework import get_logger
+        from scitrera_app_framework.core.core import init_framework_cli
         from scitrera_app_framework.core.core import get_stateful_path
         v = init_framework_cli('quiet')
         get_logger(v).info('an info line')

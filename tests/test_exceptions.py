@@ -1,4 +1,5 @@
-"""One base for every framework error (keeping the standard bases), all importable from ``exceptions``."""
+"""One base for every framework error (keeping the standard bases), each listed in ``exceptions._WHERE`` with its
+home module (where it is defined and imported from)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,16 @@ def _package_modules() -> list[str]:
     return names
 
 
-def test_every_exported_error_derives_from_saferror() -> None:
-    for name in exceptions.__all__:
-        cls = getattr(exceptions, name)
-        assert issubclass(cls, SAFError), name
+def _error(name: str) -> type:
+    """The error class from its home (``exceptions`` for the two base classes, else ``exceptions._WHERE``)."""
+    home = 'exceptions' if name in exceptions.__all__ else exceptions._WHERE[name]
+    cls: type = getattr(importlib.import_module(f'scitrera_app_framework.{home}'), name)
+    return cls
+
+
+def test_every_listed_error_derives_from_saferror() -> None:
+    for name in [*exceptions.__all__, *exceptions._WHERE]:
+        assert issubclass(_error(name), SAFError), name
 
 
 @pytest.mark.parametrize('name, std', [
@@ -36,7 +43,7 @@ def test_every_exported_error_derives_from_saferror() -> None:
     ('ManifestError', ValueError), ('KubeConfigError', RuntimeError), ('ConfigurationError', ValueError),
 ])
 def test_standard_bases_are_kept(name: str, std: type) -> None:
-    assert issubclass(getattr(exceptions, name), std)
+    assert issubclass(_error(name), std)
 
 
 def test_every_error_class_in_the_package_is_a_saferror_and_listed() -> None:
@@ -52,13 +59,15 @@ def test_every_error_class_in_the_package_is_a_saferror_and_listed() -> None:
         for name, obj in vars(mod).items():
             if (inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == modname
                     and not name.startswith('_') and name not in NOT_ERRORS):
-                if not issubclass(obj, SAFError) or name not in exceptions.__all__:
+                if not issubclass(obj, SAFError) or name not in {*exceptions.__all__, *exceptions._WHERE}:
                     missing.append(f'{modname}.{name}')
     assert missing == []
 
 
 def test_top_level_exports() -> None:
-    assert scitrera_app_framework.SAFError is SAFError
-    assert scitrera_app_framework.ConfigurationError is ConfigurationError
+    with pytest.warns(DeprecationWarning, match=r'import it from scitrera_app_framework\.exceptions'):
+        assert scitrera_app_framework.SAFError is SAFError
+    with pytest.warns(DeprecationWarning, match=r'import it from scitrera_app_framework\.exceptions'):
+        assert scitrera_app_framework.ConfigurationError is ConfigurationError
     with pytest.raises(AttributeError):
         exceptions.NoSuchError  # noqa: B018

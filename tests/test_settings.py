@@ -937,7 +937,7 @@ def test_example_never_prints_its_secrets(tmp_path: Path) -> None:
 
 def test_a_missing_field_names_every_place_it_looked(tmp_path: Path) -> None:
     """Like RequiredVariableError: the command line (with its real option), the environment, each source."""
-    from scitrera_app_framework import add_file_source
+    from scitrera_app_framework.core.util import add_file_source
 
     class Tool(Settings, prefix='WT_PLACES'):
         token: str

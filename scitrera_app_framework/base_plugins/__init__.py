@@ -1,8 +1,8 @@
 """Built-in optional plugins: the background job executor and the progress tracker.
 
 ``init_framework(base_plugins=True)`` (or ``SAF_BASE_PLUGINS=true``) registers both:
-``bg_exec.BackgroundThreadExecutorPlugin`` (also importable from ``background`` under its earlier name
-``BackgroundExecPlugin``) and ``progress_tracker.ProgressTrackerPlugin`` (also importable from ``progress``).
+``bg_exec.BackgroundThreadExecutorPlugin`` and ``progress_tracker.ProgressTrackerPlugin``. (Their earlier paths,
+``background.BackgroundExecPlugin`` and the module ``progress``, are deprecated since 0.1.0.)
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional
 from ..core import instrument
 from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
-from ..core.logs import configure_logging, current_log_context, find_framework_handler, log_context
+from ..core.log_format import current_log_context, log_context
+from ..core.logs import configure_logging, find_framework_handler
 from ..core.tracing import attached_trace, trace_carrier
 from ..util.parsing import parse_bool_strict
 from ..util.secrets import mask_text, mask_url_credentials

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
 from typing import Any, Callable, Hashable, Optional
 
+from .._exports import Exports
 from ..core import instrument
 from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
@@ -407,13 +408,20 @@ def parse_job_backend(value: Any) -> str:
     return text
 
 
+# the plugin class lives in bg_exec (its module in the original, so its default name() is the same);
+# BackgroundExecPlugin was its name here: both paths are deprecated since 0.1.0
+_EXPORTS = Exports(__name__, globals(), moved={
+    'BackgroundThreadExecutorPlugin': 'scitrera_app_framework.base_plugins.bg_exec',
+    'BackgroundExecPlugin': 'scitrera_app_framework.base_plugins.bg_exec:BackgroundThreadExecutorPlugin',
+})
+
+
 def __getattr__(name: str) -> object:
-    # the plugin class lives in bg_exec (its module in the original, so its default name() is the same);
-    # BackgroundExecPlugin is its earlier name here. Imported lazily: bg_exec imports this module.
-    if name in ('BackgroundThreadExecutorPlugin', 'BackgroundExecPlugin'):
-        from .bg_exec import BackgroundThreadExecutorPlugin
-        return BackgroundThreadExecutorPlugin
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()
 
 
 __all__ = ['JobExecutor', 'BackgroundExecutor', 'JobBackendError', 'JobSerializationError', 'JobBackendConfigError',

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+from .._exports import Exports
 from ..api.plugins import Plugin
 from ..api.variables import Variables
 from ..core.shutdown import get_shutdown_manager, register_intake_stop
 from ..util.parsing import parse_bool_strict
-from . import EXT_BACKGROUND_EXEC, get_background_exec
+from . import EXT_BACKGROUND_EXEC
 from .background import DEFAULT_JOB_THREADS, BackgroundExecutor, JobExecutor, parse_job_backend, parse_job_threads
 
 #: share of ``SAF_SHUTDOWN_TIMEOUT`` the dask backend waits for its jobs at shutdown (the rest closes the cluster)
@@ -109,5 +110,15 @@ class BackgroundThreadExecutorPlugin(Plugin[BackgroundExecutor]):
         self._shutdown(value, bool(cancel))
 
 
-__all__ = ['BackgroundThreadExecutorPlugin', 'BackgroundExecutor', 'EXT_BACKGROUND_EXEC', 'get_background_exec',
-           'DASK_SHUTDOWN_SHARE']
+__all__ = ['BackgroundThreadExecutorPlugin', 'EXT_BACKGROUND_EXEC', 'DASK_SHUTDOWN_SHARE']
+
+# kept importable here before 0.1.0: deprecated, with a warning naming the home
+_EXPORTS = Exports(__name__, globals(), moved={'get_background_exec': 'scitrera_app_framework.base_plugins'})
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()

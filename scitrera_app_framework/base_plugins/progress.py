@@ -1,11 +1,24 @@
-"""The earlier module name of :mod:`scitrera_app_framework.base_plugins.progress_tracker`.
+"""The earlier module name of :mod:`scitrera_app_framework.base_plugins.progress_tracker` (deprecated since 0.1.0).
 
-Every name here is the same object as in ``progress_tracker`` (the module that defines them, as in the
-original package); new code should import from ``progress_tracker``.
+Importing ``ProgressTracker``, ``ProgressTrackerPlugin`` or ``ProgressCallback`` from here still works until 0.3.0,
+with a DeprecationWarning: import them from ``progress_tracker`` (the module that defines them, as in the
+original package).
 """
 
 from __future__ import annotations
 
-from .progress_tracker import ProgressCallback, ProgressTracker, ProgressTrackerPlugin
+from .._exports import Exports
 
-__all__ = ['ProgressCallback', 'ProgressTracker', 'ProgressTrackerPlugin']
+__all__: list[str] = []
+
+_EXPORTS = Exports(__name__, globals(), moved=dict.fromkeys(
+    ['ProgressCallback', 'ProgressTracker', 'ProgressTrackerPlugin'],
+    'scitrera_app_framework.base_plugins.progress_tracker'))
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()

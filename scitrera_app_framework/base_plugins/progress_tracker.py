@@ -24,12 +24,12 @@ import math
 import threading
 from typing import Any, Callable, Hashable, Optional
 
+from .._exports import Exports
 from ..api.plugins import Plugin
 from ..api.variables import Variables
-from . import EXT_PROGRESS_TRACKER, get_progress_tracker
+from . import EXT_PROGRESS_TRACKER
 
-__all__ = ['ProgressCallback', 'ProgressTracker', 'ProgressTrackerPlugin', 'EXT_PROGRESS_TRACKER',
-           'get_progress_tracker']
+__all__ = ['ProgressCallback', 'ProgressTracker', 'ProgressTrackerPlugin', 'EXT_PROGRESS_TRACKER']
 
 ProgressCallback = Callable[['ProgressTracker', Hashable, float], Any]
 
@@ -343,3 +343,15 @@ class ProgressTrackerPlugin(Plugin[ProgressTracker]):
     def shutdown(self, v: Variables, logger: logging.Logger, value: ProgressTracker) -> None:
         """Drop the tracker's callbacks so nothing is notified after shutdown."""
         value.clear_callbacks()
+
+
+# kept importable here before 0.1.0: deprecated, with a warning naming the home
+_EXPORTS = Exports(__name__, globals(), moved={'get_progress_tracker': 'scitrera_app_framework.base_plugins'})
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()

@@ -20,7 +20,7 @@ from .context import RUNNING, STARTING, AppContext, get_app_context
 from .defaults import get_variables, set_default_variables
 from .logs import configure_logging, get_logger, parse_level, set_app_logger
 from .plugins import init_all_plugins, register_plugin
-from .shutdown import get_shutdown_manager
+from .shutdown import get_shutdown_manager, register_shutdown_function  # noqa: F401 - the original's path
 
 _original_cwd: Optional[str] = None  # the cwd before the framework first changed it (see testing.reset_framework)
 

@@ -10,19 +10,16 @@ import sys
 import time
 from typing import Any, Mapping, Optional, TextIO, Union
 
+from .._exports import Exports
 from ..api.variables import Variables
 from ..exceptions import ConfigurationError
 from ..util.secrets import bounded_repr
 from .defaults import get_variables
 from .log_format import (
-    COLLISION_PREFIX,
     DEFAULT_FORMAT,
-    FIXED_FIELDS,
     JsonLineFormatter,
     PlainFormatter,
-    current_log_context,
     format_uses,
-    log_context,
     make_json_formatter,
     reserved_names,
 )
@@ -335,8 +332,22 @@ def _warn_pre_init(logger: logging.Logger) -> None:
 
 LoggerLike = Union[logging.Logger, str]
 
-__all__ = ['DEFAULT_FORMAT', 'FIXED_FIELDS', 'COLLISION_PREFIX', 'log_context', 'current_log_context',
-           'PlainFormatter', 'JsonLineFormatter', 'make_json_formatter', 'FrameworkHandler', 'find_framework_handler',
-           'parse_level', 'LoggingConfigError', 'validate_log_format', 'validate_date_format', 'build_formatter',
+__all__ = ['FrameworkHandler', 'find_framework_handler', 'parse_level', 'LoggingConfigError', 'validate_log_format',
+           'validate_date_format', 'build_formatter',
            'configure_logging', 'remove_framework_handler', 'set_app_logger', 'get_logger', 'LoggerLike',
            'PRE_INIT_LOGGER']
+
+# the formatters and the log context live in core.log_format; these were importable here before 0.1.0
+# (PlainFormatter, JsonLineFormatter, make_json_formatter and DEFAULT_FORMAT are still imported above, for this
+# module's own use, and are not part of its surface)
+_EXPORTS = Exports(__name__, globals(), moved=dict.fromkeys(
+    ['log_context', 'current_log_context', 'FIXED_FIELDS', 'COLLISION_PREFIX'],
+    'scitrera_app_framework.core.log_format'))
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()

@@ -37,13 +37,22 @@ from ._registry import (
     shutdown_all_plugins,
     shutdown_order,
 )
-from .async_mode import async_plugins_ready, async_plugins_stopping
+from .async_mode import (  # the original's core.plugins held the async functions: their paths are kept
+    async_plugins_ready,
+    async_plugins_stopping,
+    capture_async_loop,
+    clear_async_loop_ref,
+    get_captured_async_loop,
+    schedule_async_shutdown,
+    set_async_auto_enabled,
+)
 
 __all__ = [
     'register_plugin', 'get_extension', 'get_extensions', 'init_all_plugins', 'shutdown_all_plugins',
     'set_extension', 'register_entry_point_plugins', 'describe_plugins', 'plugin_graph', 'PluginGraph',
-    'async_plugins_ready', 'async_plugins_stopping', 'get_registry', 'Registry', 'PluginRecord', 'PluginState',
-    'shutdown_order', 'FAILURES_VAR',
+    'async_plugins_ready', 'async_plugins_stopping', 'capture_async_loop', 'clear_async_loop_ref',
+    'get_captured_async_loop', 'schedule_async_shutdown', 'set_async_auto_enabled', 'get_registry', 'Registry',
+    'PluginRecord', 'PluginState', 'shutdown_order', 'FAILURES_VAR',
     'PluginError', 'ExtensionNotFoundError', 'PluginRegistrationError', 'PluginDependencyError',
     'PluginConflictError', 'PluginInitError', 'PluginShutdownError',
 ]

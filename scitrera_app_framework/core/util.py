@@ -10,15 +10,15 @@ from __future__ import annotations
 import os
 from typing import Any, Optional, Union
 
+from .._exports import Exports
 from ..api.variables import Variables
 from ..exceptions import SAFError
-from ..util.config_files import ConfigFileError
 from ..util.config_files import read_env_file as _read_env_file
 from ..util.config_sources import FileSource, SecretsDirSource
 from ..util.secrets import MASK, is_secret_key, mask_value
 from .defaults import get_variables
 
-__all__ = ['ConfigFileError', 'SecretsDirError', 'read_env_file', 'add_env_file_source', 'add_file_source',
+__all__ = ['SecretsDirError', 'read_env_file', 'add_env_file_source', 'add_file_source',
            'add_secrets_dir_source', 'config_file_entries', 'add_config_files_from', 'describe_variables',
            'variables_markdown', 'stop_watching']
 
@@ -385,3 +385,15 @@ def variables_markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| `{r['env']}` | {r['type']} | {default} | {cell(r['required'])} | {cell(r['secret'])} | "
                      f"{help_text} |")
     return '\n'.join(lines) + '\n'
+
+
+# ConfigFileError lives in util.config_files (importing it from here is deprecated since 0.1.0)
+_EXPORTS = Exports(__name__, globals(), moved={'ConfigFileError': 'scitrera_app_framework.util.config_files'})
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()

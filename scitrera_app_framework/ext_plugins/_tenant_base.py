@@ -9,7 +9,7 @@ from typing import Any, Iterator, Optional
 
 from ..api.variables import Variables
 from ..core.context import peek_app_context
-from ..core.logs import log_context
+from ..core.log_format import log_context
 from ..core.plugins import ExtensionNotFoundError
 from ..exceptions import SAFError
 

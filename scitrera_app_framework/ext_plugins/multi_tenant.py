@@ -21,8 +21,8 @@ follows asyncio tasks and jobs submitted to the framework's background executor.
 (``.yaml``, ``.yml``, ``.json`` or ``.toml``). A tenant without a file gets no settings source (set
 ``require_file = True`` on a subclass to make that a :class:`TenantNotFoundError`).
 
-:class:`RedisTenantProvider` (extra ``redis``) reads each tenant's settings from a Redis hash shared by every
-replica and re-reads a tenant when another replica changes it (see :mod:`.redis_tenants`).
+:class:`~.redis_tenants.RedisTenantProvider` (extra ``redis``; import it from there) reads each tenant's settings
+from a Redis hash shared by every replica and re-reads a tenant when another replica changes it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
+from .._exports import Exports
 from ..api.plugins import Plugin
 from ..api.variables import Variables
 from ..core.defaults import get_variables
@@ -54,7 +55,6 @@ from ._tenant_base import (
 )
 from ._tenant_directory import DirectoryTenantProvider, read_tenant_file
 from ._tenant_provider import BaseMultiTenantProvider, TenantCacheInfo
-from .redis_tenants import RedisTenantProvider
 
 # --- plugin and accessors ----------------------------------------------------------------------------------
 _DEFAULT_PROVIDER_PATH = f'{__name__}.BaseMultiTenantProvider'
@@ -145,10 +145,21 @@ def get_tenant_variables(tenant_id: Optional[str] = None, v: Optional[Variables]
 
 __all__ = [
     'EXT_MULTITENANT', 'MultiTenantPlugin', 'BaseMultiTenantProvider', 'DirectoryTenantProvider',
-    'RedisTenantProvider',
     'get_tenant_variables', 'get_tenant_provider', 'tenant_context', 'current_tenant', 'tenant_id_of',
     'read_tenant_file', 'TenantCacheInfo', 'MultiTenantError', 'MultiTenantConfigError',
     'MultiTenantNotEnabledError', 'TenantIdError', 'NoCurrentTenantError', 'TenantNotFoundError',
     'SAF_MULTITENANT_ENABLED', 'SAF_MULTITENANT_PROVIDER', 'SAF_MULTITENANT_INCLUDE_ENV',
     'SAF_MULTITENANT_CACHE_SIZE', 'SAF_MULTITENANT_DIR',
 ]
+
+# RedisTenantProvider lives in redis_tenants (importing it from here is deprecated since 0.1.0)
+_EXPORTS = Exports(__name__, globals(),
+                   moved={'RedisTenantProvider': 'scitrera_app_framework.ext_plugins.redis_tenants'})
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()

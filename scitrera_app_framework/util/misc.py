@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .secrets import is_secret_key, mask_value  # noqa: F401 - kept importable here (the one policy is there)
+from .._exports import Exports
 
 
 def now_ms() -> int:
@@ -18,4 +18,16 @@ def no_op(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-__all__ = ['now_ms', 'no_op', 'is_secret_key', 'mask_value']
+__all__ = ['now_ms', 'no_op']
+
+# the secrets policy lives in util.secrets; importing it from here is deprecated since 0.1.0
+_EXPORTS = Exports(__name__, globals(), moved={'is_secret_key': 'scitrera_app_framework.util.secrets',
+                                               'mask_value': 'scitrera_app_framework.util.secrets'})
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()

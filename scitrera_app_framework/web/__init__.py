@@ -24,9 +24,9 @@ imports them). The extra ``web`` installs uvicorn; Starlette/FastAPI are used wh
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from .._exports import Exports
 from ..exceptions import SAFError
 
 
@@ -34,15 +34,15 @@ class WebConfigError(SAFError, ValueError):
     """A web setting or call cannot work (names the setting or argument, the value and what to use instead)."""
 
 
-_EXPORTS = {
-    'serve': '_serve', 'find_uvicorn_server': '_serve', 'take_signals_from_uvicorn': '_serve',
-    'route_uvicorn_logs': '_serve',
-    'lifespan': '_lifespan',
-    'RequestContextMiddleware': '_middleware', 'current_request_id': '_middleware',
-    'probes': '_probes', 'wsgi_probes': '_probes', 'add_probe': '_probes', 'probe_response': '_probes',
-    'PROBE_ROUTES': '_probes',
-    'app_variables': '_deps', 'app_logger': '_deps', 'extension': '_deps',
-}
+_EXPORTS = Exports(__name__, globals(), lazy={
+    'serve': '._serve', 'find_uvicorn_server': '._serve', 'take_signals_from_uvicorn': '._serve',
+    'route_uvicorn_logs': '._serve',
+    'lifespan': '._lifespan',
+    'RequestContextMiddleware': '._middleware', 'current_request_id': '._middleware',
+    'probes': '._probes', 'wsgi_probes': '._probes', 'add_probe': '._probes', 'probe_response': '._probes',
+    'PROBE_ROUTES': '._probes',
+    'app_variables': '._deps', 'app_logger': '._deps', 'extension': '._deps',
+})
 
 __all__ = ['WebConfigError', 'PROBE_ROUTES', 'RequestContextMiddleware', 'add_probe', 'app_logger', 'app_variables',
            'current_request_id', 'extension', 'find_uvicorn_server', 'lifespan', 'probe_response', 'probes',
@@ -50,16 +50,11 @@ __all__ = ['WebConfigError', 'PROBE_ROUTES', 'RequestContextMiddleware', 'add_pr
 
 
 def __getattr__(name: str) -> object:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    value = getattr(importlib.import_module(f'{__name__}.{mod}'), name)
-    globals()[name] = value
-    return value
+    return _EXPORTS.attribute(name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return _EXPORTS.names()
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from scitrera_app_framework.api import NO_MATCH, NOT_SET, EnvPlacement, Variables, is_epp
-from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv, parse_bool_strict
+from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv
+from scitrera_app_framework.util.parsing import parse_bool_strict
 
 KEY = 'saf_t_layer_key'  # environment name: SAF_T_LAYER_KEY
 

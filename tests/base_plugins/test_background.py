@@ -12,7 +12,8 @@ import pytest
 
 from scitrera_app_framework.api import Variables
 from scitrera_app_framework.base_plugins import EXT_BACKGROUND_EXEC, get_background_exec
-from scitrera_app_framework.base_plugins.background import BackgroundExecPlugin, BackgroundExecutor
+from scitrera_app_framework.base_plugins.background import BackgroundExecutor
+from scitrera_app_framework.base_plugins.bg_exec import BackgroundThreadExecutorPlugin as BackgroundExecPlugin
 from scitrera_app_framework.core.plugins import PluginInitError, get_extension, register_plugin, shutdown_all_plugins
 
 TIMEOUT = 5.0

@@ -20,7 +20,7 @@ import pytest
 from scitrera_app_framework.api import Variables
 from scitrera_app_framework.base_plugins import get_background_exec
 from scitrera_app_framework.base_plugins.background import JobBackendConfigError, JobBackendError
-from scitrera_app_framework.core.logs import log_context
+from scitrera_app_framework.core.log_format import log_context
 from scitrera_app_framework.core.plugins import PluginInitError, shutdown_all_plugins
 
 pytestmark = pytest.mark.needs_dask

@@ -19,7 +19,7 @@ from scitrera_app_framework.base_plugins import (
     get_progress_tracker,
     register_package_plugins,
 )
-from scitrera_app_framework.base_plugins.background import BackgroundExecPlugin, BackgroundExecutor
+from scitrera_app_framework.base_plugins.background import BackgroundExecutor
 from scitrera_app_framework.base_plugins.bg_exec import BackgroundThreadExecutorPlugin
 from scitrera_app_framework.base_plugins.progress_tracker import ProgressTracker, ProgressTrackerPlugin
 from scitrera_app_framework.core.plugins import describe_plugins, get_extension, shutdown_all_plugins
@@ -100,11 +100,18 @@ def test_original_class_names_and_import_paths() -> None:
         'scitrera_app_framework.base_plugins.bg_exec.BackgroundThreadExecutorPlugin'
 
 
-def test_old_names_are_aliases_of_the_same_classes() -> None:
+def test_old_names_are_deprecated_aliases_of_the_same_classes() -> None:
     progress = importlib.import_module('scitrera_app_framework.base_plugins.progress')
-    assert BackgroundExecPlugin is BackgroundThreadExecutorPlugin
-    assert progress.ProgressTrackerPlugin is ProgressTrackerPlugin
-    assert progress.ProgressTracker is ProgressTracker
+    background = importlib.import_module('scitrera_app_framework.base_plugins.background')
+    with pytest.warns(DeprecationWarning, match=r'base_plugins\.background\.BackgroundExecPlugin is deprecated.*'
+                                                r'from scitrera_app_framework\.base_plugins\.bg_exec import '
+                                                r'BackgroundThreadExecutorPlugin'):
+        assert background.BackgroundExecPlugin is BackgroundThreadExecutorPlugin
+    home = r'import it from scitrera_app_framework\.base_plugins\.progress_tracker'
+    with pytest.warns(DeprecationWarning, match=home):
+        assert progress.ProgressTrackerPlugin is ProgressTrackerPlugin
+    with pytest.warns(DeprecationWarning, match=home):
+        assert progress.ProgressTracker is ProgressTracker
     assert importlib.import_module('scitrera_app_framework.base_plugins.bg_exec').BackgroundExecutor \
         is BackgroundExecutor
 
@@ -135,7 +142,7 @@ def test_register_base_plugins_registers_each_class_once(v: Variables) -> None:
 
 
 def test_register_base_plugins_excluding_a_class_by_its_old_alias(v: Variables) -> None:
-    plugins = register_package_plugins(base_plugins, v, exclusions=[BackgroundExecPlugin])
+    plugins = register_package_plugins(base_plugins, v, exclusions=[BackgroundThreadExecutorPlugin])
     assert _cls_names(plugins) == ['ProgressTrackerPlugin']
     assert EXT_BACKGROUND_EXEC not in {d['extension_point'] for d in describe_plugins(v)}
     # the getter still works: it registers the executor plugin on demand

@@ -20,7 +20,6 @@ from typing import Any, Iterator
 import pytest
 
 from scitrera_app_framework import (
-    EnvPlacement,
     Plugin,
     Variables,
     async_plugins_ready,
@@ -33,6 +32,7 @@ from scitrera_app_framework import (
     register_plugin,
     shutdown_all_plugins,
 )
+from scitrera_app_framework.api.constants import EnvPlacement
 from scitrera_app_framework.base_plugins import register_package_plugins
 from scitrera_app_framework.core.plugins import describe_plugins
 from scitrera_app_framework.core.util import add_env_file_source

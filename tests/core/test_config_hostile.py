@@ -13,8 +13,9 @@ from typing import Any, Optional
 
 import pytest
 
-from scitrera_app_framework import Secret, Settings, Variables
+from scitrera_app_framework import Variables
 from scitrera_app_framework.core.util import add_config_files_from, add_file_source
+from scitrera_app_framework.settings import Secret, Settings
 from scitrera_app_framework.util.config_files import ConfigFileError, parse_json_text, parse_yaml_text
 from scitrera_app_framework.util.config_sources import FileSource
 from scitrera_app_framework.util.secrets import reset_secret_patterns

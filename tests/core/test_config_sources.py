@@ -167,7 +167,8 @@ def test_secrets_directory_in_the_kubernetes_layout(tmp_path: Path) -> None:
 
 
 def test_a_missing_secrets_directory_is_an_error_unless_optional(tmp_path: Path) -> None:
-    from scitrera_app_framework.exceptions import SAFError, SecretsDirError
+    from scitrera_app_framework.core.util import SecretsDirError
+    from scitrera_app_framework.exceptions import SAFError
     with pytest.raises(SecretsDirError, match=r"'.*none' does not exist \(a secret volume that did not mount\?\)"
                                               r".*optional=True") as ei:
         add_secrets_dir_source(tmp_path / 'none', Variables())
@@ -183,8 +184,7 @@ def test_a_missing_secrets_directory_is_an_error_unless_optional(tmp_path: Path)
 
 
 def test_saf_secrets_dir_must_exist_unless_marked_optional(tmp_path: Path) -> None:
-    from scitrera_app_framework.core.util import add_config_files_from
-    from scitrera_app_framework.exceptions import SecretsDirError
+    from scitrera_app_framework.core.util import SecretsDirError, add_config_files_from
     v = Variables(sources=[{'SAF_SECRETS_DIR': str(tmp_path / 'gone')}])
     with pytest.raises(SecretsDirError, match='gone'):
         add_config_files_from(v)

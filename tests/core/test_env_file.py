@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scitrera_app_framework.api import EnvPlacement, Variables
-from scitrera_app_framework.core.util import ConfigFileError, add_env_file_source, read_env_file
+from scitrera_app_framework.core.util import add_env_file_source, read_env_file
+from scitrera_app_framework.util.config_files import ConfigFileError
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from scitrera_app_framework import Variables, get_logger, init_framework
-from scitrera_app_framework.core import get_app_params
+from scitrera_app_framework.core.core import get_app_params
 from scitrera_app_framework.core.plugins import describe_plugins
 from scitrera_app_framework.testing import reset_framework
 

@@ -14,9 +14,10 @@ from typing import Iterator
 
 import pytest
 
-from scitrera_app_framework import EnvPlacement, Variables, init_framework, init_framework_test_harness, load_strategy
+from scitrera_app_framework import Variables, init_framework, init_framework_test_harness
+from scitrera_app_framework.api.constants import EnvPlacement
 from scitrera_app_framework.core import log_framework_variables
-from scitrera_app_framework.core.core import load_object
+from scitrera_app_framework.core.core import load_object, load_strategy
 from scitrera_app_framework.testing import reset_framework
 
 _ENV_PREFIXES = ('SAF_', 'LOGGING_', 'STATEFUL_', 'RUN_', 'BUILD_', 'PYROSCOPE_', 'DATA_')

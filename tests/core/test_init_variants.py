@@ -15,7 +15,8 @@ _ENV_KEYS = ('APP_NAME',)
 _PROBE = """
 import atexit, faulthandler, json, logging, os, signal
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as if started from a terminal (not under nohup)
-from scitrera_app_framework import get_logger, is_stateful_ready, register_shutdown_function
+from scitrera_app_framework import get_logger, register_shutdown_function
+from scitrera_app_framework.core.core import is_stateful_ready
 from scitrera_app_framework.core.shutdown import get_shutdown_manager
 os.makedirs('scratch')
 cwd0 = os.getcwd()

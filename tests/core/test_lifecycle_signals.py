@@ -392,7 +392,7 @@ time.sleep(60)
 
 def test_sigterm_after_a_manual_run_of_the_phases_unwinds(spawn: Spawn) -> None:
     child = spawn("""
-from scitrera_app_framework import run_shutdown_hooks
+from scitrera_app_framework.core.shutdown import run_shutdown_hooks
 v = init_framework('svc')
 register_shutdown_function(say, 'hook-a')
 run_shutdown_hooks()

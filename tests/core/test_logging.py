@@ -145,7 +145,7 @@ def test_json_format_one_object_per_line_with_static_fields(tmp_path: Path) -> N
     proc = _ok(_run("""
         import threading
         from scitrera_app_framework import init_framework, get_logger
-        from scitrera_app_framework.core import log_context
+        from scitrera_app_framework.core.log_format import log_context
         log = get_logger(init_framework('svc', unnamed_params=('zone',), region='eu', zone='z1'))
         log.info('hello-json')
         log.warning('multi\\nline')
@@ -216,7 +216,8 @@ def test_json_date_format(tmp_path: Path) -> None:
 
 def test_log_context_plain_suffix(tmp_path: Path) -> None:
     proc = _ok(_run("""
-        from scitrera_app_framework import init_framework, get_logger, log_context
+        from scitrera_app_framework import init_framework, get_logger
+        from scitrera_app_framework.core.log_format import log_context
         log = get_logger(init_framework('svc'))
         with log_context(tenant='t1'):
             with log_context(req=7):
@@ -319,7 +320,8 @@ def test_logging_after_stderr_is_closed_writes_nothing(tmp_path: Path) -> None:
 # --- secrets never leak ---------------------------------------------------------------------------------------
 _LEAK_CODE = """
     import logging
-    from scitrera_app_framework import init_framework, get_logger, log_context
+    from scitrera_app_framework import init_framework, get_logger
+    from scitrera_app_framework.core.log_format import log_context
     v = init_framework('svc', db_password='static-pw-7f3a', unnamed_params=('db_password', 'dsn'),
                        dsn='postgres://app:static-url-pw-7f3a@db/x')
     log = get_logger(v)
@@ -363,7 +365,8 @@ def test_secrets_never_reach_plain_output(tmp_path: Path) -> None:
 def test_json_record_cannot_claim_another_level_or_app(tmp_path: Path) -> None:
     proc = _ok(_run("""
         import os
-        from scitrera_app_framework import init_framework, get_logger, log_context
+        from scitrera_app_framework import init_framework, get_logger
+        from scitrera_app_framework.core.log_format import log_context
         log = get_logger(init_framework('svc', region='eu'))
         log.info('claim', extra={'level': 'CRITICAL', 'app': 'evil', 'region': 'us', 'time': 'never'})
         with log_context(logger='root', version='9'):

@@ -100,8 +100,8 @@ def test_set_extension_facades_stay_lazy() -> None:
 
 
 def test_package_plugins_keep_their_laziness() -> None:
-    from scitrera_app_framework.base_plugins.background import BackgroundExecPlugin
-    from scitrera_app_framework.base_plugins.progress import ProgressTrackerPlugin
+    from scitrera_app_framework.base_plugins.bg_exec import BackgroundThreadExecutorPlugin as BackgroundExecPlugin
+    from scitrera_app_framework.base_plugins.progress_tracker import ProgressTrackerPlugin
     from scitrera_app_framework.ext_plugins.multi_tenant import MultiTenantPlugin
     from scitrera_app_framework.ext_plugins.pyroscope_plugin import PyroscopePlugin
 

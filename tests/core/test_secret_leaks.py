@@ -96,7 +96,8 @@ def test_tenant_env_file_parse_error(tmp_path: Path, line: str) -> None:
 
 def test_framework_variables_at_debug(tmp_path: Path) -> None:
     rc, out = run("""
-        from scitrera_app_framework import init_framework, log_framework_variables
+        from scitrera_app_framework import init_framework
+        from scitrera_app_framework.core.core import log_framework_variables
         v = init_framework('svc', log_level='DEBUG')
         v.environ('DB_PASS'); v.environ('MYSQL_PWD'); v.environ('SESSION_COOKIE'); v.environ('DATABASE_URL')
         v.environ('LICENSE_BLOB')

@@ -10,9 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from scitrera_app_framework import register_intake_stop
 from scitrera_app_framework.api.variables import Variables
-from scitrera_app_framework.core.shutdown import ShutdownManager
+from scitrera_app_framework.core.shutdown import ShutdownManager, register_intake_stop
 
 Child = Any  # conftest.Child (the spawn fixture's children)
 
@@ -40,7 +39,8 @@ def test_the_executor_stops_after_an_intake_registered_later_even_if_first_used_
     # the executor is first used after the app registered its own stop: its stop still comes last, so the app's
     # intake (a server finishing its requests) can hand jobs over until then
     c = spawn("""
-        from scitrera_app_framework import get_background_exec, register_intake_stop, run_shutdown_hooks
+        from scitrera_app_framework import get_background_exec
+        from scitrera_app_framework.core.shutdown import register_intake_stop, run_shutdown_hooks
         v = init_framework('order', base_plugins=True, stateful=False)
         def app_intake():
             ok = get_background_exec(v).submit_job(lambda: (time.sleep(0.3), say('late job done')))
@@ -72,7 +72,7 @@ def test_sigterm_shutdown_ends_with_the_stopped_line(spawn: Callable[..., Child]
 def test_wait_for_shutdown_keeps_the_main_thread_safe_while_a_thread_serves(spawn: Callable[..., Child]) -> None:
     # the serving thread needs 0.5 s to finish after its intake stop: the process must not exit before it has
     c = spawn("""
-        from scitrera_app_framework import register_intake_stop, wait_for_shutdown
+        from scitrera_app_framework.core.shutdown import register_intake_stop, wait_for_shutdown
         init_framework('svc', stateful=False)
         stop = threading.Event()
         def serve():
@@ -113,7 +113,7 @@ def test_init_off_the_main_thread_warns_what_is_not_installed(spawn: Callable[..
 
 def test_a_server_that_takes_the_signals_stops_itself_after_the_drain(spawn: Callable[..., Child]) -> None:
     c = spawn("""
-        from scitrera_app_framework import is_ready
+        from scitrera_app_framework.core.health import is_ready
         from scitrera_app_framework.core.shutdown import get_shutdown_manager
         v = init_framework('svc', stateful=False)
         stop = threading.Event()

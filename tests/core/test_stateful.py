@@ -18,8 +18,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from scitrera_app_framework import Variables, get_working_path, init_framework, is_stateful_ready
-from scitrera_app_framework.core import StatefulDirError, get_stateful_path
+from scitrera_app_framework import Variables, get_working_path, init_framework
+from scitrera_app_framework.core.core import StatefulDirError, get_stateful_path, is_stateful_ready
 from scitrera_app_framework.testing import reset_framework
 from scitrera_app_framework.util import now_ms
 

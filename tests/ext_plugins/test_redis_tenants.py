@@ -358,7 +358,7 @@ def test_the_plugin_uses_it_and_its_shutdown_stops_the_listener(redis_server: Re
 
     monkeypatch.setenv('SAF_MULTITENANT_ENABLED', 'true')
     monkeypatch.setenv('SAF_MULTITENANT_PROVIDER',
-                       'scitrera_app_framework.ext_plugins.multi_tenant.RedisTenantProvider')
+                       'scitrera_app_framework.ext_plugins.redis_tenants.RedisTenantProvider')
     monkeypatch.setenv('SAF_MULTITENANT_REDIS_URL', redis_server.url)
     monkeypatch.setenv('SAF_MULTITENANT_REDIS_PREFIX', prefix)
     v = Variables()

@@ -24,9 +24,8 @@ def test_all_names_the_public_helpers() -> None:
         assert getattr(k8s_util, name) is not None, name
 
 
-def test_errors_are_the_same_classes_through_exceptions() -> None:
-    assert exceptions.YAMLParseError is k8s_util.YAMLParseError
-    assert exceptions.KubeConfigError is k8s_util.KubeConfigError
+def test_errors_live_here_and_are_listed_in_exceptions() -> None:
+    assert exceptions._WHERE['YAMLParseError'] == exceptions._WHERE['KubeConfigError'] == 'k8s.util'
     for cls, std in ((k8s_util.YAMLParseError, ValueError), (k8s_util.KubeConfigError, RuntimeError)):
         assert issubclass(cls, exceptions.SAFError) and issubclass(cls, std), cls
 

@@ -157,7 +157,7 @@ def installed_root(slaunch_wheels: Wheels, tmp_path_factory: pytest.TempPathFact
     root = tmp_path_factory.mktemp('slaunch-shared') / 'root'
     manifest = slaunch_wheels.write_manifest('shared.yaml', manifest_yaml('1.0'))
     env = dict(os.environ, PIP_NO_INDEX='1', PIP_CONFIG_FILE=os.devnull)
-    code = (f'import sys; from scitrera_app_framework.slaunch import launch_app; '
+    code = (f'import sys; from scitrera_app_framework.slaunch.launcher import launch_app; '
             f'sys.exit(launch_app({APP!r}, {str(manifest)!r}, root={str(root)!r}, args=["first", "run"]))')
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=120)
@@ -286,7 +286,8 @@ def repository(slaunch_wheels: Wheels, tmp_path_factory: pytest.TempPathFactory)
     cache = base / 'cache'
     env = dict(os.environ, PIP_NO_INDEX='1', PIP_CONFIG_FILE=os.devnull, SLAUNCH_REPOSITORY_PATH=str(repo),
                SLAUNCH_CACHE_PATH=str(cache))
-    code = 'import sys; from scitrera_app_framework.slaunch import launch_app; sys.exit(launch_app("rapp", "first"))'
+    code = ('import sys; from scitrera_app_framework.slaunch.launcher import launch_app; '
+            'sys.exit(launch_app("rapp", "first"))')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return Repository(repo=repo, cache=cache, src=src, wheels=wheels, first_output=proc.stdout)

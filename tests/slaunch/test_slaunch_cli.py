@@ -134,4 +134,5 @@ def test_contract_exports() -> None:
     import scitrera_app_framework.slaunch as pkg
 
     assert callable(main) and callable(launch_app)
-    assert pkg.launch_app is launch_app
+    with pytest.warns(DeprecationWarning, match=r'import it from scitrera_app_framework\.slaunch\.launcher'):
+        assert pkg.launch_app is launch_app

@@ -18,7 +18,9 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from scitrera_app_framework.slaunch import DeployError, InvalidNameError, deploy, launch_app
+from scitrera_app_framework.slaunch import deploy
+from scitrera_app_framework.slaunch.errors import DeployError, InvalidNameError
+from scitrera_app_framework.slaunch.launcher import launch_app
 
 MAIN = textwrap.dedent('''\
     import sys

@@ -20,8 +20,9 @@ from typing import Dict, Iterator
 
 import pytest
 
-from scitrera_app_framework.slaunch import DeployError, deploy
+from scitrera_app_framework.slaunch import deploy
 from scitrera_app_framework.slaunch._files import read_sums
+from scitrera_app_framework.slaunch.errors import DeployError
 from scitrera_app_framework.slaunch.repository import read_index
 
 
@@ -211,7 +212,8 @@ def _small_filesystem(path: Path) -> Iterator[bool]:
 
 FULL_DISK_CHILD = textwrap.dedent('''\
     import resource, signal, sys
-    from scitrera_app_framework.slaunch import DeployError, deploy
+    from scitrera_app_framework.slaunch import deploy
+    from scitrera_app_framework.slaunch.errors import DeployError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
     try:

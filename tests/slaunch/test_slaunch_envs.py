@@ -11,7 +11,9 @@ from typing import Any, Callable
 
 import pytest
 
-from scitrera_app_framework.slaunch import InstallError, _tools, launch_app
+from scitrera_app_framework.slaunch import _tools
+from scitrera_app_framework.slaunch.errors import InstallError
+from scitrera_app_framework.slaunch.launcher import launch_app
 from scitrera_app_framework.slaunch.paths import env_python
 
 APP = 'slapp'

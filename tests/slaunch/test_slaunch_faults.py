@@ -19,7 +19,9 @@ from typing import Any, Callable
 
 import pytest
 
-from scitrera_app_framework.slaunch import IntegrityError, _tools, launch_app
+from scitrera_app_framework.slaunch import _tools
+from scitrera_app_framework.slaunch.errors import IntegrityError
+from scitrera_app_framework.slaunch.launcher import launch_app
 from scitrera_app_framework.slaunch.main import EXIT_DAMAGED, EXIT_INSTALL, EXIT_USAGE, main
 
 APP = 'slapp'
@@ -106,7 +108,8 @@ def test_failed_environment_switch_keeps_the_working_one(installed_root: Any, tm
 KILL_DURING_SWITCH = textwrap.dedent('''\
     import os, signal, sys
     from pathlib import Path
-    from scitrera_app_framework.slaunch import _tools, launch_app
+    from scitrera_app_framework.slaunch import _tools
+    from scitrera_app_framework.slaunch.launcher import launch_app
 
     def _killed_mid_build(env_dir, env_name, interpreter):
         (Path(env_dir) / 'bin').mkdir(parents=True)

@@ -20,7 +20,8 @@ from typing import Any, Dict, Union
 
 import pytest
 
-from scitrera_app_framework.slaunch import DeployError, deploy
+from scitrera_app_framework.slaunch import deploy
+from scitrera_app_framework.slaunch.errors import DeployError
 from scitrera_app_framework.slaunch.repository import read_app_version_spec, read_index
 
 
@@ -177,7 +178,8 @@ def test_names_of_the_repositorys_own_files_are_refused(repo: Path, tmp_path: Pa
 
 UNREADABLE_CHILD = textwrap.dedent('''\
     import sys
-    from scitrera_app_framework.slaunch import DeployError, deploy
+    from scitrera_app_framework.slaunch import deploy
+    from scitrera_app_framework.slaunch.errors import DeployError
     try:
         deploy.deploy_application('a', sys.argv[1], environment='base', repository=sys.argv[2])
     except DeployError as exc:
@@ -319,7 +321,7 @@ def test_the_readme_deploy_walk_through_runs_as_written(tmp_path: Path, monkeypa
 def test_an_index_with_a_control_character_is_one_error_naming_it(repo: Path, tmp_path: Path, text: str) -> None:
     """A crash can leave a file's tail full of NUL bytes; such an index (or manifest) is a ManifestError with the
     file and line for launchers and a DeployError for deploys, not a raw yaml ReaderError."""
-    from scitrera_app_framework.slaunch import ManifestError
+    from scitrera_app_framework.slaunch.errors import ManifestError
 
     deploy.deploy_application('a', write_tree(tmp_path / 'a', {'VERSION': '1.0', 'main.py': ''}), environment='base')
     (repo / 'manifest.yaml').write_text(text, encoding='utf-8')
@@ -352,7 +354,8 @@ def test_paths_that_collide_on_macos_or_windows_are_refused(repo: Path, tmp_path
 
 READ_ONLY_CHILD = textwrap.dedent('''\
     import sys
-    from scitrera_app_framework.slaunch import DeployError, deploy
+    from scitrera_app_framework.slaunch import deploy
+    from scitrera_app_framework.slaunch.errors import DeployError
     for call in (lambda: deploy.deploy_application('a', sys.argv[1], environment='base', version='1.1'),
                  lambda: deploy.update_manifest('a', force_current_ver='1.0')):
         try:
@@ -483,7 +486,8 @@ def test_a_manifest_version_that_is_not_a_string_is_refused(repo: Path, tmp_path
 
 UNREADABLE_DIR_CHILD = textwrap.dedent('''\
     import sys
-    from scitrera_app_framework.slaunch import DeployError, deploy
+    from scitrera_app_framework.slaunch import deploy
+    from scitrera_app_framework.slaunch.errors import DeployError
     try:
         deploy.deploy_application('a', sys.argv[1], environment='base', repository=sys.argv[2])
         print('deployed')

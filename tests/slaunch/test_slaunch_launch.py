@@ -14,8 +14,9 @@ from typing import Any, Callable
 
 import pytest
 
-from scitrera_app_framework.slaunch import InstallError, ManifestError, ManifestFetchError, launch_app
 from scitrera_app_framework.slaunch import state as state_mod
+from scitrera_app_framework.slaunch.errors import InstallError, ManifestError, ManifestFetchError
+from scitrera_app_framework.slaunch.launcher import launch_app
 from scitrera_app_framework.slaunch.paths import env_python
 
 APP = 'slapp'
@@ -93,7 +94,7 @@ def test_app_sees_launch_environment(installed_root: Any, tmp_path: Path, capfd:
     (tmp_path / 'cwd' / 'slapp.py').write_text('raise SystemExit("shadowed by cwd")\n')
     monkeypatch.chdir(tmp_path / 'cwd')
     assert launch_app(APP, installed_root.manifest, root=root) == 0  # cwd's slapp.py does not shadow the app
-    from scitrera_app_framework.slaunch import prepare_launch
+    from scitrera_app_framework.slaunch.launcher import prepare_launch
 
     plan = prepare_launch(APP, installed_root.manifest, root=root)
     plan.release()
@@ -244,7 +245,8 @@ def test_failed_state_write_launches_previous_version(installed_root: Any, tmp_p
 KILLER = textwrap.dedent('''\
     import os, signal, sys
     from pathlib import Path
-    from scitrera_app_framework.slaunch import _tools, launch_app
+    from scitrera_app_framework.slaunch import _tools
+    from scitrera_app_framework.slaunch.launcher import launch_app
 
     def _killed_mid_install(cmd, what, cwd=None):
         target = Path(cmd[cmd.index('--target') + 1])
@@ -303,7 +305,7 @@ def test_concurrent_launchers_install_once(installed_root: Any, tmp_path: Path, 
     """Two launchers updating the same root at once: the root lock serializes them; both run v2."""
     root = installed_root.copy(tmp_path / 'root')
     v2 = installed_root.wheels.write_manifest(f'v2-race-{tmp_path.name}.yaml', make_manifest('2.0', entry='slapp'))
-    code = ('import sys; from scitrera_app_framework.slaunch import launch_app; '
+    code = ('import sys; from scitrera_app_framework.slaunch.launcher import launch_app; '
             'sys.exit(launch_app("slapp", sys.argv[1], root=sys.argv[2], args=[sys.argv[3]]))')
     env = dict(os.environ, PIP_NO_INDEX='1', PIP_CONFIG_FILE=os.devnull)
     procs = [subprocess.Popen([sys.executable, '-c', code, str(v2), str(root), name], stdout=subprocess.PIPE,
@@ -322,7 +324,7 @@ def test_a_root_of_slaunch_0_1_0_keeps_working(installed_root: Any, tmp_path: Pa
     reinstalling anything; its file lists are recorded on the way."""
     import hashlib
 
-    from scitrera_app_framework.slaunch import load_manifest
+    from scitrera_app_framework.slaunch.manifest import load_manifest
 
     root = installed_root.copy(tmp_path / 'root')
     state = state_of(root)

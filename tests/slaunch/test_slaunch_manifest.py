@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scitrera_app_framework.slaunch import Manifest, ManifestError, ManifestFetchError, load_manifest
-from scitrera_app_framework.slaunch.manifest import python_satisfies
+from scitrera_app_framework.slaunch.errors import ManifestError, ManifestFetchError
+from scitrera_app_framework.slaunch.manifest import Manifest, load_manifest, python_satisfies
 
 GOOD_YAML = textwrap.dedent('''\
     slaunch: 1

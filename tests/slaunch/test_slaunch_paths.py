@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from scitrera_app_framework.slaunch import InvalidNameError, launch_app, validate_name
-from scitrera_app_framework.slaunch.paths import default_root, env_python, platform_kind, resolve_root, safe_child
+from scitrera_app_framework.slaunch.errors import InvalidNameError
+from scitrera_app_framework.slaunch.launcher import launch_app
+from scitrera_app_framework.slaunch.paths import (
+    default_root,
+    env_python,
+    platform_kind,
+    resolve_root,
+    safe_child,
+    validate_name,
+)
 
 HOME = Path('/home/u')
 

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
-from scitrera_app_framework.slaunch import launch_app
+from scitrera_app_framework.slaunch.launcher import launch_app
 
 APP = 'papp'
 CLI = textwrap.dedent('''\

@@ -18,7 +18,9 @@ from typing import Any, Callable, Dict
 
 import pytest
 
-from scitrera_app_framework.slaunch import DeployError, deploy, launch_app
+from scitrera_app_framework.slaunch import deploy
+from scitrera_app_framework.slaunch.errors import DeployError
+from scitrera_app_framework.slaunch.launcher import launch_app
 from scitrera_app_framework.slaunch.main import EXIT_USAGE, main
 
 APP = 'rapp'

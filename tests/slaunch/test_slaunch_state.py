@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from scitrera_app_framework.slaunch import StateError, launch_app
 from scitrera_app_framework.slaunch import state as state_mod
+from scitrera_app_framework.slaunch.errors import StateError
 from scitrera_app_framework.slaunch.installer import open_root
+from scitrera_app_framework.slaunch.launcher import launch_app
 from scitrera_app_framework.slaunch.state import STATE_FILE, load_state, new_state, save_state
 
 

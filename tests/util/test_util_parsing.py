@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv, ext_parse_csv_set, parse_bool_strict
+from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv, ext_parse_csv_set
+from scitrera_app_framework.util.parsing import parse_bool_strict
 
 TRUE_WORDS = ['1', 'true', 't', 'yes', 'y', 'on']
 FALSE_WORDS = ['0', 'false', 'f', 'no', 'n', 'off']

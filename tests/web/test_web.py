@@ -43,7 +43,8 @@ def test_importing_the_framework_and_web_imports_no_server_library(tmp_path: Pat
 
 
 def test_web_config_error_is_a_saf_error() -> None:
-    from scitrera_app_framework.exceptions import SAFError, WebConfigError
+    from scitrera_app_framework.exceptions import SAFError
+    from scitrera_app_framework.web import WebConfigError
     assert issubclass(WebConfigError, SAFError) and issubclass(WebConfigError, ValueError)
 
 
@@ -158,7 +159,8 @@ def test_lifespan_and_dependencies_under_a_test_client(tmp_path: Path) -> None:
         import logging
         from fastapi import Depends, FastAPI
         from starlette.testclient import TestClient
-        from scitrera_app_framework import Plugin, Variables, register_plugin, register_shutdown_function, is_ready
+        from scitrera_app_framework import Plugin, Variables, register_plugin, register_shutdown_function
+        from scitrera_app_framework.core.health import is_ready
         from scitrera_app_framework.web import app_logger, app_variables, extension, lifespan
 
         class Db(Plugin):
