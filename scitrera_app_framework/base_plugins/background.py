@@ -26,6 +26,7 @@ from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
 from ..exceptions import ConfigurationError, SAFError
 from ..util.parsing import ext_parse_int
+from ._executor_state import ExecutorStateMixin
 
 DEFAULT_JOB_THREADS = 4
 THREAD_NAME_PREFIX = 'saf-job'
@@ -136,7 +137,7 @@ class _UniqueJob:
         self.job_id = job_id
 
 
-class BackgroundExecutor(JobExecutor):
+class BackgroundExecutor(ExecutorStateMixin, JobExecutor):
     """Thread pool for background jobs (the ``thread`` backend), with unique-job tracking and exception logging.
 
     Args:
@@ -166,17 +167,6 @@ class BackgroundExecutor(JobExecutor):
         self._shut_down = False
         self._drained = False  # shut down with cancel_pending (the work queue holds no jobs any more)
         self._sentinels = 0  # wake-up sentinels the pool put in its work queue (one per shutdown call)
-
-    # --- properties --------------------------------------------------------------------------------------
-    @property
-    def max_workers(self) -> int:
-        """Number of worker threads."""
-        return self._max_workers
-
-    @property
-    def is_shutdown(self) -> bool:
-        """True once :meth:`shutdown` was called (new jobs are then rejected)."""
-        return self._shut_down
 
     # --- plain jobs ----------------------------------------------------------------------------------------
     def submit_job(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
