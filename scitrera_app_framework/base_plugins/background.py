@@ -26,12 +26,13 @@ from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
 from ..exceptions import ConfigurationError, SAFError
 from ..util.parsing import ext_parse_int
+from . import EXT_BACKGROUND_EXEC
 from ._executor_state import ExecutorStateMixin
 
 DEFAULT_JOB_THREADS = 4
 THREAD_NAME_PREFIX = 'saf-job'
-#: the values of ``SAF_JOB_BACKEND``
-JOB_BACKENDS = ('thread', 'dask')
+#: the values of ``SAF_JOB_BACKEND`` (defined with the job hooks, whose ``backend`` they are)
+JOB_BACKENDS = instrument.JOB_BACKENDS
 
 _log = logging.getLogger(__name__)
 
@@ -395,6 +396,21 @@ def parse_job_backend(value: Any) -> str:
         raise JobBackendConfigError(f'SAF_JOB_BACKEND={str(value)[:60]!r} is not a job backend; use one of '
                                     f'{", ".join(JOB_BACKENDS)} (thread is the default)')
     return text
+
+
+def _app_queue_depth(v: Any) -> Optional[tuple[str, int]]:
+    """The metrics' ``saf_executor_queue_depth`` of the app of ``v`` (read through :mod:`..core.instrument` when
+    scraped): ``(backend, jobs waiting)`` of its executor once the plugin at ``EXT_BACKGROUND_EXEC`` is initialized,
+    else None (a scrape never initializes one)."""
+    from ..core.plugins import describe_plugins, get_extension
+    if not any(p['extension_point'] == EXT_BACKGROUND_EXEC and p['state'] == 'initialized'
+               for p in describe_plugins(v)):
+        return None
+    executor = get_extension(EXT_BACKGROUND_EXEC, v)
+    return str(executor.backend), int(executor.queue_length())
+
+
+instrument.set_queue_depth_reader('background', _app_queue_depth)
 
 
 def __getattr__(name: str) -> object:
