@@ -108,13 +108,17 @@ LAYERS = _layer_table()
 
 def _layer_of(modname: str) -> Optional[int]:
     """Index of the layer whose prefix matches ``modname`` most specifically (a longer prefix wins; the package
-    root stands for itself only, so a new top-level module must be placed in the table)."""
+    root stands for itself only, so a new top-level module must be placed in the table). ``pkg.__init__`` names a
+    package's own ``__init__`` module alone (its facade), apart from the modules inside the package."""
     best: Optional[tuple[int, int]] = None  # (prefix length, layer index)
     for i, (_, prefixes) in enumerate(LAYERS):
         for p in prefixes:
-            if modname == p or (p != PKG_NAME and modname.startswith(p + '.')):  # the root: itself only
-                if best is None or len(p) > best[0]:
-                    best = (len(p), i)
+            if p.endswith('.__init__'):
+                hit = modname == p[:-len('.__init__')]
+            else:
+                hit = modname == p or (p != PKG_NAME and modname.startswith(p + '.'))  # the root: itself only
+            if hit and (best is None or len(p) > best[0]):
+                best = (len(p), i)
     return None if best is None else best[1]
 
 
@@ -191,6 +195,8 @@ def test_the_reader_sees_imports_in_every_form(tmp_path: Path) -> None:
     (f'{PKG_NAME}.exceptions', 'base'), (f'{PKG_NAME}._version', 'base'), (f'{PKG_NAME}.core.shutdown', 'core'),
     (f'{PKG_NAME}.ext_plugins.otel_plugin', 'plugins'), (PKG_NAME, 'entry points'),
     (f'{PKG_NAME}.brand_new_module', None),  # not placed by the root's line: test_every_module_has_a_layer fails
+    (f'{PKG_NAME}.core', 'bootstrap'), (f'{PKG_NAME}.core.core', 'bootstrap'),  # the facade, the composition root
+    (f'{PKG_NAME}.core.plugins', 'core'), (f'{PKG_NAME}.core._stateful', 'core'),
 ])
 def test_layer_lookup(modname: str, layer: Optional[str]) -> None:
     i = _layer_of(modname)

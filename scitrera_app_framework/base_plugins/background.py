@@ -27,11 +27,13 @@ from ..core.critical import enter as _enter
 from ..core.critical import leave as _leave
 from ..exceptions import ConfigurationError, SAFError
 from ..util.parsing import ext_parse_int
+from . import EXT_BACKGROUND_EXEC
+from ._executor_state import ExecutorStateMixin
 
 DEFAULT_JOB_THREADS = 4
 THREAD_NAME_PREFIX = 'saf-job'
-#: the values of ``SAF_JOB_BACKEND``
-JOB_BACKENDS = ('thread', 'dask')
+#: the values of ``SAF_JOB_BACKEND`` (defined with the job hooks, whose ``backend`` they are)
+JOB_BACKENDS = instrument.JOB_BACKENDS
 
 _log = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ class _UniqueJob:
         self.job_id = job_id
 
 
-class BackgroundExecutor(JobExecutor):
+class BackgroundExecutor(ExecutorStateMixin, JobExecutor):
     """Thread pool for background jobs (the ``thread`` backend), with unique-job tracking and exception logging.
 
     Args:
@@ -167,17 +169,6 @@ class BackgroundExecutor(JobExecutor):
         self._shut_down = False
         self._drained = False  # shut down with cancel_pending (the work queue holds no jobs any more)
         self._sentinels = 0  # wake-up sentinels the pool put in its work queue (one per shutdown call)
-
-    # --- properties --------------------------------------------------------------------------------------
-    @property
-    def max_workers(self) -> int:
-        """Number of worker threads."""
-        return self._max_workers
-
-    @property
-    def is_shutdown(self) -> bool:
-        """True once :meth:`shutdown` was called (new jobs are then rejected)."""
-        return self._shut_down
 
     # --- plain jobs ----------------------------------------------------------------------------------------
     def submit_job(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
@@ -414,6 +405,21 @@ _EXPORTS = Exports(__name__, globals(), moved={
     'BackgroundThreadExecutorPlugin': 'scitrera_app_framework.base_plugins.bg_exec',
     'BackgroundExecPlugin': 'scitrera_app_framework.base_plugins.bg_exec:BackgroundThreadExecutorPlugin',
 })
+
+
+def _app_queue_depth(v: Any) -> Optional[tuple[str, int]]:
+    """The metrics' ``saf_executor_queue_depth`` of the app of ``v`` (read through :mod:`..core.instrument` when
+    scraped): ``(backend, jobs waiting)`` of its executor once the plugin at ``EXT_BACKGROUND_EXEC`` is initialized,
+    else None (a scrape never initializes one)."""
+    from ..core.plugins import describe_plugins, get_extension
+    if not any(p['extension_point'] == EXT_BACKGROUND_EXEC and p['state'] == 'initialized'
+               for p in describe_plugins(v)):
+        return None
+    executor = get_extension(EXT_BACKGROUND_EXEC, v)
+    return str(executor.backend), int(executor.queue_length())
+
+
+instrument.set_queue_depth_reader('background', _app_queue_depth)
 
 
 def __getattr__(name: str) -> object:

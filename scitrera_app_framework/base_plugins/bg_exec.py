@@ -2,7 +2,7 @@
 
 ``BackgroundThreadExecutorPlugin`` provides the background executor at ``EXT_BACKGROUND_EXEC``: a
 :class:`~.background.BackgroundExecutor` (``SAF_JOB_BACKEND=thread``, the default) or a
-:class:`~._dask_backend.DaskBackgroundExecutor` (``SAF_JOB_BACKEND=dask``; Dask is imported only then).
+:class:`~._dask_client.DaskBackgroundExecutor` (``SAF_JOB_BACKEND=dask``; Dask is imported only then).
 ``base_plugins.background.BackgroundExecPlugin`` is the same class under its earlier name.
 """
 
@@ -71,7 +71,7 @@ class BackgroundThreadExecutorPlugin(Plugin[BackgroundExecutor]):
         collisions_info = v.environ('SAF_JOB_COLLISIONS_INFO', default=False, type_fn=parse_bool_strict)
         executor: Any
         if backend == 'dask':
-            from ._dask_backend import create_dask_executor
+            from ._dask_client import create_dask_executor
             executor = create_dask_executor(v, logger, threads, bool(collisions_info))
         else:
             executor = BackgroundExecutor(max_workers=threads, logger=logger, collisions_info=bool(collisions_info))

@@ -1,4 +1,12 @@
-"""``init_framework`` and its variants: configuration, logging, stateful directory, shutdown hooks, plugins."""
+"""``init_framework`` and its variants: configuration, logging, stateful directory, shutdown hooks, plugins.
+
+The composition root: :func:`init_framework` runs named steps over one :class:`InitOptions` and switches on the
+plugin sets (base plugins, Pyroscope, tenants, OpenTelemetry) its keywords name, so this module (with
+:mod:`.observability`) sits above the plugins in the layers (docs/architecture.md, "Layers"). What it sets up lives
+in core: the stateful directory in :mod:`._stateful`, :func:`load_strategy` / :func:`load_object` in
+:mod:`._strategy`, :func:`get_app_params` / :func:`log_framework_variables` in :mod:`._app_info`. This module
+re-exports them: its import path is the original's.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +16,28 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Union
 
-from ..api.constants import NOT_SET
 from ..api.variables import Variables
-from ..exceptions import SAFError
-from ..util.imports import ext_get_python, get_python_type_by_name
-from ..util.misc import now_ms
+from ..util.imports import ext_get_python, get_python_type_by_name  # noqa: F401 - names the original's module had
+from ..util.misc import now_ms  # noqa: F401 - a name the original's module had
 from ..util.parsing import parse_bool_strict
-from ..util.secrets import add_secret_patterns, add_secret_values, bounded_repr, is_secret_key, mask_value
+from ..util.secrets import add_secret_patterns, add_secret_values, bounded_repr, is_secret_key
 from . import _stdlib
+from ._app_info import get_app_params, log_framework_variables
+from ._stateful import (
+    StatefulDirError,
+    get_stateful_path,
+    get_working_path,
+    is_stateful_ready,
+    original_working_directory,
+    restore_working_directory,
+    setup_stateful_dir,
+)
+from ._strategy import load_object, load_strategy
 from .context import RUNNING, STARTING, AppContext, get_app_context
 from .defaults import get_variables, set_default_variables
-from .logs import configure_logging, get_logger, parse_level, set_app_logger
+from .logs import configure_logging, get_logger, parse_level, set_app_logger  # noqa: F401 - get_logger: the original's path
 from .plugins import init_all_plugins, register_plugin
 from .shutdown import get_shutdown_manager, register_shutdown_function  # noqa: F401 - the original's path
-
-_original_cwd: Optional[str] = None  # the cwd before the framework first changed it (see testing.reset_framework)
-
-_log = logging.getLogger('saf')
-
-
-class StatefulDirError(SAFError, OSError):
-    """The stateful directory cannot be created; names the path and the variables that chose it."""
 
 
 @dataclass(frozen=True)
@@ -205,8 +214,8 @@ def _step_fault_handler(v: Variables, opts: InitOptions, logger: logging.Logger)
 
 def _step_stateful(v: Variables, opts: InitOptions, app: _Identity, logger: logging.Logger) -> None:
     if v.environ('SAF_SETUP_STATEFUL', default=opts.stateful, type_fn=parse_bool_strict):
-        _setup_stateful(v, app.name, opts.default_stateful_root, opts.default_run_id, opts.default_serial_strategy,
-                        opts.stateful_chdir, logger, opts.stateful_root_env_key)
+        setup_stateful_dir(v, app.name, opts.default_stateful_root, opts.default_run_id,
+                           opts.default_serial_strategy, opts.stateful_chdir, logger, opts.stateful_root_env_key)
 
 
 def _step_lifecycle(v: Variables, ctx: AppContext, opts: InitOptions) -> None:
@@ -323,198 +332,6 @@ def _enable_fault_handler(logger: logging.Logger) -> None:
         faulthandler.enable(file=sys.__stderr__ or sys.stderr)
     except (AttributeError, ValueError, OSError, RuntimeError) as e:  # no usable file descriptor
         logger.debug('fault handler not enabled: %s', e)
-
-
-def _setup_stateful(v: Variables, app_name: str, default_root: str, default_run_id: Optional[str],
-                    default_strategy: Union[str, Callable[[], Any], None], chdir_default: bool,
-                    logger: logging.Logger, root_key: str = 'STATEFUL_ROOT') -> None:
-    global _original_cwd
-    root_key = str(root_key or 'STATEFUL_ROOT')
-    root = v.environ(root_key, default=default_root)
-    if not root:
-        return
-    root = os.path.expanduser(str(root))
-    if not os.path.isabs(root):
-        root = os.path.join(_original_cwd or os.getcwd(), root)
-    if not os.path.isdir(root):
-        logger.debug('stateful root %s does not exist: no stateful directory', root)
-        return
-    run_id = v.environ('RUN_ID', default=default_run_id)
-    strategy = v.environ('SAF_STATEFUL_SERIAL_STRATEGY', default=default_strategy)
-    if strategy not in (None, '') and not callable(strategy) and str(strategy).strip().lower() != 'ms':
-        raise ValueError(f'SAF_STATEFUL_SERIAL_STRATEGY={strategy!r} is not a known strategy; use "ms" '
-                         f'(current time in milliseconds) or leave it unset')
-    serial = v.get('RUN_SERIAL')
-    if serial in (None, '') and strategy not in (None, ''):
-        # computed once: a second init_framework on the same Variables keeps the same serial (and directory)
-        serial = v.environ('RUN_SERIAL', default=strategy() if callable(strategy) else now_ms())
-    parts = [str(p) for p in (run_id, serial, app_name) if p not in (None, '')]
-    path = os.path.join(root, *parts)
-    real_root = os.path.realpath(root)
-    if parts and not os.path.realpath(path).startswith(real_root + os.sep):
-        raise StatefulDirError(
-            f'the stateful directory {path!r} would be outside {root_key}={root!r}: RUN_ID={run_id!r}, '
-            f'RUN_SERIAL={serial!r} and APP_NAME={app_name!r} must be plain names (no "..", no absolute paths)')
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as e:
-        raise StatefulDirError(
-            f'cannot create the stateful directory {path!r} ({root_key}={root!r}, RUN_ID={run_id!r}, '
-            f'RUN_SERIAL={serial!r}, APP_NAME={app_name!r}): {e}; make {root_key} writable, point it elsewhere, '
-            f'or set SAF_SETUP_STATEFUL=false') from e
-    get_app_context(v).stateful_path = path
-    if v.environ('SAF_STATEFUL_CHDIR', default=chdir_default, type_fn=parse_bool_strict):
-        if _original_cwd is None:
-            _original_cwd = os.getcwd()
-        os.chdir(path)
-        logger.debug('working directory is now %s', path)
-
-
-def restore_working_directory() -> None:
-    """Change back to the working directory the framework left when it entered a stateful directory, and
-    forget it (used by ``testing.reset_framework``)."""
-    global _original_cwd
-    if _original_cwd is not None:
-        os.chdir(_original_cwd)
-        _original_cwd = None
-
-
-def original_working_directory() -> Optional[str]:
-    """The working directory before the framework first entered a stateful directory, or None."""
-    return _original_cwd
-
-
-def is_stateful_ready(v: Optional[Variables] = None) -> Optional[str]:
-    """Return the stateful directory ``init_framework`` set up for ``v`` (a str), or None when there is none
-    (also for a stand-in ``v`` that is not a :class:`Variables`)."""
-    return get_stateful_path(v)
-
-
-def get_stateful_path(v: Optional[Variables] = None) -> Optional[str]:
-    """Return the stateful directory set up for ``v``, or None."""
-    v = get_variables(v)
-    if not isinstance(v, Variables):  # a stand-in with only get(): it has no app context
-        return None
-    return get_app_context(v).stateful_path
-
-
-def get_working_path(v: Optional[Variables] = None, default: str = '.', env_key: str = 'DATA_WORKING_PATH') -> str:
-    """Return ``env_key``'s value if set, else the stateful directory, else ``default``."""
-    v = get_variables(v)
-    val = v.get(env_key)
-    if val not in (None, ''):
-        return str(val)
-    return get_app_context(v).stateful_path or default
-
-
-def get_app_params(v: Optional[Variables] = None) -> dict[str, Any]:
-    """Return the resolved app parameters given to ``init_framework`` (after environment overrides)."""
-    return dict(get_app_context(v).params)
-
-
-def log_framework_variables(v: Optional[Variables] = None, prefixes: Iterable[str] = (),
-                            exclude_prefixes: Iterable[str] = (), log_module_versions: bool = False,
-                            logger: Optional[logging.Logger] = None, level: int = logging.INFO) -> dict[str, Any]:
-    """Log every known variable in one record, ``framework variables: NAME='value', ...``, secrets masked; return
-    the masked mapping.
-
-    ``prefixes``: only names starting with one of them (case-insensitive; all when empty); ``exclude_prefixes``:
-    leave those out. ``log_module_versions``: a second record with Python's version and the versions of the
-    imported top-level packages that declare one. Logged at INFO (``level``) on the app logger (``logger``).
-    """
-    v = get_variables(v)
-    logger = logger or get_logger(v)
-    inc = tuple(str(p).lower() for p in ([prefixes] if isinstance(prefixes, str) else prefixes))
-    exc = tuple(str(p).lower() for p in ([exclude_prefixes] if isinstance(exclude_prefixes, str)
-                                         else exclude_prefixes))
-    values = {k: mask_value(k, val) for k, val in sorted(_safe_export(v).items())
-              if (not inc or k.lower().startswith(inc)) and not (exc and k.lower().startswith(exc))}
-    logger.log(level, 'framework variables: %s', ', '.join(f'{k}={val!r}' for k, val in values.items()))
-    if log_module_versions:
-        logger.log(level, 'module versions: %s', ', '.join(f'{n}=={ver}' for n, ver in _module_versions()))
-    return values
-
-
-def _module_versions() -> list[tuple[str, str]]:
-    import platform
-    import sys
-
-    from .._version import __version__
-    out = [('python', platform.python_version()), ('scitrera-app-framework', __version__)]
-    import warnings
-    for name, mod in sorted(sys.modules.items()):
-        if '.' in name or name.startswith('_') or mod is None:
-            continue
-        with warnings.catch_warnings():  # some packages deprecate __version__ (click, markupsafe)
-            warnings.simplefilter('ignore')
-            ver = getattr(mod, '__version__', None)
-        if isinstance(ver, str) and name != 'scitrera_app_framework':
-            out.append((name, ver))
-    return out
-
-
-def _safe_export(v: Variables) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k in v.keys():
-        if isinstance(k, str) and not k.startswith('=|'):
-            try:
-                out[k] = v.get(k)
-            except ValueError as e:
-                out[k] = f'<invalid: {e}>'
-    return out
-
-
-def load_strategy(v: Optional[Variables], parent_type: Optional[type], prefix: str = 'STRATEGY',
-                  drop_prefix: bool = True) -> tuple[Optional[type], dict[str, Any]]:
-    """Load a configured implementation: ``(type, kwargs)``.
-
-    The type is named (a dotted path) by ``<PREFIX>_TYPE`` and checked against ``parent_type``; every other
-    ``<PREFIX>_*`` variable is a keyword argument, lower-cased, prefix dropped (``STRATEGY_MAX_SIZE=3`` gives
-    ``max_size='3'``). No ``<PREFIX>_TYPE`` gives ``(None, kwargs)``; a type that cannot be imported or is not
-    a ``parent_type`` is logged as an error (naming the variable and value) and gives ``(None, kwargs)``.
-    """
-    v = get_variables(v)
-    found = v.get_by_prefix(prefix, drop_prefix=True)
-    type_name = found.pop('type', None)
-    kwargs = found if drop_prefix else {f'{prefix}_{k}'.lower(): val for k, val in found.items()}
-    if type_name in (None, ''):
-        return None, kwargs
-    try:
-        if isinstance(type_name, type):
-            cls = type_name
-            if parent_type is not None and not issubclass(cls, parent_type):
-                raise TypeError(f'{cls!r} is not a subclass of {parent_type.__qualname__}')
-        elif parent_type is not None:
-            cls = get_python_type_by_name(str(type_name), parent_type)
-        else:
-            cls = ext_get_python(str(type_name))
-    except (ImportError, AttributeError, TypeError, ValueError) as e:
-        get_logger(v).error('%s_TYPE=%r cannot be used: %s: %s; using no %s', prefix, type_name,
-                            type(e).__name__, e, prefix.lower())
-        return None, kwargs
-    return cls, kwargs
-
-
-def load_object(v: Optional[Variables], key: str, default: Any = NOT_SET, parent_type: Optional[type] = None) -> Any:
-    """Resolve the Python object named by variable ``key`` (a dotted path), or its ``default``.
-
-    A value that is not a string (e.g. a class given as default) is returned as is (checked against
-    ``parent_type``).
-
-    Raises:
-        ValueError: the variable is unset and has no default, or names nothing importable / of the wrong type
-            (the message names the variable and its value).
-    """
-    v = get_variables(v)
-    value = v.environ(key, default=default) if default is not NOT_SET else v.get(key)
-    if value in (None, ''):
-        raise ValueError(f'{key} is not set: set it to a dotted Python path like "package.module.Name"')
-    try:
-        if parent_type is not None:
-            return get_python_type_by_name(value, parent_type)
-        return ext_get_python(value) if isinstance(value, str) else value
-    except (ImportError, AttributeError, TypeError, ValueError) as e:
-        raise ValueError(f'{key}={value!r} is not usable: {e}') from e
 
 
 def _variant(overrides: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,6 @@ _log = logging.getLogger('saf.health')
 _PORT_RE = re.compile(r'[0-9]{1,5}')
 _ADDR_IN_USE = frozenset({errno.EADDRINUSE, 10048})  # 10048: WSAEADDRINUSE (Windows)
 _POLL_INTERVAL = 0.1  # seconds: how quickly stop_health_server takes effect
-_REQUEST_TIMEOUT = 5.0  # seconds: a stalled client cannot hold a handler thread for longer
 
 
 # --- readiness ---------------------------------------------------------------------------------------------
@@ -142,120 +141,7 @@ def _route(v: Variables, path: str) -> tuple[int, dict[str, Any]]:
     return 404, {'error': 'not found', 'path': path[:200], 'routes': list(ROUTES)}
 
 
-# --- the probe server --------------------------------------------------------------------------------------
-_classes: dict[str, Any] = {}
-
-
-def _server_classes() -> tuple[type, type, type]:
-    """Build (once) the handler class and the IPv4/IPv6 server classes; ``http.server`` is imported here."""
-    if not _classes:
-        import json
-        import socket
-        import socketserver
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        class _ProbeHandler(BaseHTTPRequestHandler):
-            server_version = 'saf-health'
-            timeout = _REQUEST_TIMEOUT
-            server: _ProbeServer
-
-            def version_string(self) -> str:
-                return self.server_version
-
-            def do_GET(self) -> None:
-                self._probe(body=True)
-
-            def do_HEAD(self) -> None:
-                self._probe(body=False)
-
-            def _method_not_allowed(self) -> None:
-                self._send(405, {'error': f'method {self.command} not allowed', 'allow': ['GET', 'HEAD']},
-                           body=True, extra={'Allow': 'GET, HEAD'})
-
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _method_not_allowed
-
-            def _probe(self, body: bool) -> None:
-                if self.path.split('?', 1)[0].rstrip('/') == '/metrics':  # Prometheus (core.metrics)
-                    self._metrics(body)
-                    return
-                try:
-                    code, payload = _route(self.server.variables, self.path)
-                except Exception as e:  # never raise into the server thread: report it
-                    _log.debug('health probe %s failed', self.path, exc_info=True)
-                    code, payload = 500, {'error': mask_error_text(f'{type(e).__name__}: {e}')}
-                self._send(code, payload, body)
-
-            def _metrics(self, body: bool) -> None:
-                from .metrics import metrics_response
-                try:
-                    code, data, ctype = metrics_response(self.server.variables)
-                except Exception as e:
-                    _log.debug('metrics scrape failed', exc_info=True)
-                    code, ctype = 500, 'text/plain; charset=utf-8'
-                    data = f'metrics failed: {mask_error_text(f"{type(e).__name__}: {e}")}\n'.encode()
-                try:
-                    self.send_response(code)
-                    self.send_header('Content-Type', ctype)
-                    self.send_header('Content-Length', str(len(data)))
-                    self.send_header('Cache-Control', 'no-store')
-                    self.end_headers()
-                    if body:
-                        self.wfile.write(data)
-                except OSError as e:  # the client went away
-                    _log.debug('metrics scrape: client gone: %s', e)
-
-            def _send(self, code: int, payload: dict[str, Any], body: bool,
-                      extra: Optional[dict[str, str]] = None) -> None:
-                try:
-                    data = json.dumps(payload, default=str, separators=(',', ':')).encode('utf-8')
-                except Exception as e:
-                    code, data = 500, json.dumps({'error': f'cannot encode the report: {type(e).__name__}'}).encode()
-                try:
-                    self.send_response(code)
-                    self.send_header('Content-Type', 'application/json')
-                    self.send_header('Content-Length', str(len(data)))
-                    self.send_header('Cache-Control', 'no-store')
-                    for name, value in (extra or {}).items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    if body:
-                        self.wfile.write(data)
-                except OSError as e:  # the client went away
-                    _log.debug('health probe %s: client gone: %s', getattr(self, 'path', '?'), e)
-
-            def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
-                # malformed requests and unsupported methods get JSON too (the stdlib sends HTML)
-                self.close_connection = True
-                reason = message or self.responses.get(code, ('error',))[0]
-                self._send(code, {'error': reason}, body=self.command != 'HEAD')
-
-            def log_message(self, format: str, *args: Any) -> None:
-                # the stdlib writes one stderr line per request: log at DEBUG instead
-                _log.debug('health probe from %s: %s', self.client_address[0], format % args)
-
-        class _ProbeServer(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-            variables: Variables
-            thread: Optional[threading.Thread] = None
-
-            def server_bind(self) -> None:
-                # HTTPServer.server_bind resolves the host's FQDN, which can stall on DNS; not needed here
-                socketserver.TCPServer.server_bind(self)
-                self.server_name = str(self.server_address[0])
-                self.server_port = int(self.server_address[1])
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                # the stdlib prints a traceback to stderr; a probe failure is not worth that
-                _log.debug('health probe from %s failed', client_address, exc_info=True)
-
-        class _ProbeServer6(_ProbeServer):
-            address_family = socket.AF_INET6
-
-        _classes.update(handler=_ProbeHandler, server=_ProbeServer, server6=_ProbeServer6)
-    return _classes['handler'], _classes['server'], _classes['server6']
-
-
+# --- the probe server (its classes: ._probe_server) ------------------------------------------------------
 def _validate_port(value: Any, source: str) -> int:
     """Return ``value`` as a TCP port number (0..65535); raises ValueError naming ``source`` and the value."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -289,10 +175,10 @@ def _start(v: Optional[Variables], host: Optional[str], port: Optional[int]) -> 
             port = 0 if raw in (None, '') or str(raw).strip() == '' else _validate_port(raw, HEALTH_PORT_VAR)
         else:
             port = _validate_port(port, 'port')
-        handler, server_cls, server6_cls = _server_classes()
-        cls = server6_cls if ':' in host else server_cls
+        from ._probe_server import ProbeHandler, ProbeServer, ProbeServer6  # http.server: only when one starts
+        cls = ProbeServer6 if ':' in host else ProbeServer
         try:
-            server = cls((host, port), handler)
+            server = cls((host, port), ProbeHandler)
         except OSError as e:
             why = e.strerror or str(e)
             hint = ('another process listens there: choose a free port, or 0 for an ephemeral one'
@@ -302,6 +188,7 @@ def _start(v: Optional[Variables], host: Optional[str], port: Optional[int]) -> 
             raise OSError(e.errno, f'cannot start the health endpoint on {host}:{port} '
                                    f'({HEALTH_HOST_VAR}={host!r}, {HEALTH_PORT_VAR}={port}): {why}; {hint}') from e
         server.variables = v
+        server.route = _route
         bound = _server_address(server)
         thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': _POLL_INTERVAL},
                                   name=f'saf-health:{bound[1]}', daemon=True)

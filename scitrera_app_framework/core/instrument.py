@@ -4,6 +4,10 @@ tracing (:mod:`.metrics`, the OpenTelemetry plugin) when those are switched on.
 Every hook is None while nothing observes it; the instrumented code reads the module attribute and skips the
 call, so switched-off observability costs one attribute read. Hooks are set by :mod:`.metrics` and
 :mod:`scitrera_app_framework.ext_plugins.otel_plugin`, never by apps.
+
+One source goes the other way: a scrape of the metrics asks the queue depth readers (:func:`queue_depths`), which
+the executor module registers when it is imported (:func:`set_queue_depth_reader`). So core reads the executor's
+figures without importing the plugins built on it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ import contextlib
 from typing import Any, Callable, ContextManager, Optional, TypeVar
 
 _F = TypeVar('_F')
+
+#: the background executors' backends (``SAF_JOB_BACKEND``), the ``backend`` given to the job hooks; the job metrics
+#: start a series of each at 0
+JOB_BACKENDS = ('thread', 'dask')
 
 #: ``wrap(backend, fn) -> fn``: called in the submitting thread before a job is queued; may wrap the job function
 #: (e.g. in a span whose parent is the submitter's span). Thread backend only (a wrapper would not cross processes).
@@ -28,6 +36,7 @@ SHUTDOWN_PHASE: Optional[Callable[[str, float], None]] = None
 _job_wrappers: dict[str, Callable[[str, Callable[..., Any]], Callable[..., Any]]] = {}
 _job_trackers: dict[str, Callable[[str, Any, str], None]] = {}
 _plugin_inits: dict[str, Callable[[str, str], ContextManager[Any]]] = {}
+_queue_readers: dict[str, Callable[[Any], Optional[tuple[str, int]]]] = {}
 
 
 def set_job_wrapper(owner: str, wrap: Optional[Callable[[str, Callable[..., Any]], Callable[..., Any]]]) -> None:
@@ -95,5 +104,29 @@ def set_shutdown_phase_observer(observe: Optional[Callable[[str, float], None]])
     SHUTDOWN_PHASE = observe
 
 
-__all__ = ['JOB_WRAPPER', 'JOBS_OBSERVED', 'JOB_TRACKER', 'PLUGIN_INIT', 'SHUTDOWN_PHASE', 'set_job_wrapper',
-           'set_job_tracker', 'set_plugin_init_observer', 'set_shutdown_phase_observer']
+def set_queue_depth_reader(owner: str, read: Optional[Callable[[Any], Optional[tuple[str, int]]]]) -> None:
+    """Add (or with None remove) ``owner``'s queue depth reader: ``read(v)`` returns ``(backend, jobs waiting for a
+    worker)`` of the app of ``v``'s executor, or None when it has none ready (a read never creates one)."""
+    if read is None:
+        _queue_readers.pop(owner, None)
+    else:
+        _queue_readers[owner] = read
+
+
+def queue_depths(v: Any) -> list[tuple[str, int]]:
+    """The ``(backend, jobs waiting)`` of each reader that has a figure for the app of ``v``; a reader that raises
+    (an executor shutting down) gives none."""
+    out = []
+    for read in list(_queue_readers.values()):
+        try:
+            depth = read(v)
+        except Exception:  # no figure rather than a failed scrape
+            continue
+        if depth is not None:
+            out.append(depth)
+    return out
+
+
+__all__ = ['JOB_WRAPPER', 'JOBS_OBSERVED', 'JOB_TRACKER', 'PLUGIN_INIT', 'SHUTDOWN_PHASE',
+           'set_job_wrapper', 'set_job_tracker', 'set_plugin_init_observer', 'set_shutdown_phase_observer',
+           'set_queue_depth_reader', 'queue_depths']

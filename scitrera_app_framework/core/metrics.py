@@ -115,8 +115,7 @@ def enable_metrics(v: Optional[Variables] = None, source: str = 'enable_metrics(
                                        ('phase',), multiprocess_mode='max')
         st.registered = [st.jobs_submitted, st.jobs_completed, st.jobs_failed, st.job_seconds, st.log_records,
                          st.shutdown_seconds]
-        from ..base_plugins.background import JOB_BACKENDS
-        for backend in JOB_BACKENDS:  # every series from 0, so rate() and increase() see the first job
+        for backend in instrument.JOB_BACKENDS:  # every series from 0, so rate() and increase() see the first job
             for metric in (st.jobs_submitted, st.jobs_completed, st.jobs_failed, st.job_seconds):
                 metric.labels(backend)
         st.collector = _AppCollector(st)
@@ -298,25 +297,9 @@ class _AppCollector:
         yield init
         depth = GaugeMetricFamily('saf_executor_queue_depth', 'Background jobs waiting for a worker',
                                   labels=('backend',))
-        executor = _initialized_executor(v, plugins)
-        if executor is not None:
-            try:
-                depth.add_metric((str(executor.backend),), float(executor.queue_length()))
-            except Exception:  # shutting down: no figure rather than a failed scrape
-                pass
+        for backend, waiting in instrument.queue_depths(v):  # the executor's reader (core.instrument)
+            depth.add_metric((backend,), float(waiting))
         yield depth
-
-
-def _initialized_executor(v: Variables, plugins: list[dict[str, Any]]) -> Any:
-    """The app's background executor when its plugin is initialized (a scrape never initializes one)."""
-    from ..base_plugins import EXT_BACKGROUND_EXEC
-    from .plugins import get_extension
-    if not any(p['extension_point'] == EXT_BACKGROUND_EXEC and p['state'] == 'initialized' for p in plugins):
-        return None
-    try:
-        return get_extension(EXT_BACKGROUND_EXEC, v)
-    except Exception:
-        return None
 
 
 __all__ = ['METRICS_VAR', 'MULTIPROC_DIR_VAR', 'MetricsUnavailableError', 'metrics_enabled',

@@ -96,7 +96,7 @@ class DirectoryTenantProvider(BaseMultiTenantProvider):
                 f'holds the tenant settings files (<tenant>.env, .yaml, .yml, .json or .toml)')
         path = os.path.expanduser(str(os.fspath(raw)).strip())
         if not os.path.isabs(path):
-            from ..core.core import original_working_directory
+            from ..core._stateful import original_working_directory
             path = os.path.join(original_working_directory() or os.getcwd(), path)
         path = os.path.abspath(path)
         if not os.path.isdir(path):

@@ -61,7 +61,7 @@ _DEFAULT_PROVIDER_PATH = f'{__name__}.BaseMultiTenantProvider'
 
 
 def _load_provider_class(v: Variables) -> type[BaseMultiTenantProvider]:
-    from ..core.core import load_object
+    from ..core._strategy import load_object
 
     raw = v.environ(SAF_MULTITENANT_PROVIDER, default=_DEFAULT_PROVIDER_PATH)
     if raw is None or (isinstance(raw, str) and not raw.strip()):  # set but empty: the default

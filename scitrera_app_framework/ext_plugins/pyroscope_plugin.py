@@ -123,7 +123,7 @@ def get_pyroscope_tags(v: Variables) -> dict[str, str]:
     """Return the profiling tags: app parameters, ``app_name``, ``run_id`` (when ``RUN_ID`` is set) and every
     ``PYROSCOPE_TAG_<NAME>`` variable (as ``<name>``, lower-cased); values are strings, ``None`` values left out.
     """
-    from ..core.core import get_app_params
+    from ..core._app_info import get_app_params
 
     tags: dict[str, Any] = {}
     for key, value in get_app_params(v).items():

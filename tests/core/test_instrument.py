@@ -69,3 +69,31 @@ def test_plugin_init_observers_nest_around_the_initialize() -> None:
     with instrument.PLUGIN_INIT('Db', 'db'):
         events.append('initialize')
     assert events == ['a enter Db@db', 'b enter Db@db', 'initialize', 'b exit', 'a exit']
+
+
+def test_queue_depth_readers_answer_for_the_app_asked_about() -> None:
+    """The scrape's source of ``saf_executor_queue_depth``: each reader answers for the app it is asked about (None:
+    no executor ready there); one that raises (an executor shutting down) gives no figure, the others still do."""
+    app_a, app_b = object(), object()
+
+    def broken(v: Any) -> tuple[str, int]:
+        raise RuntimeError('shutting down')
+
+    instrument.set_queue_depth_reader('a', lambda v: ('thread', 3) if v is app_a else None)
+    instrument.set_queue_depth_reader('b', broken)
+    try:
+        assert ('thread', 3) in instrument.queue_depths(app_a)
+        assert ('thread', 3) not in instrument.queue_depths(app_b)
+    finally:
+        instrument.set_queue_depth_reader('a', None)
+        instrument.set_queue_depth_reader('b', None)
+    assert ('thread', 3) not in instrument.queue_depths(app_a)
+
+
+def test_the_background_executor_registers_its_reader_when_imported() -> None:
+    """core reads the executor's queue depth without importing base_plugins: the executor's module registers its
+    reader (and the backends' names are core's, re-exported by the executor's module)."""
+    from scitrera_app_framework.base_plugins import background
+
+    assert background.JOB_BACKENDS == instrument.JOB_BACKENDS == ('thread', 'dask')
+    assert 'background' in instrument._queue_readers
