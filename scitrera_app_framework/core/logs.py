@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional, TextIO, Union
 from ..api.variables import Variables
 from ..exceptions import ConfigurationError
 from ..util.secrets import bounded_repr
+from .context import get_app_context, peek_app_context
 from .defaults import get_variables
 from .log_format import (
     COLLISION_PREFIX,
@@ -283,7 +284,6 @@ def remove_framework_handler() -> None:
 
 def set_app_logger(v: Variables, logger: logging.Logger) -> None:
     """Make ``logger`` the main logger of ``v`` (what :func:`get_logger` returns)."""
-    from .context import get_app_context
     get_app_context(v).logger = logger
 
 
@@ -306,7 +306,7 @@ def get_logger(v: Optional[Variables] = None, logger: Union[logging.Logger, str,
     v = get_variables(v)
     main: Optional[logging.Logger]
     if isinstance(v, Variables):
-        ctx = v._app
+        ctx = peek_app_context(v)
         main = ctx.logger if ctx is not None else None
     else:
         held = v.get(_ORIGINAL_LOGGER_KEY, None)
