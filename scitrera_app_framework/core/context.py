@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 from ..api.variables import Variables
 from .defaults import get_variables
@@ -46,6 +46,13 @@ class AppState(str, enum.Enum):
         return self.value
 
 
+class AppFailure(NamedTuple):
+    """A failure seen during start-up or shutdown (``AppContext.failures``, shown by ``health``)."""
+
+    where: str  # what failed: 'plugin shutdown db', 'shutdown hook app.flush', ...
+    error: str  # 'TypeName: message'
+
+
 # the states by their former module-level names
 CREATED = AppState.CREATED
 STARTING = AppState.STARTING
@@ -72,7 +79,8 @@ class AppContext:
             captured it (cancelled first on SIGTERM in an asyncio app).
         async_auto: automatic async mode (``async_ready``/``async_stopping`` scheduled on the captured loop).
         debug_plugins: the registry writes its DEBUG lines (``SAF_DEBUG_PLUGINS``).
-        failures: ``(where, error text)`` of every failure seen during start-up and shutdown.
+        failures: an :class:`AppFailure` (``where``, ``error``) for every failure seen during start-up and
+            shutdown (the last 100).
         intake_stoppers: callables run in the shutdown's *intake* phase (the background executor's among them).
         health_server: the probe endpoint server, when one runs.
         tenant_id: for a tenant's ``Variables`` (multi-tenant plugin), the tenant it belongs to.
@@ -96,7 +104,7 @@ class AppContext:
         self.main_task: Optional[asyncio.Task[Any]] = None
         self.async_auto = True
         self.debug_plugins = False
-        self.failures: list[tuple[str, str]] = []
+        self.failures: list[AppFailure] = []
         self.intake_stoppers: list[Callable[[], Any]] = []
         self.health_server: Any = None
         self.lock = threading.RLock()
@@ -112,7 +120,7 @@ class AppContext:
     def record_failure(self, where: str, error: str) -> None:
         """Remember a failure (shown by ``health``); keeps the last 100."""
         with self.lock:
-            self.failures.append((where, error))
+            self.failures.append(AppFailure(where, error))
             del self.failures[:-100]
 
     def __repr__(self) -> str:
@@ -134,5 +142,5 @@ def peek_app_context(v: Variables) -> Optional[AppContext]:
     return ctx
 
 
-__all__ = ['AppContext', 'AppState', 'get_app_context', 'peek_app_context', 'CONTEXT_ATTR', 'CREATED', 'STARTING',
-           'RUNNING', 'STOPPING', 'STOPPED']
+__all__ = ['AppContext', 'AppState', 'AppFailure', 'get_app_context', 'peek_app_context', 'CONTEXT_ATTR', 'CREATED',
+           'STARTING', 'RUNNING', 'STOPPING', 'STOPPED']

@@ -18,6 +18,7 @@ from scitrera_app_framework.core.context import (
     STOPPED,
     STOPPING,
     AppContext,
+    AppFailure,
     AppState,
     get_app_context,
     peek_app_context,
@@ -147,3 +148,15 @@ def test_reset_framework_rearms_the_warning_of_get_logger_before_init(caplog: py
         get_logger()
     assert [r.getMessage() for r in caplog.records if 'before init_framework()' in r.getMessage()] != []
     reset_framework()
+
+
+def test_failures_are_named_records_and_health_shows_them() -> None:
+    v = Variables()
+    ctx = get_app_context(v)
+    for i in range(105):
+        ctx.record_failure(f'plugin shutdown p{i}', f'RuntimeError: boom {i}')
+    assert len(ctx.failures) == 100  # the last 100
+    first = ctx.failures[0]
+    assert isinstance(first, AppFailure)
+    assert (first.where, first.error) == ('plugin shutdown p5', 'RuntimeError: boom 5')
+    assert health(v)['failures'][-1] == {'where': 'plugin shutdown p104', 'error': 'RuntimeError: boom 104'}
