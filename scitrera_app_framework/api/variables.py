@@ -190,7 +190,7 @@ class Variables:
     """
 
     __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_order', '_env_top',
-                 '_conv', '_espec', '_ready', '_app', '_cli', '_decl', '_callbacks', '__weakref__', '__dict__')
+                 '_conv', '_espec', '__saf_context__', '_cli', '_decl', '_callbacks', '__weakref__', '__dict__')
 
     def __init__(self, sources: Iterable[Any] = (), env_placement: EnvPlacement = EnvPlacement.TOP,
                  local_provider: Callable[[], MutableMapping[str, Any]] = dict) -> None:
@@ -206,8 +206,8 @@ class Variables:
         self._env_top = env_placement is EnvPlacement.TOP
         self._conv: dict[str, tuple[Any, Any, Any]] = {}
         self._espec: dict[str, list[Any]] = {}  # environ() fast path, per key; dropped when defaults/types change
-        self._ready: dict[str, Any] = {}  # values of initialized single extension points (registry fast path)
-        self._app: Any = None  # the app's lifecycle state (core.context.AppContext), created on first use
+        # the app's state (core.context.AppContext), created on first use; read only through core.context
+        self.__saf_context__: Any = None
         self._cli: Any = None  # the command-line layer (above everything), when added
         self._decl: dict[str, tuple[Optional[str], bool, bool]] = {}  # declared variables: (help, secret, required)
         self._callbacks: list[Callable[[set[str]], Any]] = []  # called by reload() with the changed keys

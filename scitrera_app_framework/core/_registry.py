@@ -9,8 +9,9 @@ extension point" (single mode) and ``is_multi_extension(v)`` says "I contribute 
 (multi mode). They are independent; a plugin is skipped only when both are False. ``is_multi_extension`` is
 asked once, at registration. ``is_enabled`` is asked with the configuration of the moment every time a single
 implementation is looked for (``get_extension`` of a point not initialized yet, dependency resolution, each
-``init_all_plugins`` step); once a point is initialized its value is fixed, and kept in ``v._ready``: the fast
-path of :func:`get_extension`. Several enabled candidates: the first registered wins (a warning names them).
+``init_all_plugins`` step); once a point is initialized its value is fixed, and kept in the app context's
+``ready_points``: the fast path of :func:`get_extension`. Several enabled candidates: the first registered wins
+(a warning names them).
 
 Concurrency: one ``initialize`` attempt runs at a time per plugin. Other threads asking for the plugin wait for
 that attempt and share its outcome (its value, or its error: they do not retry on their own; a later request
@@ -270,9 +271,9 @@ class Registry:
     private. :meth:`locked` is the one way to hold the registry's lock.
     """
 
-    def __init__(self, ready: Optional[dict[str, Any]] = None, ctx: Optional[AppContext] = None) -> None:
-        self._ready: dict[str, Any] = ready if ready is not None else {}  # point -> value, initialized singles
+    def __init__(self, ctx: Optional[AppContext] = None) -> None:
         self._ctx = ctx if ctx is not None else AppContext()
+        self._ready = self._ctx.ready_points  # point -> value, initialized singles (the context's: the fast path)
         self._lock = threading.RLock()
         self._guard = _Guard(self._lock)
         self._by_name: dict[str, PluginRecord] = {}
@@ -300,7 +301,8 @@ class Registry:
 
     @property
     def ready(self) -> dict[str, Any]:
-        """``{point: value}`` of the initialized single extension points (``v._ready``, the fast path)."""
+        """``{point: value}`` of the initialized single extension points (the context's ``ready_points``, the
+        fast path)."""
         return self._ready
 
     @property
@@ -971,14 +973,13 @@ class Registry:
 
 def get_registry(v: Optional[Variables] = None) -> Registry:
     """Return the plugin registry of ``v`` (the default ``Variables`` when None), creating it if needed."""
-    v = get_variables(v)
-    ctx = v._app or get_app_context(v)
+    ctx = get_app_context(v)
     reg = ctx.registry
     if reg is None:
         with _CRIT, ctx.lock:
             reg = ctx.registry
             if reg is None:
-                reg = ctx.registry = Registry(v._ready, ctx)
+                reg = ctx.registry = Registry(ctx)
     return reg
 
 
@@ -1065,9 +1066,14 @@ def get_extension(name_or_type: Any, v: Optional[Variables] = None) -> Any:
         PluginInitError: the plugin's ``initialize`` raised (the next call retries).
         PluginShutdownError: the app's plugins were shut down.
     """
-    val = (v or _defaults.current or get_variables())._ready.get(name_or_type, _MISSING)
-    if val is not _MISSING:
-        return val
+    # the fast path: one dict lookup once the point is initialized. It reads the context link (core.context's
+    # protocol attribute CONTEXT_ATTR) inline, as a call to peek_app_context() would cost more than the lookup
+    ctx = (v or _defaults.current or get_variables()).__saf_context__
+    if ctx is not None:
+        try:
+            return ctx.ready_points[name_or_type]
+        except KeyError:  # not initialized yet (or a Plugin type): the registry resolves it
+            pass
     v = get_variables(v)
     return get_registry(v).get_extension(name_or_type, v)
 
@@ -1087,7 +1093,7 @@ def get_extensions(name_or_type: Any, v: Optional[Variables] = None, failures: O
         ConfigurationError: ``failures`` is not ``raise`` or ``skip``. Also as :func:`get_extension`.
     """
     if name_or_type.__class__ is str and failures is None:
-        app = (v or _defaults.current or get_variables())._app
+        app = (v or _defaults.current or get_variables()).__saf_context__  # (inline, as in get_extension)
         reg: Optional[Registry] = app.registry if app is not None else None
         if reg is not None:
             cached = reg.cached_extensions(name_or_type)

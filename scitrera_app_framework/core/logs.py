@@ -14,6 +14,7 @@ from .._exports import Exports
 from ..api.variables import Variables
 from ..exceptions import ConfigurationError
 from ..util.secrets import bounded_repr
+from .context import get_app_context, peek_app_context
 from .defaults import get_variables
 from .log_format import (
     DEFAULT_FORMAT,
@@ -261,13 +262,15 @@ def configure_logging(level: int, log_format: Optional[str], datefmt: Optional[s
     return handler
 
 
-_root_level_before: Optional[int] = None  # the root logger's level before the framework first configured it
+# process-wide (the root logger is): the root logger's level before the framework first configured it
+_root_level_before: Optional[int] = None
 
 
 def remove_framework_handler() -> None:
     """Remove the framework handler from the root logger, restore the root level it found and the
-    ``logging.log*`` switches and the record factory (used by ``testing.reset_framework``)."""
-    global _root_level_before
+    ``logging.log*`` switches and the record factory, and re-arm the warning of :func:`get_logger` before
+    ``init_framework`` (used by ``testing.reset_framework``: the process-wide logging state, as before init)."""
+    global _root_level_before, _warned_pre_init
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, 'saf_handler', False):
@@ -276,11 +279,11 @@ def remove_framework_handler() -> None:
         root.setLevel(_root_level_before)
         _root_level_before = None
     use_lean_records(None)
+    _warned_pre_init = False
 
 
 def set_app_logger(v: Variables, logger: logging.Logger) -> None:
     """Make ``logger`` the main logger of ``v`` (what :func:`get_logger` returns)."""
-    from .context import get_app_context
     get_app_context(v).logger = logger
 
 
@@ -303,7 +306,7 @@ def get_logger(v: Optional[Variables] = None, logger: Union[logging.Logger, str,
     v = get_variables(v)
     main: Optional[logging.Logger]
     if isinstance(v, Variables):
-        ctx = v._app
+        ctx = peek_app_context(v)
         main = ctx.logger if ctx is not None else None
     else:
         held = v.get(_ORIGINAL_LOGGER_KEY, None)
@@ -320,7 +323,7 @@ def get_logger(v: Optional[Variables] = None, logger: Union[logging.Logger, str,
 #: the logger get_logger returns before init_framework (and init_framework_embedded's fixed logger)
 PRE_INIT_LOGGER = 'SAF'
 _ORIGINAL_LOGGER_KEY = '=|main_logger|'  # where the original kept the app logger in v (stand-ins may hold one)
-_warned_pre_init = False
+_warned_pre_init = False  # process-wide: get_logger() before init_framework() warns once (reset_framework re-arms it)
 
 
 def _warn_pre_init(logger: logging.Logger) -> None:

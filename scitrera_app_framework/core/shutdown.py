@@ -29,6 +29,7 @@ shutdown is logged and ignored; a third (or a second SIGINT after a SIGINT) ends
 from __future__ import annotations
 
 import atexit
+import enum
 import logging
 import os
 import signal
@@ -36,9 +37,10 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 from . import _stdlib, critical, instrument
+from .context import AppState, get_app_context, peek_app_context
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..api.variables import Variables
@@ -52,7 +54,45 @@ EXIT_TIMEOUT = 124  # the exit overran SAF_SHUTDOWN_TIMEOUT; the watchdog ended 
 EXIT_FORCED = 125  # a third signal (or a second SIGINT) forced an immediate exit
 EXIT_SIGINT = 130  # graceful stop after SIGINT (the CLI convention, 128 + 2)
 
-_Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], str]
+
+
+class ShutdownState(str, enum.Enum):
+    """Where the shutdown phases are (:attr:`ShutdownManager.state`); a ``str``: ``ShutdownState.IDLE == 'idle'``."""
+
+    IDLE = 'idle'  # the phases have not started
+    RUNNING = 'running'  # the phases run now
+    DONE = 'done'  # the phases ran (they run once per process)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class _Hook(NamedTuple):
+    """A user hook: ``fn(*args, **kwargs)``, shown as ``name``."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    name: str
+
+
+class _EventKind(enum.Enum):
+    """What the watchdog thread is told (:meth:`ShutdownManager._notify`)."""
+
+    STOP = 'stop'  # end the watchdog thread (reset)
+    SIGNAL = 'signal'  # a first signal arrived (detail: its name): announce it, start the deadline
+    DEADLINE = 'deadline'  # the phases started without a signal: start the deadline
+    DRAIN = 'drain'  # a signal with a drain (detail: the signal's name): signal the main thread when it is over
+    IGNORED = 'ignored'  # a second signal during shutdown (detail: its name): say it is ignored
+    FORCE = 'force'  # a third signal, or a second SIGINT (detail: its name): exit at once
+
+
+class _Event(NamedTuple):
+    """One notification for the watchdog thread."""
+
+    kind: _EventKind
+    detail: str  # the signal's name, or ''
+    at: float  # time.monotonic() when it was sent
 
 
 class ShutdownRequested(SystemExit):
@@ -95,7 +135,7 @@ class ShutdownManager:
         self._hooks: list[_Hook] = []
         self._apps: list[Variables] = []
         self._lock = threading.RLock()
-        self._state = 'idle'  # idle -> running -> done
+        self._state = ShutdownState.IDLE  # IDLE -> RUNNING -> DONE
         self._prev_handlers: dict[int, Any] = {}
         self._atexit = False  # run the phases at a normal exit too
         self._exit_hooks_registered = False
@@ -116,7 +156,7 @@ class ShutdownManager:
         self._current = ''
         self._failures: list[str] = []
         # the watchdog thread and its wake-up pipe
-        self._events: deque[tuple[str, float]] = deque()
+        self._events: deque[_Event] = deque()
         self._wake_r: Optional[int] = None
         self._wake_w: Optional[int] = None
         self._watchdog: Optional[threading.Thread] = None
@@ -154,14 +194,14 @@ class ShutdownManager:
         if not callable(fn):
             raise TypeError(f'shutdown function must be callable, got {fn!r}')
         with self._lock:
-            self._hooks.append((fn, args, kwargs, _hook_name(fn)))
+            self._hooks.append(_Hook(fn, args, kwargs, _hook_name(fn)))
         return fn
 
     def unregister(self, fn: Callable[..., Any]) -> bool:
         """Forget every registration of ``fn``; True when there was one."""
         with self._lock:
             before = len(self._hooks)
-            self._hooks = [h for h in self._hooks if h[0] is not fn]
+            self._hooks = [h for h in self._hooks if h.fn is not fn]
             return len(self._hooks) != before
 
     def add_app(self, v: Variables) -> None:
@@ -173,16 +213,16 @@ class ShutdownManager:
     @property
     def hooks(self) -> list[str]:
         """Names of the registered user hooks, in the order they will run (newest first)."""
-        return [h[3] for h in reversed(self._hooks)]
+        return [h.name for h in reversed(self._hooks)]
 
     @property
     def apps(self) -> list[str]:
         """Names of the apps whose plugins shut down in the plugin phase, newest first."""
-        return [str(getattr(v._app, 'app_name', None) or '?') for v in reversed(self._apps)]
+        return [str(getattr(peek_app_context(v), 'app_name', None) or '?') for v in reversed(self._apps)]
 
     @property
-    def state(self) -> str:
-        """``idle``, ``running`` (the phases run) or ``done``."""
+    def state(self) -> ShutdownState:
+        """``idle``, ``running`` (the phases run) or ``done`` (a :class:`ShutdownState`, a ``str``)."""
         return self._state
 
     @property
@@ -199,14 +239,14 @@ class ShutdownManager:
     def run(self, reason: str = 'shutdown') -> bool:
         """Run the shutdown phases once, on the calling thread; False when they already ran or are running."""
         with self._lock:
-            if self._state != 'idle':
+            if self._state is not ShutdownState.IDLE:
                 return False
-            self._state = 'running'
+            self._state = ShutdownState.RUNNING
             hooks = list(reversed(self._hooks))
             apps = list(reversed(self._apps))
         t0 = time.monotonic()
         if self.timeout is not None and self._deadline is None:
-            self._notify('deadline')
+            self._notify(_EventKind.DEADLINE)
         if self._signum is not None:
             self._announce(_signal_name(self._signum))
         durations: list[tuple[str, float]] = []
@@ -229,7 +269,7 @@ class ShutdownManager:
             self._log_stopped(t0, durations)
             _flush_logs()
             with self._lock:
-                self._state = 'done'
+                self._state = ShutdownState.DONE
             self._phase = self._current = ''
         return True
 
@@ -255,7 +295,6 @@ class ShutdownManager:
 
     def _phase_intake(self, apps: list[Variables]) -> None:
         self._phase = 'intake'
-        from .context import get_app_context
         for v in apps:
             ctx = get_app_context(v)
             with ctx.lock:
@@ -269,7 +308,6 @@ class ShutdownManager:
     def _phase_async(self, apps: list[Variables]) -> None:
         self._phase = 'async stopping'
         from .async_mode import schedule_async_shutdown
-        from .context import get_app_context
         for v in apps:
             ctx = get_app_context(v)
             loop = ctx.loop
@@ -294,11 +332,10 @@ class ShutdownManager:
             self._isolated(f'shutdown hook {name}', fn, *args, **kwargs)
 
     def _finish_apps(self, apps: list[Variables]) -> None:
-        from .context import STOPPED, get_app_context
         health = sys.modules.get(__package__ + '.health')
         for v in apps:
             ctx = get_app_context(v)
-            ctx.state = STOPPED
+            ctx.state = AppState.STOPPED
             ctx.ready = False
             if health is not None and ctx.health_server is not None:
                 try:
@@ -389,7 +426,7 @@ class ShutdownManager:
         # but a write to the watchdog's pipe. Everything else happens on the watchdog thread or after unwinding.
         if self._drain_done and not self._delivered and signum == self._signum:
             self._delivered = True  # the watchdog's own signal: the drain is over, unwind now
-            if self._state == 'idle':  # (unless the program ended by itself meanwhile and the phases run)
+            if self._state is ShutdownState.IDLE:  # (unless the program ended by itself meanwhile and the phases run)
                 self._deliver()
             return
         self._nsignals += 1
@@ -399,34 +436,34 @@ class ShutdownManager:
             self._t_signal = time.monotonic()
             self._code = EXIT_SIGINT if signum == getattr(signal, 'SIGINT', None) else self.sigterm_code
             self._mark_all_stopping()
-            if self._state != 'idle':  # the phases run (normal exit) or ran (manual run_shutdown_hooks)
-                if self._state == 'running':
-                    self._notify('ignored', name)
+            if self._state is not ShutdownState.IDLE:  # the phases run (normal exit) or ran (run_shutdown_hooks)
+                if self._state is ShutdownState.RUNNING:
+                    self._notify(_EventKind.IGNORED, name)
                     return
                 if self._exiting:  # over, and the interpreter is exiting (joining threads): nothing to unwind
-                    self._notify('force', name)
+                    self._notify(_EventKind.FORCE, name)
                     if self._watchdog is None or not self._watchdog.is_alive():
                         os._exit(EXIT_FORCED)
                     return
-                self._notify('signal', name)
+                self._notify(_EventKind.SIGNAL, name)
                 self._delivered = True
                 self._deliver()
                 return
-            self._notify('signal', name)
+            self._notify(_EventKind.SIGNAL, name)
             if self.drain > 0 and (self._signal_owner is not None or _stdlib.running_loop() is None) \
                     and hasattr(signal, 'pthread_kill'):
-                self._notify('drain', name)  # the watchdog signals us again when the drain is over
+                self._notify(_EventKind.DRAIN, name)  # the watchdog signals us again when the drain is over
                 return
             self._delivered = True
             self._deliver()
             return
         sigint = getattr(signal, 'SIGINT', None)
-        if self._state == 'done' or self._nsignals >= 3 or (signum == sigint and self._signum == sigint):
-            self._notify('force', name)
+        if self._state is ShutdownState.DONE or self._nsignals >= 3 or (signum == sigint and self._signum == sigint):
+            self._notify(_EventKind.FORCE, name)
             if self._watchdog is None or not self._watchdog.is_alive():
                 os._exit(EXIT_FORCED)
             return
-        self._notify('ignored', name)
+        self._notify(_EventKind.IGNORED, name)
 
     def _deliver(self) -> None:
         owner = self._signal_owner
@@ -461,7 +498,6 @@ class ShutdownManager:
         import asyncio
 
         from .async_mode import async_plugins_stopping
-        from .context import get_app_context
         if self.drain > 0:
             self._phase = 'drain'
             await asyncio.sleep(self.drain)
@@ -506,7 +542,7 @@ class ShutdownManager:
     def _at_final_exit(self) -> None:
         """The last atexit function: after a signal-driven shutdown the exit status is the signal's code (or
         :data:`EXIT_HOOK_FAILED`), even if the program caught the unwinding exception and returned normally."""
-        if self._signum is None or self._state != 'done':
+        if self._signum is None or self._state is not ShutdownState.DONE:
             return
         code = EXIT_HOOK_FAILED if self._failures else (self._code or EXIT_OK)
         if code == EXIT_OK:
@@ -516,9 +552,9 @@ class ShutdownManager:
         os._exit(code)
 
     # --- the watchdog ----------------------------------------------------------------------------------
-    def _notify(self, kind: str, detail: str = '') -> None:
+    def _notify(self, kind: _EventKind, detail: str = '') -> None:
         """Tell the watchdog thread (lock-free: safe in a signal handler)."""
-        self._events.append((kind + ':' + detail, time.monotonic()))
+        self._events.append(_Event(kind, detail, time.monotonic()))
         w = self._wake_w
         if w is not None:
             try:
@@ -569,25 +605,25 @@ class ShutdownManager:
             if not self._wait(timeout):
                 return
             while self._events:
-                kind, t0 = self._events.popleft()
-                what, _, detail = kind.partition(':')
-                if what == 'stop':
+                event = self._events.popleft()
+                kind, detail = event.kind, event.detail
+                if kind is _EventKind.STOP:
                     return
-                if what == 'signal':
+                if kind is _EventKind.SIGNAL:
                     self._announce(detail)
                     if self.timeout is not None and self._deadline is None:
-                        self._deadline = t0 + self.timeout
-                elif what == 'deadline':
+                        self._deadline = event.at + self.timeout
+                elif kind is _EventKind.DEADLINE:
                     if self.timeout is not None and self._deadline is None:
-                        self._deadline = t0 + self.timeout
-                elif what == 'drain':
-                    drain_until, drain_signal = t0 + self.drain, detail
+                        self._deadline = event.at + self.timeout
+                elif kind is _EventKind.DRAIN:
+                    drain_until, drain_signal = event.at + self.drain, detail
                     _log.info('not ready; draining for %gs (SAF_SHUTDOWN_DRAIN_SECONDS) before stopping',
                               self.drain)
-                elif what == 'ignored':
+                elif kind is _EventKind.IGNORED:
                     _log.warning('received %s during shutdown; shutdown is already in progress (ignored; a third '
                                  'signal, or a second SIGINT, forces an immediate exit)', detail)
-                elif what == 'force':
+                elif kind is _EventKind.FORCE:
                     self._force(EXIT_FORCED, f'received {detail} again: forcing an immediate exit')
             now = time.monotonic()
             if drain_until is not None and now >= drain_until:
@@ -646,7 +682,7 @@ class ShutdownManager:
         with self._lock:
             self._hooks.clear()
             self._apps.clear()
-            self._state = 'idle'
+            self._state = ShutdownState.IDLE
             self.timeout = None
             self.drain = 0.0
             self.sigterm_code = EXIT_OK
@@ -670,7 +706,7 @@ class ShutdownManager:
                         pass
             self._prev_handlers.clear()
         if self._watchdog is not None and self._watchdog.is_alive():
-            self._notify('stop')
+            self._notify(_EventKind.STOP)
             self._watchdog.join(2.0)
         self._watchdog = None
         self._events.clear()
@@ -678,9 +714,9 @@ class ShutdownManager:
 
 def _mark_stopping(v: Variables) -> None:
     """Readiness off for ``v``'s app: plain attribute writes (the signal handler calls this)."""
-    ctx = v._app
-    if ctx is not None and ctx.state not in ('stopping', 'stopped'):
-        ctx.state = 'stopping'
+    ctx = peek_app_context(v)
+    if ctx is not None and not ctx.stopping:
+        ctx.state = AppState.STOPPING
 
 
 def _flush_logs() -> None:
@@ -719,7 +755,7 @@ def wait_for_shutdown(timeout: Optional[float] = None) -> bool:
     server took the signals over (:meth:`ShutdownManager.hand_signals_to`), this returns True.
     """
     deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
-    while _manager._signum is None and _manager.state == 'idle':
+    while _manager._signum is None and _manager.state is ShutdownState.IDLE:
         step = 0.1
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -772,7 +808,6 @@ def register_intake_stop(fn: Callable[[], Any], v: Optional[Variables] = None, *
     Raises:
         TypeError: ``fn`` is not callable.
     """
-    from .context import get_app_context
     if not callable(fn):
         raise TypeError(f'register_intake_stop: fn must be callable, got {fn!r}')
     ctx = get_app_context(v)
@@ -781,6 +816,6 @@ def register_intake_stop(fn: Callable[[], Any], v: Optional[Variables] = None, *
     return fn
 
 
-__all__ = ['ShutdownManager', 'ShutdownRequested', 'ShutdownInterrupt', 'get_shutdown_manager',
+__all__ = ['ShutdownManager', 'ShutdownState', 'ShutdownRequested', 'ShutdownInterrupt', 'get_shutdown_manager',
            'register_shutdown_function', 'run_shutdown_hooks', 'register_intake_stop', 'wait_for_shutdown', 'EXIT_OK',
            'EXIT_HOOK_FAILED', 'EXIT_TIMEOUT', 'EXIT_FORCED', 'EXIT_SIGINT']

@@ -194,7 +194,8 @@ def _watchfiles() -> Any:
     return watchfiles
 
 
-_watchers: list[tuple[Any, Any]] = []  # (stop event, thread) of every watching thread
+# the running file watchers (process-wide: their threads must all stop at interpreter exit, whatever app they serve)
+_watchers: list[_FileWatch] = []
 _WATCH_DEBOUNCE_MS = 200
 _MAX_LINK_HOPS = 40
 
@@ -254,6 +255,7 @@ class _FileWatch:
         self.is_dir = os.path.isdir(path)
         self.stop = threading.Event()
         self.ready = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f'saf-watch:{os.path.basename(path)}', daemon=True)
         self.missing = False
         self.failure: Optional[str] = None  # the last watch failure logged (logged once until it changes)
         self.log = logging.getLogger('saf.config')
@@ -326,11 +328,8 @@ class _FileWatch:
 
 
 def _watch(v: Variables, path: str) -> None:
-    import threading
-
     _watchfiles()
     watch = _FileWatch(v, path)
-    t = threading.Thread(target=watch.run, name=f'saf-watch:{os.path.basename(path)}', daemon=True)
     if not _watchers:
         # stop the watchers at interpreter exit, before daemon threads are abandoned inside native code (a thread
         # killed there at exit can abort the process on some Pythons)
@@ -338,8 +337,8 @@ def _watch(v: Variables, path: str) -> None:
         if not register_before_thread_join(stop_watching):
             import atexit
             atexit.register(stop_watching)
-    _watchers.append((watch.stop, t))
-    t.start()
+    _watchers.append(watch)
+    watch.thread.start()
     watch.ready.wait(10.0)  # a change made once this returns is seen
 
 
@@ -347,9 +346,9 @@ def stop_watching(timeout: float = 2.0) -> None:
     """Stop every file watcher started with ``watch=True`` and wait (up to ``timeout`` seconds each) for it to
     end; ``testing.reset_framework()`` and interpreter exit call it."""
     while _watchers:
-        stop, t = _watchers.pop()
-        stop.set()
-        t.join(timeout)
+        watch = _watchers.pop()
+        watch.stop.set()
+        watch.thread.join(timeout)
 
 
 def describe_variables(v: Optional[Variables] = None) -> list[dict[str, Any]]:

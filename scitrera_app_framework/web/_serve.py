@@ -10,7 +10,7 @@ import threading
 from typing import Any, Iterator, Optional
 
 from ..api.variables import Variables
-from ..core.context import get_app_context
+from ..core.context import AppState, get_app_context
 from ..core.defaults import get_variables
 from ..core.health import set_ready
 from ..core.logs import find_framework_handler
@@ -24,8 +24,9 @@ UVICORN_LOGGERS = ('uvicorn', 'uvicorn.error', 'uvicorn.access', 'uvicorn.asgi')
 #: its ``timeout_graceful_shutdown`` is set
 GRACE_SHARE = 0.75
 
-_current_server: Optional[Any] = None  # the uvicorn Server that serve() runs
-_after_serve: list[Variables] = []  # apps whose lifespan left the shutdown phases to serve()
+# the uvicorn Server that serve() runs (process-wide: one serve() per process, on the main thread, owning the signals);
+# the apps whose lifespan left their shutdown phases to serve() are kept on it (SAFServer.saf_deferred)
+_current_server: Optional[Any] = None
 
 
 class _DropColorMessage(logging.Filter):
@@ -151,6 +152,7 @@ def _server_class() -> type:
         """uvicorn's Server, its signal handling left to the framework; ready once it listens."""
 
         saf_v: Optional[Variables] = None
+        saf_deferred: list[Variables]  # apps whose lifespan left the shutdown phases to serve() (defer_to_serve)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -207,6 +209,7 @@ def serve(app: Any, v: Optional[Variables] = None, **uvicorn_options: Any) -> No
     config = uvicorn.Config(app, **uvicorn_options)
     server = _server_class()(config)
     server.saf_v = v
+    server.saf_deferred = []
     ctx = get_app_context(v)
     if ctx.initialized:
         set_ready(False, v)  # until the server listens
@@ -220,16 +223,17 @@ def serve(app: Any, v: Optional[Variables] = None, **uvicorn_options: Any) -> No
         _current_server = None
     # after uvicorn's last line, so that the framework's "stopped" line is the last of the shutdown
     manager.run('server stopped')
-    while _after_serve:
-        finish_app(_after_serve.pop())
+    while server.saf_deferred:
+        finish_app(server.saf_deferred.pop())
 
 
 def defer_to_serve(v: Variables) -> bool:
     """Called by the lifespan's shutdown: under :func:`serve`, leave the shutdown phases of ``v``'s app to it (they
     run once the server has stopped); False when not under serve()."""
-    if _current_server is None:
+    server = _current_server
+    if server is None:
         return False
-    _after_serve.append(v)
+    server.saf_deferred.append(v)
     return True
 
 
@@ -239,7 +243,7 @@ def finish_app(v: Variables) -> None:
     from ..core.plugins import shutdown_all_plugins
     if get_app_context(v).initialized:
         get_shutdown_manager().run('server stopped')
-    if get_app_context(v).state != 'stopped':
+    if get_app_context(v).state != AppState.STOPPED:
         try:
             shutdown_all_plugins(v)
         except Exception as e:  # the registry may be closed already

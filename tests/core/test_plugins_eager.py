@@ -196,9 +196,9 @@ def test_registry_is_kept_in_the_app_context() -> None:
     assert isinstance(reg, Registry)
     assert get_app_context(v).registry is reg
     assert get_registry(v) is reg
-    assert reg.ready is v._ready  # the get_extension fast path
+    assert reg.ready is get_app_context(v).ready_points  # the get_extension fast path
     register_plugin(make('x'), v, init=True)
-    assert v._ready['x'] == 'value:x'
+    assert get_app_context(v).ready_points['x'] == 'value:x'
 
 
 # --- SAF_DEBUG_PLUGINS --------------------------------------------------------------------------------------

@@ -334,7 +334,8 @@ def test_a_request_longer_than_the_timeout_is_cancelled_by_uvicorn_and_the_phase
     finally:
         svc.kill()
     out, err = '\n'.join(svc.lines), svc.stderr()
-    assert code == 0 and took < 4, f'exit {code} after {took:.1f}s\n{out}\n{err}'
+    # graceful, not the watchdog's exit (124 at SAF_SHUTDOWN_TIMEOUT); the time itself is no proof under load
+    assert code == 0 and 'overran SAF_SHUTDOWN_TIMEOUT' not in err, f'exit {code} after {took:.1f}s\n{out}\n{err}'
     assert 'timeout graceful shutdown exceeded' in err and 'LIFESPAN SHUTDOWN' in out and 'HOOK RAN' in out, err
     assert re.search(r'stopped \(exit 0\) in [0-9.]+ s', err), err
     assert slow_result and slow_result[0] != '200', slow_result
