@@ -324,7 +324,8 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
     speed_row('Variables.get environment key', 'variables', 'env_ns', 'floor_env_ns', 'ns/op', 2)
     speed_row('Variables.get registered default', 'variables', 'default_ns', 'floor_default_ns', 'ns/op', None)
     speed_row('environ(key, default, type_fn)', 'environ', 'environ_ns', 'floor_ns', 'ns/op', 5)
-    for label, metric in (('v.key (attribute access)', 'attr_ns'), ('Variables.get key in an extra source', 'source_ns'),
+    for label, metric in (('v.key (attribute access)', 'attr_ns'),
+                          ('Variables.get key in an extra source', 'source_ns'),
                           ('Variables.get local key, EnvPlacement.BOTTOM', 'bottom_local_ns'),
                           ('Variables.get default, EnvPlacement.BOTTOM', 'bottom_default_ns'),
                           ('environ(key, default, type_fn), EnvPlacement.BOTTOM', 'bottom_environ_ns'),
