@@ -253,6 +253,7 @@ def _check_key(v: Variables, model: Model, key: str) -> None:
         assert _outcome(lambda: v.environ(key, required=True)) == ('required', (key, places)), key
         v._decl.pop(key)
         v._espec.pop(key)
+        assert _outcome(lambda: v.environ(key)) == expected(None), key  # (a record for the changes that follow)
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
