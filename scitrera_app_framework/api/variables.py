@@ -218,7 +218,6 @@ class _EnvironSpec:
         self.env_key, self.required = env_key, required
 
 
-
 class EnvironProxy(MutableMapping[str, str]):
     """The process environment seen the way :class:`Variables` reads it: keys upper-cased.
 
