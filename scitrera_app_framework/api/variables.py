@@ -43,7 +43,6 @@ _EKEYS = _environ.KEYS
 _EVALS = _environ.VALUES
 _ekey = _environ.encoded_key
 _decode = _environ.decode
-_env_get = _environ.env_get
 
 
 # --- the layers: the one lookup rule ---------------------------------------------------------------------------
@@ -95,8 +94,10 @@ class _EnvironmentLayer(_Layer):
     __slots__ = ()
 
     def get(self, key: str) -> Any:
-        val = _env_get(key)
-        return NO_MATCH if val is None else val
+        raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))  # (util._environ.env_get, inlined: one call less)
+        if raw is None:
+            return NO_MATCH
+        return _EVALS.get(raw) or _decode(raw)
 
     def describe(self, key: str) -> str:
         return 'environment'
@@ -563,8 +564,8 @@ class Variables:
 
     def find(self, key: str) -> tuple[Any, Optional[str]]:
         """Return ``(raw value, layer name)`` for ``key`` without type conversion; ``(NO_MATCH, None)`` if absent."""
-        raw, layer = self._find(key)
-        return raw, (layer or None)
+        raw, layer = self._hit(key)
+        return (NO_MATCH, None) if layer is None else (raw, layer.describe(key) or None)
 
     def environ(self, key: str, default: Any = NOT_SET, type_fn: Optional[TypeFn] = None,
                 help: Optional[str] = None, secret: bool = False, required: bool = False) -> Any:
