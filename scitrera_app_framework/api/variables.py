@@ -106,16 +106,22 @@ class _EnvironmentLayer(_Layer):
         return [f'the environment variable {key.upper()}']
 
 
-class _LocalLayer(_Layer):
-    """The local values (``v.set``), in the store ``local_provider`` made."""
+class _StoreLayer(_Layer):
+    """A layer over a mapping the :class:`Variables` holds itself (keys matched exactly)."""
 
     __slots__ = ('store',)
 
-    def __init__(self, store: MutableMapping[str, Any]) -> None:
+    def __init__(self, store: Mapping[str, Any]) -> None:
         self.store = store
 
     def get(self, key: str) -> Any:
         return self.store.get(key, NO_MATCH)
+
+
+class _LocalLayer(_StoreLayer):
+    """The local values (``v.set``), in the store ``local_provider`` made."""
+
+    __slots__ = ()
 
     def describe(self, key: str) -> str:
         return 'local'
@@ -155,16 +161,10 @@ class _SourceLayer(_Layer):
         return keys() if callable(keys) else ()
 
 
-class _DefaultsLayer(_Layer):
+class _DefaultsLayer(_StoreLayer):
     """The registered defaults (``environ(..., default=...)``, ``set_default_value``)."""
 
-    __slots__ = ('store',)
-
-    def __init__(self, store: dict[str, Any]) -> None:
-        self.store = store
-
-    def get(self, key: str) -> Any:
-        return self.store.get(key, NO_MATCH)
+    __slots__ = ()
 
     def describe(self, key: str) -> str:
         return 'default'
