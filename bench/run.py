@@ -63,6 +63,8 @@ SPECS = [
     Spec('init', 'init', ['--n', '20'], ['--n', '3']),
     Spec('variables', 'variables', _MICRO_FULL, _MICRO_QUICK),
     Spec('environ', 'environ', _MICRO_FULL, _MICRO_QUICK),
+    # ours only: lookups off the default placement's fast path (attribute access, sources, BOTTOM, a CLI layer)
+    Spec('variables_layers', 'variables_layers', _MICRO_FULL, _MICRO_QUICK, original=False),
     # ours only: reads of 10 .. 1,000,000 distinct names (the key-name cache's bound; issue 19 item 14)
     Spec('variables_names', 'variables_names', ['--n', '200000', '--min-time', '0.05', '--repeat', '3'],
          ['--n', '200'], rounds=3, original=False),
@@ -322,6 +324,14 @@ def build_rows(raw: dict[str, Any], tenants_n: int) -> list[Row]:
     speed_row('Variables.get environment key', 'variables', 'env_ns', 'floor_env_ns', 'ns/op', 2)
     speed_row('Variables.get registered default', 'variables', 'default_ns', 'floor_default_ns', 'ns/op', None)
     speed_row('environ(key, default, type_fn)', 'environ', 'environ_ns', 'floor_ns', 'ns/op', 5)
+    for label, metric in (('v.key (attribute access)', 'attr_ns'),
+                          ('Variables.get key in an extra source', 'source_ns'),
+                          ('Variables.get local key, EnvPlacement.BOTTOM', 'bottom_local_ns'),
+                          ('Variables.get default, EnvPlacement.BOTTOM', 'bottom_default_ns'),
+                          ('environ(key, default, type_fn), EnvPlacement.BOTTOM', 'bottom_environ_ns'),
+                          ('Variables.get local key under a CLI layer', 'cli_local_ns'),
+                          ('Variables.find local key', 'find_ns')):
+        speed_row(label, 'variables_layers', metric, 'floor_ns', 'ns/op', None)
     if 'yaml_load' in raw:
         floor = _get(raw, 'yaml_load', 'ours', 'floor_ms')
         for what, metric in (('load', 'load_ms'), ('reload()', 'reload_ms')):

@@ -223,6 +223,40 @@ def wl_variables(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+@workload('variables_layers')
+def wl_variables_layers(args: argparse.Namespace) -> dict[str, Any]:
+    """The lookups off the default placement's fast path: ``v.k`` (attribute access), ``get`` of a key in an
+    extra source, ``get`` and ``environ`` with ``EnvPlacement.BOTTOM`` (the generic walk of the layers), ``get``
+    with a command-line layer on top, and ``find``; the floor is ``dict.get``."""
+    from scitrera_app_framework import EnvPlacement, Variables
+
+    os.environ.pop('K', None)
+    os.environ.pop('S', None)
+    os.environ.pop(TYPED_KEY, None)
+    top = Variables(sources=[{'s': 'y'}])
+    top.set('k', 'x')
+    bottom = Variables(env_placement=EnvPlacement.BOTTOM)
+    bottom.set('k', 'x')
+    bottom.environ(DEFAULT_KEY, default='d')
+    cli = Variables()
+    cli.add_cli_source(['--other=1'])
+    cli.set('k', 'x')
+    assert top.k == 'x' and top.get('s') == 'y' and bottom.get('k') == 'x' and cli.get('k') == 'x'
+    assert bottom.environ(TYPED_KEY, default=5, type_fn=int) == 5
+    d = {'k': 'x'}
+    ns = {'top': top, 'bottom': bottom, 'cli': cli, 'd': d, 'KEY': TYPED_KEY, 'DEFAULT_KEY': DEFAULT_KEY}
+    return {
+        'attr_ns': _ns(_timeit('top.k', '', ns, args)),
+        'source_ns': _ns(_timeit("top.get('s')", '', ns, args)),
+        'bottom_local_ns': _ns(_timeit("bottom.get('k')", '', ns, args)),
+        'bottom_default_ns': _ns(_timeit('bottom.get(DEFAULT_KEY)', '', ns, args)),
+        'bottom_environ_ns': _ns(_timeit('bottom.environ(KEY, default=5, type_fn=int)', '', ns, args)),
+        'cli_local_ns': _ns(_timeit("cli.get('k')", '', ns, args)),
+        'find_ns': _ns(_timeit("top.find('k')", '', ns, args)),
+        'floor_ns': _ns(_timeit("d.get('k')", '', ns, args)),
+    }
+
+
 NAME_COUNTS = (10, 1_000, 100_000, 1_000_000)
 
 

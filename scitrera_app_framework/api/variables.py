@@ -2,13 +2,21 @@
 
 Lookups walk the layers in order and return the first hit. With the default
 ``EnvPlacement.TOP`` the order is: process environment (key upper-cased), local values, extra sources in
-the order added, registered defaults. The environment is read live on every lookup.
+the order added, registered defaults; a command-line layer, once added, sits above all of them. The environment
+is read live on every lookup.
+
+The lookup rule is written once: ``Variables._layers``, an ordered tuple of layer objects (:class:`_Layer`: one
+for the command line, the environment, the local values, each extra source, the defaults), built by
+``Variables._build_layers`` from ``_ORDERS`` whenever the layers change. ``_find``, ``_places``, ``explain``,
+``keys`` and ``in`` walk it. ``get`` and ``environ`` inline the walk for one shape of it (environment, local,
+sources, defaults: the default placement without a command-line layer), used only when the built tuple has
+exactly that shape; ``tests/api/test_lookup_rule.py`` checks them against the walk on random layers and keys.
 """
 
 from __future__ import annotations
 
 import os as _os
-from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, NamedTuple, Optional
 
 from ..exceptions import ConfigurationError, SAFError
 from ..util import _environ
@@ -26,13 +34,6 @@ from .constants import NO_MATCH, NOT_SET, EnvPlacement, is_epp
 
 TypeFn = Callable[[Any], Any]
 
-_L_ENV, _L_LOCAL, _L_SOURCES, _L_DEFAULTS, _L_CLI = 0, 1, 2, 3, 4
-_ORDERS = {
-    EnvPlacement.TOP: (_L_ENV, _L_LOCAL, _L_SOURCES, _L_DEFAULTS),
-    EnvPlacement.BOTTOM: (_L_LOCAL, _L_SOURCES, _L_DEFAULTS, _L_ENV),
-    EnvPlacement.BOTTOM2: (_L_LOCAL, _L_SOURCES, _L_ENV, _L_DEFAULTS),
-    EnvPlacement.IGNORED: (_L_LOCAL, _L_SOURCES, _L_DEFAULTS),
-}
 # results of these types are safe to cache and hand out again
 _IMMUTABLE = frozenset((int, float, bool, str, bytes, type(None), tuple, frozenset, complex, type))
 
@@ -42,7 +43,180 @@ _EKEYS = _environ.KEYS
 _EVALS = _environ.VALUES
 _ekey = _environ.encoded_key
 _decode = _environ.decode
-_env_get = _environ.env_get
+
+
+# --- the layers: the one lookup rule ---------------------------------------------------------------------------
+class _Layer:
+    """One layer of a :class:`Variables`' lookup order."""
+
+    __slots__ = ()
+
+    def get(self, key: str) -> Any:
+        """The raw value of ``key`` in this layer, or ``NO_MATCH``."""
+        raise NotImplementedError
+
+    def describe(self, key: str) -> str:
+        """Where a value of ``key`` found here comes from (``find``'s layer name, ``explain``'s provenance)."""
+        raise NotImplementedError
+
+    def places(self, key: str) -> list[str]:
+        """The places in this layer a value of ``key`` could be set, for error messages."""
+        raise NotImplementedError
+
+    def listed_keys(self) -> Iterable[Any]:
+        """The keys this layer adds to :meth:`Variables.keys` (the environment is listed by the prefix functions
+        only; the command line's keys and the defaults are registered keys already)."""
+        return ()
+
+
+class _CliLayer(_Layer):
+    """The command line (a :class:`~scitrera_app_framework.util.config_sources.CliSource`), above every layer."""
+
+    __slots__ = ('source',)
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def get(self, key: str) -> Any:
+        return self.source.get(key, NO_MATCH)
+
+    def describe(self, key: str) -> str:
+        return str(self.source.describe(key))
+
+    def places(self, key: str) -> list[str]:
+        flag = self.source.flag(key)
+        return [f'the command line ({flag or "--" + key.lower().replace("_", "-")})']
+
+
+class _EnvironmentLayer(_Layer):
+    """The process environment, read live, the key upper-cased."""
+
+    __slots__ = ()
+
+    def get(self, key: str) -> Any:
+        raw = _ENV_GET(_EKEYS.get(key) or _ekey(key))  # (util._environ.env_get, inlined: one call less)
+        if raw is None:
+            return NO_MATCH
+        return _EVALS.get(raw) or _decode(raw)
+
+    def describe(self, key: str) -> str:
+        return 'environment'
+
+    def places(self, key: str) -> list[str]:
+        return [f'the environment variable {key.upper()}']
+
+
+class _StoreLayer(_Layer):
+    """A layer over a mapping the :class:`Variables` holds itself (keys matched exactly)."""
+
+    __slots__ = ('store',)
+
+    def __init__(self, store: Mapping[str, Any]) -> None:
+        self.store = store
+
+    def get(self, key: str) -> Any:
+        return self.store.get(key, NO_MATCH)
+
+
+class _LocalLayer(_StoreLayer):
+    """The local values (``v.set``), in the store ``local_provider`` made."""
+
+    __slots__ = ()
+
+    def describe(self, key: str) -> str:
+        return 'local'
+
+    def places(self, key: str) -> list[str]:
+        return [f'a local value (v.set({key!r}, ...))']
+
+    def listed_keys(self) -> Iterable[Any]:
+        return self.store.keys()
+
+
+class _SourceLayer(_Layer):
+    """One extra source (``add_source``): anything with ``get(key, default)``; ``describe(key)``, ``path`` and
+    ``keys()`` are used when it has them."""
+
+    __slots__ = ('source', 'index')
+
+    def __init__(self, source: Any, index: int) -> None:
+        self.source, self.index = source, index
+
+    def _name(self) -> str:
+        return f'source[{self.index}] ({type(self.source).__name__})'
+
+    def get(self, key: str) -> Any:
+        return self.source.get(key, NO_MATCH)
+
+    def describe(self, key: str) -> str:
+        describe = getattr(self.source, 'describe', None)
+        return describe(key) if callable(describe) else self._name()
+
+    def places(self, key: str) -> list[str]:
+        path = getattr(self.source, 'path', None)
+        return [path and f'{type(self.source).__name__} {path}' or self._name()]
+
+    def listed_keys(self) -> Iterable[Any]:
+        keys = getattr(self.source, 'keys', None)
+        return keys() if callable(keys) else ()
+
+
+class _DefaultsLayer(_StoreLayer):
+    """The registered defaults (``environ(..., default=...)``, ``set_default_value``)."""
+
+    __slots__ = ()
+
+    def describe(self, key: str) -> str:
+        return 'default'
+
+    def places(self, key: str) -> list[str]:
+        return ['a default (environ(..., default=...))']
+
+
+_ENVIRONMENT = _EnvironmentLayer()
+
+#: the order of the layers per placement (``_SourceLayer``: every extra source, in the order added); the
+#: command-line layer, when added, goes above all of them
+_ORDERS: dict[EnvPlacement, tuple[type[_Layer], ...]] = {
+    EnvPlacement.TOP: (_EnvironmentLayer, _LocalLayer, _SourceLayer, _DefaultsLayer),
+    EnvPlacement.BOTTOM: (_LocalLayer, _SourceLayer, _DefaultsLayer, _EnvironmentLayer),
+    EnvPlacement.BOTTOM2: (_LocalLayer, _SourceLayer, _EnvironmentLayer, _DefaultsLayer),
+    EnvPlacement.IGNORED: (_LocalLayer, _SourceLayer, _DefaultsLayer),
+}
+
+
+def _fast_path_fits(layers: tuple[_Layer, ...]) -> bool:
+    """True when ``layers`` has the one shape the inlined lookups of ``get``/``environ`` encode: environment,
+    local values, the extra sources, defaults (and nothing else)."""
+    kinds = [type(layer) for layer in layers]
+    n = len(kinds) - 3
+    return n >= 0 and kinds == [_EnvironmentLayer, _LocalLayer] + [_SourceLayer] * n + [_DefaultsLayer]
+
+
+class Declaration(NamedTuple):
+    """A declared variable (:meth:`Variables.environ` with ``help``, ``secret`` or ``required``)."""
+
+    help: Optional[str]
+    secret: bool
+    required: bool
+
+
+_NOT_DECLARED = Declaration(None, False, False)
+
+
+class _EnvironSpec:
+    """What :meth:`Variables.environ` keeps per key (its fast path): the ``default`` and ``type_fn`` arguments
+    it was called with, the effective type function and registered default, the last raw value and its
+    conversion, the encoded environment key, and ``required``."""
+
+    __slots__ = ('default_arg', 'type_fn_arg', 'type_fn', 'default', 'last_raw', 'last_value', 'env_key', 'required')
+
+    def __init__(self, default_arg: Any, type_fn_arg: Optional[TypeFn], type_fn: Optional[TypeFn], default: Any,
+                 env_key: Any, required: bool) -> None:
+        self.default_arg, self.type_fn_arg, self.type_fn, self.default = default_arg, type_fn_arg, type_fn, default
+        self.last_raw: Any = NO_MATCH
+        self.last_value: Any = None
+        self.env_key, self.required = env_key, required
 
 
 class EnvironProxy(MutableMapping[str, str]):
@@ -189,8 +363,9 @@ class Variables:
         local_provider: factory for the local value store (default ``dict``).
     """
 
-    __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_order', '_env_top',
-                 '_conv', '_espec', '__saf_context__', '_cli', '_decl', '_callbacks', '__weakref__', '__dict__')
+    __slots__ = ('_local', '_sources', '_defaults', '_type_fns', '_known', '_placement', '_layers', '_source_layers',
+                 '_env_top', '_conv', '_espec', '__saf_context__', '_cli', '_decl', '_callbacks', '__weakref__',
+                 '__dict__')
 
     def __init__(self, sources: Iterable[Any] = (), env_placement: EnvPlacement = EnvPlacement.TOP,
                  local_provider: Callable[[], MutableMapping[str, Any]] = dict) -> None:
@@ -202,17 +377,31 @@ class Variables:
         self._type_fns: dict[str, TypeFn] = {}
         self._known: dict[str, None] = {}
         self._placement = env_placement
-        self._order = _ORDERS[env_placement]
-        self._env_top = env_placement is EnvPlacement.TOP
         self._conv: dict[str, tuple[Any, Any, Any]] = {}
-        self._espec: dict[str, list[Any]] = {}  # environ() fast path, per key; dropped when defaults/types change
+        self._espec: dict[str, _EnvironSpec] = {}  # environ() fast path, per key; dropped when defaults/types change
         # the app's state (core.context.AppContext), created on first use; read only through core.context
         self.__saf_context__: Any = None
-        self._cli: Any = None  # the command-line layer (above everything), when added
-        self._decl: dict[str, tuple[Optional[str], bool, bool]] = {}  # declared variables: (help, secret, required)
+        self._cli: Any = None  # the command-line source (a layer above everything), when added
+        self._decl: dict[str, Declaration] = {}  # declared variables
         self._callbacks: list[Callable[[set[str]], Any]] = []  # called by reload() with the changed keys
+        self._build_layers()
         for s in sources:
             self.add_source(s)
+
+    def _build_layers(self) -> None:
+        """Build the lookup order (``_layers``), the one rule every lookup follows, from ``_ORDERS``, the
+        placement, the sources and the command-line source; called whenever one of them changes."""
+        self._env_top = False  # (a reader meanwhile takes the generic walk: correct with either tuple)
+        sources = tuple(_SourceLayer(src, i) for i, src in enumerate(self._sources))
+        made: dict[type[_Layer], tuple[_Layer, ...]] = {
+            _EnvironmentLayer: (_ENVIRONMENT,), _LocalLayer: (_LocalLayer(self._local),), _SourceLayer: sources,
+            _DefaultsLayer: (_DefaultsLayer(self._defaults),)}
+        layers: tuple[_Layer, ...] = () if self._cli is None else (_CliLayer(self._cli),)
+        for kind in _ORDERS[self._placement]:
+            layers += made[kind]
+        self._source_layers = sources
+        self._layers = layers
+        self._env_top = _fast_path_fits(layers)
 
     # --- layers ------------------------------------------------------------------------------------------
     @property
@@ -229,6 +418,7 @@ class Variables:
         if not callable(getattr(source, 'get', None)):
             raise TypeError(f'a Variables source needs a get(key, default) method; got {type(source).__name__}')
         self._sources.append(source)
+        self._build_layers()
         self._conv.clear()
         return self
 
@@ -251,16 +441,9 @@ class Variables:
 
         new = CliSource(args, flags)
         if self._cli is not None:
-            upper_new = {k.upper() for k in new.keys()}
-            merged = {k: val for k, val in self._cli.items() if k.upper() not in upper_new}
-            merged.update(new.items())
-            flags = {**self._cli._flags, **new._flags}
-            new = CliSource(None)
-            new._set(merged)
-            new._flags = flags
+            new = self._cli.merged(new)
         self._cli = new
-        self._order = (_L_CLI,) + _ORDERS[self._placement]
-        self._env_top = False  # the generic lookup (the inlined fast path knows no CLI layer)
+        self._build_layers()
         self._conv.clear()
         self._espec.clear()
         for k in new.keys():
@@ -290,7 +473,7 @@ class Variables:
             add_secret_values(self._find(k)[0] for k in changed if is_secret_key(k))  # (a rotated secret's new value)
             self._conv.clear()
             for spec in self._espec.values():
-                spec[4] = NO_MATCH
+                spec.last_raw = NO_MATCH
             for cb in list(self._callbacks):
                 try:
                     cb(changed)
@@ -305,30 +488,18 @@ class Variables:
         self._callbacks.append(callback)
         return callback
 
+    def _hit(self, key: str) -> tuple[Any, Optional[_Layer]]:
+        """The lookup rule: ``(raw value, layer)`` from the first layer that has ``key``, or ``(NO_MATCH, None)``."""
+        for layer in self._layers:
+            val = layer.get(key)
+            if val is not NO_MATCH:
+                return val, layer
+        return NO_MATCH, None
+
     def _find(self, key: str) -> tuple[Any, str]:
         """Return ``(raw value, layer name)`` or ``(NO_MATCH, '')``."""
-        for layer in self._order:
-            if layer == _L_CLI:
-                val = self._cli.get(key, NO_MATCH)
-                if val is not NO_MATCH:
-                    return val, self._cli.describe(key)
-            elif layer == _L_ENV:
-                val = _env_get(key)
-                if val is not None:
-                    return val, 'environment'
-            elif layer == _L_LOCAL:
-                val = self._local.get(key, NO_MATCH)
-                if val is not NO_MATCH:
-                    return val, 'local'
-            elif layer == _L_SOURCES:
-                val, where = self._find_in_sources(key)
-                if val is not NO_MATCH:
-                    return val, where
-            else:
-                val = self._defaults.get(key, NO_MATCH)
-                if val is not NO_MATCH:
-                    return val, 'default'
-        return NO_MATCH, ''
+        val, layer = self._hit(key)
+        return (NO_MATCH, '') if layer is None else (val, layer.describe(key))
 
     def _convert(self, key: str, fn: TypeFn, raw: Any) -> Any:
         if raw is None:
@@ -369,16 +540,18 @@ class Variables:
             if raw is None:
                 val = self._local.get(key, NO_MATCH)
                 if val is NO_MATCH:
-                    if self._sources:
-                        val = self._find_in_sources(key)[0]
-                    if val is NO_MATCH:
+                    for layer in self._source_layers:
+                        val = layer.get(key)
+                        if val is not NO_MATCH:
+                            break
+                    else:
                         val = self._defaults.get(key, NO_MATCH)
                         if val is NO_MATCH:
                             return default
             else:
                 val = _EVALS.get(raw) or _decode(raw)
         else:
-            val = self._find(key)[0]
+            val = self._hit(key)[0]
             if val is NO_MATCH:
                 return default
         fn = self._type_fns.get(key)
@@ -389,18 +562,10 @@ class Variables:
             return cached[2]
         return self._convert(key, fn, val)
 
-    def _find_in_sources(self, key: str) -> tuple[Any, str]:
-        for i, src in enumerate(self._sources):
-            val = src.get(key, NO_MATCH)
-            if val is not NO_MATCH:
-                describe = getattr(src, 'describe', None)
-                return val, describe(key) if callable(describe) else f'source[{i}] ({type(src).__name__})'
-        return NO_MATCH, ''
-
     def find(self, key: str) -> tuple[Any, Optional[str]]:
         """Return ``(raw value, layer name)`` for ``key`` without type conversion; ``(NO_MATCH, None)`` if absent."""
-        raw, layer = self._find(key)
-        return raw, (layer or None)
+        raw, layer = self._hit(key)
+        return (NO_MATCH, None) if layer is None else (raw, layer.describe(key) or None)
 
     def environ(self, key: str, default: Any = NOT_SET, type_fn: Optional[TypeFn] = None,
                 help: Optional[str] = None, secret: bool = False, required: bool = False) -> Any:
@@ -415,31 +580,32 @@ class Variables:
             RequiredVariableError: ``required`` and no layer has a value (names the variable and every place it
                 could have come from).
         """
-        # spec: [default arg, type_fn arg, effective type fn, registered default, last raw, last converted,
-        #        encoded environment key, required]
         spec = self._espec.get(key)
-        if spec is None or spec[0] is not default or spec[1] is not type_fn:
+        if spec is None or spec.default_arg is not default or spec.type_fn_arg is not type_fn:
             spec = self._environ_register(key, default, type_fn, help, secret, required)
         # the lookup of get(), inlined for the default placement (this call sits on hot paths)
         if self._env_top:
-            raw = _ENV_GET(spec[6])
+            raw = _ENV_GET(spec.env_key)
             if raw is None:
                 val = self._local.get(key, NO_MATCH)
                 if val is NO_MATCH:
-                    val = self._find_in_sources(key)[0] if self._sources else NO_MATCH
-                    if val is NO_MATCH:
-                        val = spec[3]
+                    for layer in self._source_layers:
+                        val = layer.get(key)
+                        if val is not NO_MATCH:
+                            break
+                    else:
+                        val = spec.default
             else:
                 val = _EVALS.get(raw) or _decode(raw)
         else:
-            val = self._find(key)[0]
+            val = self._hit(key)[0]
             if val is NO_MATCH:
                 val = None
-        if val is None and spec[7]:
+        if val is None and spec.required:
             raise RequiredVariableError(key, self._places(key))
-        if val is spec[4]:  # same raw value as last time: its conversion is cached
-            return spec[5]
-        fn = spec[2]
+        if val is spec.last_raw:  # same raw value as last time: its conversion is cached
+            return spec.last_value
+        fn = spec.type_fn
         if fn is None or val is None:
             return val
         try:
@@ -447,12 +613,12 @@ class Variables:
         except Exception:
             return self._convert(key, fn, val)  # raises the VariableTypeError naming key, layer and value
         if type(result) in _IMMUTABLE and type(val) in _IMMUTABLE:
-            spec[4] = val
-            spec[5] = result
+            spec.last_raw = val
+            spec.last_value = result
         return result
 
     def _environ_register(self, key: str, default: Any, type_fn: Optional[TypeFn], help: Optional[str] = None,
-                          secret: bool = False, required: bool = False) -> list[Any]:
+                          secret: bool = False, required: bool = False) -> _EnvironSpec:
         # attributes read once into locals: attribute access costs more on this class (it has __getattr__)
         defaults, type_fns = self._defaults, self._type_fns
         if default is not NOT_SET:
@@ -470,39 +636,23 @@ class Variables:
         old = decl.get(key) if decl else None
         if help is not None or secret or required or old is not None:
             if old is not None:
-                help = help if help is not None else old[0]
-                secret = secret or old[1]
-                required = required or old[2]
-            decl[key] = (help, secret, required)
+                help = help if help is not None else old.help
+                secret = secret or old.secret
+                required = required or old.required
+            decl[key] = Declaration(help, secret, required)
             if secret:
                 mark_secret_key(key)
                 add_secret_value(self._find(key)[0])
         ek = _EKEYS.get(key)
         if ek is None:
             ek = _ekey(key)
-        spec = [default, type_fn, fn, default if default is not NOT_SET else default_now, NO_MATCH, None, ek,
-                required]
+        spec = _EnvironSpec(default, type_fn, fn, default if default is not NOT_SET else default_now, ek, required)
         self._espec[key] = spec
         return spec
 
     def _places(self, key: str) -> list[str]:
         """Every place a value of ``key`` could come from, in lookup order (for error messages)."""
-        out = []
-        for layer in self._order:
-            if layer == _L_CLI:
-                flag = self._cli.flag(key) if self._cli is not None else None
-                out.append(f'the command line ({flag or "--" + key.lower().replace("_", "-")})')
-            elif layer == _L_ENV:
-                out.append(f'the environment variable {key.upper()}')
-            elif layer == _L_LOCAL:
-                out.append(f'a local value (v.set({key!r}, ...))')
-            elif layer == _L_SOURCES:
-                for i, src in enumerate(self._sources):
-                    out.append(getattr(src, 'path', None) and f'{type(src).__name__} {src.path}'
-                               or f'source[{i}] ({type(src).__name__})')
-            else:
-                out.append('a default (environ(..., default=...))')
-        return out
+        return [place for layer in self._layers for place in layer.places(key)]
 
     # --- provenance --------------------------------------------------------------------------------------
     def explain(self, key: str) -> dict[str, Any]:
@@ -513,7 +663,7 @@ class Variables:
         ``required`` and ``help``. Never raises for a bad value: ``error`` says what is wrong instead.
         """
         raw, where = self._find(key)
-        help_, secret_flag, required = self._decl.get(key, (None, False, False))
+        help_, secret_flag, required = self._decl.get(key, _NOT_DECLARED)
         layer, origin = _layer_of(where, key)
         secret = secret_flag or is_secret_key(key) or layer == 'secrets'  # a secrets source's value, whenever read
         fn = self._type_fns.get(key)
@@ -543,16 +693,22 @@ class Variables:
 
         Raises:
             SettingsError: missing required fields and bad values, all in one error.
+            TypeError: ``cls`` is not a class with a ``load(v)`` classmethod (not a Settings subclass).
         """
-        from ..settings import bind_settings
-        return bind_settings(cls, self)
+        load = getattr(cls, 'load', None) if isinstance(cls, type) else None
+        if not callable(load):
+            what = f'class {cls.__qualname__}' if isinstance(cls, type) else f'{type(cls).__name__} {cls!r:.80}'
+            raise TypeError(f'Variables.bind: {what} has no load(v) classmethod; pass a Settings subclass '
+                            f'(scitrera_app_framework.settings.Settings)')
+        return load(self)
 
     def registered_keys(self) -> set[str]:
         """The keys with a registered default or type function (``environ``, ``set_default_value``, ...)."""
         return set(self._defaults) | set(self._type_fns)
 
-    def declared(self) -> dict[str, tuple[Optional[str], bool, bool]]:
-        """The declared variables: ``{key: (help, secret, required)}`` (see :meth:`environ`)."""
+    def declared(self) -> dict[str, Declaration]:
+        """The declared variables: ``{key: (help, secret, required)}`` (:class:`Declaration` tuples; see
+        :meth:`environ`)."""
         return dict(self._decl)
 
     def __getitem__(self, key: str) -> Any:
@@ -568,11 +724,9 @@ class Variables:
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        if key in self._local or key in self._defaults or key in self._known:
+        if key in self._known:  # (registered keys: type functions, defaults, the command line's, set locally)
             return True
-        if self._placement is not EnvPlacement.IGNORED and _env_get(key) is not None:
-            return True
-        return any(src.get(key, NO_MATCH) is not NO_MATCH for src in self._sources)
+        return any(layer.get(key) is not NO_MATCH for layer in self._layers)
 
     # --- writing -----------------------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> Any:
@@ -644,13 +798,9 @@ class Variables:
     def keys(self) -> list[str]:
         """Every key seen: set locally, registered via ``environ``/defaults, or present in a source with keys()."""
         out: dict[str, None] = dict(self._known)
-        for k in self._local.keys():
-            out.setdefault(k, None)
-        for src in self._sources:
-            ks = getattr(src, 'keys', None)
-            if callable(ks):
-                for k in ks():
-                    out.setdefault(k, None)
+        for layer in self._layers:
+            for k in layer.listed_keys():
+                out.setdefault(k, None)
         return list(out)
 
     def __iter__(self) -> Iterator[str]:
@@ -661,7 +811,7 @@ class Variables:
         return {k: self.get(k) for k in self.keys() if not (exclude_epp and is_epp(k))}
 
     def _env_names(self) -> list[str]:
-        return [] if self._placement is EnvPlacement.IGNORED else list(_os.environ.keys())
+        return list(_os.environ.keys()) if _ENVIRONMENT in self._layers else []
 
     @staticmethod
     def _prefix_key(name: str, full: str, drop_prefix: bool, key_lower: bool) -> str:
@@ -715,7 +865,7 @@ class Variables:
         full name (so :meth:`export_all_variables` holds ``MYAPP_DB_HOST``). Return
         :meth:`get_by_prefix` of the same prefix, as the original did: the merged view, values already set on
         ``v`` (or defaults) included, with the names shortened (``{'host': ...}``)."""
-        env = [] if self._placement is EnvPlacement.IGNORED else list(_os.environ.items())
+        env = list(_os.environ.items()) if _ENVIRONMENT in self._layers else []
         self._import_by_prefix(env, prefix, sep, drop_prefix, prefix_lower, key_lower)
         return self.get_by_prefix(prefix, sep=sep, drop_prefix=drop_prefix, prefix_lower=prefix_lower,
                                   key_lower=key_lower)
@@ -749,4 +899,5 @@ class Variables:
                 f'sources={len(self._sources)} defaults={len(self._defaults)}>')
 
 
-__all__ = ['Variables', 'VariableTypeError', 'TypeFunctionError', 'RequiredVariableError', 'EnvironProxy', 'TypeFn']
+__all__ = ['Variables', 'VariableTypeError', 'TypeFunctionError', 'RequiredVariableError', 'EnvironProxy', 'TypeFn',
+           'Declaration']

@@ -387,6 +387,17 @@ class CliSource(KeySource):
         """The option that sets ``key`` (``--repeat``), when known."""
         return self._flags.get(key.upper())
 
+    def merged(self, newer: CliSource) -> CliSource:
+        """A new source with this one's values and ``newer``'s on top: a key both set (matched upper-cased, like
+        every lookup here) takes ``newer``'s value; flags merge the same way."""
+        taken = {k.upper() for k in newer.keys()}
+        out = CliSource(None)
+        data = {k: val for k, val in self._data.items() if k.upper() not in taken}
+        data.update(newer._data)
+        out._set(data)
+        out._flags = {**self._flags, **newer._flags}
+        return out
+
     def _parse(self, args: Any) -> dict[str, Any]:
         if args is None:
             return {}

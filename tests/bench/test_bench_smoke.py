@@ -25,6 +25,8 @@ EXPECTED_METRICS = {
     'variables_names': {'ns_10', 'ns_1000', 'ratio_1000'},
     'yaml_load': {'keys', 'load_ms', 'reload_ms', 'floor_ms', 'load_ratio'},
     'environ': {'environ_ns', 'floor_ns'},
+    'variables_layers': {'attr_ns', 'source_ns', 'bottom_local_ns', 'bottom_default_ns', 'bottom_environ_ns',
+                         'cli_local_ns', 'find_ns', 'floor_ns'},
     'get_extension': {'get_extension_ns', 'floor_ns'},
     'get_extensions': {'get_extensions_ns', 'floor_ns', 'variant'},
     'log_json': {'records_per_s', 'floor_records_per_s', 'records', 'fields'},
