@@ -591,6 +591,8 @@ def _warn_unknown(plan: _Plan, v: Variables, items: list[_UnknownKey]) -> None:
     ctx = get_app_context(v)
     with ctx.lock:
         done = ctx.settings_warned
+        if done is None:
+            done = ctx.settings_warned = set()
         new = [it for it in items if it.key not in done]
         done.update(it.key for it in new)
     if not new:

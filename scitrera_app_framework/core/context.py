@@ -111,7 +111,9 @@ class AppContext:
         self.app_name: Optional[str] = None
         self.shutdown_hooked = False
         self.tenant_id: Optional[str] = None
-        self.settings_warned: set[str] = set()  # typed settings: unknown variables already warned about (under lock)
+        # typed settings: unknown variables already warned about (under lock); made on the first warning, so a
+        # context costs no empty set (one per tenant Variables)
+        self.settings_warned: Optional[set[str]] = None
 
     @property
     def stopping(self) -> bool:
