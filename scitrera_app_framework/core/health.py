@@ -138,7 +138,13 @@ def _route(v: Variables, path: str) -> tuple[int, dict[str, Any]]:
     if path == '/healthz':
         report = health(v)
         return (200 if report['status'] == 'ok' else 503), report
-    return 404, {'error': 'not found', 'path': path[:200], 'routes': list(ROUTES)}
+    return 404, {'error': 'not found', 'path': path[:200], 'routes': list(_served_routes())}
+
+
+def _served_routes() -> tuple[str, ...]:
+    """The probe server's routes: :data:`ROUTES`, and ``/metrics`` while metrics are on (``SAF_METRICS_ENABLED``)."""
+    from .metrics import metrics_enabled  # at call time: the metrics module is imported only when asked
+    return (*ROUTES, '/metrics') if metrics_enabled() else ROUTES
 
 
 # --- the probe server (its classes: ._probe_server) ------------------------------------------------------
@@ -224,8 +230,8 @@ def start_health_server_from_env(v: Optional[Variables], logger: Optional[loggin
 
     Does nothing (returns None) when ``SAF_HEALTH_PORT`` is unset or empty. Binds ``SAF_HEALTH_HOST`` (default
     ``127.0.0.1``) and logs one INFO line ``health endpoint listening on http://HOST:PORT (/livez /readyz
-    /healthz)`` to ``logger`` (default ``saf.health``). Idempotent: when the server already runs, returns its
-    address without logging again.
+    /healthz)`` (and ``/metrics`` while metrics are on) to ``logger`` (default ``saf.health``). Idempotent: when
+    the server already runs, returns its address without logging again.
 
     Raises:
         ValueError: ``SAF_HEALTH_PORT`` is not an integer from 0 to 65535.
@@ -240,7 +246,8 @@ def start_health_server_from_env(v: Optional[Variables], logger: Optional[loggin
     if started:
         host, bound = address
         shown = f'[{host}]' if ':' in host else host
-        (logger or _log).info('health endpoint listening on http://%s:%d (%s)', shown, bound, ' '.join(ROUTES))
+        (logger or _log).info('health endpoint listening on http://%s:%d (%s)', shown, bound,
+                              ' '.join(_served_routes()))
     return address
 
 
