@@ -240,7 +240,7 @@ def _check_drain_and_exit(svc: Service, ask: Any, why_extra: str = '') -> None:
 
 def test_serve_on_a_unix_socket(tmp_path: Path) -> None:
     """serve(uds=...): ready and the probes answer on the socket, the listening line names the socket, the drain and
-    the phases as on TCP."""
+    the phases as on TCP; the socket file is gone after the exit."""
     sock_path = str(tmp_path / 'svc.sock')
     port = free_port()  # not listened on: only the harness's bookkeeping
     svc = start(py(SVC), tmp_path, port, WEB_BIND='uds', WEB_UDS=sock_path)
@@ -258,6 +258,8 @@ def test_serve_on_a_unix_socket(tmp_path: Path) -> None:
             assert _uds_get(sock_path, path)[0] == 200, path
         assert re.search(rf'running on unix socket {re.escape(sock_path)}', svc.stderr()), svc.stderr()
         _check_drain_and_exit(svc, lambda p: _uds_get(sock_path, p))
+        # as uvicorn.run does: the socket file is removed at exit (a stale one would look like a live service)
+        assert not os.path.exists(sock_path), os.listdir(tmp_path)
     finally:
         svc.kill()
 
