@@ -305,3 +305,111 @@ def test_serve_refuses_fd_and_uds_together_with_a_clear_error(tmp_path: Path) ->
     env['PYTHONPATH'] = str(ROOT)
     r = sp.run(py('-c', code), capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
     assert r.stdout.startswith('ERR') and 'fd=3' in r.stdout and 'uds=' in r.stdout, (r.stdout, r.stderr)
+
+
+WSGI_SVC = 'svc_wsgi_hostile:app'
+
+
+FORK_FIX = ('threads and pipes do not survive fork: the fixes are in core/shutdown.py (the watchdog\'s wake-up pipe, '
+            'shared with the gunicorn master after --preload) and base_plugins/background.py (the thread pool of '
+            'the master), outside branch hostweb; see its report')
+
+
+def _preload(tmp_path: Path, **env: str) -> tuple[Service, int]:
+    port = free_port()
+    svc = start(py(*GUNICORN, '-b', f'127.0.0.1:{port}', '-w', '2', '--preload', '--graceful-timeout', '8',
+                   WSGI_SVC), tmp_path, port, WEB_INIT='import', SAF_APP_NAME='websvc', SAF_SHUTDOWN_TIMEOUT='5',
+                **env)
+    svc.wait_ready()
+    return svc, port
+
+
+@pytest.mark.needs_gunicorn
+@pytest.mark.xfail(strict=True, reason=FORK_FIX)
+def test_gunicorn_preload_workers_run_background_jobs(tmp_path: Path) -> None:
+    """``gunicorn --preload`` with a warm-up job at import: the master's pool has a worker thread (idle) when it
+    forks; in each worker the pool thinks that thread exists and never starts one, so no job ever runs there."""
+    svc, port = _preload(tmp_path, WEB_WARMUP='true')
+    try:
+        for _ in range(4):
+            status, body, _ = get(port, '/job', timeout=30)
+            assert status == 200, (body, svc.lines, svc.stderr())
+            assert body.decode().split(' for ')[0] != f'job ran in {svc.proc.pid}', body
+    finally:
+        svc.kill()
+
+
+@pytest.mark.needs_gunicorn
+@pytest.mark.xfail(strict=True, reason=FORK_FIX)
+def test_gunicorn_preload_workers_have_their_own_shutdown_wake_up_pipe(tmp_path: Path) -> None:
+    """The cause of the next test's hang, seen deterministically: after ``--preload`` the worker's shutdown watchdog
+    must not wait on the pipe it inherited from the master (the master's watchdog, or a sibling's, reads the
+    wake-ups meant for it)."""
+    svc, port = _preload(tmp_path)
+    try:
+        master_pipe = svc.wait_line(r'MASTER PIPE \d+', 30).split()[-1]
+        worker_pipe = get(port, '/wakepipe')[1].decode()
+    finally:
+        svc.kill()
+    assert worker_pipe != master_pipe, (worker_pipe, master_pipe)
+
+
+@pytest.mark.needs_gunicorn
+# not strict: the wake-ups land on the right watchdog by chance in some runs (the previous test shows the cause
+# deterministically); drop the mark with the fix
+@pytest.mark.xfail(strict=False, reason=FORK_FIX)
+def test_gunicorn_preload_workers_drain_and_stop_at_sigterm(tmp_path: Path) -> None:
+    """``gunicorn --preload`` (init_framework at import, in the master): at SIGTERM every worker goes not ready,
+    drains, stops and runs its phases once, promptly (not killed at graceful_timeout): each worker's shutdown
+    watchdog must wake on its own signals, not share its wake-up pipe with the master and the other workers."""
+    svc, port = _preload(tmp_path)
+    try:
+        master = svc.proc.pid
+        deadline = time.monotonic() + 30
+        os.kill(master, signal.SIGTERM)
+        seen = []
+        while svc.proc.poll() is None and time.monotonic() < deadline:
+            seen.append(outcome(port, '/readyz'))
+            if seen[-1] == '503':
+                break
+            time.sleep(0.05)
+        code = svc.proc.wait(60)
+    finally:
+        svc.kill()
+    out, err = '\n'.join(svc.lines), svc.stderr()
+    why = f'\nreadyz: {seen}\nstdout:\n{out}\nstderr:\n{err}'
+    workers = set(re.findall(r'Booting worker with pid: (\d+)', err))
+    assert code == 0 and '503' in seen and 'SIGKILL' not in err, why
+    assert len(workers) == 2 and all(out.count(f'HOOK RAN pid={w}') == 1 for w in workers), why
+    assert '--- Logging error ---' not in err and 'Traceback' not in err, why
+
+
+@pytest.mark.needs_gunicorn
+def test_gunicorn_max_requests_recycles_workers_cleanly(tmp_path: Path) -> None:
+    """``--max-requests 5`` (sync worker): every recycled worker initialized once and ran the phases once, the log
+    says why it exited, and clients see only 200s across the recycles."""
+    port = free_port()
+    svc = start(py(*GUNICORN, '-b', f'127.0.0.1:{port}', '-w', '1', '--max-requests', '5',
+                   '--max-requests-jitter', '0', WSGI_SVC), tmp_path, port, WEB_INIT='none', SAF_APP_NAME='websvc',
+                SAF_GUNICORN_INIT='svc_wsgi_hostile:setup')
+    try:
+        svc.wait_ready()
+        statuses = []
+        for i in range(24):
+            statuses.append(outcome(port, '/job' if i % 2 else '/pid'))
+        deadline = time.monotonic() + 60
+        while len(re.findall(r'HOOK RAN pid=', '\n'.join(svc.lines))) < 4:  # the recycled workers ran their hooks
+            assert time.monotonic() < deadline, (svc.lines, svc.stderr())
+            time.sleep(0.05)
+        os.kill(svc.proc.pid, signal.SIGTERM)
+        code = svc.proc.wait(60)
+    finally:
+        svc.kill()
+    out, err = '\n'.join(svc.lines), svc.stderr()
+    why = f'\nclient: {statuses}\nstdout:\n{out}\nstderr:\n{err}'
+    assert code == 0 and set(statuses) == {'200'}, why
+    setups = re.findall(r'SETUP pid=(\d+)', out)
+    assert len(setups) >= 5 and len(set(setups)) == len(setups), why  # one init per worker
+    assert all(out.count(f'HOOK RAN pid={p}') == 1 for p in setups), why
+    assert err.count('Autorestarting worker after current request') >= 4, why
+    assert '--- Logging error ---' not in err and 'Traceback' not in err, why
