@@ -413,3 +413,41 @@ def test_gunicorn_max_requests_recycles_workers_cleanly(tmp_path: Path) -> None:
     assert all(out.count(f'HOOK RAN pid={p}') == 1 for p in setups), why
     assert err.count('Autorestarting worker after current request') >= 4, why
     assert '--- Logging error ---' not in err and 'Traceback' not in err, why
+
+
+def test_probe_server_cuts_a_client_that_trickles_its_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow-loris client that sends one byte of its request every 0.3 s never trips the per-read timeout; the probe
+    server must still end the connection at its per-connection deadline (each one holds a thread), and other probes
+    are answered meanwhile."""
+    from scitrera_app_framework import Variables
+    from scitrera_app_framework.core._probe_server import ProbeServer
+    from scitrera_app_framework.core.health import start_health_server, stop_health_server
+
+    monkeypatch.setattr(ProbeServer, 'connection_deadline', 1.0, raising=False)
+    v = Variables()
+    host, hport = start_health_server(v, port=0)
+    try:
+        s = socket.create_connection((host, hport), timeout=10)
+        request = b'GET /livez HTTP/1.1\r\n' + b'X-Slow: ' + b'a' * 200
+        t0 = time.monotonic()
+        cut = ''
+        try:
+            for i in range(len(request)):
+                s.sendall(request[i:i + 1])
+                if i == 2:  # meanwhile, a probe on another connection is answered
+                    assert get(hport, '/livez')[0] == 200
+                if time.monotonic() - t0 > 15:
+                    break
+                r, _, _ = __import__('select').select([s], [], [], 0.3)
+                if r:
+                    data = s.recv(4096)
+                    cut = f'closed after {time.monotonic() - t0:.1f}s ({data[:40]!r})'
+                    break
+        except OSError as e:
+            cut = f'{type(e).__name__} after {time.monotonic() - t0:.1f}s'
+        finally:
+            s.close()
+        assert cut, 'the trickling client was never cut'
+        assert time.monotonic() - t0 < 10, cut
+    finally:
+        stop_health_server(v)
