@@ -184,7 +184,7 @@ def test_streams_websocket_saturation_and_probe_port_under_serve(ws_impl: str, t
     assert sse.status == 200 and sse.end != 'complete' or 'SSE CANCELLED' in out, (sse.end, why)
     assert sse.ended_at - t_signal >= DRAIN * 0.9, f'the SSE stream was cut within the drain{why}'
     # the WebSocket: open through the drain, then closed by the server with 1012 (service restart)
-    assert ws.close_code == 1012, (ws.close_code, ws.error, why)
+    assert ws.close_code == 1012 and 'WS CLOSED code=1012' in out, (ws.close_code, ws.error, why)
     assert ws.closed_at - t_signal >= DRAIN * 0.9, f'the WebSocket was closed within the drain{why}'
     # the phases, once
     assert out.count('LIFESPAN SHUTDOWN') == 1 and out.count('HOOK RAN') == 1, why
