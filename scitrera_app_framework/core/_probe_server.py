@@ -127,6 +127,7 @@ class ProbeServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     connection_deadline = _CONNECTION_DEADLINE
+    reuse_port = False  # SO_REUSEPORT (set before the bind)
     variables: Variables
     route: Callable[[Variables, str], tuple[int, dict[str, Any]]]
     thread: Optional[threading.Thread] = None
@@ -163,6 +164,8 @@ class ProbeServer(ThreadingHTTPServer):
                 pass
 
     def server_bind(self) -> None:
+        if self.reuse_port:  # SAF_HEALTH_REUSE_PORT: the app's other processes bind the same port
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # HTTPServer.server_bind resolves the host's FQDN, which can stall on DNS; not needed here
         socketserver.TCPServer.server_bind(self)
         self.server_name = str(self.server_address[0])

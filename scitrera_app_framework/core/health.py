@@ -23,10 +23,12 @@ from __future__ import annotations
 import errno
 import logging
 import re
+import socket
 import threading
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..api.variables import Variables
+from ..util.parsing import parse_bool_strict
 from ..util.secrets import mask_text
 from .context import RUNNING, STOPPED, STOPPING, get_app_context
 from .defaults import get_variables
@@ -37,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 HEALTH_PORT_VAR = 'SAF_HEALTH_PORT'
 HEALTH_HOST_VAR = 'SAF_HEALTH_HOST'
 DEFAULT_HEALTH_HOST = '127.0.0.1'
+_REUSE_PORT_VAR = 'SAF_HEALTH_REUSE_PORT'  # several processes of one app (gunicorn workers) bind the one port
 ROUTES = ('/livez', '/readyz', '/healthz')
 
 _log = logging.getLogger('saf.health')
@@ -181,13 +184,24 @@ def _start(v: Optional[Variables], host: Optional[str], port: Optional[int]) -> 
             port = 0 if raw in (None, '') or str(raw).strip() == '' else _validate_port(raw, HEALTH_PORT_VAR)
         else:
             port = _validate_port(port, 'port')
+        reuse = _reuse_port(v)
         from ._probe_server import ProbeHandler, ProbeServer, ProbeServer6  # http.server: only when one starts
         cls = ProbeServer6 if ':' in host else ProbeServer
         try:
-            server = cls((host, port), ProbeHandler)
+            server = cls((host, port), ProbeHandler, bind_and_activate=False)
+            try:
+                server.reuse_port = reuse
+                server.server_bind()
+                server.server_activate()
+            except BaseException:
+                server.server_close()
+                raise
         except OSError as e:
             why = e.strerror or str(e)
-            hint = ('another process listens there: choose a free port, or 0 for an ephemeral one'
+            hint = ('another process listens there: choose a free port, or 0 for an ephemeral one; several '
+                    f'processes of one app (gunicorn workers) share it with {_REUSE_PORT_VAR}=true'
+                    if getattr(e, 'errno', None) in _ADDR_IN_USE and not reuse else
+                    'another process listens there: choose a free port, or 0 for an ephemeral one'
                     if getattr(e, 'errno', None) in _ADDR_IN_USE else
                     f'check {HEALTH_HOST_VAR} (an address of this host) and {HEALTH_PORT_VAR} '
                     f'(ports below 1024 need privileges)')
@@ -207,6 +221,20 @@ def _start(v: Optional[Variables], host: Optional[str], port: Optional[int]) -> 
         ctx.health_server = server
     _log.debug('health endpoint started on %s:%d', *bound)
     return bound, True
+
+
+def _reuse_port(v: Variables) -> bool:
+    """``SAF_HEALTH_REUSE_PORT``: bind with SO_REUSEPORT (each process of the app answers on the one port)."""
+    raw = v.environ(_REUSE_PORT_VAR, default=None)
+    try:
+        reuse = parse_bool_strict(raw)
+    except ValueError:
+        raise ValueError(f'{_REUSE_PORT_VAR}={raw!r} is not a boolean: use true (several processes of one app, '
+                         f'such as gunicorn workers, bind {HEALTH_PORT_VAR} together) or false') from None
+    if reuse and not hasattr(socket, 'SO_REUSEPORT'):
+        raise ValueError(f'{_REUSE_PORT_VAR}=true: this platform has no SO_REUSEPORT; unset it and give each '
+                         f'process its own {HEALTH_PORT_VAR}')
+    return reuse
 
 
 def start_health_server(v: Optional[Variables] = None, host: Optional[str] = None,

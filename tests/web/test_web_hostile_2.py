@@ -451,3 +451,53 @@ def test_probe_server_cuts_a_client_that_trickles_its_request(monkeypatch: pytes
         assert time.monotonic() - t0 < 10, cut
     finally:
         stop_health_server(v)
+
+
+@pytest.mark.needs_gunicorn
+def test_gunicorn_workers_share_the_probe_port_with_reuse_port(tmp_path: Path) -> None:
+    """``SAF_HEALTH_PORT`` under ``gunicorn -w 2``: every worker starts the probe server. Without
+    ``SAF_HEALTH_REUSE_PORT`` the second worker's bind fails and the error says what to set; with it each worker binds
+    the port (SO_REUSEPORT), the service boots, the probes answer, and at SIGTERM they say 503 during the drain."""
+    port, hport = free_port(), free_port()
+    argv = py(*GUNICORN, '-b', f'127.0.0.1:{port}', '-w', '2', WSGI_SVC)
+    env = {'WEB_INIT': 'none', 'SAF_APP_NAME': 'websvc', 'SAF_GUNICORN_INIT': 'svc_wsgi_hostile:setup',
+           'SAF_HEALTH_PORT': str(hport)}
+    svc = start(argv, tmp_path, port, **env)
+    try:
+        code = svc.proc.wait(60)  # the second worker fails to boot: gunicorn stops
+    finally:
+        svc.kill()
+    assert code != 0 and 'SAF_HEALTH_REUSE_PORT=true' in svc.stderr(), svc.stderr()
+    (tmp_path / 'reuse').mkdir()
+    svc = start(argv, tmp_path / 'reuse', port, SAF_HEALTH_REUSE_PORT='true', **env)
+    try:
+        svc.wait_ready()
+        deadline = time.monotonic() + 60
+        while svc.stderr().count('health endpoint listening') < 2:  # both workers bound it
+            assert svc.proc.poll() is None and time.monotonic() < deadline, svc.stderr()
+            time.sleep(0.1)
+        assert all(health_get(hport, '/readyz')[0] == 200 for _ in range(6))
+        os.kill(svc.proc.pid, signal.SIGTERM)
+        seen = []
+        while svc.proc.poll() is None and time.monotonic() < deadline:
+            seen.append(outcome(hport, '/readyz'))
+            if seen[-1] == '503':
+                break
+            time.sleep(0.05)
+        code = svc.proc.wait(60)
+    finally:
+        svc.kill()
+    out, err = '\n'.join(svc.lines), svc.stderr()
+    assert code == 0 and '503' in seen, f'{seen}\n{out}\n{err}'
+    assert out.count('HOOK RAN') == 2 and 'Traceback' not in err, f'{out}\n{err}'
+
+
+def test_a_bad_reuse_port_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scitrera_app_framework import Variables
+    from scitrera_app_framework.core.health import health_server_address, start_health_server
+
+    monkeypatch.setenv('SAF_HEALTH_REUSE_PORT', 'maybe')
+    v = Variables()
+    with pytest.raises(ValueError, match=r"SAF_HEALTH_REUSE_PORT='maybe' is not a boolean: use true"):
+        start_health_server(v, port=0)
+    assert health_server_address(v) is None
