@@ -15,7 +15,9 @@ on ``AppContext.health_server``). It answers ``GET``/``HEAD`` with JSON:
 * anything else: 404.
 
 :func:`start_health_server_from_env` starts it when ``SAF_HEALTH_PORT`` is set (``0``: an ephemeral port),
-bound to ``SAF_HEALTH_HOST`` (default ``127.0.0.1``). ``http.server`` is imported only when a server starts.
+bound to ``SAF_HEALTH_HOST`` (default ``127.0.0.1``); with ``SAF_HEALTH_REUSE_PORT=true`` it binds with SO_REUSEPORT
+so that several processes of one app (gunicorn workers) share the port. ``http.server`` is imported only when a
+server starts.
 """
 
 from __future__ import annotations
