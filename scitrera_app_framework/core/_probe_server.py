@@ -12,6 +12,7 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
@@ -20,6 +21,14 @@ from ..util.secrets import mask_text
 
 _log = logging.getLogger('saf.health')
 _REQUEST_TIMEOUT = 5.0  # seconds: a stalled client cannot hold a handler thread for longer
+_CONNECTION_DEADLINE = 10.0  # seconds: nor can a client that trickles its request (see ProbeServer)
+
+
+def _peer(conn: socket.socket) -> str:
+    try:
+        return str(conn.getpeername())
+    except OSError:
+        return '?'
 
 
 class ProbeHandler(BaseHTTPRequestHandler):
@@ -108,15 +117,55 @@ class ProbeHandler(BaseHTTPRequestHandler):
 class ProbeServer(ThreadingHTTPServer):
     """The IPv4 probe server: daemon handler threads, no FQDN lookup at bind, failures logged at DEBUG; ``variables``
     (the app), ``route`` (path -> status and JSON body) and ``thread`` (the serving thread) are set by
-    :func:`~.health.start_health_server`."""
+    :func:`~.health.start_health_server`.
+
+    Each connection lives at most ``connection_deadline`` seconds: a probe is answered at once, and a client that
+    trickles its request (a byte every few seconds never trips the per-read timeout) would hold its thread forever;
+    the serving loop shuts such connections down (each connection has its own thread, so slow clients never delay
+    the other probes)."""
 
     daemon_threads = True
     block_on_close = False
+    connection_deadline = _CONNECTION_DEADLINE
+    reuse_port = False  # SO_REUSEPORT (set before the bind)
     variables: Variables
     route: Callable[[Variables, str], tuple[int, dict[str, Any]]]
     thread: Optional[threading.Thread] = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: dict[socket.socket, float] = {}  # connection -> when it must be over (monotonic)
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open[request] = time.monotonic() + self.connection_deadline
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        # called by serve_forever at every poll interval: cut the connections past their deadline
+        super().service_actions()
+        now = time.monotonic()
+        with self._open_lock:
+            late = [conn for conn, until in self._open.items() if until <= now]
+            for conn in late:
+                del self._open[conn]
+        for conn in late:
+            _log.debug('health probe connection %s cut after %gs (a slow client)', _peer(conn),
+                       self.connection_deadline)
+            try:
+                conn.shutdown(socket.SHUT_RDWR)  # the handler's read ends; its thread closes the socket
+            except OSError:
+                pass
+
     def server_bind(self) -> None:
+        if self.reuse_port:  # SAF_HEALTH_REUSE_PORT: the app's other processes bind the same port
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # HTTPServer.server_bind resolves the host's FQDN, which can stall on DNS; not needed here
         socketserver.TCPServer.server_bind(self)
         self.server_name = str(self.server_address[0])

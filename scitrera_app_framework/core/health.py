@@ -15,7 +15,9 @@ on ``AppContext.health_server``). It answers ``GET``/``HEAD`` with JSON:
 * anything else: 404.
 
 :func:`start_health_server_from_env` starts it when ``SAF_HEALTH_PORT`` is set (``0``: an ephemeral port),
-bound to ``SAF_HEALTH_HOST`` (default ``127.0.0.1``). ``http.server`` is imported only when a server starts.
+bound to ``SAF_HEALTH_HOST`` (default ``127.0.0.1``); with ``SAF_HEALTH_REUSE_PORT=true`` it binds with SO_REUSEPORT
+so that several processes of one app (gunicorn workers) share the port. ``http.server`` is imported only when a
+server starts.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from __future__ import annotations
 import errno
 import logging
 import re
+import socket
 import threading
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..api.variables import Variables
+from ..util.parsing import parse_bool_strict
 from ..util.secrets import mask_text
 from .context import RUNNING, STOPPED, STOPPING, get_app_context
 from .defaults import get_variables
@@ -37,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 HEALTH_PORT_VAR = 'SAF_HEALTH_PORT'
 HEALTH_HOST_VAR = 'SAF_HEALTH_HOST'
 DEFAULT_HEALTH_HOST = '127.0.0.1'
+_REUSE_PORT_VAR = 'SAF_HEALTH_REUSE_PORT'  # several processes of one app (gunicorn workers) bind the one port
 ROUTES = ('/livez', '/readyz', '/healthz')
 
 _log = logging.getLogger('saf.health')
@@ -138,7 +143,13 @@ def _route(v: Variables, path: str) -> tuple[int, dict[str, Any]]:
     if path == '/healthz':
         report = health(v)
         return (200 if report['status'] == 'ok' else 503), report
-    return 404, {'error': 'not found', 'path': path[:200], 'routes': list(ROUTES)}
+    return 404, {'error': 'not found', 'path': path[:200], 'routes': list(_served_routes())}
+
+
+def _served_routes() -> tuple[str, ...]:
+    """The probe server's routes: :data:`ROUTES`, and ``/metrics`` while metrics are on (``SAF_METRICS_ENABLED``)."""
+    from .metrics import metrics_enabled  # at call time: the metrics module is imported only when asked
+    return (*ROUTES, '/metrics') if metrics_enabled() else ROUTES
 
 
 # --- the probe server (its classes: ._probe_server) ------------------------------------------------------
@@ -175,13 +186,24 @@ def _start(v: Optional[Variables], host: Optional[str], port: Optional[int]) -> 
             port = 0 if raw in (None, '') or str(raw).strip() == '' else _validate_port(raw, HEALTH_PORT_VAR)
         else:
             port = _validate_port(port, 'port')
+        reuse = _reuse_port(v)
         from ._probe_server import ProbeHandler, ProbeServer, ProbeServer6  # http.server: only when one starts
         cls = ProbeServer6 if ':' in host else ProbeServer
         try:
-            server = cls((host, port), ProbeHandler)
+            server = cls((host, port), ProbeHandler, bind_and_activate=False)
+            try:
+                server.reuse_port = reuse
+                server.server_bind()
+                server.server_activate()
+            except BaseException:
+                server.server_close()
+                raise
         except OSError as e:
             why = e.strerror or str(e)
-            hint = ('another process listens there: choose a free port, or 0 for an ephemeral one'
+            hint = ('another process listens there: choose a free port, or 0 for an ephemeral one; several '
+                    f'processes of one app (gunicorn workers) share it with {_REUSE_PORT_VAR}=true'
+                    if getattr(e, 'errno', None) in _ADDR_IN_USE and not reuse else
+                    'another process listens there: choose a free port, or 0 for an ephemeral one'
                     if getattr(e, 'errno', None) in _ADDR_IN_USE else
                     f'check {HEALTH_HOST_VAR} (an address of this host) and {HEALTH_PORT_VAR} '
                     f'(ports below 1024 need privileges)')
@@ -201,6 +223,20 @@ def _start(v: Optional[Variables], host: Optional[str], port: Optional[int]) -> 
         ctx.health_server = server
     _log.debug('health endpoint started on %s:%d', *bound)
     return bound, True
+
+
+def _reuse_port(v: Variables) -> bool:
+    """``SAF_HEALTH_REUSE_PORT``: bind with SO_REUSEPORT (each process of the app answers on the one port)."""
+    raw = v.environ(_REUSE_PORT_VAR, default=None)
+    try:
+        reuse = parse_bool_strict(raw)
+    except ValueError:
+        raise ValueError(f'{_REUSE_PORT_VAR}={raw!r} is not a boolean: use true (several processes of one app, '
+                         f'such as gunicorn workers, bind {HEALTH_PORT_VAR} together) or false') from None
+    if reuse and not hasattr(socket, 'SO_REUSEPORT'):
+        raise ValueError(f'{_REUSE_PORT_VAR}=true: this platform has no SO_REUSEPORT; unset it and give each '
+                         f'process its own {HEALTH_PORT_VAR}')
+    return reuse
 
 
 def start_health_server(v: Optional[Variables] = None, host: Optional[str] = None,
@@ -224,8 +260,8 @@ def start_health_server_from_env(v: Optional[Variables], logger: Optional[loggin
 
     Does nothing (returns None) when ``SAF_HEALTH_PORT`` is unset or empty. Binds ``SAF_HEALTH_HOST`` (default
     ``127.0.0.1``) and logs one INFO line ``health endpoint listening on http://HOST:PORT (/livez /readyz
-    /healthz)`` to ``logger`` (default ``saf.health``). Idempotent: when the server already runs, returns its
-    address without logging again.
+    /healthz)`` (and ``/metrics`` while metrics are on) to ``logger`` (default ``saf.health``). Idempotent: when
+    the server already runs, returns its address without logging again.
 
     Raises:
         ValueError: ``SAF_HEALTH_PORT`` is not an integer from 0 to 65535.
@@ -240,7 +276,8 @@ def start_health_server_from_env(v: Optional[Variables], logger: Optional[loggin
     if started:
         host, bound = address
         shown = f'[{host}]' if ':' in host else host
-        (logger or _log).info('health endpoint listening on http://%s:%d (%s)', shown, bound, ' '.join(ROUTES))
+        (logger or _log).info('health endpoint listening on http://%s:%d (%s)', shown, bound,
+                              ' '.join(_served_routes()))
     return address
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import stat
 import sys
 import threading
 from typing import Any, Iterator, Optional
@@ -186,7 +188,8 @@ def serve(app: Any, v: Optional[Variables] = None, **uvicorn_options: Any) -> No
 
     Raises:
         WebConfigError: not on the main thread, or ``workers``/``reload`` given (one server per process here:
-            use gunicorn with ``scitrera_app_framework.web.gunicorn_conf`` for several workers).
+            use gunicorn with ``scitrera_app_framework.web.gunicorn_conf`` for several workers), or more than one
+            place to listen on (``fd``, ``uds``, ``host``/``port``: uvicorn would silently use only one).
         ModuleNotFoundError: uvicorn is not installed (``pip install scitrera-app-framework[web]``).
     """
     global _current_server
@@ -200,6 +203,7 @@ def serve(app: Any, v: Optional[Variables] = None, **uvicorn_options: Any) -> No
             raise WebConfigError(f'serve({option}={uvicorn_options[option]!r}): serve() runs one server in this '
                                  f'process; for several workers use gunicorn -c '
                                  f'python:scitrera_app_framework.web.gunicorn_conf -k uvicorn.workers.UvicornWorker')
+    _check_one_listener(uvicorn_options)
     try:
         import uvicorn
     except ModuleNotFoundError as e:
@@ -221,10 +225,34 @@ def serve(app: Any, v: Optional[Variables] = None, **uvicorn_options: Any) -> No
         server.run()
     finally:
         _current_server = None
+        _remove_socket_file(config.uds)
     # after uvicorn's last line, so that the framework's "stopped" line is the last of the shutdown
     manager.run('server stopped')
     while server.saf_deferred:
         finish_app(server.saf_deferred.pop())
+
+
+def _remove_socket_file(path: Optional[str]) -> None:
+    """Remove the unix socket file uvicorn listened on (as ``uvicorn.run`` does; ``Server.run`` leaves it)."""
+    if not path:
+        return
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.remove(path)
+    except OSError as e:
+        _log.debug('cannot remove the unix socket %s: %s', path, e)
+
+
+def _check_one_listener(options: dict[str, Any]) -> None:
+    """uvicorn listens on ``fd``, else ``uds``, else ``host``:``port``, and ignores the others without a word."""
+    from . import WebConfigError
+    given = [f'{k}={options[k]!r}' for k in ('fd', 'uds') if options.get(k) is not None]
+    if given:
+        given += [f'{k}={options[k]!r}' for k in ('host', 'port') if options.get(k) is not None]
+    if len(given) > 1:
+        raise WebConfigError(f'serve({", ".join(given)}): give one place to listen on, fd= (an inherited listening '
+                             f'socket), uds= (a unix socket path) or host=/port= (uvicorn would use the first of '
+                             f'them and ignore the rest)')
 
 
 def defer_to_serve(v: Variables) -> bool:
