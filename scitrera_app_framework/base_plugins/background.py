@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import abc
 import logging
+import os
 import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
 from typing import Any, Callable, Hashable, Optional
@@ -161,8 +163,10 @@ class BackgroundExecutor(ExecutorStateMixin, JobExecutor):
         self._max_workers = max_workers
         self._logger = logger if logger is not None else _log
         self._collision_level = logging.INFO if collisions_info else logging.DEBUG
+        self._thread_name_prefix = thread_name_prefix
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
         self._pool_submit = self._pool.submit
+        _LIVE.add(self)
         self._run_job = self._run  # bound once: saves a bound-method allocation per submit
         self._lock = threading.Lock()  # guards _jobs (unique jobs only)
         self._jobs: dict[Hashable, _UniqueJob] = {}
@@ -361,10 +365,32 @@ class BackgroundExecutor(ExecutorStateMixin, JobExecutor):
                     self._sentinels += 1  # each pool.shutdown call queues one more wake-up sentinel
             self._pool.shutdown(wait=True)
 
+    def _reset_after_fork(self) -> None:
+        """In a forked child (gunicorn --preload, multiprocessing's fork): the parent's worker threads do not exist
+        here and its queued jobs are the parent's; start with a new, empty pool (same size)."""
+        self._pool = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix=self._thread_name_prefix)
+        self._pool_submit = self._pool.submit
+        self._lock = threading.Lock()
+        self._jobs = {}
+        self._sentinels = 0
+
     def __repr__(self) -> str:
         state = 'shut down' if self._shut_down else 'running'
         return (f'<BackgroundExecutor workers={self._max_workers} queued={self.queue_length()} '
                 f'unique_jobs={len(self._jobs)} {state}>')
+
+
+_LIVE: weakref.WeakSet[BackgroundExecutor] = weakref.WeakSet()
+
+
+def _reset_executors_in_child() -> None:
+    for executor in list(_LIVE):
+        if not executor._shut_down:
+            executor._reset_after_fork()
+
+
+if hasattr(os, 'register_at_fork'):  # POSIX
+    os.register_at_fork(after_in_child=_reset_executors_in_child)
 
 
 def parse_job_threads(value: Any) -> int:

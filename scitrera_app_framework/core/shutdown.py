@@ -29,6 +29,7 @@ shutdown is logged and ignored; a third (or a second SIGINT after a SIGINT) ends
 from __future__ import annotations
 
 import atexit
+import contextlib
 import enum
 import logging
 import os
@@ -158,6 +159,7 @@ class ShutdownManager:
         # the watchdog thread and its wake-up pipe
         self._events: deque[_Event] = deque()
         self._wake_r: Optional[int] = None
+        self._wake_pid = 0  # the process that created the wake-up pipe (a forked child makes its own)
         self._wake_w: Optional[int] = None
         self._watchdog: Optional[threading.Thread] = None
         self._deadline: Optional[float] = None
@@ -565,10 +567,16 @@ class ShutdownManager:
     def _start_watchdog(self) -> None:
         if self._watchdog is not None and self._watchdog.is_alive():
             return
-        if self._wake_r is None and os.name == 'posix':
+        if os.name == 'posix' and (self._wake_r is None or self._wake_pid != os.getpid()):
+            # a pipe inherited through fork (gunicorn --preload) is shared with the parent, whose watchdog would
+            # read this process's wake-ups: a new one for this process (the inherited ends closed here only)
+            for fd in (self._wake_r, self._wake_w):
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
             r, w = os.pipe()
             os.set_blocking(w, False)
-            self._wake_r, self._wake_w = r, w
+            self._wake_r, self._wake_w, self._wake_pid = r, w, os.getpid()
         t = threading.Thread(target=self._watch, name='saf-shutdown-watchdog', daemon=True)
         t.start()
         self._watchdog = t

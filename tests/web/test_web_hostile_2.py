@@ -310,11 +310,6 @@ def test_serve_refuses_fd_and_uds_together_with_a_clear_error(tmp_path: Path) ->
 WSGI_SVC = 'svc_wsgi_hostile:app'
 
 
-FORK_FIX = ('threads and pipes do not survive fork: the fixes are in core/shutdown.py (the watchdog\'s wake-up pipe, '
-            'shared with the gunicorn master after --preload) and base_plugins/background.py (the thread pool of '
-            'the master), outside branch hostweb; see its report')
-
-
 def _preload(tmp_path: Path, **env: str) -> tuple[Service, int]:
     port = free_port()
     svc = start(py(*GUNICORN, '-b', f'127.0.0.1:{port}', '-w', '2', '--preload', '--graceful-timeout', '5',
@@ -325,7 +320,6 @@ def _preload(tmp_path: Path, **env: str) -> tuple[Service, int]:
 
 
 @pytest.mark.needs_gunicorn
-@pytest.mark.xfail(strict=True, reason=FORK_FIX)
 def test_gunicorn_preload_workers_run_background_jobs(tmp_path: Path) -> None:
     """``gunicorn --preload`` with a warm-up job at import: the master's pool has a worker thread (idle) when it
     forks; in each worker the pool thinks that thread exists and never starts one, so no job ever runs there."""
@@ -340,7 +334,6 @@ def test_gunicorn_preload_workers_run_background_jobs(tmp_path: Path) -> None:
 
 
 @pytest.mark.needs_gunicorn
-@pytest.mark.xfail(strict=True, reason=FORK_FIX)
 def test_gunicorn_preload_workers_have_their_own_shutdown_wake_up_pipe(tmp_path: Path) -> None:
     """The cause of the next test's hang, seen deterministically: after ``--preload`` the worker's shutdown watchdog
     must not wait on the pipe it inherited from the master (the master's watchdog, or a sibling's, reads the
@@ -357,7 +350,6 @@ def test_gunicorn_preload_workers_have_their_own_shutdown_wake_up_pipe(tmp_path:
 @pytest.mark.needs_gunicorn
 # not strict: the wake-ups land on the right watchdog by chance in some runs (the previous test shows the cause
 # deterministically); drop the mark with the fix
-@pytest.mark.xfail(strict=False, reason=FORK_FIX)
 def test_gunicorn_preload_workers_drain_and_stop_at_sigterm(tmp_path: Path) -> None:
     """``gunicorn --preload`` (init_framework at import, in the master): at SIGTERM every worker goes not ready,
     drains, stops and runs its phases once, promptly (not killed at graceful_timeout): each worker's shutdown
