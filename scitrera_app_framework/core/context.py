@@ -128,12 +128,21 @@ class AppContext:
         return f'<AppContext {self.app_name or "?"} state={self.state} ready={self.ready}>'
 
 
+# serializes the creation of contexts (not their use): two threads touching a new Variables at once get the same
+# one. Re-entrant: a signal handler that runs while its thread creates a context must not deadlock.
+_CREATE_LOCK = threading.RLock()
+
+
 def get_app_context(v: Optional[Variables] = None) -> AppContext:
-    """Return the :class:`AppContext` of ``v`` (the default ``Variables`` when None), creating it on first use."""
+    """Return the :class:`AppContext` of ``v`` (the default ``Variables`` when None), creating it on first use
+    (once: threads racing for a new ``Variables`` all get the same context)."""
     v = get_variables(v)
     ctx: Optional[AppContext] = v.__saf_context__
     if ctx is None:
-        ctx = v.__saf_context__ = AppContext()
+        with _CREATE_LOCK:
+            ctx = v.__saf_context__
+            if ctx is None:
+                ctx = v.__saf_context__ = AppContext()
     return ctx
 
 
