@@ -220,3 +220,29 @@ def test_a_deprecated_import_in_main_is_shown_by_default(tmp_path: Path) -> None
     assert 'scitrera_app_framework.core.is_ready is deprecated since 0.1.0' in proc.stderr
     assert 'import it from scitrera_app_framework.core.health' in proc.stderr
     assert 'app.py:1' in proc.stderr
+
+
+# every public name scitrera_app_framework.core.core had before its split (0.1.0 as of a8f820c; typing and module
+# imports left out): still importable from there, the implementation imports that left it as deprecated paths
+_CORE_CORE_BEFORE_SPLIT = (
+    'AppContext', 'InitOptions', 'NOT_SET', 'RUNNING', 'SAFError', 'STARTING', 'StatefulDirError', 'Variables',
+    'add_secret_patterns', 'add_secret_values', 'bounded_repr', 'configure_logging', 'ext_get_python',
+    'get_app_context', 'get_app_params', 'get_logger', 'get_python_type_by_name', 'get_shutdown_manager',
+    'get_stateful_path', 'get_variables', 'get_working_path', 'init_all_plugins', 'init_framework',
+    'init_framework_cli', 'init_framework_desktop', 'init_framework_embedded', 'init_framework_test_harness',
+    'is_secret_key', 'is_stateful_ready', 'load_object', 'load_strategy', 'log_framework_variables', 'mask_value',
+    'now_ms', 'original_working_directory', 'parse_bool_strict', 'parse_level', 'register_plugin',
+    'restore_working_directory', 'set_app_logger', 'set_default_variables')
+
+
+def test_core_core_keeps_every_name_it_had_before_its_split() -> None:
+    mod = importlib.import_module(f'{si.PKG}.core.core')
+    missing = []
+    for name in _CORE_CORE_BEFORE_SPLIT:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            if not hasattr(mod, name):
+                missing.append(name)
+        for w in caught:  # silent, or the deprecation naming the home
+            assert issubclass(w.category, DeprecationWarning) and 'import it from' in str(w.message), str(w.message)
+    assert missing == []

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Union
 
+from .._exports import Exports
 from ..api.variables import Variables
 from ..util.imports import ext_get_python, get_python_type_by_name  # noqa: F401 - names the original's module had
 from ..util.misc import now_ms  # noqa: F401 - a name the original's module had
@@ -388,3 +389,18 @@ __all__ = ['InitOptions', 'init_framework', 'init_framework_desktop', 'init_fram
            'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
            'log_framework_variables', 'load_strategy', 'load_object', 'StatefulDirError', 'restore_working_directory',
            'original_working_directory']
+
+# implementation imports this module had before its split (0.1.0), importable from here until 0.3.0 with a warning
+_EXPORTS = Exports(__name__, globals(), moved={
+    'NOT_SET': 'scitrera_app_framework.api.constants',
+    'SAFError': 'scitrera_app_framework.exceptions',
+    'mask_value': 'scitrera_app_framework.util.secrets',
+})
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()
