@@ -8,9 +8,10 @@ is read live on every lookup.
 The lookup rule is written once: ``Variables._layers``, an ordered tuple of layer objects (:class:`_Layer`: one
 for the command line, the environment, the local values, each extra source, the defaults), built by
 ``Variables._build_layers`` from ``_ORDERS`` whenever the layers change. ``_find``, ``lookup_places``,
-``explain``, ``keys`` and ``in`` walk it. ``get`` and ``environ`` inline the walk for one shape of it (environment, local,
-sources, defaults: the default placement without a command-line layer), used only when the built tuple has
-exactly that shape; ``tests/api/test_lookup_rule.py`` checks them against the walk on random layers and keys.
+``explain``, ``keys`` and ``in`` walk it. ``get`` and ``environ`` inline the walk for one shape of it
+(environment, local, sources, defaults: the default placement without a command-line layer), used only when the
+built tuple has exactly that shape; ``tests/api/test_lookup_rule.py`` checks them against the walk on random
+layers and keys.
 """
 
 from __future__ import annotations
