@@ -3,8 +3,8 @@
 One ``AppContext`` hangs off each :class:`Variables` instance (created once, on first use, by
 :func:`get_app_context`): the plugin registry and its cache of initialized extension points, the app logger, the
 app parameters, the stateful path, the captured asyncio loop, readiness, the lifecycle state, the shutdown flags
-and the failures seen. Other modules read and write these attributes; nothing else keeps per-app state. ``testing.reset_framework()``
-forgets the default ``Variables`` and with it its context.
+and the failures seen. Other modules read and write these attributes; nothing else keeps per-app state.
+``testing.reset_framework()`` forgets the default ``Variables`` and with it its context.
 
 The link from a ``Variables`` to its context is one attribute with a protocol name, :data:`CONTEXT_ATTR`
 (``__saf_context__``, the way pydantic keeps ``__pydantic_private__``): a dunder name, so it never collides with
