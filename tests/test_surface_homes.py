@@ -246,3 +246,14 @@ def test_core_core_keeps_every_name_it_had_before_its_split() -> None:
         for w in caught:  # silent, or the deprecation naming the home
             assert issubclass(w.category, DeprecationWarning) and 'import it from' in str(w.message), str(w.message)
     assert missing == []
+
+
+def test_a_moved_name_asked_with_no_python_caller_warns_and_answers() -> None:
+    # getattr called by the interpreter itself (an atexit callback): no Python frame above the module's __getattr__
+    code = ('import atexit\nfrom scitrera_app_framework.core import core\n'
+            "atexit.register(getattr, core, 'NOT_SET')\n")
+    proc = subprocess.run([sys.executable, '-W', 'always::DeprecationWarning', '-c', code], capture_output=True,
+                          text=True, timeout=120, cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr
+    assert 'Traceback' not in proc.stderr, proc.stderr
+    assert 'scitrera_app_framework.core.core.NOT_SET is deprecated' in proc.stderr, proc.stderr
