@@ -257,3 +257,46 @@ def test_a_moved_name_asked_with_no_python_caller_warns_and_answers() -> None:
     assert proc.returncode == 0, proc.stderr
     assert 'Traceback' not in proc.stderr, proc.stderr
     assert 'scitrera_app_framework.core.core.NOT_SET is deprecated' in proc.stderr, proc.stderr
+
+
+_EXPORTS_CHILD = r'''
+import importlib, inspect, pickle, pkgutil, sys, warnings
+warnings.simplefilter('error')
+import scitrera_app_framework as pkg
+from scitrera_app_framework._exports import registered
+for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):
+    try:
+        importlib.import_module(m.name)
+    except ImportError:  # an optional dependency missing
+        pass
+problems = []
+for name, ex in sorted(registered().items()):
+    mod = sys.modules[name]
+    exec(f'from {name} import *', {})  # silent: no moved name in __all__
+    for moved in ex.moved:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            obj = getattr(mod, moved)
+        if isinstance(obj, type) or inspect.isfunction(obj):  # (not typing aliases such as ProgressCallback)
+            if pickle.loads(pickle.dumps(obj)) is not obj:  # pickled by its home, silently
+                problems.append(f'{name}.{moved}: pickle')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        importlib.reload(mod)
+    for moved in ex.moved:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            getattr(mod, moved)
+        if not any(issubclass(w.category, DeprecationWarning) for w in caught):
+            problems.append(f'{name}.{moved}: no warning after reload')
+print(len(registered()), problems)
+'''
+
+
+def test_moved_names_survive_star_imports_pickling_and_reload() -> None:
+    proc = subprocess.run([sys.executable, '-c', _EXPORTS_CHILD], capture_output=True, text=True, timeout=300,
+                          cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr
+    count, problems = proc.stdout.split(' ', 1)
+    assert int(count) >= 10
+    assert problems.strip() == '[]'
