@@ -75,8 +75,11 @@ class Exports:
         # ``from package import name`` asks twice: importlib's fromlist check (hasattr), then the import statement
         # itself; only the second is the user's access, so the first stays silent
         module, _, new_name = home.partition(':')
-        caller = sys._getframe(2)
-        if caller.f_globals.get('__name__') != 'importlib._bootstrap':
+        try:
+            caller = sys._getframe(2).f_globals.get('__name__')
+        except ValueError:  # asked by the interpreter itself (an atexit callback): no Python caller
+            caller = None
+        if caller != 'importlib._bootstrap':
             warnings.warn(deprecation_message(f'{self.module}.{name}', module, new_name or name), DeprecationWarning,
                           stacklevel=3)
         return getattr(importlib.import_module(module), new_name or name)

@@ -448,7 +448,7 @@ def _missing(f: _Field, name: str, path: str, v: Optional[Variables], empty: boo
         return SettingsProblem(name, 'missing', f'required; pass {f.name}=...' if not empty else
                                f'required but empty; pass a value for {f.name}', "''" if empty else None,
                                f.type_name, path, None)
-    places = '; '.join(v._places(name))  # every place a value could have come from, in lookup order
+    places = '; '.join(v.lookup_places(name))  # every place a value could have come from, in lookup order
     if empty:
         return SettingsProblem(name, 'missing', f'required but empty; give {name} a value in one of: {places}', "''",
                                f.type_name, path, None)

@@ -220,3 +220,83 @@ def test_a_deprecated_import_in_main_is_shown_by_default(tmp_path: Path) -> None
     assert 'scitrera_app_framework.core.is_ready is deprecated since 0.1.0' in proc.stderr
     assert 'import it from scitrera_app_framework.core.health' in proc.stderr
     assert 'app.py:1' in proc.stderr
+
+
+# every public name scitrera_app_framework.core.core had before its split (0.1.0 as of a8f820c; typing and module
+# imports left out): still importable from there, the implementation imports that left it as deprecated paths
+_CORE_CORE_BEFORE_SPLIT = (
+    'AppContext', 'InitOptions', 'NOT_SET', 'RUNNING', 'SAFError', 'STARTING', 'StatefulDirError', 'Variables',
+    'add_secret_patterns', 'add_secret_values', 'bounded_repr', 'configure_logging', 'ext_get_python',
+    'get_app_context', 'get_app_params', 'get_logger', 'get_python_type_by_name', 'get_shutdown_manager',
+    'get_stateful_path', 'get_variables', 'get_working_path', 'init_all_plugins', 'init_framework',
+    'init_framework_cli', 'init_framework_desktop', 'init_framework_embedded', 'init_framework_test_harness',
+    'is_secret_key', 'is_stateful_ready', 'load_object', 'load_strategy', 'log_framework_variables', 'mask_value',
+    'now_ms', 'original_working_directory', 'parse_bool_strict', 'parse_level', 'register_plugin',
+    'restore_working_directory', 'set_app_logger', 'set_default_variables')
+
+
+def test_core_core_keeps_every_name_it_had_before_its_split() -> None:
+    mod = importlib.import_module(f'{si.PKG}.core.core')
+    missing = []
+    for name in _CORE_CORE_BEFORE_SPLIT:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            if not hasattr(mod, name):
+                missing.append(name)
+        for w in caught:  # silent, or the deprecation naming the home
+            assert issubclass(w.category, DeprecationWarning) and 'import it from' in str(w.message), str(w.message)
+    assert missing == []
+
+
+def test_a_moved_name_asked_with_no_python_caller_warns_and_answers() -> None:
+    # getattr called by the interpreter itself (an atexit callback): no Python frame above the module's __getattr__
+    code = ('import atexit\nfrom scitrera_app_framework.core import core\n'
+            "atexit.register(getattr, core, 'NOT_SET')\n")
+    proc = subprocess.run([sys.executable, '-W', 'always::DeprecationWarning', '-c', code], capture_output=True,
+                          text=True, timeout=120, cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr
+    assert 'Traceback' not in proc.stderr, proc.stderr
+    assert 'scitrera_app_framework.core.core.NOT_SET is deprecated' in proc.stderr, proc.stderr
+
+
+_EXPORTS_CHILD = r'''
+import importlib, inspect, pickle, pkgutil, sys, warnings
+warnings.simplefilter('error')
+import scitrera_app_framework as pkg
+from scitrera_app_framework._exports import registered
+for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):
+    try:
+        importlib.import_module(m.name)
+    except ImportError:  # an optional dependency missing
+        pass
+problems = []
+for name, ex in sorted(registered().items()):
+    mod = sys.modules[name]
+    exec(f'from {name} import *', {})  # silent: no moved name in __all__
+    for moved in ex.moved:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            obj = getattr(mod, moved)
+        if isinstance(obj, type) or inspect.isfunction(obj):  # (not typing aliases such as ProgressCallback)
+            if pickle.loads(pickle.dumps(obj)) is not obj:  # pickled by its home, silently
+                problems.append(f'{name}.{moved}: pickle')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        importlib.reload(mod)
+    for moved in ex.moved:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            getattr(mod, moved)
+        if not any(issubclass(w.category, DeprecationWarning) for w in caught):
+            problems.append(f'{name}.{moved}: no warning after reload')
+print(len(registered()), problems)
+'''
+
+
+def test_moved_names_survive_star_imports_pickling_and_reload() -> None:
+    proc = subprocess.run([sys.executable, '-c', _EXPORTS_CHILD], capture_output=True, text=True, timeout=300,
+                          cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr
+    count, problems = proc.stdout.split(' ', 1)
+    assert int(count) >= 10
+    assert problems.strip() == '[]'

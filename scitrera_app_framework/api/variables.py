@@ -7,10 +7,11 @@ is read live on every lookup.
 
 The lookup rule is written once: ``Variables._layers``, an ordered tuple of layer objects (:class:`_Layer`: one
 for the command line, the environment, the local values, each extra source, the defaults), built by
-``Variables._build_layers`` from ``_ORDERS`` whenever the layers change. ``_find``, ``_places``, ``explain``,
-``keys`` and ``in`` walk it. ``get`` and ``environ`` inline the walk for one shape of it (environment, local,
-sources, defaults: the default placement without a command-line layer), used only when the built tuple has
-exactly that shape; ``tests/api/test_lookup_rule.py`` checks them against the walk on random layers and keys.
+``Variables._build_layers`` from ``_ORDERS`` whenever the layers change. ``_find``, ``lookup_places``,
+``explain``, ``keys`` and ``in`` walk it. ``get`` and ``environ`` inline the walk for one shape of it
+(environment, local, sources, defaults: the default placement without a command-line layer), used only when the
+built tuple has exactly that shape; ``tests/api/test_lookup_rule.py`` checks them against the walk on random
+layers and keys.
 """
 
 from __future__ import annotations
@@ -207,16 +208,18 @@ _NOT_DECLARED = Declaration(None, False, False)
 class _EnvironSpec:
     """What :meth:`Variables.environ` keeps per key (its fast path): the ``default`` and ``type_fn`` arguments
     it was called with, the effective type function and registered default, the last raw value and its
-    conversion, the encoded environment key, and ``required``."""
+    conversion, the encoded environment key, ``required`` (the declaration's) and the ``(help, secret, required)``
+    arguments it was called with (a later call declaring something else registers again)."""
 
-    __slots__ = ('default_arg', 'type_fn_arg', 'type_fn', 'default', 'last_raw', 'last_value', 'env_key', 'required')
+    __slots__ = ('default_arg', 'type_fn_arg', 'type_fn', 'default', 'last_raw', 'last_value', 'env_key', 'required',
+                 'declare_args')
 
     def __init__(self, default_arg: Any, type_fn_arg: Optional[TypeFn], type_fn: Optional[TypeFn], default: Any,
-                 env_key: Any, required: bool) -> None:
+                 env_key: Any, required: bool, declare_args: tuple[Optional[str], bool, bool]) -> None:
         self.default_arg, self.type_fn_arg, self.type_fn, self.default = default_arg, type_fn_arg, type_fn, default
         self.last_raw: Any = NO_MATCH
         self.last_value: Any = None
-        self.env_key, self.required = env_key, required
+        self.env_key, self.required, self.declare_args = env_key, required, declare_args
 
 
 class EnvironProxy(MutableMapping[str, str]):
@@ -581,7 +584,8 @@ class Variables:
                 could have come from).
         """
         spec = self._espec.get(key)
-        if spec is None or spec.default_arg is not default or spec.type_fn_arg is not type_fn:
+        if spec is None or spec.default_arg is not default or spec.type_fn_arg is not type_fn or (
+                (help is not None or secret or required) and spec.declare_args != (help, secret, required)):
             spec = self._environ_register(key, default, type_fn, help, secret, required)
         # the lookup of get(), inlined for the default placement (this call sits on hot paths)
         if self._env_top:
@@ -602,7 +606,7 @@ class Variables:
             if val is NO_MATCH:
                 val = None
         if val is None and spec.required:
-            raise RequiredVariableError(key, self._places(key))
+            raise RequiredVariableError(key, self.lookup_places(key))
         if val is spec.last_raw:  # same raw value as last time: its conversion is cached
             return spec.last_value
         fn = spec.type_fn
@@ -632,6 +636,7 @@ class Variables:
         else:
             fn = type_fns.get(key)
         self._known[key] = None
+        declare_args = (help, secret, required)
         decl = self._decl
         old = decl.get(key) if decl else None
         if help is not None or secret or required or old is not None:
@@ -646,12 +651,14 @@ class Variables:
         ek = _EKEYS.get(key)
         if ek is None:
             ek = _ekey(key)
-        spec = _EnvironSpec(default, type_fn, fn, default if default is not NOT_SET else default_now, ek, required)
+        spec = _EnvironSpec(default, type_fn, fn, default if default is not NOT_SET else default_now, ek, required,
+                            declare_args)
         self._espec[key] = spec
         return spec
 
-    def _places(self, key: str) -> list[str]:
-        """Every place a value of ``key`` could come from, in lookup order (for error messages)."""
+    def lookup_places(self, key: str) -> list[str]:
+        """Every place a value of ``key`` could come from, in lookup order, as text for error messages
+        (``['the environment variable PORT', 'a local value (v.set('port', ...))', ...]``)."""
         return [place for layer in self._layers for place in layer.places(key)]
 
     # --- provenance --------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from ..core.critical import leave as _leave
 from ..core.log_format import current_log_context
 from ..core.logs import find_framework_handler
 from ..core.tracing import trace_carrier
-from ..util.parsing import parse_bool_strict
+from ..util.parsing import parse_bool_strict, parse_seconds
 from ..util.secrets import mask_text, mask_url_credentials
 from ._dask_scheduler import CLAIM_TTL, claim_unique, release_unique, release_unique_many, unique_active
 from ._dask_worker import WorkerLoggingPlugin, WorkerLogSettings, adopt_app_logger, run_remote_job, shielded_worker
@@ -835,13 +835,7 @@ def parse_connect_timeout(value: Any) -> float:
     Raises:
         JobBackendConfigError: naming the variable and the value.
     """
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        t = -1.0
-    if not t > 0:
-        raise JobBackendConfigError(f'SAF_DASK_CONNECT_TIMEOUT must be a number of seconds > 0, got {value!r}')
-    return t
+    return parse_seconds(value, 'SAF_DASK_CONNECT_TIMEOUT', error=JobBackendConfigError)
 
 
 def create_dask_executor(v: Variables, logger: logging.Logger, workers: int,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from ..api.plugins import Plugin
 from ..api.variables import Variables
@@ -245,6 +245,33 @@ def before_shutdown(reg: Registry, order: list[PluginRecord], v: Variables, asyn
 
 
 # --- manual mode -------------------------------------------------------------------------------------------
+async def _run_manual_hooks(reg: Registry, v: Variables, phase: str,
+                            records: Callable[[], Iterable[PluginRecord]]) -> None:
+    """Run ``async_<phase>`` (``phase``: ``ready`` or ``stopping``) of the ``records()`` (read under the registry
+    lock, in the order to run them) whose hook has not run yet; a hook the automatic mode started and that still
+    runs is awaited (once: the automatic mode may share one future between plugins). The records' ``<phase>_done``
+    flags are set under the lock, so each hook runs at most once whoever asks."""
+    done, task, hook = f'{phase}_done', f'{phase}_task', f'async_{phase}'
+    todo: list[tuple[PluginRecord, Any, Any]] = []
+    with reg.locked():
+        for r in records():
+            if getattr(r, done):
+                pending = getattr(r, task)
+                if pending is not None and not pending.done():
+                    todo.append((r, None, pending))
+                continue
+            setattr(r, done, True)
+            todo.append((r, r.value, None))
+    seen: set[int] = set()
+    for rec, value, pending in todo:
+        if pending is not None:
+            if id(pending) not in seen:
+                seen.add(id(pending))
+                await _await_pending(pending)
+        elif _overrides(rec.plugin, hook):
+            await _run_hook(reg, v, rec, hook, value)
+
+
 async def async_plugins_ready(v: Optional[Variables] = None, *, capture_loop: bool = True) -> None:
     """Await ``async_ready`` of every initialized plugin, in initialization order, at most once per plugin.
 
@@ -259,20 +286,7 @@ async def async_plugins_ready(v: Optional[Variables] = None, *, capture_loop: bo
     if capture_loop:
         capture_async_loop(v)
     reg = get_registry(v)
-    todo: list[tuple[PluginRecord, Any, Any]] = []
-    with reg.locked():
-        for r in reg.initialized_records():
-            if r.ready_done:
-                if r.ready_task is not None and not r.ready_task.done():
-                    todo.append((r, None, r.ready_task))
-                continue
-            r.ready_done = True
-            todo.append((r, r.value, None))
-    for rec, value, pending in todo:
-        if pending is not None:
-            await _await_pending(pending)
-        elif _overrides(rec.plugin, 'async_ready'):
-            await _run_hook(reg, v, rec, 'async_ready', value)
+    await _run_manual_hooks(reg, v, 'ready', reg.initialized_records)
 
 
 async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
@@ -286,23 +300,7 @@ async def async_plugins_stopping(v: Optional[Variables] = None) -> None:
 
     v = get_variables(v)
     reg = get_registry(v)
-    todo: list[tuple[PluginRecord, Any, Any]] = []
-    with reg.locked():
-        for r in shutdown_order(reg.initialized_records()):
-            if r.stopping_done:
-                if r.stopping_task is not None and not r.stopping_task.done():
-                    todo.append((r, None, r.stopping_task))
-                continue
-            r.stopping_done = True
-            todo.append((r, r.value, None))
-    seen: set[int] = set()
-    for rec, value, pending in todo:
-        if pending is not None:
-            if id(pending) not in seen:
-                seen.add(id(pending))
-                await _await_pending(pending)
-        elif _overrides(rec.plugin, 'async_stopping'):
-            await _run_hook(reg, v, rec, 'async_stopping', value)
+    await _run_manual_hooks(reg, v, 'stopping', lambda: shutdown_order(reg.initialized_records()))
 
 
 def schedule_async_shutdown(v: Optional[Variables] = None, timeout: float = 5.0) -> bool:

@@ -1,10 +1,10 @@
 """The app context: every piece of per-app state, in one object that its :class:`Variables` refers to.
 
-One ``AppContext`` hangs off each :class:`Variables` instance (created on first use by :func:`get_app_context`):
-the plugin registry and its cache of initialized extension points, the app logger, the app parameters, the
-stateful path, the captured asyncio loop, readiness, the lifecycle state, the shutdown flags and the failures
-seen. Other modules read and write these attributes; nothing else keeps per-app state. ``testing.reset_framework()``
-forgets the default ``Variables`` and with it its context.
+One ``AppContext`` hangs off each :class:`Variables` instance (created once, on first use, by
+:func:`get_app_context`): the plugin registry and its cache of initialized extension points, the app logger, the
+app parameters, the stateful path, the captured asyncio loop, readiness, the lifecycle state, the shutdown flags
+and the failures seen. Other modules read and write these attributes; nothing else keeps per-app state.
+``testing.reset_framework()`` forgets the default ``Variables`` and with it its context.
 
 The link from a ``Variables`` to its context is one attribute with a protocol name, :data:`CONTEXT_ATTR`
 (``__saf_context__``, the way pydantic keeps ``__pydantic_private__``): a dunder name, so it never collides with
@@ -71,7 +71,8 @@ class AppContext:
         initialized: ``init_framework`` has completed once for this app (a second call returns at once).
         registry: the plugin registry (created by ``core.plugins`` on first use).
         ready_points: ``{extension point: value}`` of the initialized single extension points, kept by the
-            registry: the fast path of ``get_extension`` (one dict lookup). A value once there is fixed.
+            registry: the fast path of ``get_extension`` (one dict lookup). An entry is there only while it is the
+            answer (the registry removes it when the plugin shuts down, or while a conflict is still to be warned).
         logger: the app logger (``get_logger``).
         params: the resolved app parameters given to ``init_framework``.
         stateful_path: the stateful directory, when one was set up.
@@ -130,12 +131,21 @@ class AppContext:
         return f'<AppContext {self.app_name or "?"} state={self.state} ready={self.ready}>'
 
 
+# serializes the creation of contexts (not their use): two threads touching a new Variables at once get the same
+# one. Re-entrant: a signal handler that runs while its thread creates a context must not deadlock.
+_CREATE_LOCK = threading.RLock()
+
+
 def get_app_context(v: Optional[Variables] = None) -> AppContext:
-    """Return the :class:`AppContext` of ``v`` (the default ``Variables`` when None), creating it on first use."""
+    """Return the :class:`AppContext` of ``v`` (the default ``Variables`` when None), creating it on first use
+    (once: threads racing for a new ``Variables`` all get the same context)."""
     v = get_variables(v)
     ctx: Optional[AppContext] = v.__saf_context__
     if ctx is None:
-        ctx = v.__saf_context__ = AppContext()
+        with _CREATE_LOCK:
+            ctx = v.__saf_context__
+            if ctx is None:
+                ctx = v.__saf_context__ = AppContext()
     return ctx
 
 

@@ -16,10 +16,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Union
 
+from .._exports import Exports
 from ..api.variables import Variables
 from ..util.imports import ext_get_python, get_python_type_by_name  # noqa: F401 - names the original's module had
 from ..util.misc import now_ms  # noqa: F401 - a name the original's module had
-from ..util.parsing import parse_bool_strict
+from ..util.parsing import parse_bool_strict, parse_seconds
 from ..util.secrets import add_secret_patterns, add_secret_values, bounded_repr, is_secret_key
 from . import _stdlib
 from ._app_info import get_app_params, log_framework_variables
@@ -287,7 +288,8 @@ def _parse_timeout(value: Any) -> Optional[float]:
     """``SAF_SHUTDOWN_TIMEOUT``: seconds > 0, or empty/None/0 for no bound."""
     if value in (None, ''):
         return None
-    t = _parse_seconds(value, 'SAF_SHUTDOWN_TIMEOUT', 'the most seconds the whole exit may take, e.g. 25')
+    t = parse_seconds(value, 'SAF_SHUTDOWN_TIMEOUT', zero_ok=True, maximum=_MAX_SECONDS,
+                      hint='the most seconds the whole exit may take, e.g. 25')
     return t if t > 0 else None
 
 
@@ -295,19 +297,8 @@ def _parse_drain(value: Any) -> float:
     """``SAF_SHUTDOWN_DRAIN_SECONDS``: seconds >= 0."""
     if value in (None, ''):
         return 0.0
-    return _parse_seconds(value, 'SAF_SHUTDOWN_DRAIN_SECONDS', 'seconds to stay up, not ready, before stopping, '
-                                                              'e.g. 5')
-
-
-def _parse_seconds(value: Any, name: str, what: str) -> float:
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        t = float('nan')
-    if not (0 <= t <= _MAX_SECONDS):
-        raise ValueError(f'{name}={str(value)[:100]!r} is not a number of seconds from 0 to {_MAX_SECONDS:,}; set '
-                         f'it to {what}, or unset it')
-    return t
+    return parse_seconds(value, 'SAF_SHUTDOWN_DRAIN_SECONDS', zero_ok=True, maximum=_MAX_SECONDS,
+                         hint='seconds to stay up, not ready, before stopping, e.g. 5')
 
 
 _MAX_SECONDS = 1_000_000  # about 11 days: beyond it a shutdown setting is a mistake
@@ -388,3 +379,18 @@ __all__ = ['InitOptions', 'init_framework', 'init_framework_desktop', 'init_fram
            'is_stateful_ready', 'get_stateful_path', 'get_working_path', 'get_app_params',
            'log_framework_variables', 'load_strategy', 'load_object', 'StatefulDirError', 'restore_working_directory',
            'original_working_directory']
+
+# implementation imports this module had before its split (0.1.0), importable from here until 0.3.0 with a warning
+_EXPORTS = Exports(__name__, globals(), moved={
+    'NOT_SET': 'scitrera_app_framework.api.constants',
+    'SAFError': 'scitrera_app_framework.exceptions',
+    'mask_value': 'scitrera_app_framework.util.secrets',
+})
+
+
+def __getattr__(name: str) -> object:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names()

@@ -31,6 +31,7 @@ from typing import Any, Iterator, Mapping, Optional
 from urllib.parse import unquote
 
 from ..api.variables import Variables
+from ..util.parsing import parse_seconds
 from ..util.secrets import MASK, is_secret_key, mask_text, mask_url_credentials
 from ._tenant_base import MultiTenantConfigError, MultiTenantError
 from ._tenant_provider import BaseMultiTenantProvider
@@ -104,15 +105,9 @@ def parse_timeout(value: Any) -> float:
     """Parse ``SAF_MULTITENANT_REDIS_TIMEOUT``: seconds > 0.
 
     Raises:
-        ValueError: not a number > 0.
+        ValueError: not a number > 0 (naming the variable and the value).
     """
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        t = -1.0
-    if not t > 0:
-        raise ValueError(f'expected a number of seconds > 0, got {value!r}')
-    return t
+    return parse_seconds(value, 'SAF_MULTITENANT_REDIS_TIMEOUT')
 
 
 def redis_text(value: Any) -> str:

@@ -95,34 +95,45 @@ def retiring(path: Path) -> Iterator[bool]:
         return
     fd = _open(path)
     try:
+        if not _try_exclusive(fd):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            _unlock(fd, _WIN_RANGE)
+    finally:
+        os.close(fd)
+
+
+def _try_exclusive(fd: int) -> bool:
+    """Lock the whole lock file ``fd`` exclusively without waiting; False when anyone holds a lock on it."""
+    try:
         if sys.platform == 'win32':
             import msvcrt
 
             os.lseek(fd, 0, os.SEEK_SET)
-            try:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, _WIN_RANGE)
-            except OSError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                os.lseek(fd, 0, os.SEEK_SET)
-                msvcrt.locking(fd, msvcrt.LK_UNLCK, _WIN_RANGE)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, _WIN_RANGE)
         else:
             import fcntl
 
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fd: int, size: int) -> None:
+    """Drop this process's lock on the lock file ``fd`` (on Windows: the first ``size`` bytes, as locked)."""
+    if sys.platform == 'win32':
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, size)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def in_use(path: Path) -> bool:
@@ -163,11 +174,6 @@ def exclusive_root_lock(path: Path, doing: str = 'installing') -> Iterator[None]
                         logger().info('waiting for another slaunch to finish %s in %s', doing, path.parent)
                         waited = True
                     time.sleep(0.2)
-            try:
-                yield
-            finally:
-                os.lseek(fd, 0, os.SEEK_SET)
-                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
         else:
             import fcntl
 
@@ -180,10 +186,10 @@ def exclusive_root_lock(path: Path, doing: str = 'installing') -> Iterator[None]
             except OSError as exc:  # e.g. EBADF: NFS emulates flock with write locks, refused on a read-only fd
                 raise InstallError(f'cannot lock the lock file {path}: {exc.strerror or exc}; the root must be on '
                                    'a file system with working locks, writable by this user') from exc
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            _unlock(fd, 1)
     finally:
         os.close(fd)
 

@@ -158,5 +158,28 @@ def seconds_at_least(minimum: float = 0.0, what: str = '') -> Callable[[Any], fl
     return parse
 
 
+def parse_seconds(value: Any, name: str, *, zero_ok: bool = False, maximum: Optional[float] = None, hint: str = '',
+                  error: type[Exception] = ValueError) -> float:
+    """Parse the value of the variable ``name`` as a number of seconds: > 0 (``zero_ok``: >= 0), at most
+    ``maximum`` when one is given.
+
+    Raises:
+        ValueError (or ``error``): naming the variable and the value: ``NAME must be a number of seconds > 0, got
+            'x'``; with a ``maximum``: ``NAME='x' is not a number of seconds from 0 to 1,000,000; set it to
+            <hint>, or unset it``.
+    """
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float('nan')
+    if (t >= 0 if zero_ok else t > 0) and (maximum is None or t <= maximum):
+        return t
+    low = 'from 0' if zero_ok else 'above 0'
+    if maximum is None:
+        raise error(f'{name} must be a number of seconds {">=" if zero_ok else ">"} 0, got {value!r}')
+    raise error(f'{name}={str(value)[:100]!r} is not a number of seconds {low} to {maximum:,}; set it to {hint}, or '
+                f'unset it')
+
+
 __all__ = ['ext_parse_bool', 'parse_bool_strict', 'ext_parse_csv', 'ext_parse_csv_set', 'ext_parse_int', 'int_in_range',
-           'seconds_at_least']
+           'seconds_at_least', 'parse_seconds']

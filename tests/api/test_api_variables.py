@@ -676,3 +676,39 @@ def test_attribute_reads_stay_live_per_instance(monkeypatch: pytest.MonkeyPatch)
     assert b.saf_t_attr == 'ENV'
     with pytest.raises(AttributeError):
         a._saf_t_private  # noqa: B018
+
+
+@pytest.mark.parametrize('placement', list(EnvPlacement))
+def test_a_later_environ_call_declares_even_with_the_same_default_and_type(placement: EnvPlacement) -> None:
+    # environ() keeps a per-key record for its fast path; a later call that adds required/help/secret (same
+    # default and type function) must still declare the variable and check it
+    from scitrera_app_framework.api.variables import RequiredVariableError
+
+    v = Variables(env_placement=placement)
+    key = 'saf_t_later_required'
+    assert v.environ(key) is None
+    with pytest.raises(RequiredVariableError, match=key):
+        v.environ(key, required=True)
+    assert v.declared()[key].required
+    assert v.environ(key, type_fn=int, default=5) == 5  # a new default: the declaration is kept
+    v.set_default_value(key, None)
+    with pytest.raises(RequiredVariableError, match=key):
+        v.environ(key)
+
+    assert v.environ('saf_t_later_help', 'x', str) == 'x'
+    assert v.environ('saf_t_later_help', 'x', str, help='what it is') == 'x'
+    assert v.declared()['saf_t_later_help'].help == 'what it is'
+
+    token = 'a-later-declared-token-value'
+    assert v.environ('saf_t_later_sec', token) == token
+    assert v.environ('saf_t_later_sec', token, secret=True) == token
+    assert v.declared()['saf_t_later_sec'].secret
+    assert v.explain('saf_t_later_sec')['value'] != token
+
+
+def test_lookup_places_lists_every_place_in_lookup_order() -> None:
+    v = Variables(sources=[{'a': 1}], env_placement=EnvPlacement.BOTTOM2)
+    assert v.lookup_places('port') == ["a local value (v.set('port', ...))", 'source[0] (dict)',
+                                       'the environment variable PORT', 'a default (environ(..., default=...))']
+    v.add_cli_source(['--port=1'])
+    assert v.lookup_places('port')[0] == 'the command line (--port)'

@@ -28,7 +28,9 @@ from pathlib import Path
 
 def job(release: str) -> int:
     """Runs on a worker: says it started, then waits until the test releases it."""
-    Path(release + '.started').write_text(str(os.getpid()))
+    # written aside and renamed: the test sees the file only once it holds the pid (a write is not atomic)
+    Path(release + '.started.tmp').write_text(str(os.getpid()))
+    os.replace(release + '.started.tmp', release + '.started')
     while not os.path.exists(release):
         time.sleep(0.02)
     return 42

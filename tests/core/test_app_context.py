@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -86,8 +87,9 @@ def _package_modules() -> list[tuple[Path, ast.AST]]:
     return [(p, ast.parse(p.read_text(), str(p))) for p in sorted(PKG.rglob('*.py'))]
 
 
-def test_no_module_reads_the_private_slots_of_a_variables() -> None:
-    private = {n for n in Variables.__slots__ if n.startswith('_') and not n.startswith('__')}
+def test_no_module_reads_the_private_slots_or_calls_the_private_methods_of_a_variables() -> None:
+    # the private slots and the private methods (and static helpers) of Variables
+    private = {n for n in [*Variables.__slots__, *vars(Variables)] if n.startswith('_') and not n.startswith('__')}
     owner = PKG / 'api' / 'variables.py'
     bad = []
     for path, tree in _package_modules():
@@ -160,3 +162,38 @@ def test_failures_are_named_records_and_health_shows_them() -> None:
     assert isinstance(first, AppFailure)
     assert (first.where, first.error) == ('plugin shutdown p5', 'RuntimeError: boom 5')
     assert health(v)['failures'][-1] == {'where': 'plugin shutdown p104', 'error': 'RuntimeError: boom 104'}
+
+
+def test_two_threads_touching_a_new_variables_get_one_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    # both threads are released together; whoever creates a context waits (bounded) for the other one to be
+    # creating too: without a lock on the creation path both create one, and one of them is lost
+    from scitrera_app_framework.core import context
+
+    start = threading.Barrier(2)
+    creating = threading.Barrier(2)
+
+    class _Slow(AppContext):
+        __slots__ = ()
+
+        def __init__(self) -> None:
+            try:
+                creating.wait(timeout=1.0)  # with the lock, the other thread never gets here: the wait breaks
+            except threading.BrokenBarrierError:
+                pass
+            super().__init__()
+
+    monkeypatch.setattr(context, 'AppContext', _Slow)
+    v = Variables()
+    seen: list[AppContext] = []
+
+    def touch() -> None:
+        start.wait(timeout=30)
+        seen.append(get_app_context(v))
+
+    threads = [threading.Thread(target=touch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(seen) == 2
+    assert seen[0] is seen[1] is peek_app_context(v)

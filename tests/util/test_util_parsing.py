@@ -3,6 +3,8 @@ comma-separated lists."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from scitrera_app_framework.util import ext_parse_bool, ext_parse_csv, ext_parse_csv_set
@@ -118,3 +120,62 @@ def test_parse_csv_never_raises_where_the_original_answered() -> None:
     assert ext_parse_csv([1, 2]) == ['1', '2']  # the original raised AttributeError here; ours answers
     assert ext_parse_csv(b'a, b') == ['a', 'b']  # bytes are decoded (the original split their repr)
 
+
+
+# --- parse_seconds: the one parser of a seconds variable (the Dask and Redis timeouts, the shutdown settings) ---
+def test_parse_seconds_accepts_a_positive_number_of_seconds() -> None:
+    from scitrera_app_framework.util.parsing import parse_seconds
+
+    assert parse_seconds('2.5', 'X_TIMEOUT') == 2.5
+    assert parse_seconds(3, 'X_TIMEOUT') == 3.0
+    assert parse_seconds('0', 'X_DRAIN', zero_ok=True) == 0.0
+
+
+@pytest.mark.parametrize('bad', ['0', '-1', 'soon', None, 'nan', [1]])
+def test_parse_seconds_names_the_variable_and_the_value(bad: object) -> None:
+    from scitrera_app_framework.util.parsing import parse_seconds
+
+    with pytest.raises(ValueError, match=rf'^X_TIMEOUT must be a number of seconds > 0, got {re.escape(repr(bad))}$'):
+        parse_seconds(bad, 'X_TIMEOUT')
+
+
+def test_parse_seconds_with_a_bound_says_the_range_and_what_to_set() -> None:
+    from scitrera_app_framework.util.parsing import parse_seconds
+
+    assert parse_seconds('1000000', 'X_DRAIN', zero_ok=True, maximum=1_000_000, hint='e.g. 5') == 1e6
+    with pytest.raises(ValueError, match=re.escape("X_DRAIN='1000001' is not a number of seconds from 0 to 1,000,000; "
+                                                   "set it to e.g. 5, or unset it")):
+        parse_seconds('1000001', 'X_DRAIN', zero_ok=True, maximum=1_000_000, hint='e.g. 5')
+    with pytest.raises(ValueError, match=re.escape("X_DRAIN='-1' is not a number")):
+        parse_seconds('-1', 'X_DRAIN', zero_ok=True, maximum=1_000_000, hint='e.g. 5')
+
+
+def test_parse_seconds_raises_the_error_type_it_is_given() -> None:
+    from scitrera_app_framework.base_plugins.background import JobBackendConfigError
+    from scitrera_app_framework.util.parsing import parse_seconds
+
+    with pytest.raises(JobBackendConfigError, match='X_TIMEOUT must be'):
+        parse_seconds('x', 'X_TIMEOUT', error=JobBackendConfigError)
+
+
+def test_the_seconds_variables_keep_their_messages() -> None:
+    from scitrera_app_framework.base_plugins._dask_client import parse_connect_timeout
+    from scitrera_app_framework.base_plugins.background import JobBackendConfigError
+    from scitrera_app_framework.core import core
+    from scitrera_app_framework.ext_plugins.redis_tenants import parse_timeout
+
+    assert parse_connect_timeout('1.5') == 1.5 and parse_timeout('2') == 2.0
+    with pytest.raises(JobBackendConfigError,
+                       match=r"^SAF_DASK_CONNECT_TIMEOUT must be a number of seconds > 0, got '0'$"):
+        parse_connect_timeout('0')
+    with pytest.raises(ValueError, match=r"^SAF_MULTITENANT_REDIS_TIMEOUT must be a number of seconds > 0, got 'x'$"):
+        parse_timeout('x')
+    assert core._parse_drain('') == 0.0 and core._parse_timeout('0') is None and core._parse_timeout('3') == 3.0
+    with pytest.raises(ValueError, match=re.escape("SAF_SHUTDOWN_DRAIN_SECONDS='-2' is not a number of seconds from 0 "
+                                                   "to 1,000,000; set it to seconds to stay up, not ready, before "
+                                                   "stopping, e.g. 5, or unset it")):
+        core._parse_drain('-2')
+    with pytest.raises(ValueError, match=re.escape("SAF_SHUTDOWN_TIMEOUT='x' is not a number of seconds from 0 to "
+                                                   "1,000,000; set it to the most seconds the whole exit may take, "
+                                                   "e.g. 25, or unset it")):
+        core._parse_timeout('x')
