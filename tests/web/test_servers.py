@@ -287,8 +287,6 @@ def test_hypercorn_keeps_its_signals_and_loses_nothing_in_flight(workers: str, s
 
 
 @pytest.mark.needs_gunicorn
-# gthread is left out: about one run in ten, a gthread worker quick-stopped just after it started never exits and
-# gunicorn SIGKILLs it at graceful_timeout (not understood yet; README "Web services" names it)
 @pytest.mark.parametrize('case', ['gunicorn-sync', 'gunicorn-gthread'])
 def test_gunicorn_sigint_stays_its_quick_stop_and_each_worker_runs_the_phases(case: str, tmp_path: Path) -> None:
     """SIGINT to the gunicorn master is gunicorn's quick stop (workers get SIGQUIT and exit at once, a request in
