@@ -14,7 +14,9 @@ worker, once it has loaded the app (``post_worker_init``):
   ``_quick_stop_handler``). Uvicorn workers: the framework's :func:`~scitrera_app_framework.web.lifespan` takes the
   signals over from the worker's uvicorn server;
 - runs the framework's shutdown phases when it exits (``worker_exit``): intake, plugin shutdown, hooks, the
-  ``stopped`` line.
+  ``stopped`` line;
+- a stop signal that arrives between the fork and gunicorn's worker handlers is recorded (``post_fork``) and
+  delivered again at the end of ``post_worker_init`` (the master's handlers, inherited at the fork, lost it).
 
 Settings set here from the environment: ``graceful_timeout`` (gunicorn's limit before it kills a worker) is raised
 to ``SAF_SHUTDOWN_TIMEOUT`` + 5 s when that is set, so the framework's own watchdog is the one that ends an overrun.
@@ -78,6 +80,32 @@ def _is_uvicorn_worker(worker: Any) -> bool:
     return any(c.__module__.startswith('uvicorn') for c in type(worker).__mro__)
 
 
+_STOP_SIGNALS = ('SIGQUIT', 'SIGINT', 'SIGTERM')
+_early_signals: list[int] = []  # stop signals that reached the worker before gunicorn's handlers were installed
+
+
+def _record_early_signal(signum: int, frame: Any) -> None:
+    _early_signals.append(signum)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """gunicorn hook (in the worker, just after the fork): record the stop signals until gunicorn installs its own.
+
+    Until then the worker has the master's handlers, inherited at the fork: they queue a signal in the worker's copy
+    of the master's queue, where nothing reads it, so a quick stop (SIGQUIT) or a stop (SIGTERM) arriving then was
+    lost, and gunicorn killed the worker at ``graceful_timeout`` without its phases. :func:`post_worker_init`
+    delivers the recorded signals again once the worker's handlers are in place.
+    """
+    del _early_signals[:]
+    for name in _STOP_SIGNALS:
+        signal.signal(getattr(signal, name), _record_early_signal)
+
+
+def _redeliver_early_signals() -> None:
+    while _early_signals:
+        signal.raise_signal(_early_signals.pop(0))
+
+
 def post_worker_init(worker: Any) -> None:
     """gunicorn hook (in the worker, after the app loaded): the framework's per-worker start-up."""
     from ..core.core import init_framework
@@ -95,7 +123,10 @@ def post_worker_init(worker: Any) -> None:
             raise WebConfigError(f'{INIT_VAR}={spec!r} raised {type(e).__name__}: {e} (the worker does not boot; '
                                  f'fix the function or unset {INIT_VAR})') from e
     if _is_uvicorn_worker(worker):
-        return  # its uvicorn server installs its own handlers when it starts: web.lifespan takes them over then
+        # its uvicorn server installs its own handlers when it starts (web.lifespan takes them over then); until then
+        # the stop signals are at their default (the worker class resets them): a recorded one is not delivered
+        del _early_signals[:]
+        return
     manager = get_shutdown_manager()
     manager.install(via_atexit=False, signals=('SIGTERM',))
     manager.hand_signals_to(lambda signum: worker.handle_exit(signum, None))
@@ -104,6 +135,7 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGINT, quick_stop)
     signal.signal(signal.SIGQUIT, quick_stop)
     signal.siginterrupt(signal.SIGTERM, False)
+    _redeliver_early_signals()  # a stop that arrived before gunicorn's handlers: handled now, as if it just came
 
 
 def _quick_stop_handler(worker: Any) -> Any:
@@ -139,4 +171,4 @@ def worker_exit(server: Any, worker: Any) -> None:
     get_shutdown_manager().run('gunicorn worker exit')
 
 
-__all__ = ['post_worker_init', 'worker_exit', 'load_init_function', 'INIT_VAR', 'APP_NAME_VAR']
+__all__ = ['post_fork', 'post_worker_init', 'worker_exit', 'load_init_function', 'INIT_VAR', 'APP_NAME_VAR']
