@@ -10,10 +10,13 @@ worker, once it has loaded the app (``post_worker_init``):
 - sync and gthread workers: gunicorn keeps its own signal handling, except that SIGTERM (gunicorn's graceful stop)
   first goes through the framework: readiness off, the drain (``SAF_SHUTDOWN_DRAIN_SECONDS``) while the worker
   still accepts and serves, then gunicorn's graceful stop (the request in flight finishes). SIGINT/SIGQUIT stay
-  gunicorn's quick stop. Uvicorn workers: the framework's :func:`~scitrera_app_framework.web.lifespan` takes the
+  gunicorn's quick stop (for gthread workers the base worker's: gthread's own can deadlock, see
+  ``_quick_stop_handler``). Uvicorn workers: the framework's :func:`~scitrera_app_framework.web.lifespan` takes the
   signals over from the worker's uvicorn server;
 - runs the framework's shutdown phases when it exits (``worker_exit``): intake, plugin shutdown, hooks, the
-  ``stopped`` line.
+  ``stopped`` line;
+- a stop signal that arrives between the fork and gunicorn's worker handlers is recorded (``post_fork``) and
+  delivered again at the end of ``post_worker_init`` (the master's handlers, inherited at the fork, lost it).
 
 Settings set here from the environment: ``graceful_timeout`` (gunicorn's limit before it kills a worker) is raised
 to ``SAF_SHUTDOWN_TIMEOUT`` + 5 s when that is set, so the framework's own watchdog is the one that ends an overrun.
@@ -22,6 +25,7 @@ Anything given on gunicorn's command line wins over this module.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import os
@@ -76,6 +80,32 @@ def _is_uvicorn_worker(worker: Any) -> bool:
     return any(c.__module__.startswith('uvicorn') for c in type(worker).__mro__)
 
 
+_STOP_SIGNALS = ('SIGQUIT', 'SIGINT', 'SIGTERM')
+_early_signals: list[int] = []  # stop signals that reached the worker before gunicorn's handlers were installed
+
+
+def _record_early_signal(signum: int, frame: Any) -> None:
+    _early_signals.append(signum)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """gunicorn hook (in the worker, just after the fork): record the stop signals until gunicorn installs its own.
+
+    Until then the worker has the master's handlers, inherited at the fork: they queue a signal in the worker's copy
+    of the master's queue, where nothing reads it, so a quick stop (SIGQUIT) or a stop (SIGTERM) arriving then was
+    lost, and gunicorn killed the worker at ``graceful_timeout`` without its phases. :func:`post_worker_init`
+    delivers the recorded signals again once the worker's handlers are in place.
+    """
+    del _early_signals[:]
+    for name in _STOP_SIGNALS:
+        signal.signal(getattr(signal, name), _record_early_signal)
+
+
+def _redeliver_early_signals() -> None:
+    while _early_signals:
+        signal.raise_signal(_early_signals.pop(0))
+
+
 def post_worker_init(worker: Any) -> None:
     """gunicorn hook (in the worker, after the app loaded): the framework's per-worker start-up."""
     from ..core.core import init_framework
@@ -93,20 +123,52 @@ def post_worker_init(worker: Any) -> None:
             raise WebConfigError(f'{INIT_VAR}={spec!r} raised {type(e).__name__}: {e} (the worker does not boot; '
                                  f'fix the function or unset {INIT_VAR})') from e
     if _is_uvicorn_worker(worker):
-        return  # its uvicorn server installs its own handlers when it starts: web.lifespan takes them over then
+        # its uvicorn server installs its own handlers when it starts (web.lifespan takes them over then); until then
+        # the stop signals are at their default (the worker class resets them): a recorded one is not delivered
+        del _early_signals[:]
+        return
     manager = get_shutdown_manager()
     manager.install(via_atexit=False, signals=('SIGTERM',))
     manager.hand_signals_to(lambda signum: worker.handle_exit(signum, None))
     # SIGINT and SIGQUIT stay gunicorn's quick stop (init_framework may have installed the framework's for SIGINT)
-    signal.signal(signal.SIGINT, worker.handle_quit)
-    signal.signal(signal.SIGQUIT, worker.handle_quit)
+    quick_stop = _quick_stop_handler(worker)
+    signal.signal(signal.SIGINT, quick_stop)
+    signal.signal(signal.SIGQUIT, quick_stop)
     signal.siginterrupt(signal.SIGTERM, False)
+    _redeliver_early_signals()  # a stop that arrived before gunicorn's handlers: handled now, as if it just came
+
+
+def _quick_stop_handler(worker: Any) -> Any:
+    """The SIGINT/SIGQUIT handler for ``worker``: gunicorn's own, except for the gthread worker's.
+
+    gthread's ``handle_quit`` shuts its thread pool down from inside the signal handler, which takes the pool's
+    lock. The main thread holds that same lock whenever it hands a connection to the pool (``submit``, which may
+    wait there for a new pool thread to start): a quick stop arriving then deadlocks the worker on itself, and
+    gunicorn SIGKILLs it at ``graceful_timeout`` without its shutdown phases. Its handler is replaced by the base
+    worker's (``alive`` off, ``worker_int``, ``sys.exit(0)``, which unwinds ``submit`` and frees the lock);
+    :func:`worker_exit` shuts the pool down instead. A subclass with its own ``handle_quit`` keeps it.
+    """
+    try:
+        from gunicorn.workers.base import Worker
+        from gunicorn.workers.gthread import ThreadWorker
+    except ImportError:  # pragma: no cover - gunicorn runs this module, so it is there
+        return worker.handle_quit
+    if isinstance(worker, ThreadWorker) and type(worker).handle_quit is ThreadWorker.handle_quit:
+        return functools.partial(Worker.handle_quit, worker)
+    return worker.handle_quit
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """gunicorn hook (in the worker, as it exits): the framework's shutdown phases."""
+    """gunicorn hook (in the worker, as it exits): the framework's shutdown phases.
+
+    A gthread worker's thread pool is shut down first (what its quick stop no longer does in the signal handler;
+    after a graceful stop gunicorn already did it, and a second time does nothing).
+    """
     from ..core.shutdown import get_shutdown_manager
+    pool_shutdown = getattr(getattr(worker, 'tpool', None), 'shutdown', None)
+    if callable(pool_shutdown):
+        pool_shutdown(wait=False)
     get_shutdown_manager().run('gunicorn worker exit')
 
 
-__all__ = ['post_worker_init', 'worker_exit', 'load_init_function', 'INIT_VAR', 'APP_NAME_VAR']
+__all__ = ['post_fork', 'post_worker_init', 'worker_exit', 'load_init_function', 'INIT_VAR', 'APP_NAME_VAR']

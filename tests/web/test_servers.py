@@ -287,9 +287,7 @@ def test_hypercorn_keeps_its_signals_and_loses_nothing_in_flight(workers: str, s
 
 
 @pytest.mark.needs_gunicorn
-# gthread is left out: about one run in ten, a gthread worker quick-stopped just after it started never exits and
-# gunicorn SIGKILLs it at graceful_timeout (not understood yet; README "Web services" names it)
-@pytest.mark.parametrize('case', ['gunicorn-sync'])
+@pytest.mark.parametrize('case', ['gunicorn-sync', 'gunicorn-gthread'])
 def test_gunicorn_sigint_stays_its_quick_stop_and_each_worker_runs_the_phases(case: str, tmp_path: Path) -> None:
     """SIGINT to the gunicorn master is gunicorn's quick stop (workers get SIGQUIT and exit at once, a request in
     flight is cut): the master is left alone, and every worker still runs the framework's phases once as it exits."""
@@ -312,6 +310,54 @@ def test_gunicorn_sigint_stays_its_quick_stop_and_each_worker_runs_the_phases(ca
     pids = re.findall(r'SETUP pid=(\d+)', out)
     assert pids and all(out.count(f'HOOK RAN pid={p}') == 1 for p in pids), f'{out}\n{err}'
     assert len(pids) == workers and '--- Logging error ---' not in err and err.count('Worker exiting') == workers, err
+
+
+@pytest.mark.needs_gunicorn
+def test_a_gthread_worker_quick_stopped_while_it_hands_a_connection_to_its_pool_exits_and_runs_the_phases(
+        tmp_path: Path) -> None:
+    """The gthread race, made deterministic: the master's SIGQUIT reaches the worker while its main thread is inside
+    ``ThreadPoolExecutor.submit`` (the pool's lock held, starting a pool thread). gunicorn's own ``handle_quit`` shuts
+    the pool down, which takes that lock: the worker hung until ``graceful_timeout`` and was SIGKILLed without its
+    phases. With the framework's quick-stop handler it exits at once and runs them (``gunicorn_race_conf.py``)."""
+    port = free_port()
+    argv = py('-m', 'gunicorn', '-c', 'python:gunicorn_race_conf', '--graceful-timeout', '20', '--log-level', 'info',
+              '-b', f'127.0.0.1:{port}', '-k', 'gthread', '--threads', '4', 'svc_app:app')
+    svc = start(argv, tmp_path, port, **CASES['gunicorn-gthread'][1], RACE_WINDOW='submit')
+    try:
+        pid = svc.wait_line(r'SETUP pid=\d+').split('=')[1]
+        assert outcome(port, '/fast') != '200'  # its hand-over to the pool quick-stops the server
+        code = svc.proc.wait(60)
+    finally:
+        svc.kill()
+    out, err = '\n'.join(svc.lines), svc.stderr()
+    assert f'QUICK STOP FROM SUBMIT pid={pid}' in out, f'the race window was not hit\n{out}\n{err}'
+    assert 'was sent SIGKILL' not in err and 'NO SIGQUIT' not in out, f'the worker hung\n{out}\n{err}'
+    assert code == 0 and out.count(f'HOOK RAN pid={pid}') == 1, f'exit {code}\n{out}\n{err}'
+    assert f'Worker exiting (pid: {pid})' in err and 'Traceback' not in err, err
+
+
+@pytest.mark.needs_gunicorn
+@pytest.mark.parametrize('kind', ['sync', 'gthread'])
+def test_a_quick_stop_that_reaches_a_worker_before_gunicorn_installed_its_handlers_is_not_lost(
+        kind: str, tmp_path: Path) -> None:
+    """The master's SIGQUIT reaches a worker between the fork and gunicorn's ``init_signals``, while the worker still
+    has the master's handlers (they queue the signal where nothing reads it): it was lost, the worker booted and
+    served, and gunicorn killed it at ``graceful_timeout`` without its phases. The config's ``post_fork`` records
+    it and ``post_worker_init`` delivers it again: the worker quick-stops once it booted and runs the phases."""
+    port = free_port()
+    argv = py('-m', 'gunicorn', '-c', 'python:gunicorn_race_conf', '--graceful-timeout', '20', '--log-level', 'info',
+              '-b', f'127.0.0.1:{port}', '-k', kind, 'svc_app:app')
+    svc = start(argv, tmp_path, port, **CASES['gunicorn-gthread'][1], RACE_WINDOW='fork')
+    try:
+        code = svc.proc.wait(60)
+    finally:
+        svc.kill()
+    out, err = '\n'.join(svc.lines), svc.stderr()
+    pid = re.search(r'QUICK STOP FROM POST_FORK pid=(\d+)', out)
+    assert pid is not None and 'NO SIGQUIT' not in out, f'the race window was not hit\n{out}\n{err}'
+    assert 'was sent SIGKILL' not in err, f'the worker lost the quick stop\n{out}\n{err}'
+    assert code == 0 and out.count(f'HOOK RAN pid={pid.group(1)}') == 1, f'exit {code}\n{out}\n{err}'
+    assert f'Worker exiting (pid: {pid.group(1)})' in err and 'Traceback' not in err, err
 
 
 def test_a_request_longer_than_the_timeout_is_cancelled_by_uvicorn_and_the_phases_still_run(tmp_path: Path) -> None:
