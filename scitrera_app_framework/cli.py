@@ -393,7 +393,8 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
     """Run the ``saf`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
     ``out`` (default: the process's standard output, kept for the command alone while the app runs with its
-    stdout sent to stderr) receives the command's output."""
+    stdout sent to stderr) receives the command's output. With ``--app``, a run that exceeds ``--timeout`` ends
+    the process with exit code 124 (the thread running the app is stuck: nothing could return from it)."""
     args = _parser().parse_args(list(argv) if argv is not None else None)  # usage errors: SystemExit(2)
     if args.command == 'version':
         return _version(out or sys.stdout)

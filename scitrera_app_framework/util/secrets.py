@@ -310,6 +310,9 @@ _PAIR_RE = re.compile(
     r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]'"]+)''')
 # what follows a value when it is the first word of prose ("plugin 'auth': initialize failed")
 _PROSE_RE = re.compile(r'[ \t]+[A-Za-z]')
+# a value that may hold a 'name: value' pair: a name's last character before ':' (not a time's '09:00', not 'http:/')
+_NESTED_NAME_RE = re.compile(r'[A-Za-z_]["\']?\s*:(?!/)')
+_SEP_NEXT_RE = re.compile(r'\s*[:=]')
 
 
 # ?name=value / &name=value in a URL's query string
@@ -339,7 +342,8 @@ def _is_label(text: str, m: re.Match[str]) -> bool:
 def _mask_pairs(text: str) -> str:
     """Mask the value of every secret-named ``name=value`` / ``name: value`` / ``"name": "value"`` pair of ``text``.
     After a name that is not secret (``ValueError: token=abc``, ``"msg": "token=abc"``) the search goes on right
-    after its separator when its value holds a ``=`` or ``:``: what looked like its value may hold a pair."""
+    after its separator when its value holds a ``=`` or a name before ``:``, or is followed by a separator (``e:
+    "token": abc``): what looked like its value may hold or start a pair."""
     out: list[str] = []
     last = pos = 0
     finditer, cache = _PAIR_RE.finditer, _cache
@@ -358,7 +362,8 @@ def _mask_pairs(text: str) -> str:
                 last = m.end()
             else:
                 val = m.group('val')
-                if '=' in val or ':' in val:
+                if ('=' in val or (':' in val and _NESTED_NAME_RE.search(val) is not None)
+                        or _SEP_NEXT_RE.match(text, m.end()) is not None):  # ('e: "token": x': the value is a name)
                     resume = m.end('sep')
                     break
         pos = resume

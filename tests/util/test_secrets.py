@@ -157,6 +157,10 @@ def test_a_quoted_or_option_label_followed_by_prose_is_no_pair(text: str) -> Non
     ('x: y: api_key="abc" z', 'x: y: api_key="****" z'),
     ('{"msg": "token=abc"}', '{"msg": "token=****"}'),
     ('Bearer:token=abc', 'Bearer:token=****'),
+    ('error=token:abc', 'error=token:****'),
+    ('e: "token": abc', 'e: "token": ****'),
+    ('at 2026-12-07T09:00:00Z token: abc', 'at 2026-12-07T09:00:00Z token: ****'),
+    ('x: url=http://a/b?token=q', 'x: url=http://a/b?token=****'),
 ])
 def test_a_pair_after_any_prefix_is_masked(text: str, expected: str) -> None:
     """A secret pair right after another label (``ValueError: token=abc``) or inside a non-secret pair's value is
