@@ -311,7 +311,10 @@ def _recover_repository(repo: Path) -> None:
     """Roll back or forward every replacement a killed deploy left (see :func:`_recover`), remove its staging
     directories, and remove an app or lib directory left without any version (by a deploy of a new app killed
     before slaunch placed a new app's directory whole)."""
-    parents = [repo, repo / ENVS_DIR]
+    with contextlib.suppress(OSError):  # a new app's (or the environments') staging: only ever a staged copy
+        for staged in repo.glob(f'{_STAGE_PREFIX}*'):
+            shutil.rmtree(staged, ignore_errors=True)
+    parents = [repo / ENVS_DIR]
     versioned: List[Path] = []
     for base in (repo, repo / LIBS_DIR):
         try:
