@@ -9,7 +9,10 @@
 registers plugins; if it returns a ``Variables``, that one is shown), so your declared variables and plugins
 appear. Each ``--app-arg KEY=VALUE`` (repeatable) is passed to the setup function as the keyword argument
 ``KEY='VALUE'`` (a string; a secret-named KEY's value is masked wherever saf prints, also in ``--debug``
-tracebacks). Without ``--app`` the framework's own settings are shown, as this environment
+tracebacks); a KEY given twice is a usage error. ``--timeout SECONDS`` (default 60; 0: no bound) bounds the app's
+part of the run, from its import to its shutdown: past it saf prints one line naming the app, what it was doing
+(importing it, running its setup function, ...) and where it waited, and exits with code 124. Without ``--app`` the
+framework's own settings are shown, as this environment
 resolves them (with ``SAF_CONFIG_FILES`` and ``SAF_SECRETS_DIR`` read). Secrets are always masked.
 
 ``config`` with ``--app`` shows the app's variables; the framework's own (``SAF_*``, ``LOGGING_*``, ``APP_NAME``,
@@ -25,7 +28,8 @@ app whose plugins keep threads until their shutdown does not keep saf running; a
 never stops is named on stderr and not waited for.
 
 Exit codes: 0 ok (for ``health``: the app is healthy), 1 a runtime error (one line; ``--debug`` for the
-traceback), a plugin that failed, or, for ``health``, an app that is not healthy, 2 a usage error.
+traceback), a plugin that failed, or, for ``health``, an app that is not healthy, 2 a usage error (its message
+masked, like every line saf prints), 124 the app did not finish within ``--timeout``.
 """
 
 from __future__ import annotations
@@ -42,18 +46,58 @@ from typing import Any, Iterator, Mapping, NoReturn, Optional, Sequence, TextIO
 from .api.variables import Variables
 from .exceptions import SAFError
 
+#: the default of ``--timeout``: seconds the app's part of a saf run may take
+_DEFAULT_TIMEOUT = 60.0
+#: the exit code when the app did not finish within ``--timeout`` (as the shutdown watchdog's, and timeout(1)'s)
+_EXIT_TIMEOUT = 124
+
+
+class _Parser(argparse.ArgumentParser):
+    """saf's parsers: a usage error's message is masked (``saf config API_TOKEN=...`` echoes the word it did not
+    expect; a secret-named pair or a known secret value in it prints as ``****``)."""
+
+    def error(self, message: str) -> NoReturn:
+        from .util.secrets import mask_text
+        super().error(mask_text(message))
+
+
+class _AppArg(argparse.Action):
+    """``--app-arg KEY=VALUE``, repeatable; a KEY given twice is a usage error (which value the setup function
+    should get would be a guess)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        items = list(getattr(namespace, self.dest, None) or [])
+        key = values[0]
+        if any(k == key for k, _ in items):
+            raise argparse.ArgumentError(self, f'{key} is given more than once; give each key once')
+        items.append(values)
+        setattr(namespace, self.dest, items)
+
+
+def _timeout(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise argparse.ArgumentTypeError(f'expected a number of seconds >= 0 (0: no bound), got {text!r}')
+    return seconds
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='saf', description='Inspect a scitrera-app-framework app: configuration, '
-                                                        'plugins, health.')
+    p = _Parser(prog='saf', description='Inspect a scitrera-app-framework app: configuration, plugins, health.')
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     sub.required = True
 
     def app_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument('--app', metavar='MODULE:FUNC', help="your app's setup function, called first")
-        sp.add_argument('--app-arg', metavar='KEY=VALUE', action='append', type=_key_value, default=[],
-                        help='a keyword argument for the setup function (a string; repeat for more)')
+        sp.add_argument('--app-arg', metavar='KEY=VALUE', action=_AppArg, type=_key_value, default=[],
+                        help='a keyword argument for the setup function (a string; repeat for more; each KEY once)')
+        sp.add_argument('--timeout', metavar='SECONDS', type=_timeout, default=_DEFAULT_TIMEOUT,
+                        help=f'seconds the app may take, from its import to its shutdown (default '
+                             f'{_DEFAULT_TIMEOUT:g}; 0: no bound); past them saf exits with code {_EXIT_TIMEOUT}')
 
     c = sub.add_parser('config', help='every known variable: value (masked where secret) and where it came from')
     app_arg(c)
@@ -98,7 +142,68 @@ class _SetupFailed(Exception):
         self.error, self.v = error, v
 
 
-def _load_app(spec: Optional[str], app_args: Sequence[tuple[str, str]] = ()) -> Variables:
+class _Watchdog:
+    """The bound of ``--timeout``: when the app's part of the run (import, setup, the report, its shutdown) has
+    not finished after ``timeout`` seconds, write one line naming the app, what it was doing and where the thread
+    running it waits, and end the process with exit code 124 (``os._exit``: that thread is the app's, stuck;
+    nothing that could wait on it runs)."""
+
+    def __init__(self, spec: str, timeout: float) -> None:
+        import threading
+
+        self.spec, self.timeout = spec, timeout
+        self.doing = 'starting'
+        self._ident = threading.get_ident()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name='saf-timeout', daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        if self._done.wait(self.timeout):
+            return
+        from .util.secrets import mask_text
+        where = self._where()
+        line = (f'saf: error: --app {self.spec!r} did not finish within {self.timeout:g}s: it was {self.doing}'
+                f'{f" (waiting at {where})" if where else ""}; find what it waits for, or give it more time with '
+                f'--timeout SECONDS (0: no bound)')
+        data = (mask_text(line).replace('\n', ' ') + '\n').encode('utf-8', 'backslashreplace')
+        with contextlib.suppress(OSError):
+            os.write(2, data)  # (not sys.stderr: the stuck thread may hold its lock)
+        os._exit(_EXIT_TIMEOUT)
+
+    def _where(self) -> str:
+        """``FILE:LINE in FUNC`` of the innermost frame of the stuck thread that is neither the standard
+        library's nor the framework's (the app's code), else the innermost one."""
+        import sysconfig
+        import traceback
+
+        frame = sys._current_frames().get(self._ident)
+        if frame is None:
+            return ''
+        stack = traceback.extract_stack(frame)
+        skip = tuple(os.path.normcase(os.path.realpath(d)) + os.sep for d in
+                     {sysconfig.get_paths()['stdlib'], sysconfig.get_paths()['platstdlib'],
+                      os.path.dirname(os.path.abspath(__file__))})
+        chosen = stack[-1] if stack else None
+        for fs in reversed(stack):
+            name = os.path.normcase(os.path.realpath(fs.filename))
+            if not fs.filename.startswith('<') and not name.startswith(skip):
+                chosen = fs
+                break
+        if chosen is None:
+            return ''
+        shown = chosen.filename
+        with contextlib.suppress(ValueError):
+            rel = os.path.relpath(shown)
+            shown = rel if not rel.startswith('..') else shown
+        return f'{shown}:{chosen.lineno} in {chosen.name}'
+
+
+def _load_app(spec: Optional[str], app_args: Sequence[tuple[str, str]] = (),
+              watchdog: Optional[_Watchdog] = None) -> Variables:
     """Run the app's setup function (``--app``) or set up the framework's own settings; return the Variables.
 
     Raises:
@@ -118,6 +223,8 @@ def _load_app(spec: Optional[str], app_args: Sequence[tuple[str, str]] = ()) -> 
     # would any command) nor open its probe port
     os.environ['SAF_INSTALL_SHUTDOWN_HOOKS'] = 'false'
     os.environ.pop('SAF_HEALTH_PORT', None)
+    if watchdog is not None:
+        watchdog.doing = f'importing {module_name}'
     try:
         with contextlib.redirect_stdout(sys.stderr):  # (prints at import)
             module = importlib.import_module(module_name)
@@ -126,6 +233,8 @@ def _load_app(spec: Optional[str], app_args: Sequence[tuple[str, str]] = ()) -> 
     func = getattr(module, func_name, None)
     if not callable(func):
         raise CliError(f'--app {spec!r}: {module_name} has no function {func_name!r}')
+    if watchdog is not None:
+        watchdog.doing = f'running its setup function {spec}'
     try:
         with contextlib.redirect_stdout(sys.stderr):  # what the setup prints must not mix with our output
             result = func(**dict(app_args))
@@ -284,7 +393,8 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
     """Run the ``saf`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
     ``out`` (default: the process's standard output, kept for the command alone while the app runs with its
-    stdout sent to stderr) receives the command's output."""
+    stdout sent to stderr) receives the command's output. With ``--app``, a run that exceeds ``--timeout`` ends
+    the process with exit code 124 (the thread running the app is stuck: nothing could return from it)."""
     args = _parser().parse_args(list(argv) if argv is not None else None)  # usage errors: SystemExit(2)
     if args.command == 'version':
         return _version(out or sys.stdout)
@@ -333,20 +443,30 @@ def _error_line(e: BaseException, debug: bool) -> None:
                      f'{" (...)" if len(text) > 1 else ""} (--debug for the traceback)\n')
 
 
+_DOING = {'config': 'reading its configuration', 'plugins': 'listing its plugins',
+          'health': 'running its health checks'}
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     loaded = False
+    spec = getattr(args, 'app', None)
+    watchdog = _Watchdog(spec, args.timeout) if spec and args.timeout > 0 else None
     try:
         try:
-            v = _load_app(getattr(args, 'app', None), args.app_arg)
+            v = _load_app(spec, args.app_arg, watchdog)
         except _SetupFailed as failed:
             _error_line(failed.error, args.debug)
             if args.command == 'config' or failed.v is None:
                 return 1
             v = failed.v  # plugins / health: the table of what loaded, and the failing one
+            if watchdog is not None:
+                watchdog.doing = _DOING[args.command]
             code = _plugins(args, v, out) if args.command == 'plugins' else _health(args, v, out)
             loaded = True
             return 1 if code == 0 else code
         loaded = True
+        if watchdog is not None:
+            watchdog.doing = _DOING[args.command]
         if args.command == 'config':
             return _config(args, v, out)
         if args.command == 'plugins':
@@ -371,8 +491,12 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         with contextlib.suppress(OSError, ValueError):
             out.flush()
-        if loaded or getattr(args, 'app', None):
+        if loaded or spec:
+            if watchdog is not None:
+                watchdog.doing = 'running its shutdown phases'
             _shut_down(args.debug)
+        if watchdog is not None:
+            watchdog.stop()
 
 
 def _shut_down(debug: bool) -> None:

@@ -36,7 +36,9 @@ sub-command parsers, so ``wordtool --repeat 3 count x`` and ``wordtool count x -
 
 **Strict parsing.** An unknown option is one line on stderr, with a did-you-mean, and exit code 2; ``--help``
 prints the usage and exits 0 (argparse's conventions). A usage error never quotes a secret option's value
-(``--pin x``: invalid int value, not shown; ``--api-tokn=VALUE`` or an ambiguous ``--api=VALUE``: ``****``).
+(``--pin x``: invalid int value, not shown; ``--api-tokn=VALUE`` or an ambiguous ``--api=VALUE``: ``****``), also
+when a parser made with ``exit_on_error=False`` raises ``argparse.ArgumentError`` to the caller: the error raised
+is a masked copy that chains nothing.
 
 **run(main, ...)** parses, initializes the framework with :func:`init_framework_cli` (WARNING level, no
 stateful directory, no ``chdir``), calls ``main`` and exits: 0 (or the int ``main`` returns), 2 with one line on
@@ -258,8 +260,8 @@ def add_settings_options(parser: argparse.ArgumentParser, *declared: Any, title:
         flag = next((c for c in candidates if c not in taken and not any(_has_option(p, c) for p in parsers)
                      and not (is_bool and any(_has_option(p, '--no-' + c[2:]) for p in parsers))), None)
         if flag is None:
-            raise CommandLineError(f'cannot add an option for {r.variable}: {" and ".join(candidates)} are taken in '
-                                   f'the parser of {parser.prog!r}; rename the app\'s option or the setting')
+            raise CommandLineError(f'cannot add an option for {r.variable}: the parser of {parser.prog!r} already '
+                                   f'has {" and ".join(candidates)}; rename the app\'s option or the setting')
         taken.add(flag)
         kind, metavar = _kind(str(r.row.get('type') or 'str'))
         options.append(_Option(r.variable, flag, kind, _help(r.row, r.variable), metavar, bool(r.row.get('secret'))))
@@ -299,7 +301,12 @@ def _all_options(parser: argparse.ArgumentParser) -> list[str]:
 def parse_strict(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """``parser.parse_args(argv)``, except that unknown arguments are reported on one line with a did-you-mean
     (``prog: error: unrecognized arguments: --bogus (did you mean --repeat?)``) and exit code 2. ``--help``
-    and argparse's other errors behave as usual."""
+    and argparse's other errors behave as usual, their messages masked (a secret option's value is never quoted).
+
+    Raises:
+        argparse.ArgumentError: only from a parser made with ``exit_on_error=False``: a masked copy of argparse's
+            error (same ``argument_name``; nothing chained).
+    """
     args = list(argv) if argv is not None else sys.argv[1:]
     known = _all_options(parser)
     unknown = []
@@ -315,11 +322,16 @@ def parse_strict(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] 
     parsers = [parser] + _subparsers(parser)
     for p in parsers:  # argparse's own errors ('ambiguous option: --api=VALUE could match ...') masked too
         p.error = _masking_error(p, parser, args)  # type: ignore[method-assign,assignment]
+    raised: Optional[argparse.ArgumentError] = None
     try:
         ns, extras = parser.parse_known_args(args)
+    except argparse.ArgumentError as e:  # a parser made with exit_on_error=False raises it to the caller
+        raised = _masked_argument_error(e, parser, args)
     finally:
         for p in parsers:
             p.__dict__.pop('error', None)
+    if raised is not None:
+        raise raised  # (raised here, not inside the except: it chains nothing that quotes a value)
     if extras:
         _unrecognized(parser, extras, known)
     return ns
@@ -333,21 +345,45 @@ def _secret_flags(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def _mask_args(text: str, parser: argparse.ArgumentParser, args: Sequence[str]) -> str:
-    """``text`` (a usage error) with the value of every ``--name=value`` in ``args`` masked where ``name`` may
-    mean a secret option (an abbreviation or misspelling of one, or a secret-looking name), and known secret
-    values masked."""
-    from .util.secrets import MASK, is_secret_key, mask_secret_values
+    """``text`` (a usage error) with the value of every ``--name=value`` or ``--name value`` in ``args`` masked
+    where ``name`` may mean a secret option (an abbreviation or misspelling of one, or a secret-looking name), and
+    known secret values and secret-named pairs masked (``util.secrets.mask_text``)."""
+    from .util.secrets import MASK, add_secret_values, is_secret_key, mask_text
 
     secret = _secret_flags(parser)
     known = _all_options(parser)
-    for a in args:
+
+    def secret_option(name: str) -> bool:
+        return (is_secret_key(name[2:]) or any(f.startswith(name) for f in secret)
+                or bool(set(difflib.get_close_matches(name, known, n=1, cutoff=0.6)) & secret))
+
+    values: list[str] = []
+    for i, a in enumerate(args):
+        if a == '--':
+            break
         name, eq, value = a.partition('=')
-        if not (eq and value and name.startswith('--') and a in text):
+        if not name.startswith('--') or len(name) < 3 or not secret_option(name):
             continue
-        if (is_secret_key(name[2:]) or any(f.startswith(name) for f in secret)
-                or set(difflib.get_close_matches(name, known, n=1, cutoff=0.6)) & secret):
-            text = text.replace(a, f'{name}={MASK}')
-    return mask_secret_values(text)  # (not mask_text: 'argument --pin: invalid' is no name=value pair)
+        if eq:
+            if value and a in text:
+                text = text.replace(a, f'{name}={MASK}')
+            values.append(value)
+        elif i + 1 < len(args) and not args[i + 1].startswith('--'):
+            values.append(args[i + 1])  # --pin VALUE: argparse quotes it as 'VALUE'
+    add_secret_values(values)  # (from 6 characters on: masked wherever they appear, now and later)
+    for value in values:
+        if value and repr(value) in text:
+            text = text.replace(repr(value), repr(MASK))
+    return mask_text(text)
+
+
+def _masked_argument_error(e: argparse.ArgumentError, parser: argparse.ArgumentParser,
+                           args: Sequence[str]) -> argparse.ArgumentError:
+    """A copy of argparse's ``ArgumentError`` with the message masked and nothing chained (its context, the type
+    function's ``ValueError``, quotes the value)."""
+    masked = argparse.ArgumentError(None, _mask_args(e.message, parser, args))
+    masked.argument_name = e.argument_name
+    return masked
 
 
 def _masking_error(p: argparse.ArgumentParser, top: argparse.ArgumentParser,

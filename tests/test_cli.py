@@ -418,3 +418,68 @@ def test_what_the_app_prints_at_exit_stays_off_stdout(tmp_path: Path) -> None:
     p = saf(tmp_path, 'config', '--app', 'threaded_app:goodbye', '--json')
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == [] and 'goodbye from atexit' in p.stderr
+
+
+@pytest.mark.parametrize('args', [
+    ('config', '--app-args', 'API_TOKEN=tok-VALUE-9911'),  # a misspelt option: the words after it are echoed
+    ('config', 'API_TOKEN=tok-VALUE-9911'),
+    ('config', '--all', '--password=tok-VALUE-9911'),
+    ('plugins', '--app', 'demo_app:setup', 'token: tok-VALUE-9911'),
+])
+def test_usage_errors_never_print_a_secret(tmp_path: Path, args: tuple[str, ...]) -> None:
+    p = saf(tmp_path, *args)
+    assert p.returncode == 2 and 'saf' in p.stderr and 'error' in p.stderr, p.stderr
+    assert 'tok-VALUE-9911' not in p.stdout + p.stderr, p.stderr
+
+
+def test_a_repeated_app_argument_is_a_usage_error_naming_the_key(tmp_path: Path) -> None:
+    """``--app-arg region=a --app-arg region=b``: which one the setup gets would be a silent guess (argparse's
+    last wins), so it is a usage error naming the key; the values are not printed (the key may be a secret)."""
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--app-arg', 'region=eu-west',
+                 '--app-arg', 'shards=3', '--app-arg', 'region=us-east', '--explain', 'ARG_REGION')
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert 'argument --app-arg: region is given more than once; give each key once' in p.stderr, p.stderr
+    assert 'eu-west' not in p.stderr and 'us-east' not in p.stderr
+    p = _hostile(tmp_path, 'config', '--app', 'hostile_app:setup', '--app-arg', 'api_token=tok-VALUE-9911',
+                 '--app-arg', 'api_token=tok-VALUE-9911')
+    assert p.returncode == 2 and 'argument --app-arg: api_token is given more than once' in p.stderr, p.stderr
+    assert 'tok-VALUE-9911' not in p.stderr + p.stdout
+
+
+HANGING = '''
+import threading
+import time
+
+if __import__('os').environ.get('HANG_AT_IMPORT'):
+    threading.Event().wait()
+
+def setup():
+    threading.Event().wait()
+
+def slow():
+    time.sleep(0.2)
+'''
+
+
+@pytest.mark.parametrize('where, doing', [
+    ('', 'running its setup function hang_app:setup'),
+    ('1', 'importing hang_app'),
+])
+def test_a_hanging_app_is_bounded_by_timeout(tmp_path: Path, where: str, doing: str) -> None:
+    """``--app`` whose import or setup never returns: saf stops after ``--timeout`` seconds with exit code 124 and
+    one line naming the app, what it was doing and where it waited."""
+    (tmp_path / 'hang_app.py').write_text(HANGING)
+    env = {'HANG_AT_IMPORT': where} if where else {}
+    p = saf(tmp_path, 'config', '--app', 'hang_app:setup', '--timeout', '1', **env)
+    assert p.returncode == 124, (p.returncode, p.stderr)
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("saf: error: --app 'hang_app:setup' did not finish within 1s: it was " + doing), last
+    assert 'hang_app.py' in last and '--timeout' in last, last
+    p = saf(tmp_path, 'config', '--app', 'hang_app:slow', '--timeout', '30')  # within the bound: a success
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize('value', ['-1', 'soon', 'nan', 'inf'])
+def test_a_bad_timeout_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    p = saf(tmp_path, 'config', '--timeout', value)
+    assert p.returncode == 2 and 'argument --timeout' in p.stderr and 'seconds' in p.stderr, p.stderr

@@ -130,7 +130,8 @@ def test_taken_options_fall_back_to_the_variable_name() -> None:
     class C(Settings, prefix='GAMMA'):
         port: int = 3
 
-    with pytest.raises(CommandLineError, match=r'GAMMA_PORT: --port and --gamma-port are taken'):
+    with pytest.raises(CommandLineError, match=r"cannot add an option for GAMMA_PORT: the parser of '\S+' already "
+                                               r"has --port and --gamma-port; rename"):
         add_settings_options(p2, C)
     with pytest.raises(TypeError, match='not a loaded object'):
         add_settings_options(argparse.ArgumentParser(), Db.load(Variables()))
@@ -183,6 +184,44 @@ def test_usage_errors_never_print_a_secret_option_value(argv: list[str], capsys:
         parse_strict(p, argv)
     err = capsys.readouterr().err
     assert ei.value.code == 2 and 'error' in err and SECRET not in err, err
+
+
+def _chain(e: Optional[BaseException]) -> list[BaseException]:
+    """``e`` and every exception it chains (``__cause__`` and ``__context__``, suppressed or not)."""
+    out: list[BaseException] = []
+    while e is not None and e not in out:
+        out.append(e)
+        e = e.__cause__ or e.__context__
+    return out
+
+
+@pytest.mark.parametrize('argv', [
+    ['--pin', SECRET],  # invalid int value (its ValueError, chained, quotes the value)
+    [f'--pin={SECRET}'],
+    ['--api-token', SECRET, '--pin', 'x'],
+    ['--pin', SECRET, '--api-token'],  # expected one argument (the value given before it is not quoted)
+])
+def test_an_argument_error_raised_to_the_caller_carries_no_secret(argv: list[str]) -> None:
+    """``exit_on_error=False``: argparse raises ``ArgumentError`` to the caller instead of printing; the error, its
+    arguments and every exception it chains hold no secret option's value."""
+    import traceback
+
+    p = argparse.ArgumentParser(prog='wordtool', exit_on_error=False)
+    add_settings_options(p, Keys)
+    with pytest.raises(argparse.ArgumentError) as info:
+        parse_strict(p, argv)
+    e = info.value
+    assert e.argument_name in ('--pin', '--api-token'), e.argument_name
+    for x in _chain(e):
+        assert SECRET not in str(x) and SECRET not in repr(x.args) and SECRET not in repr(x), x
+    assert SECRET not in ''.join(traceback.format_exception(type(e), e, e.__traceback__))
+
+
+def test_an_argument_error_of_a_plain_option_keeps_its_text() -> None:
+    p = argparse.ArgumentParser(prog='wordtool', exit_on_error=False)
+    add_settings_options(p, Tool)
+    with pytest.raises(argparse.ArgumentError, match=r"argument --repeat: invalid int value: 'lots'"):
+        parse_strict(p, ['--repeat', 'lots'])
 
 
 # --- run() and init_framework_cli, in child interpreters --------------------------------------------------------------

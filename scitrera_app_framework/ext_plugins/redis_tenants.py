@@ -15,7 +15,9 @@ logged and it reconnects with backoff, re-reading every cached tenant. A hash th
 name or value that is not UTF-8 text, a key that is not a hash) affects only its tenant: its first read raises
 :class:`TenantValueError` naming the tenant, the key and the problem; a re-read logs that error and the tenant
 keeps its last good values; every other tenant's changes keep propagating. ``redis`` is imported when a provider is
-created. The URL may hold a password: it is only ever shown masked.
+created. The URL may hold a password: it is only ever shown masked. The values of a tenant's secret-named fields
+(``db_password``) become known secret values as they are read (``util.secrets``): masked wherever the framework
+prints them.
 
 Enable it with ``SAF_MULTITENANT_PROVIDER=scitrera_app_framework.ext_plugins.redis_tenants.RedisTenantProvider``
 and ``SAF_MULTITENANT_REDIS_URL=redis://:password@host:6379/0``.
@@ -32,7 +34,7 @@ from urllib.parse import unquote
 
 from ..api.variables import Variables
 from ..util.parsing import parse_seconds
-from ..util.secrets import MASK, is_secret_key, mask_text, mask_url_credentials
+from ..util.secrets import MASK, add_secret_values, is_secret_key, mask_text, mask_url_credentials
 from ._tenant_base import MultiTenantConfigError, MultiTenantError
 from ._tenant_provider import BaseMultiTenantProvider
 
@@ -137,7 +139,11 @@ class TenantHash(Mapping[str, str]):
         self._lock = threading.Lock()
 
     def update_from(self, data: Mapping[str, str], seq: int) -> bool:
-        """Take ``data`` read by the read numbered ``seq``; False when a later read already delivered."""
+        """Take ``data`` read by the read numbered ``seq``; False when a later read already delivered.
+
+        The values of secret-named fields (``db_password``) become known secret values first (masked wherever the
+        framework prints them, as a secrets directory's are), a rotated value too."""
+        add_secret_values([val for name, val in data.items() if is_secret_key(name)])
         with self._lock:
             if seq < self._seq:
                 return False

@@ -28,9 +28,12 @@ The repository is ``$SLAUNCH_REPOSITORY_PATH`` (``/slaunch_repo``), or ``reposit
 
 Safety rules (the launcher's refusals come first: anything a launcher would refuse is refused here, with a
 :class:`~.errors.DeployError` naming it, before the repository changes): names are checked (no ``..``, no path
-separators); file names with a backslash or a control character (a newline would break the hash list) and an
+separators); file names with a backslash or a control character (a newline would break the hash list) or a part
+that is a Windows device name (``CON``, ``nul.txt``, ``COM1``...: a launcher there cannot create it) and an
 ``entrypoint`` outside the version are refused; a version is written to a staging directory beside its final
-place, with its ``.slaunch-files.sha256`` list, and renamed into place only when complete; a deployed version is
+place, with its ``.slaunch-files.sha256`` list, and renamed into place only when complete (a new app's or lib's
+first version is staged inside a staging directory renamed to the app's directory: a killed deploy never leaves an
+app directory without a version, and the next deploy removes one an older slaunch left); a deployed version is
 never changed unless ``overwrite=True`` (the same files deployed again are only recorded: the retry of a deploy
 killed before its index entry was written); every writer of a repository (deploys and ``update_manifest`` of apps
 and of libs) holds the one lock file ``<repository>/.deploy.lock``; the indexes (``manifest.yaml``) are rewritten
@@ -56,7 +59,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 from ._files import SUMS_NAME, current_umask, hash_file, read_sums, rel_path_problem, write_sums
 from ._log import logger
 from .errors import DeployError, InvalidNameError, ManifestError, ManifestFetchError, StateError
-from .paths import validate_name
+from .paths import is_windows_device_name, validate_name
 from .repository import (
     APP_MANIFEST,
     DEFAULT_ENTRYPOINT,
@@ -305,15 +308,29 @@ def _deploy_lock(repo: Path) -> Iterator[None]:
 
 
 def _recover_repository(repo: Path) -> None:
-    """Roll back or forward every replacement a killed deploy left (see :func:`_recover`)."""
+    """Roll back or forward every replacement a killed deploy left (see :func:`_recover`), remove its staging
+    directories, and remove an app or lib directory left without any version (by a deploy of a new app killed
+    before slaunch placed a new app's directory whole)."""
+    with contextlib.suppress(OSError):  # a new app's (or the environments') staging: only ever a staged copy
+        for staged in repo.glob(f'{_STAGE_PREFIX}*'):
+            shutil.rmtree(staged, ignore_errors=True)
     parents = [repo / ENVS_DIR]
+    versioned: List[Path] = []
     for base in (repo, repo / LIBS_DIR):
         try:
-            parents += [p for p in base.iterdir() if p.is_dir() and not p.name.startswith('.')]
+            found = [p for p in base.iterdir() if p.is_dir() and not p.name.startswith('.')]
         except OSError:
             continue
-    for parent in parents:
+        parents += found
+        versioned += [p for p in found if p.name.lower() != INDEX_FILE  # (a directory there is an operator's error)
+                      and not (base == repo and p.name in (ENVS_DIR, LIBS_DIR))]
+    for parent in dict.fromkeys(parents):
         _recover(parent)
+    for directory in versioned:  # an app (lib) directory holds its versions: empty now, it holds nothing
+        with contextlib.suppress(OSError):
+            if not any(directory.iterdir()):
+                logger().warning('%s: removing the empty directory an interrupted deploy left', directory)
+                directory.rmdir()
     for index_dir in (repo, repo / LIBS_DIR):  # an index write killed before its rename
         for stale in index_dir.glob(f'{_INDEX_TMP_PREFIX}*.tmp'):
             with contextlib.suppress(OSError):
@@ -509,6 +526,16 @@ def _listed(src: Path, ignore_fn: Optional[IgnoreFn]) -> List[Tuple[str, Path]]:
     return out
 
 
+def _device_name_problem(rel: str) -> Optional[str]:
+    """Why the relative path ``rel`` cannot be created on Windows (a part that is a device name), or None: the
+    launcher's name rule (:func:`.paths.validate_name`) applied to every file and directory a version holds."""
+    part = next((p for p in rel.split('/') if is_windows_device_name(p)), None)
+    if part is None:
+        return None
+    return (f'{part!r} is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-COM9, LPT1-LPT9, with any '
+            'extension): a launcher there cannot create it')
+
+
 def _source_problem(rel: str, path: Path) -> Optional[str]:
     """Why the build file ``path`` cannot be copied (found before anything is written), or None."""
     import stat
@@ -558,7 +585,7 @@ def _copy_source(src: Path, dest: Path, what: str, ignore_fn: Optional[IgnoreFn]
     listed = _listed(src, ignore_fn)
     base = os.path.realpath(src)
     for rel, path in listed:
-        problem = rel_path_problem(rel) or _source_problem(rel, path)
+        problem = rel_path_problem(rel) or _device_name_problem(rel) or _source_problem(rel, path)
         if problem:
             raise DeployError(f'{what}: the file {rel!r} of {src} cannot be deployed: {problem}; rename it or leave '
                               'it out (ignore_fn)')
@@ -678,27 +705,43 @@ def _deploy_dir(repo: Path, final: Path, what: str, overwrite: bool, fill: Calla
     """Stage, fill, seal and place one version directory (the caller holds the lock). A version already deployed
     with the same files is left as it is (a retry of a deploy killed before its index entry was written); with
     other files it is refused unless ``overwrite``. A version (or environment) with the same files is never
-    replaced, so launchers never miss it for a moment."""
-    created = [p for p in (final.parent, final.parent.parent) if p != repo and not p.exists()]
+    replaced, so launchers never miss it for a moment.
+
+    The first version of a new app or lib is staged as ``<parent>/.deploy-<name>-<random>/<version>/`` and the
+    whole staging directory renamed to ``<name>/``: the app's directory appears with its version in it, so a
+    deploy killed at any instant never leaves an app directory without a version."""
+    created = [p for p in (final.parent.parent,) if p != repo and not p.exists()]
+    new_parent = final.parent != repo and not final.parent.exists()
     staged: Optional[Path] = None
+    box: Optional[Path] = None
     placed = False
     try:
-        staged = _stage_in(final.parent, final.name)
+        if new_parent:
+            box = _stage_in(final.parent.parent, final.parent.name)
+            staged = box / final.name
+            staged.mkdir(0o777)
+        else:
+            staged = _stage_in(final.parent, final.name)
         _seal(staged, fill(staged), what)
         _test_pause('staged')
-        if final.exists() and _same_files(staged, final):  # nothing to change (nor a moment without it)
+        if box is not None:
+            os.replace(box, final.parent)  # (under the lock nothing else creates it meanwhile)
+            box = staged = None
+        elif final.exists() and _same_files(staged, final):  # nothing to change (nor a moment without it)
             logger().info('%s is already deployed at %s with the same files; recording it', what, final)
             placed = True
             return
-        _place(staged, final, overwrite, what)
+        else:
+            _place(staged, final, overwrite, what)
         placed = True
         _test_pause('placed')
     except OSError as exc:
         raise _disk_error(exc, what) from exc
     finally:
-        if staged is not None and staged.exists():
-            shutil.rmtree(staged, ignore_errors=True)
-        for directory in ([] if placed else created):  # the deepest first; only if still empty
+        for leftover in (box, staged):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
+        for directory in ([] if placed else created):  # only if still empty
             with contextlib.suppress(OSError):
                 directory.rmdir()
 

@@ -192,6 +192,9 @@ def prepare_repository_launch(name: str, root: Union[str, os.PathLike[str], None
             index = repo_mod.read_index(apps_manifest if apps_manifest is not None else repo / repo_mod.INDEX_FILE)
         except ManifestFetchError as exc:
             plan = _cached(session, name, version)
+            if plan is None and apps_manifest is None and repo.is_dir() and not (repo / repo_mod.INDEX_FILE).exists():
+                raise ManifestError(f'app {name!r} is not in the repository (apps: (none)): no app has been deployed '
+                                    f'to {repo} yet', source=str(repo / repo_mod.INDEX_FILE), key_path=name) from None
             if plan is None:
                 raise ManifestFetchError(f'the repository {repo} cannot be read ({exc.problem}) and {name} '
                                          f'{version or ""} is not in the cache {cache}'.replace('  ', ' '),

@@ -16,7 +16,7 @@ from .errors import InvalidNameError
 
 __all__ = [
     'ROOT_ENV_VAR', 'platform_kind', 'default_root', 'resolve_root', 'env_python', 'scripts_dir',
-    'validate_name', 'safe_child',
+    'validate_name', 'safe_child', 'is_windows_device_name',
 ]
 
 ROOT_ENV_VAR = 'SLAUNCH_ROOT'
@@ -25,8 +25,17 @@ _NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._+-]{0,99}')
 _NAME_RULE = ("use 1-100 characters from letters, digits, '.', '_', '-' and '+', starting with a letter or digit "
               "(no path separators, no '..', no absolute paths)")
 _WINDOWS_RESERVED = frozenset(
-    ['con', 'prn', 'aux', 'nul'] + [f'com{i}' for i in range(1, 10)] + [f'lpt{i}' for i in range(1, 10)]
+    ['con', 'prn', 'aux', 'nul', 'conin$', 'conout$'] + [f'{d}{i}' for d in ('com', 'lpt')
+                                                         for i in [*range(1, 10), '\u00b9', '\u00b2', '\u00b3']]
 )
+
+
+def is_windows_device_name(name: str) -> bool:
+    """True when the file or directory name ``name`` (one path component) is a Windows device name: ``CON``,
+    ``PRN``, ``AUX``, ``NUL``, ``COM1``-``COM9``, ``LPT1``-``LPT9`` (and ``CONIN$``, ``CONOUT$``, ``COM\u00b9``...),
+    in any case, with any extension and spaces before it (``nul.txt``, ``Aux.py``, ``con .txt``): Windows opens
+    the device instead of a file of that name, so such a file cannot be created or copied there."""
+    return name.split('.', 1)[0].rstrip(' ').lower() in _WINDOWS_RESERVED
 
 
 def platform_kind(platform: Optional[str] = None) -> str:
@@ -130,7 +139,7 @@ def _name_problem(value: str) -> Optional[str]:
         return 'it contains a character that is not allowed' if len(value) <= 100 else 'it is too long'
     if value.endswith('.'):
         return 'it ends with a dot'
-    if value.split('.', 1)[0].lower() in _WINDOWS_RESERVED:
+    if is_windows_device_name(value):
         return 'it is a reserved device name on Windows'
     return None
 

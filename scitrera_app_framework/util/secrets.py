@@ -14,7 +14,9 @@ marked with :func:`mark_secret_key` (always).
 Values. A secret key's non-empty value prints as ``****``. In every value and text, whatever the key,
 credentials in URLs (``scheme://user:password@host``, the password may contain ``@``) and ``name=value`` /
 ``"name": "value"`` pairs whose name is secret are masked (after an authorization scheme, ``Authorization: Bearer
-TOKEN``, the credential is the value).
+TOKEN``, the credential is the value), also right after another label (``ValueError: token=abc``) or inside another
+pair's value. A quoted name or an ``--option`` followed by ``:`` and prose is a label, not a pair (``plugin 'auth':
+initialize failed``); a bare name is a pair (``auth: initialize failed`` masks ``initialize``: the safe side).
 
 Known secret values. The values of variables declared secret (``environ(..., secret=True)``, ``Secret[...]``
 settings fields), of every key of a secrets directory, and of secret-named keys read from files, set locally or
@@ -299,12 +301,18 @@ def mask_secret_values(text: str) -> str:
 
 # scheme://user:password@host -- the password runs to the last '@' before the host (it may contain '@')
 _URL_CRED_RE = re.compile(r'([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@\'"]*:)[^\s/\'"]*@(?=[^\s@/\'"]*(?:[/\s\'"?#]|$))')
-# name=value, name: value, "name": "value" where name looks secret
+# name=value, name: value, "name": "value" where name looks secret; the name starts after no letter, '_' or '.' (a
+# search does not retry from every character of a long word; '--pin', '2fa_token' and 'x-api-key' still match)
 _PAIR_RE = re.compile(
-    r'''(?P<key>["']?[A-Za-z_][A-Za-z0-9_.\-]*["']?)(?P<sep>\s*[:=]\s*)'''
+    r'''(?<![A-Za-z_.])(?P<key>["']?[A-Za-z_][A-Za-z0-9_.\-]*["']?)(?P<sep>\s*[:=]\s*)'''
     # an HTTP authorization scheme (Authorization: Bearer TOKEN) is kept; the credential after it is the value
     r'''(?P<scheme>(?i:bearer|basic|digest|token|bot|negotiate|apikey|api-key|hmac)[ \t]+(?=[^\s,;&)}\]'"]))?'''
     r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]'"]+)''')
+# what follows a value when it is the first word of prose ("plugin 'auth': initialize failed")
+_PROSE_RE = re.compile(r'[ \t]+[A-Za-z]')
+# a value that may hold a 'name: value' pair: a name's last character before ':' (not a time's '09:00', not 'http:/')
+_NESTED_NAME_RE = re.compile(r'[A-Za-z_]["\']?\s*:(?!/)')
+_SEP_NEXT_RE = re.compile(r'\s*[:=]')
 
 
 # ?name=value / &name=value in a URL's query string
@@ -318,13 +326,51 @@ def mask_url_credentials(text: str) -> str:
     return _URL_CRED_RE.sub(lambda m: m.group(1) + MASK + '@', text)
 
 
-def _mask_pair(m: re.Match[str]) -> str:
-    key = m.group('key').strip('"\'')
-    if not is_secret_key(key):
-        return m.group(0)
-    val = m.group('val')
-    quote = val[0] if val[:1] in ('"', "'") else ''
-    return f'{m.group("key")}{m.group("sep")}{m.group("scheme") or ""}{quote}{MASK}{quote}'
+def _is_label(text: str, m: re.Match[str]) -> bool:
+    """True when the ``name: word`` match ``m`` is a label followed by prose, not a pair: a quoted name (how a
+    message quotes a plugin or a variable: ``plugin 'auth': initialize failed``) or an option (``argument --pin:
+    invalid int value``) before ``:`` and an unquoted value that the next word of prose follows. A bare name
+    (``auth: initialize failed``) stays a pair: it cannot be told from ``password: hunter2 rejected``."""
+    if ':' not in m.group('sep') or m.group('val')[:1] in ('"', "'"):
+        return False
+    start = m.start('key')
+    if not (text[start] in ('"', "'") or text[max(0, start - 2):start] == '--'):
+        return False
+    return _PROSE_RE.match(text, m.end()) is not None
+
+
+def _mask_pairs(text: str) -> str:
+    """Mask the value of every secret-named ``name=value`` / ``name: value`` / ``"name": "value"`` pair of ``text``.
+    After a name that is not secret (``ValueError: token=abc``, ``"msg": "token=abc"``) the search goes on right
+    after its separator when its value holds a ``=`` or a name before ``:``, or is followed by a separator (``e:
+    "token": abc``): what looked like its value may hold or start a pair."""
+    out: list[str] = []
+    last = pos = 0
+    finditer, cache = _PAIR_RE.finditer, _cache
+    while pos >= 0:
+        resume = -1
+        for m in finditer(text, pos):
+            key = m.group('key').strip('"\'')
+            secret = cache.get(key)
+            if secret is None:
+                secret = is_secret_key(key)
+            if secret and not _is_label(text, m):
+                val = m.group('val')
+                quote = val[0] if val[:1] in ('"', "'") else ''
+                out.append(text[last:m.start('val')])
+                out.append(f'{quote}{MASK}{quote}')
+                last = m.end()
+            else:
+                val = m.group('val')
+                if ('=' in val or (':' in val and _NESTED_NAME_RE.search(val) is not None)
+                        or _SEP_NEXT_RE.match(text, m.end()) is not None):  # ('e: "token": x': the value is a name)
+                    resume = m.end('sep')
+                    break
+        pos = resume
+    if not out:
+        return text
+    out.append(text[last:])
+    return ''.join(out)
 
 
 def _mask_query_pair(m: re.Match[str]) -> str:
@@ -340,7 +386,7 @@ def mask_text(text: Any) -> str:
     if '?' in s and '://' in s:  # a URL's query: 'scheme:' would otherwise be taken for the pair's name
         s = _QUERY_PAIR_RE.sub(_mask_query_pair, s)
     if '=' in s or ':' in s:
-        s = _PAIR_RE.sub(_mask_pair, s)
+        s = _mask_pairs(s)
     return s
 
 

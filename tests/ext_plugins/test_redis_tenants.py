@@ -569,3 +569,88 @@ def test_a_flood_of_announcements_is_read_once_per_tenant(make_provider: Callabl
     assert _wait(lambda: quiet.get('v') == 'after', 60.0)
     assert busy.get('v') == 'last'
     assert reads.count('busy') < n // 4, reads.count('busy')
+
+
+# --- a tenant's secret-named values are known secret values ---------------------------------------------------
+def test_a_tenants_secret_named_values_are_known_secret_values(make_provider: Callable[..., RedisTenantProvider],
+                                                               redis_server: RedisServer, prefix: str) -> None:
+    """A tenant's ``db_password`` read from Redis is masked wherever the framework prints it (error messages, the
+    health report, saf, ``SAF_LOG_REDACT`` logs), like a secrets directory's value; a rotated value too. The
+    hash is written by another tool: the reading replica registers what it reads."""
+    import io
+
+    import redis
+
+    from scitrera_app_framework.core.log_format import JsonLineFormatter
+    from scitrera_app_framework.util.secrets import mask_text, reset_secret_patterns
+
+    reset_secret_patterns()
+    first, rotated = 'tenant-pw-' + uuid.uuid4().hex[:10], 'rotated-pw-' + uuid.uuid4().hex[:10]
+    raw = redis.Redis.from_url(redis_server.url)
+    try:
+        raw.hset(f'{prefix}acme', mapping={'db_password': first, 'region': 'eu-west-region'})
+        reader = make_provider()
+        tv = reader.get_tenant_variables('acme')
+        assert tv.get('db_password') == first
+        assert mask_text(f'the database refused {first} (retrying)') == 'the database refused **** (retrying)'
+        assert mask_text('serving eu-west-region') == 'serving eu-west-region'  # not a secret name: printed
+        buf = io.StringIO()
+        handler = logging.StreamHandler(buf)
+        handler.setFormatter(JsonLineFormatter({'app': 'x'}))
+        lg = logging.getLogger('saf-test-redis-tenant-values')
+        lg.handlers[:] = [handler]
+        lg.propagate = False
+        lg.error('connecting with %s', first)
+        assert first not in buf.getvalue() and 'connecting with ****' in buf.getvalue()
+
+        raw.hset(f'{prefix}acme', 'db_password', rotated)  # rotated by another tool; the replicas are told
+        raw.publish(reader.channel, 'acme')
+        assert _wait(lambda: tv.get('db_password') == rotated, 5.0)
+        assert mask_text(f'x {rotated} {first} y') == 'x **** **** y'  # the old value stays masked
+    finally:
+        raw.close()
+        reset_secret_patterns()
+
+
+TENANT_APP = '''
+import logging
+from scitrera_app_framework import Plugin, get_extension, init_framework, register_plugin
+from scitrera_app_framework.ext_plugins.multi_tenant import get_tenant_variables
+
+class TenantDb(Plugin):
+    eager = False
+    def extension_point_name(self, v):
+        return 'tenant-db'
+    def initialize(self, v, logger):
+        raise RuntimeError('the database refused ' + get_tenant_variables('acme', v).get('db_password'))
+
+def setup():
+    v = init_framework('tenants', stateful=False, shutdown_hooks=False, multitenant=True)
+    register_plugin(TenantDb, v)
+    try:
+        get_extension('tenant-db', v)
+    except Exception:
+        logging.getLogger('tenants').exception('the tenant database is down')
+    return v
+'''
+
+
+def test_saf_health_masks_a_tenants_password_from_redis(redis_server: RedisServer, prefix: str,
+                                                        tmp_path: Path) -> None:
+    import redis
+
+    secret = 'tenant-pw-' + uuid.uuid4().hex[:10]
+    raw = redis.Redis.from_url(redis_server.url)
+    try:
+        raw.hset(f'{prefix}acme', 'db_password', secret)
+    finally:
+        raw.close()
+    (tmp_path / 'tenant_app.py').write_text(TENANT_APP)
+    env = {k: val for k, val in os.environ.items() if not k.startswith(('SAF_', 'LOGGING_'))}
+    env.update(SAF_MULTITENANT_PROVIDER='scitrera_app_framework.ext_plugins.redis_tenants.RedisTenantProvider',
+               SAF_MULTITENANT_REDIS_URL=redis_server.url, SAF_MULTITENANT_REDIS_PREFIX=prefix)
+    p = subprocess.run([sys.executable, '-m', 'scitrera_app_framework', 'health', '--app', 'tenant_app:setup'],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert 'the database refused ****' in p.stdout, p.stdout + p.stderr
+    assert 'the tenant database is down' in p.stderr, p.stderr
+    assert secret not in p.stdout + p.stderr and PASSWORD not in p.stdout + p.stderr

@@ -182,6 +182,66 @@ def test_killed_overwrite_is_rolled_back_or_forward(tmp_path: Path, monkeypatch:
     assert read_index(repo / 'manifest.yaml')['capp'].current == '1.0'
 
 
+NEW_APP_DEPLOY = textwrap.dedent('''\
+    import sys
+    from scitrera_app_framework.slaunch import deploy
+    deploy.deploy_application('napp', sys.argv[1], environment='base')
+    ''')
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='SIGKILL')
+@pytest.mark.parametrize('point', ['copying', 'staged'])
+@pytest.mark.parametrize('first', [True, False], ids=['first-app', 'other-apps'])
+def test_a_killed_deploy_of_a_new_app_leaves_no_empty_app_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capfd: pytest.CaptureFixture[str], point: str,
+                                                                    first: bool) -> None:
+    """SIGKILL a deploy of a NEW app after it started writing and before its version was placed: no
+    ``<repository>/napp/`` without a version is left (a launcher sees no such app: its message says so, not that
+    the repository cannot be read), and the next deploy of the app succeeds and leaves nothing half-made."""
+    from scitrera_app_framework.slaunch.main import main
+
+    repo, pause = tmp_path / 'repo', tmp_path / 'pause'
+    pause.mkdir()
+    monkeypatch.setenv('SLAUNCH_REPOSITORY_PATH', str(repo))
+    monkeypatch.setenv('SLAUNCH_CACHE_PATH', str(tmp_path / 'cache'))
+    deploy.deploy_environments({'base': write_tree(tmp_path / 'env', {'requirements.txt': ''})})
+    if not first:
+        deploy.deploy_application('other', write_tree(tmp_path / 'other', {'main.py': '', 'VERSION': '2.0'}),
+                                  environment='base')
+    src = write_tree(tmp_path / 'napp', {'main.py': "print('napp')\n", 'VERSION': '1.0', 'big/data.txt': 'x' * 1000})
+    env = dict(os.environ, SLAUNCH_DEPLOY_TEST_PAUSE=f'{point}:{pause}')
+    proc = subprocess.Popen([sys.executable, '-c', NEW_APP_DEPLOY, str(src)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(pause / f'{point}.reached', proc, point)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (repo / 'napp').exists(), sorted(str(p.relative_to(repo)) for p in repo.rglob('*'))
+
+    capfd.readouterr()
+    assert main(['napp']) == 2
+    err = capfd.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "app 'napp' is not in the repository" in err, err
+    assert 'cannot be read' not in err and ('(apps: (none))' if first else '(apps: other)') in err, err
+
+    deploy.deploy_application('napp', src, environment='base')  # the next deploy succeeds
+    assert read_index(repo / 'manifest.yaml')['napp'].current == '1.0'
+    assert sorted(p.name for p in (repo / 'napp').iterdir()) == ['1.0']
+    assert not [p for p in repo.rglob('.deploy-*')], list(repo.rglob('.deploy-*'))  # no staging left anywhere
+
+
+def test_an_app_directory_left_without_a_version_is_removed_by_the_next_deploy(tmp_path: Path) -> None:
+    """Such directories were left by a killed deploy before this fix (empty, or holding only staging): the next
+    deploy into the repository removes them (never one holding a version, nor the environments or libs)."""
+    repo = tmp_path / 'repo'
+    write_tree(repo, {'ghost/.deploy-1.0-abcd1234/main.py': '', 'kept/1.0/main.py': ''})
+    (repo / 'empty').mkdir()
+    (repo / '_libs' / 'emptylib').mkdir(parents=True)
+    deploy.deploy_environments({'base': write_tree(tmp_path / 'env', {'requirements.txt': ''})}, repository=repo)
+    assert sorted(p.name for p in repo.iterdir()) == ['.deploy.lock', '_env', '_libs', 'kept']
+    assert list((repo / '_libs').iterdir()) == []
+
+
 def test_an_old_trash_directory_is_restored_not_deleted(tmp_path: Path) -> None:
     """slaunch 0.1's replacement left ``.trash-<v>-*/<v>`` when killed; the next deploy restores it."""
     repo = tmp_path / 'repo'
@@ -255,14 +315,24 @@ def test_full_disk_is_a_deploy_error_and_changes_nothing(tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(sys.platform == 'win32', reason='such file names cannot be created there')
-@pytest.mark.parametrize(('name', 'shown'), [('a\\b.py', r"'a\\b.py'"), ('a\nb.py', r"'a\nb.py'"),
-                                             ('sub/x\r.py', r"'sub/x\r.py'"), ('a\u2028b', r"'a\u2028b'")])
-def test_file_names_a_launcher_refuses_are_refused(tmp_path: Path, name: str, shown: str) -> None:
+@pytest.mark.parametrize(('name', 'shown', 'reason'), [
+    ('a\\b.py', r"'a\\b.py'", 'backslash'), ('a\nb.py', r"'a\nb.py'", 'control character'),
+    ('sub/x\r.py', r"'sub/x\r.py'", 'control character'), ('a\u2028b', r"'a\u2028b'", 'control character'),
+    # Windows device names, with any extension and in any case, as a file or a directory
+    ('CON', "'CON'", "'CON' is a reserved device name on Windows"),
+    ('nul.txt', "'nul.txt'", "'nul.txt' is a reserved device name on Windows"),
+    ('sub/COM1', "'sub/COM1'", "'COM1' is a reserved device name"),
+    ('Lpt9.tar.gz', "'Lpt9.tar.gz'", 'reserved device name'),
+    ('aux/x.py', "'aux/x.py'", "'aux' is a reserved device name"),
+    ('prn .txt', "'prn .txt'", 'reserved device name'),
+])
+def test_file_names_a_launcher_refuses_are_refused(tmp_path: Path, name: str, shown: str, reason: str) -> None:
     repo = tmp_path / 'repo'
     app = write_tree(tmp_path / 'capp', {'VERSION': '1.0', 'main.py': '', name: 'x'})
     with pytest.raises(DeployError) as info:
         deploy.deploy_application('capp', app, environment='base', repository=repo)
     assert f'capp 1.0: the file {shown} of {app} cannot be deployed' in str(info.value)
+    assert reason in str(info.value), str(info.value)
     assert not (repo / 'capp' / '1.0').exists() and not (repo / 'manifest.yaml').exists()
     lib = write_tree(tmp_path / 'lib', {'manifest.yaml': '', 'l/__init__.py': '', name: 'x'})
     with pytest.raises(DeployError, match='cannot be deployed'):

@@ -133,3 +133,51 @@ def test_an_authorization_scheme_does_not_shield_the_credential(text: str, expec
     """``Authorization: Bearer TOKEN`` (an HTTP header line in an error or a log message): the credential after the
     scheme is masked, not the scheme word."""
     assert secrets.mask_text(text) == expected
+
+
+@pytest.mark.parametrize('text', [
+    "plugin 'auth': initialize failed",
+    'plugin "auth": initialize failed (see the log)',
+    "variable 'API_TOKEN': cannot convert the value",
+    "tenant 'acme': the value of 'db_password' is not text",
+    'argument --pin: invalid int value',
+    'argument --api-token: expected one argument',
+])
+def test_a_quoted_or_option_label_followed_by_prose_is_no_pair(text: str) -> None:
+    """A quoted name (``'auth'``, how messages quote a plugin or variable) or an option name (``--pin``, argparse's
+    ``argument --pin:``) followed by ``:`` and prose labels the message; it is no ``name: value`` pair, and the
+    first word of the prose is printed as it is."""
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('ValueError: token=abc rejected', 'ValueError: token=**** rejected'),
+    ('RuntimeError: connect failed: password=abc', 'RuntimeError: connect failed: password=****'),
+    ('error: token: abc', 'error: token: ****'),
+    ('x: y: api_key="abc" z', 'x: y: api_key="****" z'),
+    ('{"msg": "token=abc"}', '{"msg": "token=****"}'),
+    ('Bearer:token=abc', 'Bearer:token=****'),
+    ('error=token:abc', 'error=token:****'),
+    ('e: "token": abc', 'e: "token": ****'),
+    ('at 2026-12-07T09:00:00Z token: abc', 'at 2026-12-07T09:00:00Z token: ****'),
+    ('x: url=http://a/b?token=q', 'x: url=http://a/b?token=****'),
+])
+def test_a_pair_after_any_prefix_is_masked(text: str, expected: str) -> None:
+    """A secret pair right after another label (``ValueError: token=abc``) or inside a non-secret pair's value is
+    masked: the label's text is not taken for a value that hides the pair."""
+    assert mask_text(text) == expected
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('password: hunter2', 'password: ****'),
+    ('password: hunter2 rejected', 'password: **** rejected'),
+    ('auth: initialize failed', 'auth: **** failed'),  # (a bare name: cannot be told from password: hunter2 rejected)
+    ('"api_token": "x"', '"api_token": "****"'),
+    ("{'pin': 1234, 'x': 1}", "{'pin': ****, 'x': 1}"),
+    ("{'pin': 1234}", "{'pin': ****}"),
+    ("'password': hunter2", "'password': ****"),
+    ('--password=hunter2 --pin: 1234', '--password=**** --pin: ****'),
+    ("plugin 'auth': 'abc' failed", "plugin 'auth': '****' failed"),
+])
+def test_the_pairs_a_label_rule_keeps(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
