@@ -310,6 +310,8 @@ _PAIR_RE = re.compile(
     r'''(?P<val>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]'"]+)''')
 # what follows a value when it is the first word of prose ("plugin 'auth': initialize failed")
 _PROSE_RE = re.compile(r'[ \t]+[A-Za-z]')
+# what precedes a quoted label: a word of prose ("plugin 'auth':"), searched in the text right before the quote
+_WORD_BEFORE_RE = re.compile(r'[A-Za-z0-9_)\]][ \t]+$')
 # a value that may hold a 'name: value' pair: a name's last character before ':' (not a time's '09:00', not 'http:/')
 _NESTED_NAME_RE = re.compile(r'[A-Za-z_]["\']?\s*:(?!/)')
 _SEP_NEXT_RE = re.compile(r'\s*[:=]')
@@ -334,7 +336,10 @@ def _is_label(text: str, m: re.Match[str]) -> bool:
     if ':' not in m.group('sep') or m.group('val')[:1] in ('"', "'"):
         return False
     start = m.start('key')
-    if not (text[start] in ('"', "'") or text[max(0, start - 2):start] == '--'):
+    if text[start] in ('"', "'"):
+        if _WORD_BEFORE_RE.search(text, max(0, start - 64), start) is None:  # ('password': hunter2 rejected)
+            return False
+    elif text[max(0, start - 2):start] != '--':
         return False
     return _PROSE_RE.match(text, m.end()) is not None
 

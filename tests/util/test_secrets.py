@@ -178,6 +178,10 @@ def test_a_pair_after_any_prefix_is_masked(text: str, expected: str) -> None:
     ("'password': hunter2", "'password': ****"),
     ('--password=hunter2 --pin: 1234', '--password=**** --pin: ****'),
     ("plugin 'auth': 'abc' failed", "plugin 'auth': '****' failed"),
+    # a quoted name that no word of prose precedes is a key, even with prose after its value
+    ("'password': hunter2 rejected", "'password': **** rejected"),
+    ("{'password': hunter2 rejected}", "{'password': **** rejected}"),
+    ('"api_token": abc def', '"api_token": **** def'),
 ])
 def test_the_pairs_a_label_rule_keeps(text: str, expected: str) -> None:
     assert mask_text(text) == expected
