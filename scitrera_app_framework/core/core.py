@@ -157,11 +157,17 @@ def _step_sources(v: Variables, cli_args: Any) -> None:
 
 def _step_secrets(v: Variables) -> None:
     """``SAF_SECRET_KEYS``: extra secret-name patterns, in force before anything is printed; then the values of
-    the secret-named environment variables become known secret values (masked in every text printed)."""
+    the secret-named environment variables become known secret values (masked in every text printed), except the
+    shell's ``PWD``/``OLDPWD`` (the working directory, not a password)."""
     secret_keys = v.environ('SAF_SECRET_KEYS', default='')
     if secret_keys:
         add_secret_patterns(str(secret_keys))
-    add_secret_values(val for name, val in os.environ.items() if is_secret_key(name))
+    add_secret_values(val for name, val in os.environ.items() if is_secret_key(name) and name not in _SHELL_VARS)
+
+
+#: environment variables the shell sets whose names look secret but are not (PWD is the working directory: as a
+#: known secret value it masked every path under it, tracebacks included)
+_SHELL_VARS = frozenset(('PWD', 'OLDPWD'))
 
 
 def _step_identity(v: Variables, ctx: AppContext, opts: InitOptions) -> _Identity:

@@ -201,6 +201,25 @@ def test_secret_named_environment_values_are_known_after_init(tmp_path: Path) ->
     assert 'the token is ****' in p.stderr and 'tok-value-12345' not in p.stderr, p.stderr
 
 
+def test_the_shells_working_directory_is_not_a_known_secret_value(tmp_path: Path) -> None:
+    """``PWD`` matches the secret-name rule (``DB_PWD``) but the shell sets it to the working directory: it is not
+    registered as a secret value, so paths under it (tracebacks, log lines) print as they are; ``DB_PWD``'s
+    value still is masked."""
+    code = textwrap.dedent('''
+        import os
+        from scitrera_app_framework import init_framework
+        from scitrera_app_framework.util.secrets import mask_text
+        v = init_framework('pwdapp', stateful=False, shutdown_hooks=False)
+        print(mask_text('File "' + os.environ['PWD'] + '/app.py", line 3; ' + os.environ['OLDPWD'] + '; db-pw-9876'))
+    ''')
+    work = str(tmp_path / 'a-working-directory')
+    p = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=_env(PWD=work, OLDPWD=work + '-before',
+                                                                          DB_PWD='db-pw-9876'),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f'File "{work}/app.py", line 3; {work}-before; ****', p.stdout
+
+
 @pytest.mark.parametrize('value', ['pa"ss\\w0rd', 'line-one\nline-two', 'tab\tsep99', 'caf\u00e9-s3cret',
                                    "it's-\"both\""])
 def test_known_value_masked_when_escaped_or_repr_d(value: str) -> None:
