@@ -268,10 +268,10 @@ class ShutdownManager:
             self._finish_apps(apps)
             if self._failures and self._signum is not None:
                 self.exit_code = EXIT_HOOK_FAILED
+            with self._lock:  # over before the last line says so: a signal from then on forces the exit
+                self._state = ShutdownState.DONE
             self._log_stopped(t0, durations)
             _flush_logs()
-            with self._lock:
-                self._state = ShutdownState.DONE
             self._phase = self._current = ''
         return True
 

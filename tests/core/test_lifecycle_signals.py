@@ -713,6 +713,30 @@ say('ready')
     assert 'worker-finished' not in child.lines
 
 
+def test_a_signal_at_the_last_line_of_the_phases_forces_the_exit(spawn: Spawn) -> None:
+    """The ``stopped in`` line says the phases are over: a signal sent as it is written (here by a handler on that
+    very record, so the signal arrives while the line is being logged) already forces the exit while the interpreter
+    joins a non-daemon thread. (The state used to turn over only after the line: the signal was ignored as one
+    during the phases, and the process waited for the thread.)"""
+    child = spawn("""
+import logging
+class SignalAtLastLine(logging.Handler):
+    def emit(self, record):
+        if record.getMessage().startswith('stopped in'):
+            os.kill(os.getpid(), signal.SIGTERM)
+logging.getLogger('saf.shutdown').addHandler(SignalAtLastLine())
+v = init_framework('svc')
+def worker():
+    time.sleep(30)
+    say('worker-finished')
+threading.Thread(target=worker, name='slow-worker').start()
+say('ready')
+""", LOGGING_LEVEL='DEBUG')
+    child.wait_for('ready')
+    assert child.finish(20) == EXIT_FORCED, child.stderr()
+    assert 'worker-finished' not in child.lines
+
+
 @pytest.mark.parametrize('var', ['SAF_SHUTDOWN_TIMEOUT', 'SAF_SHUTDOWN_DRAIN_SECONDS'])
 def test_absurd_shutdown_seconds_fail_at_start(spawn: Spawn, var: str) -> None:
     child = spawn("v = init_framework('svc')", **{var: '1e10'})
