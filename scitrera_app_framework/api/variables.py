@@ -420,7 +420,9 @@ class Variables:
         """
         if not callable(getattr(source, 'get', None)):
             raise TypeError(f'a Variables source needs a get(key, default) method; got {type(source).__name__}')
-        self._sources.append(source)
+        # a new list, not an append: a shallow copy (copy.copy) shares the old one, and must not list a source its
+        # own layers never read
+        self._sources = [*self._sources, source]
         self._build_layers()
         self._conv.clear()
         return self

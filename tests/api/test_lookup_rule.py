@@ -344,3 +344,15 @@ def test_bind_without_a_settings_class_names_it(bad: Any, named: str) -> None:
     text = str(info.value)
     assert named in text and 'has no load(v) classmethod' in text and 'pass a Settings subclass' in text
     assert os.linesep not in text
+
+
+def test_a_source_added_to_a_shallow_copy_is_the_copys_alone() -> None:
+    """``copy.copy(v)`` shares ``v``'s containers; a source added to the copy afterwards is listed and read by the
+    copy only: ``v.sources`` never lists a source ``v``'s lookups do not read."""
+    import copy
+
+    v = Variables(sources=[{'a': 'from-first'}])
+    w = copy.copy(v)
+    w.add_source({'b': 'from-second'})
+    assert (w.get('b'), w.find('b')[0]) == ('from-second', 'from-second') and len(w.sources) == 2
+    assert len(v.sources) == 1 and v.get('b') is None and v.get('a') == 'from-first'
