@@ -310,6 +310,18 @@ def test_serve_refuses_fd_and_uds_together_with_a_clear_error(tmp_path: Path) ->
 WSGI_SVC = 'svc_wsgi_hostile:app'
 
 
+def _readyz_until_503(svc: Service, port: int, deadline: float) -> list[str]:
+    """Ask ``/readyz`` on ``port`` every 50 ms (after a SIGTERM) until it answers 503, the service exits or the
+    deadline passes; return the outcomes seen."""
+    seen: list[str] = []
+    while svc.proc.poll() is None and time.monotonic() < deadline:
+        seen.append(outcome(port, '/readyz'))
+        if seen[-1] == '503':
+            break
+        time.sleep(0.05)
+    return seen
+
+
 def _preload(tmp_path: Path, **env: str) -> tuple[Service, int]:
     port = free_port()
     svc = start(py(*GUNICORN, '-b', f'127.0.0.1:{port}', '-w', '2', '--preload', '--graceful-timeout', '5',
@@ -359,12 +371,7 @@ def test_gunicorn_preload_workers_drain_and_stop_at_sigterm(tmp_path: Path) -> N
         master = svc.proc.pid
         deadline = time.monotonic() + 30
         os.kill(master, signal.SIGTERM)
-        seen = []
-        while svc.proc.poll() is None and time.monotonic() < deadline:
-            seen.append(outcome(port, '/readyz'))
-            if seen[-1] == '503':
-                break
-            time.sleep(0.05)
+        seen = _readyz_until_503(svc, port, deadline)
         code = svc.proc.wait(60)
     finally:
         svc.kill()
@@ -470,12 +477,7 @@ def test_gunicorn_workers_share_the_probe_port_with_reuse_port(tmp_path: Path) -
             time.sleep(0.1)
         assert all(health_get(hport, '/readyz')[0] == 200 for _ in range(6))
         os.kill(svc.proc.pid, signal.SIGTERM)
-        seen = []
-        while svc.proc.poll() is None and time.monotonic() < deadline:
-            seen.append(outcome(hport, '/readyz'))
-            if seen[-1] == '503':
-                break
-            time.sleep(0.05)
+        seen = _readyz_until_503(svc, hport, deadline)
         code = svc.proc.wait(60)
     finally:
         svc.kill()
