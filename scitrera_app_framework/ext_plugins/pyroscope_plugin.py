@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
@@ -244,6 +246,8 @@ class PyroscopePlugin(Plugin[Optional[PyroscopeConfig]]):
     """
 
     eager = True
+    #: thread ids before the agent started (set by ``initialize``): the agent's threads are the ones not in it
+    _threads_before: Optional[frozenset[int]] = None
 
     def extension_point_name(self, v: Variables) -> str:
         """Return ``EXT_PYROSCOPE``."""
@@ -285,6 +289,7 @@ class PyroscopePlugin(Plugin[Optional[PyroscopeConfig]]):
         config = PyroscopeConfig(application_name=app_name, server_address=_redact_url(settings[PYROSCOPE_SERVER]),
                                  tags=redact_mapping(tags), options=options, unsupported=unsupported,
                                  client_version=_client_version())
+        self._threads_before = frozenset(_native_threads())
         try:
             result = pyroscope.configure(**kwargs)
         except Exception:
@@ -316,11 +321,54 @@ class PyroscopePlugin(Plugin[Optional[PyroscopeConfig]]):
         except ValueError as e:
             logger.warning('%s; using %ss', e, DEFAULT_SHUTDOWN_TIMEOUT)
             timeout = DEFAULT_SHUTDOWN_TIMEOUT
-        if _call_bounded(stop, timeout or None, logger):
+        started = time.monotonic()
+        stopped = _call_bounded(stop, timeout or None, logger)
+        if stopped:
+            # pyroscope-io 1.0.x (the newest for Python 3.9) returns from shutdown() while its session manager is
+            # still sending the last profile; the process could exit before it was sent. Wait for that upload.
+            left = None if not timeout else max(0.0, timeout - (time.monotonic() - started))
+            stopped = _wait_for_uploader(self._threads_before, left)
+        if stopped:
             logger.debug('pyroscope agent stopped')
         else:
             logger.warning('pyroscope agent did not stop within %s=%ss (server unreachable or slow?); '
                            'the last profile may be lost', PYROSCOPE_SHUTDOWN_TIMEOUT, timeout)
+
+
+# The agent's HTTP client runs in a native thread named ``reqwest-internal-sync-runtime`` (``comm`` keeps 15
+# characters); it ends when the session manager that owns the client ends, after its last upload.
+_UPLOADER_THREAD = 'reqwest-interna'
+
+
+def _native_threads() -> dict[int, str]:
+    """Return ``{thread id: name}`` for every thread of this process, Python's or native (Linux ``/proc``; an
+    empty dict where that cannot be read)."""
+    try:
+        ids = os.listdir('/proc/self/task')
+    except OSError:
+        return {}
+    names = {}
+    for tid in ids:
+        try:
+            with open(f'/proc/self/task/{tid}/comm', encoding='utf-8', errors='replace') as f:
+                names[int(tid)] = f.read().strip()
+        except (OSError, ValueError):  # the thread ended meanwhile
+            continue
+    return names
+
+
+def _wait_for_uploader(before: Optional[frozenset[int]], timeout: Optional[float]) -> bool:
+    """Wait until the agent's upload thread (started after the thread ids ``before`` were taken) has ended, at
+    most ``timeout`` seconds (None: no limit); return False when it is still running. True at once when nothing
+    was recorded (``before`` None) or threads cannot be listed here."""
+    if before is None:
+        return True
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while any(tid not in before and name.startswith(_UPLOADER_THREAD) for tid, name in _native_threads().items()):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _call_bounded(fn: Callable[[], Any], timeout: Optional[float], logger: logging.Logger) -> bool:
