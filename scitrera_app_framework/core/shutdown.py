@@ -161,6 +161,15 @@ class ShutdownManager:
         self._wake_r: Optional[int] = None
         self._wake_pid = 0  # the process that created the wake-up pipe (a forked child makes its own)
         self._wake_w: Optional[int] = None
+        # the signal wake-up pipe (signal.set_wakeup_fd): a signal delivered to another thread than the main one
+        # trips the handler but does not interrupt the main thread's blocking call; the watchdog sees its byte
+        # here and, when the handler has not run, pokes the main thread with a no-op signal (``_POKE_SIGNAL``)
+        self._sig_r: Optional[int] = None
+        self._sig_w: Optional[int] = None
+        self._wakeup_armed: Optional[int] = None  # the fd given to set_wakeup_fd (None: not ours)
+        self._poke: Optional[int] = None  # the poke signal, when its no-op handler is installed
+        self._handled = 0  # calls of _on_signal (the watchdog compares it before and after a signal's byte)
+        self._seen_handled = 0  # the value of _handled the watchdog saw after the last signal byte
         self._watchdog: Optional[threading.Thread] = None
         self._deadline: Optional[float] = None
         self._main_ident = threading.main_thread().ident
@@ -389,6 +398,7 @@ class ShutdownManager:
                          'yourself with run_shutdown_hooks()', threading.current_thread().name)
             return
         self._main_ident = threading.get_ident()
+        self._arm_wakeup()
         for sname in signals:
             sig = getattr(signal, sname, None)
             if sig is None:
@@ -423,9 +433,47 @@ class ShutdownManager:
         """The callable given to :meth:`hand_signals_to`, or None."""
         return self._signal_owner
 
+    def _arm_wakeup(self) -> None:
+        """Main thread: make signals write their number to the watchdog's signal pipe, and install the no-op
+        handler of the poke signal. Another wake-up fd already set (asyncio's ``add_signal_handler``, uvloop) is
+        left in place; so is a poke signal the program handles itself."""
+        if self._sig_w is None or not hasattr(signal, 'pthread_kill'):
+            return
+        if self._poke is None and _POKE_SIGNAL is not None:
+            try:
+                if signal.getsignal(_POKE_SIGNAL) == signal.SIG_DFL:
+                    signal.signal(_POKE_SIGNAL, _on_poke)
+                    self._prev_handlers.setdefault(int(_POKE_SIGNAL), signal.SIG_DFL)
+                    self._poke = int(_POKE_SIGNAL)
+            except (ValueError, OSError):
+                pass
+        if self._poke is None:
+            return
+        try:
+            old = signal.set_wakeup_fd(self._sig_w, warn_on_full_buffer=False)
+        except (ValueError, OSError) as e:
+            _log.debug('cannot set the signal wake-up fd: %s', e)
+            return
+        if old not in (-1, self._sig_w, self._wakeup_armed):  # somebody else's: theirs stays
+            with contextlib.suppress(ValueError, OSError):
+                signal.set_wakeup_fd(old)
+            return
+        self._wakeup_armed = self._sig_w
+
+    def _disarm_wakeup(self) -> None:
+        """Main thread: give the wake-up fd back (when it is still ours)."""
+        armed, self._wakeup_armed = self._wakeup_armed, None
+        if armed is None:
+            return
+        with contextlib.suppress(ValueError, OSError):
+            current = signal.set_wakeup_fd(-1)
+            if current not in (-1, armed):
+                signal.set_wakeup_fd(current)
+
     def _on_signal(self, signum: int, frame: Any) -> None:
         # Runs on the main thread between two bytecodes of whatever it was doing: no locks, no logging, no I/O
         # but a write to the watchdog's pipe. Everything else happens on the watchdog thread or after unwinding.
+        self._handled += 1
         if self._drain_done and not self._delivered and signum == self._signum:
             self._delivered = True  # the watchdog's own signal: the drain is over, unwind now
             if self._state is ShutdownState.IDLE:  # (unless the program ended by itself meanwhile and the phases run)
@@ -570,19 +618,23 @@ class ShutdownManager:
         if os.name == 'posix' and (self._wake_r is None or self._wake_pid != os.getpid()):
             # a pipe inherited through fork (gunicorn --preload) is shared with the parent, whose watchdog would
             # read this process's wake-ups: a new one for this process (the inherited ends closed here only)
-            for fd in (self._wake_r, self._wake_w):
+            for fd in (self._wake_r, self._wake_w, self._sig_r, self._sig_w):
                 if fd is not None:
                     with contextlib.suppress(OSError):
                         os.close(fd)
             r, w = os.pipe()
             os.set_blocking(w, False)
             self._wake_r, self._wake_w, self._wake_pid = r, w, os.getpid()
+            r, w = os.pipe()
+            os.set_blocking(r, False)
+            os.set_blocking(w, False)
+            self._sig_r, self._sig_w = r, w
         t = threading.Thread(target=self._watch, name='saf-shutdown-watchdog', daemon=True)
         t.start()
         self._watchdog = t
 
     def _wait(self, timeout: Optional[float]) -> bool:
-        """Wait for a notification or the timeout; False when asked to stop."""
+        """Wait for a notification, a signal's byte or the timeout; False when asked to stop."""
         r = self._wake_r
         if r is None:
             time.sleep(0.05 if timeout is None else max(0.0, min(timeout, 0.05)))
@@ -590,11 +642,14 @@ class ShutdownManager:
         import select
         if timeout is not None:
             timeout = min(timeout, 3600.0)  # (select cannot take any float: an hour at a time is plenty)
+        fds = [r] if self._sig_r is None else [r, self._sig_r]
         try:
-            ready, _, _ = select.select([r], [], [], timeout)
+            ready, _, _ = select.select(fds, [], [], timeout)
         except (OSError, ValueError, OverflowError):
             return False
-        if ready:
+        if self._sig_r is not None and self._sig_r in ready:
+            self._read_signal_bytes()
+        if r in ready:
             try:
                 data = os.read(r, 4096)
             except OSError:
@@ -602,6 +657,31 @@ class ShutdownManager:
             if not data:
                 return False
         return True
+
+    def _read_signal_bytes(self) -> None:
+        """A signal arrived (its number was written by the C-level handler, in whatever thread got it). When
+        the main thread has not run the Python handler since the last such byte, it is blocked (the signal went
+        to another thread, and only the receiving thread's call is interrupted): poke it, so the pending handler
+        runs now rather than when its blocking call ends by itself (never, for an ``Event().wait()``)."""
+        try:
+            data = os.read(self._sig_r, 4096) if self._sig_r is not None else b''
+        except OSError:
+            return
+        ours = {sig for sig in self._prev_handlers if sig != self._poke and signal.getsignal(sig) == self._on_signal}
+        if not any(b in ours for b in data):  # (another handler's signal: a server's own, SIGCHLD, ...)
+            return
+        seen = self._seen_handled
+        for delay in (0.02, 0.2, 1.0):
+            if self._handled != seen:
+                break
+            time.sleep(delay)
+            if self._handled != seen or self._poke is None:
+                break
+            try:
+                signal.pthread_kill(self._main_ident, self._poke)  # type: ignore[arg-type]
+            except (OSError, ValueError):  # the main thread is gone
+                break
+        self._seen_handled = self._handled
 
     def _watch(self) -> None:
         drain_until: Optional[float] = None
@@ -707,17 +787,31 @@ class ShutdownManager:
             self._signal_owner = None
             self._t_signal = None
             if threading.current_thread() is threading.main_thread():
+                self._disarm_wakeup()
                 for sig, prev in self._prev_handlers.items():
                     try:
                         signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
                     except (ValueError, OSError, TypeError):
                         pass
             self._prev_handlers.clear()
+            self._poke = None
+            self._handled = self._seen_handled = 0
         if self._watchdog is not None and self._watchdog.is_alive():
             self._notify(_EventKind.STOP)
             self._watchdog.join(2.0)
         self._watchdog = None
         self._events.clear()
+
+
+#: the signal that wakes the main thread from a blocking call (Linux: the last real-time signal, which nothing
+#: in Python uses; None where there is none, macOS: there a signal sent to the process reaches the main thread
+#: only when no other thread takes it first, as before)
+_POKE_SIGNAL: Optional[int] = getattr(signal, 'SIGRTMAX', None)
+
+
+def _on_poke(signum: int, frame: Any) -> None:
+    """The poke signal's handler: nothing. Its delivery interrupts the main thread's blocking call, and the
+    interpreter then runs the signal handlers that are pending (the SIGTERM/SIGINT one)."""
 
 
 def _mark_stopping(v: Variables) -> None:
@@ -750,6 +844,16 @@ def _flush_std() -> None:
 
 
 _manager = ShutdownManager()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not write its signals into the parent's pipe (the parent's watchdog would poke the
+    parent): its wake-up fd is unset until the child installs the framework (it then makes its own pipes)."""
+    _manager._disarm_wakeup()
+
+
+if hasattr(os, 'register_at_fork'):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def wait_for_shutdown(timeout: Optional[float] = None) -> bool:

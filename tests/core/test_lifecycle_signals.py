@@ -7,6 +7,7 @@ SIGINT disposition pytest inherited (``nohup``, a shell's background job).
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sys
@@ -742,3 +743,116 @@ def test_absurd_shutdown_seconds_fail_at_start(spawn: Spawn, var: str) -> None:
     child = spawn("v = init_framework('svc')", **{var: '1e10'})
     assert child.finish() == 1
     assert var in child.stderr() and '1,000,000' in child.stderr()
+
+
+# --- a signal that another thread receives ---------------------------------------------------------------------
+# The kernel gives a process-directed signal to any thread that does not block it; only that thread's blocking
+# call is interrupted. A helper thread here takes the signal itself (pthread_kill on its own thread) while the
+# main thread is blocked: the framework must still handle it now, not when the blocking call ends by itself.
+_OTHER_THREAD_SENDS = """
+def _send(signum):
+    say('sending')
+    signal.pthread_kill(threading.get_ident(), signum)
+def send_from_another_thread(signum, after=0.2):
+    t = threading.Timer(after, _send, (signum,))
+    t.daemon = True
+    t.start()
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, 'SIGRTMAX'), reason='the main thread is poked with a real-time signal')
+@pytest.mark.parametrize('signame, expected_rc', [('SIGTERM', EXIT_OK), ('SIGINT', EXIT_SIGINT)])
+@pytest.mark.parametrize('wait', ['threading.Event().wait()', 'time.sleep(120)', 'import queue; queue.Queue().get()'])
+def test_a_signal_taken_by_another_thread_unwinds_a_blocked_main_thread(spawn: Spawn, signame: str,
+                                                                        expected_rc: int, wait: str) -> None:
+    child = spawn(_OTHER_THREAD_SENDS + f"""
+v = init_framework('svc')
+register_shutdown_function(say, 'hook-ran')
+say('ready')
+send_from_another_thread(signal.{signame})
+try:
+    {wait}
+finally:
+    say('finally-ran')
+""")
+    child.wait_for('ready')
+    t0 = time.monotonic()
+    rc = child.finish(timeout=20)
+    assert rc == expected_rc, child.stderr()
+    assert child.after() == ['sending', 'finally-ran', 'hook-ran'], child.stderr()
+    assert time.monotonic() - t0 < 10, 'the signal waited for the blocking call to end by itself'
+
+
+@pytest.mark.skipif(not hasattr(signal, 'SIGRTMAX'), reason='the main thread is poked with a real-time signal')
+def test_a_signal_taken_by_another_thread_cancels_an_asyncio_main_task(spawn: Spawn) -> None:
+    child = spawn(_OTHER_THREAD_SENDS + """
+import asyncio
+async def main():
+    init_framework('aio')
+    register_shutdown_function(say, 'hook-ran')
+    say('ready')
+    send_from_another_thread(signal.SIGTERM)
+    try:
+        await asyncio.sleep(120)
+    except asyncio.CancelledError:
+        say('main-cancelled')
+        raise
+asyncio.run(main())
+""")
+    child.wait_for('ready')
+    assert child.finish(timeout=20) == EXIT_OK, child.stderr()
+    assert child.after() == ['sending', 'main-cancelled', 'hook-ran'], child.stderr()
+
+
+@pytest.mark.skipif(not hasattr(signal, 'SIGRTMAX'), reason='the main thread is poked with a real-time signal')
+def test_a_second_sigint_taken_by_another_thread_forces_the_exit_while_a_hook_blocks(spawn: Spawn) -> None:
+    child = spawn(_OTHER_THREAD_SENDS + """
+v = init_framework('svc')
+def stuck():
+    say('hook-blocks')
+    send_from_another_thread(signal.SIGINT)
+    threading.Event().wait()
+register_shutdown_function(stuck)
+say('ready')
+threading.Event().wait()
+""", SAF_SHUTDOWN_TIMEOUT='60')
+    child.wait_for('ready')
+    child.send(signal.SIGINT)
+    assert child.finish(timeout=20) == EXIT_FORCED, child.stderr()
+    assert child.after() == ['hook-blocks', 'sending'], child.stderr()
+    assert 'forcing an immediate exit' in child.stderr()
+
+
+def test_the_programs_own_wakeup_fd_and_poke_signal_handler_are_kept(spawn: Spawn) -> None:
+    child = spawn("""
+r, w = os.pipe()
+os.set_blocking(w, False)
+signal.set_wakeup_fd(w)
+rt = getattr(signal, 'SIGRTMAX', None)
+def mine(signum, frame):
+    pass
+if rt is not None:
+    signal.signal(rt, mine)
+v = init_framework('svc')
+say('wakeup-kept=' + str(signal.set_wakeup_fd(-1) == w))
+say('poke-kept=' + str(rt is None or signal.getsignal(rt) is mine))
+""")
+    assert child.finish() == EXIT_OK, child.stderr()
+    assert child.lines == ['wakeup-kept=True', 'poke-kept=True'], child.stderr()
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork') or not hasattr(signal, 'SIGRTMAX'), reason='POSIX fork')
+def test_a_forked_child_does_not_write_its_signals_into_the_parents_pipe(spawn: Spawn) -> None:
+    child = spawn("""
+v = init_framework('svc')
+fd = signal.set_wakeup_fd(-1)
+signal.set_wakeup_fd(fd)
+say('parent-armed=' + str(fd != -1))
+pid = os.fork()
+if pid == 0:
+    os.write(1, ('child-wakeup-fd=' + str(signal.set_wakeup_fd(-1)) + '\\n').encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+""")
+    assert child.finish() == EXIT_OK, child.stderr()
+    assert child.lines == ['parent-armed=True', 'child-wakeup-fd=-1'], child.stderr()
