@@ -168,8 +168,10 @@ class ShutdownManager:
         self._sig_w: Optional[int] = None
         self._wakeup_armed: Optional[int] = None  # the fd given to set_wakeup_fd (None: not ours)
         self._poke: Optional[int] = None  # the poke signal, when its no-op handler is installed
-        self._handled = 0  # calls of _on_signal (the watchdog compares it before and after a signal's byte)
-        self._seen_handled = 0  # the value of _handled the watchdog saw after the last signal byte
+        # per signal number: the handler's runs (main thread) and the bytes the watchdog read (a signal whose bytes
+        # outnumber the runs is pending; counted apart, so that one signal's run never stands for another's byte)
+        self._handled: dict[int, int] = {}
+        self._bytes_read: dict[int, int] = {}
         self._watchdog: Optional[threading.Thread] = None
         self._deadline: Optional[float] = None
         self._main_ident = threading.main_thread().ident
@@ -458,6 +460,8 @@ class ShutdownManager:
             with contextlib.suppress(ValueError, OSError):
                 signal.set_wakeup_fd(old)
             return
+        if old != self._sig_w:  # (newly armed: signals handled while it was not wrote no byte here)
+            self._bytes_read = dict(self._handled)
         self._wakeup_armed = self._sig_w
 
     def _disarm_wakeup(self) -> None:
@@ -473,7 +477,7 @@ class ShutdownManager:
     def _on_signal(self, signum: int, frame: Any) -> None:
         # Runs on the main thread between two bytecodes of whatever it was doing: no locks, no logging, no I/O
         # but a write to the watchdog's pipe. Everything else happens on the watchdog thread or after unwinding.
-        self._handled += 1
+        self._handled[signum] = self._handled.get(signum, 0) + 1
         if self._drain_done and not self._delivered and signum == self._signum:
             self._delivered = True  # the watchdog's own signal: the drain is over, unwind now
             if self._state is ShutdownState.IDLE:  # (unless the program ended by itself meanwhile and the phases run)
@@ -660,28 +664,50 @@ class ShutdownManager:
 
     def _read_signal_bytes(self) -> None:
         """A signal arrived (its number was written by the C-level handler, in whatever thread got it). When
-        the main thread has not run the Python handler since the last such byte, it is blocked (the signal went
-        to another thread, and only the receiving thread's call is interrupted): poke it, so the pending handler
-        runs now rather than when its blocking call ends by itself (never, for an ``Event().wait()``)."""
+        the main thread has not run the Python handler for it, it is blocked (the signal went to another thread,
+        and only the receiving thread's call is interrupted): poke it, so the pending handler runs now rather than
+        when its blocking call ends by itself (never, for an ``Event().wait()``).
+
+        Bytes and handler runs are counted per signal: a run the watchdog has not matched with a byte yet (the
+        handler ran before the watchdog got to read, which is the usual order) stands for that byte only, never
+        for a later signal's that arrived meanwhile in another thread."""
         try:
             data = os.read(self._sig_r, 4096) if self._sig_r is not None else b''
         except OSError:
             return
-        ours = {sig for sig in self._prev_handlers if sig != self._poke and signal.getsignal(sig) == self._on_signal}
-        if not any(b in ours for b in data):  # (another handler's signal: a server's own, SIGCHLD, ...)
+        handled = dict(self._handled)  # (a snapshot: runs from now on happened after this read)
+        pending = []
+        for sig in list(self._prev_handlers):
+            n = data.count(sig)
+            if not n or sig == self._poke or signal.getsignal(sig) != self._on_signal:
+                continue  # (another handler's signal: a server's own, SIGCHLD, ...)
+            self._bytes_read[sig] = self._bytes_read.get(sig, 0) + n
+            if self._bytes_read[sig] > handled.get(sig, 0):
+                pending.append(sig)
+        if not pending:
             return
-        seen = self._seen_handled
         for delay in (0.02, 0.2, 1.0):
-            if self._handled != seen:
-                break
             time.sleep(delay)
-            if self._handled != seen or self._poke is None:
+            if all(self._handled.get(sig, 0) != handled.get(sig, 0) for sig in pending):
                 break
-            try:
-                signal.pthread_kill(self._main_ident, self._poke)  # type: ignore[arg-type]
-            except (OSError, ValueError):  # the main thread is gone
+            if not self._poke_main():
                 break
-        self._seen_handled = self._handled
+        for sig in pending:
+            runs = self._handled.get(sig, 0)
+            if runs != handled.get(sig, 0):  # it ran after the read: for every delivery read so far (the
+                # interpreter runs a handler once for several deliveries that arrive before it runs)
+                self._bytes_read[sig] = min(self._bytes_read[sig], runs)
+
+    def _poke_main(self) -> bool:
+        """Send the poke signal to the main thread; False when it cannot be sent (reset)."""
+        poke = self._poke
+        if poke is None:
+            return False
+        try:
+            signal.pthread_kill(self._main_ident, poke)  # type: ignore[arg-type]
+        except (OSError, ValueError):  # the main thread is gone
+            return False
+        return True
 
     def _watch(self) -> None:
         drain_until: Optional[float] = None
@@ -795,7 +821,8 @@ class ShutdownManager:
                         pass
             self._prev_handlers.clear()
             self._poke = None
-            self._handled = self._seen_handled = 0
+            self._handled.clear()
+            self._bytes_read.clear()
         if self._watchdog is not None and self._watchdog.is_alive():
             self._notify(_EventKind.STOP)
             self._watchdog.join(2.0)

@@ -856,3 +856,35 @@ os.waitpid(pid, 0)
 """)
     assert child.finish() == EXIT_OK, child.stderr()
     assert child.lines == ['parent-armed=True', 'child-wakeup-fd=-1'], child.stderr()
+
+
+@pytest.mark.skipif(not hasattr(signal, 'SIGRTMAX'), reason='the main thread is poked with a real-time signal')
+def test_a_third_sigterm_taken_by_another_thread_forces_the_exit_while_the_watchdog_was_busy(spawn: Spawn) -> None:
+    # The watchdog is slow (a log handler that takes its time, or a loaded machine): a second SIGTERM, handled by
+    # the main thread, and a third, taken by another thread while the main thread blocks, reach the signal pipe
+    # before the watchdog reads it. The second's handler run must not count as the third's: the third forces.
+    child = spawn("""
+import logging
+from scitrera_app_framework.core.shutdown import get_shutdown_manager
+v = init_framework('svc')
+main, manager = threading.get_ident(), get_shutdown_manager()
+class Slow(logging.Handler):
+    def emit(self, record):
+        if threading.current_thread().name != 'saf-shutdown-watchdog' or \\
+                not record.getMessage().startswith('received SIGTERM: shutting down'):
+            return
+        signal.pthread_kill(main, signal.SIGTERM)  # the second: the main thread runs the handler (ignored)
+        deadline = time.monotonic() + 10
+        while manager._nsignals < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        say('third')
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # the third, taken by this thread
+logging.getLogger('saf.shutdown').addHandler(Slow())
+say('ready')
+threading.Event().wait()
+""", SAF_SHUTDOWN_DRAIN_SECONDS='60', SAF_SHUTDOWN_TIMEOUT='120')
+    child.wait_for('ready')
+    child.send(signal.SIGTERM)
+    child.wait_for('third')
+    assert child.finish(timeout=20) == EXIT_FORCED, child.stderr()
+    assert 'forcing an immediate exit' in child.stderr()
