@@ -699,9 +699,14 @@ class ShutdownManager:
                 self._bytes_read[sig] = min(self._bytes_read[sig], runs)
 
     def _poke_main(self) -> bool:
-        """Send the poke signal to the main thread; False when it cannot be sent (reset)."""
+        """Send the poke signal to the main thread; False when it cannot be sent (reset, or the program has
+        installed its own handler for it since: that handler is the program's, the watchdog never calls it)."""
         poke = self._poke
         if poke is None:
+            return False
+        if signal.getsignal(poke) is not _on_poke:
+            _log.debug('a signal waits for the main thread\'s blocking call to end: %s has the program\'s handler '
+                       'now, the main thread is not woken', _signal_name(poke))
             return False
         try:
             signal.pthread_kill(self._main_ident, poke)  # type: ignore[arg-type]

@@ -888,3 +888,34 @@ threading.Event().wait()
     child.wait_for('third')
     assert child.finish(timeout=20) == EXIT_FORCED, child.stderr()
     assert 'forcing an immediate exit' in child.stderr()
+
+
+@pytest.mark.skipif(not hasattr(signal, 'SIGRTMAX'), reason='the main thread is poked with a real-time signal')
+def test_a_poke_signal_handler_the_program_installs_after_init_is_never_called_by_the_watchdog(spawn: Spawn) -> None:
+    # The program takes SIGRTMAX over after init_framework: the watchdog must not call the program's handler (it
+    # cannot wake the main thread then; it says so at DEBUG, and the signal waits for the blocking call to end).
+    child = spawn(_OTHER_THREAD_SENDS + """
+import logging
+v = init_framework('svc')
+register_shutdown_function(say, 'hook-ran')
+def mine(signum, frame):
+    say('program-handler-called')
+signal.signal(signal.SIGRTMAX, mine)
+release = threading.Event()
+class Release(logging.Handler):
+    def emit(self, record):
+        if 'is not woken' in record.getMessage():
+            release.set()
+log = logging.getLogger('saf.shutdown')
+log.setLevel(logging.DEBUG)
+log.addHandler(Release())
+say('ready')
+send_from_another_thread(signal.SIGTERM)
+try:
+    release.wait()
+finally:
+    say('finally-ran')
+""")
+    child.wait_for('ready')
+    assert child.finish(timeout=20) == EXIT_OK, child.stderr()
+    assert child.after() == ['sending', 'finally-ran', 'hook-ran'], child.stderr()
