@@ -505,8 +505,10 @@ class ShutdownManager:
                 return
             self._notify(_EventKind.SIGNAL, name)
             if self.drain > 0 and (self._signal_owner is not None or _stdlib.running_loop() is None) \
-                    and hasattr(signal, 'pthread_kill'):
-                self._notify(_EventKind.DRAIN, name)  # the watchdog signals us again when the drain is over
+                    and hasattr(signal, 'pthread_kill') and self._watchdog is not None and self._watchdog.is_alive():
+                # the watchdog signals us again when the drain is over (a forked child that inherited this handler
+                # has no watchdog: multiprocessing's workers; there the signal is delivered at once)
+                self._notify(_EventKind.DRAIN, name)
                 return
             self._delivered = True
             self._deliver()

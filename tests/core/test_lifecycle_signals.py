@@ -919,3 +919,28 @@ finally:
     child.wait_for('ready')
     assert child.finish(timeout=20) == EXIT_OK, child.stderr()
     assert child.after() == ['sending', 'finally-ran', 'hook-ran'], child.stderr()
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX fork')
+def test_pool_terminate_ends_busy_forked_workers_when_a_drain_is_configured(spawn: Spawn) -> None:
+    # A forked worker inherits the framework's SIGTERM handler but not the watchdog that ends a drain: the drain
+    # must not apply there, else Pool.terminate() (SIGTERM to each worker, then join) waits for the task to end.
+    child = spawn("""
+import multiprocessing
+ctx = multiprocessing.get_context('fork')
+v = init_framework('svc')
+parent = os.getpid()
+register_shutdown_function(lambda: os.getpid() == parent and say('hook-ran'))
+started = ctx.Event()
+def task():
+    started.set()
+    threading.Event().wait(25)  # (bounded: a worker that outlives a failed test holds the test's stdout pipe)
+pool = ctx.Pool(1)
+pool.apply_async(task)
+say('started=' + str(started.wait(15)))
+pool.terminate()
+say('terminated')
+""", SAF_SHUTDOWN_DRAIN_SECONDS='60')
+    child.wait_for('started=True')
+    assert child.finish(timeout=20) == EXIT_OK, child.stderr()
+    assert child.after('started=True') == ['terminated', 'hook-ran'], child.stderr()
