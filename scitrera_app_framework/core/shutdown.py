@@ -784,11 +784,10 @@ class ShutdownManager:
                                   f'alive: {", ".join(threads) or "none"}; exiting with code {EXIT_TIMEOUT}')
 
     def _force(self, code: int, message: str) -> None:
-        try:
-            _log.critical(message)
-        except Exception:
-            pass
-        flusher = threading.Thread(target=_flush_all, daemon=True)
+        # the last line and the flush on another thread, for at most a second: a log handler that blocks (a full
+        # pipe, a hung remote sink; its lock held by a thread stuck in it) must not keep the process alive
+        flusher = threading.Thread(target=_log_and_flush, args=(message,), name='saf-shutdown-last-words',
+                                   daemon=True)
         flusher.start()
         flusher.join(1.0)
         os._exit(code)
@@ -863,7 +862,11 @@ def _flush_logs() -> None:
             pass
 
 
-def _flush_all() -> None:
+def _log_and_flush(message: str) -> None:
+    try:
+        _log.critical(message)
+    except Exception:
+        pass
     _flush_logs()
     _flush_std()
 

@@ -944,3 +944,25 @@ say('terminated')
     child.wait_for('started=True')
     assert child.finish(timeout=20) == EXIT_OK, child.stderr()
     assert child.after('started=True') == ['terminated', 'hook-ran'], child.stderr()
+
+
+def test_the_shutdown_timeout_ends_the_process_when_a_log_handler_blocks_the_main_thread(spawn: Spawn) -> None:
+    # A hook logs and the log handler never returns (a full pipe, a remote sink that hangs): it holds the handler's
+    # lock, so the watchdog's own last line cannot be written either; SAF_SHUTDOWN_TIMEOUT must still end the exit.
+    child = spawn("""
+import logging
+v = init_framework('svc')
+class Stuck(logging.Handler):
+    def emit(self, record):
+        if record.getMessage() == 'hook logs':
+            say('log-blocks')
+            threading.Event().wait()
+logging.getLogger().addHandler(Stuck())
+register_shutdown_function(lambda: logging.getLogger('app').warning('hook logs'))
+say('ready')
+threading.Event().wait()
+""", SAF_SHUTDOWN_TIMEOUT='1')
+    child.wait_for('ready')
+    child.send(signal.SIGTERM)
+    child.wait_for('log-blocks')
+    assert child.finish(timeout=20) == EXIT_TIMEOUT, child.stderr()
