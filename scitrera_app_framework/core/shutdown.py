@@ -799,6 +799,13 @@ class ShutdownManager:
         The exit hooks stay registered (the interpreter offers no way to remove one of them) but do nothing
         until the next ``install``.
         """
+        # the watchdog first: one about to poke must not send the poke signal once its handler is SIG_DFL again
+        # (the default action of a real-time signal ends the process)
+        self._poke = None
+        if self._watchdog is not None and self._watchdog.is_alive():
+            self._notify(_EventKind.STOP)
+            self._watchdog.join(2.0)
+        self._watchdog = None
         with self._lock:
             self._hooks.clear()
             self._apps.clear()
@@ -829,10 +836,6 @@ class ShutdownManager:
             self._poke = None
             self._handled.clear()
             self._bytes_read.clear()
-        if self._watchdog is not None and self._watchdog.is_alive():
-            self._notify(_EventKind.STOP)
-            self._watchdog.join(2.0)
-        self._watchdog = None
         self._events.clear()
 
 
