@@ -140,6 +140,7 @@ class ShutdownManager:
         self._prev_handlers: dict[int, Any] = {}
         self._atexit = False  # run the phases at a normal exit too
         self._exit_hooks_registered = False
+        self._install_pid = 0  # the process that last called install (a forked worker inherits the other fields)
         self.timeout: Optional[float] = None
         self.drain: float = 0.0
         self.sigterm_code: int = EXIT_OK
@@ -385,6 +386,7 @@ class ShutdownManager:
         """
         if via_atexit:
             self._atexit = True
+        self._install_pid = os.getpid()
         self._start_watchdog()
         if not self._exit_hooks_registered:
             import concurrent.futures.thread  # noqa: F401 - its exit hook must be registered before ours
@@ -592,6 +594,8 @@ class ShutdownManager:
         self._exiting = True
         if self._signum is None and not self._atexit:
             return
+        if self._install_pid != os.getpid() and _in_multiprocessing_child():
+            return  # a worker forked from the app (Pool, Process) that never installed the framework: not the app
         reason = f'{_signal_name(self._signum)}' if self._signum is not None else 'exit'
         self.run(reason=reason)
 
@@ -884,6 +888,13 @@ def _flush_std() -> None:
 
 
 _manager = ShutdownManager()
+
+
+def _in_multiprocessing_child() -> bool:
+    """True in a process that :mod:`multiprocessing` started (a Pool worker, a ``Process``)."""
+    process = sys.modules.get('multiprocessing.process')
+    parent = getattr(process, 'parent_process', None)
+    return parent is not None and parent() is not None
 
 
 def _after_fork_in_child() -> None:

@@ -966,3 +966,29 @@ threading.Event().wait()
     child.send(signal.SIGTERM)
     child.wait_for('log-blocks')
     assert child.finish(timeout=20) == EXIT_TIMEOUT, child.stderr()
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX fork')
+def test_forked_multiprocessing_workers_do_not_run_the_apps_shutdown(spawn: Spawn) -> None:
+    """A fork-started worker (Pool, Process) is not the app: its exit runs none of the app's plugin shutdowns or
+    hooks (they run once, in the app's process; the original's atexit hooks never ran in such a worker either)."""
+    child = spawn("""
+import multiprocessing
+v = init_framework('svc')
+register_plugin(NoisyPlugin, v, init=True)
+register_shutdown_function(lambda: say('hook-ran in ' + ('app' if os.getpid() == APP else 'worker')))
+APP = os.getpid()
+def work(x):
+    return x * 2
+ctx = multiprocessing.get_context('fork')
+with ctx.Pool(2) as pool:
+    say('pool ' + str(pool.map(work, range(4))))
+p = ctx.Process(target=work, args=(1,))
+p.start()
+p.join()
+say('process exit ' + str(p.exitcode))
+say('ready')
+""")
+    assert child.finish() == EXIT_OK, child.stderr()
+    assert child.lines == ['pool [0, 2, 4, 6]', 'process exit 0', 'ready', 'plugin-shutdown value',
+                           'hook-ran in app'], child.stderr()
